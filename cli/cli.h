@@ -1,0 +1,104 @@
+/*
+ * cli.h - what the commands of the ferry tool share: the global options,
+ * the open handle, declarative options (one declaration parses and prints
+ * --help), and output helpers. The tool uses only include/ferry.h.
+ */
+#ifndef FERRY_CLI_H
+#define FERRY_CLI_H
+
+#include "../include/ferry.h"
+
+#include <stdio.h>
+
+/* Exit codes: SPEC section 5, the same numbers as the library's codes. */
+enum {
+	EXIT_OK = FERRY_OK,
+	EXIT_FAILED = FERRY_EFAILED,
+	EXIT_USAGE = FERRY_EINVALID,
+	EXIT_VERIFY = FERRY_EVERIFY,
+	EXIT_LOCKED = FERRY_ELOCKED,
+	EXIT_UNRECOVERED = FERRY_EUNRECOVERED,
+	EXIT_INTERRUPTED = FERRY_EINTERRUPTED
+};
+
+typedef struct {
+	const char *dir;   /* -C */
+	int json;
+	int quiet;
+	int verbose;
+	int color;
+	ferry *f;          /* open for commands flagged CMD_SETUP */
+	char *root;
+} cli_globals;
+
+extern cli_globals cli;
+
+typedef enum { OPT_FLAG, OPT_STRING, OPT_INT, OPT_ARG, OPT_END } opt_type;
+
+typedef struct {
+	opt_type type;
+	char short_name;        /* 0: none */
+	const char *long_name;  /* for OPT_ARG: the name shown in usage */
+	void *value;            /* int* for FLAG/INT, const char** for STRING/ARG */
+	const char *value_name; /* "SECONDS" */
+	const char *help;
+	int required;           /* OPT_ARG: must be given */
+} cli_opt;
+
+#define OPT_FLAG_(s, l, v, h) { OPT_FLAG, s, l, v, NULL, h, 0 }
+#define OPT_STR_(s, l, v, n, h) { OPT_STRING, s, l, v, n, h, 0 }
+#define OPT_INT_(s, l, v, n, h) { OPT_INT, s, l, v, n, h, 0 }
+#define OPT_ARG_(n, v, req, h) { OPT_ARG, 0, n, v, NULL, h, req }
+#define OPT_END_ { OPT_END, 0, NULL, NULL, NULL, NULL, 0 }
+
+typedef struct cli_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	unsigned flags;
+	const char *summary;
+} cli_cmd;
+
+#define CMD_SETUP 1u /* needs an installation: main opens cli.f first */
+
+/*
+ * Parses argv[1..] of a command against opts. Returns 0, EXIT_USAGE after
+ * printing what is wrong, or -1 after printing --help (exit 0).
+ */
+int cli_parse(const char *cmd, const char *summary, const cli_opt *opts, int argc, char **argv);
+void cli_help(FILE *fp, const char *cmd, const char *summary, const cli_opt *opts);
+
+/* "ferry: <message>" on stderr; returns code. */
+int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reports the handle's last failure and returns its code. */
+int cli_fail(int code);
+/* Human text on stderr when --json holds stdout, else stdout; nothing with -q. */
+void cli_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints a JSON document (library-made) on stdout. */
+void cli_print_json(const char *doc);
+/* ANSI color around text when colors are on. */
+const char *cli_c(const char *code);
+#define C_RESET cli_c("0")
+#define C_BOLD cli_c("1")
+#define C_RED cli_c("31")
+#define C_GREEN cli_c("32")
+#define C_YELLOW cli_c("33")
+#define C_DIM cli_c("2")
+
+/* The log callback the tool gives the library: progress on stderr. */
+void cli_log(void *ctx, ferry_log_level level, const char *step_id, const char *message);
+
+int cmd_init(int argc, char **argv);
+int cmd_new(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_unlock(int argc, char **argv);
+int cmd_recover(int argc, char **argv);
+
+#endif

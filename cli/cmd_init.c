@@ -1,0 +1,44 @@
+/* cmd_init.c - `ferry init [--version V] [--database URL]`. */
+#include "cli.h"
+
+#include <jansson.h>
+
+int cmd_init(int argc, char **argv)
+{
+	ferry_init_options o = FERRY_INIT_OPTIONS_INIT;
+	char *err = NULL;
+	const cli_opt opts[] = {
+		OPT_STR_(0, "version", &o.version_, "V", "the version to record (default 0.0.0)"),
+		OPT_STR_(0, "database", &o.database, "URL",
+		         "the default database (default sqlite:data/app.db)"),
+		OPT_STR_(0, "app", &o.app, "NAME", "the application's name (default: the folder's)"),
+		OPT_END_
+	};
+	const char *dir;
+	int rc = cli_parse("init", "Make this folder (or -C DIR) an installation: write ferry.yaml "
+	                           "(unless present), migrations/ and .ferry/, and record the "
+	                           "version.",
+	                   opts, argc, argv);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	dir = cli.dir ? cli.dir : ".";
+	rc = ferry_init(dir, &o, &err);
+	if (rc) {
+		cli_error(rc, "%s", err ? err : "init failed");
+		ferry_free(err);
+		return rc;
+	}
+	if (cli.json) {
+		json_t *j = json_object();
+		char *s;
+		json_object_set_new(j, "root", json_string(dir));
+		json_object_set_new(j, "version", json_string(o.version_ ? o.version_ : "0.0.0"));
+		s = json_dumps(j, JSON_INDENT(2));
+		cli_print_json(s);
+		free(s);
+		json_decref(j);
+	} else {
+		cli_say("initialised '%s' at version %s\n", dir, o.version_ ? o.version_ : "0.0.0");
+	}
+	return 0;
+}

@@ -1,0 +1,51 @@
+/* cmd_list.c - `ferry list`: every step and its state. */
+#include "cli.h"
+
+#include <jansson.h>
+#include <string.h>
+
+static const char *state_color(const char *s)
+{
+	if (!strcmp(s, "applied") || !strcmp(s, "skipped"))
+		return C_GREEN;
+	if (!strcmp(s, "pending") || !strcmp(s, "bypassed"))
+		return C_DIM;
+	if (!strcmp(s, "rolled_back"))
+		return C_YELLOW;
+	return C_RED;
+}
+
+int cmd_list(int argc, char **argv)
+{
+	static const cli_opt opts[] = { OPT_END_ };
+	char *doc = NULL;
+	json_t *j, *steps, *s;
+	size_t i;
+	int rc = cli_parse("list", "List every step with its state: applied, pending, skipped, "
+	                           "failed, rolled_back, changed (applied, file differs now) or "
+	                           "missing (applied, file gone).",
+	                   opts, argc, argv);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if ((rc = ferry_list(cli.f, &doc)))
+		return cli_fail(rc);
+	if (cli.json) {
+		cli_print_json(doc);
+		ferry_free(doc);
+		return 0;
+	}
+	j = json_loads(doc, 0, NULL);
+	ferry_free(doc);
+	steps = json_object_get(j, "steps");
+	if (!json_array_size(steps))
+		cli_say("no steps in the migrations folder\n");
+	json_array_foreach(steps, i, s) {
+		const char *st = json_string_value(json_object_get(s, "state"));
+		json_t *at = json_object_get(s, "applied_at");
+		cli_say("%s%-11s%s %s%s%s\n", state_color(st), st, C_RESET,
+		        json_string_value(json_object_get(s, "id")),
+		        json_is_string(at) ? "  " : "", json_is_string(at) ? json_string_value(at) : "");
+	}
+	json_decref(j);
+	return 0;
+}

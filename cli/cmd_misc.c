@@ -1,0 +1,55 @@
+/* cmd_misc.c - `ferry unlock` and `ferry recover`. */
+#include "cli.h"
+
+#include <jansson.h>
+#include <string.h>
+
+int cmd_unlock(int argc, char **argv)
+{
+	int force = 0;
+	const cli_opt opts[] = {
+		OPT_FLAG_(0, "force", &force, "remove the lock file even though a process holds it"),
+		OPT_END_
+	};
+	int rc = cli_parse("unlock", "Clear the lock file. A lock dies with its holder, so this is "
+	                             "needed only with --force, for a holder that is stuck.",
+	                   opts, argc, argv);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if ((rc = ferry_unlock(cli.f, force)))
+		return cli_fail(rc);
+	cli_say("unlocked\n");
+	return 0;
+}
+
+int cmd_recover(int argc, char **argv)
+{
+	int resume = 0;
+	const cli_opt opts[] = {
+		OPT_FLAG_(0, "resume", &resume, "keep what the run applied; 'ferry up' goes on from it"),
+		OPT_END_
+	};
+	char *doc = NULL;
+	int rc = cli_parse("recover", "After an interrupted run (kill -9, power loss): roll back the "
+	                              "steps it committed, from their recorded down.",
+	                   opts, argc, argv);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	rc = ferry_recover(cli.f, resume);
+	if (ferry_last_run(cli.f, &doc) == 0) {
+		if (cli.json) {
+			cli_print_json(doc);
+		} else if (rc == 0) {
+			json_t *j = json_loads(doc, 0, NULL);
+			const char *st = json_string_value(json_object_get(j, "status"));
+			if (st && !strcmp(st, "noop"))
+				cli_say("no interrupted run\n");
+			else
+				cli_say("recovered: the installation is at %s\n",
+				        json_string_value(json_object_get(j, "to")));
+			json_decref(j);
+		}
+		ferry_free(doc);
+	}
+	return cli_fail(rc);
+}

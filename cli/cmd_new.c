@@ -1,0 +1,37 @@
+/* cmd_new.c - `ferry new <to-version> <name> [--kind sql] [--from V]`. */
+#include "cli.h"
+
+#include <jansson.h>
+
+int cmd_new(int argc, char **argv)
+{
+	const char *to = NULL, *name = NULL, *kind = NULL, *from = NULL;
+	const cli_opt opts[] = {
+		OPT_STR_(0, "kind", &kind, "KIND", "the step kind: sql (default)"),
+		OPT_STR_(0, "from", &from, "V", "the transition's from (default: the version below)"),
+		OPT_ARG_("to-version", &to, 1, "the version the step belongs to"),
+		OPT_ARG_("name", &name, 1, "a short name: letters, digits, _ and -"),
+		OPT_END_
+	};
+	char *path = NULL;
+	int rc = cli_parse("new", "Create a numbered step file from a template in the transition "
+	                          "folder into to-version (made when missing).",
+	                   opts, argc, argv);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if ((rc = ferry_new_step(cli.f, &path, to, name, kind, from)))
+		return cli_fail(rc);
+	if (cli.json) {
+		json_t *j = json_object();
+		char *s;
+		json_object_set_new(j, "path", json_string(path));
+		s = json_dumps(j, JSON_INDENT(2));
+		cli_print_json(s);
+		free(s);
+		json_decref(j);
+	} else {
+		cli_say("created %s\n", path);
+	}
+	ferry_free(path);
+	return 0;
+}

@@ -1,0 +1,91 @@
+/* cmd_plan.c - `ferry plan`: the path to a version, step by step. */
+#include "cli.h"
+
+#include <jansson.h>
+#include <string.h>
+
+int cmd_plan(int argc, char **argv)
+{
+	const char *target = NULL;
+	int dot = 0;
+	const cli_opt opts[] = {
+		OPT_FLAG_(0, "dot", &dot, "print the version graph for Graphviz, the path in bold"),
+		OPT_ARG_("TARGET", &target, 0, "the version to reach (default: the latest)"),
+		OPT_END_
+	};
+	ferry_plan *p = NULL;
+	char *doc = NULL;
+	json_t *j, *trs, *t, *s;
+	size_t i, k;
+	int rc = cli_parse("plan", "Show the path from the current version to TARGET: each "
+	                           "transition and step, breaking changes, restarts, whether a "
+	                           "backup is needed, and the estimated duration.",
+	                   opts, argc, argv);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if ((rc = ferry_plan_new(&p, cli.f, target)))
+		return cli_fail(rc);
+	rc = dot ? ferry_plan_dot(p, &doc) : ferry_plan_json(p, &doc);
+	ferry_plan_free(p);
+	if (rc)
+		return cli_fail(rc);
+	if (dot || cli.json) {
+		fputs(doc, stdout);
+		if (!dot)
+			fputc('\n', stdout);
+		ferry_free(doc);
+		return 0;
+	}
+	j = json_loads(doc, 0, NULL);
+	ferry_free(doc);
+	trs = json_object_get(j, "transitions");
+	if (!json_array_size(trs)) {
+		if (strcmp(json_string_value(json_object_get(j, "from")),
+		           json_string_value(json_object_get(j, "to"))))
+			cli_say("%s -> %s: no steps, the version is recorded\n",
+			        json_string_value(json_object_get(j, "from")),
+			        json_string_value(json_object_get(j, "to")));
+		else
+			cli_say("at %s: nothing to do\n", json_string_value(json_object_get(j, "from")));
+		json_decref(j);
+		return 0;
+	}
+	cli_say("%splan%s %s -> %s via", C_BOLD, C_RESET,
+	        json_string_value(json_object_get(j, "from")),
+	        json_string_value(json_object_get(j, "to")));
+	json_array_foreach(json_object_get(j, "path"), i, s)
+		cli_say(" %s", json_string_value(s));
+	cli_say("\n");
+	json_array_foreach(trs, i, t) {
+		json_t *d = json_object_get(t, "description");
+		cli_say("\n%s%s -> %s%s%s%s%s\n", C_BOLD, json_string_value(json_object_get(t, "from")),
+		        json_string_value(json_object_get(t, "to")), C_RESET,
+		        json_is_string(d) ? "  " : "", json_is_string(d) ? json_string_value(d) : "",
+		        json_is_true(json_object_get(t, "breaking_changes")) ? "  [breaking]" : "");
+		json_array_foreach(json_object_get(t, "notes"), k, s)
+			cli_say("  note: %s\n", json_string_value(s));
+		json_array_foreach(json_object_get(t, "steps"), k, s) {
+			json_t *db = json_object_get(s, "database");
+			cli_say("  %-4s %s%s%s%s\n", json_string_value(json_object_get(s, "kind")),
+			        json_string_value(json_object_get(s, "id")),
+			        json_is_string(db) ? "  on " : "", json_is_string(db) ?
+			                json_string_value(db) : "",
+			        json_is_false(json_object_get(s, "reversible")) ? "  (irreversible)" : "");
+		}
+	}
+	cli_say("\nestimated %.0f s; backup %s",
+	        json_real_value(json_object_get(j, "estimated_duration_seconds")),
+	        json_is_true(json_object_get(j, "backup_required")) ? "needed" : "not needed");
+	if (json_array_size(json_object_get(j, "restarts"))) {
+		cli_say("; restarts:");
+		json_array_foreach(json_object_get(j, "restarts"), i, s)
+			cli_say(" %s", json_string_value(s));
+	}
+	cli_say("\n");
+	if (json_is_true(json_object_get(j, "required_stop")))
+		cli_say("%sstops at %s%s, a required stop: the application must run at that version "
+		        "before going on to %s\n", C_YELLOW, json_string_value(json_object_get(j, "to")),
+		        C_RESET, json_string_value(json_object_get(j, "requested")));
+	json_decref(j);
+	return 0;
+}

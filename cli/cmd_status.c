@@ -1,0 +1,70 @@
+/* cmd_status.c - `ferry status`: where the installation is and what is pending. */
+#include "cli.h"
+
+#include <jansson.h>
+#include <string.h>
+
+int cmd_status(int argc, char **argv)
+{
+	static const cli_opt opts[] = { OPT_END_ };
+	char *doc = NULL;
+	json_t *j, *v, *lock, *last;
+	size_t i;
+	int rc = cli_parse("status", "Show the current and latest version, pending transitions and "
+	                             "steps, the last run, the lock holder and any interrupted run.",
+	                   opts, argc, argv);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if ((rc = ferry_status(cli.f, &doc)))
+		return cli_fail(rc);
+	if (cli.json) {
+		cli_print_json(doc);
+		ferry_free(doc);
+		return 0;
+	}
+	j = json_loads(doc, 0, NULL);
+	ferry_free(doc);
+	cli_say("%s%s%s at %s%s%s (latest %s)\n", C_BOLD, json_string_value(json_object_get(j, "app")),
+	        C_RESET, C_BOLD, json_string_value(json_object_get(j, "current")), C_RESET,
+	        json_string_value(json_object_get(j, "latest")));
+	v = json_object_get(j, "pending_transitions");
+	if (json_array_size(v)) {
+		cli_say("pending: %zu transition%s, %lld step%s\n", json_array_size(v),
+		        json_array_size(v) == 1 ? "" : "s",
+		        (long long)json_integer_value(json_object_get(j, "pending_steps")),
+		        json_integer_value(json_object_get(j, "pending_steps")) == 1 ? "" : "s");
+		for (i = 0; i < json_array_size(v); i++) {
+			json_t *t = json_array_get(v, i);
+			cli_say("  %s -> %s\n", json_string_value(json_object_get(t, "from")),
+			        json_string_value(json_object_get(t, "to")));
+		}
+	} else if (json_object_get(j, "plan_error")) {
+		cli_say("%spending: no path to the latest version:%s %s\n", C_YELLOW, C_RESET,
+		        json_string_value(json_object_get(j, "plan_error")));
+	} else {
+		cli_say("%sup to date%s\n", C_GREEN, C_RESET);
+	}
+	last = json_object_get(j, "last_run");
+	if (json_is_object(last))
+		cli_say("last run: #%lld %s %s -> %s, %s, %s\n",
+		        (long long)json_integer_value(json_object_get(last, "id")),
+		        json_string_value(json_object_get(last, "kind")),
+		        json_string_value(json_object_get(last, "from")),
+		        json_string_value(json_object_get(last, "to")),
+		        json_string_value(json_object_get(last, "status")),
+		        json_is_string(json_object_get(last, "started_at")) ?
+		                json_string_value(json_object_get(last, "started_at")) : "?");
+	lock = json_object_get(j, "locked_by");
+	if (json_is_object(lock))
+		cli_say("%slocked%s by pid %lld on %s since %s\n", C_YELLOW, C_RESET,
+		        (long long)json_integer_value(json_object_get(lock, "pid")),
+		        json_is_string(json_object_get(lock, "host")) ?
+		                json_string_value(json_object_get(lock, "host")) : "?",
+		        json_is_string(json_object_get(lock, "since")) ?
+		                json_string_value(json_object_get(lock, "since")) : "?");
+	if (json_is_true(json_object_get(j, "interrupted")))
+		cli_say("%sinterrupted run:%s run 'ferry recover' to roll it back "
+		        "(or 'ferry recover --resume')\n", C_RED, C_RESET);
+	json_decref(j);
+	return 0;
+}

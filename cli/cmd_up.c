@@ -1,0 +1,136 @@
+/*
+ * cmd_up.c - `ferry up` and `ferry down`. SIGINT and SIGTERM ask the
+ * library to stop after the current step and undo the run (exit 130).
+ */
+#include "cli.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <string.h>
+
+static ferry *running;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	ferry_interrupt(running);
+}
+
+static void catch_signals(ferry *f)
+{
+	struct sigaction sa;
+	running = f;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static void print_dry_run(json_t *j)
+{
+	json_t *steps = json_object_get(j, "dry_run_steps"), *s;
+	size_t i;
+	if (!json_array_size(steps)) {
+		cli_say("dry run: no steps; the version would be recorded as %s\n",
+		        json_string_value(json_object_get(j, "to")));
+		return;
+	}
+	cli_say("%sdry run%s %s -> %s: %zu step%s, nothing changed\n", C_BOLD, C_RESET,
+	        json_string_value(json_object_get(j, "from")),
+	        json_string_value(json_object_get(j, "to")), json_array_size(steps),
+	        json_array_size(steps) == 1 ? "" : "s");
+	json_array_foreach(steps, i, s) {
+		json_t *st = json_object_get(s, "statements");
+		json_t *db = json_object_get(s, "database");
+		cli_say("\n%s== %s%s%s%s\n", C_BOLD, json_string_value(json_object_get(s, "id")),
+		        json_is_string(db) ? " on " : "", json_is_string(db) ? json_string_value(db) : "",
+		        C_RESET);
+		cli_say("%s", json_is_string(st) ? json_string_value(st) : "-- (no down: irreversible)\n");
+		if (json_is_string(st) && json_string_length(st) &&
+		    json_string_value(st)[json_string_length(st) - 1] != '\n')
+			cli_say("\n");
+	}
+}
+
+static int report(int rc)
+{
+	char *doc = NULL;
+	json_t *j;
+	if (ferry_last_run(cli.f, &doc) == 0) {
+		if (cli.json) {
+			cli_print_json(doc);
+		} else {
+			const char *st;
+			j = json_loads(doc, 0, NULL);
+			st = json_string_value(json_object_get(j, "status"));
+			if (st && !strcmp(st, "dry_run"))
+				print_dry_run(j);
+			else if (st && !strcmp(st, "noop"))
+				cli_say("nothing to do: at %s\n", json_string_value(json_object_get(j, "from")));
+			else if (st && !strcmp(st, "success")) {
+				size_t n = 0, i;
+				json_t *s;
+				json_array_foreach(json_object_get(j, "steps"), i, s)
+					n += !strcmp(json_string_value(json_object_get(s, "status")), "applied") ||
+					     !strcmp(json_string_value(json_object_get(s, "status")),
+					             "rolled_back");
+				cli_say("%sdone%s %s -> %s (%zu step%s)\n", C_GREEN, C_RESET, json_string_value(json_object_get(j, "from")),
+				        json_string_value(json_object_get(j, "to")), n, n == 1 ? "" : "s");
+				if (json_is_string(json_object_get(j, "required_stop")))
+					cli_say("%sstopped at %s, a required stop:%s start the application at this "
+					        "version once, then run 'ferry up' again to reach %s\n", C_YELLOW,
+					        json_string_value(json_object_get(j, "required_stop")), C_RESET,
+					        json_string_value(json_object_get(j, "requested")));
+			}
+			json_decref(j);
+		}
+		ferry_free(doc);
+	}
+	return cli_fail(rc);
+}
+
+int cmd_up(int argc, char **argv)
+{
+	const char *target = NULL;
+	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
+	const cli_opt opts[] = {
+		OPT_FLAG_(0, "dry-run", &o.dry_run, "print every step and statement, change nothing"),
+		OPT_FLAG_(0, "force", &o.force, "run despite drift (said loudly)"),
+		OPT_INT_(0, "wait", &o.wait_seconds, "SECONDS", "wait this long for the lock"),
+		OPT_STR_(0, "only", &o.only, "STEP_ID", "run just this step, even if applied"),
+		OPT_STR_(0, "rerun", &o.rerun, "STEP_ID", "run this step again, then the rest"),
+		OPT_FLAG_(0, "keep-going-on-start", &o.keep_going_on_start,
+		          "start-up use: a failure is a warning, exit 0"),
+		OPT_ARG_("TARGET", &target, 0, "the version to reach (default: the latest)"),
+		OPT_END_
+	};
+	int rc = cli_parse("up", "Migrate the installation to TARGET: plan the path, apply each "
+	                         "step and record it; on a failure undo the run (exit 1).",
+	                   opts, argc, argv);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	catch_signals(cli.f);
+	rc = ferry_up(cli.f, target, &o);
+	return report(rc);
+}
+
+int cmd_down(int argc, char **argv)
+{
+	const char *target = NULL;
+	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
+	const cli_opt opts[] = {
+		OPT_FLAG_(0, "dry-run", &o.dry_run, "print every undo statement, change nothing"),
+		OPT_INT_(0, "wait", &o.wait_seconds, "SECONDS", "wait this long for the lock"),
+		OPT_ARG_("TARGET", &target, 1, "the version to go back to"),
+		OPT_END_
+	};
+	int rc = cli_parse("down", "Migrate back to TARGET through the recorded down of every step "
+	                           "applied above it, newest first.",
+	                   opts, argc, argv);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	catch_signals(cli.f);
+	rc = ferry_down(cli.f, target, &o);
+	return report(rc);
+}

@@ -1,0 +1,135 @@
+/*
+ * main.c - the ferry tool: global options, then one command from the
+ * table below. Set-up that commands share (finding the root, opening the
+ * installation) is driven by each command's flags, not repeated.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+cli_globals cli;
+
+static const cli_cmd commands[] = {
+	{ "init", cmd_init, 0, "create ferry.yaml, migrations/ and .ferry/ here" },
+	{ "new", cmd_new, CMD_SETUP, "create a numbered step file for a version" },
+	{ "status", cmd_status, CMD_SETUP, "current and latest version, pending work, lock" },
+	{ "list", cmd_list, CMD_SETUP, "every step with its state" },
+	{ "history", cmd_history, CMD_SETUP, "runs, newest first (--versions: version notes)" },
+	{ "plan", cmd_plan, CMD_SETUP, "the path to a version, step by step (--json, --dot)" },
+	{ "up", cmd_up, CMD_SETUP, "migrate to a version (default: the latest)" },
+	{ "down", cmd_down, CMD_SETUP, "migrate back to a version through each step's down" },
+	{ "verify", cmd_verify, CMD_SETUP, "check applied steps, databases and state" },
+	{ "check", cmd_check, CMD_SETUP, "pre-flight for an upgrade; changes nothing" },
+	{ "version", cmd_version, CMD_SETUP, "print the current version (--set V: record one)" },
+	{ "unlock", cmd_unlock, CMD_SETUP, "clear the lock file (--force: even if held)" },
+	{ "recover", cmd_recover, CMD_SETUP, "after an interrupted run: roll it back (or --resume)" },
+	{ NULL, NULL, 0, NULL }
+};
+
+static void usage(FILE *fp)
+{
+	const cli_cmd *c;
+	fputs("usage: ferry [global options] <command> [options] [arguments]\n\n"
+	      "ferry upgrades a self-hosted application's installation between versions:\n"
+	      "it plans the path, applies each migration step, records it, and undoes the\n"
+	      "run when a step fails.\n\ncommands:\n", fp);
+	for (c = commands; c->name; c++)
+		fprintf(fp, "    %-10s %s\n", c->name, c->summary);
+	fputs("\nglobal options:\n"
+	      "    -C DIR          the installation (default: the nearest folder up with ferry.yaml)\n"
+	      "    --json          machine output on stdout, one JSON document\n"
+	      "    -q, --quiet     only errors\n"
+	      "    -v, --verbose   every event\n"
+	      "    --no-color      no colors (also NO_COLOR=1)\n"
+	      "    --version       print ferry's version\n"
+	      "    -h, --help      this help; 'ferry <command> --help' for a command\n"
+	      "\nexit codes: 0 ok, 1 failed and rolled back, 2 bad input, 3 verification found\n"
+	      "problems, 4 locked, 5 failed and not brought back, 130 interrupted\n", fp);
+}
+
+static int open_installation(void)
+{
+	ferry_open_options o = FERRY_OPEN_OPTIONS_INIT;
+	int rc;
+	if (cli.dir) {
+		if (access(cli.dir, F_OK) != 0)
+			return cli_error(EXIT_USAGE, "no folder '%s'", cli.dir);
+		rc = ferry_find_root(&cli.root, cli.dir);
+	} else {
+		rc = ferry_find_root(&cli.root, ".");
+	}
+	if (rc)
+		return cli_error(EXIT_USAGE, "no ferry.yaml in '%s' or any folder above it "
+		                             "(run 'ferry init' to make one, or use -C DIR)",
+		                 cli.dir ? cli.dir : ".");
+	o.log = cli_log;
+	rc = ferry_open(&cli.f, cli.root, &o);
+	if (rc)
+		return cli_fail(rc);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const cli_cmd *c;
+	int i, rc;
+	const char *nc = getenv("NO_COLOR");
+	cli.color = isatty(STDERR_FILENO) && !(nc && *nc);
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-C")) {
+			if (++i >= argc)
+				return cli_error(EXIT_USAGE, "-C needs a folder");
+			cli.dir = argv[i];
+		} else if (!strncmp(a, "-C", 2)) {
+			cli.dir = a + 2;
+		} else if (!strcmp(a, "--json")) {
+			cli.json = 1;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			cli.quiet = 1;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			cli.verbose = 1;
+		} else if (!strcmp(a, "--no-color")) {
+			cli.color = 0;
+		} else if (!strcmp(a, "--version")) {
+			printf("ferry %s\n", FERRY_VERSION_STRING);
+			return 0;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		} else {
+			cli_error(EXIT_USAGE, "unknown global option '%s'", a);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (c = commands; c->name; c++)
+		if (!strcmp(c->name, argv[i]))
+			break;
+	if (!c->name) {
+		cli_error(EXIT_USAGE, "unknown command '%s' (see 'ferry --help')", argv[i]);
+		return EXIT_USAGE;
+	}
+	/* A command's --help needs no installation. */
+	if (c->flags & CMD_SETUP) {
+		int j, help = 0;
+		for (j = i + 1; j < argc; j++)
+			help |= !strcmp(argv[j], "-h") || !strcmp(argv[j], "--help");
+		if (!help && (rc = open_installation()) != 0) {
+			ferry_close(cli.f);
+			free(cli.root);
+			return rc;
+		}
+	}
+	rc = c->fn(argc - i, argv + i);
+	ferry_close(cli.f);
+	free(cli.root);
+	fflush(stdout);
+	return rc;
+}

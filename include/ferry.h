@@ -1,0 +1,239 @@
+/*
+ * ferry.h - the whole public API of libferry.
+ *
+ * ferry moves a self-hosted application's installation (a folder holding a
+ * ferry.yaml) from one version to another: it plans the path through the
+ * version graph in the migrations folder, applies the steps, records each one
+ * in the database it changed, and undoes the run when a step fails.
+ *
+ * Conventions, for every function below:
+ *  - Every fallible call returns an int: FERRY_OK (0) or one of the FERRY_E*
+ *    codes, which are also the exit codes of the ferry tool. The message of
+ *    the last failure is kept on the handle and read with ferry_errmsg().
+ *  - Output parameters come first and are named out. They are set to NULL on
+ *    entry and published only on success.
+ *  - Strings and documents the library returns are the caller's, freed with
+ *    ferry_free(). Handles are freed with their own _close/_free, which
+ *    accept NULL.
+ *  - Documents are JSON text in the shapes of docs/json.md (the same shapes
+ *    the tool prints with --json).
+ *  - The library never prints, never exits and never reads the terminal; it
+ *    reports through return codes, the message, and the log callback.
+ *
+ * This header compiles as C89 and as C++.
+ */
+#ifndef FERRY_H
+#define FERRY_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FERRY_VERSION_STRING "0.1.0"
+
+/* Status codes; they match the exit codes of SPEC section 5. */
+#define FERRY_OK 0
+#define FERRY_EFAILED 1      /* failed; the installation is as it was before */
+#define FERRY_EINVALID 2     /* bad usage or invalid input (config, migrations) */
+#define FERRY_EVERIFY 3      /* verification found problems (drift, integrity) */
+#define FERRY_ELOCKED 4      /* another run holds the lock */
+#define FERRY_EUNRECOVERED 5 /* failed and could not be brought back */
+#define FERRY_EINTERRUPTED 130 /* stopped by ferry_interrupt() after a clean undo */
+
+typedef struct ferry ferry;
+typedef struct ferry_plan ferry_plan;
+
+typedef enum {
+	FERRY_LOG_ERROR = 0,
+	FERRY_LOG_WARN = 1,
+	FERRY_LOG_INFO = 2,
+	FERRY_LOG_DEBUG = 3
+} ferry_log_level;
+
+/*
+ * Called for each event of a run: a step starts or ends, a transaction
+ * commits, an undo happens. step_id is NULL for events that concern no
+ * single step. The strings are valid only during the call.
+ */
+typedef void (*ferry_log_fn)(void *ctx, ferry_log_level level, const char *step_id,
+                             const char *message);
+
+typedef struct {
+	unsigned int version; /* FERRY_OPEN_OPTIONS_VERSION */
+	ferry_log_fn log;     /* may be NULL */
+	void *log_ctx;
+} ferry_open_options;
+
+#define FERRY_OPEN_OPTIONS_VERSION 1
+#define FERRY_OPEN_OPTIONS_INIT { FERRY_OPEN_OPTIONS_VERSION, NULL, NULL }
+
+/*
+ * Opens the installation at root (a folder holding ferry.yaml). opts may be
+ * NULL. Reads and checks ferry.yaml and opens .ferry/state.db; it does not
+ * read the migrations folder or open the application's databases.
+ *
+ * Like sqlite3_open(), *out receives a handle even when opening fails (unless
+ * memory runs out), so that ferry_errmsg() can say why; close it either way.
+ */
+int ferry_open(ferry **out, const char *root, const ferry_open_options *opts);
+
+/* Closes the handle, releasing any lock and connection it holds. NULL is ok. */
+void ferry_close(ferry *f);
+
+/* The message of the last failure on f; never NULL; "" after a success. */
+const char *ferry_errmsg(const ferry *f);
+
+/* The status code of the last failure on f (0 after a success). */
+int ferry_errcode(const ferry *f);
+
+/* Frees a string or document returned by the library. NULL is ok. */
+void ferry_free(void *p);
+
+/*
+ * Finds the installation root: the nearest folder at or above start that
+ * holds a ferry.yaml. *out is an absolute path. Returns FERRY_EINVALID and
+ * leaves *out NULL when there is none.
+ */
+int ferry_find_root(char **out, const char *start);
+
+typedef struct {
+	unsigned int version;  /* FERRY_INIT_OPTIONS_VERSION */
+	const char *app;       /* NULL: the folder's name */
+	const char *version_;  /* the version to record; NULL: 0.0.0 */
+	const char *database;  /* the default database URL; NULL: sqlite:data/app.db */
+} ferry_init_options;
+
+#define FERRY_INIT_OPTIONS_VERSION 1
+#define FERRY_INIT_OPTIONS_INIT { FERRY_INIT_OPTIONS_VERSION, NULL, NULL, NULL }
+
+/*
+ * Makes root an installation: writes ferry.yaml (unless present),
+ * migrations/ and .ferry/, and records the version. On failure the message
+ * is put in *errmsg_out (free it with ferry_free) when errmsg_out is not NULL.
+ */
+int ferry_init(const char *root, const ferry_init_options *opts, char **errmsg_out);
+
+/* ---- reading the installation ---------------------------------------- */
+
+/* The recorded current version ("0.0.0" when nothing is recorded). */
+int ferry_current_version(ferry *f, char **out);
+
+/*
+ * Records version as current without running anything (baseline or stamp).
+ * Refuses a version below an applied step unless force is set.
+ */
+int ferry_set_version(ferry *f, const char *version, int force);
+
+/* The `status` document: current, latest, pending, last run, lock holder. */
+int ferry_status(ferry *f, char **out);
+
+/* The `list` document: every step with its state. */
+int ferry_list(ferry *f, char **out);
+
+/* The `history` document: runs, newest first. */
+int ferry_history(ferry *f, char **out);
+
+/* The version history of versions.yaml, as {"versions": [...]}. */
+int ferry_versions(ferry *f, char **out);
+
+/*
+ * Checks everything applied: checksums against files, each step's verify
+ * query, database integrity, the registry against each database's record,
+ * the version file. *out is the `verify` document. Returns FERRY_EVERIFY
+ * when there are findings (the document is still published).
+ */
+int ferry_verify(ferry *f, char **out);
+
+/*
+ * Pre-flight for an upgrade to target (NULL: latest): lock free, files
+ * parse, databases reachable and writable, no drift. *out is a document
+ * {"ok", "findings"}; returns FERRY_EVERIFY when a check fails, and the code
+ * of the failure (FERRY_EINVALID...) when the checks could not run.
+ */
+int ferry_check(ferry *f, const char *target, char **out);
+
+/* ---- plans -------------------------------------------------------------- */
+
+/*
+ * Computes the plan from the current version to target (NULL: the latest
+ * catalogued version). Returns FERRY_EFAILED with the reachable versions in
+ * the message when there is no path, FERRY_EINVALID for a bad target or bad
+ * migrations. The plan is the caller's (ferry_plan_free); it borrows from f
+ * and must be freed before f is closed.
+ */
+int ferry_plan_new(ferry_plan **out, ferry *f, const char *target);
+void ferry_plan_free(ferry_plan *p);
+
+/* The `plan` document of p. */
+int ferry_plan_json(const ferry_plan *p, char **out);
+
+/* The number of steps p runs (0 for a pure version bump or nothing to do). */
+size_t ferry_plan_step_count(const ferry_plan *p);
+
+/* The whole version graph as a Graphviz document; p's path is highlighted. */
+int ferry_plan_dot(const ferry_plan *p, char **out);
+
+/* ---- runs ------------------------------------------------------------------ */
+
+typedef struct {
+	unsigned int version;      /* FERRY_RUN_OPTIONS_VERSION */
+	int dry_run;               /* plan and print, change nothing */
+	int force;                 /* run despite drift */
+	int wait_seconds;          /* wait this long for the lock; 0: fail at once */
+	const char *only;          /* run just this step id (even if applied) */
+	const char *rerun;         /* run this step again, then the rest of the plan */
+	int keep_going_on_start;   /* start-up use: a failure is logged, 0 returned */
+} ferry_run_options;
+
+#define FERRY_RUN_OPTIONS_VERSION 1
+#define FERRY_RUN_OPTIONS_INIT { FERRY_RUN_OPTIONS_VERSION, 0, 0, 0, NULL, NULL, 0 }
+
+/*
+ * Migrates to target (NULL: latest). With nothing pending and nothing
+ * drifted it returns at once without taking the lock. On a failed step it
+ * undoes the run and returns FERRY_EFAILED; FERRY_EUNRECOVERED when that
+ * undo was not possible (the message says what state the installation is
+ * in); FERRY_EINTERRUPTED after ferry_interrupt(). opts may be NULL.
+ * The run's document is kept and read with ferry_last_run().
+ */
+int ferry_up(ferry *f, const char *target, const ferry_run_options *opts);
+
+/* Migrates back to target through each applied step's recorded down. */
+int ferry_down(ferry *f, const char *target, const ferry_run_options *opts);
+
+/* Applies a plan made by ferry_plan_new() on f, as ferry_up() would. */
+int ferry_apply(ferry *f, const ferry_plan *p, const ferry_run_options *opts);
+
+/* The `up`/`down` document of the last run on f. */
+int ferry_last_run(ferry *f, char **out);
+
+/*
+ * Asks a run in progress to stop after the current step and undo itself.
+ * Async-signal-safe: it sets a flag, nothing else.
+ */
+void ferry_interrupt(ferry *f);
+
+/*
+ * After an interrupted run (a crash, kill -9): undo its committed steps
+ * (resume == 0) or mark it finished so that `up` carries on (resume != 0).
+ */
+int ferry_recover(ferry *f, int resume);
+
+/* Clears a lock whose holder is gone; with force, whoever holds it. */
+int ferry_unlock(ferry *f, int force);
+
+/*
+ * Creates a step file from a template in the right place for a transition
+ * into to_version (from from_version, or the greatest catalogued version
+ * below it). kind is "sql" (NULL: sql). *out is the new file's path.
+ */
+int ferry_new_step(ferry *f, char **out, const char *to_version, const char *name,
+                   const char *kind, const char *from_version);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FERRY_H */

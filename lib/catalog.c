@@ -1,0 +1,1099 @@
+/*
+ * catalog.c - the migrations folder (SPEC section 3) as a catalog of
+ * transitions and steps. Loading reads one directory listing per folder and
+ * one stat per entry; of file contents only transition.yaml and
+ * versions.yaml. Every problem found is reported, one line each with its
+ * path, and then the load fails as a whole.
+ *
+ * Layouts, which may be mixed:
+ *  - a folder FROM_to_TO (a leading v optional on either side; FROM may be a
+ *    pattern such as v0.1.x) holding steps, run in bytewise file-name order,
+ *    and an optional transition.yaml;
+ *  - a flat file VERSION_name.ext at the top: a step of the transition into
+ *    VERSION from the greatest catalogued version below it, where the
+ *    catalogued versions are 0.0.0 and those that any transition (folder or
+ *    flat) names as its to or as an exact from. All flat files of one
+ *    version make one transition, named "<to> (flat)".
+ * Hidden files, README* and *.md are ignored at both levels.
+ *
+ * versions.yaml is either a top-level sequence of entries or a mapping with
+ * the single key `versions` whose value is such a sequence, or a mapping
+ * keyed by version:
+ *
+ *   versions:
+ *     - version: 1.0.0                 # required
+ *       notes: First stable release    # optional, a string
+ *       required_stop: true            # optional, default false
+ *     - 1.0.1                          # a bare version: no notes
+ *   versions:                          # or keyed by version
+ *     1.0.0: First stable release      # the value: notes, or null,
+ *     2.0.0: {notes: Rewrite, required_stop: true}  # or an entry without `version`
+ *
+ * Its versions join the catalog's version list (for notes and required
+ * stops) but do not become nodes of the graph: only transitions do that.
+ */
+#include "catalog.h"
+#include "ferry.h"
+#include "util/alloc.h"
+#include "util/fs.h"
+#include "util/yaml.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define TRANSITION_FILE "transition.yaml"
+#define VERSIONS_FILE "versions.yaml"
+#define KIND_HINT "(expected *.sql, *.sh, *.yaml, or an executable file)"
+
+/* ---- folder listings ---------------------------------------------------- */
+
+/* A folder's entry names, sorted bytewise, in one arena; the folder stays open for fstatat. */
+typedef struct {
+	DIR *d;
+	char **names;
+	size_t n;
+	fr_buf arena;
+} dirlist;
+
+static void dirlist_free(dirlist *l)
+{
+	if (l->d)
+		closedir(l->d);
+	l->d = NULL;
+	FR_FREE(l->names);
+	l->n = 0;
+	fr_buf_release(&l->arena);
+}
+
+/* qsort, which must not be given a NULL base even for no elements. */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Hidden files, README* and *.md are not part of any layout. */
+static int ignored(const char *name)
+{
+	size_t n = strlen(name);
+	return name[0] == '.' || strncmp(name, "README", 6) == 0 ||
+	       (n >= 3 && strcmp(name + n - 3, ".md") == 0);
+}
+
+/* Lists path into l (initialised here). Returns 0, or -1 with errno set; free l either way. */
+static int dirlist_read(dirlist *l, const char *path)
+{
+	size_t *off = NULL, cap = 0, i;
+	struct dirent *e;
+	int rc = -1;
+
+	memset(l, 0, sizeof *l);
+	fr_buf_init(&l->arena);
+	if (!(l->d = opendir(path)))
+		return -1;
+	for (;;) {
+		errno = 0;
+		if (!(e = readdir(l->d))) {
+			if (errno)
+				goto done;
+			break;
+		}
+		if (ignored(e->d_name))
+			continue;
+		if (l->n == cap) {
+			size_t ncap = cap ? 2 * cap : 64;
+			size_t *p = fr_realloc(off, ncap * sizeof *off);
+			if (!p)
+				goto nomem;
+			off = p;
+			cap = ncap;
+		}
+		off[l->n++] = l->arena.len;
+		if (fr_buf_add(&l->arena, e->d_name, strlen(e->d_name) + 1))
+			goto nomem;
+	}
+	if (!(l->names = fr_calloc(l->n, sizeof *l->names)))
+		goto nomem;
+	for (i = 0; i < l->n; i++)
+		l->names[i] = l->arena.ptr + off[i];
+	sort(l->names, l->n, sizeof *l->names, cmp_str);
+	rc = 0;
+	goto done;
+nomem:
+	errno = ENOMEM;
+done:
+	fr_free(off);
+	return rc;
+}
+
+/* ---- the loader ---------------------------------------------------------- */
+
+typedef struct {
+	fr_version v;
+	fr_step *s;
+} flat_entry;
+
+typedef struct {
+	fr_vinfo vi;
+	int line;     /* line in versions.yaml; 0 for versions named by transitions */
+} ventry;
+
+typedef struct {
+	fr_catalog *c;
+	const char *reldir;  /* the migrations folder relative to the root; "" when it is the root */
+	fr_buf *err;
+	size_t nerr;
+	int oom;
+	size_t ctrs, csteps;
+	fr_buf msg;          /* a callee's message, before it is prefixed with a path */
+	flat_entry *flats;
+	size_t nflats, cflats;
+	ventry *vy;          /* versions.yaml entries, then every version */
+	size_t nvy, cvy;
+	char *vy_rel;        /* versions.yaml's path for messages */
+} loader;
+
+static void lerr(loader *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void lerr(loader *ld, const char *fmt, ...)
+{
+	va_list ap;
+	if (ld->nerr++)
+		fr_buf_putc(ld->err, '\n');
+	va_start(ap, fmt);
+	fr_buf_vprintf(ld->err, fmt, ap);
+	va_end(ap);
+}
+
+/* Grows *arr (of *cap elements of size sz) to hold one more than n. */
+static int grow(loader *ld, void **arr, size_t *cap, size_t n, size_t sz)
+{
+	void *p;
+	size_t ncap;
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? 2 * *cap : 16;
+	if (!(p = fr_realloc(*arr, ncap * sz))) {
+		ld->oom = 1;
+		return -1;
+	}
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+/* "<reldir>/<a>[/<b>]" into a fresh string, for messages and fr_step.rel. */
+static char *rel_of(loader *ld, const char *a, const char *b)
+{
+	fr_buf r = FR_BUF_INIT;
+	char *s;
+	if (*ld->reldir)
+		fr_buf_printf(&r, "%s/", ld->reldir);
+	fr_buf_puts(&r, a);
+	if (b)
+		fr_buf_printf(&r, "/%s", b);
+	if (!(s = fr_buf_detach(&r)))
+		ld->oom = 1;
+	return s;
+}
+
+static fr_transition *new_transition(loader *ld)
+{
+	fr_catalog *c = ld->c;
+	fr_transition *t;
+	if (grow(ld, (void **)&c->trs, &ld->ctrs, c->ntrs, sizeof *c->trs))
+		return NULL;
+	if (!(t = fr_calloc(1, sizeof *t))) {
+		ld->oom = 1;
+		return NULL;
+	}
+	t->backup_required = 1;
+	c->trs[c->ntrs++] = t;
+	return t;
+}
+
+static char *put(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/*
+ * A step in one allocation: the struct, then id, name, path and rel. sub is
+ * the transition folder's name, or NULL for a flat step; tostr is the to
+ * version as formatted (without v). No printf: this runs once per file.
+ */
+static fr_step *new_step(loader *ld, const char *sub, const char *name, const char *tostr,
+                         const struct stat *st, const fr_step_kind *kind)
+{
+	const char *dir = ld->c->dir, *rd = ld->reldir;
+	size_t lto = strlen(tostr), lname = strlen(name), lsub = sub ? strlen(sub) : 0;
+	size_t ldir = strlen(dir), lrd = strlen(rd), total;
+	fr_step *s;
+	char *p;
+
+	total = (lto + 1 + lname + 1) + (lname + 1) + (ldir + 1 + lsub + 1 + lname + 1) +
+	        (lrd + 1 + lsub + 1 + lname + 1);
+	if (grow(ld, (void **)&ld->c->steps, &ld->csteps, ld->c->nsteps, sizeof *ld->c->steps))
+		return NULL;
+	if (!(s = fr_calloc(1, sizeof *s + total))) {
+		ld->oom = 1;
+		return NULL;
+	}
+	p = (char *)(s + 1);
+	s->id = p;
+	p = put(p, tostr, lto);
+	p = put(p, "/", 1);
+	p = put(p, name, lname + 1);
+	s->name = p;
+	p = put(p, name, lname + 1);
+	s->path = p;
+	p = put(p, dir, ldir);
+	p = put(p, "/", 1);
+	if (sub) {
+		p = put(p, sub, lsub);
+		p = put(p, "/", 1);
+	}
+	p = put(p, name, lname + 1);
+	s->rel = p;
+	if (lrd) {
+		p = put(p, rd, lrd);
+		p = put(p, "/", 1);
+	}
+	if (sub) {
+		p = put(p, sub, lsub);
+		p = put(p, "/", 1);
+	}
+	put(p, name, lname + 1);
+	s->kind = kind;
+	s->size = (int64_t)st->st_size;
+	s->mtime_ns = fr_mtime_ns(st);
+	s->ino = (int64_t)st->st_ino;
+	s->executable = (st->st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) != 0;
+	ld->c->steps[ld->c->nsteps++] = s;
+	return s;
+}
+
+/* Reports a problem of the entry [sub/]name of the migrations folder: "<rel>: <what>". */
+static void lerr_at(loader *ld, const char *sub, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void lerr_at(loader *ld, const char *sub, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	if (ld->nerr++)
+		fr_buf_putc(ld->err, '\n');
+	fr_buf_printf(ld->err, "%s%s%s%s%s: ", ld->reldir, *ld->reldir ? "/" : "",
+	              sub ? sub : "", sub ? "/" : "", name);
+	va_start(ap, fmt);
+	fr_buf_vprintf(ld->err, fmt, ap);
+	va_end(ap);
+}
+
+/* The kind of a step file, or NULL after reporting it. */
+static const fr_step_kind *kind_of(loader *ld, const char *sub, const char *name,
+                                   const struct stat *st)
+{
+	const fr_step_kind *k;
+	k = fr_step_kind_for(name, (st->st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) != 0);
+	if (k)
+		return k;
+	if (ld->nerr++)
+		fr_buf_putc(ld->err, '\n');
+	fr_buf_printf(ld->err, "cannot tell the step kind of '%s%s%s%s%s' " KIND_HINT, ld->reldir,
+	              *ld->reldir ? "/" : "", sub ? sub : "", sub ? "/" : "", name);
+	return NULL;
+}
+
+/* ---- YAML files ---------------------------------------------------------- */
+
+/* Reads and parses a YAML file, reporting under rel. */
+static fr_yaml *load_yaml(loader *ld, const char *path, const char *rel)
+{
+	fr_buf text = FR_BUF_INIT;
+	fr_yaml *doc = NULL;
+	if (fr_read_file(path, &text)) {
+		lerr(ld, "%s: %s", rel, strerror(errno));
+		goto done;
+	}
+	fr_buf_reset(&ld->msg);
+	if (fr_yaml_parse(&doc, rel, text.ptr, text.len, &ld->msg)) {
+		doc = NULL;
+		lerr(ld, "%s", ld->msg.len ? ld->msg.ptr : rel);
+	}
+done:
+	fr_buf_release(&text);
+	return doc;
+}
+
+/* A string value (NULL for null). 0, or -1 after reporting. */
+static int y_str(loader *ld, const char *rel, const char *key, const fr_yaml *v, char **out)
+{
+	if (v->kind != FR_YAML_SCALAR) {
+		lerr(ld, "%s:%d: '%s' must be a string, not a %s", rel, v->line, key,
+		     fr_yaml_kind_name(v->kind));
+		return -1;
+	}
+	fr_free(*out);
+	*out = NULL;
+	if (fr_yaml_is_null(v))
+		return 0;
+	if (!(*out = fr_strdup(v->scalar)))
+		ld->oom = 1;
+	return 0;
+}
+
+static int y_bool(loader *ld, const char *rel, const char *key, const fr_yaml *v, int *out)
+{
+	if (v->kind != FR_YAML_SCALAR || fr_yaml_bool(v, out)) {
+		lerr(ld, "%s:%d: '%s' must be true or false", rel, v->line, key);
+		return -1;
+	}
+	return 0;
+}
+
+/* A list of strings; a single string is a list of one, null an empty list. */
+static int y_list(loader *ld, const char *rel, const char *key, const fr_yaml *v, char ***out,
+                  size_t *n)
+{
+	size_t i, cnt = v->kind == FR_YAML_SEQ ? v->n : (fr_yaml_is_null(v) ? 0 : 1);
+	char **arr;
+	if (v->kind == FR_YAML_MAP) {
+		lerr(ld, "%s:%d: '%s' must be a list of strings, not a mapping", rel, v->line, key);
+		return -1;
+	}
+	for (i = 0; v->kind == FR_YAML_SEQ && i < v->n; i++) {
+		if (v->items[i]->kind != FR_YAML_SCALAR) {
+			lerr(ld, "%s:%d: '%s' must be a list of strings", rel, v->items[i]->line, key);
+			return -1;
+		}
+	}
+	for (i = 0; i < *n; i++)
+		fr_free((*out)[i]);
+	FR_FREE(*out);
+	*n = 0;
+	if (!cnt)
+		return 0;
+	if (!(arr = fr_calloc(cnt, sizeof *arr))) {
+		ld->oom = 1;
+		return -1;
+	}
+	*out = arr;
+	for (i = 0; i < cnt; i++) {
+		const fr_yaml *it = v->kind == FR_YAML_SEQ ? v->items[i] : v;
+		if (!(arr[i] = fr_strdup(it->scalar))) {
+			ld->oom = 1;
+			break;
+		}
+		(*n)++;
+	}
+	return 0;
+}
+
+static int y_seconds(loader *ld, const char *rel, const char *key, const fr_yaml *v, double *out)
+{
+	const char *s = v->kind == FR_YAML_SCALAR ? v->scalar : "";
+	char *end = NULL;
+	double d;
+	errno = 0;
+	d = *s && strspn(s, "0123456789.eE+-") == strlen(s) ? strtod(s, &end) : -1.0;
+	if (v->kind != FR_YAML_SCALAR || !end || *end || errno || !isfinite(d) || d < 0) {
+		lerr(ld, "%s:%d: '%s' must be a number of seconds >= 0", rel, v->line, key);
+		return -1;
+	}
+	*out = d;
+	return 0;
+}
+
+static void load_transition_yaml(loader *ld, fr_transition *t, const char *path, const char *rel)
+{
+	static const char keys[] = "description, breaking_changes, notes, "
+	                           "estimated_duration_seconds, requires_restart, backup_required";
+	fr_yaml *doc = load_yaml(ld, path, rel);
+	size_t i;
+
+	if (!doc)
+		return;
+	if (doc->kind != FR_YAML_MAP) {
+		lerr(ld, "%s:%d: expected a mapping of %s, not a %s", rel, doc->line, keys,
+		     fr_yaml_kind_name(doc->kind));
+		goto done;
+	}
+	for (i = 0; i < doc->n; i++) {
+		const char *k = doc->keys[i];
+		const fr_yaml *v = doc->items[i];
+		if (strcmp(k, "description") == 0)
+			y_str(ld, rel, k, v, &t->description);
+		else if (strcmp(k, "breaking_changes") == 0)
+			y_bool(ld, rel, k, v, &t->breaking);
+		else if (strcmp(k, "notes") == 0)
+			y_list(ld, rel, k, v, &t->notes, &t->nnotes);
+		else if (strcmp(k, "estimated_duration_seconds") == 0) {
+			if (y_seconds(ld, rel, k, v, &t->est_seconds) == 0)
+				t->est_given = 1;
+		} else if (strcmp(k, "requires_restart") == 0)
+			y_list(ld, rel, k, v, &t->restarts, &t->nrestarts);
+		else if (strcmp(k, "backup_required") == 0)
+			y_bool(ld, rel, k, v, &t->backup_required);
+		else
+			lerr(ld, "%s:%d: unknown key '%s' (expected %s)", rel, doc->key_lines[i], k,
+			     keys);
+	}
+done:
+	fr_yaml_free(doc);
+}
+
+/* One entry of versions.yaml; version_node is the version's own node when keyed by version. */
+static void versions_entry(loader *ld, const char *rel, const fr_yaml *e, const fr_yaml *key_node,
+                           const char *key)
+{
+	const fr_yaml *vnode = NULL;
+	ventry ve;
+	size_t i;
+
+	memset(&ve, 0, sizeof ve);
+	if (key) {
+		vnode = key_node;
+		ve.line = key_node->line;
+	} else {
+		ve.line = e->line;
+	}
+	if (e->kind == FR_YAML_SCALAR && key) {
+		/* 1.0.0: notes */
+		if (y_str(ld, rel, "notes", e, &ve.vi.notes))
+			goto fail;
+	} else if (e->kind == FR_YAML_SCALAR) {
+		vnode = e; /* - 1.0.0 */
+	} else if (e->kind == FR_YAML_MAP) {
+		for (i = 0; i < e->n; i++) {
+			const char *k = e->keys[i];
+			const fr_yaml *v = e->items[i];
+			if (strcmp(k, "version") == 0 && !key) {
+				if (v->kind != FR_YAML_SCALAR) {
+					lerr(ld, "%s:%d: 'version' must be a string", rel, v->line);
+					goto fail;
+				}
+				vnode = v;
+			} else if (strcmp(k, "notes") == 0) {
+				if (y_str(ld, rel, k, v, &ve.vi.notes))
+					goto fail;
+			} else if (strcmp(k, "required_stop") == 0) {
+				if (y_bool(ld, rel, k, v, &ve.vi.required_stop))
+					goto fail;
+			} else {
+				lerr(ld, "%s:%d: unknown key '%s' (expected %snotes, required_stop)", rel,
+				     e->key_lines[i], k, key ? "" : "version, ");
+				goto fail;
+			}
+		}
+	} else {
+		lerr(ld, "%s:%d: expected a version entry, not a %s", rel, e->line,
+		     fr_yaml_kind_name(e->kind));
+		goto fail;
+	}
+	if (!vnode) {
+		lerr(ld, "%s:%d: entry without a 'version'", rel, e->line);
+		goto fail;
+	}
+	fr_buf_reset(&ld->msg);
+	if (fr_version_parse(&ve.vi.v, key ? key : vnode->scalar, &ld->msg)) {
+		lerr(ld, "%s:%d: %s", rel, vnode->line, ld->msg.ptr);
+		goto fail;
+	}
+	if (grow(ld, (void **)&ld->vy, &ld->cvy, ld->nvy, sizeof *ld->vy))
+		goto fail;
+	ld->vy[ld->nvy++] = ve;
+	return;
+fail:
+	fr_free(ve.vi.notes);
+}
+
+static void load_versions_yaml(loader *ld, const char *path, const char *rel)
+{
+	fr_yaml *doc = load_yaml(ld, path, rel);
+	const fr_yaml *list;
+	size_t i;
+
+	if (!doc)
+		return;
+	list = doc;
+	if (doc->kind == FR_YAML_MAP) {
+		for (i = 0; i < doc->n; i++) {
+			if (strcmp(doc->keys[i], "versions") != 0) {
+				lerr(ld, "%s:%d: unknown key '%s' (expected versions)", rel,
+				     doc->key_lines[i], doc->keys[i]);
+				goto done;
+			}
+		}
+		list = fr_yaml_get(doc, "versions");
+		if (!list || fr_yaml_is_null(list))
+			goto done; /* an empty file, or versions: ~ */
+	}
+	if (list->kind == FR_YAML_SEQ) {
+		for (i = 0; i < list->n; i++)
+			versions_entry(ld, rel, list->items[i], NULL, NULL);
+	} else if (list->kind == FR_YAML_MAP) {
+		for (i = 0; i < list->n; i++) {
+			fr_yaml key;
+			memset(&key, 0, sizeof key);
+			key.line = list->key_lines[i];
+			versions_entry(ld, rel, list->items[i], &key, list->keys[i]);
+		}
+	} else {
+		lerr(ld, "%s:%d: expected a list of versions", rel, list->line);
+	}
+done:
+	fr_yaml_free(doc);
+}
+
+/* ---- the two layouts ----------------------------------------------------- */
+
+/* A transition folder FROM_to_TO. */
+static void load_folder(loader *ld, const char *name)
+{
+	const char *sep = strstr(name, "_to_");
+	fr_transition *t = NULL;
+	char *rel = NULL, *from_text = NULL;
+	const char *tostr;
+	dirlist l;
+	fr_vpattern from;
+	fr_version to, floor;
+	size_t i;
+
+	memset(&l, 0, sizeof l);
+	if (!(rel = rel_of(ld, name, NULL)))
+		goto done;
+	if (!sep) {
+		lerr(ld, "%s: does not match a layout (expected a folder FROM_to_TO such as "
+		         "v0.1.0_to_v0.2.0)", rel);
+		goto done;
+	}
+	if (!(from_text = fr_strndup(name, (size_t)(sep - name)))) {
+		ld->oom = 1;
+		goto done;
+	}
+	fr_buf_reset(&ld->msg);
+	if (fr_vpattern_parse(&from, from_text, &ld->msg) ||
+	    fr_version_parse(&to, sep + 4, &ld->msg)) {
+		lerr(ld, "%s: %s", rel, ld->msg.ptr);
+		goto done;
+	}
+	if (!(t = new_transition(ld)))
+		goto done;
+	tostr = sep[4] == 'v' ? sep + 5 : sep + 4; /* as parsed: the format without v */
+	t->from = from;
+	t->to = to;
+	if (!(t->dir = fr_path_join(ld->c->dir, name)) || !(t->name = fr_strdup(name))) {
+		ld->oom = 1;
+		goto done;
+	}
+	fr_vpattern_floor(&t->from, &floor);
+	if (fr_version_cmp(&t->to, &floor) <= 0) {
+		char a[FR_VERSION_STR_MAX], b[FR_VERSION_STR_MAX];
+		fr_version_format(&t->to, a, sizeof a);
+		fr_vpattern_format(&t->from, b, sizeof b);
+		lerr(ld, "%s: the version it leads to, '%s', is not above '%s'", rel, a, b);
+	}
+	if (dirlist_read(&l, t->dir)) {
+		lerr(ld, "%s: %s", rel, strerror(errno));
+		goto done;
+	}
+	if (l.n && !(t->steps = fr_calloc(l.n, sizeof *t->steps))) {
+		ld->oom = 1;
+		goto done;
+	}
+	for (i = 0; i < l.n && !ld->oom; i++) {
+		const char *fn = l.names[i];
+		const fr_step_kind *k;
+		struct stat st;
+		fr_step *s;
+		if (fstatat(dirfd(l.d), fn, &st, 0)) {
+			lerr_at(ld, name, fn, "%s", strerror(errno));
+		} else if (S_ISDIR(st.st_mode)) {
+			lerr_at(ld, name, fn, "unexpected folder inside a transition folder");
+		} else if (!S_ISREG(st.st_mode)) {
+			lerr_at(ld, name, fn, "not a regular file");
+		} else if (strcmp(fn, TRANSITION_FILE) == 0) {
+			char *p = fr_path_join(t->dir, fn), *srel = rel_of(ld, name, fn);
+			if (!p || !srel)
+				ld->oom = 1;
+			else
+				load_transition_yaml(ld, t, p, srel);
+			fr_free(p);
+			fr_free(srel);
+		} else if ((k = kind_of(ld, name, fn, &st)) != NULL) {
+			if ((s = new_step(ld, name, fn, tostr, &st, k)) != NULL) {
+				s->tr = t;
+				t->steps[t->nsteps++] = s;
+			}
+		}
+	}
+done:
+	dirlist_free(&l);
+	fr_free(from_text);
+	fr_free(rel);
+}
+
+/* A file at the top: versions.yaml or a flat step VERSION_name.ext. */
+static void load_top_file(loader *ld, const char *name, const struct stat *st)
+{
+	const char *us = strchr(name, '_');
+	char vtext[FR_VERSION_STR_MAX];
+	const fr_step_kind *k;
+	fr_version v;
+	fr_step *s;
+	size_t n;
+
+	if (strcmp(name, VERSIONS_FILE) == 0) {
+		char *p = fr_path_join(ld->c->dir, name), *rel = rel_of(ld, name, NULL);
+		if (!p || !rel)
+			ld->oom = 1;
+		else
+			load_versions_yaml(ld, p, rel);
+		fr_free(p);
+		fr_free(rel);
+		return;
+	}
+	if (!us || !us[1] ||
+	    !((name[0] >= '0' && name[0] <= '9') ||
+	      (name[0] == 'v' && name[1] >= '0' && name[1] <= '9'))) {
+		lerr_at(ld, NULL, name, "does not match a layout (expected a flat step "
+		        "VERSION_name.ext such as 1.2.2_reindex.sql, a transition folder, or "
+		        VERSIONS_FILE ")");
+		return;
+	}
+	n = (size_t)(us - name);
+	if (n >= sizeof vtext) {
+		lerr_at(ld, NULL, name, "invalid version '%.*s': too long", (int)n, name);
+		return;
+	}
+	memcpy(vtext, name, n);
+	vtext[n] = '\0';
+	fr_buf_reset(&ld->msg);
+	if (fr_version_parse(&v, vtext, &ld->msg)) {
+		lerr_at(ld, NULL, name, "%s", ld->msg.ptr);
+		return;
+	}
+	if (!(k = kind_of(ld, NULL, name, st)))
+		return;
+	/* as parsed, the text is the version's format, but for a leading v */
+	if (!(s = new_step(ld, NULL, name, vtext[0] == 'v' ? vtext + 1 : vtext, st, k)))
+		return;
+	if (grow(ld, (void **)&ld->flats, &ld->cflats, ld->nflats, sizeof *ld->flats))
+		return;
+	ld->flats[ld->nflats].v = v;
+	ld->flats[ld->nflats].s = s;
+	ld->nflats++;
+}
+
+/* ---- whole-catalog work -------------------------------------------------- */
+
+static int cmp_version_p(const void *a, const void *b)
+{
+	return fr_version_cmp(a, b);
+}
+
+static int cmp_flat(const void *a, const void *b)
+{
+	const flat_entry *x = a, *y = b;
+	int r = fr_version_cmp(&x->v, &y->v);
+	return r ? r : strcmp(x->s->name, y->s->name);
+}
+
+/* Pattern order: by floor, then wider patterns first. */
+static int cmp_pattern(const fr_vpattern *a, const fr_vpattern *b)
+{
+	fr_version fa, fb;
+	int r;
+	fr_vpattern_floor(a, &fa);
+	fr_vpattern_floor(b, &fb);
+	if ((r = fr_version_cmp(&fa, &fb)) != 0)
+		return r;
+	return a->fixed < b->fixed ? -1 : a->fixed > b->fixed;
+}
+
+static int cmp_tr(const void *a, const void *b)
+{
+	const fr_transition *x = *(fr_transition *const *)a, *y = *(fr_transition *const *)b;
+	int r = fr_version_cmp(&x->to, &y->to);
+	if (r || (r = cmp_pattern(&x->from, &y->from)) != 0)
+		return r;
+	return strcmp(x->name, y->name);
+}
+
+static int cmp_step(const void *a, const void *b)
+{
+	const fr_step *x = *(fr_step *const *)a, *y = *(fr_step *const *)b;
+	int r = strcmp(x->id, y->id);
+	return r ? r : strcmp(x->rel, y->rel);
+}
+
+static int cmp_ventry(const void *a, const void *b)
+{
+	const ventry *x = a, *y = b;
+	int r = fr_version_cmp(&x->vi.v, &y->vi.v);
+	if (r)
+		return r;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/*
+ * Flat files grouped by version into transitions, each from the greatest
+ * catalogued version below it.
+ */
+static void make_flat_transitions(loader *ld)
+{
+	fr_catalog *c = ld->c;
+	fr_version *named = NULL;
+	size_t nn = 0, i, j;
+
+	if (!ld->nflats)
+		return;
+	sort(ld->flats, ld->nflats, sizeof *ld->flats, cmp_flat);
+	if (!(named = fr_calloc(2 * c->ntrs + ld->nflats + 1, sizeof *named))) {
+		ld->oom = 1;
+		return;
+	}
+	named[nn++] = (fr_version){ 0 };
+	for (i = 0; i < c->ntrs; i++) {
+		named[nn++] = c->trs[i]->to;
+		if (c->trs[i]->from.fixed == 3)
+			named[nn++] = c->trs[i]->from.v;
+	}
+	for (i = 0; i < ld->nflats; i++)
+		named[nn++] = ld->flats[i].v;
+	sort(named, nn, sizeof *named, cmp_version_p);
+
+	for (i = 0; i < ld->nflats && !ld->oom; i = j) {
+		const fr_version *to = &ld->flats[i].v;
+		char tostr[FR_VERSION_STR_MAX];
+		size_t lo = 0, hi = nn, k;
+		fr_transition *t;
+
+		for (j = i + 1; j < ld->nflats && fr_version_cmp(&ld->flats[j].v, to) == 0; j++)
+			;
+		/* lo = the first named version not below to */
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (fr_version_cmp(&named[mid], to) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == 0) {
+			fr_version_format(to, tostr, sizeof tostr);
+			lerr(ld, "%s: no catalogued version below '%s' to come from",
+			     ld->flats[i].s->rel, tostr);
+			continue;
+		}
+		if (!(t = new_transition(ld)) || !(t->steps = fr_calloc(j - i, sizeof *t->steps))) {
+			ld->oom = 1;
+			break;
+		}
+		t->from.v = named[lo - 1];
+		t->from.fixed = 3;
+		t->to = *to;
+		fr_version_format(to, tostr, sizeof tostr);
+		fr_buf_reset(&ld->msg);
+		fr_buf_printf(&ld->msg, "%s (flat)", tostr);
+		if (!(t->name = fr_strdup(ld->msg.ptr)) || ld->msg.oom) {
+			ld->oom = 1;
+			break;
+		}
+		for (k = i; k < j; k++) {
+			ld->flats[k].s->tr = t;
+			t->steps[t->nsteps++] = ld->flats[k].s;
+		}
+	}
+	fr_free(named);
+}
+
+/* Where a transition comes from, for messages: its folder, or its first flat file. */
+static void where(loader *ld, const fr_transition *t, fr_buf *out)
+{
+	fr_buf_reset(out);
+	if (t->dir)
+		fr_buf_printf(out, "%s%s%s", ld->reldir, *ld->reldir ? "/" : "", t->name);
+	else
+		fr_buf_puts(out, t->nsteps ? t->steps[0]->rel : t->name);
+}
+
+/* Adjacent equals after sorting; each repeat is reported against the first of its run. */
+static void check_duplicates(loader *ld)
+{
+	fr_catalog *c = ld->c;
+	fr_buf a = FR_BUF_INIT;
+	size_t i, first;
+
+	for (i = 1, first = 0; i < c->ntrs; i++) {
+		const fr_transition *x = c->trs[first], *y = c->trs[i];
+		if (fr_version_cmp(&x->to, &y->to) == 0 && cmp_pattern(&x->from, &y->from) == 0) {
+			char f[FR_VERSION_STR_MAX], t[FR_VERSION_STR_MAX];
+			where(ld, x, &a);
+			where(ld, y, &ld->msg);
+			fr_vpattern_format(&y->from, f, sizeof f);
+			fr_version_format(&y->to, t, sizeof t);
+			lerr(ld, "%s: a second transition from '%s' to '%s' (the first is '%s')",
+			     ld->msg.ptr, f, t, a.ptr);
+		} else {
+			first = i;
+		}
+	}
+	for (i = 1, first = 0; i < c->nsteps; i++) {
+		if (strcmp(c->steps[first]->id, c->steps[i]->id) == 0)
+			lerr(ld, "%s: duplicate step id '%s' (also '%s')", c->steps[i]->rel,
+			     c->steps[i]->id, c->steps[first]->rel);
+		else
+			first = i;
+	}
+	fr_buf_release(&a);
+}
+
+/* Every catalogued version, ascending: 0.0.0, the transitions' versions, versions.yaml's. */
+static void make_versions(loader *ld)
+{
+	fr_catalog *c = ld->c;
+	size_t i, k;
+	ventry ve;
+
+	sort(ld->vy, ld->nvy, sizeof *ld->vy, cmp_ventry);
+	for (i = 1; i < ld->nvy; i++) {
+		if (fr_version_cmp(&ld->vy[i - 1].vi.v, &ld->vy[i].vi.v) == 0) {
+			char s[FR_VERSION_STR_MAX];
+			fr_version_format(&ld->vy[i].vi.v, s, sizeof s);
+			lerr(ld, "%s:%d: version '%s' is listed twice (first on line %d)", ld->vy_rel,
+			     ld->vy[i].line, s, ld->vy[i - 1].line);
+		}
+	}
+	memset(&ve, 0, sizeof ve);
+	ve.vi.node = 1;
+	if (grow(ld, (void **)&ld->vy, &ld->cvy, ld->nvy, sizeof *ld->vy))
+		return;
+	ld->vy[ld->nvy++] = ve; /* 0.0.0 */
+	for (i = 0; i < c->ntrs; i++) {
+		const fr_transition *t = c->trs[i];
+		ve.vi.v = t->to;
+		if (grow(ld, (void **)&ld->vy, &ld->cvy, ld->nvy, sizeof *ld->vy))
+			return;
+		ld->vy[ld->nvy++] = ve;
+		if (t->from.fixed == 3) {
+			ve.vi.v = t->from.v;
+			if (grow(ld, (void **)&ld->vy, &ld->cvy, ld->nvy, sizeof *ld->vy))
+				return;
+			ld->vy[ld->nvy++] = ve;
+		}
+	}
+	sort(ld->vy, ld->nvy, sizeof *ld->vy, cmp_ventry);
+	if (!(c->versions = fr_calloc(ld->nvy, sizeof *c->versions))) {
+		ld->oom = 1;
+		return;
+	}
+	for (i = 0, k = 0; i < ld->nvy; i++) {
+		fr_vinfo *in = &ld->vy[i].vi;
+		if (k && fr_version_cmp(&c->versions[k - 1].v, &in->v) == 0) {
+			fr_vinfo *o = &c->versions[k - 1];
+			o->node |= in->node;
+			o->required_stop |= in->required_stop;
+			if (!o->notes) {
+				o->notes = in->notes;
+				in->notes = NULL;
+			}
+			continue;
+		}
+		c->versions[k++] = *in;
+		in->notes = NULL; /* moved */
+	}
+	c->nversions = k;
+}
+
+/* ---- the entry points ---------------------------------------------------- */
+
+int fr_catalog_load(fr_catalog **out, const char *dir, const char *root, fr_buf *err)
+{
+	fr_buf scratch_err = FR_BUF_INIT;
+	fr_catalog *c = NULL;
+	loader ld;
+	dirlist top;
+	size_t i, rl;
+	int rc = FERRY_EINVALID;
+
+	*out = NULL;
+	memset(&ld, 0, sizeof ld);
+	memset(&top, 0, sizeof top);
+	fr_buf_init(&ld.msg);
+	ld.err = err ? err : &scratch_err;
+	if (!(c = fr_calloc(1, sizeof *c)) || !(c->dir = fr_strdup(dir))) {
+		ld.oom = 1;
+		goto done;
+	}
+	ld.c = c;
+	/* The folder relative to the root, for messages. */
+	ld.reldir = c->dir;
+	rl = root ? strlen(root) : 0;
+	while (rl > 1 && root[rl - 1] == '/')
+		rl--;
+	if (rl && strncmp(c->dir, root, rl) == 0 && (c->dir[rl] == '/' || !c->dir[rl])) {
+		ld.reldir = c->dir + rl;
+		while (*ld.reldir == '/')
+			ld.reldir++;
+	}
+	if (!(ld.vy_rel = rel_of(&ld, VERSIONS_FILE, NULL)))
+		goto done;
+
+	if (dirlist_read(&top, dir)) {
+		if (errno != ENOENT) {
+			lerr(&ld, "%s: %s", *ld.reldir ? ld.reldir : dir, strerror(errno));
+			goto done;
+		}
+	}
+	for (i = 0; i < top.n && !ld.oom; i++) {
+		const char *name = top.names[i];
+		struct stat st;
+		if (fstatat(dirfd(top.d), name, &st, 0)) {
+			lerr_at(&ld, NULL, name, "%s", strerror(errno));
+		} else if (S_ISDIR(st.st_mode)) {
+			load_folder(&ld, name);
+		} else if (S_ISREG(st.st_mode)) {
+			load_top_file(&ld, name, &st);
+		} else {
+			lerr_at(&ld, NULL, name, "not a regular file or folder");
+		}
+	}
+	if (ld.oom)
+		goto done;
+	make_flat_transitions(&ld);
+	for (i = 0; i < c->ntrs; i++) {
+		fr_transition *t = c->trs[i];
+		if (!t->est_given)
+			t->est_seconds = (double)t->nsteps * FR_DEFAULT_STEP_SECONDS;
+	}
+	if (ld.oom)
+		goto done;
+	/* Transitions are made whole or not at all, so the checks below run even after errors. */
+	sort(c->trs, c->ntrs, sizeof *c->trs, cmp_tr);
+	sort(c->steps, c->nsteps, sizeof *c->steps, cmp_step);
+	check_duplicates(&ld);
+	make_versions(&ld);
+	if (!ld.nerr && !ld.oom)
+		rc = 0;
+done:
+	if (ld.oom) {
+		lerr(&ld, "%s", "out of memory while reading the migrations folder");
+		rc = FERRY_EFAILED;
+	}
+	if (rc == 0)
+		*out = c;
+	else
+		fr_catalog_free(c);
+	dirlist_free(&top);
+	for (i = 0; i < ld.nvy; i++)
+		fr_free(ld.vy[i].vi.notes);
+	fr_free(ld.vy);
+	fr_free(ld.vy_rel);
+	fr_free(ld.flats);
+	fr_buf_release(&ld.msg);
+	fr_buf_release(&scratch_err);
+	return rc;
+}
+
+static void free_strv(char **v, size_t n)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		fr_free(v[i]);
+	fr_free(v);
+}
+
+void fr_catalog_free(fr_catalog *c)
+{
+	size_t i;
+	if (!c)
+		return;
+	for (i = 0; i < c->ntrs; i++) {
+		fr_transition *t = c->trs[i];
+		fr_free(t->dir);
+		fr_free(t->name);
+		fr_free(t->description);
+		free_strv(t->notes, t->nnotes);
+		free_strv(t->restarts, t->nrestarts);
+		fr_free(t->steps);
+		fr_free(t);
+	}
+	fr_free(c->trs);
+	for (i = 0; i < c->nsteps; i++) {
+		fr_step *s = c->steps[i];
+		if (s->loaded && s->kind && s->kind->unload)
+			s->kind->unload(s);
+		fr_free(s); /* id, name, path and rel live in the same block */
+	}
+	fr_free(c->steps);
+	for (i = 0; i < c->nversions; i++)
+		fr_free(c->versions[i].notes);
+	fr_free(c->versions);
+	fr_free(c->dir);
+	fr_free(c);
+}
+
+static int cmp_step_key(const void *key, const void *elem)
+{
+	return strcmp(key, (*(fr_step *const *)elem)->id);
+}
+
+fr_step *fr_catalog_step(const fr_catalog *c, const char *id)
+{
+	fr_step **p;
+	if (!c || !id || !c->nsteps)
+		return NULL;
+	p = bsearch(id, c->steps, c->nsteps, sizeof *c->steps, cmp_step_key);
+	return p ? *p : NULL;
+}
+
+const fr_version *fr_catalog_latest(const fr_catalog *c)
+{
+	static const fr_version zero;
+	return c && c->nversions ? &c->versions[c->nversions - 1].v : &zero;
+}
+
+/* The number of catalogued versions not above v. */
+static size_t upper_bound(const fr_catalog *c, const fr_version *v)
+{
+	size_t lo = 0, hi = c->nversions;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (fr_version_cmp(&c->versions[mid].v, v) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+const fr_vinfo *fr_catalog_vinfo(const fr_catalog *c, const fr_version *v)
+{
+	size_t i;
+	if (!c)
+		return NULL;
+	i = upper_bound(c, v);
+	return i && fr_version_cmp(&c->versions[i - 1].v, v) == 0 ? &c->versions[i - 1] : NULL;
+}
+
+void fr_catalog_node(const fr_catalog *c, const fr_version *v, fr_version *out)
+{
+	size_t i = c ? upper_bound(c, v) : 0;
+	memset(out, 0, sizeof *out);
+	while (i > 0) {
+		if (c->versions[i - 1].node) {
+			*out = c->versions[i - 1].v;
+			return;
+		}
+		i--;
+	}
+}

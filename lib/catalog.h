@@ -1,0 +1,79 @@
+/*
+ * catalog.h - the migrations folder (SPEC section 3) as transitions and
+ * steps: both layouts (transition folders v0.1.0_to_v0.2.0/, shortcuts
+ * v0.1.x_to_v0.3.0/, flat steps 1.2.2_name.sql), transition.yaml,
+ * versions.yaml. Loading reads only names and stat data; step files are
+ * read (and hashed) later, on demand. Every layout error is reported at
+ * once, one line each with its path.
+ */
+#ifndef FR_CATALOG_H
+#define FR_CATALOG_H
+
+#include "step/step.h"
+#include "util/buf.h"
+#include "version.h"
+
+#include <stddef.h>
+
+struct fr_transition {
+	fr_vpattern from;
+	fr_version to;
+	char *dir;            /* absolute path of the folder; NULL for flat steps */
+	char *name;           /* folder name, or "<to> (flat)" */
+	char *description;    /* NULL when none */
+	int breaking;
+	char **notes;
+	size_t nnotes;
+	double est_seconds;   /* estimated_duration_seconds, or the default estimate */
+	int est_given;        /* 1 when transition.yaml gave it */
+	char **restarts;      /* requires_restart */
+	size_t nrestarts;
+	int backup_required;  /* default 1 */
+	fr_step **steps;      /* in file-name order */
+	size_t nsteps;
+};
+
+typedef struct {
+	fr_version v;
+	char *notes;          /* NULL when none */
+	int required_stop;
+	int node;             /* 1 when a transition names it (to, or exact from), or 0.0.0 */
+} fr_vinfo;
+
+typedef struct {
+	char *dir;            /* absolute path of the migrations folder */
+	fr_transition **trs;  /* sorted by to, then from */
+	size_t ntrs;
+	fr_vinfo *versions;   /* every catalogued version, ascending, 0.0.0 first */
+	size_t nversions;
+	fr_step **steps;      /* every step, sorted by id */
+	size_t nsteps;
+} fr_catalog;
+
+/* Seconds a transition is estimated to take when transition.yaml says nothing: per step. */
+#define FR_DEFAULT_STEP_SECONDS 1.0
+
+/*
+ * Loads the catalog of dir (absolute). A missing folder is an empty
+ * catalog. Returns 0, or FERRY_EINVALID with every problem appended to err,
+ * one line each, "<path>: <what>" (with ":<line>" for YAML files).
+ */
+int fr_catalog_load(fr_catalog **out, const char *dir, const char *root, fr_buf *err);
+void fr_catalog_free(fr_catalog *c);
+
+/* The step with that id, or NULL. */
+fr_step *fr_catalog_step(const fr_catalog *c, const char *id);
+
+/* The greatest catalogued version (0.0.0 for an empty catalog). */
+const fr_version *fr_catalog_latest(const fr_catalog *c);
+
+/* The vinfo of v when versions.yaml or a transition names it, else NULL. */
+const fr_vinfo *fr_catalog_vinfo(const fr_catalog *c, const fr_version *v);
+
+/*
+ * The greatest version named by a transition (or 0.0.0) that is not above
+ * v: where v stands in the graph (a patch release changes no data).
+ */
+void fr_catalog_node(const fr_catalog *c, const fr_version *v, fr_version *out);
+
+#endif

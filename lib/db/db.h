@@ -1,0 +1,95 @@
+/*
+ * db.h - the database driver interface: one file per driver behind one
+ * struct of function pointers (as SQLite's sqlite3_vfs, curl's Curl_ssl).
+ * The run engine and the step kinds see only this header.
+ *
+ * Each database keeps the record of the steps applied to it in a table of
+ * its own, `ferry_steps` (PostgreSQL: schema `ferry`), written by
+ * record_put() inside the same transaction as the step (SPEC section 2).
+ */
+#ifndef FR_DB_H
+#define FR_DB_H
+
+#include "../config.h"
+#include "../util/buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct fr_db fr_db;
+
+/* One row of ferry_steps. Strings are owned by the record array. */
+typedef struct {
+	char *id;          /* step id "<to>/<file>" */
+	char *checksum;    /* "sha256:..." */
+	char *kind;        /* "sql", ... */
+	char *from;        /* the transition's from (version or pattern) */
+	char *to;          /* the transition's to */
+	char *status;      /* "applied" or "skipped" */
+	char *undo;        /* the down text (or recorded undo); NULL when irreversible */
+	int64_t applied_at_ms;
+	int64_t duration_ms;
+	int64_t run_id;
+	int64_t seq;       /* order of application, increasing; set by record_put when 0 */
+} fr_record;
+
+void fr_records_free(fr_record *r, size_t n);
+
+typedef struct fr_db_driver {
+	const char *name; /* "sqlite", "postgres" */
+
+	int (*open)(fr_db **out, const fr_dbconf *conf, fr_buf *err);
+	void (*close)(fr_db *db);
+
+	int (*begin)(fr_db *db, fr_buf *err);
+	int (*commit)(fr_db *db, fr_buf *err);
+	int (*rollback)(fr_db *db, fr_buf *err);
+
+	/*
+	 * Runs a script of one or more statements. On failure appends the
+	 * driver's message to err and sets *err_offset (when not NULL) to the
+	 * byte offset in sql where the failing statement starts.
+	 */
+	int (*exec)(fr_db *db, const char *sql, size_t *err_offset, fr_buf *err);
+
+	/*
+	 * Runs a query; *out is 1 when the first column of the first row is
+	 * true (non-zero number, 't', 'true', non-empty non-"0" text), 0 when
+	 * false or NULL, -1 when there is no row.
+	 */
+	int (*query_bool)(fr_db *db, const char *sql, int *out, fr_buf *err);
+
+	/* All records in order of application; none (and no error) without the table. */
+	int (*record_read)(fr_db *db, fr_record **out, size_t *n, fr_buf *err);
+	/* Inserts or replaces a record, creating the table when missing. */
+	int (*record_put)(fr_db *db, const fr_record *r, fr_buf *err);
+	int (*record_delete)(fr_db *db, const char *id, fr_buf *err);
+
+	/* Integrity checks; appends one line per finding to findings. */
+	int (*integrity)(fr_db *db, fr_buf *findings, fr_buf *err);
+
+	/* The driver's own code of the last error (SQLite extended code, ...). */
+	int (*errcode)(fr_db *db);
+} fr_db_driver;
+
+/* Every driver embeds this as its first member. */
+struct fr_db {
+	const fr_db_driver *drv;
+	const fr_dbconf *conf; /* borrowed from the config */
+	int in_tx;             /* a transaction is open */
+};
+
+/* The drivers, one file each (postgres.c only when the build found libpq). */
+extern const fr_db_driver fr_db_sqlite;
+#ifdef FR_HAVE_PQ
+extern const fr_db_driver fr_db_postgres;
+#endif
+
+/* The driver called name, from the static table; NULL when not compiled in. */
+const fr_db_driver *fr_db_driver_find(const char *name);
+
+/* Opens conf's database with its driver. */
+int fr_db_open(fr_db **out, const fr_dbconf *conf, fr_buf *err);
+void fr_db_close(fr_db *db);
+
+#endif

@@ -1,0 +1,602 @@
+/*
+ * sqlite.c - the SQLite driver (fr_db_sqlite), on SQLite 3.40.
+ *
+ * Promises:
+ *  - the application's database keeps its journal mode; ferry sets only
+ *    the busy timeout (5 s); foreign keys stay as SQLite's default (off),
+ *    as in the sqlite3 shell, so a step that rebuilds a parent table
+ *    (create, copy, drop, rename) does not cascade deletes into its
+ *    children; `ferry verify` runs foreign_key_check afterwards;
+ *  - begin() takes the write lock at once (BEGIN IMMEDIATE), so a group of
+ *    steps never fails half-way on a lock another writer holds;
+ *  - the record table ferry_steps is created by the first record_put() and
+ *    never by a read; record_put() reuses prepared statements, so recording
+ *    a step costs one INSERT (the engine records 1,000 steps in a loop);
+ *  - in_tx follows SQLite's own state, so a transaction SQLite rolled back
+ *    by itself (disk full, I/O error) is seen as closed.
+ *
+ * Driver calls return 0 or -1. exec() and query_bool() append SQLite's
+ * message alone (the step kind adds the file and line); the other calls
+ * name the database: "database 'NAME': what: message".
+ */
+#include "db.h"
+#include "../util/alloc.h"
+
+#include <sqlite3.h>
+#include <string.h>
+#include <strings.h>
+
+#define SQ_BUSY_TIMEOUT_MS 5000
+
+#define SQ_CREATE \
+	"CREATE TABLE IF NOT EXISTS ferry_steps (" \
+	"id TEXT PRIMARY KEY NOT NULL, seq INTEGER NOT NULL, checksum TEXT, kind TEXT, " \
+	"from_version TEXT, to_version TEXT, status TEXT, undo TEXT, " \
+	"applied_at_ms INTEGER, duration_ms INTEGER, run_id INTEGER)"
+#define SQ_COLUMNS \
+	"id, seq, checksum, kind, from_version, to_version, status, undo, " \
+	"applied_at_ms, duration_ms, run_id"
+#define SQ_PUT \
+	"INSERT OR REPLACE INTO ferry_steps (" SQ_COLUMNS ") " \
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+#define SQ_MAXSEQ "SELECT coalesce(max(seq), 0) FROM ferry_steps"
+#define SQ_EXISTS "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ferry_steps'"
+
+typedef struct {
+	fr_db base;            /* first, so an fr_db * is an sq_db * */
+	sqlite3 *h;
+	int errcode;           /* extended result code of the last failure */
+	int have_table;        /* ferry_steps is known to exist on this connection */
+	int64_t next_seq;      /* next seq to hand out; 0 = unknown (valid only in a tx) */
+	sqlite3_stmt *put;     /* cached SQ_PUT */
+	sqlite3_stmt *maxseq;  /* cached SQ_MAXSEQ */
+} sq_db;
+
+static const char *sq_name(const sq_db *d)
+{
+	return d->base.conf && d->base.conf->name ? d->base.conf->name : "?";
+}
+
+/* Appends "database 'NAME': what: <sqlite message>", keeps the code; returns -1. */
+static int sq_fail(sq_db *d, fr_buf *err, const char *what)
+{
+	d->errcode = sqlite3_extended_errcode(d->h);
+	fr_buf_printf(err, "database '%s': %s: %s", sq_name(d), what, sqlite3_errmsg(d->h));
+	return -1;
+}
+
+/*
+ * Brings in_tx in line with SQLite. A transaction that ended without our
+ * commit() (rolled back by SQLite or by the script) may have taken the
+ * record table with it, and the cached seq is stale either way.
+ */
+static void sq_sync_tx(sq_db *d)
+{
+	int open = !sqlite3_get_autocommit(d->h);
+	if (d->base.in_tx && !open)
+		d->have_table = 0;
+	if (!open)
+		d->next_seq = 0;
+	d->base.in_tx = open;
+}
+
+/* Skips whitespace and SQL comments; returns where the next statement starts. */
+static const char *sq_skip(const char *p)
+{
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' ||
+		       *p == '\v')
+			p++;
+		if (p[0] == '-' && p[1] == '-') {
+			while (*p && *p != '\n')
+				p++;
+		} else if (p[0] == '/' && p[1] == '*') {
+			const char *end = strstr(p + 2, "*/");
+			if (!end)
+				return p; /* unterminated: let SQLite report it */
+			p = end + 2;
+		} else {
+			return p;
+		}
+	}
+}
+
+static int sq_run(sq_db *d, const char *sql, const char *what, fr_buf *err)
+{
+	int rc = sqlite3_exec(d->h, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return sq_fail(d, err, what);
+	return 0;
+}
+
+static void sq_close(fr_db *db)
+{
+	sq_db *d = (sq_db *)db;
+	if (!d)
+		return;
+	sqlite3_finalize(d->put);
+	sqlite3_finalize(d->maxseq);
+	/* close_v2 rolls back an open transaction and never leaves the handle half-closed */
+	sqlite3_close_v2(d->h);
+	fr_free(d);
+}
+
+static int sq_open(fr_db **out, const fr_dbconf *conf, fr_buf *err)
+{
+	sq_db *d = NULL;
+	const char *name = conf->name ? conf->name : "?";
+	int rc, ret = -1;
+
+	*out = NULL;
+	if (!conf->path || !*conf->path) {
+		fr_buf_printf(err, "database '%s': no file path for sqlite", name);
+		goto done;
+	}
+	d = fr_calloc(1, sizeof *d);
+	if (!d) {
+		fr_buf_printf(err, "database '%s': out of memory", name);
+		goto done;
+	}
+	d->base.drv = &fr_db_sqlite;
+	d->base.conf = conf;
+	rc = sqlite3_open_v2(conf->path, &d->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_extended_result_codes(d->h, 1);
+		sqlite3_busy_timeout(d->h, SQ_BUSY_TIMEOUT_MS);
+		/* Reading the schema now reports a missing folder or a non-database file here. */
+		rc = sqlite3_exec(d->h, "SELECT count(*) FROM sqlite_master",
+		                  NULL, NULL, NULL);
+	}
+	if (rc != SQLITE_OK) {
+		fr_buf_printf(err, "database '%s' at '%s': %s", name, conf->path,
+		              d->h ? sqlite3_errmsg(d->h) : sqlite3_errstr(rc));
+		goto done;
+	}
+	*out = &d->base;
+	d = NULL;
+	ret = 0;
+done:
+	if (d) {
+		sqlite3_close_v2(d->h);
+		fr_free(d);
+	}
+	return ret;
+}
+
+static int sq_begin(fr_db *db, fr_buf *err)
+{
+	sq_db *d = (sq_db *)db;
+	if (db->in_tx) {
+		fr_buf_printf(err, "database '%s': a transaction is already open", sq_name(d));
+		return -1;
+	}
+	if (sq_run(d, "BEGIN IMMEDIATE", "cannot begin a transaction", err)) {
+		sq_sync_tx(d);
+		return -1;
+	}
+	d->next_seq = 0;
+	db->in_tx = 1;
+	return 0;
+}
+
+static int sq_commit(fr_db *db, fr_buf *err)
+{
+	sq_db *d = (sq_db *)db;
+	int ret = 0;
+	if (!db->in_tx) {
+		fr_buf_printf(err, "database '%s': no transaction to commit", sq_name(d));
+		return -1;
+	}
+	if (sq_run(d, "COMMIT", "cannot commit", err))
+		ret = -1; /* SQLite may keep the transaction open (busy): sync tells */
+	else
+		db->in_tx = 0; /* committed: the table, if created, stays */
+	sq_sync_tx(d);
+	return ret;
+}
+
+static int sq_rollback(fr_db *db, fr_buf *err)
+{
+	sq_db *d = (sq_db *)db;
+	int ret = 0;
+	if (sqlite3_get_autocommit(d->h)) {
+		sq_sync_tx(d); /* already rolled back by SQLite: nothing to do */
+		return 0;
+	}
+	if (sq_run(d, "ROLLBACK", "cannot roll back", err))
+		ret = -1;
+	sq_sync_tx(d);
+	return ret;
+}
+
+static int sq_exec(fr_db *db, const char *sql, size_t *err_offset, fr_buf *err)
+{
+	sq_db *d = (sq_db *)db;
+	sqlite3_stmt *st = NULL;
+	const char *p = sql, *tail = NULL;
+	int rc, ret = -1;
+
+	while (*(p = sq_skip(p))) {
+		rc = sqlite3_prepare_v2(d->h, p, -1, &st, &tail);
+		if (rc == SQLITE_OK && st) {
+			while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+				;
+			if (rc == SQLITE_DONE)
+				rc = SQLITE_OK;
+		}
+		if (rc != SQLITE_OK) {
+			d->errcode = sqlite3_extended_errcode(d->h);
+			fr_buf_puts(err, sqlite3_errmsg(d->h));
+			if (err_offset)
+				*err_offset = (size_t)(p - sql);
+			goto done;
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+		if (!tail || tail <= p) { /* SQLite made no progress: never loop, never skip silently */
+			fr_buf_puts(err, "cannot parse the rest of the script");
+			if (err_offset)
+				*err_offset = (size_t)(p - sql);
+			goto done;
+		}
+		p = tail;
+	}
+	ret = 0;
+done:
+	sqlite3_finalize(st);
+	sq_sync_tx(d);
+	return ret;
+}
+
+/* Truth of a text value: "", "0", "f", "false", "no", "off" are false. */
+static int sq_text_true(const char *s)
+{
+	static const char *const no[] = { "", "0", "f", "false", "n", "no", "off", NULL };
+	size_t i;
+	for (i = 0; no[i]; i++)
+		if (strcasecmp(s, no[i]) == 0)
+			return 0;
+	return 1;
+}
+
+static int sq_query_bool(fr_db *db, const char *sql, int *out, fr_buf *err)
+{
+	sq_db *d = (sq_db *)db;
+	sqlite3_stmt *st = NULL;
+	const char *tail = NULL;
+	int rc, ret = -1;
+
+	*out = -1;
+	rc = sqlite3_prepare_v2(d->h, sql, -1, &st, &tail);
+	if (rc != SQLITE_OK)
+		goto fail;
+	if (!st) {
+		fr_buf_puts(err, "empty query");
+		goto done;
+	}
+	if (tail && *sq_skip(tail)) {
+		fr_buf_puts(err, "expected one query, found more statements after it");
+		goto done;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		ret = 0;
+		goto done;
+	}
+	if (rc != SQLITE_ROW)
+		goto fail;
+	if (sqlite3_column_count(st) < 1) {
+		*out = 0;
+	} else {
+		switch (sqlite3_column_type(st, 0)) {
+		case SQLITE_NULL:
+			*out = 0;
+			break;
+		case SQLITE_INTEGER:
+			*out = sqlite3_column_int64(st, 0) != 0;
+			break;
+		case SQLITE_FLOAT:
+			*out = sqlite3_column_double(st, 0) != 0.0;
+			break;
+		case SQLITE_BLOB:
+			*out = sqlite3_column_bytes(st, 0) > 0;
+			break;
+		default:
+			*out = sq_text_true((const char *)sqlite3_column_text(st, 0));
+			break;
+		}
+	}
+	ret = 0;
+	goto done;
+fail:
+	d->errcode = sqlite3_extended_errcode(d->h);
+	fr_buf_puts(err, sqlite3_errmsg(d->h));
+done:
+	sqlite3_finalize(st);
+	sq_sync_tx(d);
+	return ret;
+}
+
+/* *yes = 1 when ferry_steps exists; trusts the per-connection cache when set. */
+static int sq_table_exists(sq_db *d, int *yes, fr_buf *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	*yes = 0;
+	if (d->have_table) {
+		*yes = 1;
+		return 0;
+	}
+	if (sqlite3_prepare_v2(d->h, SQ_EXISTS, -1, &st, NULL) != SQLITE_OK)
+		return sq_fail(d, err, "cannot read the schema");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*yes = 1;
+	else if (rc != SQLITE_DONE) {
+		sq_fail(d, err, "cannot read the schema");
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	d->have_table = *yes;
+	return 0;
+}
+
+/* A column as a new string; NULL stays NULL. -1 on out of memory. */
+static int sq_col_dup(sqlite3_stmt *st, int i, char **out)
+{
+	const unsigned char *t;
+	*out = NULL;
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return 0;
+	t = sqlite3_column_text(st, i);
+	if (!t)
+		return -1; /* SQLite's own out of memory */
+	*out = fr_strndup((const char *)t, (size_t)sqlite3_column_bytes(st, i));
+	return *out ? 0 : -1;
+}
+
+static int sq_record_read(fr_db *db, fr_record **out, size_t *n, fr_buf *err)
+{
+	sq_db *d = (sq_db *)db;
+	sqlite3_stmt *st = NULL;
+	fr_record *v = NULL, *r;
+	size_t len = 0, cap = 0;
+	int rc, yes, ret = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (sq_table_exists(d, &yes, err))
+		goto done;
+	if (!yes) {
+		ret = 0;
+		goto done;
+	}
+	if (sqlite3_prepare_v2(d->h, "SELECT " SQ_COLUMNS " FROM ferry_steps ORDER BY seq, id",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		sq_fail(d, err, "cannot read ferry_steps");
+		goto done;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			fr_record *nv = fr_realloc(v, ncap * sizeof *nv);
+			if (!nv)
+				goto oom;
+			v = nv;
+			cap = ncap;
+		}
+		r = &v[len];
+		memset(r, 0, sizeof *r);
+		len++;
+		if (sq_col_dup(st, 0, &r->id) || sq_col_dup(st, 2, &r->checksum) ||
+		    sq_col_dup(st, 3, &r->kind) || sq_col_dup(st, 4, &r->from) ||
+		    sq_col_dup(st, 5, &r->to) || sq_col_dup(st, 6, &r->status) ||
+		    sq_col_dup(st, 7, &r->undo))
+			goto oom;
+		r->seq = sqlite3_column_int64(st, 1);
+		r->applied_at_ms = sqlite3_column_int64(st, 8);
+		r->duration_ms = sqlite3_column_int64(st, 9);
+		r->run_id = sqlite3_column_int64(st, 10);
+	}
+	if (rc != SQLITE_DONE) {
+		sq_fail(d, err, "cannot read ferry_steps");
+		goto done;
+	}
+	*out = v;
+	*n = len;
+	v = NULL;
+	ret = 0;
+	goto done;
+oom:
+	fr_buf_printf(err, "database '%s': out of memory reading ferry_steps", sq_name(d));
+done:
+	fr_records_free(v, len);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int sq_prepare_cached(sq_db *d, sqlite3_stmt **st, const char *sql, fr_buf *err)
+{
+	if (*st)
+		return 0;
+	if (sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
+		*st = NULL;
+		return sq_fail(d, err, "cannot record the step");
+	}
+	return 0;
+}
+
+/*
+ * The next seq: cached inside our transaction (BEGIN IMMEDIATE holds the
+ * write lock, so only we write; a step's own SQL must not write ferry_steps),
+ * read with max(seq) otherwise.
+ */
+static int sq_next_seq(sq_db *d, int64_t *seq, fr_buf *err)
+{
+	int rc;
+	if (d->base.in_tx && d->next_seq > 0) {
+		*seq = d->next_seq;
+		return 0;
+	}
+	if (sq_prepare_cached(d, &d->maxseq, SQ_MAXSEQ, err))
+		return -1;
+	rc = sqlite3_step(d->maxseq);
+	if (rc != SQLITE_ROW) {
+		sq_fail(d, err, "cannot record the step");
+		sqlite3_reset(d->maxseq);
+		return -1;
+	}
+	*seq = sqlite3_column_int64(d->maxseq, 0) + 1;
+	sqlite3_reset(d->maxseq);
+	return 0;
+}
+
+static int sq_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+static int sq_record_put(fr_db *db, const fr_record *r, fr_buf *err)
+{
+	sq_db *d = (sq_db *)db;
+	int64_t seq = r->seq;
+	int rc, ret = -1;
+
+	if (!d->have_table) {
+		if (sq_run(d, SQ_CREATE, "cannot create ferry_steps", err))
+			goto done;
+		d->have_table = 1;
+	}
+	if (seq <= 0 && sq_next_seq(d, &seq, err))
+		goto done;
+	if (sq_prepare_cached(d, &d->put, SQ_PUT, err))
+		goto done;
+	rc = sq_bind_text(d->put, 1, r->id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(d->put, 2, seq);
+	if (rc == SQLITE_OK)
+		rc = sq_bind_text(d->put, 3, r->checksum);
+	if (rc == SQLITE_OK)
+		rc = sq_bind_text(d->put, 4, r->kind);
+	if (rc == SQLITE_OK)
+		rc = sq_bind_text(d->put, 5, r->from);
+	if (rc == SQLITE_OK)
+		rc = sq_bind_text(d->put, 6, r->to);
+	if (rc == SQLITE_OK)
+		rc = sq_bind_text(d->put, 7, r->status);
+	if (rc == SQLITE_OK)
+		rc = sq_bind_text(d->put, 8, r->undo);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(d->put, 9, r->applied_at_ms);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(d->put, 10, r->duration_ms);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(d->put, 11, r->run_id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(d->put);
+	if (rc != SQLITE_DONE) {
+		sq_fail(d, err, "cannot record the step");
+		goto done;
+	}
+	if (d->base.in_tx && seq >= d->next_seq)
+		d->next_seq = seq + 1;
+	ret = 0;
+done:
+	if (d->put) {
+		sqlite3_reset(d->put);
+		sqlite3_clear_bindings(d->put); /* the bound strings are the caller's */
+	}
+	sq_sync_tx(d);
+	return ret;
+}
+
+static int sq_record_delete(fr_db *db, const char *id, fr_buf *err)
+{
+	sq_db *d = (sq_db *)db;
+	sqlite3_stmt *st = NULL;
+	int yes, ret = -1;
+
+	if (sq_table_exists(d, &yes, err))
+		goto done;
+	if (!yes) {
+		ret = 0;
+		goto done;
+	}
+	if (sqlite3_prepare_v2(d->h, "DELETE FROM ferry_steps WHERE id = ?1", -1, &st, NULL) !=
+	        SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE) {
+		sq_fail(d, err, "cannot delete the record of a step");
+		goto done;
+	}
+	ret = 0;
+done:
+	sqlite3_finalize(st);
+	sq_sync_tx(d);
+	return ret;
+}
+
+static int sq_integrity(fr_db *db, fr_buf *findings, fr_buf *err)
+{
+	sq_db *d = (sq_db *)db;
+	sqlite3_stmt *st = NULL;
+	int rc, ret = -1;
+
+	if (sqlite3_prepare_v2(d->h, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *msg = (const char *)sqlite3_column_text(st, 0);
+		if (msg && strcmp(msg, "ok") != 0)
+			fr_buf_printf(findings, "%s\n", msg);
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	st = NULL;
+
+	/* Columns: table, rowid (NULL for WITHOUT ROWID tables), parent, fkid. */
+	if (sqlite3_prepare_v2(d->h, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *table = (const char *)sqlite3_column_text(st, 0);
+		const char *parent = (const char *)sqlite3_column_text(st, 2);
+		if (sqlite3_column_type(st, 1) == SQLITE_NULL)
+			fr_buf_printf(findings, "table %s row (without rowid) violates foreign key to %s\n",
+			              table ? table : "?", parent ? parent : "?");
+		else
+			fr_buf_printf(findings, "table %s row %lld violates foreign key to %s\n",
+			              table ? table : "?", (long long)sqlite3_column_int64(st, 1),
+			              parent ? parent : "?");
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	ret = 0;
+	goto done;
+fail:
+	sq_fail(d, err, "cannot check integrity");
+done:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int sq_errcode(fr_db *db)
+{
+	return db ? ((sq_db *)db)->errcode : 0;
+}
+
+const fr_db_driver fr_db_sqlite = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.exec = sq_exec,
+	.query_bool = sq_query_bool,
+	.record_read = sq_record_read,
+	.record_put = sq_record_put,
+	.record_delete = sq_record_delete,
+	.integrity = sq_integrity,
+	.errcode = sq_errcode,
+};

@@ -1,0 +1,924 @@
+/*
+ * ferry.c - the public handle: open/close, errors and logging, init,
+ * versions, and the read-only documents (status, list, history, plan).
+ * Runs live in run.c, verification in verify.c.
+ */
+#include "ferry_int.h"
+#include "plan.h"
+#include "util/alloc.h"
+#include "util/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- errors and logging ---- */
+
+int fr_fail(ferry *f, int code, const char *fmt, ...)
+{
+	va_list ap;
+	fr_buf_reset(&f->err);
+	va_start(ap, fmt);
+	fr_buf_vprintf(&f->err, fmt, ap);
+	va_end(ap);
+	f->errcode = code;
+	return code;
+}
+
+int fr_fail_msg(ferry *f, int code, const char *msg)
+{
+	if (msg != f->err.ptr) {
+		fr_buf_reset(&f->err);
+		fr_buf_puts(&f->err, msg);
+	}
+	/* Messages gathered line by line end in a newline; the caller adds its own. */
+	while (f->err.len && f->err.ptr[f->err.len - 1] == '\n')
+		fr_buf_truncate(&f->err, f->err.len - 1);
+	f->errcode = code;
+	return code;
+}
+
+void fr_ok(ferry *f)
+{
+	fr_buf_reset(&f->err);
+	f->errcode = 0;
+}
+
+const char *ferry_errmsg(const ferry *f)
+{
+	if (!f)
+		return "out of memory";
+	return f->err.oom ? "out of memory" : f->err.ptr;
+}
+
+int ferry_errcode(const ferry *f)
+{
+	return f ? f->errcode : FERRY_EFAILED;
+}
+
+void ferry_free(void *p)
+{
+	fr_free(p);
+}
+
+void fr_log(ferry *f, ferry_log_level level, const char *step_id, const char *fmt, ...)
+{
+	static const char *names[] = { "error", "warn", "info", "debug" };
+	fr_buf msg = FR_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	fr_buf_vprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (f->log)
+		f->log(f->log_ctx, level, step_id, msg.ptr);
+	if (level <= FERRY_LOG_INFO) {
+		if (f->log_fd < 0) {
+			char *dir = fr_path_join(f->ferry_dir, "log");
+			char *path = dir ? fr_path_join(dir, "ferry.log") : NULL;
+			if (path && fr_mkdir_p(dir, 0755) == 0)
+				f->log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+			fr_free(dir);
+			fr_free(path);
+		}
+		if (f->log_fd >= 0) {
+			json_t *o = json_object();
+			char ts[32], *line;
+			fr_time_rfc3339(fr_now_ms(), ts, sizeof ts);
+			json_object_set_new(o, "time", json_string(ts));
+			json_object_set_new(o, "level", json_string(names[level]));
+			if (step_id)
+				json_object_set_new(o, "step", json_string(step_id));
+			json_object_set_new(o, "message", json_string(msg.ptr));
+			line = json_dumps(o, JSON_COMPACT);
+			if (line) {
+				size_t n = strlen(line);
+				line[n] = '\n';
+				if (write(f->log_fd, line, n + 1) < 0) {
+					/* the log is best effort; the run's record is in state.db */
+				}
+				free(line);
+			}
+			json_decref(o);
+		}
+	}
+	fr_buf_release(&msg);
+}
+
+/* ---- open / close ---- */
+
+int ferry_find_root(char **out, const char *start)
+{
+	char path[PATH_MAX];
+	size_t len;
+	*out = NULL;
+	if (!realpath(start ? start : ".", path))
+		return FERRY_EINVALID;
+	for (;;) {
+		char probe[PATH_MAX + 16];
+		snprintf(probe, sizeof probe, "%s/ferry.yaml", strcmp(path, "/") ? path : "");
+		if (access(probe, F_OK) == 0) {
+			*out = fr_strdup(path);
+			return *out ? 0 : FERRY_EFAILED;
+		}
+		if (strcmp(path, "/") == 0)
+			return FERRY_EINVALID;
+		len = strlen(path);
+		while (len > 1 && path[len - 1] != '/')
+			len--;
+		path[len > 1 ? len - 1 : 1] = '\0';
+	}
+}
+
+int ferry_open(ferry **out, const char *root, const ferry_open_options *opts)
+{
+	ferry *f;
+	char path[PATH_MAX];
+	int rc;
+	*out = NULL;
+	f = fr_calloc(1, sizeof *f);
+	if (!f)
+		return FERRY_EFAILED;
+	fr_buf_init(&f->err);
+	f->lock.fd = -1;
+	f->log_fd = -1;
+	if (opts && opts->version >= 1) {
+		f->log = opts->log;
+		f->log_ctx = opts->log_ctx;
+	}
+	*out = f;
+	if (!root || !realpath(root, path))
+		return fr_fail(f, FERRY_EINVALID, "cannot open installation '%s': %s",
+		               root ? root : "(null)", strerror(errno));
+	f->root = fr_strdup(path);
+	f->ferry_dir = fr_path_join(path, ".ferry");
+	if (!f->root || !f->ferry_dir)
+		return fr_fail(f, FERRY_EFAILED, "out of memory");
+	rc = fr_config_load(&f->cfg, f->root, &f->err);
+	if (rc)
+		return fr_fail_msg(f, FERRY_EINVALID, f->err.ptr);
+	if (fr_state_open(&f->state, f->ferry_dir, 0, &f->err))
+		return fr_fail_msg(f, FERRY_EFAILED, f->err.ptr);
+	fr_ok(f);
+	return 0;
+}
+
+void ferry_close(ferry *f)
+{
+	if (!f)
+		return;
+	fr_lock_release(&f->lock);
+	fr_catalog_free(f->cat);
+	fr_state_close(f->state);
+	fr_config_free(f->cfg);
+	if (f->log_fd >= 0)
+		close(f->log_fd);
+	fr_free(f->last_run);
+	fr_free(f->root);
+	fr_free(f->ferry_dir);
+	fr_buf_release(&f->err);
+	fr_free(f);
+}
+
+int fr_load_catalog(ferry *f)
+{
+	fr_buf err = FR_BUF_INIT;
+	int rc;
+	if (f->cat)
+		return 0;
+	rc = fr_catalog_load(&f->cat, f->cfg->migrations, f->root, &err);
+	if (rc)
+		rc = fr_fail_msg(f, rc, err.ptr);
+	fr_buf_release(&err);
+	return rc;
+}
+
+/* ---- versions ---- */
+
+static int version_from_file(ferry *f, fr_version *out)
+{
+	fr_buf text = FR_BUF_INIT;
+	json_t *doc = NULL, *v;
+	int rc = -1;
+	if (!f->cfg->version_file || fr_read_file(f->cfg->version_file, &text))
+		goto done;
+	doc = json_loadb(text.ptr, text.len, 0, NULL);
+	v = json_object_get(doc, "version");
+	if (json_is_string(v) && fr_version_parse(out, json_string_value(v), NULL) == 0)
+		rc = 0;
+done:
+	json_decref(doc);
+	fr_buf_release(&text);
+	return rc;
+}
+
+int fr_current(ferry *f, fr_version *out)
+{
+	fr_buf v = FR_BUF_INIT;
+	int rc = 0;
+	memset(out, 0, sizeof *out);
+	if (fr_state_get_version(f->state, &v)) {
+		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
+	} else if (v.len) {
+		if (fr_version_parse(out, v.ptr, &f->err))
+			rc = fr_fail_msg(f, FERRY_EFAILED, f->err.ptr);
+	} else if (version_from_file(f, out) == 0) {
+		/* An installation from before ferry: its version file says where it is. */
+	}
+	fr_buf_release(&v);
+	return rc;
+}
+
+int fr_record_version(ferry *f, const fr_version *v)
+{
+	char text[FR_VERSION_STR_MAX];
+	fr_version_format(v, text, sizeof text);
+	if (f->cfg->version_file) {
+		fr_buf old = FR_BUF_INIT;
+		json_t *doc = NULL;
+		char *out;
+		int r;
+		if (fr_read_file(f->cfg->version_file, &old) == 0)
+			doc = json_loadb(old.ptr, old.len, 0, NULL);
+		fr_buf_release(&old);
+		if (!json_is_object(doc)) {
+			json_decref(doc);
+			doc = json_object();
+		}
+		json_object_set_new(doc, "version", json_string(text));
+		out = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_decref(doc);
+		if (!out)
+			return fr_fail(f, FERRY_EFAILED, "out of memory");
+		{
+			size_t n = strlen(out);
+			char *dir = fr_strdup(f->cfg->version_file), *slash = strrchr(dir, '/');
+			if (slash) {
+				*slash = '\0';
+				fr_mkdir_p(dir, 0755);
+			}
+			fr_free(dir);
+			out[n] = '\n';
+			r = fr_write_atomic(f->cfg->version_file, out, n + 1, 0644);
+		}
+		free(out);
+		if (r)
+			return fr_fail(f, FERRY_EFAILED, "cannot write version file '%s': %s",
+			               f->cfg->version_file, strerror(errno));
+	}
+	if (fr_state_set_version(f->state, text))
+		return fr_fail(f, FERRY_EFAILED, "cannot record version '%s': %s", text,
+		               fr_state_errmsg(f->state));
+	return 0;
+}
+
+int ferry_current_version(ferry *f, char **out)
+{
+	fr_version v;
+	char text[FR_VERSION_STR_MAX];
+	int rc;
+	*out = NULL;
+	if ((rc = fr_current(f, &v)))
+		return rc;
+	fr_version_format(&v, text, sizeof text);
+	*out = fr_strdup(text);
+	if (!*out)
+		return fr_fail(f, FERRY_EFAILED, "out of memory");
+	fr_ok(f);
+	return 0;
+}
+
+int ferry_set_version(ferry *f, const char *version, int force)
+{
+	fr_version v;
+	fr_reg *regs = NULL;
+	size_t n = 0, i;
+	int rc;
+	if (fr_version_parse(&v, version, &f->err))
+		return fr_fail_msg(f, FERRY_EINVALID, f->err.ptr);
+	if (!force) {
+		if (fr_state_registry(f->state, &regs, &n))
+			return fr_fail(f, FERRY_EFAILED, "cannot read state: %s",
+			               fr_state_errmsg(f->state));
+		for (i = 0; i < n; i++) {
+			fr_version to;
+			if (strcmp(regs[i].status, "applied") && strcmp(regs[i].status, "skipped"))
+				continue;
+			if (fr_version_parse(&to, regs[i].to, NULL) == 0 && fr_version_cmp(&to, &v) > 0) {
+				rc = fr_fail(f, FERRY_EINVALID,
+				             "step '%s' of version '%s' is applied, above '%s'; "
+				             "use 'ferry down %s' to undo it, or --force to record anyway",
+				             regs[i].id, regs[i].to, version, version);
+				fr_regs_free(regs, n);
+				return rc;
+			}
+		}
+		fr_regs_free(regs, n);
+	}
+	if ((rc = fr_record_version(f, &v)))
+		return rc;
+	fr_log(f, FERRY_LOG_INFO, NULL, "version set to %s", version);
+	fr_ok(f);
+	return 0;
+}
+
+/* ---- init ---- */
+
+int ferry_init(const char *root, const ferry_init_options *opts, char **errmsg_out)
+{
+	fr_buf err = FR_BUF_INIT, yaml = FR_BUF_INIT;
+	char path[PATH_MAX];
+	char *cfg = NULL, *mig = NULL, *fdir = NULL;
+	const char *app = NULL, *db = "sqlite:data/app.db", *ver = "0.0.0";
+	fr_version v;
+	ferry *f = NULL;
+	int rc = FERRY_EFAILED;
+	if (errmsg_out)
+		*errmsg_out = NULL;
+	if (opts && opts->version >= 1) {
+		app = opts->app;
+		if (opts->version_)
+			ver = opts->version_;
+		if (opts->database)
+			db = opts->database;
+	}
+	if (fr_version_parse(&v, ver, &err)) {
+		rc = FERRY_EINVALID;
+		goto done;
+	}
+	if (fr_mkdir_p(root, 0755) || !realpath(root, path)) {
+		fr_buf_printf(&err, "cannot create '%s': %s", root, strerror(errno));
+		goto done;
+	}
+	cfg = fr_path_join(path, "ferry.yaml");
+	mig = fr_path_join(path, "migrations");
+	fdir = fr_path_join(path, ".ferry");
+	if (!cfg || !mig || !fdir)
+		goto done;
+	if (!fr_exists(cfg)) {
+		const char *base = strrchr(path, '/');
+		base = base && base[1] ? base + 1 : "app";
+		fr_buf_printf(&yaml,
+		              "# ferry.yaml - how ferry upgrades this installation (see ferry(1))\n"
+		              "app: %s\nmigrations: migrations\ndatabases:\n  main: %s\n",
+		              app ? app : base, db);
+		if (yaml.oom || fr_write_atomic(cfg, yaml.ptr, yaml.len, 0644)) {
+			fr_buf_printf(&err, "cannot write '%s': %s", cfg, strerror(errno));
+			goto done;
+		}
+	}
+	if (fr_mkdir_p(mig, 0755) || fr_mkdir_p(fdir, 0755)) {
+		fr_buf_printf(&err, "cannot create folders in '%s': %s", path, strerror(errno));
+		goto done;
+	}
+	rc = ferry_open(&f, path, NULL);
+	if (rc) {
+		fr_buf_puts(&err, ferry_errmsg(f));
+		goto done;
+	}
+	rc = fr_record_version(f, &v);
+	if (rc)
+		fr_buf_puts(&err, ferry_errmsg(f));
+done:
+	if (rc && errmsg_out)
+		*errmsg_out = fr_strdup(err.len ? err.ptr : "out of memory");
+	ferry_close(f);
+	fr_free(cfg);
+	fr_free(mig);
+	fr_free(fdir);
+	fr_buf_release(&err);
+	fr_buf_release(&yaml);
+	return rc;
+}
+
+/* ---- documents ---- */
+
+static json_t *jstr_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *jtime(int64_t ms)
+{
+	char ts[32];
+	if (!ms)
+		return json_null();
+	fr_time_rfc3339(ms, ts, sizeof ts);
+	return json_string(ts);
+}
+
+static int publish(ferry *f, json_t *doc, char **out)
+{
+	char *s = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(doc);
+	if (!s)
+		return fr_fail(f, FERRY_EFAILED, "out of memory");
+	*out = fr_strdup(s);
+	free(s);
+	if (!*out)
+		return fr_fail(f, FERRY_EFAILED, "out of memory");
+	fr_ok(f);
+	return 0;
+}
+
+json_t *fr_run_json(const fr_run_row *r);
+json_t *fr_run_json(const fr_run_row *r)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_integer(r->id));
+	json_object_set_new(o, "kind", json_string(r->kind));
+	json_object_set_new(o, "started_at", jtime(r->started_at_ms));
+	json_object_set_new(o, "finished_at", jtime(r->finished_at_ms));
+	json_object_set_new(o, "from", json_string(r->from));
+	json_object_set_new(o, "to", json_string(r->to));
+	json_object_set_new(o, "status", json_string(r->status));
+	json_object_set_new(o, "backup_id", jstr_or_null(r->backup_id));
+	json_object_set_new(o, "message", jstr_or_null(r->message));
+	if (r->finished_at_ms)
+		json_object_set_new(o, "duration_ms",
+		                    json_integer(r->finished_at_ms - r->started_at_ms));
+	return o;
+}
+
+static int applied_status(const char *status)
+{
+	return !strcmp(status, "applied") || !strcmp(status, "skipped");
+}
+
+static const fr_reg *reg_find(const fr_reg *regs, size_t n, const char *id)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		if (!strcmp(regs[i].id, id))
+			return &regs[i];
+	return NULL;
+}
+
+int ferry_status(ferry *f, char **out)
+{
+	json_t *doc = NULL, *pend, *locked = json_null();
+	fr_version cur;
+	struct ferry_plan *plan = NULL;
+	fr_buf err = FR_BUF_INIT;
+	fr_reg *regs = NULL;
+	fr_run_row *runs = NULL, running;
+	fr_lock_holder h;
+	size_t nregs = 0, nruns = 0, i, j, npending = 0;
+	char text[FR_VERSION_STR_MAX];
+	int rc, found = 0, held;
+	*out = NULL;
+	if ((rc = fr_current(f, &cur)) || (rc = fr_load_catalog(f)))
+		return rc;
+	if (fr_state_registry(f->state, &regs, &nregs) || fr_state_runs(f->state, 1, &runs, &nruns) ||
+	    fr_state_running(f->state, &running, &found)) {
+		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
+		goto done;
+	}
+	doc = json_object();
+	json_object_set_new(doc, "app", json_string(f->cfg->app));
+	fr_version_format(&cur, text, sizeof text);
+	json_object_set_new(doc, "current", json_string(text));
+	fr_version_format(fr_catalog_latest(f->cat), text, sizeof text);
+	json_object_set_new(doc, "latest", json_string(text));
+	pend = json_array();
+	if (fr_version_cmp(&cur, fr_catalog_latest(f->cat)) < 0 &&
+	    fr_plan_compute(&plan, f->cat, &cur, fr_catalog_latest(f->cat), &err) == 0) {
+		for (i = 0; i < plan->ntrs; i++) {
+			fr_transition *t = plan->trs[i];
+			json_t *o = json_object();
+			fr_vpattern_format(&t->from, text, sizeof text);
+			json_object_set_new(o, "from", json_string(text));
+			fr_version_format(&t->to, text, sizeof text);
+			json_object_set_new(o, "to", json_string(text));
+			json_array_append_new(pend, o);
+			for (j = 0; j < t->nsteps; j++) {
+				const fr_reg *r = reg_find(regs, nregs, t->steps[j]->id);
+				if (!r || !applied_status(r->status))
+					npending++;
+			}
+		}
+	}
+	json_object_set_new(doc, "pending_transitions", pend);
+	json_object_set_new(doc, "pending_steps", json_integer((json_int_t)npending));
+	if (err.len)
+		json_object_set_new(doc, "plan_error", json_string(err.ptr));
+	json_object_set_new(doc, "last_run", nruns ? fr_run_json(&runs[0]) : json_null());
+	held = fr_lock_probe(f->ferry_dir, &h);
+	if (held > 0) {
+		locked = json_object();
+		json_object_set_new(locked, "pid", h.pid ? json_integer(h.pid) : json_null());
+		json_object_set_new(locked, "host", h.host[0] ? json_string(h.host) : json_null());
+		json_object_set_new(locked, "since", h.since[0] ? json_string(h.since) : json_null());
+	}
+	json_object_set_new(doc, "locked_by", locked);
+	json_object_set_new(doc, "interrupted", json_boolean(found && held <= 0));
+	if (found && held <= 0)
+		json_object_set_new(doc, "interrupted_run", fr_run_json(&running));
+	rc = publish(f, doc, out);
+	doc = NULL;
+done:
+	if (found)
+		fr_run_row_clear(&running);
+	json_decref(doc);
+	fr_plan_free(plan);
+	fr_buf_release(&err);
+	fr_regs_free(regs, nregs);
+	fr_run_rows_free(runs, nruns);
+	return rc;
+}
+
+int ferry_list(ferry *f, char **out)
+{
+	fr_version cur;
+	json_t *doc, *arr;
+	fr_reg *regs = NULL;
+	size_t nregs = 0, i;
+	char text[FR_VERSION_STR_MAX];
+	int rc;
+	*out = NULL;
+	if ((rc = fr_load_catalog(f)))
+		return rc;
+	if ((rc = fr_current(f, &cur)))
+		return rc;
+	if (fr_state_registry(f->state, &regs, &nregs))
+		return fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
+	doc = json_object();
+	arr = json_array();
+	for (i = 0; i < f->cat->nsteps; i++) {
+		fr_step *s = f->cat->steps[i];
+		const fr_reg *r = reg_find(regs, nregs, s->id);
+		json_t *o = json_object();
+		const char *state = "pending";
+		int ck = fr_state_checksum(f->state, s);
+		/* Not applied, and at or below the current version: the path went another way. */
+		if (fr_version_cmp(&s->tr->to, &cur) <= 0)
+			state = "bypassed";
+		if (r && (applied_status(r->status) || strcmp(state, "bypassed"))) {
+			state = r->status;
+			if (applied_status(r->status) && (ck || strcmp(s->checksum, r->checksum)))
+				state = "changed";
+		}
+		json_object_set_new(o, "id", json_string(s->id));
+		fr_vpattern_format(&s->tr->from, text, sizeof text);
+		json_object_set_new(o, "from", json_string(text));
+		fr_version_format(&s->tr->to, text, sizeof text);
+		json_object_set_new(o, "to", json_string(text));
+		json_object_set_new(o, "kind", json_string(s->kind->name));
+		json_object_set_new(o, "state", json_string(state));
+		json_object_set_new(o, "checksum", ck ? json_null() : json_string(s->checksum));
+		json_object_set_new(o, "applied_at", r && applied_status(r->status) ?
+		                                         jtime(r->applied_at_ms) : json_null());
+		json_object_set_new(o, "duration_ms", r ? json_integer(r->duration_ms) : json_null());
+		if (r && strcmp(state, r->status) == 0 && r->message)
+			json_object_set_new(o, "message", json_string(r->message));
+		json_array_append_new(arr, o);
+	}
+	/* Applied steps whose files are gone. */
+	for (i = 0; i < nregs; i++) {
+		json_t *o;
+		if (fr_catalog_step(f->cat, regs[i].id) || !applied_status(regs[i].status))
+			continue;
+		o = json_object();
+		json_object_set_new(o, "id", json_string(regs[i].id));
+		json_object_set_new(o, "from", json_string(regs[i].from));
+		json_object_set_new(o, "to", json_string(regs[i].to));
+		json_object_set_new(o, "kind", json_string(regs[i].kind));
+		json_object_set_new(o, "state", json_string("missing"));
+		json_object_set_new(o, "checksum", json_string(regs[i].checksum));
+		json_object_set_new(o, "applied_at", jtime(regs[i].applied_at_ms));
+		json_object_set_new(o, "duration_ms", json_integer(regs[i].duration_ms));
+		json_array_append_new(arr, o);
+	}
+	json_object_set_new(doc, "steps", arr);
+	fr_state_cache_save(f->state);
+	fr_regs_free(regs, nregs);
+	return publish(f, doc, out);
+}
+
+int ferry_history(ferry *f, char **out)
+{
+	fr_run_row *runs = NULL;
+	size_t n = 0, i;
+	json_t *doc, *arr;
+	*out = NULL;
+	if (fr_state_runs(f->state, 0, &runs, &n))
+		return fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
+	doc = json_object();
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, fr_run_json(&runs[i]));
+	json_object_set_new(doc, "runs", arr);
+	fr_run_rows_free(runs, n);
+	return publish(f, doc, out);
+}
+
+int ferry_versions(ferry *f, char **out)
+{
+	json_t *doc, *arr;
+	fr_version cur;
+	char text[FR_VERSION_STR_MAX];
+	size_t i;
+	int rc;
+	*out = NULL;
+	if ((rc = fr_load_catalog(f)) || (rc = fr_current(f, &cur)))
+		return rc;
+	doc = json_object();
+	arr = json_array();
+	for (i = 0; i < f->cat->nversions; i++) {
+		const fr_vinfo *vi = &f->cat->versions[i];
+		json_t *o = json_object();
+		fr_version_format(&vi->v, text, sizeof text);
+		json_object_set_new(o, "version", json_string(text));
+		json_object_set_new(o, "notes", jstr_or_null(vi->notes));
+		json_object_set_new(o, "required_stop", json_boolean(vi->required_stop));
+		json_object_set_new(o, "current", json_boolean(fr_version_cmp(&vi->v, &cur) == 0));
+		json_array_append_new(arr, o);
+	}
+	json_object_set_new(doc, "versions", arr);
+	return publish(f, doc, out);
+}
+
+/* ---- plans ---- */
+
+int ferry_plan_new(ferry_plan **out, ferry *f, const char *target)
+{
+	fr_version cur, tgt;
+	struct ferry_plan *p = NULL;
+	int rc;
+	*out = NULL;
+	if ((rc = fr_current(f, &cur)) || (rc = fr_load_catalog(f)))
+		return rc;
+	if (target) {
+		if (fr_version_parse(&tgt, target, &f->err))
+			return fr_fail_msg(f, FERRY_EINVALID, f->err.ptr);
+	} else {
+		tgt = *fr_catalog_latest(f->cat);
+		if (fr_version_cmp(&tgt, &cur) < 0)
+			tgt = cur; /* ahead of the catalog (a newer release was rolled back?) */
+	}
+	fr_buf_reset(&f->err);
+	rc = fr_plan_compute(&p, f->cat, &cur, &tgt, &f->err);
+	if (rc)
+		return fr_fail_msg(f, rc, f->err.ptr);
+	p->f = f;
+	*out = p;
+	fr_ok(f);
+	return 0;
+}
+
+void ferry_plan_free(ferry_plan *p)
+{
+	fr_plan_free(p);
+}
+
+size_t ferry_plan_step_count(const ferry_plan *p)
+{
+	size_t i, n = 0;
+	for (i = 0; p && i < p->ntrs; i++)
+		n += p->trs[i]->nsteps;
+	return n;
+}
+
+static json_t *jstrings(char **v, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+json_t *fr_plan_to_json(const ferry_plan *p, fr_buf *err);
+json_t *fr_plan_to_json(const ferry_plan *p, fr_buf *err)
+{
+	json_t *doc = json_object(), *path = json_array(), *trs = json_array();
+	char text[FR_VERSION_STR_MAX];
+	size_t i, j;
+	fr_version_format(&p->from, text, sizeof text);
+	json_object_set_new(doc, "from", json_string(text));
+	fr_version_format(&p->to, text, sizeof text);
+	json_object_set_new(doc, "to", json_string(text));
+	fr_version_format(&p->from, text, sizeof text);
+	json_array_append_new(path, json_string(text));
+	for (i = 0; i < p->ntrs; i++) {
+		fr_transition *t = p->trs[i];
+		json_t *o = json_object(), *steps = json_array();
+		fr_version_format(&t->to, text, sizeof text);
+		json_array_append_new(path, json_string(text));
+		fr_vpattern_format(&t->from, text, sizeof text);
+		json_object_set_new(o, "from", json_string(text));
+		fr_version_format(&t->to, text, sizeof text);
+		json_object_set_new(o, "to", json_string(text));
+		json_object_set_new(o, "description", jstr_or_null(t->description));
+		json_object_set_new(o, "breaking_changes", json_boolean(t->breaking));
+		json_object_set_new(o, "notes", jstrings(t->notes, t->nnotes));
+		json_object_set_new(o, "requires_restart", jstrings(t->restarts, t->nrestarts));
+		json_object_set_new(o, "backup_required", json_boolean(t->backup_required));
+		json_object_set_new(o, "estimated_duration_seconds", json_real(t->est_seconds));
+		for (j = 0; j < t->nsteps; j++) {
+			fr_step *s = t->steps[j];
+			json_t *so = json_object();
+			const char *db = NULL;
+			json_object_set_new(so, "id", json_string(s->id));
+			json_object_set_new(so, "kind", json_string(s->kind->name));
+			if (fr_step_load(s, err) == 0) {
+				db = s->kind->database(s);
+				json_object_set_new(so, "reversible", json_boolean(s->kind->reversible(s)));
+			} else {
+				json_object_set_new(so, "reversible", json_null());
+			}
+			if (db && !*db)
+				json_object_set_new(so, "database", json_null());
+			else
+				json_object_set_new(so, "database", json_string(db ? db : "default"));
+			json_array_append_new(steps, so);
+		}
+		json_object_set_new(o, "steps", steps);
+		json_array_append_new(trs, o);
+	}
+	json_object_set_new(doc, "path", path);
+	json_object_set_new(doc, "transitions", trs);
+	json_object_set_new(doc, "estimated_duration_seconds", json_real(p->est_seconds));
+	json_object_set_new(doc, "backup_required", json_boolean(p->backup_required));
+	json_object_set_new(doc, "restarts", jstrings(p->restarts, p->nrestarts));
+	if (p->stopped_at_required) {
+		fr_version_format(&p->requested, text, sizeof text);
+		json_object_set_new(doc, "requested", json_string(text));
+		json_object_set_new(doc, "required_stop", json_true());
+	}
+	return doc;
+}
+
+int ferry_plan_json(const ferry_plan *p, char **out)
+{
+	ferry *f = p->f;
+	fr_buf err = FR_BUF_INIT;
+	json_t *doc;
+	int rc;
+	*out = NULL;
+	doc = fr_plan_to_json(p, &err);
+	if (err.len) {
+		json_decref(doc);
+		rc = fr_fail_msg(f, FERRY_EINVALID, err.ptr);
+		fr_buf_release(&err);
+		return rc;
+	}
+	fr_buf_release(&err);
+	/* The database name "default" above stands for the first database; name it. */
+	if (f->cfg->ndbs) {
+		json_t *trs = json_object_get(doc, "transitions"), *t, *s;
+		size_t i, j;
+		json_array_foreach(trs, i, t) {
+			json_array_foreach(json_object_get(t, "steps"), j, s) {
+				json_t *d = json_object_get(s, "database");
+				if (json_is_string(d) && !strcmp(json_string_value(d), "default"))
+					json_object_set_new(s, "database", json_string(f->cfg->dbs[0].name));
+			}
+		}
+	}
+	return publish(f, doc, out);
+}
+
+int ferry_plan_dot(const ferry_plan *p, char **out)
+{
+	fr_buf b = FR_BUF_INIT;
+	*out = NULL;
+	if (fr_plan_dot(p->cat, p, &b) || b.oom) {
+		fr_buf_release(&b);
+		return fr_fail(p->f, FERRY_EFAILED, "out of memory");
+	}
+	*out = fr_buf_detach(&b);
+	return 0;
+}
+
+/* ---- unlock, new ---- */
+
+int ferry_unlock(ferry *f, int force)
+{
+	fr_lock_holder h;
+	int held = fr_lock_probe(f->ferry_dir, &h);
+	if (held < 0)
+		return fr_fail(f, FERRY_EFAILED, "cannot read the lock in '%s': %s", f->ferry_dir,
+		               strerror(errno));
+	/* flock locks die with their holder, so a held lock has a live holder. */
+	if (held && !force) {
+		return fr_fail(f, FERRY_ELOCKED,
+		               "the lock is held by a live process (pid %ld on '%s' since %s); "
+		               "wait for it, or use --force if you are sure it is stuck",
+		               h.pid, h.host[0] ? h.host : "?", h.since[0] ? h.since : "?");
+	}
+	if (fr_lock_remove(f->ferry_dir))
+		return fr_fail(f, FERRY_EFAILED, "cannot remove the lock: %s", strerror(errno));
+	fr_log(f, FERRY_LOG_WARN, NULL, "lock cleared%s", held ? " by force" : "");
+	fr_ok(f);
+	return 0;
+}
+
+static const char sql_template[] =
+	"-- %s\n"
+	"-- ferry:up\n"
+	"-- Write the change here, e.g. ALTER TABLE notes ADD COLUMN pinned INTEGER;\n"
+	"\n"
+	"-- ferry:down\n"
+	"-- Write what undoes it, e.g. ALTER TABLE notes DROP COLUMN pinned;\n"
+	"\n";
+
+int ferry_new_step(ferry *f, char **out, const char *to_version, const char *name,
+                   const char *kind, const char *from_version)
+{
+	fr_version to, node;
+	fr_vpattern from;
+	fr_transition *tr = NULL;
+	fr_buf dir = FR_BUF_INIT, file = FR_BUF_INIT, text = FR_BUF_INIT;
+	char tv[FR_VERSION_STR_MAX], fv[FR_VERSION_STR_MAX];
+	size_t i;
+	int rc = FERRY_EFAILED, have_from = 0;
+	*out = NULL;
+	if (kind && strcmp(kind, "sql"))
+		return fr_fail(f, FERRY_EINVALID,
+		               "unknown step kind '%s' (this build makes sql steps)", kind);
+	if (!*name || strchr(name, '/') || name[0] == '.')
+		return fr_fail(f, FERRY_EINVALID, "invalid step name '%s' (use letters, digits, _ and -)",
+		               name);
+	if (fr_version_parse(&to, to_version, &f->err))
+		return fr_fail_msg(f, FERRY_EINVALID, f->err.ptr);
+	if (from_version) {
+		if (fr_vpattern_parse(&from, from_version, &f->err))
+			return fr_fail_msg(f, FERRY_EINVALID, f->err.ptr);
+		have_from = 1;
+	}
+	if ((rc = fr_load_catalog(f)))
+		return rc;
+	/* An existing folder transition into to (from from, when given) takes the step. */
+	for (i = 0; i < f->cat->ntrs; i++) {
+		fr_transition *t = f->cat->trs[i];
+		char a[FR_VERSION_STR_MAX], b[FR_VERSION_STR_MAX];
+		if (!t->dir || fr_version_cmp(&t->to, &to))
+			continue;
+		if (have_from) {
+			fr_vpattern_format(&t->from, a, sizeof a);
+			fr_vpattern_format(&from, b, sizeof b);
+			if (strcmp(a, b))
+				continue;
+		}
+		tr = t;
+		break;
+	}
+	fr_version_format(&to, tv, sizeof tv);
+	if (tr) {
+		fr_buf_puts(&dir, tr->dir);
+	} else {
+		if (!have_from) {
+			fr_version below = to;
+			/* The greatest catalogued node below to. */
+			fr_catalog_node(f->cat, &to, &node);
+			if (fr_version_cmp(&node, &to) == 0) {
+				size_t k;
+				memset(&below, 0, sizeof below);
+				for (k = 0; k < f->cat->nversions; k++)
+					if (fr_version_cmp(&f->cat->versions[k].v, &to) < 0)
+						below = f->cat->versions[k].v;
+				node = below;
+			}
+			memset(&from, 0, sizeof from);
+			from.v = node;
+			from.fixed = 3;
+		}
+		if (fr_version_cmp(&from.v, &to) >= 0 && from.fixed == 3) {
+			rc = fr_fail(f, FERRY_EINVALID, "'%s' is not above '%s'", tv, from_version);
+			goto done;
+		}
+		fr_vpattern_format(&from, fv, sizeof fv);
+		fr_buf_printf(&dir, "%s/v%s_to_v%s", f->cfg->migrations, fv, tv);
+	}
+	if (fr_mkdir_p(dir.ptr, 0755)) {
+		rc = fr_fail(f, FERRY_EFAILED, "cannot create '%s': %s", dir.ptr, strerror(errno));
+		goto done;
+	}
+	fr_buf_printf(&file, "%s/%03zu_%s.sql", dir.ptr, (tr ? tr->nsteps : 0) + 1, name);
+	if (fr_exists(file.ptr)) {
+		rc = fr_fail(f, FERRY_EINVALID, "'%s' exists already", file.ptr);
+		goto done;
+	}
+	fr_buf_printf(&text, sql_template, name);
+	if (file.oom || text.oom || fr_write_atomic(file.ptr, text.ptr, text.len, 0644)) {
+		rc = fr_fail(f, FERRY_EFAILED, "cannot write '%s': %s", file.ptr, strerror(errno));
+		goto done;
+	}
+	*out = fr_buf_detach(&file);
+	rc = 0;
+	fr_ok(f);
+	/* The catalog changed under us. */
+	fr_catalog_free(f->cat);
+	f->cat = NULL;
+done:
+	fr_buf_release(&dir);
+	fr_buf_release(&file);
+	fr_buf_release(&text);
+	return rc;
+}

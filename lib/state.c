@@ -1,0 +1,714 @@
+/*
+ * state.c - .ferry/state.db: version, runs, registry, checksum cache.
+ *
+ * The file is ours and small, so it runs in WAL mode with
+ * synchronous=NORMAL: a commit costs no fsync, and the application
+ * databases (which carry the authoritative record of each step) keep their
+ * own durability. Statements used in loops are prepared once.
+ */
+#include "state.h"
+#include "../include/ferry.h"
+#include "util/alloc.h"
+#include "util/fs.h"
+#include "util/hash.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct {
+	char *path;
+	int64_t size, mtime_ns, ino;
+	char checksum[FR_CHECKSUM_LEN + 1];
+	int dirty;
+} cache_entry;
+
+struct fr_state {
+	sqlite3 *db;
+	sqlite3_stmt *reg_put;
+	sqlite3_stmt *run_step;
+	cache_entry *cache;   /* sorted by path */
+	size_t ncache, capcache;
+	int cache_loaded;
+	int cache_sorted;
+	int in_tx;
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+	"CREATE TABLE IF NOT EXISTS runs(id INTEGER PRIMARY KEY, kind TEXT, from_version TEXT,"
+	" to_version TEXT, status TEXT, message TEXT, backup_id TEXT, started_at_ms INTEGER,"
+	" finished_at_ms INTEGER, pid INTEGER, host TEXT);"
+	"CREATE TABLE IF NOT EXISTS run_steps(run_id INTEGER, n INTEGER, step_id TEXT,"
+	" status TEXT, duration_ms INTEGER, message TEXT, PRIMARY KEY(run_id, n));"
+	"CREATE TABLE IF NOT EXISTS registry(id TEXT PRIMARY KEY, seq INTEGER, database TEXT,"
+	" kind TEXT, from_version TEXT, to_version TEXT, checksum TEXT, status TEXT, undo TEXT,"
+	" message TEXT, applied_at_ms INTEGER, duration_ms INTEGER, run_id INTEGER);"
+	"CREATE TABLE IF NOT EXISTS checksum_cache(path TEXT PRIMARY KEY, size INTEGER,"
+	" mtime_ns INTEGER, ino INTEGER, checksum TEXT);"
+	"INSERT OR IGNORE INTO meta VALUES('schema', '1');";
+
+int fr_state_open(fr_state **out, const char *ferry_dir, int create, fr_buf *err)
+{
+	fr_state *s = NULL;
+	char *path = NULL;
+	int rc = FERRY_EFAILED, flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	*out = NULL;
+	path = fr_path_join(ferry_dir, "state.db");
+	s = fr_calloc(1, sizeof *s);
+	if (!path || !s) {
+		fr_buf_puts(err, "out of memory");
+		goto done;
+	}
+	if (create) {
+		if (fr_mkdir_p(ferry_dir, 0755)) {
+			fr_buf_printf(err, "cannot create '%s': %s", ferry_dir, strerror(errno));
+			goto done;
+		}
+		flags |= SQLITE_OPEN_CREATE;
+	} else if (!fr_exists(path)) {
+		/* No state yet: a fresh installation made by hand. Create it quietly. */
+		if (fr_mkdir_p(ferry_dir, 0755) == 0)
+			flags |= SQLITE_OPEN_CREATE;
+	}
+	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+		fr_buf_printf(err, "cannot open '%s': %s", path,
+		              s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto done;
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
+	                 NULL) != SQLITE_OK ||
+	    sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+		fr_buf_printf(err, "cannot use '%s': %s (is it writable?)", path,
+		              sqlite3_errmsg(s->db));
+		goto done;
+	}
+	*out = s;
+	s = NULL;
+	rc = 0;
+done:
+	fr_state_close(s);
+	fr_free(path);
+	return rc;
+}
+
+void fr_state_close(fr_state *s)
+{
+	size_t i;
+	if (!s)
+		return;
+	sqlite3_finalize(s->reg_put);
+	sqlite3_finalize(s->run_step);
+	sqlite3_close(s->db);
+	for (i = 0; i < s->ncache; i++)
+		fr_free(s->cache[i].path);
+	fr_free(s->cache);
+	fr_free(s);
+}
+
+const char *fr_state_errmsg(fr_state *s)
+{
+	return sqlite3_errmsg(s->db);
+}
+
+int fr_state_begin(fr_state *s)
+{
+	if (s->in_tx)
+		return 0;
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	s->in_tx = 1;
+	return 0;
+}
+
+int fr_state_commit(fr_state *s)
+{
+	if (!s->in_tx)
+		return 0;
+	s->in_tx = 0;
+	return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+void fr_state_rollback(fr_state *s)
+{
+	if (!s->in_tx)
+		return;
+	s->in_tx = 0;
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? fr_strdup((const char *)t) : NULL;
+}
+
+static char *col_text0(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return fr_strdup(t ? (const char *)t : "");
+}
+
+int fr_state_get_version(fr_state *s, fr_buf *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key='version'", -1, &st, NULL))
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_text(st, 0))
+		fr_buf_puts(out, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int exec_bind(fr_state *s, const char *sql, int n, const char **texts)
+{
+	sqlite3_stmt *st = NULL;
+	int i, rc;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL))
+		return -1;
+	for (i = 0; i < n; i++)
+		sqlite3_bind_text(st, i + 1, texts[i], -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int fr_state_set_version(fr_state *s, const char *version)
+{
+	const char *a[1] = { version };
+	return exec_bind(s, "INSERT OR REPLACE INTO meta VALUES('version', ?1)", 1, a);
+}
+
+/* ---- registry ---- */
+
+void fr_regs_free(fr_reg *r, size_t n)
+{
+	size_t i;
+	if (!r)
+		return;
+	for (i = 0; i < n; i++) {
+		fr_free(r[i].id);
+		fr_free(r[i].database);
+		fr_free(r[i].kind);
+		fr_free(r[i].from);
+		fr_free(r[i].to);
+		fr_free(r[i].checksum);
+		fr_free(r[i].status);
+		fr_free(r[i].undo);
+		fr_free(r[i].message);
+	}
+	fr_free(r);
+}
+
+int fr_state_registry(fr_state *s, fr_reg **out, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	fr_reg *r = NULL, *t;
+	size_t cnt = 0, cap = 0;
+	int rc;
+	*out = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(s->db,
+	                       "SELECT id, database, kind, from_version, to_version, checksum,"
+	                       " status, undo, message, applied_at_ms, duration_ms, run_id, seq"
+	                       " FROM registry ORDER BY seq",
+	                       -1, &st, NULL))
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 64;
+			t = fr_realloc(r, cap * sizeof *r);
+			if (!t)
+				goto fail;
+			r = t;
+		}
+		t = &r[cnt++];
+		memset(t, 0, sizeof *t);
+		t->id = col_text0(st, 0);
+		t->database = col_text0(st, 1);
+		t->kind = col_text0(st, 2);
+		t->from = col_text0(st, 3);
+		t->to = col_text0(st, 4);
+		t->checksum = col_text0(st, 5);
+		t->status = col_text0(st, 6);
+		t->undo = col_text(st, 7);
+		t->message = col_text(st, 8);
+		t->applied_at_ms = sqlite3_column_int64(st, 9);
+		t->duration_ms = sqlite3_column_int64(st, 10);
+		t->run_id = sqlite3_column_int64(st, 11);
+		t->seq = sqlite3_column_int64(st, 12);
+		if (!t->id || !t->database || !t->kind || !t->from || !t->to || !t->checksum ||
+		    !t->status)
+			goto fail;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		fr_regs_free(r, cnt);
+		return -1;
+	}
+	*out = r;
+	*n = cnt;
+	return 0;
+fail:
+	sqlite3_finalize(st);
+	fr_regs_free(r, cnt);
+	return -1;
+}
+
+int fr_state_reg_put(fr_state *s, const fr_reg *r)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (!s->reg_put &&
+	    sqlite3_prepare_v3(s->db,
+	                       "INSERT OR REPLACE INTO registry(id, seq, database, kind, from_version,"
+	                       " to_version, checksum, status, undo, message, applied_at_ms,"
+	                       " duration_ms, run_id) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	                       -1, SQLITE_PREPARE_PERSISTENT, &s->reg_put, NULL))
+		return -1;
+	st = s->reg_put;
+	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->seq);
+	sqlite3_bind_text(st, 3, r->database ? r->database : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, r->from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, r->to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, r->checksum, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, r->status, -1, SQLITE_STATIC);
+	if (r->undo)
+		sqlite3_bind_text(st, 9, r->undo, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 9);
+	if (r->message)
+		sqlite3_bind_text(st, 10, r->message, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 10);
+	sqlite3_bind_int64(st, 11, r->applied_at_ms);
+	sqlite3_bind_int64(st, 12, r->duration_ms);
+	sqlite3_bind_int64(st, 13, r->run_id);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int fr_state_reg_delete(fr_state *s, const char *id)
+{
+	const char *a[1] = { id };
+	return exec_bind(s, "DELETE FROM registry WHERE id = ?1", 1, a);
+}
+
+int64_t fr_state_next_seq(fr_state *s)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = 1;
+	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(seq), 0) + 1 FROM registry", -1, &st,
+	                       NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* ---- runs ---- */
+
+void fr_run_row_clear(fr_run_row *r)
+{
+	fr_free(r->kind);
+	fr_free(r->from);
+	fr_free(r->to);
+	fr_free(r->status);
+	fr_free(r->message);
+	fr_free(r->backup_id);
+	fr_free(r->host);
+	memset(r, 0, sizeof *r);
+}
+
+void fr_run_rows_free(fr_run_row *r, size_t n)
+{
+	size_t i;
+	if (!r)
+		return;
+	for (i = 0; i < n; i++)
+		fr_run_row_clear(&r[i]);
+	fr_free(r);
+}
+
+int fr_state_run_begin(fr_state *s, const char *kind, const char *from, const char *to,
+                       int64_t *out_id)
+{
+	sqlite3_stmt *st = NULL;
+	char host[256] = "";
+	int rc;
+	gethostname(host, sizeof host - 1);
+	if (sqlite3_prepare_v2(s->db,
+	                       "INSERT INTO runs(kind, from_version, to_version, status,"
+	                       " started_at_ms, pid, host) VALUES(?, ?, ?, 'running', ?, ?, ?)",
+	                       -1, &st, NULL))
+		return -1;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, fr_now_ms());
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)getpid());
+	sqlite3_bind_text(st, 6, host, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	*out_id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int fr_state_run_end(fr_state *s, int64_t id, const char *status, const char *to,
+                     const char *message)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	if (sqlite3_prepare_v2(s->db,
+	                       "UPDATE runs SET status = ?, finished_at_ms = ?, message = ?,"
+	                       " to_version = coalesce(?, to_version) WHERE id = ?",
+	                       -1, &st, NULL))
+		return -1;
+	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, fr_now_ms());
+	if (message && *message)
+		sqlite3_bind_text(st, 3, message, -1, SQLITE_STATIC);
+	if (to)
+		sqlite3_bind_text(st, 4, to, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, id);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int read_runs(fr_state *s, const char *where, int limit, fr_run_row **out, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	fr_run_row *r = NULL, *t;
+	size_t cnt = 0, cap = 0;
+	fr_buf sql = FR_BUF_INIT;
+	int rc = -1;
+	*out = NULL;
+	*n = 0;
+	fr_buf_printf(&sql,
+	              "SELECT id, kind, from_version, to_version, status, message, backup_id,"
+	              " started_at_ms, finished_at_ms, pid, host FROM runs %s ORDER BY id DESC",
+	              where);
+	if (limit > 0)
+		fr_buf_printf(&sql, " LIMIT %d", limit);
+	if (sql.oom || sqlite3_prepare_v2(s->db, sql.ptr, -1, &st, NULL))
+		goto done;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			t = fr_realloc(r, cap * sizeof *r);
+			if (!t) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			r = t;
+		}
+		t = &r[cnt++];
+		memset(t, 0, sizeof *t);
+		t->id = sqlite3_column_int64(st, 0);
+		t->kind = col_text0(st, 1);
+		t->from = col_text0(st, 2);
+		t->to = col_text0(st, 3);
+		t->status = col_text0(st, 4);
+		t->message = col_text(st, 5);
+		t->backup_id = col_text(st, 6);
+		t->started_at_ms = sqlite3_column_int64(st, 7);
+		t->finished_at_ms = sqlite3_column_int64(st, 8);
+		t->pid = (long)sqlite3_column_int64(st, 9);
+		t->host = col_text0(st, 10);
+	}
+	if (rc != SQLITE_DONE) {
+		fr_run_rows_free(r, cnt);
+		rc = -1;
+		goto done;
+	}
+	*out = r;
+	*n = cnt;
+	rc = 0;
+done:
+	sqlite3_finalize(st);
+	fr_buf_release(&sql);
+	return rc;
+}
+
+int fr_state_runs(fr_state *s, int limit, fr_run_row **out, size_t *n)
+{
+	return read_runs(s, "", limit, out, n);
+}
+
+int fr_state_running(fr_state *s, fr_run_row *out, int *found)
+{
+	fr_run_row *r = NULL;
+	size_t n = 0;
+	*found = 0;
+	memset(out, 0, sizeof *out);
+	if (read_runs(s, "WHERE status = 'running'", 1, &r, &n))
+		return -1;
+	if (n) {
+		*out = r[0];
+		*found = 1;
+		fr_free(r);
+	}
+	return 0;
+}
+
+int fr_state_run_step(fr_state *s, int64_t run_id, const char *step_id, const char *status,
+                      int64_t duration_ms, const char *message)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (!s->run_step &&
+	    sqlite3_prepare_v3(s->db,
+	                       "INSERT INTO run_steps(run_id, n, step_id, status, duration_ms, message)"
+	                       " VALUES(?1, (SELECT coalesce(max(n), 0) + 1 FROM run_steps"
+	                       " WHERE run_id = ?1), ?2, ?3, ?4, ?5)",
+	                       -1, SQLITE_PREPARE_PERSISTENT, &s->run_step, NULL))
+		return -1;
+	st = s->run_step;
+	sqlite3_bind_int64(st, 1, run_id);
+	sqlite3_bind_text(st, 2, step_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, duration_ms);
+	if (message && *message)
+		sqlite3_bind_text(st, 5, message, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 5);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+void fr_run_step_rows_free(fr_run_step_row *r, size_t n)
+{
+	size_t i;
+	if (!r)
+		return;
+	for (i = 0; i < n; i++) {
+		fr_free(r[i].step_id);
+		fr_free(r[i].status);
+		fr_free(r[i].message);
+	}
+	fr_free(r);
+}
+
+int fr_state_run_steps(fr_state *s, int64_t run_id, fr_run_step_row **out, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	fr_run_step_row *r = NULL, *t;
+	size_t cnt = 0, cap = 0;
+	int rc;
+	*out = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(s->db,
+	                       "SELECT step_id, status, duration_ms, message FROM run_steps"
+	                       " WHERE run_id = ? ORDER BY n",
+	                       -1, &st, NULL))
+		return -1;
+	sqlite3_bind_int64(st, 1, run_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 32;
+			t = fr_realloc(r, cap * sizeof *r);
+			if (!t) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			r = t;
+		}
+		t = &r[cnt++];
+		t->step_id = col_text0(st, 0);
+		t->status = col_text0(st, 1);
+		t->duration_ms = sqlite3_column_int64(st, 2);
+		t->message = col_text(st, 3);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		fr_run_step_rows_free(r, cnt);
+		return -1;
+	}
+	*out = r;
+	*n = cnt;
+	return 0;
+}
+
+/* ---- checksum cache ---- */
+
+static int cache_cmp(const void *a, const void *b)
+{
+	return strcmp(((const cache_entry *)a)->path, ((const cache_entry *)b)->path);
+}
+
+static int cache_load(fr_state *s)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	if (s->cache_loaded)
+		return 0;
+	if (sqlite3_prepare_v2(s->db,
+	                       "SELECT path, size, mtime_ns, ino, checksum FROM checksum_cache"
+	                       " ORDER BY path",
+	                       -1, &st, NULL))
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		cache_entry *e;
+		const unsigned char *ck = sqlite3_column_text(st, 4);
+		if (s->ncache == s->capcache) {
+			size_t cap = s->capcache ? s->capcache * 2 : 256;
+			cache_entry *t = fr_realloc(s->cache, cap * sizeof *t);
+			if (!t)
+				break;
+			s->cache = t;
+			s->capcache = cap;
+		}
+		if (!ck || strlen((const char *)ck) != FR_CHECKSUM_LEN)
+			continue;
+		e = &s->cache[s->ncache];
+		e->path = col_text0(st, 0);
+		if (!e->path)
+			break;
+		e->size = sqlite3_column_int64(st, 1);
+		e->mtime_ns = sqlite3_column_int64(st, 2);
+		e->ino = sqlite3_column_int64(st, 3);
+		memcpy(e->checksum, ck, FR_CHECKSUM_LEN + 1);
+		e->dirty = 0;
+		s->ncache++;
+	}
+	sqlite3_finalize(st);
+	/* SQLite's ORDER BY uses the BINARY collation, which is strcmp order. */
+	s->cache_sorted = 1;
+	s->cache_loaded = 1;
+	return 0;
+}
+
+static cache_entry *cache_find(fr_state *s, const char *path)
+{
+	cache_entry key;
+	if (!s->cache_sorted && s->ncache) {
+		qsort(s->cache, s->ncache, sizeof *s->cache, cache_cmp);
+		s->cache_sorted = 1;
+	}
+	key.path = (char *)path;
+	return s->ncache ? bsearch(&key, s->cache, s->ncache, sizeof key, cache_cmp) : NULL;
+}
+
+static int cache_store(fr_state *s, const fr_step *st)
+{
+	cache_entry *e = cache_find(s, st->path);
+	if (!e) {
+		if (s->ncache == s->capcache) {
+			size_t cap = s->capcache ? s->capcache * 2 : 256;
+			cache_entry *t = fr_realloc(s->cache, cap * sizeof *t);
+			if (!t)
+				return -1;
+			s->cache = t;
+			s->capcache = cap;
+		}
+		e = &s->cache[s->ncache];
+		e->path = fr_strdup(st->path);
+		if (!e->path)
+			return -1;
+		s->ncache++;
+		s->cache_sorted = 0;
+	}
+	e->size = st->size;
+	e->mtime_ns = st->mtime_ns;
+	e->ino = st->ino;
+	memcpy(e->checksum, st->checksum, FR_CHECKSUM_LEN + 1);
+	e->dirty = 1;
+	return 0;
+}
+
+/*
+ * A file modified in the same clock tick as our stat could change again
+ * without changing its mtime (git's "racy" entries); such entries are not
+ * trusted. We only cache files whose mtime is at least 2 s in the past.
+ */
+static int racy(const fr_step *st)
+{
+	int64_t now_ns = fr_now_ms() * 1000000LL;
+	return st->mtime_ns > now_ns - 2000000000LL;
+}
+
+int fr_state_checksum(fr_state *s, fr_step *st)
+{
+	cache_entry *e;
+	if (st->checksum[0])
+		return 0;
+	if (cache_load(s) == 0 && (e = cache_find(s, st->path)) && e->size == st->size &&
+	    e->mtime_ns == st->mtime_ns && e->ino == st->ino) {
+		memcpy(st->checksum, e->checksum, FR_CHECKSUM_LEN + 1);
+		return 0;
+	}
+	if (fr_checksum_file(st->path, st->checksum))
+		return -1;
+	if (!racy(st))
+		cache_store(s, st);
+	return 0;
+}
+
+int fr_state_checksum_text(fr_state *s, fr_step *st, const char *text, size_t len)
+{
+	if (fr_checksum(text, len, st->checksum))
+		return -1;
+	if (cache_load(s) == 0 && !racy(st))
+		cache_store(s, st);
+	return 0;
+}
+
+int fr_state_cache_save(fr_state *s)
+{
+	sqlite3_stmt *st = NULL;
+	size_t i;
+	int any = 0, rc = 0, own_tx = 0;
+	for (i = 0; i < s->ncache; i++)
+		any |= s->cache[i].dirty;
+	if (!any)
+		return 0;
+	if (!s->in_tx) {
+		if (fr_state_begin(s))
+			return -1;
+		own_tx = 1;
+	}
+	if (sqlite3_prepare_v2(s->db,
+	                       "INSERT OR REPLACE INTO checksum_cache VALUES(?, ?, ?, ?, ?)", -1, &st,
+	                       NULL)) {
+		rc = -1;
+		goto done;
+	}
+	for (i = 0; i < s->ncache; i++) {
+		cache_entry *e = &s->cache[i];
+		if (!e->dirty)
+			continue;
+		sqlite3_bind_text(st, 1, e->path, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, e->size);
+		sqlite3_bind_int64(st, 3, e->mtime_ns);
+		sqlite3_bind_int64(st, 4, e->ino);
+		sqlite3_bind_text(st, 5, e->checksum, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = -1;
+		sqlite3_reset(st);
+		e->dirty = 0;
+	}
+done:
+	sqlite3_finalize(st);
+	if (own_tx) {
+		if (rc == 0)
+			rc = fr_state_commit(s);
+		else
+			fr_state_rollback(s);
+	}
+	return rc;
+}

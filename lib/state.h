@@ -1,0 +1,102 @@
+/*
+ * state.h - .ferry/state.db, ferry's own SQLite database (WAL): the current
+ * version, runs and the outcome of each of their steps, the registry of
+ * every step ever applied (with checksum and the text to undo it), and the
+ * checksum cache keyed on size, mtime and inode. All state changes go
+ * through here. The registry mirrors each database's own ferry_steps
+ * record, which wins where they differ (see run.c, reconcile).
+ */
+#ifndef FR_STATE_H
+#define FR_STATE_H
+
+#include "step/step.h"
+#include "util/buf.h"
+
+#include <stdint.h>
+
+typedef struct fr_state fr_state;
+
+/* Opens (create: and creates) <ferry_dir>/state.db. */
+int fr_state_open(fr_state **out, const char *ferry_dir, int create, fr_buf *err);
+void fr_state_close(fr_state *s);
+const char *fr_state_errmsg(fr_state *s);
+
+/* Groups the writes that follow into one transaction. */
+int fr_state_begin(fr_state *s);
+int fr_state_commit(fr_state *s);
+void fr_state_rollback(fr_state *s);
+
+/* The recorded version into out ("" when none). */
+int fr_state_get_version(fr_state *s, fr_buf *out);
+int fr_state_set_version(fr_state *s, const char *version);
+
+/* A registry row: a step ever applied, skipped, failed or rolled back. */
+typedef struct {
+	char *id;
+	char *database;     /* "" for steps on no database */
+	char *kind;
+	char *from, *to;
+	char *checksum;
+	char *status;       /* applied | skipped | failed | rolled_back */
+	char *undo;         /* NULL when irreversible */
+	char *message;
+	int64_t applied_at_ms;
+	int64_t duration_ms;
+	int64_t run_id;
+	int64_t seq;        /* global order of application */
+} fr_reg;
+
+void fr_regs_free(fr_reg *r, size_t n);
+/* Every registry row, by seq. */
+int fr_state_registry(fr_state *s, fr_reg **out, size_t *n);
+int fr_state_reg_put(fr_state *s, const fr_reg *r);
+int fr_state_reg_delete(fr_state *s, const char *id);
+int64_t fr_state_next_seq(fr_state *s);
+
+/* Runs. */
+typedef struct {
+	int64_t id;
+	char *kind;         /* up | down | recover */
+	char *from, *to;
+	char *status;       /* running | success | noop | rolled_back | failed | interrupted */
+	char *message;
+	char *backup_id;
+	int64_t started_at_ms, finished_at_ms;
+	long pid;
+	char *host;
+} fr_run_row;
+
+void fr_run_rows_free(fr_run_row *r, size_t n);
+/* Frees the strings of one row held by value. */
+void fr_run_row_clear(fr_run_row *r);
+int fr_state_run_begin(fr_state *s, const char *kind, const char *from, const char *to,
+                       int64_t *out_id);
+int fr_state_run_end(fr_state *s, int64_t id, const char *status, const char *to,
+                     const char *message);
+/* Runs newest first; limit 0 means all. */
+int fr_state_runs(fr_state *s, int limit, fr_run_row **out, size_t *n);
+/* The newest run still marked running, if any (*found = 0 otherwise). */
+int fr_state_running(fr_state *s, fr_run_row *out, int *found);
+
+int fr_state_run_step(fr_state *s, int64_t run_id, const char *step_id, const char *status,
+                      int64_t duration_ms, const char *message);
+/* Outcomes of one run's steps in order, as parallel arrays in a JSON-ready form. */
+typedef struct {
+	char *step_id, *status, *message;
+	int64_t duration_ms;
+} fr_run_step_row;
+int fr_state_run_steps(fr_state *s, int64_t run_id, fr_run_step_row **out, size_t *n);
+void fr_run_step_rows_free(fr_run_step_row *r, size_t n);
+
+/*
+ * Fills st->checksum: from the cache when size, mtime and inode match,
+ * else by hashing the file (and remembering it for fr_state_cache_save).
+ * Returns 0, or -1 with errno set when the file cannot be read.
+ */
+int fr_state_checksum(fr_state *s, fr_step *st);
+/* Fills st->checksum from text already read, and remembers it. */
+int fr_state_checksum_text(fr_state *s, fr_step *st, const char *text, size_t len);
+/* Writes the cache entries computed since open. */
+int fr_state_cache_save(fr_state *s);
+
+#endif

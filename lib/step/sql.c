@@ -1,0 +1,537 @@
+/*
+ * sql.c - the SQL step kind (fr_step_sql, SPEC section 4): a *.sql file cut
+ * into sections by marker lines.
+ *
+ * Markers (a line that is exactly the marker, surrounding whitespace
+ * allowed; the space after "--" is optional):
+ *   -- ferry:up | down | check | verify      open a section
+ *   -- ferry:database NAME                   the database the step changes
+ *   -- ferry:no-transaction                  run up outside a transaction
+ *   -- migrate:up | down [transaction:false] dbmate's synonyms
+ *   -- +goose Up | Down | NO TRANSACTION     goose's synonyms (any case);
+ *   -- +goose StatementBegin | StatementEnd  accepted and ignored
+ * Only blank lines and comments may come before the first section. A
+ * section runs to the next section marker; the other markers inside it
+ * stay in its text as the SQL comments they are. Each section remembers
+ * the file line it starts on, so an error names the line of the failing
+ * statement.
+ *
+ * check: no row means "not needed" (the query's first column is true while
+ * the step is still needed; no row is no true). verify: no row is success.
+ * forward() never begins or commits: the engine owns transactions.
+ */
+#include "step.h"
+#include "../util/alloc.h"
+
+#include <string.h>
+#include <strings.h>
+
+enum { SEC_UP, SEC_DOWN, SEC_CHECK, SEC_VERIFY, SEC_N };
+
+static const char *const sec_names[SEC_N] = { "up", "down", "check", "verify" };
+
+typedef struct {
+	char *text; /* NUL-terminated; NULL when the file has no such section */
+	int line;   /* file line where the text starts (the line after the marker) */
+} sql_sect;
+
+typedef struct {
+	sql_sect sec[SEC_N];
+	char *database; /* NULL: the default database */
+	int no_tx;
+} sql_priv;
+
+/* What a line is. */
+enum { MK_NONE, MK_SECTION, MK_DATABASE, MK_NOTX, MK_IGNORE };
+
+typedef struct {
+	int type;
+	int sec;          /* MK_SECTION: SEC_* */
+	int no_tx;        /* MK_SECTION: dbmate's "transaction:false" on up */
+	char label[48];   /* the marker as the user's family spells it, for messages */
+	const char *arg;  /* MK_DATABASE: the name (not NUL-terminated) */
+	size_t arg_len;
+} sql_marker;
+
+static const char *sql_rel(const fr_step *s)
+{
+	if (s->rel)
+		return s->rel;
+	return s->name ? s->name : "(sql step)";
+}
+
+static int sql_isspace(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+/* Skips whitespace and SQL comments in [p, end); returns the first other byte or end. */
+static const char *sql_skip(const char *p, const char *end)
+{
+	while (p < end) {
+		if (sql_isspace(*p)) {
+			p++;
+		} else if (end - p >= 2 && p[0] == '-' && p[1] == '-') {
+			while (p < end && *p != '\n')
+				p++;
+		} else if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
+			const char *q = p + 2;
+			while (end - q >= 2 && !(q[0] == '*' && q[1] == '/'))
+				q++;
+			if (end - q < 2)
+				return end; /* an unterminated comment runs to the end */
+			p = q + 2;
+		} else {
+			break;
+		}
+	}
+	return p;
+}
+
+/* 1 when text holds something other than whitespace and comments. */
+static int sql_has_code(const char *text)
+{
+	return text && *sql_skip(text, text + strlen(text)) != '\0';
+}
+
+static int sql_count_lines(const char *p, const char *end)
+{
+	int n = 0;
+	for (; p < end; p++)
+		if (*p == '\n')
+			n++;
+	return n;
+}
+
+/* The next whitespace-separated word of [*p, end); 0 when none. */
+static size_t sql_word(const char **p, const char *end, const char **w)
+{
+	const char *q = *p;
+	while (q < end && sql_isspace(*q))
+		q++;
+	*w = q;
+	while (q < end && !sql_isspace(*q))
+		q++;
+	*p = q;
+	return (size_t)(q - *w);
+}
+
+static int sql_word_is(const char *w, size_t n, const char *lit)
+{
+	return strlen(lit) == n && strncasecmp(w, lit, n) == 0;
+}
+
+static int sql_prefix(const char **p, const char *end, const char *lit)
+{
+	size_t n = strlen(lit);
+	if ((size_t)(end - *p) < n || memcmp(*p, lit, n) != 0)
+		return 0;
+	*p += n;
+	return 1;
+}
+
+/*
+ * Classifies the trimmed line [p, end). Returns 0, or -1 after writing
+ * "<what>" (no location) to err for a marker-looking line that is wrong.
+ */
+static int sql_marker_parse(const char *p, const char *end, sql_marker *m, fr_buf *err)
+{
+	const char *w, *w2;
+	size_t n, n2;
+
+	memset(m, 0, sizeof *m);
+	if (!sql_prefix(&p, end, "--"))
+		return 0;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+
+	if (sql_prefix(&p, end, "ferry:")) {
+		const char *name = p - 6;
+		n = sql_word(&p, end, &w);
+		if (w != name + 6)
+			n = 0; /* "ferry: up" is not a marker word */
+		for (m->sec = 0; m->sec < SEC_N; m->sec++)
+			if (n == strlen(sec_names[m->sec]) && memcmp(w, sec_names[m->sec], n) == 0)
+				break;
+		if (m->sec < SEC_N) {
+			m->type = MK_SECTION;
+			snprintf(m->label, sizeof m->label, "-- ferry:%s", sec_names[m->sec]);
+		} else if (n == 14 && memcmp(w, "no-transaction", 14) == 0) {
+			m->type = MK_NOTX;
+		} else if (n == 8 && memcmp(w, "database", 8) == 0) {
+			m->type = MK_DATABASE;
+			m->arg_len = sql_word(&p, end, &m->arg);
+			if (!m->arg_len) {
+				fr_buf_puts(err, "marker 'ferry:database' needs a database name");
+				return -1;
+			}
+		} else {
+			fr_buf_printf(err, "unknown marker '%.*s'", (int)(end - name), name);
+			return -1;
+		}
+		n2 = sql_word(&p, end, &w2);
+		if (n2) {
+			fr_buf_printf(err, "unexpected '%.*s' after marker 'ferry:%.*s'", (int)(end - w2),
+			              w2, (int)n, w);
+			return -1;
+		}
+		return 0;
+	}
+
+	if (sql_prefix(&p, end, "migrate:")) {
+		const char *name = p - 8;
+		n = sql_word(&p, end, &w);
+		if (w == name + 8 && n == 2 && memcmp(w, "up", 2) == 0)
+			m->sec = SEC_UP;
+		else if (w == name + 8 && n == 4 && memcmp(w, "down", 4) == 0)
+			m->sec = SEC_DOWN;
+		else {
+			fr_buf_printf(err, "unknown marker '%.*s'", (int)(end - name), name);
+			return -1;
+		}
+		m->type = MK_SECTION;
+		snprintf(m->label, sizeof m->label, "-- migrate:%.*s", (int)n, w);
+		while ((n2 = sql_word(&p, end, &w2)) != 0) {
+			if (sql_word_is(w2, n2, "transaction:false")) {
+				/* dbmate's option; it matters for up only (undo has no such flag) */
+				m->no_tx = m->sec == SEC_UP;
+			} else if (!sql_word_is(w2, n2, "transaction:true")) {
+				fr_buf_printf(err, "unknown option '%.*s' of marker 'migrate:%.*s'",
+				              (int)n2, w2, (int)n, w);
+				return -1;
+			}
+		}
+		return 0;
+	}
+
+	if (sql_prefix(&p, end, "+goose")) {
+		const char *rest = p;
+		while (rest < end && sql_isspace(*rest))
+			rest++;
+		n = (size_t)(end - rest);
+		if (sql_word_is(rest, n, "up") || sql_word_is(rest, n, "down")) {
+			m->type = MK_SECTION;
+			m->sec = sql_word_is(rest, n, "up") ? SEC_UP : SEC_DOWN;
+			snprintf(m->label, sizeof m->label, "-- +goose %.*s", (int)n, rest);
+		} else if (sql_word_is(rest, n, "no transaction")) {
+			m->type = MK_NOTX;
+		} else if (sql_word_is(rest, n, "statementbegin") ||
+		           sql_word_is(rest, n, "statementend")) {
+			m->type = MK_IGNORE;
+		} else {
+			fr_buf_printf(err, "unknown marker '+goose %.*s'", (int)n, rest);
+			return -1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static void sql_priv_free(sql_priv *p)
+{
+	int i;
+	if (!p)
+		return;
+	for (i = 0; i < SEC_N; i++)
+		fr_free(p->sec[i].text);
+	fr_free(p->database);
+	fr_free(p);
+}
+
+static void sql_unload(fr_step *s)
+{
+	sql_priv_free(s->priv);
+	s->priv = NULL;
+}
+
+static int sql_claims(const char *filename, int executable)
+{
+	size_t n = filename ? strlen(filename) : 0;
+	(void)executable;
+	return n > 4 && strcasecmp(filename + n - 4, ".sql") == 0;
+}
+
+/* Ends the open section at cut. */
+static int sql_close_section(sql_priv *p, int cur, const char *start, const char *cut)
+{
+	if (cur < 0)
+		return 0;
+	p->sec[cur].text = fr_strndup(start, (size_t)(cut - start));
+	return p->sec[cur].text ? 0 : -1;
+}
+
+static int sql_load(fr_step *s, const char *text, size_t len, fr_buf *err)
+{
+	const char *rel = sql_rel(s);
+	const char *end = text + len, *ls, *le, *a, *b, *sec_start = NULL;
+	const char *first_marker = NULL;
+	sql_priv *p = NULL;
+	sql_marker m;
+	fr_buf msg = FR_BUF_INIT;
+	int line, cur = -1, ret = -1, i;
+	int seen[SEC_N] = { 0 };
+
+	sql_unload(s);
+	if (memchr(text, '\0', len)) {
+		fr_buf_printf(err, "%s: contains a NUL byte (not an SQL text file)", rel);
+		goto done;
+	}
+	p = fr_calloc(1, sizeof *p);
+	if (!p)
+		goto oom;
+	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+		text += 3; /* a UTF-8 byte order mark */
+
+	for (ls = text, line = 1; ls < end; ls = le + 1, line++) {
+		le = memchr(ls, '\n', (size_t)(end - ls));
+		if (!le)
+			le = end;
+		for (a = ls; a < le && sql_isspace(*a); a++)
+			;
+		for (b = le; b > a && sql_isspace(b[-1]); b--)
+			;
+		fr_buf_reset(&msg);
+		if (sql_marker_parse(a, b, &m, &msg)) {
+			fr_buf_printf(err, "%s:%d: %s", rel, line, msg.ptr);
+			goto done;
+		}
+		if (m.type == MK_NONE || m.type == MK_IGNORE)
+			continue;
+		if (m.type == MK_DATABASE) {
+			if (p->database) {
+				fr_buf_printf(err, "%s:%d: second '-- ferry:database' marker", rel, line);
+				goto done;
+			}
+			p->database = fr_strndup(m.arg, m.arg_len);
+			if (!p->database)
+				goto oom;
+			continue;
+		}
+		if (m.type == MK_NOTX) {
+			p->no_tx = 1;
+			continue;
+		}
+		/* a section marker */
+		if (m.no_tx)
+			p->no_tx = 1;
+		if (seen[m.sec]) {
+			fr_buf_printf(err, "%s:%d: second '%s' section", rel, line, m.label);
+			goto done;
+		}
+		seen[m.sec] = 1;
+		if (!first_marker)
+			first_marker = ls;
+		if (sql_close_section(p, cur, sec_start, ls))
+			goto oom;
+		cur = m.sec;
+		sec_start = le < end ? le + 1 : end;
+		p->sec[cur].line = line + 1;
+	}
+	if (sql_close_section(p, cur, sec_start, end))
+		goto oom;
+
+	/* Only blank lines and comments before the first section (a file without one has no up). */
+	a = first_marker ? sql_skip(text, first_marker) : NULL;
+	if (a && a < first_marker) {
+		fr_buf_printf(err, "%s:%d: SQL before the first section marker "
+		              "(put it under '-- ferry:up')", rel, 1 + sql_count_lines(text, a));
+		goto done;
+	}
+	if (!sql_has_code(p->sec[SEC_UP].text)) {
+		fr_buf_printf(err, "%s: no '-- ferry:up' section (every SQL step needs one)", rel);
+		goto done;
+	}
+	/* An empty down, check or verify is the same as none. */
+	for (i = SEC_DOWN; i < SEC_N; i++)
+		if (!sql_has_code(p->sec[i].text))
+			FR_FREE(p->sec[i].text);
+	s->priv = p;
+	p = NULL;
+	ret = 0;
+	goto done;
+oom:
+	fr_buf_printf(err, "%s: out of memory", rel);
+done:
+	sql_priv_free(p);
+	fr_buf_release(&msg);
+	return ret;
+}
+
+static const char *sql_database(const fr_step *s)
+{
+	const sql_priv *p = s->priv;
+	return p ? p->database : NULL;
+}
+
+static int sql_transactional(const fr_step *s)
+{
+	const sql_priv *p = s->priv;
+	return p ? !p->no_tx : 1;
+}
+
+static int sql_reversible(const fr_step *s)
+{
+	const sql_priv *p = s->priv;
+	return p && p->sec[SEC_DOWN].text != NULL;
+}
+
+/* The file line of byte off of section sec's text. */
+static int sql_line_at(const sql_sect *sec, size_t off)
+{
+	return sec->line + sql_count_lines(sec->text, sec->text + off);
+}
+
+/* The step's database (name NULL or "": the default), or NULL with ctx->err set. */
+static fr_db *sql_db(fr_run_ctx *ctx, const char *name)
+{
+	return ctx->db(ctx, name && *name ? name : NULL);
+}
+
+/* Runs a bool query of section sec; *v as query_bool gives it. */
+static int sql_query(fr_run_ctx *ctx, fr_step *s, int sec, int *v)
+{
+	sql_priv *p = s->priv;
+	fr_buf msg = FR_BUF_INIT;
+	fr_db *db;
+	int ret = -1;
+
+	db = sql_db(ctx, p->database);
+	if (!db)
+		goto done;
+	if (db->drv->query_bool(db, p->sec[sec].text, v, &msg)) {
+		fr_buf_printf(ctx->err, "%s:%d: %s query failed: %s", sql_rel(s), p->sec[sec].line,
+		              sec_names[sec], msg.ptr);
+		goto done;
+	}
+	ret = 0;
+done:
+	fr_buf_release(&msg);
+	return ret;
+}
+
+static int sql_check(fr_run_ctx *ctx, fr_step *s, int *needed)
+{
+	sql_priv *p = s->priv;
+	int v = -1;
+	*needed = 1;
+	if (!p->sec[SEC_CHECK].text)
+		return 0;
+	if (sql_query(ctx, s, SEC_CHECK, &v))
+		return -1;
+	*needed = v == 1; /* no row: nothing says the step is still needed */
+	return 0;
+}
+
+static int sql_forward(fr_run_ctx *ctx, fr_step *s)
+{
+	sql_priv *p = s->priv;
+	fr_buf msg = FR_BUF_INIT;
+	size_t off = 0;
+	fr_db *db;
+	int ret = -1;
+
+	if (ctx->dry_run)
+		return 0; /* describe() tells what would run */
+	db = sql_db(ctx, p->database);
+	if (!db)
+		goto done;
+	if (p->no_tx && db->in_tx) {
+		fr_buf_printf(ctx->err, "%s: step is marked no-transaction but a transaction is open "
+		              "on its database", sql_rel(s));
+		goto done;
+	}
+	if (db->drv->exec(db, p->sec[SEC_UP].text, &off, &msg)) {
+		fr_buf_printf(ctx->err, "%s:%d: %s", sql_rel(s), sql_line_at(&p->sec[SEC_UP], off),
+		              msg.ptr);
+		/* Both SQLite and PostgreSQL say "syntax error" for text that does not parse. */
+		if (strstr(msg.ptr, "syntax error") || strstr(msg.ptr, "incomplete input") ||
+		    strstr(msg.ptr, "unrecognized token"))
+			ctx->invalid_input = 1;
+		goto done;
+	}
+	ret = 0;
+done:
+	fr_buf_release(&msg);
+	return ret;
+}
+
+static int sql_verify(fr_run_ctx *ctx, fr_step *s)
+{
+	sql_priv *p = s->priv;
+	int v = -1;
+	if (!p->sec[SEC_VERIFY].text)
+		return 0;
+	if (sql_query(ctx, s, SEC_VERIFY, &v))
+		return -1;
+	if (v == 0) {
+		fr_buf_printf(ctx->err, "%s:%d: verify query returned false", sql_rel(s),
+		              p->sec[SEC_VERIFY].line);
+		return -1;
+	}
+	return 0; /* true, or no row */
+}
+
+static int sql_undo_text(const fr_step *s, fr_buf *out)
+{
+	const sql_priv *p = s->priv;
+	if (p && p->sec[SEC_DOWN].text)
+		return fr_buf_puts(out, p->sec[SEC_DOWN].text);
+	return out->oom ? -1 : 0;
+}
+
+static int sql_undo(fr_run_ctx *ctx, const char *step_id, const char *db_name, const char *text)
+{
+	fr_buf msg = FR_BUF_INIT;
+	fr_db *db;
+	int ret = -1;
+
+	if (!sql_has_code(text)) {
+		fr_buf_printf(ctx->err, "%s (down): nothing to run (the step has no down section)",
+		              step_id);
+		goto done;
+	}
+	db = sql_db(ctx, db_name);
+	if (!db)
+		goto done;
+	if (db->drv->exec(db, text, NULL, &msg)) {
+		fr_buf_printf(ctx->err, "%s (down): %s", step_id, msg.ptr);
+		goto done;
+	}
+	ret = 0;
+done:
+	fr_buf_release(&msg);
+	return ret;
+}
+
+static int sql_describe(const fr_step *s, fr_buf *out)
+{
+	const sql_priv *p = s->priv;
+	const char *up = p->sec[SEC_UP].text;
+	size_t n = strlen(up);
+
+	if (p->database)
+		fr_buf_printf(out, "-- database %s", p->database);
+	else
+		fr_buf_puts(out, "-- default database");
+	fr_buf_puts(out, p->no_tx ? " (no transaction)\n" : " (transaction)\n");
+	fr_buf_puts(out, up);
+	if (n == 0 || up[n - 1] != '\n')
+		fr_buf_putc(out, '\n');
+	return out->oom ? -1 : 0;
+}
+
+const fr_step_kind fr_step_sql = {
+	.name = "sql",
+	.claims = sql_claims,
+	.load = sql_load,
+	.unload = sql_unload,
+	.database = sql_database,
+	.transactional = sql_transactional,
+	.reversible = sql_reversible,
+	.check = sql_check,
+	.forward = sql_forward,
+	.verify = sql_verify,
+	.undo_text = sql_undo_text,
+	.undo = sql_undo,
+	.describe = sql_describe,
+};

@@ -1,0 +1,66 @@
+/* alloc.c - allocation wrappers with fault injection for tests. */
+#include "alloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static long fail_countdown = -1;
+
+static int should_fail(void)
+{
+	if (fail_countdown < 0)
+		return 0;
+	if (fail_countdown == 0)
+		return 1;
+	fail_countdown--;
+	return 0;
+}
+
+void fr_alloc_fail_after(long n)
+{
+	fail_countdown = n;
+}
+
+void *fr_malloc(size_t n)
+{
+	if (should_fail())
+		return NULL;
+	return malloc(n ? n : 1);
+}
+
+void *fr_calloc(size_t count, size_t size)
+{
+	if (should_fail())
+		return NULL;
+	return calloc(count ? count : 1, size ? size : 1);
+}
+
+void *fr_realloc(void *p, size_t n)
+{
+	if (should_fail())
+		return NULL;
+	return realloc(p, n ? n : 1);
+}
+
+char *fr_strndup(const char *s, size_t n)
+{
+	char *d;
+	if (!s)
+		return NULL;
+	d = fr_malloc(n + 1);
+	if (!d)
+		return NULL;
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+char *fr_strdup(const char *s)
+{
+	return s ? fr_strndup(s, strlen(s)) : NULL;
+}
+
+void fr_free(void *p)
+{
+	free(p);
+}

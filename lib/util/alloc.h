@@ -1,0 +1,27 @@
+/*
+ * alloc.h - every allocation of libferry goes through these wrappers, so
+ * that tests can make the Nth allocation fail (as SQLite's sqlite3_malloc
+ * and curl's torture mode do). They return NULL on failure and never abort.
+ */
+#ifndef FR_ALLOC_H
+#define FR_ALLOC_H
+
+#include <stddef.h>
+
+void *fr_malloc(size_t n);
+void *fr_calloc(size_t count, size_t size);
+void *fr_realloc(void *p, size_t n);
+char *fr_strdup(const char *s);            /* NULL in, NULL out */
+char *fr_strndup(const char *s, size_t n);
+void fr_free(void *p);
+
+/* Frees *pp and sets it to NULL. */
+#define FR_FREE(pp) do { fr_free(pp); (pp) = NULL; } while (0)
+
+/*
+ * Tests: after n more successful allocations, every allocation fails until
+ * fr_alloc_fail_after(-1). Not thread-safe; for tests only.
+ */
+void fr_alloc_fail_after(long n);
+
+#endif

@@ -1,0 +1,137 @@
+/* buf.c - growable strings; see buf.h for the invariants. */
+#include "buf.h"
+#include "alloc.h"
+
+#include <stdio.h>
+#include <string.h>
+
+char fr_buf_empty[1];
+
+void fr_buf_init(fr_buf *b)
+{
+	b->ptr = fr_buf_empty;
+	b->len = 0;
+	b->cap = 0;
+	b->oom = 0;
+}
+
+void fr_buf_release(fr_buf *b)
+{
+	if (b->cap)
+		fr_free(b->ptr);
+	fr_buf_init(b);
+}
+
+char *fr_buf_detach(fr_buf *b)
+{
+	char *p;
+	if (b->oom) {
+		fr_buf_release(b);
+		return NULL;
+	}
+	p = b->cap ? b->ptr : fr_strdup("");
+	fr_buf_init(b);
+	return p;
+}
+
+void fr_buf_reset(fr_buf *b)
+{
+	b->len = 0;
+	b->oom = 0;
+	if (b->cap)
+		b->ptr[0] = '\0';
+}
+
+void fr_buf_truncate(fr_buf *b, size_t len)
+{
+	if (len < b->len && b->cap) {
+		b->len = len;
+		b->ptr[len] = '\0';
+	}
+}
+
+int fr_buf_grow(fr_buf *b, size_t extra)
+{
+	size_t want, cap;
+	char *p;
+	if (b->oom)
+		return -1;
+	if (extra > (size_t)-1 / 2 - b->len - 1) {
+		b->oom = 1;
+		return -1;
+	}
+	want = b->len + extra + 1;
+	if (want <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 64;
+	while (cap < want)
+		cap *= 2;
+	p = fr_realloc(b->cap ? b->ptr : NULL, cap);
+	if (!p) {
+		b->oom = 1;
+		return -1;
+	}
+	if (!b->cap)
+		p[0] = '\0';
+	b->ptr = p;
+	b->cap = cap;
+	return 0;
+}
+
+int fr_buf_add(fr_buf *b, const void *data, size_t len)
+{
+	if (fr_buf_grow(b, len))
+		return -1;
+	if (len)
+		memcpy(b->ptr + b->len, data, len);
+	b->len += len;
+	b->ptr[b->len] = '\0';
+	return 0;
+}
+
+int fr_buf_puts(fr_buf *b, const char *s)
+{
+	return fr_buf_add(b, s, strlen(s));
+}
+
+int fr_buf_putc(fr_buf *b, char c)
+{
+	return fr_buf_add(b, &c, 1);
+}
+
+int fr_buf_vprintf(fr_buf *b, const char *fmt, va_list ap)
+{
+	va_list cp;
+	int n;
+	if (b->oom)
+		return -1;
+	va_copy(cp, ap);
+	n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	if (n < 0 || fr_buf_grow(b, (size_t)n))
+		return -1;
+	vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int fr_buf_printf(fr_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+	va_start(ap, fmt);
+	r = fr_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int fr_buf_setf(fr_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+	fr_buf_reset(b);
+	va_start(ap, fmt);
+	r = fr_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return r;
+}

@@ -1,0 +1,47 @@
+/*
+ * fs.h - files and paths. Every file ferry writes for the user goes through
+ * fr_write_atomic(): a temporary file beside the target, fsync, rename,
+ * fsync of the folder, so a reader sees the old content or the new, never
+ * a torn one.
+ */
+#ifndef FR_FS_H
+#define FR_FS_H
+
+#include "buf.h"
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Appends the whole file to out. Returns 0, or -1 with errno set. */
+int fr_read_file(const char *path, fr_buf *out);
+
+/*
+ * Replaces path with data atomically. An existing file keeps its mode (and
+ * owner when we may); a new one gets mode. Returns 0, or -1 with errno set.
+ */
+int fr_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* fsync of the folder holding path. */
+int fr_fsync_parent(const char *path);
+
+/* mkdir -p; existing folders are fine. Returns 0, or -1 with errno set. */
+int fr_mkdir_p(const char *path, mode_t mode);
+
+/* a "/" b, without doubling slashes; an absolute b is returned as is. NULL on OOM. */
+char *fr_path_join(const char *a, const char *b);
+
+/* 1 when path exists (any kind), else 0. */
+int fr_exists(const char *path);
+
+/* Modification time in nanoseconds from a stat buffer. */
+struct stat;
+int64_t fr_mtime_ns(const struct stat *st);
+
+/* Wall-clock milliseconds since the epoch, and a monotonic clock in ms. */
+int64_t fr_now_ms(void);
+double fr_mono_ms(void);
+
+/* Formats ms since the epoch as RFC 3339 UTC ("2026-11-21T12:00:00Z") into buf (>= 32). */
+void fr_time_rfc3339(int64_t ms, char *buf, size_t n);
+
+#endif

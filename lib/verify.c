@@ -1,0 +1,339 @@
+/*
+ * verify.c - `verify` (is what was applied still what the files say, do the
+ * steps' verify queries hold, are the databases sound, do the registry,
+ * the databases' records and the version file agree) and `check` (the
+ * pre-flight of an upgrade: lock, parse, plan, databases, permissions,
+ * drift). Both report findings as {kind, subject, message}.
+ */
+#include "ferry_int.h"
+#include "plan.h"
+#include "util/alloc.h"
+#include "util/fs.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+	ferry *f;
+	fr_db **dbs;     /* parallel to cfg->dbs, opened on demand */
+	fr_buf err;
+	fr_run_ctx ctx;
+	json_t *findings;
+} checker;
+
+static void finding(checker *c, const char *kind, const char *subject, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void finding(checker *c, const char *kind, const char *subject, const char *fmt, ...)
+{
+	fr_buf m = FR_BUF_INIT;
+	va_list ap;
+	json_t *o = json_object();
+	va_start(ap, fmt);
+	fr_buf_vprintf(&m, fmt, ap);
+	va_end(ap);
+	while (m.len && m.ptr[m.len - 1] == '\n')
+		fr_buf_truncate(&m, m.len - 1);
+	json_object_set_new(o, "kind", json_string(kind));
+	json_object_set_new(o, "subject", json_string(subject));
+	json_object_set_new(o, "message", json_string(m.ptr));
+	json_array_append_new(c->findings, o);
+	fr_buf_release(&m);
+}
+
+static int db_index(checker *c, const char *name)
+{
+	size_t i;
+	if (!name || !*name)
+		return c->f->cfg->ndbs ? 0 : -1;
+	for (i = 0; i < c->f->cfg->ndbs; i++)
+		if (!strcmp(c->f->cfg->dbs[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* The connection of database i, or NULL (message in c->err). Does not create SQLite files. */
+static fr_db *get_db(checker *c, int i)
+{
+	const fr_dbconf *conf;
+	if (i < 0)
+		return NULL;
+	conf = &c->f->cfg->dbs[i];
+	if (c->dbs[i])
+		return c->dbs[i];
+	if (conf->path && !fr_exists(conf->path)) {
+		fr_buf_printf(&c->err, "database '%s': '%s' does not exist", conf->name, conf->path);
+		return NULL;
+	}
+	if (fr_db_open(&c->dbs[i], conf, &c->err))
+		return NULL;
+	return c->dbs[i];
+}
+
+static fr_db *ctx_db(fr_run_ctx *ctx, const char *name)
+{
+	checker *c = ctx->engine;
+	int i = db_index(c, name);
+	if (i < 0) {
+		fr_buf_printf(&c->err, "database '%s' is not defined in ferry.yaml", name ? name : "");
+		return NULL;
+	}
+	return get_db(c, i);
+}
+
+static int checker_init(checker *c, ferry *f)
+{
+	memset(c, 0, sizeof *c);
+	c->f = f;
+	fr_buf_init(&c->err);
+	c->findings = json_array();
+	c->dbs = fr_calloc(f->cfg->ndbs ? f->cfg->ndbs : 1, sizeof *c->dbs);
+	c->ctx.root = f->root;
+	c->ctx.db = ctx_db;
+	c->ctx.err = &c->err;
+	c->ctx.engine = c;
+	return c->dbs && c->findings ? 0 : fr_fail(f, FERRY_EFAILED, "out of memory");
+}
+
+static void checker_free(checker *c)
+{
+	size_t i;
+	for (i = 0; c->dbs && i < c->f->cfg->ndbs; i++)
+		fr_db_close(c->dbs[i]);
+	fr_free(c->dbs);
+	json_decref(c->findings);
+	fr_buf_release(&c->err);
+}
+
+static int finish(checker *c, char **out)
+{
+	ferry *f = c->f;
+	json_t *doc = json_object();
+	size_t n = json_array_size(c->findings);
+	char *s;
+	json_object_set_new(doc, "ok", json_boolean(n == 0));
+	json_object_set_new(doc, "findings", json_incref(c->findings));
+	s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(doc);
+	*out = s ? fr_strdup(s) : NULL;
+	free(s);
+	if (!*out)
+		return fr_fail(f, FERRY_EFAILED, "out of memory");
+	if (n)
+		return fr_fail(f, FERRY_EVERIFY, "%zu finding%s", n, n == 1 ? "" : "s");
+	fr_ok(f);
+	return 0;
+}
+
+static int applied(const char *status)
+{
+	return !strcmp(status, "applied") || !strcmp(status, "skipped");
+}
+
+int ferry_verify(ferry *f, char **out)
+{
+	checker c;
+	fr_reg *regs = NULL;
+	size_t nregs = 0, i, j;
+	fr_version cur;
+	int rc;
+	*out = NULL;
+	if ((rc = fr_load_catalog(f)) || (rc = fr_current(f, &cur)))
+		return rc;
+	if ((rc = checker_init(&c, f)))
+		goto done;
+	if (fr_state_registry(f->state, &regs, &nregs)) {
+		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
+		goto done;
+	}
+	/* Checksums and each step's verify. */
+	for (i = 0; i < nregs; i++) {
+		fr_step *s;
+		if (!applied(regs[i].status))
+			continue;
+		s = fr_catalog_step(f->cat, regs[i].id);
+		if (!s) {
+			finding(&c, "missing", regs[i].id, "applied, but its file is gone");
+			continue;
+		}
+		if (fr_state_checksum(f->state, s)) {
+			finding(&c, "unreadable", regs[i].id, "cannot read '%s': %s", s->rel,
+			        strerror(errno));
+			continue;
+		}
+		if (strcmp(s->checksum, regs[i].checksum)) {
+			finding(&c, "changed", regs[i].id, "file changed since it was applied (%s, now %s)",
+			        regs[i].checksum, s->checksum);
+			continue;
+		}
+		if (!strcmp(regs[i].status, "skipped") || !s->kind->verify)
+			continue;
+		fr_buf_reset(&c.err);
+		if (fr_step_load(s, &c.err) || s->kind->verify(&c.ctx, s))
+			finding(&c, "verify", regs[i].id, "%s", c.err.ptr);
+	}
+	fr_state_cache_save(f->state);
+	/* Each database: integrity, and its record against the registry. */
+	for (i = 0; i < f->cfg->ndbs; i++) {
+		const fr_dbconf *conf = &f->cfg->dbs[i];
+		fr_record *recs = NULL;
+		size_t nrecs = 0;
+		fr_buf found = FR_BUF_INIT;
+		fr_db *db;
+		int any_reg = 0;
+		for (j = 0; j < nregs; j++)
+			any_reg |= applied(regs[j].status) && !strcmp(regs[j].database, conf->name);
+		fr_buf_reset(&c.err);
+		if (conf->path && !fr_exists(conf->path) && !any_reg)
+			continue; /* not created yet, and nothing applied to it */
+		db = get_db(&c, (int)i);
+		if (!db) {
+			finding(&c, "database", conf->name, "%s", c.err.ptr);
+			continue;
+		}
+		if (db->drv->integrity(db, &found, &c.err))
+			finding(&c, "database", conf->name, "%s", c.err.ptr);
+		else if (found.len)
+			finding(&c, "integrity", conf->name, "%s", found.ptr);
+		fr_buf_release(&found);
+		if (db->drv->record_read(db, &recs, &nrecs, &c.err)) {
+			finding(&c, "database", conf->name, "%s", c.err.ptr);
+			continue;
+		}
+		for (j = 0; j < nrecs; j++) {
+			size_t k;
+			int ok = 0;
+			for (k = 0; k < nregs && !ok; k++)
+				ok = !strcmp(regs[k].id, recs[j].id) && applied(regs[k].status);
+			if (!ok)
+				finding(&c, "registry", recs[j].id,
+				        "recorded in database '%s' but not in .ferry/state.db "
+				        "(run 'ferry up' or 'ferry recover' to bring state.db up to date)",
+				        conf->name);
+		}
+		for (j = 0; j < nregs; j++) {
+			size_t k;
+			int ok = 0;
+			if (!applied(regs[j].status) || strcmp(regs[j].database, conf->name))
+				continue;
+			for (k = 0; k < nrecs && !ok; k++)
+				ok = !strcmp(regs[j].id, recs[k].id);
+			if (!ok)
+				finding(&c, "registry", regs[j].id,
+				        "applied according to .ferry/state.db, but database '%s' has no "
+				        "record of it", conf->name);
+		}
+		fr_records_free(recs, nrecs);
+	}
+	/* The version file. */
+	if (f->cfg->version_file) {
+		fr_buf text = FR_BUF_INIT;
+		char want[FR_VERSION_STR_MAX];
+		fr_version_format(&cur, want, sizeof want);
+		if (fr_read_file(f->cfg->version_file, &text)) {
+			finding(&c, "version_file", f->cfg->version_file, "cannot read: %s",
+			        strerror(errno));
+		} else {
+			json_t *doc = json_loadb(text.ptr, text.len, 0, NULL);
+			json_t *v = json_object_get(doc, "version");
+			if (!json_is_string(v) || strcmp(json_string_value(v), want))
+				finding(&c, "version_file", f->cfg->version_file,
+				        "says '%s', but the recorded version is '%s'",
+				        json_is_string(v) ? json_string_value(v) : "(no version key)", want);
+			json_decref(doc);
+		}
+		fr_buf_release(&text);
+	}
+	rc = finish(&c, out);
+done:
+	fr_regs_free(regs, nregs);
+	checker_free(&c);
+	return rc;
+}
+
+static void check_writable(checker *c, const char *path, const char *what)
+{
+	if (access(path, W_OK) != 0 && errno != ENOENT)
+		finding(c, "permission", path, "%s is not writable: %s", what, strerror(errno));
+}
+
+int ferry_check(ferry *f, const char *target, char **out)
+{
+	checker c;
+	ferry_plan *p = NULL;
+	fr_reg *regs = NULL;
+	fr_lock_holder h;
+	size_t nregs = 0, i, j;
+	int rc;
+	*out = NULL;
+	if ((rc = checker_init(&c, f)))
+		goto done;
+	if (fr_lock_probe(f->ferry_dir, &h) > 0)
+		finding(&c, "lock", ".ferry/lock", "held by pid %ld on '%s' since %s", h.pid, h.host,
+		        h.since);
+	check_writable(&c, f->root, "the installation folder");
+	check_writable(&c, f->ferry_dir, "the .ferry folder");
+	if (f->cfg->version_file)
+		check_writable(&c, f->cfg->version_file, "the version file");
+	if ((rc = fr_load_catalog(f)))
+		goto done; /* bad migrations: invalid input, the message lists them */
+	rc = ferry_plan_new(&p, f, target);
+	if (rc == FERRY_EINVALID)
+		goto done;
+	if (rc) {
+		finding(&c, "plan", target ? target : "latest", "%s", ferry_errmsg(f));
+		rc = 0;
+	}
+	for (i = 0; p && i < p->ntrs; i++) {
+		for (j = 0; j < p->trs[i]->nsteps; j++) {
+			fr_step *s = p->trs[i]->steps[j];
+			const char *db;
+			fr_buf_reset(&c.err);
+			if (fr_step_load(s, &c.err)) {
+				finding(&c, "parse", s->id, "%s", c.err.ptr);
+				continue;
+			}
+			db = s->kind->database(s);
+			if (db && *db && db_index(&c, db) < 0)
+				finding(&c, "database", s->id, "names database '%s', which ferry.yaml does "
+				                              "not define", db);
+		}
+	}
+	for (i = 0; i < f->cfg->ndbs; i++) {
+		const fr_dbconf *conf = &f->cfg->dbs[i];
+		fr_buf_reset(&c.err);
+		if (conf->path && !fr_exists(conf->path)) {
+			char *dir = fr_strdup(conf->path), *slash = dir ? strrchr(dir, '/') : NULL;
+			if (slash)
+				*slash = '\0';
+			if (dir && fr_exists(dir))
+				check_writable(&c, dir, "the database's folder");
+			fr_free(dir);
+			continue;
+		}
+		if (!get_db(&c, (int)i))
+			finding(&c, "database", conf->name, "%s", c.err.ptr);
+		else if (conf->path)
+			check_writable(&c, conf->path, "the database file");
+	}
+	if (fr_state_registry(f->state, &regs, &nregs) == 0) {
+		for (i = 0; i < nregs; i++) {
+			fr_step *s;
+			if (!applied(regs[i].status))
+				continue;
+			s = fr_catalog_step(f->cat, regs[i].id);
+			if (!s)
+				finding(&c, "drift", regs[i].id, "applied, but its file is gone");
+			else if (fr_state_checksum(f->state, s) || strcmp(s->checksum, regs[i].checksum))
+				finding(&c, "drift", regs[i].id, "file changed since it was applied");
+		}
+		fr_state_cache_save(f->state);
+	}
+	rc = finish(&c, out);
+done:
+	ferry_plan_free(p);
+	fr_regs_free(regs, nregs);
+	checker_free(&c);
+	return rc;
+}

@@ -1,0 +1,91 @@
+/* helpers.c - see helpers.h. */
+#include "helpers.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+char *t_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char tmpl[4096];
+	char *d;
+	snprintf(tmpl, sizeof tmpl, "%s/ferry-unit-XXXXXX", base && *base ? base : "/tmp");
+	d = mkdtemp(tmpl);
+	assert_non_null(d);
+	return strdup(d);
+}
+
+void t_rmrf(const char *path)
+{
+	char cmd[8192];
+	if (!path || !*path || strcmp(path, "/") == 0)
+		return;
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+	if (system(cmd) != 0)
+		fprintf(stderr, "warning: could not remove %s\n", path);
+}
+
+char *t_path(const char *dir, const char *rel)
+{
+	size_t n = strlen(dir) + strlen(rel) + 2;
+	char *p = malloc(n);
+	assert_non_null(p);
+	snprintf(p, n, "%s/%s", dir, rel);
+	return p;
+}
+
+void t_write(const char *dir, const char *rel, const char *text)
+{
+	char *p = t_path(dir, rel);
+	char *slash = strrchr(p, '/');
+	FILE *fp;
+	if (slash) {
+		char cmd[8192];
+		*slash = '\0';
+		snprintf(cmd, sizeof cmd, "mkdir -p '%s'", p);
+		assert_int_equal(system(cmd), 0);
+		*slash = '/';
+	}
+	fp = fopen(p, "wb");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	free(p);
+}
+
+char *t_read(const char *dir, const char *rel)
+{
+	char *p = t_path(dir, rel), *buf;
+	FILE *fp = fopen(p, "rb");
+	long n;
+	free(p);
+	if (!fp)
+		return NULL;
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	if (n > 0)
+		assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+int t_sh(const char *fmt, ...)
+{
+	char cmd[16384];
+	va_list ap;
+	int st;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}

@@ -1,0 +1,27 @@
+/*
+ * helpers.h - small helpers shared by the unit tests: a fresh temporary
+ * folder per test, writing files into it, running a shell command.
+ */
+#ifndef FR_TEST_HELPERS_H
+#define FR_TEST_HELPERS_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* Creates a fresh folder under $TMPDIR (or /tmp); returns its path (static storage per call). */
+char *t_tmpdir(void);
+/* Removes a folder tree (rm -rf). */
+void t_rmrf(const char *path);
+/* Writes text to dir/rel, creating parent folders. */
+void t_write(const char *dir, const char *rel, const char *text);
+/* Reads dir/rel into a malloc'd string (NULL when missing). */
+char *t_read(const char *dir, const char *rel);
+/* Runs a shell command formatted like printf; returns its exit status. */
+int t_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A path dir/rel in a malloc'd string. */
+char *t_path(const char *dir, const char *rel);
+
+#endif

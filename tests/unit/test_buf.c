@@ -1,0 +1,229 @@
+/*
+ * test_buf.c - lib/util/buf.c: the invariants of buf.h (never NULL, always
+ * NUL-terminated, OOM sticks, release twice, detach hands over).
+ */
+#include "helpers.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+
+#include <stdint.h>
+#include <string.h>
+
+static void test_init(void **state)
+{
+	fr_buf a = FR_BUF_INIT, b;
+	fr_buf_init(&b);
+	assert_non_null(a.ptr);
+	assert_string_equal(a.ptr, "");
+	assert_int_equal(a.len, 0);
+	assert_int_equal(a.oom, 0);
+	assert_non_null(b.ptr);
+	assert_string_equal(b.ptr, "");
+	assert_int_equal(b.len, 0);
+	fr_buf_release(&a);
+	fr_buf_release(&b);
+}
+
+static void test_append(void **state)
+{
+	fr_buf b = FR_BUF_INIT;
+	assert_int_equal(fr_buf_add(&b, "abc", 3), 0);
+	assert_int_equal(b.len, 3);
+	assert_string_equal(b.ptr, "abc");
+	assert_int_equal(fr_buf_add(&b, "xyz", 0), 0);
+	assert_int_equal(fr_buf_add(&b, NULL, 0), 0);
+	assert_int_equal(b.len, 3);
+	assert_int_equal(fr_buf_puts(&b, "def"), 0);
+	assert_int_equal(fr_buf_putc(&b, '!'), 0);
+	assert_string_equal(b.ptr, "abcdef!");
+	assert_int_equal(b.len, 7);
+	/* Binary data, NUL included, is kept with its length. */
+	assert_int_equal(fr_buf_add(&b, "a\0b", 3), 0);
+	assert_int_equal(b.len, 10);
+	assert_memory_equal(b.ptr + 7, "a\0b", 3);
+	assert_int_equal(b.ptr[10], '\0');
+	fr_buf_release(&b);
+}
+
+static void test_growth(void **state)
+{
+	fr_buf b = FR_BUF_INIT;
+	char want[10001];
+	int i;
+	for (i = 0; i < 10000; i++) {
+		assert_int_equal(fr_buf_putc(&b, (char)('a' + i % 26)), 0);
+		want[i] = (char)('a' + i % 26);
+		assert_int_equal(b.ptr[b.len], '\0');
+		assert_true(b.cap > b.len);
+	}
+	want[10000] = '\0';
+	assert_int_equal(b.len, 10000);
+	assert_string_equal(b.ptr, want);
+	fr_buf_release(&b);
+}
+
+static void test_printf(void **state)
+{
+	fr_buf b = FR_BUF_INIT;
+	char big[300];
+	assert_int_equal(fr_buf_printf(&b, "%s=%d", "n", 42), 0);
+	assert_int_equal(fr_buf_printf(&b, "%s", ""), 0);
+	assert_int_equal(fr_buf_printf(&b, ", '%s'", "q"), 0);
+	assert_string_equal(b.ptr, "n=42, 'q'");
+	assert_int_equal(b.len, strlen("n=42, 'q'"));
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	assert_int_equal(fr_buf_printf(&b, "[%s]", big), 0);
+	assert_int_equal(b.len, 9 + 2 + 299);
+	assert_int_equal(b.ptr[b.len - 1], ']');
+	assert_int_equal(b.ptr[b.len], '\0');
+	assert_int_equal(fr_buf_setf(&b, "%05d", 7), 0);
+	assert_string_equal(b.ptr, "00007");
+	assert_int_equal(b.len, 5);
+	fr_buf_release(&b);
+}
+
+static void test_reset_truncate(void **state)
+{
+	fr_buf b = FR_BUF_INIT;
+	size_t cap;
+	fr_buf_puts(&b, "hello world");
+	cap = b.cap;
+	fr_buf_truncate(&b, 5);
+	assert_string_equal(b.ptr, "hello");
+	assert_int_equal(b.len, 5);
+	fr_buf_truncate(&b, 50); /* longer: no change */
+	assert_string_equal(b.ptr, "hello");
+	assert_int_equal(b.len, 5);
+	fr_buf_reset(&b);
+	assert_string_equal(b.ptr, "");
+	assert_int_equal(b.len, 0);
+	assert_int_equal(b.cap, cap); /* memory kept */
+	fr_buf_release(&b);
+	/* On an empty buffer these do nothing. */
+	fr_buf_reset(&b);
+	fr_buf_truncate(&b, 0);
+	assert_string_equal(b.ptr, "");
+}
+
+static void test_detach(void **state)
+{
+	fr_buf b = FR_BUF_INIT;
+	char *s;
+	fr_buf_puts(&b, "owned");
+	s = fr_buf_detach(&b);
+	assert_string_equal(s, "owned");
+	/* The buffer is empty and usable again. */
+	assert_non_null(b.ptr);
+	assert_string_equal(b.ptr, "");
+	assert_int_equal(b.len, 0);
+	assert_int_equal(b.cap, 0);
+	fr_free(s);
+	fr_buf_puts(&b, "again");
+	assert_string_equal(b.ptr, "again");
+	fr_buf_release(&b);
+
+	/* An empty buffer detaches to an allocated "". */
+	s = fr_buf_detach(&b);
+	assert_non_null(s);
+	assert_string_equal(s, "");
+	assert_true(s != fr_buf_empty);
+	fr_free(s);
+}
+
+static void test_release_twice(void **state)
+{
+	fr_buf b = FR_BUF_INIT;
+	fr_buf_puts(&b, "x");
+	fr_buf_release(&b);
+	assert_non_null(b.ptr);
+	assert_string_equal(b.ptr, "");
+	assert_int_equal(b.len, 0);
+	fr_buf_release(&b);
+	assert_string_equal(b.ptr, "");
+	/* The shared empty string is never written to. */
+	assert_int_equal(fr_buf_empty[0], '\0');
+}
+
+static void test_oom_sticks(void **state)
+{
+	fr_buf b = FR_BUF_INIT;
+	char big[200];
+	memset(big, 'y', sizeof big);
+	fr_buf_puts(&b, "abc");
+	fr_alloc_fail_after(0);
+	assert_int_equal(fr_buf_add(&b, big, sizeof big), -1);
+	fr_alloc_fail_after(-1);
+	assert_int_equal(b.oom, 1);
+	assert_string_equal(b.ptr, "abc");
+	assert_int_equal(b.len, 3);
+	/* Allocation works again, but the buffer stays failed. */
+	assert_int_equal(fr_buf_putc(&b, 'd'), -1);
+	assert_int_equal(fr_buf_puts(&b, "d"), -1);
+	assert_int_equal(fr_buf_printf(&b, "%d", 1), -1);
+	assert_int_equal(fr_buf_grow(&b, 1), -1);
+	assert_string_equal(b.ptr, "abc");
+	assert_int_equal(b.len, 3);
+	/* Detach after OOM gives NULL and releases. */
+	assert_null(fr_buf_detach(&b));
+	assert_string_equal(b.ptr, "");
+	assert_int_equal(b.oom, 0);
+	fr_buf_release(&b);
+
+	/* The first allocation failing leaves a valid empty string. */
+	fr_alloc_fail_after(0);
+	assert_int_equal(fr_buf_printf(&b, "%s", "zzz"), -1);
+	fr_alloc_fail_after(-1);
+	assert_non_null(b.ptr);
+	assert_string_equal(b.ptr, "");
+	assert_int_equal(b.oom, 1);
+	/* reset clears it. */
+	fr_buf_reset(&b);
+	assert_int_equal(b.oom, 0);
+	assert_int_equal(fr_buf_puts(&b, "ok"), 0);
+	assert_string_equal(b.ptr, "ok");
+	fr_buf_release(&b);
+}
+
+static void test_setf_after_oom(void **state)
+{
+	fr_buf b = FR_BUF_INIT;
+	fr_alloc_fail_after(0);
+	fr_buf_puts(&b, "x");
+	fr_alloc_fail_after(-1);
+	assert_int_equal(b.oom, 1);
+	/* setf replaces the content, so it starts afresh. */
+	assert_int_equal(fr_buf_setf(&b, "n=%d", 3), 0);
+	assert_string_equal(b.ptr, "n=3");
+	fr_buf_release(&b);
+}
+
+static void test_size_overflow(void **state)
+{
+	fr_buf b = FR_BUF_INIT;
+	fr_buf_puts(&b, "keep");
+	assert_int_equal(fr_buf_grow(&b, SIZE_MAX), -1);
+	assert_int_equal(b.oom, 1);
+	assert_string_equal(b.ptr, "keep");
+	fr_buf_release(&b);
+	assert_int_equal(fr_buf_grow(&b, SIZE_MAX - 2), -1);
+	assert_string_equal(b.ptr, "");
+	fr_buf_release(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_init),
+		cmocka_unit_test(test_append),
+		cmocka_unit_test(test_growth),
+		cmocka_unit_test(test_printf),
+		cmocka_unit_test(test_reset_truncate),
+		cmocka_unit_test(test_detach),
+		cmocka_unit_test(test_release_twice),
+		cmocka_unit_test(test_oom_sticks),
+		cmocka_unit_test(test_setf_after_oom),
+		cmocka_unit_test(test_size_overflow),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
