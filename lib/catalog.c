@@ -150,7 +150,7 @@ typedef struct {
 
 typedef struct {
 	fr_catalog *c;
-	const char *reldir;  /* the migrations folder relative to the root; "" when it is the root */
+	const char *reldir;  /* the folder relative to the root ("" for the root itself) */
 	fr_buf *err;
 	size_t nerr;
 	int oom;
@@ -367,12 +367,14 @@ static int y_list(loader *ld, const char *rel, const char *key, const fr_yaml *v
 	size_t i, cnt = v->kind == FR_YAML_SEQ ? v->n : (fr_yaml_is_null(v) ? 0 : 1);
 	char **arr;
 	if (v->kind == FR_YAML_MAP) {
-		lerr(ld, "%s:%d: '%s' must be a list of strings, not a mapping", rel, v->line, key);
+		lerr(ld, "%s:%d: '%s' must be a list of strings, not a mapping", rel, v->line,
+		     key);
 		return -1;
 	}
 	for (i = 0; v->kind == FR_YAML_SEQ && i < v->n; i++) {
 		if (v->items[i]->kind != FR_YAML_SCALAR) {
-			lerr(ld, "%s:%d: '%s' must be a list of strings", rel, v->items[i]->line, key);
+			lerr(ld, "%s:%d: '%s' must be a list of strings", rel, v->items[i]->line,
+			     key);
 			return -1;
 		}
 	}
@@ -444,8 +446,8 @@ static void load_transition_yaml(loader *ld, fr_transition *t, const char *path,
 		else if (strcmp(k, "backup_required") == 0)
 			y_bool(ld, rel, k, v, &t->backup_required);
 		else
-			lerr(ld, "%s:%d: unknown key '%s' (expected %s)", rel, doc->key_lines[i], k,
-			     keys);
+			lerr(ld, "%s:%d: unknown key '%s' (expected %s)", rel,
+			     doc->key_lines[i], k, keys);
 	}
 done:
 	fr_yaml_free(doc);
@@ -478,7 +480,8 @@ static void versions_entry(loader *ld, const char *rel, const fr_yaml *e, const 
 			const fr_yaml *v = e->items[i];
 			if (strcmp(k, "version") == 0 && !key) {
 				if (v->kind != FR_YAML_SCALAR) {
-					lerr(ld, "%s:%d: 'version' must be a string", rel, v->line);
+					lerr(ld, "%s:%d: 'version' must be a string", rel,
+					     v->line);
 					goto fail;
 				}
 				vnode = v;
@@ -489,8 +492,9 @@ static void versions_entry(loader *ld, const char *rel, const fr_yaml *e, const 
 				if (y_bool(ld, rel, k, v, &ve.vi.required_stop))
 					goto fail;
 			} else {
-				lerr(ld, "%s:%d: unknown key '%s' (expected %snotes, required_stop)", rel,
-				     e->key_lines[i], k, key ? "" : "version, ");
+				lerr(ld, "%s:%d: unknown key '%s' (expected %snotes, "
+				     "required_stop)", rel, e->key_lines[i], k,
+				     key ? "" : "version, ");
 				goto fail;
 			}
 		}
@@ -794,7 +798,8 @@ static void make_flat_transitions(loader *ld)
 			     ld->flats[i].s->rel, tostr);
 			continue;
 		}
-		if (!(t = new_transition(ld)) || !(t->steps = fr_calloc(j - i, sizeof *t->steps))) {
+		t = new_transition(ld);
+		if (!t || !(t->steps = fr_calloc(j - i, sizeof *t->steps))) {
 			ld->oom = 1;
 			break;
 		}
@@ -869,8 +874,8 @@ static void make_versions(loader *ld)
 		if (fr_version_cmp(&ld->vy[i - 1].vi.v, &ld->vy[i].vi.v) == 0) {
 			char s[FR_VERSION_STR_MAX];
 			fr_version_format(&ld->vy[i].vi.v, s, sizeof s);
-			lerr(ld, "%s:%d: version '%s' is listed twice (first on line %d)", ld->vy_rel,
-			     ld->vy[i].line, s, ld->vy[i - 1].line);
+			lerr(ld, "%s:%d: version '%s' is listed twice (first on line %d)",
+			     ld->vy_rel, ld->vy[i].line, s, ld->vy[i - 1].line);
 		}
 	}
 	memset(&ve, 0, sizeof ve);

@@ -450,14 +450,6 @@ static int applied_status(const char *status)
 	return !strcmp(status, "applied") || !strcmp(status, "skipped");
 }
 
-static const fr_reg *reg_find(const fr_reg *regs, size_t n, const char *id)
-{
-	size_t i;
-	for (i = 0; i < n; i++)
-		if (!strcmp(regs[i].id, id))
-			return &regs[i];
-	return NULL;
-}
 
 int ferry_status(ferry *f, char **out)
 {
@@ -465,7 +457,7 @@ int ferry_status(ferry *f, char **out)
 	fr_version cur;
 	struct ferry_plan *plan = NULL;
 	fr_buf err = FR_BUF_INIT;
-	fr_reg *regs = NULL;
+	fr_reg *regs = NULL, **idx = NULL;
 	fr_run_row *runs = NULL, running;
 	fr_lock_holder h;
 	size_t nregs = 0, nruns = 0, i, j, npending = 0;
@@ -474,7 +466,8 @@ int ferry_status(ferry *f, char **out)
 	*out = NULL;
 	if ((rc = fr_current(f, &cur)) || (rc = fr_load_catalog(f)))
 		return rc;
-	if (fr_state_registry(f->state, &regs, &nregs) || fr_state_runs(f->state, 1, &runs, &nruns) ||
+	if (fr_state_registry_ex(f->state, 0, &regs, &nregs) ||
+	    !(idx = fr_reg_index(regs, nregs)) || fr_state_runs(f->state, 1, &runs, &nruns) ||
 	    fr_state_running(f->state, &running, &found)) {
 		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
 		goto done;
@@ -497,7 +490,7 @@ int ferry_status(ferry *f, char **out)
 			json_object_set_new(o, "to", json_string(text));
 			json_array_append_new(pend, o);
 			for (j = 0; j < t->nsteps; j++) {
-				const fr_reg *r = reg_find(regs, nregs, t->steps[j]->id);
+				const fr_reg *r = fr_reg_lookup(idx, nregs, t->steps[j]->id);
 				if (!r || !applied_status(r->status))
 					npending++;
 			}
@@ -527,6 +520,7 @@ done:
 	json_decref(doc);
 	fr_plan_free(plan);
 	fr_buf_release(&err);
+	fr_free(idx);
 	fr_regs_free(regs, nregs);
 	fr_run_rows_free(runs, nruns);
 	return rc;
@@ -536,7 +530,7 @@ int ferry_list(ferry *f, char **out)
 {
 	fr_version cur;
 	json_t *doc, *arr;
-	fr_reg *regs = NULL;
+	fr_reg *regs = NULL, **idx = NULL;
 	size_t nregs = 0, i;
 	char text[FR_VERSION_STR_MAX];
 	int rc;
@@ -547,11 +541,15 @@ int ferry_list(ferry *f, char **out)
 		return rc;
 	if (fr_state_registry(f->state, &regs, &nregs))
 		return fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
+	if (!(idx = fr_reg_index(regs, nregs))) {
+		fr_regs_free(regs, nregs);
+		return fr_fail(f, FERRY_EFAILED, "out of memory");
+	}
 	doc = json_object();
 	arr = json_array();
 	for (i = 0; i < f->cat->nsteps; i++) {
 		fr_step *s = f->cat->steps[i];
-		const fr_reg *r = reg_find(regs, nregs, s->id);
+		const fr_reg *r = fr_reg_lookup(idx, nregs, s->id);
 		json_t *o = json_object();
 		const char *state = "pending";
 		int ck = fr_state_checksum(f->state, s);
@@ -596,6 +594,7 @@ int ferry_list(ferry *f, char **out)
 	}
 	json_object_set_new(doc, "steps", arr);
 	fr_state_cache_save(f->state);
+	fr_free(idx);
 	fr_regs_free(regs, nregs);
 	return publish(f, doc, out);
 }

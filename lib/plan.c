@@ -148,7 +148,7 @@ int fr_plan_compute(struct ferry_plan **out, const fr_catalog *cat, const fr_ver
 	fr_catalog_node(cat, from, &start);
 	fr_catalog_node(cat, &goal, &eff);
 
-	/* Nodes: start, then every distinct to in (start, eff], ascending (trs are sorted by to). */
+	/* Nodes: start, then each distinct to in (start, eff], ascending (trs are by to). */
 	if (!(nodes = fr_calloc(cat->ntrs + 1, sizeof *nodes)))
 		goto nomem;
 	nodes[nn].v = start;
@@ -173,7 +173,8 @@ int fr_plan_compute(struct ferry_plan **out, const fr_catalog *cat, const fr_ver
 			size_t k;
 			double sec;
 			int r;
-			if (fr_version_cmp(&t->to, &nodes[i].v) <= 0 || fr_version_cmp(&t->to, &eff) > 0)
+			if (fr_version_cmp(&t->to, &nodes[i].v) <= 0 ||
+			    fr_version_cmp(&t->to, &eff) > 0)
 				continue;
 			if (!fr_vpattern_match(&t->from, &nodes[i].v) &&
 			    !(i == 0 && fr_vpattern_match(&t->from, from)))
@@ -205,7 +206,8 @@ int fr_plan_compute(struct ferry_plan **out, const fr_catalog *cat, const fr_ver
 		fr_version_format(from, a, sizeof a);
 		fr_version_format(&goal, b, sizeof b);
 		if (err) {
-			fr_buf_printf(err, "no path from '%s' to '%s'; reachable from '%s': ", a, b, a);
+			fr_buf_printf(err, "no path from '%s' to '%s'; reachable from '%s': ",
+			              a, b, a);
 			for (i = 1; i < nn; i++) {
 				if (!nodes[i].reached)
 					continue;
@@ -298,8 +300,8 @@ int fr_plan_dot(const fr_catalog *cat, const struct ferry_plan *path, fr_buf *ou
 		const fr_transition *t = cat->trs[i];
 		fr_vpattern_format(&t->from, a, sizeof a);
 		fr_version_format(&t->to, b, sizeof b);
-		fr_buf_printf(out, "\t\"%s\" -> \"%s\" [label=\"%zu step%s\"%s];\n", a, b, t->nsteps,
-		              t->nsteps == 1 ? "" : "s",
+		fr_buf_printf(out, "\t\"%s\" -> \"%s\" [label=\"%zu step%s\"%s];\n", a, b,
+		              t->nsteps, t->nsteps == 1 ? "" : "s",
 		              on_path(path, t) ? ", style=bold, color=blue" : "");
 	}
 	fr_buf_puts(out, "}\n");

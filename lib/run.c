@@ -232,13 +232,9 @@ static int applied_status(const char *s)
 	return !strcmp(s, "applied") || !strcmp(s, "skipped");
 }
 
-static const fr_reg *reg_find(const fr_reg *regs, size_t n, const char *id)
+static int str_ptr_cmp(const void *a, const void *b)
 {
-	size_t i;
-	for (i = 0; i < n; i++)
-		if (!strcmp(regs[i].id, id))
-			return &regs[i];
-	return NULL;
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* ---- reconcile: each database's record wins over state.db's mirror ---- */
@@ -248,18 +244,31 @@ static int reconcile(engine *e, fr_reg **regs, size_t *nregs)
 	ferry *f = e->f;
 	size_t i, j;
 	int changed = 0;
+	fr_reg **idx = fr_reg_index(*regs, *nregs);
+	if (!idx)
+		return fr_fail(f, FERRY_EFAILED, "out of memory");
 	for (i = 0; i < e->ndbs; i++) {
 		run_db *r = &e->dbs[i];
 		fr_record *recs = NULL;
+		char **ids = NULL;
 		size_t nrecs = 0;
 		if (r->conf->path && !fr_exists(r->conf->path))
 			continue; /* an SQLite file not made yet holds no record */
-		if (open_db(e, r))
+		if (open_db(e, r) || r->db->drv->record_read(r->db, &recs, &nrecs, &e->err)) {
+			fr_free(idx);
 			return fr_fail_msg(f, FERRY_EFAILED, e->err.ptr);
-		if (r->db->drv->record_read(r->db, &recs, &nrecs, &e->err))
-			return fr_fail_msg(f, FERRY_EFAILED, e->err.ptr);
+		}
+		ids = fr_malloc((nrecs ? nrecs : 1) * sizeof *ids);
+		if (!ids) {
+			fr_records_free(recs, nrecs);
+			fr_free(idx);
+			return fr_fail(f, FERRY_EFAILED, "out of memory");
+		}
+		for (j = 0; j < nrecs; j++)
+			ids[j] = recs[j].id;
+		qsort(ids, nrecs, sizeof *ids, str_ptr_cmp);
 		for (j = 0; j < nrecs; j++) {
-			const fr_reg *g = reg_find(*regs, *nregs, recs[j].id);
+			const fr_reg *g = fr_reg_lookup(idx, *nregs, recs[j].id);
 			if (!g || !applied_status(g->status) || strcmp(g->status, recs[j].status) ||
 			    strcmp(g->checksum, recs[j].checksum ? recs[j].checksum : "")) {
 				fr_reg n;
@@ -283,13 +292,10 @@ static int reconcile(engine *e, fr_reg **regs, size_t *nregs)
 		/* Registry rows of this database that its record does not hold: not applied. */
 		for (j = 0; j < *nregs; j++) {
 			const fr_reg *g = &(*regs)[j];
-			size_t k;
-			int found = 0;
+			char *key = g->id;
 			if (strcmp(g->database, r->conf->name) || !applied_status(g->status))
 				continue;
-			for (k = 0; k < nrecs && !found; k++)
-				found = !strcmp(recs[k].id, g->id);
-			if (!found) {
+			if (!nrecs || !bsearch(&key, ids, nrecs, sizeof *ids, str_ptr_cmp)) {
 				fr_reg n = *g;
 				n.status = "rolled_back";
 				n.message = "not in the database's record";
@@ -297,9 +303,11 @@ static int reconcile(engine *e, fr_reg **regs, size_t *nregs)
 				changed = 1;
 			}
 		}
+		fr_free(ids);
 		fr_records_free(recs, nrecs);
 		r->reconciled = 1;
 	}
+	fr_free(idx);
 	if (changed) {
 		fr_regs_free(*regs, *nregs);
 		*regs = NULL;
@@ -675,14 +683,14 @@ static int run_step(engine *e, fr_step *s, int rerun)
 
 /* ---- up ---- */
 
-static int is_applied(const fr_reg *regs, size_t n, const char *id)
+static int is_applied(fr_reg **idx, size_t n, const char *id)
 {
-	const fr_reg *r = reg_find(regs, n, id);
+	const fr_reg *r = fr_reg_lookup(idx, n, id);
 	return r && applied_status(r->status);
 }
 
 /* The steps a plan still has to run, in order (borrowed pointers). */
-static int pending_steps(const ferry_plan *p, const fr_reg *regs, size_t nregs,
+static int pending_steps(const ferry_plan *p, fr_reg **regs, size_t nregs,
                          const ferry_run_options *o, fr_step ***out, size_t *n)
 {
 	size_t i, j, cnt = 0, cap = 0;
@@ -822,13 +830,13 @@ static int run_up(ferry *f, const ferry_plan *given, const char *target,
 	engine e;
 	ferry_plan *made = NULL;
 	const ferry_plan *p = given;
-	fr_reg *regs = NULL;
+	fr_reg *regs = NULL, **idx = NULL;
 	fr_step **pend = NULL;
 	fr_buf drift = FR_BUF_INIT;
 	size_t nregs = 0, npend = 0, ndrift, i;
 	char fromtext[FR_VERSION_STR_MAX], totext[FR_VERSION_STR_MAX];
 	int rc, locked_pass = 0;
-	fr_step *only = NULL;
+	fr_step *only = NULL, *rerun_extra = NULL;
 
 	if ((rc = engine_init(&e, f, o)))
 		return rc;
@@ -859,14 +867,21 @@ again:
 	}
 	fr_regs_free(regs, nregs);
 	regs = NULL;
-	if (fr_state_registry(f->state, &regs, &nregs)) {
+	if (fr_state_registry_ex(f->state, 0, &regs, &nregs)) {
 		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
 		goto done;
 	}
 	if (locked_pass && (rc = reconcile(&e, &regs, &nregs)))
 		goto done;
+	fr_free(idx);
+	idx = fr_reg_index(regs, nregs);
+	if (!idx) {
+		rc = fr_fail(f, FERRY_EFAILED, "out of memory");
+		goto done;
+	}
 	fr_free(pend);
 	pend = NULL;
+	rerun_extra = NULL;
 	if (o->only) {
 		only = fr_catalog_step(f->cat, o->only);
 		if (!only) {
@@ -881,9 +896,32 @@ again:
 		}
 		pend[0] = only;
 		npend = 1;
-	} else if (pending_steps(p, regs, nregs, o, &pend, &npend)) {
+	} else if (pending_steps(p, idx, nregs, o, &pend, &npend)) {
 		rc = fr_fail(f, FERRY_EFAILED, "out of memory");
 		goto done;
+	} else if (o->rerun) {
+		/* --rerun of a step the plan does not hold (already passed): run it first. */
+		fr_step *rs = fr_catalog_step(f->cat, o->rerun), **t;
+		size_t k;
+		int in_plan = 0;
+		if (!rs) {
+			rc = fr_fail(f, FERRY_EINVALID, "no step '%s' in the catalog (see 'ferry list')",
+			             o->rerun);
+			goto done;
+		}
+		for (k = 0; k < npend; k++)
+			in_plan |= pend[k] == rs;
+		if (!in_plan) {
+			t = fr_realloc(pend, (npend + 1) * sizeof *pend);
+			if (!t) {
+				rc = fr_fail(f, FERRY_EFAILED, "out of memory");
+				goto done;
+			}
+			pend = t;
+			memmove(pend + 1, pend, npend * sizeof *pend);
+			pend[0] = rerun_extra = rs;
+			npend++;
+		}
 	}
 	fr_buf_reset(&drift);
 	ndrift = find_drift(f, regs, nregs, &drift);
@@ -940,12 +978,16 @@ again:
 		rc = run_step(&e, only, 1);
 	} else {
 		size_t ti, si;
+		if (rerun_extra && (rc = run_step(&e, rerun_extra, 1)) != 0) {
+			fr_log(f, FERRY_LOG_ERROR, rerun_extra->id, "failed: %s", e.err.ptr);
+			add_outcome(&e, rerun_extra->id, "failed", 0, e.err.ptr);
+		}
 		for (ti = 0; ti < p->ntrs && !rc; ti++) {
 			fr_transition *t = p->trs[ti];
 			for (si = 0; si < t->nsteps && !rc; si++) {
 				fr_step *s = t->steps[si];
 				int rerun = o->rerun && !strcmp(o->rerun, s->id);
-				if (is_applied(regs, nregs, s->id) && !rerun)
+				if (is_applied(idx, nregs, s->id) && !rerun)
 					continue;
 				if (f->interrupted) {
 					rc = FERRY_EINTERRUPTED;
@@ -1036,6 +1078,7 @@ done:
 	if (rc && !f->last_run)
 		set_result(&e, "failed", NULL, NULL);
 	fr_free(pend);
+	fr_free(idx);
 	fr_regs_free(regs, nregs);
 	fr_buf_release(&drift);
 	ferry_plan_free(made);

@@ -48,8 +48,20 @@ static const char schema[] =
 	" kind TEXT, from_version TEXT, to_version TEXT, checksum TEXT, status TEXT, undo TEXT,"
 	" message TEXT, applied_at_ms INTEGER, duration_ms INTEGER, run_id INTEGER);"
 	"CREATE TABLE IF NOT EXISTS checksum_cache(path TEXT PRIMARY KEY, size INTEGER,"
-	" mtime_ns INTEGER, ino INTEGER, checksum TEXT);"
-	"INSERT OR IGNORE INTO meta VALUES('schema', '1');";
+	" mtime_ns INTEGER, ino INTEGER, checksum TEXT) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS registry_seq ON registry(seq);"
+	"PRAGMA user_version = 1;";
+
+static int schema_version(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
 
 int fr_state_open(fr_state **out, const char *ferry_dir, int create, fr_buf *err)
 {
@@ -80,9 +92,16 @@ int fr_state_open(fr_state **out, const char *ferry_dir, int create, fr_buf *err
 		goto done;
 	}
 	sqlite3_busy_timeout(s->db, 10000);
-	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
-	                 NULL) != SQLITE_OK ||
-	    sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+	{
+		/* Keep the -wal and -shm files between runs: no create and unlink on each no-op. */
+		int persist = 1;
+		sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+	}
+	/* The schema is written once; later opens only read user_version (the no-op path). */
+	if (sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
+	    (schema_version(s->db) < 1 &&
+	     (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
+	      sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK))) {
 		fr_buf_printf(err, "cannot use '%s': %s (is it writable?)", path,
 		              sqlite3_errmsg(s->db));
 		goto done;
@@ -193,20 +212,20 @@ void fr_regs_free(fr_reg *r, size_t n)
 	if (!r)
 		return;
 	for (i = 0; i < n; i++) {
-		fr_free(r[i].id);
-		fr_free(r[i].database);
-		fr_free(r[i].kind);
-		fr_free(r[i].from);
-		fr_free(r[i].to);
-		fr_free(r[i].checksum);
-		fr_free(r[i].status);
+		fr_free(r[i].id); /* the block holding id ... status */
 		fr_free(r[i].undo);
 		fr_free(r[i].message);
 	}
 	fr_free(r);
 }
 
-int fr_state_registry(fr_state *s, fr_reg **out, size_t *n)
+/*
+ * Every registry row (by seq when with_text; in no set order without). Each row's strings live in one allocation
+ * (row->id points at its start), so that reading 1,000 rows on the no-op
+ * path costs 1,000 mallocs, not 9,000. The undo and message texts are read
+ * only when with_text is set.
+ */
+int fr_state_registry_ex(fr_state *s, int with_text, fr_reg **out, size_t *n)
 {
 	sqlite3_stmt *st = NULL;
 	fr_reg *r = NULL, *t;
@@ -215,12 +234,19 @@ int fr_state_registry(fr_state *s, fr_reg **out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	if (sqlite3_prepare_v2(s->db,
+	                       with_text ?
 	                       "SELECT id, database, kind, from_version, to_version, checksum,"
-	                       " status, undo, message, applied_at_ms, duration_ms, run_id, seq"
-	                       " FROM registry ORDER BY seq",
+	                       " status, applied_at_ms, duration_ms, run_id, seq, undo, message"
+	                       " FROM registry ORDER BY seq" :
+	                       "SELECT id, database, kind, from_version, to_version, checksum,"
+	                       " status, applied_at_ms, duration_ms, run_id, seq"
+	                       " FROM registry",
 	                       -1, &st, NULL))
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t len[7], total = 0, k;
+		char *block, *p;
+		char **dst[7];
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 64;
 			t = fr_realloc(r, cap * sizeof *r);
@@ -228,24 +254,35 @@ int fr_state_registry(fr_state *s, fr_reg **out, size_t *n)
 				goto fail;
 			r = t;
 		}
-		t = &r[cnt++];
+		t = &r[cnt];
 		memset(t, 0, sizeof *t);
-		t->id = col_text0(st, 0);
-		t->database = col_text0(st, 1);
-		t->kind = col_text0(st, 2);
-		t->from = col_text0(st, 3);
-		t->to = col_text0(st, 4);
-		t->checksum = col_text0(st, 5);
-		t->status = col_text0(st, 6);
-		t->undo = col_text(st, 7);
-		t->message = col_text(st, 8);
-		t->applied_at_ms = sqlite3_column_int64(st, 9);
-		t->duration_ms = sqlite3_column_int64(st, 10);
-		t->run_id = sqlite3_column_int64(st, 11);
-		t->seq = sqlite3_column_int64(st, 12);
-		if (!t->id || !t->database || !t->kind || !t->from || !t->to || !t->checksum ||
-		    !t->status)
+		dst[0] = &t->id, dst[1] = &t->database, dst[2] = &t->kind, dst[3] = &t->from;
+		dst[4] = &t->to, dst[5] = &t->checksum, dst[6] = &t->status;
+		for (k = 0; k < 7; k++) {
+			sqlite3_column_text(st, (int)k);
+			len[k] = (size_t)sqlite3_column_bytes(st, (int)k);
+			total += len[k] + 1;
+		}
+		block = fr_malloc(total);
+		if (!block)
 			goto fail;
+		for (k = 0, p = block; k < 7; k++) {
+			const unsigned char *v = sqlite3_column_text(st, (int)k);
+			if (len[k])
+				memcpy(p, v, len[k]);
+			p[len[k]] = '\0';
+			*dst[k] = p;
+			p += len[k] + 1;
+		}
+		t->applied_at_ms = sqlite3_column_int64(st, 7);
+		t->duration_ms = sqlite3_column_int64(st, 8);
+		t->run_id = sqlite3_column_int64(st, 9);
+		t->seq = sqlite3_column_int64(st, 10);
+		cnt++;
+		if (with_text) {
+			t->undo = col_text(st, 11);
+			t->message = col_text(st, 12);
+		}
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -259,6 +296,11 @@ fail:
 	sqlite3_finalize(st);
 	fr_regs_free(r, cnt);
 	return -1;
+}
+
+int fr_state_registry(fr_state *s, fr_reg **out, size_t *n)
+{
+	return fr_state_registry_ex(s, 1, out, n);
 }
 
 int fr_state_reg_put(fr_state *s, const fr_reg *r)
@@ -711,4 +753,33 @@ done:
 			fr_state_rollback(s);
 	}
 	return rc;
+}
+
+/* ---- registry lookups by id ---- */
+
+static int reg_ptr_cmp(const void *a, const void *b)
+{
+	return strcmp((*(fr_reg *const *)a)->id, (*(fr_reg *const *)b)->id);
+}
+
+fr_reg **fr_reg_index(fr_reg *regs, size_t n)
+{
+	fr_reg **idx = fr_malloc((n ? n : 1) * sizeof *idx);
+	size_t i;
+	if (!idx)
+		return NULL;
+	for (i = 0; i < n; i++)
+		idx[i] = &regs[i];
+	qsort(idx, n, sizeof *idx, reg_ptr_cmp);
+	return idx;
+}
+
+const fr_reg *fr_reg_lookup(fr_reg **idx, size_t n, const char *id)
+{
+	fr_reg key, *kp = &key, **hit;
+	if (!idx || !n)
+		return NULL;
+	key.id = (char *)id;
+	hit = bsearch(&kp, idx, n, sizeof *idx, reg_ptr_cmp);
+	return hit ? *hit : NULL;
 }

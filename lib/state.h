@@ -47,9 +47,14 @@ typedef struct {
 } fr_reg;
 
 void fr_regs_free(fr_reg *r, size_t n);
-/* Every registry row, by seq. */
+/* Every registry row, by seq, with the undo and message texts. */
 int fr_state_registry(fr_state *s, fr_reg **out, size_t *n);
+/* The same; without with_text, undo and message are NULL and the order is unset (cheaper). */
+int fr_state_registry_ex(fr_state *s, int with_text, fr_reg **out, size_t *n);
 int fr_state_reg_put(fr_state *s, const fr_reg *r);
+/* An index of regs sorted by id (fr_free it; regs must outlive it), and a lookup in it. */
+fr_reg **fr_reg_index(fr_reg *regs, size_t n);
+const fr_reg *fr_reg_lookup(fr_reg **idx, size_t n, const char *id);
 int fr_state_reg_delete(fr_state *s, const char *id);
 int64_t fr_state_next_seq(fr_state *s);
 

@@ -22,6 +22,8 @@ static int is_ident_char(char c)
 	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
 }
 
+#define PATTERN_EXPECTED "expected MAJOR.MINOR.PATCH or a pattern such as 1.2.x"
+
 static int fail(fr_buf *err, const char *kind, const char *text, const char *what)
 {
 	if (err)
@@ -241,7 +243,7 @@ int fr_vpattern_parse(fr_vpattern *out, const char *text, fr_buf *err)
 	memset(&pat, 0, sizeof pat);
 	memset(out, 0, sizeof *out);
 	if (!text)
-		return fail(err, kind, "", "expected MAJOR.MINOR.PATCH or a pattern such as 1.2.x");
+		return fail(err, kind, "", PATTERN_EXPECTED);
 	parts[0] = &pat.v.major;
 	parts[1] = &pat.v.minor;
 	parts[2] = &pat.v.patch;
@@ -252,20 +254,21 @@ int fr_vpattern_parse(fr_vpattern *out, const char *text, fr_buf *err)
 			if (pat.fixed && (*p == '\0' || *p == '-' || *p == '+'))
 				break; /* "1.x": the missing parts are wild too */
 			if (*p != '.')
-				return fail(err, kind, text,
-				            "expected MAJOR.MINOR.PATCH or a pattern such as 1.2.x");
+				return fail(err, kind, text, PATTERN_EXPECTED);
 			p++;
 		}
 		if (is_wild(p)) {
 			if (i == 0)
-				return fail(err, kind, text, "the major version cannot be a wildcard");
+				return fail(err, kind, text,
+				            "the major version cannot be a wildcard");
 			if (pat.fixed == 0)
 				pat.fixed = i;
 			p++;
 			continue;
 		}
 		if (pat.fixed)
-			return fail(err, kind, text, "a wildcard may only stand for trailing parts");
+			return fail(err, kind, text,
+			            "a wildcard may only stand for trailing parts");
 		if ((r = parse_num(&p, parts[i])) != 0)
 			return num_error(r, err, kind, text);
 	}

@@ -1,0 +1,44 @@
+# The two commands of the README, and a few more. Each installs the Debian
+# packages it is missing (as root; otherwise it prints the apt line and
+# stops), configures with Meson, builds with Ninja and runs.
+#
+#   make demo      a real upgrade of examples/demo on SQLite
+#   make test      every unit and command-line test; ends "N passed, N failed"
+#   make sanitize  the test suite under AddressSanitizer + UBSan
+#   make valgrind  the unit tests and the tool under valgrind (leaks are errors)
+#   make bench     the benchmarks, printed as a table
+
+BUILD ?= build
+PACKAGES := meson ninja-build pkg-config gcc libsqlite3-dev libyaml-dev libjansson-dev \
+            libssl-dev libcmocka-dev libpq-dev bats sqlite3 valgrind
+.PHONY: all deps demo test sanitize valgrind bench clean
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+deps:
+	@sh tools/ensure-packages.sh $(PACKAGES)
+
+$(BUILD)/build.ninja: | deps
+	meson setup $(BUILD) $(MESON_ARGS)
+
+demo: all
+	@sh examples/demo.sh $(BUILD)/ferry
+
+test: all
+	@bash tests/run.sh $(BUILD)
+
+sanitize: deps
+	@[ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false $(MESON_ARGS)
+	ninja -C build-asan
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		bash tests/run.sh build-asan
+
+valgrind: all
+	@bash tests/valgrind.sh $(BUILD)
+
+bench: all
+	@bash bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-asan

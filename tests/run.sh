@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# run.sh BUILD_DIR - runs every unit test (cmocka, TAP) and every
+# command-line test (bats, TAP) and ends with "N passed, N failed".
+set -u
+build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+build=$(cd "$top" && cd "$build" && pwd)
+export FERRY="$build/ferry"
+export FERRY_BUILD="$build"
+export CMOCKA_MESSAGE_OUTPUT=TAP
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+pass=0 fail=0
+
+count() { # file: adds its TAP results
+	local p f
+	p=$(grep -cE '^ok ' "$1")
+	f=$(grep -cE '^not ok ' "$1")
+	pass=$((pass + p))
+	fail=$((fail + f))
+	if [ "$f" -gt 0 ]; then grep -E '^not ok ' "$1" | sed 's/^/    /'; fi
+}
+
+echo "== unit tests"
+for t in "$build"/tests/unit/test_*; do
+	[ -f "$t" ] && [ -x "$t" ] || continue
+	name=$(basename "$t")
+	( cd "$out" && "$t" ) >"$out/$name.tap" 2>"$out/$name.err"
+	st=$?
+	count "$out/$name.tap"
+	n=$(grep -cE '^(not )?ok ' "$out/$name.tap")
+	printf '  %-22s %3d tests%s\n' "$name" "$n" "$([ $st = 0 ] || echo "  (exit $st)")"
+	if [ $st != 0 ] && ! grep -qE '^not ok ' "$out/$name.tap"; then
+		# A crash before any result still counts as a failure.
+		fail=$((fail + 1)); tail -20 "$out/$name.err" | sed 's/^/    /'
+	fi
+done
+
+echo "== command-line tests"
+for f in "$top"/tests/cli/*.bats; do
+	[ -f "$f" ] || continue
+	name=$(basename "$f" .bats)
+	bats --tap "$f" >"$out/$name.tap" 2>&1
+	count "$out/$name.tap"
+	n=$(grep -cE '^(not )?ok ' "$out/$name.tap")
+	printf '  %-22s %3d tests\n' "$name" "$n"
+	if grep -qE '^not ok ' "$out/$name.tap"; then
+		grep -E '^#' "$out/$name.tap" | head -40 | sed 's/^/    /'
+	fi
+done
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
