@@ -9,7 +9,7 @@
 #   make bench     the benchmarks, printed as a table
 
 BUILD ?= build
-PACKAGES := meson ninja-build pkg-config gcc libsqlite3-dev libyaml-dev libjansson-dev \
+PACKAGES := meson ninja-build pkg-config gcc g++ jq libsqlite3-dev libyaml-dev libjansson-dev \
             libssl-dev libcmocka-dev libpq-dev bats sqlite3 valgrind
 .PHONY: all deps demo test sanitize valgrind bench clean
 

@@ -15,6 +15,8 @@ int cmd_init(int argc, char **argv)
 		OPT_END_
 	};
 	const char *dir;
+	char *version = NULL;
+	ferry *f = NULL;
 	int rc = cli_parse("init", "Make this folder (or -C DIR) an installation: write ferry.yaml "
 	                           "(unless present), migrations/ and .ferry/, and record the "
 	                           "version.",
@@ -28,17 +30,22 @@ int cmd_init(int argc, char **argv)
 		ferry_free(err);
 		return rc;
 	}
+	/* Init keeps the version of an installation it finds; say the one recorded. */
+	if (ferry_open(&f, dir, NULL) == 0)
+		ferry_current_version(f, &version);
+	ferry_close(f);
 	if (cli.json) {
 		json_t *j = json_object();
 		char *s;
 		json_object_set_new(j, "root", json_string(dir));
-		json_object_set_new(j, "version", json_string(o.version_ ? o.version_ : "0.0.0"));
+		json_object_set_new(j, "version", json_string(version ? version : "0.0.0"));
 		s = json_dumps(j, JSON_INDENT(2));
 		cli_print_json(s);
 		free(s);
 		json_decref(j);
 	} else {
-		cli_say("initialised '%s' at version %s\n", dir, o.version_ ? o.version_ : "0.0.0");
+		cli_say("initialised '%s' at version %s\n", dir, version ? version : "0.0.0");
 	}
+	ferry_free(version);
 	return 0;
 }

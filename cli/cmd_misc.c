@@ -36,10 +36,12 @@ int cmd_recover(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	rc = ferry_recover(cli.f, resume);
+	if (rc)
+		return cli_fail(rc);
 	if (ferry_last_run(cli.f, &doc) == 0) {
 		if (cli.json) {
 			cli_print_json(doc);
-		} else if (rc == 0) {
+		} else {
 			json_t *j = json_loads(doc, 0, NULL);
 			const char *st = json_string_value(json_object_get(j, "status"));
 			if (st && !strcmp(st, "noop"))
@@ -51,5 +53,5 @@ int cmd_recover(int argc, char **argv)
 		}
 		ferry_free(doc);
 	}
-	return cli_fail(rc);
+	return 0;
 }

@@ -9,22 +9,27 @@ static int show_findings(int rc, char *doc, const char *ok_text)
 	size_t i;
 	if (rc && rc != FERRY_EVERIFY)
 		return cli_fail(rc);
-	if (cli.json) {
+	if (cli.json)
 		cli_print_json(doc);
-		ferry_free(doc);
-		return rc;
-	}
 	j = json_loads(doc, 0, NULL);
 	ferry_free(doc);
-	json_array_foreach(json_object_get(j, "findings"), i, f)
-		cli_say("%s%-12s%s %s: %s\n", C_RED, json_string_value(json_object_get(f, "kind")),
-		        C_RESET, json_string_value(json_object_get(f, "subject")),
-		        json_string_value(json_object_get(f, "message")));
-	if (rc == 0)
-		cli_say("%sok%s %s\n", C_GREEN, C_RESET, ok_text);
-	else
+	/* With --json the document is on stdout; the findings are said on stderr too. */
+	json_array_foreach(json_object_get(j, "findings"), i, f) {
+		const char *kind = json_string_value(json_object_get(f, "kind"));
+		const char *subject = json_string_value(json_object_get(f, "subject"));
+		const char *msg = json_string_value(json_object_get(f, "message"));
+		if (cli.json)
+			cli_error(0, "%s: %s: %s", kind, subject, msg);
+		else
+			cli_say("%s%-12s%s %s: %s\n", C_RED, kind, C_RESET, subject, msg);
+	}
+	if (rc == 0) {
+		if (!cli.json)
+			cli_say("%sok%s %s\n", C_GREEN, C_RESET, ok_text);
+	} else {
 		cli_error(rc, "%zu problem%s found", json_array_size(json_object_get(j, "findings")),
 		          json_array_size(json_object_get(j, "findings")) == 1 ? "" : "s");
+	}
 	json_decref(j);
 	return rc;
 }

@@ -381,7 +381,19 @@ int ferry_init(const char *root, const ferry_init_options *opts, char **errmsg_o
 		fr_buf_puts(&err, ferry_errmsg(f));
 		goto done;
 	}
-	rc = fr_record_version(f, &v);
+	{
+		/*
+		 * Again on an installation: keep its version unless one is asked
+		 * for, and then refuse one below applied steps, as version --set.
+		 */
+		fr_buf have = FR_BUF_INIT;
+		int recorded = fr_state_get_version(f->state, &have) == 0 && have.len;
+		fr_buf_release(&have);
+		if (!recorded)
+			rc = fr_record_version(f, &v);
+		else if (opts && opts->version >= 1 && opts->version_)
+			rc = ferry_set_version(f, ver, 0);
+	}
 	if (rc)
 		fr_buf_puts(&err, ferry_errmsg(f));
 done:
@@ -695,6 +707,7 @@ static json_t *jstrings(char **v, size_t n)
 json_t *fr_plan_to_json(const ferry_plan *p, fr_buf *err);
 json_t *fr_plan_to_json(const ferry_plan *p, fr_buf *err)
 {
+	const char *dflt = p->f && p->f->cfg->ndbs ? p->f->cfg->dbs[0].name : "default";
 	json_t *doc = json_object(), *path = json_array(), *trs = json_array();
 	char text[FR_VERSION_STR_MAX];
 	size_t i, j;
@@ -734,7 +747,7 @@ json_t *fr_plan_to_json(const ferry_plan *p, fr_buf *err)
 			if (db && !*db)
 				json_object_set_new(so, "database", json_null());
 			else
-				json_object_set_new(so, "database", json_string(db ? db : "default"));
+				json_object_set_new(so, "database", json_string(db ? db : dflt));
 			json_array_append_new(steps, so);
 		}
 		json_object_set_new(o, "steps", steps);
@@ -768,18 +781,6 @@ int ferry_plan_json(const ferry_plan *p, char **out)
 		return rc;
 	}
 	fr_buf_release(&err);
-	/* The database name "default" above stands for the first database; name it. */
-	if (f->cfg->ndbs) {
-		json_t *trs = json_object_get(doc, "transitions"), *t, *s;
-		size_t i, j;
-		json_array_foreach(trs, i, t) {
-			json_array_foreach(json_object_get(t, "steps"), j, s) {
-				json_t *d = json_object_get(s, "database");
-				if (json_is_string(d) && !strcmp(json_string_value(d), "default"))
-					json_object_set_new(s, "database", json_string(f->cfg->dbs[0].name));
-			}
-		}
-	}
 	return publish(f, doc, out);
 }
 
@@ -841,7 +842,8 @@ int ferry_new_step(ferry *f, char **out, const char *to_version, const char *nam
 	if (kind && strcmp(kind, "sql"))
 		return fr_fail(f, FERRY_EINVALID,
 		               "unknown step kind '%s' (this build makes sql steps)", kind);
-	if (!*name || strchr(name, '/') || name[0] == '.')
+	if (!*name || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                           "0123456789_-") != strlen(name))
 		return fr_fail(f, FERRY_EINVALID, "invalid step name '%s' (use letters, digits, _ and -)",
 		               name);
 	if (fr_version_parse(&to, to_version, &f->err))
@@ -853,11 +855,11 @@ int ferry_new_step(ferry *f, char **out, const char *to_version, const char *nam
 	}
 	if ((rc = fr_load_catalog(f)))
 		return rc;
-	/* An existing folder transition into to (from from, when given) takes the step. */
+	/* An existing transition into to (from from, when given) takes the step. */
 	for (i = 0; i < f->cat->ntrs; i++) {
 		fr_transition *t = f->cat->trs[i];
 		char a[FR_VERSION_STR_MAX], b[FR_VERSION_STR_MAX];
-		if (!t->dir || fr_version_cmp(&t->to, &to))
+		if (fr_version_cmp(&t->to, &to))
 			continue;
 		if (have_from) {
 			fr_vpattern_format(&t->from, a, sizeof a);
@@ -869,6 +871,11 @@ int ferry_new_step(ferry *f, char **out, const char *to_version, const char *nam
 		break;
 	}
 	fr_version_format(&to, tv, sizeof tv);
+	if (tr && !tr->dir) {
+		/* A flat transition: the new step is one more flat file of that version. */
+		fr_buf_printf(&file, "%s/%s_%s.sql", f->cfg->migrations, tv, name);
+		goto write;
+	}
 	if (tr) {
 		fr_buf_puts(&dir, tr->dir);
 	} else {
@@ -899,7 +906,17 @@ int ferry_new_step(ferry *f, char **out, const char *to_version, const char *nam
 		rc = fr_fail(f, FERRY_EFAILED, "cannot create '%s': %s", dir.ptr, strerror(errno));
 		goto done;
 	}
-	fr_buf_printf(&file, "%s/%03zu_%s.sql", dir.ptr, (tr ? tr->nsteps : 0) + 1, name);
+	{
+		/* One past the highest leading number in the folder, so it sorts last. */
+		unsigned long top = 0;
+		for (i = 0; tr && i < tr->nsteps; i++) {
+			unsigned long n = strtoul(tr->steps[i]->name, NULL, 10);
+			if (n > top)
+				top = n;
+		}
+		fr_buf_printf(&file, "%s/%03lu_%s.sql", dir.ptr, top + 1, name);
+	}
+write:
 	if (fr_exists(file.ptr)) {
 		rc = fr_fail(f, FERRY_EINVALID, "'%s' exists already", file.ptr);
 		goto done;

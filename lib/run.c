@@ -683,6 +683,29 @@ static int run_step(engine *e, fr_step *s, int rerun)
 
 /* ---- up ---- */
 
+/* The registry remembers the step that failed (list shows it), with the message. */
+static void record_failed(engine *e, fr_step *s, const char *msg)
+{
+	char tv[FR_VERSION_STR_MAX], fv[FR_VERSION_STR_MAX];
+	const char *db = s->loaded ? s->kind->database(s) : NULL;
+	fr_reg r;
+	memset(&r, 0, sizeof r);
+	fr_vpattern_format(&s->tr->from, fv, sizeof fv);
+	vfmt(&s->tr->to, tv);
+	r.id = s->id;
+	r.database = (char *)(db && *db ? db : e->ndbs && (!db || *db) ? e->dbs[0].conf->name : "");
+	r.kind = (char *)s->kind->name;
+	r.from = fv;
+	r.to = tv;
+	r.checksum = s->checksum;
+	r.status = "failed";
+	r.message = (char *)msg;
+	r.applied_at_ms = fr_now_ms();
+	r.run_id = e->run_id;
+	r.seq = e->next_seq++;
+	fr_state_reg_put(e->f->state, &r);
+}
+
 static int is_applied(fr_reg **idx, size_t n, const char *id)
 {
 	const fr_reg *r = fr_reg_lookup(idx, n, id);
@@ -999,6 +1022,8 @@ again:
 					fr_buf_puts(&msg, e.err.ptr);
 					fr_log(f, FERRY_LOG_ERROR, s->id, "failed: %s", msg.ptr);
 					add_outcome(&e, s->id, "failed", 0, msg.ptr);
+					if (!rerun)
+						record_failed(&e, s, msg.ptr);
 					fr_buf_release(&msg);
 				}
 			}

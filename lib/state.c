@@ -24,6 +24,7 @@ typedef struct {
 	int64_t size, mtime_ns, ino;
 	char checksum[FR_CHECKSUM_LEN + 1];
 	int dirty;
+	int owned;            /* path was allocated (else it points into cache_blob) */
 } cache_entry;
 
 struct fr_state {
@@ -31,12 +32,14 @@ struct fr_state {
 	sqlite3_stmt *reg_put;
 	sqlite3_stmt *run_step;
 	cache_entry *cache;   /* sorted by path */
+	unsigned char *cache_blob; /* the cache as read; entries' paths point into it */
 	size_t ncache, capcache;
 	int cache_loaded;
 	int cache_sorted;
 	int in_tx;
 };
 
+/* Schema 2 keeps the checksum cache as one blob; schema 1 (never released) had rows. */
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
 	"CREATE TABLE IF NOT EXISTS runs(id INTEGER PRIMARY KEY, kind TEXT, from_version TEXT,"
@@ -47,10 +50,10 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS registry(id TEXT PRIMARY KEY, seq INTEGER, database TEXT,"
 	" kind TEXT, from_version TEXT, to_version TEXT, checksum TEXT, status TEXT, undo TEXT,"
 	" message TEXT, applied_at_ms INTEGER, duration_ms INTEGER, run_id INTEGER);"
-	"CREATE TABLE IF NOT EXISTS checksum_cache(path TEXT PRIMARY KEY, size INTEGER,"
-	" mtime_ns INTEGER, ino INTEGER, checksum TEXT) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS checksum_cache(id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" data BLOB);"
 	"CREATE INDEX IF NOT EXISTS registry_seq ON registry(seq);"
-	"PRAGMA user_version = 1;";
+	"PRAGMA user_version = 2;";
 
 static int schema_version(sqlite3 *db)
 {
@@ -99,8 +102,10 @@ int fr_state_open(fr_state **out, const char *ferry_dir, int create, fr_buf *err
 	}
 	/* The schema is written once; later opens only read user_version (the no-op path). */
 	if (sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
-	    (schema_version(s->db) < 1 &&
+	    (schema_version(s->db) < 2 &&
 	     (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
+	      (schema_version(s->db) == 1 &&
+	       sqlite3_exec(s->db, "DROP TABLE checksum_cache", NULL, NULL, NULL) != SQLITE_OK) ||
 	      sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK))) {
 		fr_buf_printf(err, "cannot use '%s': %s (is it writable?)", path,
 		              sqlite3_errmsg(s->db));
@@ -124,8 +129,10 @@ void fr_state_close(fr_state *s)
 	sqlite3_finalize(s->run_step);
 	sqlite3_close(s->db);
 	for (i = 0; i < s->ncache; i++)
-		fr_free(s->cache[i].path);
+		if (s->cache[i].owned)
+			fr_free(s->cache[i].path);
 	fr_free(s->cache);
+	fr_free(s->cache_blob);
 	fr_free(s);
 }
 
@@ -160,17 +167,28 @@ void fr_state_rollback(fr_state *s)
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static char *col_text(sqlite3_stmt *st, int i)
+/* A column's text (NULL for SQL NULL); *oom is set when a copy cannot be made. */
+static char *col_text_oom(sqlite3_stmt *st, int i, int *oom)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
-	return t ? fr_strdup((const char *)t) : NULL;
+	char *c = t ? fr_strdup((const char *)t) : NULL;
+	if (t && !c)
+		*oom = 1;
+	return c;
 }
 
-static char *col_text0(sqlite3_stmt *st, int i)
+/* The same, with "" for SQL NULL. */
+static char *col_text0_oom(sqlite3_stmt *st, int i, int *oom)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
-	return fr_strdup(t ? (const char *)t : "");
+	char *c = fr_strdup(t ? (const char *)t : "");
+	if (!c)
+		*oom = 1;
+	return c;
 }
+
+#define col_text(st, i) col_text_oom(st, i, &oom)
+#define col_text0(st, i) col_text0_oom(st, i, &oom)
 
 int fr_state_get_version(fr_state *s, fr_buf *out)
 {
@@ -220,8 +238,8 @@ void fr_regs_free(fr_reg *r, size_t n)
 }
 
 /*
- * Every registry row (by seq when with_text; in no set order without). Each row's strings live in one allocation
- * (row->id points at its start), so that reading 1,000 rows on the no-op
+ * Every registry row (by seq when with_text; in no set order without).
+ * Each row's strings live in one allocation (row->id points at its start), so that reading 1,000 rows on the no-op
  * path costs 1,000 mallocs, not 9,000. The undo and message texts are read
  * only when with_text is set.
  */
@@ -230,7 +248,7 @@ int fr_state_registry_ex(fr_state *s, int with_text, fr_reg **out, size_t *n)
 	sqlite3_stmt *st = NULL;
 	fr_reg *r = NULL, *t;
 	size_t cnt = 0, cap = 0;
-	int rc;
+	int rc, oom = 0;
 	*out = NULL;
 	*n = 0;
 	if (sqlite3_prepare_v2(s->db,
@@ -282,6 +300,8 @@ int fr_state_registry_ex(fr_state *s, int with_text, fr_reg **out, size_t *n)
 		if (with_text) {
 			t->undo = col_text(st, 11);
 			t->message = col_text(st, 12);
+			if (oom)
+				goto fail;
 		}
 	}
 	sqlite3_finalize(st);
@@ -436,7 +456,7 @@ static int read_runs(fr_state *s, const char *where, int limit, fr_run_row **out
 	fr_run_row *r = NULL, *t;
 	size_t cnt = 0, cap = 0;
 	fr_buf sql = FR_BUF_INIT;
-	int rc = -1;
+	int rc = -1, oom = 0;
 	*out = NULL;
 	*n = 0;
 	fr_buf_printf(&sql,
@@ -470,6 +490,10 @@ static int read_runs(fr_state *s, const char *where, int limit, fr_run_row **out
 		t->finished_at_ms = sqlite3_column_int64(st, 8);
 		t->pid = (long)sqlite3_column_int64(st, 9);
 		t->host = col_text0(st, 10);
+		if (oom) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
 	}
 	if (rc != SQLITE_DONE) {
 		fr_run_rows_free(r, cnt);
@@ -548,6 +572,7 @@ void fr_run_step_rows_free(fr_run_step_row *r, size_t n)
 
 int fr_state_run_steps(fr_state *s, int64_t run_id, fr_run_step_row **out, size_t *n)
 {
+	int oom = 0;
 	sqlite3_stmt *st = NULL;
 	fr_run_step_row *r = NULL, *t;
 	size_t cnt = 0, cap = 0;
@@ -575,6 +600,10 @@ int fr_state_run_steps(fr_state *s, int64_t run_id, fr_run_step_row **out, size_
 		t->status = col_text0(st, 1);
 		t->duration_ms = sqlite3_column_int64(st, 2);
 		t->message = col_text(st, 3);
+		if (oom) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -593,45 +622,84 @@ static int cache_cmp(const void *a, const void *b)
 	return strcmp(((const cache_entry *)a)->path, ((const cache_entry *)b)->path);
 }
 
+/*
+ * The checksum cache is one blob (as git keeps its index in one file): a
+ * no-op start reads one row and walks it, instead of stepping through a
+ * row per file. Layout, native byte order (it is a cache, rebuilt when it
+ * does not parse): "FRC1", u32 count, then per entry u32 path length, the
+ * path and a NUL, i64 size, i64 mtime_ns, i64 ino, the 71-byte checksum;
+ * entries sorted by path.
+ */
+#define CACHE_MAGIC "FRC1"
+#define CACHE_FIXED (3 * 8 + FR_CHECKSUM_LEN)
+
+static int cache_reserve(fr_state *s, size_t n)
+{
+	cache_entry *t;
+	size_t cap;
+	if (n <= s->capcache)
+		return 0;
+	cap = s->capcache ? s->capcache : 256;
+	while (cap < n)
+		cap *= 2;
+	t = fr_realloc(s->cache, cap * sizeof *t);
+	if (!t)
+		return -1;
+	s->cache = t;
+	s->capcache = cap;
+	return 0;
+}
+
 static int cache_load(fr_state *s)
 {
 	sqlite3_stmt *st = NULL;
-	int rc;
+	const unsigned char *p, *end;
+	uint32_t count, k;
+	int bytes;
 	if (s->cache_loaded)
 		return 0;
-	if (sqlite3_prepare_v2(s->db,
-	                       "SELECT path, size, mtime_ns, ino, checksum FROM checksum_cache"
-	                       " ORDER BY path",
-	                       -1, &st, NULL))
+	s->cache_loaded = 1;
+	s->cache_sorted = 1;
+	if (sqlite3_prepare_v2(s->db, "SELECT data FROM checksum_cache WHERE id = 1", -1, &st,
+	                       NULL))
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		cache_entry *e;
-		const unsigned char *ck = sqlite3_column_text(st, 4);
-		if (s->ncache == s->capcache) {
-			size_t cap = s->capcache ? s->capcache * 2 : 256;
-			cache_entry *t = fr_realloc(s->cache, cap * sizeof *t);
-			if (!t)
-				break;
-			s->cache = t;
-			s->capcache = cap;
-		}
-		if (!ck || strlen((const char *)ck) != FR_CHECKSUM_LEN)
-			continue;
-		e = &s->cache[s->ncache];
-		e->path = col_text0(st, 0);
-		if (!e->path)
+	if (sqlite3_step(st) != SQLITE_ROW || (bytes = sqlite3_column_bytes(st, 0)) < 8)
+		goto done;
+	s->cache_blob = fr_malloc((size_t)bytes);
+	if (!s->cache_blob)
+		goto done;
+	memcpy(s->cache_blob, sqlite3_column_blob(st, 0), (size_t)bytes);
+	p = s->cache_blob;
+	end = p + bytes;
+	if (memcmp(p, CACHE_MAGIC, 4))
+		goto done;
+	memcpy(&count, p + 4, 4);
+	p += 8;
+	if (cache_reserve(s, count))
+		goto done;
+	for (k = 0; k < count; k++) {
+		cache_entry *e = &s->cache[s->ncache];
+		uint32_t len;
+		if (end - p < 4)
 			break;
-		e->size = sqlite3_column_int64(st, 1);
-		e->mtime_ns = sqlite3_column_int64(st, 2);
-		e->ino = sqlite3_column_int64(st, 3);
-		memcpy(e->checksum, ck, FR_CHECKSUM_LEN + 1);
+		memcpy(&len, p, 4);
+		p += 4;
+		if ((size_t)(end - p) < (size_t)len + 1 + CACHE_FIXED || p[len] != '\0')
+			break;
+		e->path = (char *)p;
+		p += len + 1;
+		memcpy(&e->size, p, 8);
+		memcpy(&e->mtime_ns, p + 8, 8);
+		memcpy(&e->ino, p + 16, 8);
+		memcpy(e->checksum, p + 24, FR_CHECKSUM_LEN);
+		e->checksum[FR_CHECKSUM_LEN] = '\0';
+		p += CACHE_FIXED;
 		e->dirty = 0;
+		e->owned = 0;
 		s->ncache++;
 	}
+done:
 	sqlite3_finalize(st);
-	/* SQLite's ORDER BY uses the BINARY collation, which is strcmp order. */
-	s->cache_sorted = 1;
-	s->cache_loaded = 1;
 	return 0;
 }
 
@@ -650,18 +718,13 @@ static int cache_store(fr_state *s, const fr_step *st)
 {
 	cache_entry *e = cache_find(s, st->path);
 	if (!e) {
-		if (s->ncache == s->capcache) {
-			size_t cap = s->capcache ? s->capcache * 2 : 256;
-			cache_entry *t = fr_realloc(s->cache, cap * sizeof *t);
-			if (!t)
-				return -1;
-			s->cache = t;
-			s->capcache = cap;
-		}
+		if (cache_reserve(s, s->ncache + 1))
+			return -1;
 		e = &s->cache[s->ncache];
 		e->path = fr_strdup(st->path);
 		if (!e->path)
 			return -1;
+		e->owned = 1;
 		s->ncache++;
 		s->cache_sorted = 0;
 	}
@@ -713,45 +776,49 @@ int fr_state_checksum_text(fr_state *s, fr_step *st, const char *text, size_t le
 int fr_state_cache_save(fr_state *s)
 {
 	sqlite3_stmt *st = NULL;
+	fr_buf blob = FR_BUF_INIT;
 	size_t i;
-	int any = 0, rc = 0, own_tx = 0;
+	uint32_t count = 0;
+	int any = 0, rc = -1;
 	for (i = 0; i < s->ncache; i++)
 		any |= s->cache[i].dirty;
 	if (!any)
 		return 0;
-	if (!s->in_tx) {
-		if (fr_state_begin(s))
-			return -1;
-		own_tx = 1;
+	if (!s->cache_sorted) {
+		qsort(s->cache, s->ncache, sizeof *s->cache, cache_cmp);
+		s->cache_sorted = 1;
 	}
-	if (sqlite3_prepare_v2(s->db,
-	                       "INSERT OR REPLACE INTO checksum_cache VALUES(?, ?, ?, ?, ?)", -1, &st,
-	                       NULL)) {
-		rc = -1;
-		goto done;
-	}
+	fr_buf_add(&blob, CACHE_MAGIC, 4);
+	fr_buf_add(&blob, &count, 4);
 	for (i = 0; i < s->ncache; i++) {
-		cache_entry *e = &s->cache[i];
-		if (!e->dirty)
+		const cache_entry *e = &s->cache[i];
+		uint32_t len = (uint32_t)strlen(e->path);
+		/* Only files that still exist are worth remembering. */
+		if (!fr_exists(e->path))
 			continue;
-		sqlite3_bind_text(st, 1, e->path, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, e->size);
-		sqlite3_bind_int64(st, 3, e->mtime_ns);
-		sqlite3_bind_int64(st, 4, e->ino);
-		sqlite3_bind_text(st, 5, e->checksum, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			rc = -1;
-		sqlite3_reset(st);
-		e->dirty = 0;
+		fr_buf_add(&blob, &len, 4);
+		fr_buf_add(&blob, e->path, len + 1);
+		fr_buf_add(&blob, &e->size, 8);
+		fr_buf_add(&blob, &e->mtime_ns, 8);
+		fr_buf_add(&blob, &e->ino, 8);
+		fr_buf_add(&blob, e->checksum, FR_CHECKSUM_LEN);
+		count++;
 	}
+	if (blob.oom)
+		goto done;
+	memcpy(blob.ptr + 4, &count, 4);
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO checksum_cache VALUES(1, ?)", -1,
+	                       &st, NULL))
+		goto done;
+	sqlite3_bind_blob(st, 1, blob.ptr, (int)blob.len, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto done;
+	for (i = 0; i < s->ncache; i++)
+		s->cache[i].dirty = 0;
+	rc = 0;
 done:
 	sqlite3_finalize(st);
-	if (own_tx) {
-		if (rc == 0)
-			rc = fr_state_commit(s);
-		else
-			fr_state_rollback(s);
-	}
+	fr_buf_release(&blob);
 	return rc;
 }
 

@@ -50,7 +50,7 @@ file_version() {
 
 run_count() {
 	"$FERRY" -C "$ROOT" --json history 2>/dev/null >"$BATS_TEST_TMPDIR/hist.json"
-	jget "$BATS_TEST_TMPDIR/hist.json" '$.runs' | sqlite3 :memory: "SELECT json_array_length(readfile('/dev/stdin'))"
+	sqlite3 :memory: "SELECT json_array_length(readfile('$BATS_TEST_TMPDIR/hist.json'), '\$.runs')"
 }
 
 snapshot() {
@@ -147,14 +147,14 @@ wait_exit() {
 	WAIT_RC=timeout
 	for ((i = 0; i < timeout * 20; i++)); do
 		if ! kill -0 "$pid" 2>/dev/null; then
-			wait "$pid"
-			WAIT_RC=$?
+			WAIT_RC=0
+			wait "$pid" || WAIT_RC=$?
 			return 0
 		fi
 		sleep 0.05
 	done
-	kill -9 "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
 	echo "# pid $pid still running after ${timeout}s; killed" >&2
 	return 1
 }
@@ -211,5 +211,14 @@ fault_teardown() {
 	if [ -n "${ROOT:-}" ] && [ -d "$ROOT" ]; then
 		chattr -R -i "$ROOT" 2>/dev/null || true
 		chmod -R u+rwX "$ROOT" 2>/dev/null || true
+	fi
+}
+
+# record_count: rows in the main database's ferry_steps (0 when it has none).
+record_count() {
+	if [ "$(sqlite3 "$ROOT/data/app.db" "SELECT count(*) FROM sqlite_master WHERE name = 'ferry_steps'")" = 1 ]; then
+		sqlite3 "$ROOT/data/app.db" 'SELECT count(*) FROM ferry_steps'
+	else
+		echo 0
 	fi
 }

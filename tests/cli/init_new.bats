@@ -93,6 +93,8 @@ setup() {
 	# (`version --set 0.0.0` refuses the same thing with exit 2).
 	[ "$(ferry version)" = 0.1.0 ]
 	[ "$(recorded_ids)" = "0.1.0/001_a.sql" ]
+	# and it does not claim to have recorded 0.0.0
+	[[ "$output" != *0.0.0* ]]
 }
 
 @test "new creates a numbered SQL step in the transition folder; the second is 002" {

@@ -1,0 +1,363 @@
+#!/usr/bin/env bash
+# ferry benchmarks: bash bench/run.sh BUILD_DIR   (or: make bench)
+#
+# Prints a Markdown table (medians of BENCH_REPS runs, default 7) of:
+#   1. no-op `ferry up` / `ferry status` with 1,000 applied steps, checksum
+#      cache warm, and `ferry up` after every step file was touched (re-hash);
+#   2. applying 1,000 SQL steps in one transaction (transaction: group) vs one
+#      sqlite3 process running the same statements between BEGIN and COMMIT;
+#   3. applying them with transaction: step vs sqlite3 making 1,000 commits;
+#   4. dbmate (installed with npm into bench/.cache/) on the same steps.
+# See bench/README.md.
+#
+# Environment: BENCH_REPS (default 7), BENCH_STEPS (default 1000),
+# BENCH_TIMER=loop (skip hyperfine, use the date +%s%N loop), BENCH_NO_DBMATE=1,
+# DBMATE=/path/to/dbmate (use that binary instead of installing one), TMPDIR.
+# Progress goes to stderr; the report to stdout.
+
+set -euo pipefail
+
+usage() { echo "usage: bash bench/run.sh BUILD_DIR" >&2; exit 2; }
+[[ $# -eq 1 ]] || usage
+[[ -d $1 ]] || { echo "bench: no build directory '$1' (run 'make' first)" >&2; exit 2; }
+BUILD=$(cd "$1" && pwd)
+FERRY=$BUILD/ferry
+[[ -x $FERRY ]] || { echo "bench: $FERRY is missing (run 'make' first)" >&2; exit 2; }
+
+REPS=${BENCH_REPS:-7}
+STEPS=${BENCH_STEPS:-1000}
+[[ $REPS =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_REPS must be a positive integer" >&2; exit 2; }
+[[ $STEPS =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_STEPS must be a positive integer" >&2; exit 2; }
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=$BENCH_DIR/.cache
+
+command -v sqlite3 >/dev/null || { echo "bench: the sqlite3 shell is needed (apt-get install sqlite3)" >&2; exit 2; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")
+[[ -n ${BENCH_KEEP:-} ]] || trap 'rm -rf "$WORK"' EXIT   # BENCH_KEEP=1 keeps it
+mkdir -p "$WORK/res" "$WORK/prep"
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+q() { printf '%q ' "$@"; }                      # a command line, quoted for sh/hyperfine -N
+fmt_n() { printf '%d' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }   # 1000 -> 1,000
+NS=$(fmt_n "$STEPS")
+W=$(( ${#STEPS} > 4 ? ${#STEPS} : 4 ))          # width of step numbers: 0001
+
+# ---- timer: hyperfine, installed if we can, else our own loop ----------------
+
+HF=
+if [[ ${BENCH_TIMER:-} != loop ]]; then
+	if ! command -v hyperfine >/dev/null && [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+		log "installing hyperfine with apt-get"
+		apt-get install -y hyperfine >/dev/null 2>&1 ||
+			{ apt-get update >/dev/null 2>&1 && apt-get install -y hyperfine >/dev/null 2>&1; } || true
+	fi
+	command -v hyperfine >/dev/null && HF=hyperfine
+fi
+if [[ -n $HF ]]; then
+	TIMER="$(hyperfine --version) (-N, median)"
+else
+	TIMER="own loop, date +%s%N (median)"
+fi
+
+json_get() { # FILE EXPR  (jq expression on hyperfine's export)
+	if command -v jq >/dev/null; then
+		jq -r "$2" "$1"
+	else
+		python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]))["results"][0]
+e=sys.argv[2]
+print(d["median"] if "median" in e else d["user"]+d["system"])' "$1" "$2"
+	fi
+}
+
+# measure KEY WARMUP PREP_SCRIPT CMD: writes res/KEY (median ms) and res/KEY.cpu
+# (mean user+sys ms, hyperfine only); on failure res/KEY.err holds why.
+# PREP_SCRIPT (a file run with bash before every run, untimed) may be "".
+measure() {
+	local key=$1 warm=$2 prep=$3 cmd=$4 i t0 t1
+	local out=$WORK/res/$key
+	log "timing $key"
+	if [[ -n $HF ]]; then
+		local args=(-N --style none --runs "$REPS" --warmup "$warm" --export-json "$out.json")
+		[[ -n $prep ]] && args+=(--prepare "bash $prep")
+		if ! hyperfine "${args[@]}" -- "$cmd" >"$out.log" 2>&1; then
+			grep -v '^\s*$' "$out.log" | tail -n 3 | tr '\n' ' ' >"$out.err"
+			return 1
+		fi
+		json_get "$out.json" '.results[0].median * 1000' >"$out"
+		json_get "$out.json" '(.results[0].user + .results[0].system) * 1000' >"$out.cpu"
+	else
+		: >"$out.runs"
+		for ((i = 0; i < warm + REPS; i++)); do
+			[[ -z $prep ]] || bash "$prep" >/dev/null 2>&1
+			t0=$(date +%s%N)
+			local rc=0
+			eval "$cmd" >/dev/null 2>"$out.log" || rc=$?
+			if ((rc)); then
+				{ echo "exit $rc from: $cmd: "; tail -n 3 "$out.log"; } | tr '\n' ' ' >"$out.err"
+				return 1
+			fi
+			t1=$(date +%s%N)
+			((i < warm)) || echo $((t1 - t0)) >>"$out.runs"
+		done
+		sort -n "$out.runs" | awk '{v[NR]=$1} END {m = NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "%.3f\n", m/1e6}' >"$out"
+	fi
+}
+
+# prep NAME BODY: a preparation script (hyperfine -N runs --prepare without a shell)
+prep() { printf '%s\n' "set -e" "$2" >"$WORK/prep/$1.sh"; echo "$WORK/prep/$1.sh"; }
+
+# ---- the steps ---------------------------------------------------------------
+
+# One transition folder, STEPS one-statement steps; files back-dated an hour so
+# that the checksum cache may trust them (a file modified in the last 2 s is
+# "racy" and never cached, as in git).
+gen_ferry_steps() { # DIR
+	mkdir -p "$1"
+	awk -v dir="$1" -v n="$STEPS" -v w="$W" 'BEGIN {
+		for (i = 1; i <= n; i++) {
+			k = sprintf("%0" w "d", i); f = dir "/" k "_create_t" k ".sql"
+			printf "-- ferry:up\nCREATE TABLE t%s(x INTEGER);\n-- ferry:down\nDROP TABLE t%s;\n", k, k > f
+			close(f)
+		}
+	}'
+	find "$1" -type f -exec touch -d "@$(($(date +%s) - 3600))" {} +
+}
+
+# dbmate's layout: <14-digit version>_name.sql, -- migrate:up / -- migrate:down.
+gen_dbmate_steps() { # DIR
+	mkdir -p "$1"
+	awk -v dir="$1" -v n="$STEPS" -v w="$W" 'BEGIN {
+		for (i = 1; i <= n; i++) {
+			k = sprintf("%0" w "d", i)
+			v = sprintf("20240101%02d%02d%02d", int(i / 3600) % 24, int(i / 60) % 60, i % 60)
+			if (i >= 86400) v = sprintf("2024%02d01%06d", 2 + int(i / 86400), i % 86400)
+			f = dir "/" v "_create_t" k ".sql"
+			printf "-- migrate:up\nCREATE TABLE t%s(x INTEGER);\n-- migrate:down\nDROP TABLE t%s;\n", k, k > f
+			close(f)
+		}
+	}'
+}
+
+gen_sql() { # FILE group|step
+	awk -v n="$STEPS" -v w="$W" -v mode="$2" 'BEGIN {
+		if (mode == "group") print "BEGIN;"
+		for (i = 1; i <= n; i++) { k = sprintf("%0" w "d", i); printf "CREATE TABLE t%s(x INTEGER);\n", k }
+		if (mode == "group") print "COMMIT;"
+	}' >"$1"
+}
+
+# An installation at 0.0.0 with every step pending: ferry.yaml, .ferry/, migrations/.
+make_install() { # DIR group|step
+	mkdir -p "$1"
+	cat >"$1/ferry.yaml" <<EOF
+app: bench
+migrations: migrations
+transaction: $2
+databases:
+  main: sqlite:data/app.db
+EOF
+	"$FERRY" -q -C "$1" init >/dev/null
+	gen_ferry_steps "$1/migrations/v0.0.0_to_v1.0.0"
+}
+
+tables_in() { sqlite3 "$1" "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name GLOB 't[0-9]*'"; }
+
+check_tables() { # DB WHAT
+	local n
+	n=$(tables_in "$1" 2>/dev/null || echo "?")
+	[[ $n == "$STEPS" ]] || { log "WARNING: $2 left $n tables, expected $STEPS"; WARNINGS+=("$2 left $n of $STEPS tables"); }
+}
+WARNINGS=()
+
+log "work dir $WORK; $STEPS steps, $REPS runs each; timer: $TIMER"
+gen_sql "$WORK/group.sql" group
+gen_sql "$WORK/step.sql" step
+make_install "$WORK/tpl_group" group
+make_install "$WORK/tpl_step" step
+cp -a "$WORK/tpl_group/.ferry" "$WORK/tpl_group/ferry-pristine"   # state.db at 0.0.0, empty cache
+cp -a "$WORK/tpl_step/.ferry" "$WORK/tpl_step/ferry-pristine"
+
+# ---- 1. no-op ----------------------------------------------------------------
+
+NOOP=$WORK/tpl_group        # applied once, then left at 1.0.0
+"$FERRY" -q -C "$NOOP" up >/dev/null 2>"$WORK/res/noop-apply.log" || {
+	log "the first 'ferry up' failed:"; cat "$WORK/res/noop-apply.log" >&2; exit 1; }
+check_tables "$NOOP/data/app.db" "ferry up (no-op set-up)"
+"$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 || true   # settles the cache
+
+# The record floor: the same statements, each followed in its transaction by
+# the very ferry_steps row ferry wrote (SPEC §2: change and record commit
+# together), made by sqlite3 alone. ferry / floor is ferry's own overhead.
+make_floor() { # DB OUT group|step
+	local cols pre post
+	cols=$(sqlite3 "$1" "SELECT group_concat('quote(' || name || ')', ' || '','' || ') FROM pragma_table_info('ferry_steps')")
+	[[ -n $cols ]] || return 1
+	if [[ $3 == group ]]; then pre="''" post="''"; else pre="'BEGIN; '" post="' COMMIT;'"; fi
+	{
+		sqlite3 "$1" ".schema ferry_steps"
+		[[ $3 == step ]] || echo "BEGIN;"
+		sqlite3 "$1" "SELECT $pre || 'CREATE TABLE t' || printf('%0${W}d', row_number() OVER (ORDER BY seq)) ||
+			'(x INTEGER); INSERT INTO ferry_steps VALUES(' || $cols || ');' || $post FROM ferry_steps ORDER BY seq"
+		[[ $3 == step ]] || echo "COMMIT;"
+	} >"$2"
+}
+HAVE_FLOOR=1
+make_floor "$NOOP/data/app.db" "$WORK/floor_group.sql" group &&
+	make_floor "$NOOP/data/app.db" "$WORK/floor_step.sql" step || HAVE_FLOOR=
+
+measure noop_up 3 "" "$(q "$FERRY" -C "$NOOP" up)" || true
+measure noop_status 3 "" "$(q "$FERRY" -C "$NOOP" status)" || true
+measure noop_base 3 "" "$(q sqlite3 "$NOOP/data/app.db" "SELECT count(*) FROM ferry_steps")" || true
+# Every file gets a new mtime (10 s in the past, nanoseconds distinct per run),
+# as after a checkout: each run re-hashes all files and rewrites the cache.
+P_TOUCH=$(prep touch "now=\$(date +%s%N); t=\$(( now / 1000000000 - 10 )).\$(printf %09d \$(( now % 1000000000 )))
+find $(q "$NOOP/migrations") -type f -exec touch -d \"@\$t\" {} +")
+measure noop_touched 1 "$P_TOUCH" "$(q "$FERRY" -C "$NOOP" up)" || true
+
+# How many step files does a no-op open? (SPEC §2: none when the cache is warm.)
+OPENS_WARM="?" OPENS_TOUCHED="?"
+if command -v strace >/dev/null; then
+	count_opens() { grep -cE '_create_t[0-9]+\.sql"' "$1" || true; }
+	"$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 || true
+	strace -f -e trace=open,openat -o "$WORK/res/strace.warm" "$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 &&
+		OPENS_WARM=$(count_opens "$WORK/res/strace.warm")
+	bash "$P_TOUCH"
+	strace -f -e trace=open,openat -o "$WORK/res/strace.touched" "$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 &&
+		OPENS_TOUCHED=$(count_opens "$WORK/res/strace.touched")
+	"$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 || true
+fi
+
+# ---- 2./3. apply, group and step ----------------------------------------------
+
+for mode in group step; do
+	T=$WORK/tpl_$mode
+	P=$(prep "apply_$mode" "rm -rf $(q "$T/data") $(q "$T/.ferry")
+cp -a $(q "$T/ferry-pristine") $(q "$T/.ferry")
+sync")
+	measure "apply_$mode" 1 "$P" "$(q "$FERRY" -q -C "$T" up)" || true
+	[[ ! -f $WORK/res/apply_$mode ]] || check_tables "$T/data/app.db" "ferry up (transaction: $mode)"
+	B=$WORK/base_$mode.db
+	P=$(prep "base_$mode" "rm -f $(q "$B") $(q "$B-journal")
+sync")
+	measure "base_$mode" 1 "$P" "$(q sqlite3 "$B" ".read $WORK/$mode.sql")" || true
+	[[ ! -f $WORK/res/base_$mode ]] || check_tables "$B" "sqlite3 ($mode)"
+	if [[ -n $HAVE_FLOOR ]]; then
+		measure "floor_$mode" 1 "$P" "$(q sqlite3 "$B" ".read $WORK/floor_$mode.sql")" || true
+		[[ ! -f $WORK/res/floor_$mode ]] || check_tables "$B" "sqlite3 ($mode, with the record)"
+	fi
+done
+
+# ---- 4. dbmate -----------------------------------------------------------------
+
+DBMATE_WHY=""
+DBMATE_VERSION=""
+find_dbmate() {
+	if [[ -n ${DBMATE:-} ]]; then echo "$DBMATE"; return; fi
+	# The npm package's native binary (the .bin/dbmate wrapper would add node's start-up).
+	local b
+	b=$(find "$CACHE/npm/node_modules/@dbmate" -type f -name dbmate -perm -u+x 2>/dev/null | head -n 1)
+	[[ -n $b ]] && { echo "$b"; return; }
+	[[ ! -x $CACHE/npm/node_modules/.bin/dbmate ]] || echo "$CACHE/npm/node_modules/.bin/dbmate"
+}
+if [[ -n ${BENCH_NO_DBMATE:-} ]]; then
+	DBMATE_WHY="skipped (BENCH_NO_DBMATE is set)"
+else
+	DBM=$(find_dbmate)
+	if [[ -z $DBM ]]; then
+		if ! command -v npm >/dev/null; then
+			DBMATE_WHY="not run: npm is not installed (apt-get install npm, or set DBMATE=/path/to/dbmate)"
+		else
+			log "installing dbmate with npm into $CACHE/npm"
+			mkdir -p "$CACHE/npm"
+			if npm install --prefix "$CACHE/npm" --no-audit --no-fund --no-save dbmate >"$WORK/res/npm.log" 2>&1; then
+				DBM=$(find_dbmate)
+				[[ -n $DBM ]] || DBMATE_WHY="not run: npm installed dbmate but no binary for $(uname -m) was found"
+			else
+				DBMATE_WHY="not run: 'npm install dbmate' failed: $(grep -iE 'err' "$WORK/res/npm.log" | head -n 2 | tr '\n' ' ')"
+			fi
+		fi
+	fi
+	if [[ -n ${DBM:-} ]]; then
+		if DBMATE_VERSION=$("$DBM" --version 2>&1); then
+			DBMATE_VERSION=${DBMATE_VERSION##* }
+		else
+			DBMATE_WHY="not run: '$DBM --version' failed: $(echo "$DBMATE_VERSION" | head -n 1)"
+			DBMATE_VERSION=""
+		fi
+	fi
+fi
+if [[ -z $DBMATE_WHY ]]; then
+	DM=$WORK/dbmate
+	gen_dbmate_steps "$DM/migrations"
+	dbm() { q "$DBM" --url "sqlite:$DM/$1" --migrations-dir "$DM/migrations" --no-dump-schema "${@:2}"; }
+	P=$(prep dbmate_apply "rm -f $(q "$DM/apply.db") $(q "$DM/apply.db-journal")
+sync")
+	if measure dbmate_apply 1 "$P" "$(dbm apply.db up)"; then
+		check_tables "$DM/apply.db" "dbmate up"
+		eval "$(dbm noop.db up)" >/dev/null 2>&1 || true
+		measure dbmate_noop 3 "" "$(dbm noop.db up)" || true
+		measure dbmate_status 3 "" "$(dbm noop.db status)" || true
+	else
+		DBMATE_WHY="not run: dbmate up failed: $(cat "$WORK/res/dbmate_apply.err")"
+	fi
+fi
+
+# ---- report ------------------------------------------------------------------
+
+val() { [[ -f $WORK/res/$1 ]] && cat "$WORK/res/$1"; }
+ms() { # KEY -> "12.3 ms" or the error
+	local v
+	if v=$(val "$1"); then
+		awk -v v="$v" 'BEGIN { if (v < 100) printf "%.1f ms", v; else printf "%.0f ms", v }'
+	elif [[ -f $WORK/res/$1.err ]]; then
+		printf 'failed: %s' "$(cut -c1-120 "$WORK/res/$1.err" | tr '|' '/')"
+	else
+		printf 'n/a'
+	fi
+}
+cpu() { [[ -f $WORK/res/$1.cpu ]] && awk -v v="$(cat "$WORK/res/$1.cpu")" 'BEGIN { printf "%.1f ms", v }' || printf '–'; }
+ratio() { # A B -> A/B
+	local a b
+	a=$(val "$1") && b=$(val "$2") && awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }' || printf '–'
+}
+# verdicts
+below() { local v; v=$(val "$1") && awk -v v="$v" -v t="$2" 'BEGIN { exit !(v < t) }'; }
+ratio_le() { local r; r=$(ratio "$1" "$2") && [[ $r != – ]] && awk -v r="$r" -v t="$3" 'BEGIN { exit !(r <= t) }'; }
+verdict() { if "$@"; then echo "met"; else echo "**missed**"; fi; }
+
+SQLITE_V=$(sqlite3 --version | awk '{print $1}')
+FS=$(df -PT "$WORK" | awk 'NR == 2 { print $2 " (" $1 ", mounted on " $7 ")" }')
+CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+BUILDTYPE=$(jq -r '.[] | select(.name == "buildtype") | .value' "$BUILD/meson-info/intro-buildoptions.json" 2>/dev/null || echo "?")
+
+echo "## ferry benchmarks"
+echo
+echo "$NS one-statement SQL steps (\`CREATE TABLE tNNNN(x INTEGER)\`), median of $REPS runs; ratio = ferry / baseline."
+echo
+echo "| scenario | ferry | baseline | ratio | target | ferry user+sys |"
+echo "|---|---:|---|---:|---|---:|"
+echo "| no-op \`ferry up\`, $NS applied, checksum cache warm | $(ms noop_up) | $(ms noop_base) (sqlite3 reads \`ferry_steps\`) | $(ratio noop_up noop_base) | < 5 ms: $(verdict below noop_up 5) | $(cpu noop_up) |"
+echo "| no-op \`ferry status\`, $NS applied | $(ms noop_status) | $(ms noop_base) (same) | $(ratio noop_status noop_base) | < 5 ms: $(verdict below noop_status 5) | $(cpu noop_status) |"
+echo "| no-op \`ferry up\` after \`touch\` of all $NS files (re-hash) | $(ms noop_touched) | $(ms noop_up) (cache warm) | $(ratio noop_touched noop_up) | shows the cache | $(cpu noop_touched) |"
+echo "| apply $NS steps, \`transaction: group\` | $(ms apply_group) | $(ms base_group) (sqlite3, BEGIN … COMMIT) | $(ratio apply_group base_group) | ≤ 2.0: $(verdict ratio_le apply_group base_group 2.0) | $(cpu apply_group) |"
+echo "| apply $NS steps, \`transaction: step\` | $(ms apply_step) | $(ms base_step) (sqlite3, $NS commits) | $(ratio apply_step base_step) | ≤ 1.2: $(verdict ratio_le apply_step base_step 1.2) | $(cpu apply_step) |"
+if [[ -n $HAVE_FLOOR ]]; then
+	echo "| apply $NS, \`group\`, vs sqlite3 writing the same \`ferry_steps\` rows (record floor) | $(ms apply_group) | $(ms floor_group) (sqlite3, statements + record) | $(ratio apply_group floor_group) | – (ferry's own overhead) | $(cpu apply_group) |"
+	echo "| apply $NS, \`step\`, vs sqlite3 writing the same \`ferry_steps\` rows (record floor) | $(ms apply_step) | $(ms floor_step) (sqlite3, $NS commits + record) | $(ratio apply_step floor_step) | – (ferry's own overhead) | $(cpu apply_step) |"
+fi
+if [[ -z $DBMATE_WHY ]]; then
+	echo "| dbmate $DBMATE_VERSION: apply $NS (a transaction each) vs ferry \`transaction: step\` | $(ms apply_step) | $(ms dbmate_apply) (dbmate up) | $(ratio apply_step dbmate_apply) | – | $(cpu dbmate_apply) (dbmate) |"
+	echo "| dbmate: no-op \`up\`, $NS applied | $(ms noop_up) | $(ms dbmate_noop) (dbmate up) | $(ratio noop_up dbmate_noop) | – | $(cpu dbmate_noop) (dbmate) |"
+	echo "| dbmate: \`status\`, $NS applied | $(ms noop_status) | $(ms dbmate_status) (dbmate status) | $(ratio noop_status dbmate_status) | – | $(cpu dbmate_status) (dbmate) |"
+else
+	echo "| dbmate: apply $NS, no-op \`up\`, \`status\` | – | $DBMATE_WHY | – | – | – |"
+fi
+echo
+echo "Step files opened by a no-op \`ferry up\` (strace): $OPENS_WARM with the cache warm, $OPENS_TOUCHED after \`touch\`."
+for w in "${WARNINGS[@]+"${WARNINGS[@]}"}"; do echo "WARNING: $w"; done
+echo
+echo "Machine: $(nproc) CPUs${CPU_MODEL:+ ($CPU_MODEL)}, Linux $(uname -r), sqlite3 $SQLITE_V;" \
+	"TMPDIR on $FS; ferry $("$FERRY" --version 2>/dev/null | awk '{print $NF}') ($BUILDTYPE build, $BUILD);" \
+	"timer: $TIMER${DBMATE_VERSION:+; dbmate $DBMATE_VERSION}."

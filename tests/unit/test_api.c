@@ -1,0 +1,1050 @@
+/*
+ * test_api.c - the public surface of include/ferry.h: opening (and failing
+ * to), NULL-safe frees, finding the root, init, versions, the JSON
+ * documents and their SPEC section 5 keys, new steps, out-parameters on
+ * failure, and the header itself compiling as C89 and C++.
+ */
+#include "helpers.h"
+
+#include "ferry.h"
+#include "ferry_int.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SENTINEL ((char *)(uintptr_t)0x1)
+
+typedef struct {
+	char *root;
+	ferry *f;
+} fx;
+
+static int setup(void **state)
+{
+	fx *x = calloc(1, sizeof *x);
+	assert_non_null(x);
+	x->root = t_tmpdir();
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fx *x = *state;
+	ferry_close(x->f);
+	t_rmrf(x->root);
+	free(x->root);
+	free(x);
+	return 0;
+}
+
+#define USERS_SQL \
+	"-- ferry:up\nCREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n" \
+	"-- ferry:down\nDROP TABLE users;\n"
+#define TAGS_SQL "-- ferry:up\nCREATE TABLE tags (id INTEGER PRIMARY KEY);\n"
+#define S_USERS "0.1.0/001_users.sql"
+#define S_TAGS "0.2.0/001_tags.sql"
+
+/* 0.0.0 -> 0.1.0 (users, reversible) -> 0.2.0 (tags, irreversible, breaking). */
+static void install(fx *x)
+{
+	t_write(x->root, "ferry.yaml",
+	        "app: demo\nversion_file: config/version.json\n"
+	        "databases:\n  main: sqlite:data/app.db\n");
+	t_write(x->root, "migrations/versions.yaml",
+	        "versions:\n  - version: 0.1.0\n    notes: First\n"
+	        "  - version: 0.2.0\n    notes: Tags\n");
+	t_write(x->root, "migrations/v0.0.0_to_v0.1.0/001_users.sql", USERS_SQL);
+	t_write(x->root, "migrations/v0.0.0_to_v0.1.0/transition.yaml",
+	        "description: Initial\nestimated_duration_seconds: 5\n");
+	t_write(x->root, "migrations/v0.1.0_to_v0.2.0/001_tags.sql", TAGS_SQL);
+	t_write(x->root, "migrations/v0.1.0_to_v0.2.0/transition.yaml",
+	        "description: Tags\nbreaking_changes: true\nrequires_restart: [api]\n"
+	        "backup_required: false\nestimated_duration_seconds: 7\n");
+}
+
+static ferry *open_f(fx *x)
+{
+	int rc;
+	ferry_close(x->f);
+	x->f = NULL;
+	rc = ferry_open(&x->f, x->root, NULL);
+	if (rc)
+		fail_msg("ferry_open: %d %s", rc, ferry_errmsg(x->f));
+	assert_string_equal(ferry_errmsg(x->f), "");
+	assert_int_equal(ferry_errcode(x->f), 0);
+	return x->f;
+}
+
+static char *current(fx *x)
+{
+	static char buf[64];
+	char *v = SENTINEL;
+	int rc = ferry_current_version(x->f, &v);
+	if (rc)
+		fail_msg("ferry_current_version: %d %s", rc, ferry_errmsg(x->f));
+	snprintf(buf, sizeof buf, "%s", v);
+	ferry_free(v);
+	return buf;
+}
+
+static json_t *parse(char *doc)
+{
+	json_error_t je;
+	json_t *j;
+	assert_non_null(doc);
+	j = json_loads(doc, 0, &je);
+	if (!j)
+		fail_msg("not JSON (%s):\n%s", je.text, doc);
+	ferry_free(doc);
+	assert_true(json_is_object(j));
+	return j;
+}
+
+static void has_keys(json_t *o, const char *const *keys)
+{
+	size_t i;
+	assert_true(json_is_object(o));
+	for (i = 0; keys[i]; i++)
+		if (!json_object_get(o, keys[i])) {
+			char *d = json_dumps(o, 0);
+			fail_msg("key '%s' missing in %s", keys[i], d);
+		}
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	if (!json_is_string(v))
+		fail_msg("'%s' is not a string", key);
+	return json_string_value(v);
+}
+
+/* RFC 3339 UTC: 2024-01-02T03:04:05[.fff]Z */
+static void assert_time(json_t *v)
+{
+	const char *s;
+	size_t n;
+	assert_true(json_is_string(v));
+	s = json_string_value(v);
+	n = strlen(s);
+	if (n < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+	    s[n - 1] != 'Z')
+		fail_msg("'%s' is not an RFC 3339 UTC time", s);
+}
+
+static void up_ok(fx *x, const char *target)
+{
+	int rc = ferry_up(x->f, target, NULL);
+	if (rc)
+		fail_msg("ferry_up: %d %s", rc, ferry_errmsg(x->f));
+}
+
+/* Holds .ferry/lock as another runner would (with its holder line); returns the fd. */
+static int hold_lock(fx *x)
+{
+	char *lp = t_path(x->root, ".ferry/lock");
+	const char line[] = "4242 otherhost 2024-01-02T03:04:05Z\n";
+	int fd = open(lp, O_RDWR | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(pwrite(fd, line, sizeof line - 1, 0), (ssize_t)(sizeof line - 1));
+	free(lp);
+	return fd;
+}
+
+/* ---- open ---- */
+
+static void test_open_missing_folder(void **state)
+{
+	fx *x = *state;
+	char *p = t_path(x->root, "nope");
+	ferry *f = NULL;
+	assert_int_equal(ferry_open(&f, p, NULL), FERRY_EINVALID);
+	assert_non_null(f);
+	assert_int_equal(ferry_errcode(f), FERRY_EINVALID);
+	assert_non_null(strstr(ferry_errmsg(f), p));
+	ferry_close(f);
+	free(p);
+}
+
+static void test_open_no_yaml(void **state)
+{
+	fx *x = *state;
+	ferry *f = NULL;
+	assert_int_equal(ferry_open(&f, x->root, NULL), FERRY_EINVALID);
+	assert_non_null(f);
+	assert_int_equal(ferry_errcode(f), FERRY_EINVALID);
+	assert_non_null(strstr(ferry_errmsg(f), "ferry.yaml"));
+	ferry_close(f);
+	/* Nothing was created on the way. */
+	assert_int_equal(t_sh("test ! -e '%s/.ferry'", x->root), 0);
+}
+
+static void test_open_broken_yaml(void **state)
+{
+	fx *x = *state;
+	ferry *f = NULL;
+	/* Not YAML at all. */
+	t_write(x->root, "ferry.yaml", "app: [unclosed\n");
+	assert_int_equal(ferry_open(&f, x->root, NULL), FERRY_EINVALID);
+	assert_non_null(f);
+	assert_int_equal(ferry_errcode(f), FERRY_EINVALID);
+	assert_non_null(strstr(ferry_errmsg(f), "ferry.yaml"));
+	ferry_close(f);
+	/* An unknown key: named, with file and line. */
+	t_write(x->root, "ferry.yaml", "app: demo\nbogus_key: 1\n");
+	f = NULL;
+	assert_int_equal(ferry_open(&f, x->root, NULL), FERRY_EINVALID);
+	assert_non_null(f);
+	assert_non_null(strstr(ferry_errmsg(f), "ferry.yaml"));
+	assert_non_null(strstr(ferry_errmsg(f), ":2"));
+	assert_non_null(strstr(ferry_errmsg(f), "bogus_key"));
+	ferry_close(f);
+	/* A bad value. */
+	t_write(x->root, "ferry.yaml", "app: demo\ntransaction: sometimes\n");
+	f = NULL;
+	assert_int_equal(ferry_open(&f, x->root, NULL), FERRY_EINVALID);
+	assert_non_null(strstr(ferry_errmsg(f), "transaction"));
+	ferry_close(f);
+}
+
+static void test_null_safe(void **state)
+{
+	ferry *f = (ferry *)state; /* must be reset by ferry_open */
+	(void)state;
+	ferry_close(NULL);
+	ferry_free(NULL);
+	ferry_plan_free(NULL);
+	ferry_interrupt(NULL);
+	assert_non_null(ferry_errmsg(NULL));
+	assert_int_not_equal(ferry_errcode(NULL), 0);
+	assert_int_equal(ferry_open(&f, NULL, NULL), FERRY_EINVALID);
+	assert_non_null(f);
+	assert_true(strlen(ferry_errmsg(f)) > 0);
+	ferry_close(f);
+}
+
+/* ---- find_root ---- */
+
+static void test_find_root(void **state)
+{
+	fx *x = *state;
+	char real[PATH_MAX], cwd[PATH_MAX], *out = SENTINEL, *sub;
+	install(x);
+	assert_non_null(realpath(x->root, real));
+	assert_int_equal(t_sh("mkdir -p '%s/data/a/b'", x->root), 0);
+	sub = t_path(x->root, "data/a/b");
+
+	assert_int_equal(ferry_find_root(&out, sub), 0);
+	assert_string_equal(out, real);
+	ferry_free(out);
+	out = SENTINEL;
+	assert_int_equal(ferry_find_root(&out, x->root), 0);
+	assert_string_equal(out, real);
+	ferry_free(out);
+
+	/* NULL: from the working directory. */
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir(sub), 0);
+	out = SENTINEL;
+	assert_int_equal(ferry_find_root(&out, NULL), 0);
+	assert_int_equal(chdir(cwd), 0);
+	assert_string_equal(out, real);
+	ferry_free(out);
+
+	/* None above: EINVALID, out NULL. */
+	out = SENTINEL;
+	assert_int_equal(ferry_find_root(&out, "/proc/self"), FERRY_EINVALID);
+	assert_null(out);
+	out = SENTINEL;
+	assert_int_equal(ferry_find_root(&out, "/no/such/folder"), FERRY_EINVALID);
+	assert_null(out);
+	free(sub);
+}
+
+/* ---- init ---- */
+
+static void test_init(void **state)
+{
+	fx *x = *state;
+	ferry_init_options o = FERRY_INIT_OPTIONS_INIT;
+	char *root = t_path(x->root, "new/inst"), *err = SENTINEL, *yaml, *doc = NULL;
+	json_t *j;
+	o.app = "demo";
+	o.version_ = "1.2.0";
+	assert_int_equal(ferry_init(root, &o, &err), 0);
+	assert_null(err);
+	yaml = t_read(root, "ferry.yaml");
+	assert_non_null(yaml);
+	assert_non_null(strstr(yaml, "app: demo"));
+	assert_non_null(strstr(yaml, "sqlite:data/app.db"));
+	free(yaml);
+	assert_int_equal(t_sh("test -d '%s/migrations' && test -f '%s/.ferry/state.db'", root, root),
+	                 0);
+
+	assert_int_equal(ferry_open(&x->f, root, NULL), 0);
+	assert_string_equal(current(x), "1.2.0");
+	assert_int_equal(ferry_status(x->f, &doc), 0);
+	j = parse(doc);
+	assert_string_equal(jstr(j, "app"), "demo");
+	assert_string_equal(jstr(j, "current"), "1.2.0");
+	json_decref(j);
+	ferry_close(x->f);
+	x->f = NULL;
+
+	/* Defaults: the folder's name, 0.0.0; an existing ferry.yaml is kept. */
+	free(root);
+	root = t_path(x->root, "other");
+	t_write(root, "ferry.yaml", "app: mine\ndatabases:\n  db: sqlite:my.db\n");
+	assert_int_equal(ferry_init(root, NULL, NULL), 0);
+	yaml = t_read(root, "ferry.yaml");
+	assert_string_equal(yaml, "app: mine\ndatabases:\n  db: sqlite:my.db\n");
+	free(yaml);
+	assert_int_equal(ferry_open(&x->f, root, NULL), 0);
+	assert_string_equal(current(x), "0.0.0");
+	ferry_close(x->f);
+	x->f = NULL;
+	free(root);
+	root = t_path(x->root, "plain");
+	assert_int_equal(ferry_init(root, NULL, NULL), 0);
+	yaml = t_read(root, "ferry.yaml");
+	assert_non_null(strstr(yaml, "app: plain"));
+	free(yaml);
+
+	/* A bad version: EINVALID, with a message. */
+	free(root);
+	root = t_path(x->root, "bad");
+	o.version_ = "one.two";
+	err = NULL;
+	assert_int_equal(ferry_init(root, &o, &err), FERRY_EINVALID);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "one.two"));
+	ferry_free(err);
+	assert_int_equal(ferry_init(root, &o, NULL), FERRY_EINVALID);
+	free(root);
+}
+
+/* ---- versions ---- */
+
+static void test_current_from_version_file(void **state)
+{
+	fx *x = *state;
+	t_write(x->root, "ferry.yaml", "app: old\nversion_file: config/version.json\n");
+	t_write(x->root, "config/version.json", "{\"name\": \"old\", \"version\": \"2.1.0\"}\n");
+	open_f(x);
+	assert_string_equal(current(x), "2.1.0");
+	/* Recording changes both, keeping the file's other keys. */
+	assert_int_equal(ferry_set_version(x->f, "2.2.0", 0), 0);
+	assert_string_equal(current(x), "2.2.0");
+	{
+		json_t *j = parse(t_read(x->root, "config/version.json"));
+		assert_string_equal(jstr(j, "version"), "2.2.0");
+		assert_string_equal(jstr(j, "name"), "old");
+		json_decref(j);
+	}
+	open_f(x);
+	assert_string_equal(current(x), "2.2.0");
+}
+
+static void test_current_default(void **state)
+{
+	fx *x = *state;
+	t_write(x->root, "ferry.yaml", "app: fresh\n");
+	open_f(x);
+	assert_string_equal(current(x), "0.0.0");
+}
+
+static void test_set_version(void **state)
+{
+	fx *x = *state;
+	char *v;
+	install(x);
+	open_f(x);
+	up_ok(x, NULL);
+	assert_string_equal(current(x), "0.2.0");
+
+	/* Below an applied step: refused, naming it. */
+	assert_int_equal(ferry_set_version(x->f, "0.1.0", 0), FERRY_EINVALID);
+	assert_int_equal(ferry_errcode(x->f), FERRY_EINVALID);
+	assert_non_null(strstr(ferry_errmsg(x->f), S_TAGS));
+	assert_string_equal(current(x), "0.2.0");
+	/* force records it anyway. */
+	assert_int_equal(ferry_set_version(x->f, "0.1.0", 1), 0);
+	assert_string_equal(current(x), "0.1.0");
+	v = t_read(x->root, "config/version.json");
+	assert_non_null(strstr(v, "\"0.1.0\""));
+	free(v);
+	/* Up and a leading v. */
+	assert_int_equal(ferry_set_version(x->f, "v1.2.3", 0), 0);
+	assert_string_equal(current(x), "1.2.3");
+	/* Not a version. */
+	assert_int_equal(ferry_set_version(x->f, "latest", 1), FERRY_EINVALID);
+	assert_true(strlen(ferry_errmsg(x->f)) > 0);
+	assert_string_equal(current(x), "1.2.3");
+	/* A success clears the message. */
+	assert_string_equal(ferry_errmsg(x->f), "");
+	assert_int_equal(ferry_errcode(x->f), 0);
+}
+
+/* ---- documents ---- */
+
+static void test_status_doc(void **state)
+{
+	fx *x = *state;
+	static const char *const keys[] = { "app", "current", "latest", "pending_transitions",
+		                                "pending_steps", "last_run", "locked_by", "interrupted",
+		                                NULL };
+	char *doc = SENTINEL;
+	json_t *j, *pt, *lr, *lb;
+	int fd;
+	install(x);
+	open_f(x);
+	assert_int_equal(ferry_status(x->f, &doc), 0);
+	j = parse(doc);
+	has_keys(j, keys);
+	assert_string_equal(jstr(j, "app"), "demo");
+	assert_string_equal(jstr(j, "current"), "0.0.0");
+	assert_string_equal(jstr(j, "latest"), "0.2.0");
+	pt = json_object_get(j, "pending_transitions");
+	assert_int_equal(json_array_size(pt), 2);
+	assert_string_equal(jstr(json_array_get(pt, 0), "from"), "0.0.0");
+	assert_string_equal(jstr(json_array_get(pt, 0), "to"), "0.1.0");
+	assert_string_equal(jstr(json_array_get(pt, 1), "from"), "0.1.0");
+	assert_string_equal(jstr(json_array_get(pt, 1), "to"), "0.2.0");
+	assert_true(json_is_integer(json_object_get(j, "pending_steps")));
+	assert_int_equal(json_integer_value(json_object_get(j, "pending_steps")), 2);
+	assert_true(json_is_null(json_object_get(j, "last_run")));
+	assert_true(json_is_null(json_object_get(j, "locked_by")));
+	assert_true(json_is_false(json_object_get(j, "interrupted")));
+	json_decref(j);
+
+	up_ok(x, "0.1.0");
+	fd = hold_lock(x);
+	assert_int_equal(ferry_status(x->f, &doc), 0);
+	j = parse(doc);
+	has_keys(j, keys);
+	assert_string_equal(jstr(j, "current"), "0.1.0");
+	assert_int_equal(json_integer_value(json_object_get(j, "pending_steps")), 1);
+	assert_int_equal(json_array_size(json_object_get(j, "pending_transitions")), 1);
+	lr = json_object_get(j, "last_run");
+	assert_true(json_is_object(lr));
+	assert_string_equal(jstr(lr, "status"), "success");
+	assert_string_equal(jstr(lr, "from"), "0.0.0");
+	assert_string_equal(jstr(lr, "to"), "0.1.0");
+	assert_time(json_object_get(lr, "started_at"));
+	lb = json_object_get(j, "locked_by");
+	assert_true(json_is_object(lb));
+	assert_int_equal(json_integer_value(json_object_get(lb, "pid")), 4242);
+	assert_string_equal(jstr(lb, "host"), "otherhost");
+	assert_string_equal(jstr(lb, "since"), "2024-01-02T03:04:05Z");
+	assert_true(json_is_false(json_object_get(j, "interrupted")));
+	json_decref(j);
+	close(fd);
+}
+
+static void test_list_doc(void **state)
+{
+	fx *x = *state;
+	static const char *const keys[] = { "id", "from", "to", "kind", "state", "checksum",
+		                                "applied_at", "duration_ms", NULL };
+	char *doc = SENTINEL;
+	json_t *j, *steps, *a, *b;
+	install(x);
+	open_f(x);
+	up_ok(x, "0.1.0");
+	assert_int_equal(ferry_list(x->f, &doc), 0);
+	j = parse(doc);
+	steps = json_object_get(j, "steps");
+	assert_int_equal(json_array_size(steps), 2);
+	a = json_array_get(steps, 0);
+	b = json_array_get(steps, 1);
+	has_keys(a, keys);
+	has_keys(b, keys);
+	assert_string_equal(jstr(a, "id"), S_USERS);
+	assert_string_equal(jstr(a, "from"), "0.0.0");
+	assert_string_equal(jstr(a, "to"), "0.1.0");
+	assert_string_equal(jstr(a, "kind"), "sql");
+	assert_string_equal(jstr(a, "state"), "applied");
+	assert_int_equal(strncmp(jstr(a, "checksum"), "sha256:", 7), 0);
+	assert_int_equal(strlen(jstr(a, "checksum")), 7 + 64);
+	assert_time(json_object_get(a, "applied_at"));
+	assert_true(json_is_integer(json_object_get(a, "duration_ms")));
+	assert_string_equal(jstr(b, "id"), S_TAGS);
+	assert_string_equal(jstr(b, "state"), "pending");
+	assert_true(json_is_null(json_object_get(b, "applied_at")));
+	json_decref(j);
+
+	/* changed and missing. */
+	t_write(x->root, "migrations/v0.0.0_to_v0.1.0/001_users.sql", USERS_SQL "-- edited\n");
+	open_f(x);
+	assert_int_equal(ferry_list(x->f, &doc), 0);
+	j = parse(doc);
+	assert_string_equal(jstr(json_array_get(json_object_get(j, "steps"), 0), "state"), "changed");
+	json_decref(j);
+	assert_int_equal(t_sh("rm '%s/migrations/v0.0.0_to_v0.1.0/001_users.sql'", x->root), 0);
+	open_f(x);
+	assert_int_equal(ferry_list(x->f, &doc), 0);
+	j = parse(doc);
+	{
+		size_t i;
+		json_t *s;
+		int seen = 0;
+		json_array_foreach(json_object_get(j, "steps"), i, s) {
+			has_keys(s, keys);
+			if (!strcmp(jstr(s, "id"), S_USERS)) {
+				assert_string_equal(jstr(s, "state"), "missing");
+				seen = 1;
+			}
+		}
+		assert_true(seen);
+	}
+	json_decref(j);
+}
+
+static void test_history_doc(void **state)
+{
+	fx *x = *state;
+	static const char *const keys[] = { "id", "started_at", "finished_at", "from", "to",
+		                                "status", "backup_id", NULL };
+	char *doc = SENTINEL;
+	json_t *j, *runs, *r0, *r1;
+	install(x);
+	open_f(x);
+	assert_int_equal(ferry_history(x->f, &doc), 0);
+	j = parse(doc);
+	assert_int_equal(json_array_size(json_object_get(j, "runs")), 0);
+	json_decref(j);
+	up_ok(x, "0.1.0");
+	up_ok(x, "0.2.0");
+	assert_int_equal(ferry_history(x->f, &doc), 0);
+	j = parse(doc);
+	runs = json_object_get(j, "runs");
+	assert_int_equal(json_array_size(runs), 2);
+	r0 = json_array_get(runs, 0);
+	r1 = json_array_get(runs, 1);
+	has_keys(r0, keys);
+	has_keys(r1, keys);
+	/* Newest first. */
+	assert_string_equal(jstr(r0, "from"), "0.1.0");
+	assert_string_equal(jstr(r0, "to"), "0.2.0");
+	assert_string_equal(jstr(r1, "from"), "0.0.0");
+	assert_true(json_integer_value(json_object_get(r0, "id")) >
+	            json_integer_value(json_object_get(r1, "id")));
+	assert_string_equal(jstr(r0, "status"), "success");
+	assert_time(json_object_get(r0, "started_at"));
+	assert_time(json_object_get(r0, "finished_at"));
+	assert_true(json_is_null(json_object_get(r0, "backup_id")));
+	json_decref(j);
+}
+
+static void test_versions_doc(void **state)
+{
+	fx *x = *state;
+	char *doc = SENTINEL;
+	json_t *j, *vs, *v;
+	size_t i;
+	int seen = 0;
+	install(x);
+	open_f(x);
+	up_ok(x, "0.1.0");
+	assert_int_equal(ferry_versions(x->f, &doc), 0);
+	j = parse(doc);
+	vs = json_object_get(j, "versions");
+	assert_true(json_array_size(vs) >= 3);
+	assert_string_equal(jstr(json_array_get(vs, 0), "version"), "0.0.0");
+	json_array_foreach(vs, i, v) {
+		assert_true(json_is_string(json_object_get(v, "version")));
+		if (!strcmp(jstr(v, "version"), "0.1.0")) {
+			assert_string_equal(jstr(v, "notes"), "First");
+			assert_true(json_is_true(json_object_get(v, "current")));
+			seen++;
+		}
+		if (!strcmp(jstr(v, "version"), "0.2.0")) {
+			assert_string_equal(jstr(v, "notes"), "Tags");
+			assert_true(json_is_false(json_object_get(v, "current")));
+			seen++;
+		}
+	}
+	assert_int_equal(seen, 2);
+	json_decref(j);
+}
+
+static void test_plan_docs(void **state)
+{
+	fx *x = *state;
+	static const char *const keys[] = { "from", "to", "path", "transitions",
+		                                "estimated_duration_seconds", "backup_required",
+		                                "restarts", NULL };
+	static const char *const tkeys[] = { "from", "to", "description", "breaking_changes",
+		                                 "requires_restart", "backup_required",
+		                                 "estimated_duration_seconds", "steps", NULL };
+	static const char *const skeys[] = { "id", "kind", "database", "reversible", NULL };
+	ferry_plan *p = NULL;
+	char *doc = SENTINEL, *dot = SENTINEL;
+	json_t *j, *path, *trs, *t0, *t1, *s;
+	install(x);
+	open_f(x);
+	assert_int_equal(ferry_plan_new(&p, x->f, NULL), 0);
+	assert_non_null(p);
+	assert_int_equal(ferry_plan_step_count(p), 2);
+	assert_int_equal(ferry_plan_json(p, &doc), 0);
+	j = parse(doc);
+	has_keys(j, keys);
+	assert_string_equal(jstr(j, "from"), "0.0.0");
+	assert_string_equal(jstr(j, "to"), "0.2.0");
+	path = json_object_get(j, "path");
+	assert_int_equal(json_array_size(path), 3);
+	assert_string_equal(json_string_value(json_array_get(path, 0)), "0.0.0");
+	assert_string_equal(json_string_value(json_array_get(path, 2)), "0.2.0");
+	trs = json_object_get(j, "transitions");
+	assert_int_equal(json_array_size(trs), 2);
+	t0 = json_array_get(trs, 0);
+	t1 = json_array_get(trs, 1);
+	has_keys(t0, tkeys);
+	has_keys(t1, tkeys);
+	assert_string_equal(jstr(t0, "description"), "Initial");
+	assert_true(json_is_false(json_object_get(t0, "breaking_changes")));
+	assert_true(json_is_true(json_object_get(t0, "backup_required")));
+	assert_true(json_number_value(json_object_get(t0, "estimated_duration_seconds")) == 5);
+	assert_string_equal(jstr(t1, "description"), "Tags");
+	assert_true(json_is_true(json_object_get(t1, "breaking_changes")));
+	assert_true(json_is_false(json_object_get(t1, "backup_required")));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(t1, "requires_restart"),
+	                                                     0)), "api");
+	s = json_array_get(json_object_get(t0, "steps"), 0);
+	has_keys(s, skeys);
+	assert_string_equal(jstr(s, "id"), S_USERS);
+	assert_string_equal(jstr(s, "kind"), "sql");
+	assert_string_equal(jstr(s, "database"), "main");
+	assert_true(json_is_true(json_object_get(s, "reversible")));
+	s = json_array_get(json_object_get(t1, "steps"), 0);
+	assert_string_equal(jstr(s, "id"), S_TAGS);
+	assert_true(json_is_false(json_object_get(s, "reversible")));
+	assert_true(json_number_value(json_object_get(j, "estimated_duration_seconds")) == 12);
+	assert_true(json_is_true(json_object_get(j, "backup_required")));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "restarts"), 0)),
+	                    "api");
+	json_decref(j);
+
+	assert_int_equal(ferry_plan_dot(p, &dot), 0);
+	assert_non_null(dot);
+	assert_non_null(strstr(dot, "digraph"));
+	assert_non_null(strstr(dot, "0.2.0"));
+	assert_non_null(strstr(dot, "}"));
+	ferry_free(dot);
+	ferry_plan_free(p);
+
+	/* A pure version bump: no steps. */
+	up_ok(x, NULL);
+	assert_int_equal(ferry_plan_new(&p, x->f, "0.2.7"), 0);
+	assert_int_equal(ferry_plan_step_count(p), 0);
+	assert_int_equal(ferry_plan_json(p, &doc), 0);
+	j = parse(doc);
+	assert_string_equal(jstr(j, "to"), "0.2.7");
+	assert_int_equal(json_array_size(json_object_get(j, "transitions")), 0);
+	json_decref(j);
+	ferry_plan_free(p);
+}
+
+static void test_verify_doc(void **state)
+{
+	fx *x = *state;
+	char *doc = SENTINEL;
+	json_t *j, *fs, *fnd;
+	size_t i;
+	int seen = 0;
+	install(x);
+	open_f(x);
+	up_ok(x, NULL);
+	assert_int_equal(ferry_verify(x->f, &doc), 0);
+	j = parse(doc);
+	assert_true(json_is_true(json_object_get(j, "ok")));
+	assert_int_equal(json_array_size(json_object_get(j, "findings")), 0);
+	json_decref(j);
+
+	/* An applied file changed: findings, and the document still published. */
+	t_write(x->root, "migrations/v0.0.0_to_v0.1.0/001_users.sql", USERS_SQL "-- edited\n");
+	open_f(x);
+	doc = SENTINEL;
+	assert_int_equal(ferry_verify(x->f, &doc), FERRY_EVERIFY);
+	assert_int_equal(ferry_errcode(x->f), FERRY_EVERIFY);
+	assert_true(doc != SENTINEL);
+	j = parse(doc);
+	assert_true(json_is_false(json_object_get(j, "ok")));
+	fs = json_object_get(j, "findings");
+	json_array_foreach(fs, i, fnd) {
+		assert_true(json_is_string(json_object_get(fnd, "kind")));
+		assert_true(json_is_string(json_object_get(fnd, "subject")));
+		assert_true(json_is_string(json_object_get(fnd, "message")));
+		if (!strcmp(jstr(fnd, "subject"), S_USERS) && !strcmp(jstr(fnd, "kind"), "changed"))
+			seen = 1;
+	}
+	assert_true(seen);
+	json_decref(j);
+
+	/* The version file disagreeing is a finding too. */
+	t_write(x->root, "migrations/v0.0.0_to_v0.1.0/001_users.sql", USERS_SQL);
+	t_write(x->root, "config/version.json", "{\"version\": \"9.9.9\"}\n");
+	open_f(x);
+	assert_int_equal(ferry_verify(x->f, &doc), FERRY_EVERIFY);
+	j = parse(doc);
+	assert_int_equal(json_array_size(json_object_get(j, "findings")), 1);
+	assert_string_equal(jstr(json_array_get(json_object_get(j, "findings"), 0), "kind"),
+	                    "version_file");
+	json_decref(j);
+}
+
+static void test_check_doc(void **state)
+{
+	fx *x = *state;
+	char *doc = SENTINEL;
+	json_t *j, *f0;
+	int fd;
+	install(x);
+	open_f(x);
+	assert_int_equal(ferry_check(x->f, NULL, &doc), 0);
+	j = parse(doc);
+	assert_true(json_is_true(json_object_get(j, "ok")));
+	assert_int_equal(json_array_size(json_object_get(j, "findings")), 0);
+	json_decref(j);
+
+	fd = hold_lock(x);
+	assert_int_equal(ferry_check(x->f, NULL, &doc), FERRY_EVERIFY);
+	j = parse(doc);
+	assert_true(json_is_false(json_object_get(j, "ok")));
+	f0 = json_array_get(json_object_get(j, "findings"), 0);
+	assert_string_equal(jstr(f0, "kind"), "lock");
+	assert_non_null(strstr(jstr(f0, "message"), "4242"));
+	json_decref(j);
+	close(fd);
+
+	/* A step that does not parse is a finding of check, before anything runs. */
+	t_write(x->root, "migrations/v0.1.0_to_v0.2.0/002_bad.sql", "SELECT 1;\n");
+	open_f(x);
+	assert_int_equal(ferry_check(x->f, NULL, &doc), FERRY_EVERIFY);
+	j = parse(doc);
+	f0 = json_array_get(json_object_get(j, "findings"), 0);
+	assert_string_equal(jstr(f0, "kind"), "parse");
+	assert_string_equal(jstr(f0, "subject"), "0.2.0/002_bad.sql");
+	json_decref(j);
+}
+
+static void test_last_run_doc(void **state)
+{
+	fx *x = *state;
+	static const char *const keys[] = { "run_id", "status", "from", "to", "backup_id", "steps",
+		                                NULL };
+	static const char *const skeys[] = { "id", "status", "duration_ms", "message", NULL };
+	char *doc = SENTINEL;
+	json_t *j, *s;
+	install(x);
+	open_f(x);
+	assert_int_equal(ferry_last_run(x->f, &doc), FERRY_EINVALID);
+	assert_null(doc);
+	up_ok(x, NULL);
+	assert_int_equal(ferry_last_run(x->f, &doc), 0);
+	j = parse(doc);
+	has_keys(j, keys);
+	assert_true(json_is_integer(json_object_get(j, "run_id")));
+	assert_string_equal(jstr(j, "status"), "success");
+	assert_string_equal(jstr(j, "from"), "0.0.0");
+	assert_string_equal(jstr(j, "to"), "0.2.0");
+	assert_int_equal(json_array_size(json_object_get(j, "steps")), 2);
+	s = json_array_get(json_object_get(j, "steps"), 0);
+	has_keys(s, skeys);
+	assert_string_equal(jstr(s, "id"), S_USERS);
+	assert_string_equal(jstr(s, "status"), "applied");
+	assert_true(json_is_integer(json_object_get(s, "duration_ms")));
+	json_decref(j);
+	/* The document stays readable, more than once. */
+	assert_int_equal(ferry_last_run(x->f, &doc), 0);
+	json_decref(parse(doc));
+}
+
+/* ---- out-parameters on failure ---- */
+
+static void test_out_null_on_failure(void **state)
+{
+	fx *x = *state;
+	char *out;
+	ferry_plan *p;
+	install(x);
+	open_f(x);
+
+	p = (ferry_plan *)SENTINEL;
+	assert_int_equal(ferry_plan_new(&p, x->f, "not.a.version"), FERRY_EINVALID);
+	assert_null(p);
+	assert_true(strlen(ferry_errmsg(x->f)) > 0);
+
+	/* No path: EFAILED, the message says what is reachable. */
+	t_write(x->root, "migrations/v0.5.0_to_v0.6.0/001_x.sql", "-- ferry:up\nSELECT 1;\n");
+	open_f(x);
+	p = (ferry_plan *)SENTINEL;
+	assert_int_equal(ferry_plan_new(&p, x->f, "0.6.0"), FERRY_EFAILED);
+	assert_null(p);
+	assert_non_null(strstr(ferry_errmsg(x->f), "0.2.0"));
+
+	out = SENTINEL;
+	assert_int_equal(ferry_new_step(x->f, &out, "0.3.0", "x", "cobol", NULL), FERRY_EINVALID);
+	assert_null(out);
+	out = SENTINEL;
+	assert_int_equal(ferry_new_step(x->f, &out, "0.3.0", "a/b", NULL, NULL), FERRY_EINVALID);
+	assert_null(out);
+	out = SENTINEL;
+	assert_int_equal(ferry_new_step(x->f, &out, "zzz", "x", NULL, NULL), FERRY_EINVALID);
+	assert_null(out);
+
+	/* A bad version in state: the version cannot be read. */
+	assert_int_equal(fr_state_set_version(x->f->state, "garbage"), 0);
+	out = SENTINEL;
+	assert_int_not_equal(ferry_current_version(x->f, &out), 0);
+	assert_null(out);
+	assert_int_equal(fr_state_set_version(x->f->state, "0.0.0"), 0);
+
+	/* Bad migrations: every document call fails with EINVALID naming the file. */
+	t_write(x->root, "migrations/garbage.txt", "?");
+	open_f(x);
+	out = SENTINEL;
+	assert_int_equal(ferry_status(x->f, &out), FERRY_EINVALID);
+	assert_null(out);
+	assert_non_null(strstr(ferry_errmsg(x->f), "garbage.txt"));
+	out = SENTINEL;
+	assert_int_equal(ferry_list(x->f, &out), FERRY_EINVALID);
+	assert_null(out);
+	out = SENTINEL;
+	assert_int_equal(ferry_versions(x->f, &out), FERRY_EINVALID);
+	assert_null(out);
+	out = SENTINEL;
+	assert_int_equal(ferry_verify(x->f, &out), FERRY_EINVALID);
+	assert_null(out);
+	out = SENTINEL;
+	assert_int_equal(ferry_check(x->f, NULL, &out), FERRY_EINVALID);
+	assert_null(out);
+	p = (ferry_plan *)SENTINEL;
+	assert_int_equal(ferry_plan_new(&p, x->f, NULL), FERRY_EINVALID);
+	assert_null(p);
+	assert_int_equal(ferry_up(x->f, NULL, NULL), FERRY_EINVALID);
+	assert_non_null(strstr(ferry_errmsg(x->f), "garbage.txt"));
+}
+
+/* ---- new steps ---- */
+
+static const char *base(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+static void test_new_step(void **state)
+{
+	fx *x = *state;
+	char *out = SENTINEL, *text, *doc;
+	install(x);
+	open_f(x);
+
+	/* Into an existing transition folder: the next number. */
+	assert_int_equal(ferry_new_step(x->f, &out, "0.1.0", "add_email", NULL, NULL), 0);
+	assert_non_null(out);
+	assert_non_null(strstr(out, "migrations/v0.0.0_to_v0.1.0/002_add_email.sql"));
+	text = t_read("/", out);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "-- ferry:up"));
+	assert_non_null(strstr(text, "-- ferry:down"));
+	free(text);
+	ferry_free(out);
+	assert_int_equal(ferry_new_step(x->f, &out, "0.1.0", "more", "sql", NULL), 0);
+	assert_non_null(strstr(out, "v0.0.0_to_v0.1.0/003_more.sql"));
+	ferry_free(out);
+
+	/* A new version: a new folder from the greatest catalogued version below it. */
+	assert_int_equal(ferry_new_step(x->f, &out, "0.3.0", "posts", NULL, NULL), 0);
+	assert_non_null(strstr(out, "migrations/v0.2.0_to_v0.3.0/001_posts.sql"));
+	ferry_free(out);
+	/* With an explicit from (a shortcut). */
+	assert_int_equal(ferry_new_step(x->f, &out, "0.3.0", "direct", NULL, "0.1.x"), 0);
+	assert_non_null(strstr(out, "migrations/v0.1.x_to_v0.3.0/001_direct.sql"));
+	ferry_free(out);
+	/* Not above from. */
+	out = SENTINEL;
+	assert_int_equal(ferry_new_step(x->f, &out, "0.1.0", "x", NULL, "0.2.0"), FERRY_EINVALID);
+	assert_null(out);
+
+	/* The catalog still loads, with the new steps in it. */
+	assert_int_equal(ferry_list(x->f, &doc), 0);
+	assert_non_null(strstr(doc, "0.1.0/003_more.sql"));
+	assert_non_null(strstr(doc, "0.3.0/001_posts.sql"));
+	ferry_free(doc);
+}
+
+/* A folder with gaps in its numbering: the new step still comes last. */
+static void test_new_step_after_gap(void **state)
+{
+	fx *x = *state;
+	char *out = NULL, name[256];
+	install(x);
+	t_write(x->root, "migrations/v0.0.0_to_v0.1.0/005_later.sql", USERS_SQL);
+	open_f(x);
+	assert_int_equal(ferry_new_step(x->f, &out, "0.1.0", "newest", NULL, NULL), 0);
+	snprintf(name, sizeof name, "%s", base(out));
+	ferry_free(out);
+	if (strcmp(name, "005_later.sql") <= 0)
+		fail_msg("new step '%s' sorts before the existing 005_later.sql, so it would run "
+		         "before it", name);
+}
+
+/* Flat steps: a new step for a flat transition keeps the catalog valid. */
+static void test_new_step_flat(void **state)
+{
+	fx *x = *state;
+	char *out = NULL, *doc = NULL;
+	ferry_plan *p = NULL;
+	t_write(x->root, "ferry.yaml", "app: flat\ndatabases:\n  main: sqlite:data/app.db\n");
+	t_write(x->root, "migrations/0.1.0_init.sql", USERS_SQL);
+	open_f(x);
+	assert_int_equal(ferry_new_step(x->f, &out, "0.1.0", "more", NULL, NULL), 0);
+	assert_non_null(out);
+	ferry_free(out);
+	if (ferry_status(x->f, &doc) != 0)
+		fail_msg("the catalog no longer loads after ferry_new_step: %s", ferry_errmsg(x->f));
+	ferry_free(doc);
+	assert_int_equal(ferry_plan_new(&p, x->f, "0.1.0"), 0);
+	assert_int_equal(ferry_plan_step_count(p), 2);
+	ferry_plan_free(p);
+}
+
+/* ---- unlock ---- */
+
+static void test_unlock(void **state)
+{
+	fx *x = *state;
+	int fd;
+	install(x);
+	open_f(x);
+	assert_int_equal(ferry_unlock(x->f, 0), 0); /* nothing held: fine */
+	fd = hold_lock(x);
+	assert_int_equal(ferry_unlock(x->f, 0), FERRY_ELOCKED);
+	assert_non_null(strstr(ferry_errmsg(x->f), "4242"));
+	assert_int_equal(ferry_unlock(x->f, 1), 0);
+	/* A new lock file: a runner is no longer blocked by the stuck holder. */
+	up_ok(x, NULL);
+	assert_string_equal(current(x), "0.2.0");
+	close(fd);
+}
+
+/* ---- the header ---- */
+
+/* The source folder: from __FILE__, which meson gives relative to the build folder. */
+static const char *source_dir(void)
+{
+	static char out[PATH_MAX];
+	char exe[PATH_MAX], cand[2 * PATH_MAX + 2], real[PATH_MAX], *s;
+	const char *file = __FILE__;
+	ssize_t n;
+	int i;
+	if (file[0] == '/') {
+		snprintf(cand, sizeof cand, "%s", file);
+	} else {
+		n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+		assert_true(n > 0);
+		exe[n] = '\0';
+		/* <build>/tests/unit/test_api -> <build> */
+		for (i = 0; i < 3; i++) {
+			s = strrchr(exe, '/');
+			assert_non_null(s);
+			*s = '\0';
+		}
+		snprintf(cand, sizeof cand, "%s/%s", exe, file);
+		if (access(cand, R_OK) != 0)
+			snprintf(cand, sizeof cand, "%s", file); /* relative to the working folder */
+	}
+	if (!realpath(cand, real))
+		fail_msg("cannot find the source of %s", file);
+	s = strstr(real, "/tests/unit/");
+	assert_non_null(s);
+	*s = '\0';
+	snprintf(out, sizeof out, "%s", real);
+	return out;
+}
+
+static const char example[] =
+	"#include <ferry.h>\n#include <stdio.h>\n"
+	"static void lg(void *c, ferry_log_level l, const char *s, const char *m)\n"
+	"{ (void)c; (void)l; (void)s; (void)m; }\n"
+	"int main(void) {\n"
+	"  ferry *f; char *doc = NULL;\n"
+	"  ferry_open_options oo = FERRY_OPEN_OPTIONS_INIT;\n"
+	"  ferry_run_options ro = FERRY_RUN_OPTIONS_INIT;\n"
+	"  ferry_init_options io = FERRY_INIT_OPTIONS_INIT;\n"
+	"  oo.log = lg; ro.dry_run = 1; (void)io;\n"
+	"  if (ferry_open(&f, \"/var/lib/myapp\", &oo) == 0) {\n"
+	"    if (ferry_up(f, \"1.0.0\", &ro) != 0)\n"
+	"      fprintf(stderr, \"migrations: %s\\n\", ferry_errmsg(f));\n"
+	"    if (ferry_status(f, &doc) == 0) ferry_free(doc);\n"
+	"  }\n"
+	"  ferry_close(f);\n"
+	"  return 0;\n"
+	"}\n";
+
+static void test_header_c89_cxx(void **state)
+{
+	const char *src = source_dir();
+	char *dir = t_tmpdir();
+	(void)state;
+	assert_int_equal(t_sh("test -f '%s/include/ferry.h'", src), 0);
+	/* The compilers do catch errors here (so the checks below mean something). */
+	assert_int_not_equal(t_sh("printf '#include <ferry.h>\\nint x = ;\\n' | cc -std=c89 "
+	                          "-pedantic -Werror -fsyntax-only -I'%s/include' -x c - "
+	                          "2>/dev/null", src), 0);
+	/* The header alone. */
+	assert_int_equal(t_sh("printf '#include <ferry.h>\\n' | cc -std=c89 -pedantic -Werror "
+	                      "-Wall -Wextra -fsyntax-only -I'%s/include' -x c -", src), 0);
+	assert_int_equal(t_sh("printf '#include <ferry.h>\\n' | c++ -std=c++98 -pedantic -Werror "
+	                      "-Wall -Wextra -fsyntax-only -I'%s/include' -x c++ -", src), 0);
+	/* A start-up use as SPEC section 7 shows it, with the option initialisers. */
+	t_write(dir, "ex.c", example);
+	assert_int_equal(t_sh("cc -std=c89 -pedantic -Werror -Wall -Wextra -fsyntax-only "
+	                      "-I'%s/include' -x c '%s/ex.c'", src, dir), 0);
+	assert_int_equal(t_sh("c++ -pedantic -Werror -Wall -Wextra -fsyntax-only "
+	                      "-I'%s/include' -x c++ '%s/ex.c'", src, dir), 0);
+	t_rmrf(dir);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_missing_folder, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_no_yaml, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_broken_yaml, setup, teardown),
+		cmocka_unit_test(test_null_safe),
+		cmocka_unit_test_setup_teardown(test_find_root, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_init, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_current_from_version_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_current_default, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_doc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_doc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_doc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_versions_doc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_docs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_doc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_doc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_run_doc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_out_null_on_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_step, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_step_after_gap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_step_flat, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unlock, setup, teardown),
+		cmocka_unit_test(test_header_c89_cxx),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
