@@ -71,38 +71,60 @@ print(d["median"] if "median" in e else d["user"]+d["system"])' "$1" "$2"
 	fi
 }
 
-# measure KEY WARMUP PREP_SCRIPT CMD: writes res/KEY (median ms) and res/KEY.cpu
-# (mean user+sys ms, hyperfine only); on failure res/KEY.err holds why.
-# PREP_SCRIPT (a file run with bash before every run, untimed) may be "".
-measure() {
-	local key=$1 warm=$2 prep=$3 cmd=$4 i t0 t1
-	local out=$WORK/res/$key
-	log "timing $key"
+# One timed run of CMD (after PREP_SCRIPT, untimed, run with bash; "" for
+# none): appends the wall time (ms) to res/KEY.runs and, with hyperfine, the
+# user+sys time to res/KEY.cpuruns. On failure res/KEY.err says why.
+one_run() { # KEY PREP_SCRIPT CMD
+	local key=$1 prep=$2 cmd=$3 out=$WORK/res/$1 t0 t1 rc=0
 	if [[ -n $HF ]]; then
-		local args=(-N --style none --runs "$REPS" --warmup "$warm" --export-json "$out.json")
-		[[ -n $prep ]] && args+=(--prepare "bash $prep")
+		local args=(-N --style none --runs 1 --export-json "$out.1.json")
+		[[ -z $prep ]] || args+=(--prepare "bash $prep")
 		if ! hyperfine "${args[@]}" -- "$cmd" >"$out.log" 2>&1; then
-			grep -v '^\s*$' "$out.log" | tail -n 3 | tr '\n' ' ' >"$out.err"
+			{ echo "$cmd: "; grep -v '^\s*$' "$out.log" | tail -n 3; } | tr '\n' ' ' >"$out.err"
 			return 1
 		fi
-		json_get "$out.json" '.results[0].median * 1000' >"$out"
-		json_get "$out.json" '(.results[0].user + .results[0].system) * 1000' >"$out.cpu"
+		json_get "$out.1.json" '.results[0].times[0] * 1000' >>"$out.runs"
+		json_get "$out.1.json" '(.results[0].user + .results[0].system) * 1000' >>"$out.cpuruns"
 	else
-		: >"$out.runs"
-		for ((i = 0; i < warm + REPS; i++)); do
-			[[ -z $prep ]] || bash "$prep" >/dev/null 2>&1
-			t0=$(date +%s%N)
-			local rc=0
-			eval "$cmd" >/dev/null 2>"$out.log" || rc=$?
-			if ((rc)); then
-				{ echo "exit $rc from: $cmd: "; tail -n 3 "$out.log"; } | tr '\n' ' ' >"$out.err"
-				return 1
-			fi
-			t1=$(date +%s%N)
-			((i < warm)) || echo $((t1 - t0)) >>"$out.runs"
-		done
-		sort -n "$out.runs" | awk '{v[NR]=$1} END {m = NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "%.3f\n", m/1e6}' >"$out"
+		[[ -z $prep ]] || bash "$prep" >/dev/null 2>&1
+		t0=$(date +%s%N)
+		eval "$cmd" >/dev/null 2>"$out.log" || rc=$?
+		t1=$(date +%s%N)
+		if ((rc)); then
+			{ echo "exit $rc from $cmd: "; tail -n 3 "$out.log"; } | tr '\n' ' ' >"$out.err"
+			return 1
+		fi
+		awk -v d=$((t1 - t0)) 'BEGIN { printf "%.3f\n", d / 1e6 }' >>"$out.runs"
 	fi
+}
+
+# measure WARMUP KEY PREP CMD [KEY PREP CMD]...: WARMUP + BENCH_REPS rounds,
+# each running every command once, interleaved, so that a change in the
+# machine's load or in the disk's fsync latency hits ferry and its baseline
+# alike; the first WARMUP rounds are discarded. Writes res/KEY (median wall
+# ms) and res/KEY.cpu (mean user+sys ms, hyperfine only).
+measure() {
+	local warm=$1 r i key
+	shift
+	local -a spec=("$@")
+	for ((i = 0; i < ${#spec[@]}; i += 3)); do
+		rm -f "$WORK/res/${spec[i]}".*
+		log "timing ${spec[i]}"
+	done
+	for ((r = 0; r < warm + REPS; r++)); do
+		for ((i = 0; i < ${#spec[@]}; i += 3)); do
+			key=${spec[i]}
+			[[ ! -f $WORK/res/$key.err ]] || continue
+			one_run "$key" "${spec[i + 1]}" "${spec[i + 2]}" || { log "$key failed: $(cat "$WORK/res/$key.err")"; continue; }
+			if ((r < warm)); then rm -f "$WORK/res/$key.runs" "$WORK/res/$key.cpuruns"; fi
+		done
+	done
+	for ((i = 0; i < ${#spec[@]}; i += 3)); do
+		key=$WORK/res/${spec[i]}
+		[[ -f $key.runs && ! -f $key.err ]] || continue
+		sort -n "$key.runs" | awk '{ v[NR] = $1 } END { printf "%.3f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }' >"$key"
+		[[ ! -f $key.cpuruns ]] || awk '{ t += $1 } END { printf "%.3f\n", t / NR }' "$key.cpuruns" >"$key.cpu"
+	done
 }
 
 # prep NAME BODY: a preparation script (hyperfine -N runs --prepare without a shell)
@@ -179,77 +201,7 @@ make_install "$WORK/tpl_step" step
 cp -a "$WORK/tpl_group/.ferry" "$WORK/tpl_group/ferry-pristine"   # state.db at 0.0.0, empty cache
 cp -a "$WORK/tpl_step/.ferry" "$WORK/tpl_step/ferry-pristine"
 
-# ---- 1. no-op ----------------------------------------------------------------
-
-NOOP=$WORK/tpl_group        # applied once, then left at 1.0.0
-"$FERRY" -q -C "$NOOP" up >/dev/null 2>"$WORK/res/noop-apply.log" || {
-	log "the first 'ferry up' failed:"; cat "$WORK/res/noop-apply.log" >&2; exit 1; }
-check_tables "$NOOP/data/app.db" "ferry up (no-op set-up)"
-"$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 || true   # settles the cache
-
-# The record floor: the same statements, each followed in its transaction by
-# the very ferry_steps row ferry wrote (SPEC §2: change and record commit
-# together), made by sqlite3 alone. ferry / floor is ferry's own overhead.
-make_floor() { # DB OUT group|step
-	local cols pre post
-	cols=$(sqlite3 "$1" "SELECT group_concat('quote(' || name || ')', ' || '','' || ') FROM pragma_table_info('ferry_steps')")
-	[[ -n $cols ]] || return 1
-	if [[ $3 == group ]]; then pre="''" post="''"; else pre="'BEGIN; '" post="' COMMIT;'"; fi
-	{
-		sqlite3 "$1" ".schema ferry_steps"
-		[[ $3 == step ]] || echo "BEGIN;"
-		sqlite3 "$1" "SELECT $pre || 'CREATE TABLE t' || printf('%0${W}d', row_number() OVER (ORDER BY seq)) ||
-			'(x INTEGER); INSERT INTO ferry_steps VALUES(' || $cols || ');' || $post FROM ferry_steps ORDER BY seq"
-		[[ $3 == step ]] || echo "COMMIT;"
-	} >"$2"
-}
-HAVE_FLOOR=1
-make_floor "$NOOP/data/app.db" "$WORK/floor_group.sql" group &&
-	make_floor "$NOOP/data/app.db" "$WORK/floor_step.sql" step || HAVE_FLOOR=
-
-measure noop_up 3 "" "$(q "$FERRY" -C "$NOOP" up)" || true
-measure noop_status 3 "" "$(q "$FERRY" -C "$NOOP" status)" || true
-measure noop_base 3 "" "$(q sqlite3 "$NOOP/data/app.db" "SELECT count(*) FROM ferry_steps")" || true
-# Every file gets a new mtime (10 s in the past, nanoseconds distinct per run),
-# as after a checkout: each run re-hashes all files and rewrites the cache.
-P_TOUCH=$(prep touch "now=\$(date +%s%N); t=\$(( now / 1000000000 - 10 )).\$(printf %09d \$(( now % 1000000000 )))
-find $(q "$NOOP/migrations") -type f -exec touch -d \"@\$t\" {} +")
-measure noop_touched 1 "$P_TOUCH" "$(q "$FERRY" -C "$NOOP" up)" || true
-
-# How many step files does a no-op open? (SPEC §2: none when the cache is warm.)
-OPENS_WARM="?" OPENS_TOUCHED="?"
-if command -v strace >/dev/null; then
-	count_opens() { grep -cE '_create_t[0-9]+\.sql"' "$1" || true; }
-	"$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 || true
-	strace -f -e trace=open,openat -o "$WORK/res/strace.warm" "$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 &&
-		OPENS_WARM=$(count_opens "$WORK/res/strace.warm")
-	bash "$P_TOUCH"
-	strace -f -e trace=open,openat -o "$WORK/res/strace.touched" "$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 &&
-		OPENS_TOUCHED=$(count_opens "$WORK/res/strace.touched")
-	"$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 || true
-fi
-
-# ---- 2./3. apply, group and step ----------------------------------------------
-
-for mode in group step; do
-	T=$WORK/tpl_$mode
-	P=$(prep "apply_$mode" "rm -rf $(q "$T/data") $(q "$T/.ferry")
-cp -a $(q "$T/ferry-pristine") $(q "$T/.ferry")
-sync")
-	measure "apply_$mode" 1 "$P" "$(q "$FERRY" -q -C "$T" up)" || true
-	[[ ! -f $WORK/res/apply_$mode ]] || check_tables "$T/data/app.db" "ferry up (transaction: $mode)"
-	B=$WORK/base_$mode.db
-	P=$(prep "base_$mode" "rm -f $(q "$B") $(q "$B-journal")
-sync")
-	measure "base_$mode" 1 "$P" "$(q sqlite3 "$B" ".read $WORK/$mode.sql")" || true
-	[[ ! -f $WORK/res/base_$mode ]] || check_tables "$B" "sqlite3 ($mode)"
-	if [[ -n $HAVE_FLOOR ]]; then
-		measure "floor_$mode" 1 "$P" "$(q sqlite3 "$B" ".read $WORK/floor_$mode.sql")" || true
-		[[ ! -f $WORK/res/floor_$mode ]] || check_tables "$B" "sqlite3 ($mode, with the record)"
-	fi
-done
-
-# ---- 4. dbmate -----------------------------------------------------------------
+# ---- dbmate, installed and set up -------------------------------------------
 
 DBMATE_WHY=""
 DBMATE_VERSION=""
@@ -292,17 +244,93 @@ if [[ -z $DBMATE_WHY ]]; then
 	DM=$WORK/dbmate
 	gen_dbmate_steps "$DM/migrations"
 	dbm() { q "$DBM" --url "sqlite:$DM/$1" --migrations-dir "$DM/migrations" --no-dump-schema "${@:2}"; }
-	P=$(prep dbmate_apply "rm -f $(q "$DM/apply.db") $(q "$DM/apply.db-journal")
-sync")
-	if measure dbmate_apply 1 "$P" "$(dbm apply.db up)"; then
-		check_tables "$DM/apply.db" "dbmate up"
-		eval "$(dbm noop.db up)" >/dev/null 2>&1 || true
-		measure dbmate_noop 3 "" "$(dbm noop.db up)" || true
-		measure dbmate_status 3 "" "$(dbm noop.db status)" || true
+	if ! eval "$(dbm noop.db up)" >"$WORK/res/dbmate-noop.log" 2>&1; then
+		DBMATE_WHY="not run: dbmate up failed: $(tail -n 2 "$WORK/res/dbmate-noop.log" | tr '\n' ' ')"
 	else
-		DBMATE_WHY="not run: dbmate up failed: $(cat "$WORK/res/dbmate_apply.err")"
+		check_tables "$DM/noop.db" "dbmate up"
 	fi
 fi
+
+# ---- 1. no-op ----------------------------------------------------------------
+
+NOOP=$WORK/tpl_group        # applied once, then left at 1.0.0
+"$FERRY" -q -C "$NOOP" up >/dev/null 2>"$WORK/res/noop-apply.log" || {
+	log "the first 'ferry up' failed:"; cat "$WORK/res/noop-apply.log" >&2; exit 1; }
+check_tables "$NOOP/data/app.db" "ferry up (no-op set-up)"
+"$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 || true   # settles the cache
+
+# The record floor: the same statements, each followed in its transaction by
+# the very ferry_steps row ferry wrote (SPEC §2: change and record commit
+# together), made by sqlite3 alone. ferry / floor is ferry's own overhead.
+make_floor() { # DB OUT group|step
+	local cols pre post
+	cols=$(sqlite3 "$1" "SELECT group_concat('quote(' || name || ')', ' || '','' || ') FROM pragma_table_info('ferry_steps')")
+	[[ -n $cols ]] || return 1
+	if [[ $3 == group ]]; then pre="''" post="''"; else pre="'BEGIN; '" post="' COMMIT;'"; fi
+	{
+		sqlite3 "$1" ".schema ferry_steps"
+		[[ $3 == step ]] || echo "BEGIN;"
+		sqlite3 "$1" "SELECT $pre || 'CREATE TABLE t' || printf('%0${W}d', row_number() OVER (ORDER BY seq)) ||
+			'(x INTEGER); INSERT INTO ferry_steps VALUES(' || $cols || ');' || $post FROM ferry_steps ORDER BY seq"
+		[[ $3 == step ]] || echo "COMMIT;"
+	} >"$2"
+}
+HAVE_FLOOR=1
+make_floor "$NOOP/data/app.db" "$WORK/floor_group.sql" group &&
+	make_floor "$NOOP/data/app.db" "$WORK/floor_step.sql" step || HAVE_FLOOR=
+
+NOOP_SET=(noop_up "" "$(q "$FERRY" -C "$NOOP" up)"
+	noop_status "" "$(q "$FERRY" -C "$NOOP" status)"
+	noop_base "" "$(q sqlite3 "$NOOP/data/app.db" "SELECT count(*) FROM ferry_steps")")
+[[ -n $DBMATE_WHY ]] || NOOP_SET+=(dbmate_noop "" "$(dbm noop.db up)" dbmate_status "" "$(dbm noop.db status)")
+measure 3 "${NOOP_SET[@]}"
+# Every file gets a new mtime (10 s in the past, nanoseconds distinct per run),
+# as after a checkout: each run re-hashes all files and rewrites the cache.
+P_TOUCH=$(prep touch "now=\$(date +%s%N); t=\$(( now / 1000000000 - 10 )).\$(printf %09d \$(( now % 1000000000 )))
+find $(q "$NOOP/migrations") -type f -exec touch -d \"@\$t\" {} +")
+measure 1 noop_touched "$P_TOUCH" "$(q "$FERRY" -C "$NOOP" up)"
+
+# How many step files does a no-op open? (SPEC §2: none when the cache is warm.)
+OPENS_WARM="?" OPENS_TOUCHED="?"
+if command -v strace >/dev/null; then
+	count_opens() { grep -cE '_create_t[0-9]+\.sql"' "$1" || true; }
+	"$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 || true
+	strace -f -e trace=open,openat -o "$WORK/res/strace.warm" "$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 &&
+		OPENS_WARM=$(count_opens "$WORK/res/strace.warm")
+	bash "$P_TOUCH"
+	strace -f -e trace=open,openat -o "$WORK/res/strace.touched" "$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 &&
+		OPENS_TOUCHED=$(count_opens "$WORK/res/strace.touched")
+	"$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 || true
+fi
+
+# ---- 2./3. apply, group and step ----------------------------------------------
+
+for mode in group step; do
+	T=$WORK/tpl_$mode
+	B=$WORK/base_$mode.db
+	P_FERRY=$(prep "apply_$mode" "rm -rf $(q "$T/data") $(q "$T/.ferry")
+cp -a $(q "$T/ferry-pristine") $(q "$T/.ferry")
+sync")
+	P_BASE=$(prep "base_$mode" "rm -f $(q "$B") $(q "$B-journal")
+sync")
+	SET=("apply_$mode" "$P_FERRY" "$(q "$FERRY" -q -C "$T" up)"
+		"base_$mode" "$P_BASE" "$(q sqlite3 "$B" ".read $WORK/$mode.sql")")
+	[[ -z $HAVE_FLOOR ]] || SET+=("floor_$mode" "$P_BASE" "$(q sqlite3 "$B" ".read $WORK/floor_$mode.sql")")
+	if [[ $mode == step && -z $DBMATE_WHY ]]; then
+		P_DBM=$(prep dbmate_apply "rm -f $(q "$DM/apply.db") $(q "$DM/apply.db-journal")
+sync")
+		SET+=(dbmate_apply "$P_DBM" "$(dbm apply.db up)")
+	fi
+	measure 1 "${SET[@]}"
+done
+# What the last round left behind must be complete.
+for mode in group step; do
+	[[ ! -f $WORK/res/apply_$mode ]] || check_tables "$WORK/tpl_$mode/data/app.db" "ferry up (transaction: $mode)"
+done
+for mode in group step; do
+	[[ ! -f $WORK/res/base_$mode ]] || check_tables "$WORK/base_$mode.db" "sqlite3 ($mode)"
+done
+[[ -n $DBMATE_WHY || ! -f $WORK/res/dbmate_apply ]] || check_tables "$DM/apply.db" "dbmate up"
 
 # ---- report ------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ int cmd_history(int argc, char **argv)
 	int versions = 0;
 	const cli_opt opts[] = {
 		OPT_FLAG_(0, "versions", &versions, "the version history of versions.yaml instead"),
+		OPT_FLAG_(0, "version", &versions, "the same as --versions (the SPEC's spelling)"),
 		OPT_END_
 	};
 	char *doc = NULL;

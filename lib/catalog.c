@@ -48,7 +48,7 @@
 
 #define TRANSITION_FILE "transition.yaml"
 #define VERSIONS_FILE "versions.yaml"
-#define KIND_HINT "(expected *.sql, *.sh, *.yaml, or an executable file)"
+#define KIND_HINT "(this build runs SQL steps: *.sql)"
 
 /* ---- folder listings ---------------------------------------------------- */
 

@@ -538,8 +538,17 @@ done:
 	return rc;
 }
 
+/* Steps in the order they run: by version (semver precedence), then by id. */
+static int step_order(const void *a, const void *b)
+{
+	const fr_step *x = *(fr_step *const *)a, *y = *(fr_step *const *)b;
+	int c = fr_version_cmp(&x->tr->to, &y->tr->to);
+	return c ? c : strcmp(x->id, y->id);
+}
+
 int ferry_list(ferry *f, char **out)
 {
+	fr_step **order = NULL;
 	fr_version cur;
 	json_t *doc, *arr;
 	fr_reg *regs = NULL, **idx = NULL;
@@ -557,10 +566,19 @@ int ferry_list(ferry *f, char **out)
 		fr_regs_free(regs, nregs);
 		return fr_fail(f, FERRY_EFAILED, "out of memory");
 	}
+	order = fr_malloc((f->cat->nsteps ? f->cat->nsteps : 1) * sizeof *order);
+	if (!order) {
+		fr_free(idx);
+		fr_regs_free(regs, nregs);
+		return fr_fail(f, FERRY_EFAILED, "out of memory");
+	}
+	if (f->cat->nsteps)
+		memcpy(order, f->cat->steps, f->cat->nsteps * sizeof *order);
+	qsort(order, f->cat->nsteps, sizeof *order, step_order);
 	doc = json_object();
 	arr = json_array();
 	for (i = 0; i < f->cat->nsteps; i++) {
-		fr_step *s = f->cat->steps[i];
+		fr_step *s = order[i];
 		const fr_reg *r = fr_reg_lookup(idx, nregs, s->id);
 		json_t *o = json_object();
 		const char *state = "pending";
@@ -606,6 +624,7 @@ int ferry_list(ferry *f, char **out)
 	}
 	json_object_set_new(doc, "steps", arr);
 	fr_state_cache_save(f->state);
+	fr_free(order);
 	fr_free(idx);
 	fr_regs_free(regs, nregs);
 	return publish(f, doc, out);
@@ -753,15 +772,23 @@ json_t *fr_plan_to_json(const ferry_plan *p, fr_buf *err)
 		json_object_set_new(o, "steps", steps);
 		json_array_append_new(trs, o);
 	}
+	/* A target between catalogued versions is reached by recording it: the path ends there. */
+	if (p->ntrs == 0 || fr_version_cmp(&p->trs[p->ntrs - 1]->to, &p->to) != 0) {
+		if (fr_version_cmp(&p->from, &p->to) != 0) {
+			fr_version_format(&p->to, text, sizeof text);
+			json_array_append_new(path, json_string(text));
+		}
+	}
 	json_object_set_new(doc, "path", path);
 	json_object_set_new(doc, "transitions", trs);
 	json_object_set_new(doc, "estimated_duration_seconds", json_real(p->est_seconds));
 	json_object_set_new(doc, "backup_required", json_boolean(p->backup_required));
 	json_object_set_new(doc, "restarts", jstrings(p->restarts, p->nrestarts));
 	if (p->stopped_at_required) {
+		fr_version_format(&p->to, text, sizeof text);
+		json_object_set_new(doc, "required_stop", json_string(text));
 		fr_version_format(&p->requested, text, sizeof text);
 		json_object_set_new(doc, "requested", json_string(text));
-		json_object_set_new(doc, "required_stop", json_true());
 	}
 	return doc;
 }

@@ -43,7 +43,8 @@ static void describe(fr_buf *err, const fr_lock_holder *h)
 		fr_buf_puts(err, "another ferry run holds the lock; wait for it, or use --wait SECONDS");
 }
 
-int fr_lock_acquire(fr_lock *l, const char *ferry_dir, int wait_seconds, fr_buf *err)
+int fr_lock_acquire(fr_lock *l, const char *ferry_dir, int wait_seconds,
+                    volatile sig_atomic_t *stop, fr_buf *err)
 {
 	char *path = lock_path(ferry_dir);
 	char line[512], host[256] = "", since[64];
@@ -70,6 +71,11 @@ int fr_lock_acquire(fr_lock *l, const char *ferry_dir, int wait_seconds, fr_buf 
 			fr_buf_printf(err, "cannot lock: %s", strerror(errno));
 			close(fd);
 			return FERRY_EFAILED;
+		}
+		if (stop && *stop) {
+			fr_buf_puts(err, "interrupted while waiting for the lock; nothing was changed");
+			close(fd);
+			return FERRY_EINTERRUPTED;
 		}
 		if (fr_mono_ms() >= deadline) {
 			fr_lock_holder h;

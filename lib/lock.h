@@ -17,10 +17,13 @@ typedef struct {
 
 /*
  * Takes the lock, waiting up to wait_seconds (0: not at all). Returns 0,
- * FERRY_ELOCKED with a message naming the holder, or FERRY_EFAILED when
- * the file cannot be opened.
+ * FERRY_ELOCKED with a message naming the holder, FERRY_EINTERRUPTED when
+ * *stop became non-zero while waiting (stop may be NULL), or FERRY_EFAILED
+ * when the file cannot be opened.
  */
-int fr_lock_acquire(fr_lock *l, const char *ferry_dir, int wait_seconds, fr_buf *err);
+#include <signal.h>
+int fr_lock_acquire(fr_lock *l, const char *ferry_dir, int wait_seconds,
+                    volatile sig_atomic_t *stop, fr_buf *err);
 void fr_lock_release(fr_lock *l);
 
 typedef struct {

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <libgen.h>
 #include <string.h>
+#include <unistd.h>
 
 json_t *fr_plan_to_json(const ferry_plan *p, fr_buf *err);
 
@@ -547,9 +548,11 @@ static int undo_run(engine *e, const char *why)
 			fr_buf_reset(&e->err);
 			fr_buf_printf(&e->err,
 			              "cannot undo step '%s': it has no down section (irreversible). "
-			              "The installation is left part-way: still applied from this run: %s. "
-			              "Restore a backup taken before the run, or write a down for it and "
-			              "run 'ferry down'",
+			              "The installation is left part-way: these steps of this run stay "
+			              "applied and recorded: %s. Restore the backup taken before the run "
+			              "(databases and their ferry_steps record together), or undo them by "
+			              "hand and delete their rows from ferry_steps, then run 'ferry up' "
+			              "again",
 			              d->id, applied.ptr);
 			break;
 		}
@@ -789,6 +792,41 @@ static int dry_run(engine *e, const ferry_plan *p, fr_step **pend, size_t npend)
 	return rc;
 }
 
+/* FERRY_EINVALID with a message when path (or, when it does not exist yet, its folder) is not writable. */
+static int need_writable(const char *path, const char *what, const char *name, fr_buf *err)
+{
+	char *dir;
+	int ok;
+	if (fr_exists(path)) {
+		ok = access(path, W_OK) == 0;
+		/* A database also needs its folder, for the journal beside it. */
+		if (ok && strcmp(what, "database") == 0) {
+			dir = fr_strdup(path);
+			ok = dir && access(dirname(dir), W_OK | X_OK) == 0;
+			fr_free(dir);
+		}
+	} else {
+		dir = fr_strdup(path);
+		/* The nearest existing folder above must let us create it. */
+		while (dir && strcmp(dir, "/") && strcmp(dir, ".")) {
+			char *up = dirname(dir);
+			if (up != dir)
+				memmove(dir, up, strlen(up) + 1);
+			if (fr_exists(dir))
+				break;
+		}
+		ok = dir && access(dir, W_OK | X_OK) == 0;
+		fr_free(dir);
+	}
+	if (ok)
+		return 0;
+	fr_buf_printf(err, "the %s%s%s%s '%s' is not writable by this user: %s; nothing was "
+	                   "changed (fix its permissions or run ferry as its owner)",
+	              what, name ? " '" : "", name ? name : "", name ? "'" : "", path,
+	              strerror(errno ? errno : EACCES));
+	return FERRY_EINVALID;
+}
+
 static int preflight(engine *e, fr_step **pend, size_t npend)
 {
 	ferry *f = e->f;
@@ -822,6 +860,21 @@ static int preflight(engine *e, fr_step **pend, size_t npend)
 			rc = FERRY_EINVALID;
 		}
 	}
+	/*
+	 * What the run will write must be writable before anything changes:
+	 * the SQLite files the steps touch (and their folders, for the
+	 * journal), the version file, .ferry. Root passes access() anyway.
+	 */
+	for (i = 0; i < npend && !rc; i++) {
+		const char *db = pend[i]->loaded ? pend[i]->kind->database(pend[i]) : NULL;
+		run_db *r = db && !*db ? NULL : find_db(e, db);
+		if (r && r->conf->path)
+			rc = need_writable(r->conf->path, "database", r->conf->name, &err);
+	}
+	if (!rc && f->cfg->version_file)
+		rc = need_writable(f->cfg->version_file, "version file", NULL, &err);
+	if (!rc)
+		rc = need_writable(f->ferry_dir, "state folder", NULL, &err);
 	if (rc)
 		fr_fail_msg(f, rc, err.ptr);
 	fr_buf_release(&err);
@@ -969,7 +1022,7 @@ again:
 		goto done;
 	}
 	if (!locked_pass) {
-		rc = fr_lock_acquire(&f->lock, f->ferry_dir, o->wait_seconds, &e.err);
+		rc = fr_lock_acquire(&f->lock, f->ferry_dir, o->wait_seconds, &f->interrupted, &e.err);
 		if (rc) {
 			rc = fr_fail_msg(f, rc, e.err.ptr);
 			goto done;
@@ -1040,8 +1093,12 @@ again:
 		if (!rc && f->interrupted)
 			rc = FERRY_EINTERRUPTED;
 	}
-	if (!rc && (rc = commit_group(&e)) != 0)
+	if (!rc && (rc = commit_group(&e)) != 0) {
+		/* A failed commit says why in e.err; a failed version record, in f's message. */
+		if (!e.err.len)
+			fr_buf_puts(&e.err, ferry_errmsg(f));
 		fr_log(f, FERRY_LOG_ERROR, NULL, "commit failed: %s", e.err.ptr);
+	}
 	if (!rc && !only)
 		rc = record_version(&e, &p->to);
 	if (rc) {
@@ -1100,8 +1157,9 @@ again:
 	}
 done:
 	fr_lock_release(&f->lock);
+	/* Refused before it began (lock, drift, bad input): nothing was changed. */
 	if (rc && !f->last_run)
-		set_result(&e, "failed", NULL, NULL);
+		set_result(&e, e.run_id ? "failed" : "refused", NULL, NULL);
 	fr_free(pend);
 	fr_free(idx);
 	fr_regs_free(regs, nregs);
@@ -1157,7 +1215,8 @@ static int load_undo(engine *e, const fr_reg *regs, size_t nregs,
 		d->undo = g->undo && *g->undo ? fr_strdup(g->undo) : NULL;
 		d->rdb = *g->database ? find_db(e, g->database) : NULL;
 		k = fr_step_kind_find(g->kind);
-		d->transactional = d->rdb && k && strcmp(g->kind, "sql") == 0 ? 1 : d->rdb != NULL;
+		d->transactional = d->rdb && (!k || !k->undo_transactional ||
+		                              k->undo_transactional(d->undo));
 		d->committed = 1;
 		d->skipped = !strcmp(g->status, "skipped");
 		d->seq = g->seq;
@@ -1239,9 +1298,9 @@ static int undo_all(engine *e)
 			break;
 		}
 		db = d->rdb ? d->rdb->db : NULL;
-		if (e->tx && e->tx != d->rdb && (rc = commit_undo(e)))
+		if (e->tx && (e->tx != d->rdb || !d->transactional) && (rc = commit_undo(e)))
 			break;
-		if (db && !e->tx) {
+		if (db && !e->tx && d->transactional) {
 			if (db->drv->begin(db, &e->err)) {
 				rc = FERRY_EFAILED;
 				break;
@@ -1256,7 +1315,8 @@ static int undo_all(engine *e)
 		}
 		d->undone = 1;
 		add_outcome(e, d->id, "rolled_back", 0, NULL);
-		if (f->cfg->tx_per_step && (rc = commit_undo(e)))
+		/* Outside a transaction the undo is done: record it at once. */
+		if ((f->cfg->tx_per_step || !d->transactional) && (rc = commit_undo(e)))
 			break;
 	}
 	if (!rc)
@@ -1327,7 +1387,7 @@ static int undo_prologue(engine *e, int wait, int recovering, fr_reg **regs, siz
 {
 	ferry *f = e->f;
 	int rc;
-	rc = fr_lock_acquire(&f->lock, f->ferry_dir, wait, &e->err);
+	rc = fr_lock_acquire(&f->lock, f->ferry_dir, wait, &f->interrupted, &e->err);
 	if (rc)
 		return fr_fail_msg(f, rc, e->err.ptr);
 	if (!recovering && (rc = refuse_interrupted(f)))
@@ -1427,8 +1487,9 @@ int ferry_down(ferry *f, const char *target, const ferry_run_options *opts)
 	rc = finish_undo_run(&e, rc, &tgt, NULL);
 done:
 	fr_lock_release(&f->lock);
+	/* Refused before it began (lock, drift, bad input): nothing was changed. */
 	if (rc && !f->last_run)
-		set_result(&e, "failed", NULL, NULL);
+		set_result(&e, e.run_id ? "failed" : "refused", NULL, NULL);
 	fr_regs_free(regs, nregs);
 	engine_free(&e);
 	return rc;

@@ -209,7 +209,8 @@ int ferry_verify(ferry *f, char **out)
 			if (!ok)
 				finding(&c, "registry", recs[j].id,
 				        "recorded in database '%s' but not in .ferry/state.db "
-				        "(run 'ferry up' or 'ferry recover' to bring state.db up to date)",
+				        "(state.db is behind; the next 'ferry up' or 'ferry down' reads the "
+				        "database's record again and brings it up to date)",
 				        conf->name);
 		}
 		for (j = 0; j < nregs; j++) {

@@ -338,7 +338,12 @@ static int sql_load(fr_step *s, const char *text, size_t len, fr_buf *err)
 		goto done;
 	}
 	if (!sql_has_code(p->sec[SEC_UP].text)) {
-		fr_buf_printf(err, "%s: no '-- ferry:up' section (every SQL step needs one)", rel);
+		if (p->sec[SEC_UP].line)
+			fr_buf_printf(err, "%s:%d: the '-- ferry:up' section holds no SQL (only blank "
+			                   "lines or comments); write the change under it", rel,
+			              p->sec[SEC_UP].line - 1);
+		else
+			fr_buf_printf(err, "%s: no '-- ferry:up' section (every SQL step needs one)", rel);
 		goto done;
 	}
 	/* An empty down, check or verify is the same as none. */
@@ -471,12 +476,27 @@ static int sql_verify(fr_run_ctx *ctx, fr_step *s)
 	return 0; /* true, or no row */
 }
 
+#define NO_TX_MARK "-- ferry:no-transaction\n"
+
+/*
+ * The down text the registry keeps. A no-transaction step's down is kept
+ * behind its marker line, so that down and recover run it outside a
+ * transaction too, even after the file is gone.
+ */
 static int sql_undo_text(const fr_step *s, fr_buf *out)
 {
 	const sql_priv *p = s->priv;
-	if (p && p->sec[SEC_DOWN].text)
+	if (p && p->sec[SEC_DOWN].text) {
+		if (p->no_tx)
+			fr_buf_puts(out, NO_TX_MARK);
 		return fr_buf_puts(out, p->sec[SEC_DOWN].text);
+	}
 	return out->oom ? -1 : 0;
+}
+
+static int sql_undo_transactional(const char *text)
+{
+	return !text || strncmp(text, NO_TX_MARK, sizeof NO_TX_MARK - 1) != 0;
 }
 
 static int sql_undo(fr_run_ctx *ctx, const char *step_id, const char *db_name, const char *text)
@@ -533,5 +553,6 @@ const fr_step_kind fr_step_sql = {
 	.verify = sql_verify,
 	.undo_text = sql_undo_text,
 	.undo = sql_undo,
+	.undo_transactional = sql_undo_transactional,
 	.describe = sql_describe,
 };

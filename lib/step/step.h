@@ -65,6 +65,8 @@ typedef struct fr_step_kind {
 	int (*undo_text)(const fr_step *s, fr_buf *out);
 	/* Undoes a step from the text undo_text() gave, on database db_name. */
 	int (*undo)(fr_run_ctx *ctx, const char *step_id, const char *db_name, const char *text);
+	/* 1 when that undo may run inside a transaction (0: a no-transaction step's down). */
+	int (*undo_transactional)(const char *text);
 
 	/* Appends what forward() would do (every statement) for --dry-run. */
 	int (*describe)(const fr_step *s, fr_buf *out);

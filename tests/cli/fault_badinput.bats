@@ -19,7 +19,7 @@ teardown() {
 
 # snap: snapshot, and a copy of ferry.yaml and migrations/ to put back.
 snap() {
-	snap
+	snapshot
 	rm -rf "$BATS_TEST_TMPDIR/pristine"
 	mkdir "$BATS_TEST_TMPDIR/pristine"
 	cp -a "$ROOT/ferry.yaml" "$ROOT/migrations" "$BATS_TEST_TMPDIR/pristine/"

@@ -183,3 +183,23 @@ start_holder() {
 	wait_exit "$HOLDER" 30
 	[ "$WAIT_RC" = 0 ]
 }
+
+_has_lock_open() {
+	ls -l "/proc/$1/fd" 2>/dev/null | grep -q '\.ferry/lock'
+}
+
+@test "SIGINT while up --wait waits for the lock: exit 130 at once, no run started, nothing changed" {
+	snapshot
+	hold_lock 6
+	bg_ferry waiter up --wait 30
+	local waiter=$BG_PID
+	wait_until 10 _has_lock_open "$waiter"
+	sleep 0.2
+	local t0=$SECONDS
+	kill -INT "$waiter"
+	wait_exit "$waiter" 12
+	[ "$WAIT_RC" = 130 ]
+	[ $((SECONDS - t0)) -le 3 ]
+	assert_unchanged
+	[ "$(record_count)" = 0 ]
+}

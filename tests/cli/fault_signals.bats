@@ -232,3 +232,54 @@ crash_mid_run() {
 	[ "$status" -eq 0 ]
 	[ "$(cur_version)" = 0.3.0 ]
 }
+
+@test "SIGTERM during a grouped down: nothing undone, exit 130, database as before the down" {
+	step 0.1.0 0.2.0 001_nick "ALTER TABLE users ADD COLUMN nick TEXT;" "ALTER TABLE users DROP COLUMN nick;"
+	cat >"$ROOT/migrations/v0.1.0_to_v0.2.0/002_slow_down.sql" <<SQL
+-- ferry:up
+CREATE TABLE counts (n INTEGER);
+-- ferry:down
+INSERT INTO counts SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < $SLOW_N) SELECT x FROM c);
+DROP TABLE counts;
+SQL
+	run ferry up
+	[ "$status" -eq 0 ]
+	snapshot
+	[ "$SNAP_VERSION" = 0.2.0 ]
+	bg_ferry down down 0.1.0
+	wait_lock_line 10
+	wait_log 10 '"step":"0\.2\.0/002_slow_down\.sql".*"undoing"'
+	kill -TERM "$BG_PID"
+	wait_exit "$BG_PID" 30
+	[ "$WAIT_RC" = 130 ]
+	assert_same_data
+	[ "$(cur_version)" = 0.2.0 ]
+	[ "$(file_version)" = 0.2.0 ]
+	[ "$(record_count)" = 2 ]
+}
+
+@test "kill -9 after an irreversible step committed: recover exits 5 naming it and changes nothing; --resume keeps it" {
+	tx_step
+	step 0.1.0 0.2.0 001_nick "ALTER TABLE users ADD COLUMN nick TEXT;" "ALTER TABLE users DROP COLUMN nick;"
+	step 0.1.0 0.2.0 002_drop_body "ALTER TABLE posts DROP COLUMN body;"
+	slow_step 0.1.0 0.2.0 003_slow
+	bg_ferry up up
+	wait_lock_line 10
+	wait_log 10 "$(applying_re 0.2.0/003_slow.sql)"
+	kill -9 "$BG_PID"
+	wait_exit "$BG_PID" 10
+	[ "$WAIT_RC" = 137 ]
+	dump >"$BATS_TEST_TMPDIR/crashed.sql"
+	run ferry recover
+	[ "$status" -eq 5 ]
+	[[ "$output" == *"0.2.0/002_drop_body.sql"* ]]
+	cmp "$BATS_TEST_TMPDIR/crashed.sql" <(dump)
+	run fj st status
+	[ "$(jget "$BATS_TEST_TMPDIR/st.json" '$.interrupted')" = 1 ]
+	run ferry recover --resume
+	[ "$status" -eq 0 ]
+	run ferry up
+	[ "$status" -eq 0 ]
+	[ "$(cur_version)" = 0.2.0 ]
+	[ "$(sqlite3 "$ROOT/data/app.db" 'SELECT count(*), count(DISTINCT id) FROM ferry_steps')" = "3|3" ]
+}
