@@ -19,7 +19,7 @@ int cmd_history(int argc, char **argv)
 	                   argc, argv);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = versions ? ferry_versions(cli.f, &doc) : ferry_history(cli.f, &doc);
+	rc = versions ? ferry_versions(&doc, cli.f) : ferry_history(&doc, cli.f);
 	if (rc)
 		return cli_fail(rc);
 	if (cli.json) {

@@ -32,7 +32,7 @@ int cmd_init(int argc, char **argv)
 	}
 	/* Init keeps the version of an installation it finds; say the one recorded. */
 	if (ferry_open(&f, dir, NULL) == 0)
-		ferry_current_version(f, &version);
+		ferry_current_version(&version, f);
 	ferry_close(f);
 	if (cli.json) {
 		json_t *j = json_object();

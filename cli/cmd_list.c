@@ -27,7 +27,7 @@ int cmd_list(int argc, char **argv)
 	                   opts, argc, argv);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if ((rc = ferry_list(cli.f, &doc)))
+	if ((rc = ferry_list(&doc, cli.f)))
 		return cli_fail(rc);
 	if (cli.json) {
 		cli_print_json(doc);

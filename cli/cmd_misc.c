@@ -38,7 +38,7 @@ int cmd_recover(int argc, char **argv)
 	rc = ferry_recover(cli.f, resume);
 	if (rc)
 		return cli_fail(rc);
-	if (ferry_last_run(cli.f, &doc) == 0) {
+	if (ferry_last_run(&doc, cli.f) == 0) {
 		if (cli.json) {
 			cli_print_json(doc);
 		} else {

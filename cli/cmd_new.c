@@ -19,7 +19,7 @@ int cmd_new(int argc, char **argv)
 	                   opts, argc, argv);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if ((rc = ferry_new_step(cli.f, &path, to, name, kind, from)))
+	if ((rc = ferry_new_step(&path, cli.f, to, name, kind, from)))
 		return cli_fail(rc);
 	if (cli.json) {
 		json_t *j = json_object();

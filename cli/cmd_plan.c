@@ -25,7 +25,7 @@ int cmd_plan(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	if ((rc = ferry_plan_new(&p, cli.f, target)))
 		return cli_fail(rc);
-	rc = dot ? ferry_plan_dot(p, &doc) : ferry_plan_json(p, &doc);
+	rc = dot ? ferry_plan_dot(&doc, p) : ferry_plan_json(&doc, p);
 	ferry_plan_free(p);
 	if (rc)
 		return cli_fail(rc);
@@ -82,7 +82,7 @@ int cmd_plan(int argc, char **argv)
 			cli_say(" %s", json_string_value(s));
 	}
 	cli_say("\n");
-	if (json_is_true(json_object_get(j, "required_stop")))
+	if (json_is_string(json_object_get(j, "required_stop")))
 		cli_say("%sstops at %s%s, a required stop: the application must run at that version "
 		        "before going on to %s\n", C_YELLOW, json_string_value(json_object_get(j, "to")),
 		        C_RESET, json_string_value(json_object_get(j, "requested")));

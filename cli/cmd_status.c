@@ -15,7 +15,7 @@ int cmd_status(int argc, char **argv)
 	                   opts, argc, argv);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if ((rc = ferry_status(cli.f, &doc)))
+	if ((rc = ferry_status(&doc, cli.f)))
 		return cli_fail(rc);
 	if (cli.json) {
 		cli_print_json(doc);

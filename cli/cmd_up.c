@@ -57,7 +57,7 @@ static int report(int rc)
 {
 	char *doc = NULL;
 	json_t *j;
-	if (ferry_last_run(cli.f, &doc) == 0) {
+	if (ferry_last_run(&doc, cli.f) == 0) {
 		if (cli.json) {
 			cli_print_json(doc);
 		} else {
@@ -75,7 +75,8 @@ static int report(int rc)
 					n += !strcmp(json_string_value(json_object_get(s, "status")), "applied") ||
 					     !strcmp(json_string_value(json_object_get(s, "status")),
 					             "rolled_back");
-				cli_say("%sdone%s %s -> %s (%zu step%s)\n", C_GREEN, C_RESET, json_string_value(json_object_get(j, "from")),
+				cli_say("%sdone%s %s -> %s (%zu step%s)\n", C_GREEN, C_RESET,
+				        json_string_value(json_object_get(j, "from")),
 				        json_string_value(json_object_get(j, "to")), n, n == 1 ? "" : "s");
 				if (json_is_string(json_object_get(j, "required_stop")))
 					cli_say("%sstopped at %s, a required stop:%s start the application at this "

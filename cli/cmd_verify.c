@@ -46,7 +46,7 @@ int cmd_verify(int argc, char **argv)
 	                   opts, argc, argv);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = ferry_verify(cli.f, &doc);
+	rc = ferry_verify(&doc, cli.f);
 	return show_findings(rc, doc, "everything applied checks out");
 }
 
@@ -64,6 +64,6 @@ int cmd_check(int argc, char **argv)
 	                   opts, argc, argv);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = ferry_check(cli.f, target, &doc);
+	rc = ferry_check(&doc, cli.f, target);
 	return show_findings(rc, doc, "ready to upgrade");
 }

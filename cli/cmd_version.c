@@ -21,7 +21,7 @@ int cmd_version(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	if (set && (rc = ferry_set_version(cli.f, set, force)))
 		return cli_fail(rc);
-	if ((rc = ferry_current_version(cli.f, &v)))
+	if ((rc = ferry_current_version(&v, cli.f)))
 		return cli_fail(rc);
 	if (cli.json) {
 		json_t *j = json_object();

@@ -42,7 +42,7 @@ int main(int argc, char **argv)
 		ferry_close(f);
 		return rc;
 	}
-	if (ferry_current_version(f, &version) == 0)
+	if (ferry_current_version(&version, f) == 0)
 		printf("application starting at version %s\n", version);
 	ferry_free(version);
 	ferry_close(f);

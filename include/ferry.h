@@ -118,7 +118,7 @@ int ferry_init(const char *root, const ferry_init_options *opts, char **errmsg_o
 /* ---- reading the installation ---------------------------------------- */
 
 /* The recorded current version ("0.0.0" when nothing is recorded). */
-int ferry_current_version(ferry *f, char **out);
+int ferry_current_version(char **out, ferry *f);
 
 /*
  * Records version as current without running anything (baseline or stamp).
@@ -127,16 +127,16 @@ int ferry_current_version(ferry *f, char **out);
 int ferry_set_version(ferry *f, const char *version, int force);
 
 /* The `status` document: current, latest, pending, last run, lock holder. */
-int ferry_status(ferry *f, char **out);
+int ferry_status(char **out, ferry *f);
 
 /* The `list` document: every step with its state. */
-int ferry_list(ferry *f, char **out);
+int ferry_list(char **out, ferry *f);
 
 /* The `history` document: runs, newest first. */
-int ferry_history(ferry *f, char **out);
+int ferry_history(char **out, ferry *f);
 
 /* The version history of versions.yaml, as {"versions": [...]}. */
-int ferry_versions(ferry *f, char **out);
+int ferry_versions(char **out, ferry *f);
 
 /*
  * Checks everything applied: checksums against files, each step's verify
@@ -144,7 +144,7 @@ int ferry_versions(ferry *f, char **out);
  * the version file. *out is the `verify` document. Returns FERRY_EVERIFY
  * when there are findings (the document is still published).
  */
-int ferry_verify(ferry *f, char **out);
+int ferry_verify(char **out, ferry *f);
 
 /*
  * Pre-flight for an upgrade to target (NULL: latest): lock free, files
@@ -152,7 +152,7 @@ int ferry_verify(ferry *f, char **out);
  * {"ok", "findings"}; returns FERRY_EVERIFY when a check fails, and the code
  * of the failure (FERRY_EINVALID...) when the checks could not run.
  */
-int ferry_check(ferry *f, const char *target, char **out);
+int ferry_check(char **out, ferry *f, const char *target);
 
 /* ---- plans -------------------------------------------------------------- */
 
@@ -167,13 +167,13 @@ int ferry_plan_new(ferry_plan **out, ferry *f, const char *target);
 void ferry_plan_free(ferry_plan *p);
 
 /* The `plan` document of p. */
-int ferry_plan_json(const ferry_plan *p, char **out);
+int ferry_plan_json(char **out, const ferry_plan *p);
 
 /* The number of steps p runs (0 for a pure version bump or nothing to do). */
 size_t ferry_plan_step_count(const ferry_plan *p);
 
 /* The whole version graph as a Graphviz document; p's path is highlighted. */
-int ferry_plan_dot(const ferry_plan *p, char **out);
+int ferry_plan_dot(char **out, const ferry_plan *p);
 
 /* ---- runs ------------------------------------------------------------------ */
 
@@ -207,7 +207,7 @@ int ferry_down(ferry *f, const char *target, const ferry_run_options *opts);
 int ferry_apply(ferry *f, const ferry_plan *p, const ferry_run_options *opts);
 
 /* The `up`/`down` document of the last run on f. */
-int ferry_last_run(ferry *f, char **out);
+int ferry_last_run(char **out, ferry *f);
 
 /*
  * Asks a run in progress to stop after the current step and undo itself.
@@ -229,7 +229,7 @@ int ferry_unlock(ferry *f, int force);
  * into to_version (from from_version, or the greatest catalogued version
  * below it). kind is "sql" (NULL: sql). *out is the new file's path.
  */
-int ferry_new_step(ferry *f, char **out, const char *to_version, const char *name,
+int ferry_new_step(char **out, ferry *f, const char *to_version, const char *name,
                    const char *kind, const char *from_version);
 
 #ifdef __cplusplus

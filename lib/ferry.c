@@ -277,7 +277,7 @@ int fr_record_version(ferry *f, const fr_version *v)
 	return 0;
 }
 
-int ferry_current_version(ferry *f, char **out)
+int ferry_current_version(char **out, ferry *f)
 {
 	fr_version v;
 	char text[FR_VERSION_STR_MAX];
@@ -463,7 +463,7 @@ static int applied_status(const char *status)
 }
 
 
-int ferry_status(ferry *f, char **out)
+int ferry_status(char **out, ferry *f)
 {
 	json_t *doc = NULL, *pend, *locked = json_null();
 	fr_version cur;
@@ -546,7 +546,7 @@ static int step_order(const void *a, const void *b)
 	return c ? c : strcmp(x->id, y->id);
 }
 
-int ferry_list(ferry *f, char **out)
+int ferry_list(char **out, ferry *f)
 {
 	fr_step **order = NULL;
 	fr_version cur;
@@ -630,7 +630,7 @@ int ferry_list(ferry *f, char **out)
 	return publish(f, doc, out);
 }
 
-int ferry_history(ferry *f, char **out)
+int ferry_history(char **out, ferry *f)
 {
 	fr_run_row *runs = NULL;
 	size_t n = 0, i;
@@ -647,7 +647,7 @@ int ferry_history(ferry *f, char **out)
 	return publish(f, doc, out);
 }
 
-int ferry_versions(ferry *f, char **out)
+int ferry_versions(char **out, ferry *f)
 {
 	json_t *doc, *arr;
 	fr_version cur;
@@ -793,7 +793,7 @@ json_t *fr_plan_to_json(const ferry_plan *p, fr_buf *err)
 	return doc;
 }
 
-int ferry_plan_json(const ferry_plan *p, char **out)
+int ferry_plan_json(char **out, const ferry_plan *p)
 {
 	ferry *f = p->f;
 	fr_buf err = FR_BUF_INIT;
@@ -811,7 +811,7 @@ int ferry_plan_json(const ferry_plan *p, char **out)
 	return publish(f, doc, out);
 }
 
-int ferry_plan_dot(const ferry_plan *p, char **out)
+int ferry_plan_dot(char **out, const ferry_plan *p)
 {
 	fr_buf b = FR_BUF_INIT;
 	*out = NULL;
@@ -855,7 +855,7 @@ static const char sql_template[] =
 	"-- Write what undoes it, e.g. ALTER TABLE notes DROP COLUMN pinned;\n"
 	"\n";
 
-int ferry_new_step(ferry *f, char **out, const char *to_version, const char *name,
+int ferry_new_step(char **out, ferry *f, const char *to_version, const char *name,
                    const char *kind, const char *from_version)
 {
 	fr_version to, node;

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <libgen.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 json_t *fr_plan_to_json(const ferry_plan *p, fr_buf *err);
@@ -385,7 +386,7 @@ static void set_result(engine *e, const char *status, const char *backup_id, jso
 	free(s);
 }
 
-int ferry_last_run(ferry *f, char **out)
+int ferry_last_run(char **out, ferry *f)
 {
 	*out = NULL;
 	if (!f->last_run)
@@ -792,17 +793,26 @@ static int dry_run(engine *e, const ferry_plan *p, fr_step **pend, size_t npend)
 	return rc;
 }
 
-/* FERRY_EINVALID with a message when path (or, when it does not exist yet, its folder) is not writable. */
+/*
+ * FERRY_EINVALID with a message when path (or, when it does not exist yet,
+ * the nearest folder above it) is not writable.
+ */
 static int need_writable(const char *path, const char *what, const char *name, fr_buf *err)
 {
 	char *dir;
 	int ok;
 	if (fr_exists(path)) {
 		ok = access(path, W_OK) == 0;
-		/* A database also needs its folder, for the journal beside it. */
-		if (ok && strcmp(what, "database") == 0) {
+		/*
+		 * A file also needs its folder: a database for the journal beside
+		 * it, the version file for the atomic rename.
+		 */
+		if (ok) {
+			struct stat sb;
 			dir = fr_strdup(path);
-			ok = dir && access(dirname(dir), W_OK | X_OK) == 0;
+			ok = dir && (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) ?
+			             access(path, W_OK | X_OK) == 0 :
+			             access(dirname(dir), W_OK | X_OK) == 0);
 			fr_free(dir);
 		}
 	} else {

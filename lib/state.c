@@ -239,9 +239,9 @@ void fr_regs_free(fr_reg *r, size_t n)
 
 /*
  * Every registry row (by seq when with_text; in no set order without).
- * Each row's strings live in one allocation (row->id points at its start), so that reading 1,000 rows on the no-op
- * path costs 1,000 mallocs, not 9,000. The undo and message texts are read
- * only when with_text is set.
+ * Each row's strings live in one allocation (row->id points at its start),
+ * so that reading 1,000 rows on the no-op path costs 1,000 mallocs, not
+ * 9,000. The undo and message texts are read only when with_text is set.
  */
 int fr_state_registry_ex(fr_state *s, int with_text, fr_reg **out, size_t *n)
 {

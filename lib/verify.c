@@ -131,7 +131,7 @@ static int applied(const char *status)
 	return !strcmp(status, "applied") || !strcmp(status, "skipped");
 }
 
-int ferry_verify(ferry *f, char **out)
+int ferry_verify(char **out, ferry *f)
 {
 	checker c;
 	fr_reg *regs = NULL;
@@ -259,7 +259,7 @@ static void check_writable(checker *c, const char *path, const char *what)
 		finding(c, "permission", path, "%s is not writable: %s", what, strerror(errno));
 }
 
-int ferry_check(ferry *f, const char *target, char **out)
+int ferry_check(char **out, ferry *f, const char *target)
 {
 	checker c;
 	ferry_plan *p = NULL;

@@ -338,7 +338,7 @@ static int sql_load(fr_step *s, const char *text, size_t len, fr_buf *err)
 		goto done;
 	}
 	if (!sql_has_code(p->sec[SEC_UP].text)) {
-		if (p->sec[SEC_UP].line)
+		if (seen[SEC_UP])
 			fr_buf_printf(err, "%s:%d: the '-- ferry:up' section holds no SQL (only blank "
 			                   "lines or comments); write the change under it", rel,
 			              p->sec[SEC_UP].line - 1);

@@ -89,7 +89,8 @@ int fr_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		errno = ENOMEM;
 		return -1;
 	}
-	fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, have_old ? (st.st_mode & 07777) : mode);
+	fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	          have_old ? (st.st_mode & 07777) : mode);
 	if (fd < 0)
 		goto fail;
 	if (have_old) {

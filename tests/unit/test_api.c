@@ -87,7 +87,7 @@ static char *current(fx *x)
 {
 	static char buf[64];
 	char *v = SENTINEL;
-	int rc = ferry_current_version(x->f, &v);
+	int rc = ferry_current_version(&v, x->f);
 	if (rc)
 		fail_msg("ferry_current_version: %d %s", rc, ferry_errmsg(x->f));
 	snprintf(buf, sizeof buf, "%s", v);
@@ -293,7 +293,7 @@ static void test_init(void **state)
 
 	assert_int_equal(ferry_open(&x->f, root, NULL), 0);
 	assert_string_equal(current(x), "1.2.0");
-	assert_int_equal(ferry_status(x->f, &doc), 0);
+	assert_int_equal(ferry_status(&doc, x->f), 0);
 	j = parse(doc);
 	assert_string_equal(jstr(j, "app"), "demo");
 	assert_string_equal(jstr(j, "current"), "1.2.0");
@@ -408,7 +408,7 @@ static void test_status_doc(void **state)
 	int fd;
 	install(x);
 	open_f(x);
-	assert_int_equal(ferry_status(x->f, &doc), 0);
+	assert_int_equal(ferry_status(&doc, x->f), 0);
 	j = parse(doc);
 	has_keys(j, keys);
 	assert_string_equal(jstr(j, "app"), "demo");
@@ -429,7 +429,7 @@ static void test_status_doc(void **state)
 
 	up_ok(x, "0.1.0");
 	fd = hold_lock(x);
-	assert_int_equal(ferry_status(x->f, &doc), 0);
+	assert_int_equal(ferry_status(&doc, x->f), 0);
 	j = parse(doc);
 	has_keys(j, keys);
 	assert_string_equal(jstr(j, "current"), "0.1.0");
@@ -461,7 +461,7 @@ static void test_list_doc(void **state)
 	install(x);
 	open_f(x);
 	up_ok(x, "0.1.0");
-	assert_int_equal(ferry_list(x->f, &doc), 0);
+	assert_int_equal(ferry_list(&doc, x->f), 0);
 	j = parse(doc);
 	steps = json_object_get(j, "steps");
 	assert_int_equal(json_array_size(steps), 2);
@@ -486,13 +486,13 @@ static void test_list_doc(void **state)
 	/* changed and missing. */
 	t_write(x->root, "migrations/v0.0.0_to_v0.1.0/001_users.sql", USERS_SQL "-- edited\n");
 	open_f(x);
-	assert_int_equal(ferry_list(x->f, &doc), 0);
+	assert_int_equal(ferry_list(&doc, x->f), 0);
 	j = parse(doc);
 	assert_string_equal(jstr(json_array_get(json_object_get(j, "steps"), 0), "state"), "changed");
 	json_decref(j);
 	assert_int_equal(t_sh("rm '%s/migrations/v0.0.0_to_v0.1.0/001_users.sql'", x->root), 0);
 	open_f(x);
-	assert_int_equal(ferry_list(x->f, &doc), 0);
+	assert_int_equal(ferry_list(&doc, x->f), 0);
 	j = parse(doc);
 	{
 		size_t i;
@@ -519,13 +519,13 @@ static void test_history_doc(void **state)
 	json_t *j, *runs, *r0, *r1;
 	install(x);
 	open_f(x);
-	assert_int_equal(ferry_history(x->f, &doc), 0);
+	assert_int_equal(ferry_history(&doc, x->f), 0);
 	j = parse(doc);
 	assert_int_equal(json_array_size(json_object_get(j, "runs")), 0);
 	json_decref(j);
 	up_ok(x, "0.1.0");
 	up_ok(x, "0.2.0");
-	assert_int_equal(ferry_history(x->f, &doc), 0);
+	assert_int_equal(ferry_history(&doc, x->f), 0);
 	j = parse(doc);
 	runs = json_object_get(j, "runs");
 	assert_int_equal(json_array_size(runs), 2);
@@ -556,7 +556,7 @@ static void test_versions_doc(void **state)
 	install(x);
 	open_f(x);
 	up_ok(x, "0.1.0");
-	assert_int_equal(ferry_versions(x->f, &doc), 0);
+	assert_int_equal(ferry_versions(&doc, x->f), 0);
 	j = parse(doc);
 	vs = json_object_get(j, "versions");
 	assert_true(json_array_size(vs) >= 3);
@@ -596,7 +596,7 @@ static void test_plan_docs(void **state)
 	assert_int_equal(ferry_plan_new(&p, x->f, NULL), 0);
 	assert_non_null(p);
 	assert_int_equal(ferry_plan_step_count(p), 2);
-	assert_int_equal(ferry_plan_json(p, &doc), 0);
+	assert_int_equal(ferry_plan_json(&doc, p), 0);
 	j = parse(doc);
 	has_keys(j, keys);
 	assert_string_equal(jstr(j, "from"), "0.0.0");
@@ -635,7 +635,7 @@ static void test_plan_docs(void **state)
 	                    "api");
 	json_decref(j);
 
-	assert_int_equal(ferry_plan_dot(p, &dot), 0);
+	assert_int_equal(ferry_plan_dot(&dot, p), 0);
 	assert_non_null(dot);
 	assert_non_null(strstr(dot, "digraph"));
 	assert_non_null(strstr(dot, "0.2.0"));
@@ -647,7 +647,7 @@ static void test_plan_docs(void **state)
 	up_ok(x, NULL);
 	assert_int_equal(ferry_plan_new(&p, x->f, "0.2.7"), 0);
 	assert_int_equal(ferry_plan_step_count(p), 0);
-	assert_int_equal(ferry_plan_json(p, &doc), 0);
+	assert_int_equal(ferry_plan_json(&doc, p), 0);
 	j = parse(doc);
 	assert_string_equal(jstr(j, "to"), "0.2.7");
 	assert_int_equal(json_array_size(json_object_get(j, "transitions")), 0);
@@ -665,7 +665,7 @@ static void test_verify_doc(void **state)
 	install(x);
 	open_f(x);
 	up_ok(x, NULL);
-	assert_int_equal(ferry_verify(x->f, &doc), 0);
+	assert_int_equal(ferry_verify(&doc, x->f), 0);
 	j = parse(doc);
 	assert_true(json_is_true(json_object_get(j, "ok")));
 	assert_int_equal(json_array_size(json_object_get(j, "findings")), 0);
@@ -675,7 +675,7 @@ static void test_verify_doc(void **state)
 	t_write(x->root, "migrations/v0.0.0_to_v0.1.0/001_users.sql", USERS_SQL "-- edited\n");
 	open_f(x);
 	doc = SENTINEL;
-	assert_int_equal(ferry_verify(x->f, &doc), FERRY_EVERIFY);
+	assert_int_equal(ferry_verify(&doc, x->f), FERRY_EVERIFY);
 	assert_int_equal(ferry_errcode(x->f), FERRY_EVERIFY);
 	assert_true(doc != SENTINEL);
 	j = parse(doc);
@@ -695,7 +695,7 @@ static void test_verify_doc(void **state)
 	t_write(x->root, "migrations/v0.0.0_to_v0.1.0/001_users.sql", USERS_SQL);
 	t_write(x->root, "config/version.json", "{\"version\": \"9.9.9\"}\n");
 	open_f(x);
-	assert_int_equal(ferry_verify(x->f, &doc), FERRY_EVERIFY);
+	assert_int_equal(ferry_verify(&doc, x->f), FERRY_EVERIFY);
 	j = parse(doc);
 	assert_int_equal(json_array_size(json_object_get(j, "findings")), 1);
 	assert_string_equal(jstr(json_array_get(json_object_get(j, "findings"), 0), "kind"),
@@ -711,14 +711,14 @@ static void test_check_doc(void **state)
 	int fd;
 	install(x);
 	open_f(x);
-	assert_int_equal(ferry_check(x->f, NULL, &doc), 0);
+	assert_int_equal(ferry_check(&doc, x->f, NULL), 0);
 	j = parse(doc);
 	assert_true(json_is_true(json_object_get(j, "ok")));
 	assert_int_equal(json_array_size(json_object_get(j, "findings")), 0);
 	json_decref(j);
 
 	fd = hold_lock(x);
-	assert_int_equal(ferry_check(x->f, NULL, &doc), FERRY_EVERIFY);
+	assert_int_equal(ferry_check(&doc, x->f, NULL), FERRY_EVERIFY);
 	j = parse(doc);
 	assert_true(json_is_false(json_object_get(j, "ok")));
 	f0 = json_array_get(json_object_get(j, "findings"), 0);
@@ -730,7 +730,7 @@ static void test_check_doc(void **state)
 	/* A step that does not parse is a finding of check, before anything runs. */
 	t_write(x->root, "migrations/v0.1.0_to_v0.2.0/002_bad.sql", "SELECT 1;\n");
 	open_f(x);
-	assert_int_equal(ferry_check(x->f, NULL, &doc), FERRY_EVERIFY);
+	assert_int_equal(ferry_check(&doc, x->f, NULL), FERRY_EVERIFY);
 	j = parse(doc);
 	f0 = json_array_get(json_object_get(j, "findings"), 0);
 	assert_string_equal(jstr(f0, "kind"), "parse");
@@ -748,10 +748,10 @@ static void test_last_run_doc(void **state)
 	json_t *j, *s;
 	install(x);
 	open_f(x);
-	assert_int_equal(ferry_last_run(x->f, &doc), FERRY_EINVALID);
+	assert_int_equal(ferry_last_run(&doc, x->f), FERRY_EINVALID);
 	assert_null(doc);
 	up_ok(x, NULL);
-	assert_int_equal(ferry_last_run(x->f, &doc), 0);
+	assert_int_equal(ferry_last_run(&doc, x->f), 0);
 	j = parse(doc);
 	has_keys(j, keys);
 	assert_true(json_is_integer(json_object_get(j, "run_id")));
@@ -766,7 +766,7 @@ static void test_last_run_doc(void **state)
 	assert_true(json_is_integer(json_object_get(s, "duration_ms")));
 	json_decref(j);
 	/* The document stays readable, more than once. */
-	assert_int_equal(ferry_last_run(x->f, &doc), 0);
+	assert_int_equal(ferry_last_run(&doc, x->f), 0);
 	json_decref(parse(doc));
 }
 
@@ -794,19 +794,19 @@ static void test_out_null_on_failure(void **state)
 	assert_non_null(strstr(ferry_errmsg(x->f), "0.2.0"));
 
 	out = SENTINEL;
-	assert_int_equal(ferry_new_step(x->f, &out, "0.3.0", "x", "cobol", NULL), FERRY_EINVALID);
+	assert_int_equal(ferry_new_step(&out, x->f, "0.3.0", "x", "cobol", NULL), FERRY_EINVALID);
 	assert_null(out);
 	out = SENTINEL;
-	assert_int_equal(ferry_new_step(x->f, &out, "0.3.0", "a/b", NULL, NULL), FERRY_EINVALID);
+	assert_int_equal(ferry_new_step(&out, x->f, "0.3.0", "a/b", NULL, NULL), FERRY_EINVALID);
 	assert_null(out);
 	out = SENTINEL;
-	assert_int_equal(ferry_new_step(x->f, &out, "zzz", "x", NULL, NULL), FERRY_EINVALID);
+	assert_int_equal(ferry_new_step(&out, x->f, "zzz", "x", NULL, NULL), FERRY_EINVALID);
 	assert_null(out);
 
 	/* A bad version in state: the version cannot be read. */
 	assert_int_equal(fr_state_set_version(x->f->state, "garbage"), 0);
 	out = SENTINEL;
-	assert_int_not_equal(ferry_current_version(x->f, &out), 0);
+	assert_int_not_equal(ferry_current_version(&out, x->f), 0);
 	assert_null(out);
 	assert_int_equal(fr_state_set_version(x->f->state, "0.0.0"), 0);
 
@@ -814,20 +814,20 @@ static void test_out_null_on_failure(void **state)
 	t_write(x->root, "migrations/garbage.txt", "?");
 	open_f(x);
 	out = SENTINEL;
-	assert_int_equal(ferry_status(x->f, &out), FERRY_EINVALID);
+	assert_int_equal(ferry_status(&out, x->f), FERRY_EINVALID);
 	assert_null(out);
 	assert_non_null(strstr(ferry_errmsg(x->f), "garbage.txt"));
 	out = SENTINEL;
-	assert_int_equal(ferry_list(x->f, &out), FERRY_EINVALID);
+	assert_int_equal(ferry_list(&out, x->f), FERRY_EINVALID);
 	assert_null(out);
 	out = SENTINEL;
-	assert_int_equal(ferry_versions(x->f, &out), FERRY_EINVALID);
+	assert_int_equal(ferry_versions(&out, x->f), FERRY_EINVALID);
 	assert_null(out);
 	out = SENTINEL;
-	assert_int_equal(ferry_verify(x->f, &out), FERRY_EINVALID);
+	assert_int_equal(ferry_verify(&out, x->f), FERRY_EINVALID);
 	assert_null(out);
 	out = SENTINEL;
-	assert_int_equal(ferry_check(x->f, NULL, &out), FERRY_EINVALID);
+	assert_int_equal(ferry_check(&out, x->f, NULL), FERRY_EINVALID);
 	assert_null(out);
 	p = (ferry_plan *)SENTINEL;
 	assert_int_equal(ferry_plan_new(&p, x->f, NULL), FERRY_EINVALID);
@@ -852,7 +852,7 @@ static void test_new_step(void **state)
 	open_f(x);
 
 	/* Into an existing transition folder: the next number. */
-	assert_int_equal(ferry_new_step(x->f, &out, "0.1.0", "add_email", NULL, NULL), 0);
+	assert_int_equal(ferry_new_step(&out, x->f, "0.1.0", "add_email", NULL, NULL), 0);
 	assert_non_null(out);
 	assert_non_null(strstr(out, "migrations/v0.0.0_to_v0.1.0/002_add_email.sql"));
 	text = t_read("/", out);
@@ -861,25 +861,25 @@ static void test_new_step(void **state)
 	assert_non_null(strstr(text, "-- ferry:down"));
 	free(text);
 	ferry_free(out);
-	assert_int_equal(ferry_new_step(x->f, &out, "0.1.0", "more", "sql", NULL), 0);
+	assert_int_equal(ferry_new_step(&out, x->f, "0.1.0", "more", "sql", NULL), 0);
 	assert_non_null(strstr(out, "v0.0.0_to_v0.1.0/003_more.sql"));
 	ferry_free(out);
 
 	/* A new version: a new folder from the greatest catalogued version below it. */
-	assert_int_equal(ferry_new_step(x->f, &out, "0.3.0", "posts", NULL, NULL), 0);
+	assert_int_equal(ferry_new_step(&out, x->f, "0.3.0", "posts", NULL, NULL), 0);
 	assert_non_null(strstr(out, "migrations/v0.2.0_to_v0.3.0/001_posts.sql"));
 	ferry_free(out);
 	/* With an explicit from (a shortcut). */
-	assert_int_equal(ferry_new_step(x->f, &out, "0.3.0", "direct", NULL, "0.1.x"), 0);
+	assert_int_equal(ferry_new_step(&out, x->f, "0.3.0", "direct", NULL, "0.1.x"), 0);
 	assert_non_null(strstr(out, "migrations/v0.1.x_to_v0.3.0/001_direct.sql"));
 	ferry_free(out);
 	/* Not above from. */
 	out = SENTINEL;
-	assert_int_equal(ferry_new_step(x->f, &out, "0.1.0", "x", NULL, "0.2.0"), FERRY_EINVALID);
+	assert_int_equal(ferry_new_step(&out, x->f, "0.1.0", "x", NULL, "0.2.0"), FERRY_EINVALID);
 	assert_null(out);
 
 	/* The catalog still loads, with the new steps in it. */
-	assert_int_equal(ferry_list(x->f, &doc), 0);
+	assert_int_equal(ferry_list(&doc, x->f), 0);
 	assert_non_null(strstr(doc, "0.1.0/003_more.sql"));
 	assert_non_null(strstr(doc, "0.3.0/001_posts.sql"));
 	ferry_free(doc);
@@ -893,7 +893,7 @@ static void test_new_step_after_gap(void **state)
 	install(x);
 	t_write(x->root, "migrations/v0.0.0_to_v0.1.0/005_later.sql", USERS_SQL);
 	open_f(x);
-	assert_int_equal(ferry_new_step(x->f, &out, "0.1.0", "newest", NULL, NULL), 0);
+	assert_int_equal(ferry_new_step(&out, x->f, "0.1.0", "newest", NULL, NULL), 0);
 	snprintf(name, sizeof name, "%s", base(out));
 	ferry_free(out);
 	if (strcmp(name, "005_later.sql") <= 0)
@@ -910,10 +910,10 @@ static void test_new_step_flat(void **state)
 	t_write(x->root, "ferry.yaml", "app: flat\ndatabases:\n  main: sqlite:data/app.db\n");
 	t_write(x->root, "migrations/0.1.0_init.sql", USERS_SQL);
 	open_f(x);
-	assert_int_equal(ferry_new_step(x->f, &out, "0.1.0", "more", NULL, NULL), 0);
+	assert_int_equal(ferry_new_step(&out, x->f, "0.1.0", "more", NULL, NULL), 0);
 	assert_non_null(out);
 	ferry_free(out);
-	if (ferry_status(x->f, &doc) != 0)
+	if (ferry_status(&doc, x->f) != 0)
 		fail_msg("the catalog no longer loads after ferry_new_step: %s", ferry_errmsg(x->f));
 	ferry_free(doc);
 	assert_int_equal(ferry_plan_new(&p, x->f, "0.1.0"), 0);
@@ -988,7 +988,7 @@ static const char example[] =
 	"  if (ferry_open(&f, \"/var/lib/myapp\", &oo) == 0) {\n"
 	"    if (ferry_up(f, \"1.0.0\", &ro) != 0)\n"
 	"      fprintf(stderr, \"migrations: %s\\n\", ferry_errmsg(f));\n"
-	"    if (ferry_status(f, &doc) == 0) ferry_free(doc);\n"
+	"    if (ferry_status(&doc, f) == 0) ferry_free(doc);\n"
 	"  }\n"
 	"  ferry_close(f);\n"
 	"  return 0;\n"

@@ -191,7 +191,7 @@ static char *current(fx *x)
 {
 	static char buf[64];
 	char *v = NULL;
-	assert_int_equal(ferry_current_version(x->f, &v), 0);
+	assert_int_equal(ferry_current_version(&v, x->f), 0);
 	snprintf(buf, sizeof buf, "%s", v);
 	ferry_free(v);
 	return buf;
@@ -275,7 +275,7 @@ static json_t *last_run(fx *x)
 	char *doc = NULL;
 	json_t *j;
 	json_error_t je;
-	assert_int_equal(ferry_last_run(x->f, &doc), 0);
+	assert_int_equal(ferry_last_run(&doc, x->f), 0);
 	assert_non_null(doc);
 	j = json_loads(doc, 0, &je);
 	if (!j)
@@ -334,7 +334,7 @@ static int history(fx *x, char *newest_status, size_t cap)
 	char *doc = NULL;
 	json_t *j, *runs;
 	int n;
-	assert_int_equal(ferry_history(x->f, &doc), 0);
+	assert_int_equal(ferry_history(&doc, x->f), 0);
 	j = json_loads(doc, 0, NULL);
 	assert_non_null(j);
 	runs = json_object_get(j, "runs");
@@ -738,7 +738,7 @@ static void test_recover_after_crash(void **state)
 	         S_USERS "\n" S_SEED "\n" S_TAGS "\n" S_NOTES "\n");
 
 	/* status says so; up refuses and points to recover. */
-	assert_int_equal(ferry_status(x->f, &doc), 0);
+	assert_int_equal(ferry_status(&doc, x->f), 0);
 	j = json_loads(doc, 0, NULL);
 	assert_non_null(j);
 	assert_true(json_is_true(json_object_get(j, "interrupted")));
@@ -757,7 +757,7 @@ static void test_recover_after_crash(void **state)
 		assert_int_equal(fr_state_running(x->f->state, &r, &found), 0);
 		assert_int_equal(found, 0);
 	}
-	assert_int_equal(ferry_status(x->f, &doc), 0);
+	assert_int_equal(ferry_status(&doc, x->f), 0);
 	j = json_loads(doc, 0, NULL);
 	assert_true(json_is_false(json_object_get(j, "interrupted")));
 	json_decref(j);

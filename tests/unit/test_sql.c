@@ -156,8 +156,11 @@ static void test_ferry_markers(void **state)
 	assert_string_equal(fr_step_sql.database(&e->step), "reports");
 	assert_false(fr_step_sql.transactional(&e->step));
 	assert_true(fr_step_sql.reversible(&e->step));
+	/* A no-transaction step's recorded down keeps the marker, so it runs outside one too. */
 	down = undo_text(e);
-	assert_string_equal(down, "DROP TABLE privacy;\n");
+	assert_string_equal(down, "-- ferry:no-transaction\nDROP TABLE privacy;\n");
+	assert_false(fr_step_sql.undo_transactional(down));
+	assert_true(fr_step_sql.undo_transactional("DROP TABLE privacy;\n"));
 	free(down);
 	assert_int_equal(fr_step_sql.describe(&e->step, &d), 0);
 	assert_string_equal(d.ptr, "-- database reports (no transaction)\n"
@@ -248,8 +251,10 @@ static void test_load_errors(void **state)
 	           REL ": no '-- ferry:up' section (every SQL step needs one)");
 	load_fails(e, "-- just a comment\n-- ferry:down\nDROP TABLE a;\n",
 	           REL ": no '-- ferry:up' section (every SQL step needs one)");
+	/* An up marker with only comments under it says so, with the marker's line. */
 	load_fails(e, "-- ferry:up\n-- nothing here\n\n-- ferry:down\nDROP TABLE a;\n",
-	           REL ": no '-- ferry:up' section (every SQL step needs one)");
+	           REL ":1: the '-- ferry:up' section holds no SQL (only blank lines or comments); "
+	               "write the change under it");
 	load_fails(e, "", REL ": no '-- ferry:up' section (every SQL step needs one)");
 	load_fails(e, "-- ferry:up\nSELECT 1;\n-- ferry:down\nSELECT 2;\n\n-- ferry:down\nSELECT 3;\n",
 	           REL ":6: second '-- ferry:down' section");
