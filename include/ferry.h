@@ -60,14 +60,24 @@ typedef enum {
 typedef void (*ferry_log_fn)(void *ctx, ferry_log_level level, const char *step_id,
                              const char *message);
 
+/*
+ * Called as a long task advances (a backup written, verified or restored):
+ * what ("backup", "verify", "restore"), bytes done and in all (total 0 when
+ * unknown). Called often; keep it cheap.
+ */
+typedef void (*ferry_progress_fn)(void *ctx, const char *what, unsigned long done,
+                                  unsigned long total);
+
 typedef struct {
 	unsigned int version; /* FERRY_OPEN_OPTIONS_VERSION */
 	ferry_log_fn log;     /* may be NULL */
 	void *log_ctx;
+	ferry_progress_fn progress; /* version >= 2; may be NULL */
+	void *progress_ctx;
 } ferry_open_options;
 
-#define FERRY_OPEN_OPTIONS_VERSION 1
-#define FERRY_OPEN_OPTIONS_INIT { FERRY_OPEN_OPTIONS_VERSION, NULL, NULL }
+#define FERRY_OPEN_OPTIONS_VERSION 2
+#define FERRY_OPEN_OPTIONS_INIT { FERRY_OPEN_OPTIONS_VERSION, NULL, NULL, NULL, NULL }
 
 /*
  * Opens the installation at root (a folder holding ferry.yaml). opts may be
@@ -185,10 +195,16 @@ typedef struct {
 	const char *only;          /* run just this step id (even if applied) */
 	const char *rerun;         /* run this step again, then the rest of the plan */
 	int keep_going_on_start;   /* start-up use: a failure is logged, 0 returned */
+	/* version >= 2: */
+	int skip_backup;           /* take no pre-run backup */
+	int checkpoint_each_version; /* a backup after each transition */
+	int no_hooks;              /* run no stop/start/restart/health hooks */
+	int rehearse;              /* run the plan on a throw-away copy, report, discard */
 } ferry_run_options;
 
-#define FERRY_RUN_OPTIONS_VERSION 1
-#define FERRY_RUN_OPTIONS_INIT { FERRY_RUN_OPTIONS_VERSION, 0, 0, 0, NULL, NULL, 0 }
+#define FERRY_RUN_OPTIONS_VERSION 2
+#define FERRY_RUN_OPTIONS_INIT \
+	{ FERRY_RUN_OPTIONS_VERSION, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0 }
 
 /*
  * Migrates to target (NULL: latest). With nothing pending and nothing
@@ -220,6 +236,91 @@ void ferry_interrupt(ferry *f);
  * (resume == 0) or mark it finished so that `up` carries on (resume != 0).
  */
 int ferry_recover(ferry *f, int resume);
+
+/* ---- backups (SPEC section 8) ------------------------------------------- */
+
+typedef struct {
+	unsigned int version;     /* FERRY_BACKUP_OPTIONS_VERSION */
+	const char *type;         /* "manual" (NULL), "pre-run", "checkpoint", "safety" */
+	const char *name;         /* a label added to the id; NULL: none */
+	const char *compression;  /* "zstd", "gzip", "none"; NULL: ferry.yaml's (zstd) */
+} ferry_backup_options;
+
+#define FERRY_BACKUP_OPTIONS_VERSION 1
+#define FERRY_BACKUP_OPTIONS_INIT { FERRY_BACKUP_OPTIONS_VERSION, NULL, NULL, NULL }
+
+/*
+ * Writes a backup archive of the installation (files under files/, each
+ * database's consistent copy under databases/, MANIFEST.json) and returns
+ * its id (the file name without extension) in *out_id.
+ */
+int ferry_backup_create(char **out_id, ferry *f, const ferry_backup_options *opts);
+
+/* The `backup list` document, newest first. */
+int ferry_backup_list(char **out, ferry *f);
+
+/*
+ * Re-hashes every entry of backup id against its manifest. *out is a
+ * `verify` document; FERRY_EVERIFY when an entry is bad or missing.
+ */
+int ferry_backup_verify(char **out, ferry *f, const char *id);
+
+typedef struct {
+	unsigned int version;     /* FERRY_RESTORE_OPTIONS_VERSION */
+	int no_safety_backup;     /* do not back up the current state first */
+} ferry_restore_options;
+
+#define FERRY_RESTORE_OPTIONS_VERSION 1
+#define FERRY_RESTORE_OPTIONS_INIT { FERRY_RESTORE_OPTIONS_VERSION, 0 }
+
+/*
+ * Restores backup id: verifies it, stages the files beside the root,
+ * takes a safety backup (unless opts says not to), swaps the files in,
+ * restores each database and records the backup's version. On failure the
+ * installation is as it was before.
+ */
+int ferry_backup_restore(ferry *f, const char *id, const ferry_restore_options *opts);
+
+/* ferry_backup_restore() of id, or of the newest backup when id is NULL. */
+int ferry_rollback(ferry *f, const char *id, const ferry_restore_options *opts);
+
+/*
+ * Deletes backups beyond the newest keep (keep < 0: ferry.yaml's) and those
+ * older than older_than_seconds (0: no age limit); never the newest good
+ * one. *out is {"removed": [ids], "kept": [ids]}.
+ */
+int ferry_backup_prune(char **out, ferry *f, int keep, long older_than_seconds);
+
+/* ---- native steps (SPEC section 4) --------------------------------------- */
+
+/*
+ * A native step's callbacks get ctx as given and the handle; they return
+ * 0 on success, anything else on failure (with ferry_set_error() to say
+ * why). check sets *needed to 1 when the step must run, 0 when done.
+ */
+typedef struct {
+	unsigned int version;     /* FERRY_NATIVE_STEP_VERSION */
+	const char *id;           /* "<to>/<name>": the step id; the name orders it */
+	const char *from;         /* the transition's from (version or pattern) */
+	const char *to;           /* the transition's to */
+	const char *description;  /* may be NULL */
+	int (*check)(ferry *f, void *ctx, int *needed);   /* may be NULL */
+	int (*forward)(ferry *f, void *ctx);
+	int (*backward)(ferry *f, void *ctx);             /* NULL: irreversible */
+	void *ctx;
+} ferry_native_step;
+
+#define FERRY_NATIVE_STEP_VERSION 1
+
+/*
+ * Registers a C step; it joins the catalog, plans, the registry and
+ * rollback like a file step. The struct is copied; its strings must stay
+ * valid while f is open. Register before the first plan or run.
+ */
+int ferry_register_step(ferry *f, const ferry_native_step *step);
+
+/* From a native step's callback: the message its failure reports. */
+void ferry_set_error(ferry *f, const char *message);
 
 /* Clears a lock whose holder is gone; with force, whoever holds it. */
 int ferry_unlock(ferry *f, int force);

@@ -850,3 +850,8 @@ const fr_reg *fr_reg_lookup(fr_reg **idx, size_t n, const char *id)
 	hit = bsearch(&kp, idx, n, sizeof *idx, reg_ptr_cmp);
 	return hit ? *hit : NULL;
 }
+
+struct sqlite3 *fr_state_sqlite(fr_state *s)
+{
+	return s->db;
+}

@@ -20,6 +20,8 @@ typedef struct fr_state fr_state;
 int fr_state_open(fr_state **out, const char *ferry_dir, int create, fr_buf *err);
 void fr_state_close(fr_state *s);
 const char *fr_state_errmsg(fr_state *s);
+/* The SQLite handle of state.db, for modules that keep a table of their own there (backups). */
+struct sqlite3 *fr_state_sqlite(fr_state *s);
 
 /* Groups the writes that follow into one transaction. */
 int fr_state_begin(fr_state *s);

@@ -13,6 +13,7 @@
 #include "../config.h"
 #include "../util/buf.h"
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,35 @@ typedef struct fr_db_driver {
 
 	/* The driver's own code of the last error (SQLite extended code, ...). */
 	int (*errcode)(fr_db *db);
+
+	/*
+	 * A session-level lock held for the whole run, so that runners on
+	 * other machines sharing the database wait for each other (PostgreSQL
+	 * advisory lock). Waits up to wait_seconds; returns 0, FERRY_ELOCKED
+	 * naming the holder, or FERRY_EINTERRUPTED when *stop became non-zero.
+	 * NULL when the database needs none (SQLite: the flock is enough).
+	 */
+	int (*lock)(fr_db *db, int wait_seconds, volatile sig_atomic_t *stop, fr_buf *err);
+	void (*unlock)(fr_db *db);
+
+	/*
+	 * A consistent copy of the whole database in a file, taken while the
+	 * application may still be writing (SQLite: the online backup API;
+	 * PostgreSQL: pg_dump -Fc), and its way back: restore() replaces the
+	 * database's content with the copy. snapshot_ext names the file kind
+	 * (".sqlite", ".dump"). NULL when the driver cannot.
+	 */
+	int (*snapshot)(fr_db *db, const char *path, fr_buf *err);
+	int (*restore)(fr_db *db, const char *path, fr_buf *err);
+	const char *snapshot_ext;
+
+	/*
+	 * The installation's version kept in the database itself (PostgreSQL:
+	 * shared by every machine; SPEC section 2). get puts "" when none is
+	 * kept. NULL for drivers that keep none.
+	 */
+	int (*version_get)(fr_db *db, fr_buf *out, fr_buf *err);
+	int (*version_set)(fr_db *db, const char *version, fr_buf *err);
 } fr_db_driver;
 
 /* Every driver embeds this as its first member. */

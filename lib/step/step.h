@@ -11,6 +11,7 @@
 #include "../util/hash.h"
 #include "../version.h"
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -33,6 +34,23 @@ struct fr_run_ctx {
 	 */
 	int invalid_input;
 	void *engine; /* the engine's own */
+
+	/* What scripts see (SPEC section 4): FERRY_FROM, FERRY_TO, FERRY_STEP. */
+	const char *from;     /* the transition's from, as written (a version or pattern) */
+	const char *to;
+	const char *step_id;  /* the step running now */
+	/* Database names and URLs (FERRY_DB_<NAME>), ndbs of them. */
+	const char *const *db_names;
+	const char *const *db_urls;
+	size_t ndbs;
+	/*
+	 * A line a step printed (a script's stdout/stderr): to the log,
+	 * prefixed with the step id, and to the terminal with --verbose.
+	 */
+	void (*output)(fr_run_ctx *ctx, const char *line);
+	/* A folder of the engine's for the run's own files (ops: what remove took away). */
+	const char *scratch_dir;
+	volatile sig_atomic_t *interrupted; /* set by ferry_interrupt() */
 };
 
 typedef struct fr_step_kind {
@@ -97,5 +115,8 @@ const fr_step_kind *fr_step_kind_find(const char *name);
 int fr_step_load(fr_step *s, fr_buf *err);
 
 extern const fr_step_kind fr_step_sql;
+extern const fr_step_kind fr_step_script;
+extern const fr_step_kind fr_step_ops;
+extern const fr_step_kind fr_step_native;
 
 #endif

@@ -9,12 +9,11 @@
  */
 #include "hash.h"
 #include "buf.h"
+#include "dl.h"
 #include "fs.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <string.h>
 
 #ifndef FR_LIBCRYPTO_SONAME
@@ -22,42 +21,30 @@
 #endif
 
 static struct {
-	__typeof__(EVP_MD_CTX_new) *ctx_new;
-	__typeof__(EVP_MD_CTX_free) *ctx_free;
-	__typeof__(EVP_DigestInit_ex) *init;
-	__typeof__(EVP_DigestUpdate) *update;
-	__typeof__(EVP_DigestFinal_ex) *final;
-	__typeof__(EVP_sha256) *sha256;
-	__typeof__(EVP_Digest) *digest;
-	int ok;
+	__typeof__(EVP_MD_CTX_new) *EVP_MD_CTX_new;
+	__typeof__(EVP_MD_CTX_free) *EVP_MD_CTX_free;
+	__typeof__(EVP_DigestInit_ex) *EVP_DigestInit_ex;
+	__typeof__(EVP_DigestUpdate) *EVP_DigestUpdate;
+	__typeof__(EVP_DigestFinal_ex) *EVP_DigestFinal_ex;
+	__typeof__(EVP_sha256) *EVP_sha256;
+	__typeof__(EVP_Digest) *EVP_Digest;
 } C;
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+static const fr_dl_sym syms[] = {
+	FR_DL_SYM(C, EVP_MD_CTX_new), FR_DL_SYM(C, EVP_MD_CTX_free),
+	FR_DL_SYM(C, EVP_DigestInit_ex), FR_DL_SYM(C, EVP_DigestUpdate),
+	FR_DL_SYM(C, EVP_DigestFinal_ex), FR_DL_SYM(C, EVP_sha256), FR_DL_SYM(C, EVP_Digest),
+	{ NULL, NULL }
+};
 
-static void load(void)
-{
-	void *h = dlopen(FR_LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (!h)
-		h = dlopen("libcrypto.so", RTLD_NOW | RTLD_LOCAL);
-	if (!h)
-		return;
-	C.ctx_new = (__typeof__(C.ctx_new))dlsym(h, "EVP_MD_CTX_new");
-	C.ctx_free = (__typeof__(C.ctx_free))dlsym(h, "EVP_MD_CTX_free");
-	C.init = (__typeof__(C.init))dlsym(h, "EVP_DigestInit_ex");
-	C.update = (__typeof__(C.update))dlsym(h, "EVP_DigestUpdate");
-	C.final = (__typeof__(C.final))dlsym(h, "EVP_DigestFinal_ex");
-	C.sha256 = (__typeof__(C.sha256))dlsym(h, "EVP_sha256");
-	C.digest = (__typeof__(C.digest))dlsym(h, "EVP_Digest");
-	C.ok = C.ctx_new && C.ctx_free && C.init && C.update && C.final && C.sha256 && C.digest;
-	/* The handle stays open for the life of the process, as a linked library would. */
-}
+static fr_dl_lib crypto = FR_DL_LIB(FR_LIBCRYPTO_SONAME, "libcrypto.so", syms);
 
 static int ready(void)
 {
-	pthread_once(&once, load);
-	if (!C.ok)
-		errno = ELIBACC;
-	return C.ok;
+	if (fr_dl_open(&crypto) == 0)
+		return 1;
+	errno = ELIBACC;
+	return 0;
 }
 
 static void hex(const unsigned char *d, unsigned n, char *out)
@@ -78,25 +65,25 @@ int fr_checksum(const void *data, size_t len, char out[FR_CHECKSUM_LEN + 1])
 	unsigned mdlen = 0;
 	EVP_MD_CTX *ctx;
 	int ok;
-	if (!ready() || !(ctx = C.ctx_new()))
+	if (!ready() || !(ctx = C.EVP_MD_CTX_new()))
 		return -1;
-	ok = C.init(ctx, C.sha256(), NULL);
+	ok = C.EVP_DigestInit_ex(ctx, C.EVP_sha256(), NULL);
 	/* Feed runs between CRs; a CR followed by LF is dropped. */
 	while (ok && p < end) {
 		const unsigned char *cr = memchr(p, '\r', (size_t)(end - p));
 		if (!cr)
 			break;
 		if (cr + 1 < end && cr[1] == '\n') {
-			ok = C.update(ctx, run, (size_t)(cr - run));
+			ok = C.EVP_DigestUpdate(ctx, run, (size_t)(cr - run));
 			run = cr + 1;
 		}
 		p = cr + 1;
 	}
 	if (ok && end > run)
-		ok = C.update(ctx, run, (size_t)(end - run));
+		ok = C.EVP_DigestUpdate(ctx, run, (size_t)(end - run));
 	if (ok)
-		ok = C.final(ctx, md, &mdlen);
-	C.ctx_free(ctx);
+		ok = C.EVP_DigestFinal_ex(ctx, md, &mdlen);
+	C.EVP_MD_CTX_free(ctx);
 	if (!ok)
 		return -1;
 	memcpy(out, FR_CHECKSUM_PREFIX, 7);
@@ -123,7 +110,7 @@ int fr_sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
-	if (!ready() || !C.digest(data, len, md, &mdlen, C.sha256(), NULL))
+	if (!ready() || !C.EVP_Digest(data, len, md, &mdlen, C.EVP_sha256(), NULL))
 		return -1;
 	hex(md, mdlen, out);
 	return 0;

@@ -1,0 +1,1 @@
+/* cmd_backup.c - being written */

@@ -1,0 +1,1 @@
+/* backup.c - being written */

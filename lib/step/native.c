@@ -1,0 +1,1 @@
+/* native.c - being written */
