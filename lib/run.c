@@ -321,6 +321,49 @@ static int reconcile(engine *e, fr_reg **regs, size_t *nregs)
 	return 0;
 }
 
+/* ---- the no-op fingerprint ---- */
+
+static uint64_t fnv(uint64_t h, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	while (n--)
+		h = (h ^ *p++) * 1099511628211ULL;
+	return h;
+}
+
+/*
+ * A digest of everything a clean no-op depends on that a stat can see:
+ * ferry.yaml, every step file (path, size, mtime, inode), the current and
+ * target versions. 0 when a file is too fresh to trust its mtime (the
+ * "racy git" rule: changed within the same tick as we look).
+ */
+static uint64_t noop_fingerprint(ferry *f, const ferry_plan *p, const fr_version *cur)
+{
+	uint64_t h = 14695981039346656037ULL;
+	int64_t fresh = (fr_now_ms() - 2000) * 1000000LL;
+	char v[FR_VERSION_STR_MAX];
+	struct stat st;
+	size_t i;
+	if (stat(f->cfg->path, &st) || fr_mtime_ns(&st) > fresh)
+		return 0;
+	h = fnv(h, &st.st_size, sizeof st.st_size);
+	h = fnv(h, &st.st_mtim, sizeof st.st_mtim);
+	for (i = 0; i < f->cat->nsteps; i++) {
+		const fr_step *s = f->cat->steps[i];
+		if (s->mtime_ns > fresh)
+			return 0;
+		h = fnv(h, s->path, strlen(s->path) + 1);
+		h = fnv(h, &s->size, sizeof s->size);
+		h = fnv(h, &s->mtime_ns, sizeof s->mtime_ns);
+		h = fnv(h, &s->ino, sizeof s->ino);
+	}
+	vfmt(cur, v);
+	h = fnv(h, v, strlen(v) + 1);
+	vfmt(&p->to, v);
+	h = fnv(h, v, strlen(v) + 1);
+	return h ? h : 1;
+}
+
 /* ---- drift ---- */
 
 /* Appends one line per applied step whose file changed or vanished; returns the count. */
@@ -438,13 +481,37 @@ static int reg_write(engine *e, const done_step *d, const char *status, const ch
 	return fr_state_reg_put(e->f->state, &r);
 }
 
-/* Commits the open transaction, then mirrors its steps and the version into state. */
+/* Writes a done step's record into its database (in the open transaction, if any). */
+static int put_record(engine *e, done_step *d)
+{
+	fr_record rec;
+	memset(&rec, 0, sizeof rec);
+	rec.id = d->id;
+	rec.checksum = d->checksum;
+	rec.kind = d->kind;
+	rec.from = d->from;
+	rec.to = d->to;
+	rec.status = d->skipped ? "skipped" : "applied";
+	rec.undo = d->undo;
+	rec.applied_at_ms = d->applied_at_ms;
+	rec.duration_ms = d->duration_ms;
+	rec.run_id = e->run_id;
+	rec.seq = d->seq;
+	return d->rdb->db->drv->record_put(d->rdb->db, &rec, &e->err);
+}
+
+/* Records the group's steps and commits; then mirrors them and the version into state. */
 static int commit_group(engine *e)
 {
 	ferry *f = e->f;
 	run_db *r = e->tx;
 	size_t i, n = 0;
 	if (r) {
+		for (i = 0; i < e->ndone; i++) {
+			done_step *d = &e->done[i];
+			if (!d->committed && d->rdb == r && d->transactional && put_record(e, d))
+				return FERRY_EFAILED;
+		}
 		if (r->db->drv->commit(r->db, &e->err))
 			return FERRY_EFAILED;
 		e->tx = NULL;
@@ -596,7 +663,6 @@ static int run_step(engine *e, fr_step *s, int rerun)
 	const char *dbname = k->database(s);
 	run_db *r = NULL;
 	done_step *d;
-	fr_record rec;
 	double t0 = fr_mono_ms();
 	int transactional, needed = 1, rc;
 	char tv[FR_VERSION_STR_MAX], fv[FR_VERSION_STR_MAX];
@@ -659,22 +725,13 @@ static int run_step(engine *e, fr_step *s, int rerun)
 		fr_buf_puts(&e->err, "out of memory");
 		return FERRY_EFAILED;
 	}
-	if (r) {
-		memset(&rec, 0, sizeof rec);
-		rec.id = d->id;
-		rec.checksum = d->checksum;
-		rec.kind = d->kind;
-		rec.from = d->from;
-		rec.to = d->to;
-		rec.status = d->skipped ? "skipped" : "applied";
-		rec.undo = d->undo;
-		rec.applied_at_ms = d->applied_at_ms;
-		rec.duration_ms = d->duration_ms;
-		rec.run_id = e->run_id;
-		rec.seq = d->seq;
-		if (r->db->drv->record_put(r->db, &rec, &e->err))
-			return FERRY_EFAILED;
-	}
+	/*
+	 * A step in a transaction is recorded with its group, just before the
+	 * commit: one insert statement prepared once, not re-prepared after
+	 * every step's schema change. Outside a transaction, at once.
+	 */
+	if (r && !transactional && put_record(e, d))
+		return FERRY_EFAILED;
 	add_outcome(e, s->id, d->skipped ? "skipped" : "applied", d->duration_ms, NULL);
 	if (d->skipped)
 		fr_log(f, FERRY_LOG_INFO, s->id, "skipped (its check says it is done)");
@@ -922,6 +979,7 @@ static int run_up(ferry *f, const ferry_plan *given, const char *target,
 	size_t nregs = 0, npend = 0, ndrift, i;
 	char fromtext[FR_VERSION_STR_MAX], totext[FR_VERSION_STR_MAX];
 	int rc, locked_pass = 0;
+	uint64_t fp = 0;
 	fr_step *only = NULL, *rerun_extra = NULL;
 
 	if ((rc = engine_init(&e, f, o)))
@@ -953,6 +1011,25 @@ again:
 	}
 	fr_regs_free(regs, nregs);
 	regs = NULL;
+	/*
+	 * Nothing to plan and nothing changed on disk since the last clean
+	 * check: a no-op without reading the registry (git's index trick).
+	 * The read transaction makes storing the fingerprint fail when another
+	 * process wrote state meanwhile.
+	 */
+	fp = 0;
+	if (!locked_pass && !o->only && !o->rerun && !o->dry_run && p->ntrs == 0 &&
+	    fr_version_cmp(&p->to, &e.from) == 0) {
+		fr_state_begin_read(f->state);
+		fp = noop_fingerprint(f, p, &e.from);
+		if (fp && fp == fr_state_noop_fp(f->state)) {
+			fr_state_commit(f->state);
+			fr_ok(f);
+			set_result(&e, "noop", NULL, NULL);
+			rc = 0;
+			goto done;
+		}
+	}
 	if (fr_state_registry_ex(f->state, 0, &regs, &nregs)) {
 		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
 		goto done;
@@ -1015,6 +1092,10 @@ again:
 
 	/* The fast path: nothing to do, nothing drifted; no lock taken. */
 	if (!npend && (only || fr_version_cmp(&p->to, &e.from) == 0) && !ndrift) {
+		if (fp) {
+			fr_state_set_noop_fp(f->state, fp);
+			fr_state_commit(f->state);
+		}
 		fr_ok(f);
 		set_result(&e, "noop", NULL, NULL);
 		rc = 0;
@@ -1031,6 +1112,8 @@ again:
 		rc = dry_run(&e, p, pend, npend);
 		goto done;
 	}
+	/* The read transaction of the first look ends before the lock. */
+	fr_state_commit(f->state);
 	if (!locked_pass) {
 		rc = fr_lock_acquire(&f->lock, f->ferry_dir, o->wait_seconds, &f->interrupted, &e.err);
 		if (rc) {
@@ -1166,6 +1249,7 @@ again:
 		json_decref(extra);
 	}
 done:
+	fr_state_commit(f->state); /* a read transaction left open by an early exit */
 	fr_lock_release(&f->lock);
 	/* Refused before it began (lock, drift, bad input): nothing was changed. */
 	if (rc && !f->last_run)

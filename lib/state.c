@@ -35,6 +35,7 @@ struct fr_state {
 	unsigned char *cache_blob; /* the cache as read; entries' paths point into it */
 	size_t ncache, capcache;
 	int cache_loaded;
+	int fp_forgotten;     /* the no-op fingerprint was cleared by this connection */
 	int cache_sorted;
 	int in_tx;
 };
@@ -151,12 +152,25 @@ int fr_state_begin(fr_state *s)
 	return 0;
 }
 
+int fr_state_begin_read(fr_state *s)
+{
+	if (s->in_tx)
+		return 0;
+	if (sqlite3_exec(s->db, "BEGIN DEFERRED", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	s->in_tx = 1;
+	return 0;
+}
+
 int fr_state_commit(fr_state *s)
 {
 	if (!s->in_tx)
 		return 0;
 	s->in_tx = 0;
-	return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
 }
 
 void fr_state_rollback(fr_state *s)
@@ -216,8 +230,40 @@ static int exec_bind(fr_state *s, const char *sql, int n, const char **texts)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* The first registry or version write of a connection forgets the no-op fingerprint. */
+static void forget_fp(fr_state *s)
+{
+	if (s->fp_forgotten)
+		return;
+	if (sqlite3_exec(s->db, "DELETE FROM meta WHERE key = 'noop_fp'", NULL, NULL, NULL) ==
+	    SQLITE_OK)
+		s->fp_forgotten = 1;
+}
+
+uint64_t fr_state_noop_fp(fr_state *s)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t v = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'noop_fp'", -1, &st,
+	                       NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		v = strtoull((const char *)sqlite3_column_text(st, 0), NULL, 16);
+	sqlite3_finalize(st);
+	return v;
+}
+
+void fr_state_set_noop_fp(fr_state *s, uint64_t fp)
+{
+	char hexv[24];
+	const char *a[1] = { hexv };
+	snprintf(hexv, sizeof hexv, "%016llx", (unsigned long long)fp);
+	exec_bind(s, "INSERT OR REPLACE INTO meta VALUES('noop_fp', ?1)", 1, a);
+	s->fp_forgotten = 0;
+}
+
 int fr_state_set_version(fr_state *s, const char *version)
 {
+	forget_fp(s);
 	const char *a[1] = { version };
 	return exec_bind(s, "INSERT OR REPLACE INTO meta VALUES('version', ?1)", 1, a);
 }
@@ -327,6 +373,7 @@ int fr_state_reg_put(fr_state *s, const fr_reg *r)
 {
 	sqlite3_stmt *st;
 	int rc;
+	forget_fp(s);
 	if (!s->reg_put &&
 	    sqlite3_prepare_v3(s->db,
 	                       "INSERT OR REPLACE INTO registry(id, seq, database, kind, from_version,"
@@ -362,6 +409,7 @@ int fr_state_reg_put(fr_state *s, const fr_reg *r)
 
 int fr_state_reg_delete(fr_state *s, const char *id)
 {
+	forget_fp(s);
 	const char *a[1] = { id };
 	return exec_bind(s, "DELETE FROM registry WHERE id = ?1", 1, a);
 }

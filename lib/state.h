@@ -25,6 +25,11 @@ struct sqlite3 *fr_state_sqlite(fr_state *s);
 
 /* Groups the writes that follow into one transaction. */
 int fr_state_begin(fr_state *s);
+/*
+ * Opens a read transaction: what follows sees one snapshot, and a write
+ * made in it fails (and is dropped) when another process wrote meanwhile.
+ */
+int fr_state_begin_read(fr_state *s);
 int fr_state_commit(fr_state *s);
 void fr_state_rollback(fr_state *s);
 
@@ -105,5 +110,13 @@ int fr_state_checksum(fr_state *s, fr_step *st);
 int fr_state_checksum_text(fr_state *s, fr_step *st, const char *text, size_t len);
 /* Writes the cache entries computed since open. */
 int fr_state_cache_save(fr_state *s);
+
+/*
+ * The no-op fingerprint: a digest of the catalog's stat data that the last
+ * full no-op check found clean (nothing pending, nothing drifted). Any
+ * write to the registry or the version forgets it. get gives 0 when none.
+ */
+uint64_t fr_state_noop_fp(fr_state *s);
+void fr_state_set_noop_fp(fr_state *s, uint64_t fp);
 
 #endif

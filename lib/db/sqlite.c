@@ -32,7 +32,7 @@
 	"CREATE TABLE IF NOT EXISTS ferry_steps (" \
 	"id TEXT PRIMARY KEY NOT NULL, seq INTEGER NOT NULL, checksum TEXT, kind TEXT, " \
 	"from_version TEXT, to_version TEXT, status TEXT, undo TEXT, " \
-	"applied_at_ms INTEGER, duration_ms INTEGER, run_id INTEGER)"
+	"applied_at_ms INTEGER, duration_ms INTEGER, run_id INTEGER) WITHOUT ROWID"
 #define SQ_COLUMNS \
 	"id, seq, checksum, kind, from_version, to_version, status, undo, " \
 	"applied_at_ms, duration_ms, run_id"
