@@ -1102,3 +1102,127 @@ void fr_catalog_node(const fr_catalog *c, const fr_version *v, fr_version *out)
 		i--;
 	}
 }
+
+/* ---- native steps -------------------------------------------------------- */
+
+static int cmp_tr_name_step(const void *a, const void *b)
+{
+	return strcmp((*(fr_step *const *)a)->name, (*(fr_step *const *)b)->name);
+}
+
+/* Marks v a node of the graph, adding it to the versions when it is new. */
+static int add_node(fr_catalog *c, const fr_version *v)
+{
+	size_t i = 0;
+	fr_vinfo *t;
+	while (i < c->nversions && fr_version_cmp(&c->versions[i].v, v) < 0)
+		i++;
+	if (i < c->nversions && fr_version_cmp(&c->versions[i].v, v) == 0) {
+		c->versions[i].node = 1;
+		return 0;
+	}
+	t = fr_realloc(c->versions, (c->nversions + 1) * sizeof *t);
+	if (!t)
+		return -1;
+	c->versions = t;
+	memmove(&t[i + 1], &t[i], (c->nversions - i) * sizeof *t);
+	memset(&t[i], 0, sizeof *t);
+	t[i].v = *v;
+	t[i].node = 1;
+	c->nversions++;
+	return 0;
+}
+
+int fr_catalog_add_native(fr_catalog *c, const char *from, const char *to, const char *name,
+                          const fr_step_kind *kind, void *priv, const char *checksum,
+                          fr_buf *err)
+{
+	fr_vpattern fp;
+	fr_version tv;
+	fr_transition *t = NULL;
+	fr_step *s, **ns;
+	char tostr[FR_VERSION_STR_MAX], a[FR_VERSION_STR_MAX], b[FR_VERSION_STR_MAX];
+	size_t i, lto, lname, total;
+	char *p;
+
+	if (fr_vpattern_parse(&fp, from, err) || fr_version_parse(&tv, to, err))
+		return FERRY_EINVALID;
+	fr_version_format(&tv, tostr, sizeof tostr);
+	fr_vpattern_format(&fp, a, sizeof a);
+	if (fp.fixed == 3 && fr_version_cmp(&fp.v, &tv) >= 0) {
+		fr_buf_printf(err, "native step '%s/%s': '%s' is not above '%s'", tostr, name, tostr, a);
+		return FERRY_EINVALID;
+	}
+	for (i = 0; i < c->ntrs && !t; i++) {
+		fr_vpattern_format(&c->trs[i]->from, b, sizeof b);
+		if (!strcmp(a, b) && !fr_version_cmp(&c->trs[i]->to, &tv))
+			t = c->trs[i];
+	}
+	lto = strlen(tostr);
+	lname = strlen(name);
+	total = (lto + 1 + lname + 1) + (lname + 1) + (9 + lto + 1 + lname + 1) * 2;
+	if (!(s = fr_calloc(1, sizeof *s + total)))
+		goto oom;
+	p = (char *)(s + 1);
+	s->id = p;
+	p = put(p, tostr, lto);
+	p = put(p, "/", 1);
+	p = put(p, name, lname + 1);
+	if (fr_catalog_step(c, s->id)) {
+		fr_buf_printf(err, "native step '%s': a step with that id exists already", s->id);
+		fr_free(s);
+		return FERRY_EINVALID;
+	}
+	s->name = p;
+	p = put(p, name, lname + 1);
+	/* No file: path and rel only name it, for messages and the fingerprint. */
+	s->path = p;
+	p = put(p, "(native) ", 9);
+	p = put(p, s->id, lto + 1 + lname + 1);
+	s->rel = s->path;
+	s->kind = kind;
+	s->priv = priv;
+	s->no_file = 1;
+	memcpy(s->checksum, checksum, FR_CHECKSUM_LEN + 1);
+	if (!t) {
+		fr_transition **nt = fr_realloc(c->trs, (c->ntrs + 1) * sizeof *nt);
+		if (!nt || !(t = fr_calloc(1, sizeof *t))) {
+			if (nt)
+				c->trs = nt;
+			fr_free(s);
+			goto oom;
+		}
+		c->trs = nt;
+		t->from = fp;
+		t->to = tv;
+		t->backup_required = 1;
+		t->name = fr_strdup("(native)");
+		c->trs[c->ntrs++] = t;
+		qsort(c->trs, c->ntrs, sizeof *c->trs, cmp_tr);
+		if (add_node(c, &tv) || (fp.fixed == 3 && add_node(c, &fp.v)))
+			goto oom_s;
+	}
+	ns = fr_realloc(t->steps, (t->nsteps + 1) * sizeof *ns);
+	if (!ns)
+		goto oom_s;
+	t->steps = ns;
+	t->steps[t->nsteps++] = s;
+	qsort(t->steps, t->nsteps, sizeof *t->steps, cmp_tr_name_step);
+	if (!t->est_given)
+		t->est_seconds = (double)t->nsteps * FR_DEFAULT_STEP_SECONDS;
+	s->tr = t;
+	ns = fr_realloc(c->steps, (c->nsteps + 1) * sizeof *ns);
+	if (!ns) {
+		t->nsteps--;
+		goto oom_s;
+	}
+	c->steps = ns;
+	c->steps[c->nsteps++] = s;
+	qsort(c->steps, c->nsteps, sizeof *c->steps, cmp_step);
+	return 0;
+oom_s:
+	fr_free(s);
+oom:
+	fr_buf_puts(err, "out of memory");
+	return FERRY_EFAILED;
+}

@@ -61,6 +61,16 @@ typedef struct {
 int fr_catalog_load(fr_catalog **out, const char *dir, const char *root, fr_buf *err);
 void fr_catalog_free(fr_catalog *c);
 
+/*
+ * Adds a native step (no file; registered by the application) to the
+ * transition from..to, made when missing. kind and priv become the step's;
+ * checksum stands for its content. FERRY_EINVALID for bad versions or a
+ * duplicate id.
+ */
+int fr_catalog_add_native(fr_catalog *c, const char *from, const char *to, const char *name,
+                          const fr_step_kind *kind, void *priv, const char *checksum,
+                          fr_buf *err);
+
 /* The step with that id, or NULL. */
 fr_step *fr_catalog_step(const fr_catalog *c, const char *id);
 

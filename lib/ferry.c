@@ -4,9 +4,11 @@
  * Runs live in run.c, verification in verify.c.
  */
 #include "ferry_int.h"
+#include "db/db.h"
 #include "plan.h"
 #include "util/alloc.h"
 #include "util/fs.h"
+#include "util/hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -151,6 +153,10 @@ int ferry_open(ferry **out, const char *root, const ferry_open_options *opts)
 		f->log = opts->log;
 		f->log_ctx = opts->log_ctx;
 	}
+	if (opts && opts->version >= 2) {
+		f->progress = opts->progress;
+		f->progress_ctx = opts->progress_ctx;
+	}
 	*out = f;
 	if (!root || !realpath(root, path))
 		return fr_fail(f, FERRY_EINVALID, "cannot open installation '%s': %s",
@@ -173,6 +179,9 @@ void ferry_close(ferry *f)
 	if (!f)
 		return;
 	fr_lock_release(&f->lock);
+	fr_db_close(f->vdb);
+	fr_free(f->natives);
+	fr_free(f->native_error);
 	fr_catalog_free(f->cat);
 	fr_state_close(f->state);
 	fr_config_free(f->cfg);
@@ -192,8 +201,24 @@ int fr_load_catalog(ferry *f)
 	if (f->cat)
 		return 0;
 	rc = fr_catalog_load(&f->cat, f->cfg->migrations, f->root, &err);
-	if (rc)
+	/* The application's C steps join the catalog like files. */
+	for (size_t i = 0; rc == 0 && i < f->nnatives; i++) {
+		const ferry_native_step *n = &f->natives[i];
+		const char *slash = strchr(n->id, '/');
+		char ck[FR_CHECKSUM_LEN + 1];
+		fr_buf text = FR_BUF_INIT;
+		fr_buf_printf(&text, "native:%s\n%s", n->id, n->description ? n->description : "");
+		if (fr_checksum(text.ptr, text.len, ck))
+			ck[0] = '\0';
+		fr_buf_release(&text);
+		rc = fr_catalog_add_native(f->cat, n->from, n->to, slash + 1, &fr_step_native,
+		                           (void *)n, ck, &err);
+	}
+	if (rc) {
+		fr_catalog_free(f->cat);
+		f->cat = NULL;
 		rc = fr_fail_msg(f, rc, err.ptr);
+	}
 	fr_buf_release(&err);
 	return rc;
 }
@@ -217,11 +242,51 @@ done:
 	return rc;
 }
 
+/* The default database when its driver keeps the version there; NULL when it keeps none. */
+static fr_db *version_db(ferry *f, int *rc)
+{
+	const fr_db_driver *drv;
+	*rc = 0;
+	if (f->vdb || f->vdb_tried)
+		return f->vdb;
+	f->vdb_tried = 1;
+	if (!f->cfg->ndbs || !(drv = fr_db_driver_find(f->cfg->dbs[0].driver)) || !drv->version_get)
+		return NULL;
+	fr_buf_reset(&f->err);
+	if (fr_db_open(&f->vdb, &f->cfg->dbs[0], &f->err)) {
+		*rc = fr_fail_msg(f, FERRY_EFAILED, f->err.ptr);
+		f->vdb_tried = 0;
+	}
+	return f->vdb;
+}
+
 int fr_current(ferry *f, fr_version *out)
 {
 	fr_buf v = FR_BUF_INIT;
+	fr_db *vdb;
 	int rc = 0;
 	memset(out, 0, sizeof *out);
+	vdb = version_db(f, &rc);
+	if (rc)
+		return rc;
+	if (vdb) {
+		/* The shared database wins over this machine's state.db. */
+		fr_buf err = FR_BUF_INIT;
+		if (vdb->drv->version_get(vdb, &v, &err)) {
+			rc = fr_fail(f, FERRY_EFAILED, "cannot read the version from database '%s': %s",
+			             f->cfg->dbs[0].name, err.ptr);
+			fr_buf_release(&err);
+			fr_buf_release(&v);
+			return rc;
+		}
+		fr_buf_release(&err);
+		if (v.len) {
+			if (fr_version_parse(out, v.ptr, &f->err))
+				rc = fr_fail_msg(f, FERRY_EFAILED, f->err.ptr);
+			fr_buf_release(&v);
+			return rc;
+		}
+	}
 	if (fr_state_get_version(f->state, &v)) {
 		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
 	} else if (v.len) {
@@ -274,6 +339,20 @@ int fr_record_version(ferry *f, const fr_version *v)
 	if (fr_state_set_version(f->state, text))
 		return fr_fail(f, FERRY_EFAILED, "cannot record version '%s': %s", text,
 		               fr_state_errmsg(f->state));
+	{
+		int rc;
+		fr_db *vdb = version_db(f, &rc);
+		fr_buf err = FR_BUF_INIT;
+		if (rc)
+			return rc;
+		if (vdb && vdb->drv->version_set(vdb, text, &err)) {
+			rc = fr_fail(f, FERRY_EFAILED, "cannot record version '%s' in database '%s': %s",
+			             text, f->cfg->dbs[0].name, err.ptr);
+			fr_buf_release(&err);
+			return rc;
+		}
+		fr_buf_release(&err);
+	}
 	return 0;
 }
 
@@ -616,7 +695,9 @@ int ferry_list(char **out, ferry *f)
 		json_object_set_new(o, "from", json_string(regs[i].from));
 		json_object_set_new(o, "to", json_string(regs[i].to));
 		json_object_set_new(o, "kind", json_string(regs[i].kind));
-		json_object_set_new(o, "state", json_string("missing"));
+		/* A native step registered by the application, not by this program: applied. */
+		json_object_set_new(o, "state", json_string(strcmp(regs[i].kind, "native") ?
+		                                            "missing" : "applied"));
 		json_object_set_new(o, "checksum", json_string(regs[i].checksum));
 		json_object_set_new(o, "applied_at", jtime(regs[i].applied_at_ms));
 		json_object_set_new(o, "duration_ms", json_integer(regs[i].duration_ms));
@@ -964,4 +1045,55 @@ done:
 	fr_buf_release(&file);
 	fr_buf_release(&text);
 	return rc;
+}
+
+/* ---- native steps ---- */
+
+int ferry_register_step(ferry *f, const ferry_native_step *step)
+{
+	fr_version to, idv;
+	fr_vpattern from;
+	ferry_native_step *t;
+	const char *slash;
+	char tv[FR_VERSION_STR_MAX];
+	size_t i;
+	if (!step || step->version < 1 || !step->id || !step->from || !step->to || !step->forward)
+		return fr_fail(f, FERRY_EINVALID, "native step: id, from, to and forward are needed");
+	slash = strchr(step->id, '/');
+	if (!slash || !slash[1] || strchr(slash + 1, '/'))
+		return fr_fail(f, FERRY_EINVALID, "native step '%s': the id is '<to-version>/<name>'",
+		               step->id);
+	if (fr_vpattern_parse(&from, step->from, &f->err) || fr_version_parse(&to, step->to, &f->err))
+		return fr_fail_msg(f, FERRY_EINVALID, f->err.ptr);
+	{
+		char *head = fr_strndup(step->id, (size_t)(slash - step->id));
+		int bad = !head || fr_version_parse(&idv, head, NULL) || fr_version_cmp(&idv, &to);
+		fr_free(head);
+		fr_version_format(&to, tv, sizeof tv);
+		if (bad)
+			return fr_fail(f, FERRY_EINVALID, "native step '%s': the id must start with its "
+			                                  "to version, '%s/'", step->id, tv);
+	}
+	for (i = 0; i < f->nnatives; i++)
+		if (!strcmp(f->natives[i].id, step->id))
+			return fr_fail(f, FERRY_EINVALID, "native step '%s' is registered already",
+			               step->id);
+	t = fr_realloc(f->natives, (f->nnatives + 1) * sizeof *t);
+	if (!t)
+		return fr_fail(f, FERRY_EFAILED, "out of memory");
+	f->natives = t;
+	f->natives[f->nnatives++] = *step;
+	/* Catalog pointers into natives moved with the realloc: load it again. */
+	fr_catalog_free(f->cat);
+	f->cat = NULL;
+	fr_ok(f);
+	return 0;
+}
+
+void ferry_set_error(ferry *f, const char *message)
+{
+	if (!f)
+		return;
+	fr_free(f->native_error);
+	f->native_error = fr_strdup(message ? message : "");
 }

@@ -28,6 +28,19 @@ struct ferry {
 	volatile sig_atomic_t interrupted;
 	char *last_run;    /* the document of the last up/down */
 	int log_fd;        /* .ferry/log/ferry.log, opened on the first event; -1 */
+	/*
+	 * The default database, when its driver keeps the version (PostgreSQL:
+	 * every machine sees the version its shared data is at). Opened on
+	 * first use; NULL otherwise.
+	 */
+	struct fr_db *vdb;
+	int vdb_tried;
+	ferry_progress_fn progress;
+	void *progress_ctx;
+	/* Native steps registered by the application (ferry_register_step). */
+	ferry_native_step *natives;
+	size_t nnatives;
+	char *native_error; /* set by ferry_set_error() from a callback */
 };
 
 /* Sets f's message and code; returns code, so that failing is one line. */

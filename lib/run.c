@@ -29,6 +29,7 @@ typedef struct {
 	const fr_dbconf *conf;
 	fr_db *db;
 	int reconciled;
+	int locked;          /* holds the driver's session lock (PostgreSQL advisory lock) */
 } run_db;
 
 /* A step this run did (or an applied step that down/recover undoes). */
@@ -194,6 +195,8 @@ static int engine_init(engine *e, ferry *f, const ferry_run_options *opts)
 	e->ctx.db = ctx_db;
 	e->ctx.err = &e->err;
 	e->ctx.engine = e;
+	e->ctx.handle = f;
+	e->ctx.interrupted = &f->interrupted;
 	e->ndbs = f->cfg->ndbs;
 	if (e->ndbs) {
 		e->dbs = fr_calloc(e->ndbs, sizeof *e->dbs);
@@ -209,6 +212,8 @@ static void engine_free(engine *e)
 {
 	size_t i;
 	for (i = 0; i < e->ndbs; i++) {
+		if (e->dbs[i].locked)
+			e->dbs[i].db->drv->unlock(e->dbs[i].db);
 		if (e->dbs[i].db && e->dbs[i].db->in_tx) {
 			fr_buf ignore = FR_BUF_INIT;
 			e->dbs[i].db->drv->rollback(e->dbs[i].db, &ignore);
@@ -237,6 +242,31 @@ static int applied_status(const char *s)
 static int str_ptr_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * After the flock: the lock of each database that has one of its own
+ * (PostgreSQL's session advisory lock), so that runners on other machines
+ * sharing it wait too. Held until the engine closes its connections.
+ */
+static int lock_databases(engine *e, int wait)
+{
+	ferry *f = e->f;
+	size_t i;
+	for (i = 0; i < e->ndbs; i++) {
+		run_db *r = &e->dbs[i];
+		const fr_db_driver *drv = fr_db_driver_find(r->conf->driver);
+		int rc;
+		if (!drv || !drv->lock || r->locked)
+			continue;
+		if (open_db(e, r))
+			return fr_fail_msg(f, FERRY_EFAILED, e->err.ptr);
+		rc = r->db->drv->lock(r->db, wait, &f->interrupted, &e->err);
+		if (rc)
+			return fr_fail_msg(f, rc, e->err.ptr);
+		r->locked = 1;
+	}
+	return 0;
 }
 
 /* ---- reconcile: each database's record wins over state.db's mirror ---- */
@@ -375,6 +405,9 @@ static size_t find_drift(ferry *f, const fr_reg *regs, size_t n, fr_buf *out)
 		if (!applied_status(regs[i].status))
 			continue;
 		s = fr_catalog_step(f->cat, regs[i].id);
+		/* A native step has no file to drift; the program that runs it may be another. */
+		if (!s && !strcmp(regs[i].kind, "native"))
+			continue;
 		if (!s) {
 			/* A step of a version above the catalog's latest, or a removed file. */
 			fr_buf_printf(out, "  %s: applied, but its file is gone\n", regs[i].id);
@@ -1120,6 +1153,8 @@ again:
 			rc = fr_fail_msg(f, rc, e.err.ptr);
 			goto done;
 		}
+		if ((rc = lock_databases(&e, o->wait_seconds)))
+			goto done;
 		if ((rc = refuse_interrupted(f)))
 			goto done;
 		/* Look again now that the lock is ours: another runner may have done it all. */
@@ -1484,6 +1519,8 @@ static int undo_prologue(engine *e, int wait, int recovering, fr_reg **regs, siz
 	rc = fr_lock_acquire(&f->lock, f->ferry_dir, wait, &f->interrupted, &e->err);
 	if (rc)
 		return fr_fail_msg(f, rc, e->err.ptr);
+	if ((rc = lock_databases(e, wait)))
+		return rc;
 	if (!recovering && (rc = refuse_interrupted(f)))
 		return rc;
 	if (fr_state_registry(f->state, regs, nregs))

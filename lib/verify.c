@@ -93,6 +93,7 @@ static int checker_init(checker *c, ferry *f)
 	c->ctx.db = ctx_db;
 	c->ctx.err = &c->err;
 	c->ctx.engine = c;
+	c->ctx.handle = f;
 	return c->dbs && c->findings ? 0 : fr_fail(f, FERRY_EFAILED, "out of memory");
 }
 
@@ -153,6 +154,8 @@ int ferry_verify(char **out, ferry *f)
 		if (!applied(regs[i].status))
 			continue;
 		s = fr_catalog_step(f->cat, regs[i].id);
+		if (!s && !strcmp(regs[i].kind, "native"))
+			continue; /* a C step of the application: no file to check */
 		if (!s) {
 			finding(&c, "missing", regs[i].id, "applied, but its file is gone");
 			continue;
@@ -324,6 +327,8 @@ int ferry_check(char **out, ferry *f, const char *target)
 			if (!applied(regs[i].status))
 				continue;
 			s = fr_catalog_step(f->cat, regs[i].id);
+			if (!s && !strcmp(regs[i].kind, "native"))
+				continue;
 			if (!s)
 				finding(&c, "drift", regs[i].id, "applied, but its file is gone");
 			else if (fr_state_checksum(f->state, s) || strcmp(s->checksum, regs[i].checksum))

@@ -12,6 +12,7 @@
 
 static const fr_step_kind *const kinds[] = {
 	&fr_step_sql,
+	&fr_step_native,
 	NULL,
 };
 
@@ -48,6 +49,11 @@ int fr_step_load(fr_step *s, fr_buf *err)
 
 	if (s->loaded)
 		return 0;
+	if (s->no_file) {
+		/* A native step: registered in C, nothing to read. */
+		s->loaded = 1;
+		return 0;
+	}
 	if (!s->kind) {
 		fr_buf_printf(err, "%s: unknown step kind", s->rel);
 		goto done;

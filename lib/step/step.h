@@ -51,6 +51,7 @@ struct fr_run_ctx {
 	/* A folder of the engine's for the run's own files (ops: what remove took away). */
 	const char *scratch_dir;
 	volatile sig_atomic_t *interrupted; /* set by ferry_interrupt() */
+	struct ferry *handle; /* for native steps' callbacks */
 };
 
 typedef struct fr_step_kind {
@@ -103,6 +104,7 @@ struct fr_step {
 	int executable;
 	char checksum[FR_CHECKSUM_LEN + 1]; /* "" until computed */
 	int loaded;    /* load() has run */
+	int no_file;   /* a native step: no file to read; priv is set at registration */
 	void *priv;    /* the kind's parsed form */
 };
 
