@@ -8,6 +8,8 @@
 
 #include "../include/ferry.h"
 
+#include <jansson.h>
+
 #include <stdio.h>
 
 /* Exit codes: SPEC section 5, the same numbers as the library's codes. */
@@ -75,6 +77,13 @@ int cli_fail(int code);
 void cli_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints a JSON document (library-made) on stdout. */
 void cli_print_json(const char *doc);
+/* Prints a JSON object the tool made on stdout, and frees it. */
+void cli_print_object(json_t *obj);
+/*
+ * Takes a library document: with --json prints it and returns NULL; else
+ * returns it parsed for the human output. Frees doc either way.
+ */
+json_t *cli_doc(char *doc);
 /* ANSI color around text when colors are on. */
 const char *cli_c(const char *code);
 #define C_RESET cli_c("0")

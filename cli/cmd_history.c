@@ -22,13 +22,8 @@ int cmd_history(int argc, char **argv)
 	rc = versions ? ferry_versions(&doc, cli.f) : ferry_history(&doc, cli.f);
 	if (rc)
 		return cli_fail(rc);
-	if (cli.json) {
-		cli_print_json(doc);
-		ferry_free(doc);
+	if (!(j = cli_doc(doc)))
 		return 0;
-	}
-	j = json_loads(doc, 0, NULL);
-	ferry_free(doc);
 	if (versions) {
 		a = json_object_get(j, "versions");
 		json_array_foreach(a, i, r) {

@@ -36,13 +36,9 @@ int cmd_init(int argc, char **argv)
 	ferry_close(f);
 	if (cli.json) {
 		json_t *j = json_object();
-		char *s;
 		json_object_set_new(j, "root", json_string(dir));
 		json_object_set_new(j, "version", json_string(version ? version : "0.0.0"));
-		s = json_dumps(j, JSON_INDENT(2));
-		cli_print_json(s);
-		free(s);
-		json_decref(j);
+		cli_print_object(j);
 	} else {
 		cli_say("initialised '%s' at version %s\n", dir, version ? version : "0.0.0");
 	}

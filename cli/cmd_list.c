@@ -29,13 +29,8 @@ int cmd_list(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	if ((rc = ferry_list(&doc, cli.f)))
 		return cli_fail(rc);
-	if (cli.json) {
-		cli_print_json(doc);
-		ferry_free(doc);
+	if (!(j = cli_doc(doc)))
 		return 0;
-	}
-	j = json_loads(doc, 0, NULL);
-	ferry_free(doc);
 	steps = json_object_get(j, "steps");
 	if (!json_array_size(steps))
 		cli_say("no steps in the migrations folder\n");

@@ -23,12 +23,8 @@ int cmd_new(int argc, char **argv)
 		return cli_fail(rc);
 	if (cli.json) {
 		json_t *j = json_object();
-		char *s;
 		json_object_set_new(j, "path", json_string(path));
-		s = json_dumps(j, JSON_INDENT(2));
-		cli_print_json(s);
-		free(s);
-		json_decref(j);
+		cli_print_object(j);
 	} else {
 		cli_say("created %s\n", path);
 	}

@@ -17,13 +17,8 @@ int cmd_status(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	if ((rc = ferry_status(&doc, cli.f)))
 		return cli_fail(rc);
-	if (cli.json) {
-		cli_print_json(doc);
-		ferry_free(doc);
+	if (!(j = cli_doc(doc)))
 		return 0;
-	}
-	j = json_loads(doc, 0, NULL);
-	ferry_free(doc);
 	cli_say("%s%s%s at %s%s%s (latest %s)\n", C_BOLD, json_string_value(json_object_get(j, "app")),
 	        C_RESET, C_BOLD, json_string_value(json_object_get(j, "current")), C_RESET,
 	        json_string_value(json_object_get(j, "latest")));

@@ -25,12 +25,8 @@ int cmd_version(int argc, char **argv)
 		return cli_fail(rc);
 	if (cli.json) {
 		json_t *j = json_object();
-		char *s;
 		json_object_set_new(j, "version", json_string(v));
-		s = json_dumps(j, JSON_INDENT(2));
-		cli_print_json(s);
-		free(s);
-		json_decref(j);
+		cli_print_object(j);
 	} else if (!cli.quiet || !set) {
 		printf("%s\n", v);
 	}

@@ -6,6 +6,8 @@
  */
 #include "cli.h"
 
+#include <jansson.h>
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,26 @@ void cli_print_json(const char *doc)
 {
 	fputs(doc, stdout);
 	fputc('\n', stdout);
+}
+
+void cli_print_object(json_t *obj)
+{
+	char *s = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (s)
+		cli_print_json(s);
+	free(s);
+	json_decref(obj);
+}
+
+json_t *cli_doc(char *doc)
+{
+	json_t *j = NULL;
+	if (cli.json)
+		cli_print_json(doc);
+	else
+		j = json_loads(doc, 0, NULL);
+	ferry_free(doc);
+	return j;
 }
 
 void cli_log(void *ctx, ferry_log_level level, const char *step_id, const char *message)

@@ -142,24 +142,24 @@ const char *fr_state_errmsg(fr_state *s)
 	return sqlite3_errmsg(s->db);
 }
 
-int fr_state_begin(fr_state *s)
+static int begin(fr_state *s, const char *sql)
 {
 	if (s->in_tx)
 		return 0;
-	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
 	s->in_tx = 1;
 	return 0;
 }
 
+int fr_state_begin(fr_state *s)
+{
+	return begin(s, "BEGIN IMMEDIATE");
+}
+
 int fr_state_begin_read(fr_state *s)
 {
-	if (s->in_tx)
-		return 0;
-	if (sqlite3_exec(s->db, "BEGIN DEFERRED", NULL, NULL, NULL) != SQLITE_OK)
-		return -1;
-	s->in_tx = 1;
-	return 0;
+	return begin(s, "BEGIN DEFERRED");
 }
 
 int fr_state_commit(fr_state *s)
