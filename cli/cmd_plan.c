@@ -81,6 +81,11 @@ int cmd_plan(int argc, char **argv)
 		json_array_foreach(json_object_get(j, "restarts"), i, s)
 			cli_say(" %s", json_string_value(s));
 	}
+	if (json_array_size(json_object_get(j, "hooks"))) {
+		cli_say("; hooks:");
+		json_array_foreach(json_object_get(j, "hooks"), i, s)
+			cli_say(" %s", json_string_value(s));
+	}
 	cli_say("\n");
 	if (json_is_string(json_object_get(j, "required_stop")))
 		cli_say("%sstops at %s%s, a required stop: the application must run at that version "

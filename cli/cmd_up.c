@@ -103,6 +103,7 @@ int cmd_up(int argc, char **argv)
 		OPT_STR_(0, "rerun", &o.rerun, "STEP_ID", "run this step again, then the rest"),
 		OPT_FLAG_(0, "keep-going-on-start", &o.keep_going_on_start,
 		          "start-up use: a failure is a warning, exit 0"),
+		OPT_FLAG_(0, "no-hooks", &o.no_hooks, "run no stop/restart/start/health hooks"),
 		OPT_ARG_("TARGET", &target, 0, "the version to reach (default: the latest)"),
 		OPT_END_
 	};

@@ -865,6 +865,28 @@ json_t *fr_plan_to_json(const ferry_plan *p, fr_buf *err)
 	json_object_set_new(doc, "estimated_duration_seconds", json_real(p->est_seconds));
 	json_object_set_new(doc, "backup_required", json_boolean(p->backup_required));
 	json_object_set_new(doc, "restarts", jstrings(p->restarts, p->nrestarts));
+	if (p->f) {
+		/* The hooks a run of this plan calls, in order (SPEC 6 steps 6 and 9). */
+		const fr_config *c = p->f->cfg;
+		json_t *hooks = json_array();
+		int stop = c->hook_stop && fr_plan_needs_stop(p);
+		if (stop)
+			json_array_append_new(hooks, json_string("stop"));
+		for (i = 0; i < p->nrestarts; i++) {
+			for (j = 0; j < c->n_hook_restart; j++) {
+				if (!strcmp(c->hook_restart[j].name, p->restarts[i])) {
+					char name[300];
+					snprintf(name, sizeof name, "restart.%s", p->restarts[i]);
+					json_array_append_new(hooks, json_string(name));
+				}
+			}
+		}
+		if (stop && c->hook_start)
+			json_array_append_new(hooks, json_string("start"));
+		if (c->hook_health && p->ntrs)
+			json_array_append_new(hooks, json_string("health"));
+		json_object_set_new(doc, "hooks", hooks);
+	}
 	if (p->stopped_at_required) {
 		fr_version_format(&p->to, text, sizeof text);
 		json_object_set_new(doc, "required_stop", json_string(text));

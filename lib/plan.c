@@ -307,3 +307,12 @@ int fr_plan_dot(const fr_catalog *cat, const struct ferry_plan *path, fr_buf *ou
 	fr_buf_puts(out, "}\n");
 	return out->oom ? -1 : 0;
 }
+
+int fr_plan_needs_stop(const struct ferry_plan *p)
+{
+	size_t i;
+	for (i = 0; i < p->ntrs; i++)
+		if (p->trs[i]->breaking || p->trs[i]->nrestarts)
+			return 1;
+	return 0;
+}

@@ -33,6 +33,9 @@ int fr_plan_compute(struct ferry_plan **out, const fr_catalog *cat, const fr_ver
                     const fr_version *target, fr_buf *err);
 void fr_plan_free(struct ferry_plan *p);
 
+/* 1 when a transition of p is breaking or needs a restart: the service stops first. */
+int fr_plan_needs_stop(const struct ferry_plan *p);
+
 /*
  * Appends the Graphviz document of cat's graph to out; the transitions of
  * path (may be NULL) are drawn bold.

@@ -12,6 +12,7 @@
  * undo machinery.
  */
 #include "ferry_int.h"
+#include "hooks.h"
 #include "plan.h"
 #include "util/alloc.h"
 #include "util/fs.h"
@@ -72,6 +73,7 @@ typedef struct {
 	fr_version recorded; /* the version last recorded */
 	fr_version reached;  /* the version reached once the open transaction commits */
 	int have_reached;
+	int touched;         /* a restart or health hook ran: start the service after a rollback */
 } engine;
 
 /* ---- small helpers ---- */
@@ -775,6 +777,53 @@ static int run_step(engine *e, fr_step *s, int rerun)
 	return 0;
 }
 
+/* ---- hooks (SPEC 6 steps 6 and 9) ---- */
+
+/*
+ * After every step is committed: each service the plan names restarts
+ * (once), the service starts when stop stopped it, and health is retried
+ * for 30 s. Any failure fails the run, which is then rolled back.
+ */
+static int after_hooks(engine *e, const ferry_plan *p, int stopped)
+{
+	ferry *f = e->f;
+	size_t i, k;
+	int rc;
+	fr_buf_reset(&e->err);
+	for (i = 0; i < p->nrestarts; i++) {
+		const char *cmd = NULL;
+		fr_buf name = FR_BUF_INIT;
+		for (k = 0; k < f->cfg->n_hook_restart && !cmd; k++)
+			if (!strcmp(f->cfg->hook_restart[k].name, p->restarts[i]))
+				cmd = f->cfg->hook_restart[k].command;
+		if (!cmd) {
+			fr_log(f, FERRY_LOG_WARN, NULL, "the plan restarts '%s', but ferry.yaml has no "
+			       "hooks.restart.%s: restart it yourself", p->restarts[i], p->restarts[i]);
+			continue;
+		}
+		e->touched = 1;
+		fr_buf_printf(&name, "restart.%s", p->restarts[i]);
+		rc = fr_hook_run(f, name.ptr, cmd, &e->err);
+		fr_buf_release(&name);
+		if (rc)
+			return rc;
+	}
+	if (stopped && f->cfg->hook_start && (rc = fr_hook_run(f, "start", f->cfg->hook_start,
+	                                                       &e->err)))
+		return rc;
+	if (f->cfg->hook_health && (rc = fr_hook_health(f, f->cfg->hook_health, 0, &e->err))) {
+		e->touched = 1;
+		return rc;
+	}
+	return 0;
+}
+
+/* After a rollback the service is started again when the run stopped or restarted it. */
+static int stopped_or_touched(const engine *e, int stopped)
+{
+	return stopped || e->touched;
+}
+
 /* ---- up ---- */
 
 /* The registry remembers the step that failed (list shows it), with the message. */
@@ -1011,7 +1060,7 @@ static int run_up(ferry *f, const ferry_plan *given, const char *target,
 	fr_buf drift = FR_BUF_INIT;
 	size_t nregs = 0, npend = 0, ndrift, i;
 	char fromtext[FR_VERSION_STR_MAX], totext[FR_VERSION_STR_MAX];
-	int rc, locked_pass = 0;
+	int rc, locked_pass = 0, stopped = 0, hooks_on = !o->no_hooks;
 	uint64_t fp = 0;
 	fr_step *only = NULL, *rerun_extra = NULL;
 
@@ -1177,8 +1226,17 @@ again:
 	fr_log(f, FERRY_LOG_INFO, NULL, "run %lld: %s -> %s, %zu step%s", (long long)e.run_id,
 	       fromtext, totext, npend, npend == 1 ? "" : "s");
 
+	/* SPEC 6.6: stop the service before the first step of a breaking or restarting plan. */
 	rc = 0;
-	if (only) {
+	if (hooks_on && f->cfg->hook_stop && fr_plan_needs_stop(p)) {
+		rc = fr_hook_run(f, "stop", f->cfg->hook_stop, &e.err);
+		stopped = 1;
+		if (rc)
+			fr_log(f, FERRY_LOG_ERROR, NULL, "%s", e.err.ptr);
+	}
+	if (rc) {
+		/* Nothing ran; the loop below is skipped and the service started again. */
+	} else if (only) {
 		rc = run_step(&e, only, 1);
 	} else {
 		size_t ti, si;
@@ -1229,6 +1287,9 @@ again:
 	}
 	if (!rc && !only)
 		rc = record_version(&e, &p->to);
+	/* SPEC 6.9: restarts, start, health; a failure here rolls the run back. */
+	if (!rc && hooks_on && (rc = after_hooks(&e, p, stopped)) != 0)
+		fr_log(f, FERRY_LOG_ERROR, NULL, "%s", e.err.ptr);
 	if (rc) {
 		fr_buf why = FR_BUF_INIT;
 		int urc;
@@ -1237,6 +1298,14 @@ again:
 		else
 			fr_buf_puts(&why, e.err.len ? e.err.ptr : ferry_errmsg(f));
 		urc = undo_run(&e, why.ptr);
+		/* The old version is back (or as far back as it goes): so is the service. */
+		if (hooks_on && stopped_or_touched(&e, stopped) && f->cfg->hook_start) {
+			fr_buf herr = FR_BUF_INIT;
+			if (fr_hook_run(f, "start", f->cfg->hook_start, &herr))
+				fr_log(f, FERRY_LOG_ERROR, NULL, "starting the service again failed: %s",
+				       herr.ptr);
+			fr_buf_release(&herr);
+		}
 		if (urc) {
 			rc = fr_fail_msg(f, urc, e.err.ptr);
 			fr_state_run_end(f->state, e.run_id, "failed", NULL, e.err.ptr);
