@@ -10,7 +10,8 @@
 
 BUILD ?= build
 PACKAGES := meson ninja-build pkg-config gcc g++ jq libsqlite3-dev libyaml-dev libjansson-dev \
-            libssl-dev libcmocka-dev libpq-dev bats sqlite3 valgrind
+            libssl-dev libcmocka-dev libpq-dev libarchive-dev libzstd-dev zstd bats sqlite3 \
+            valgrind postgresql-15
 .PHONY: all deps demo test sanitize valgrind bench clean
 
 all: $(BUILD)/build.ninja
