@@ -75,9 +75,16 @@ static int report(int rc)
 					n += !strcmp(json_string_value(json_object_get(s, "status")), "applied") ||
 					     !strcmp(json_string_value(json_object_get(s, "status")),
 					             "rolled_back");
-				cli_say("%sdone%s %s -> %s (%zu step%s)\n", C_GREEN, C_RESET,
+				json_t *b = json_object_get(j, "backup_id");
+				cli_say("%s%s%s %s -> %s (%zu step%s)%s%s\n", C_GREEN,
+				        json_is_true(json_object_get(j, "rehearsal")) ?
+				                "rehearsed" : "done", C_RESET,
 				        json_string_value(json_object_get(j, "from")),
-				        json_string_value(json_object_get(j, "to")), n, n == 1 ? "" : "s");
+				        json_string_value(json_object_get(j, "to")), n, n == 1 ? "" : "s",
+				        json_is_string(b) ? "; backup " : "",
+				        json_is_string(b) ? json_string_value(b) : "");
+				if (json_is_true(json_object_get(j, "rehearsal")))
+					cli_say("the copy was discarded; the installation is unchanged\n");
 				if (json_is_string(json_object_get(j, "required_stop")))
 					cli_say("%sstopped at %s, a required stop:%s start the application at this "
 					        "version once, then run 'ferry up' again to reach %s\n", C_YELLOW,
@@ -104,6 +111,11 @@ int cmd_up(int argc, char **argv)
 		OPT_FLAG_(0, "keep-going-on-start", &o.keep_going_on_start,
 		          "start-up use: a failure is a warning, exit 0"),
 		OPT_FLAG_(0, "no-hooks", &o.no_hooks, "run no stop/restart/start/health hooks"),
+		OPT_FLAG_(0, "skip-backup", &o.skip_backup, "take no pre-run backup"),
+		OPT_FLAG_(0, "checkpoint-each-version", &o.checkpoint_each_version,
+		          "a backup after each version; a failure rolls back to the last one"),
+		OPT_FLAG_(0, "rehearse", &o.rehearse,
+		          "run the plan on a throw-away copy, report, change nothing"),
 		OPT_ARG_("TARGET", &target, 0, "the version to reach (default: the latest)"),
 		OPT_END_
 	};

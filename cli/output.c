@@ -11,6 +11,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 const char *cli_c(const char *code)
 {
@@ -94,8 +96,7 @@ void cli_log(void *ctx, ferry_log_level level, const char *step_id, const char *
 		/* Run-level events: the start, commits and versions are worth a line. */
 		if (level == FERRY_LOG_ERROR)
 			fprintf(stderr, "%s%s%s\n", C_RED, message, C_RESET);
-		else if (cli.verbose || !strncmp(message, "run ", 4) ||
-		         !strncmp(message, "version", 7) || !strncmp(message, "rolled back", 11))
+		else if (cli.verbose || strncmp(message, "committed", 9))
 			fprintf(stderr, "%s%s%s\n", C_DIM, message, C_RESET);
 		return;
 	}
@@ -108,4 +109,46 @@ void cli_log(void *ctx, ferry_log_level level, const char *step_id, const char *
 	else if (!strncmp(message, "undo", 4))
 		color = C_YELLOW;
 	fprintf(stderr, "  %s%s%s %s\n", color, step_id, C_RESET, message);
+}
+
+void cli_progress(void *ctx, const char *what, unsigned long done, unsigned long total)
+{
+	static int tty = -1;
+	static char task[16];
+	static double start, last;
+	struct timespec ts;
+	double now, rate, pct;
+	char bar[31];
+	int i, fill;
+	(void)ctx;
+	if (tty < 0)
+		tty = isatty(STDERR_FILENO);
+	if (!tty || cli.quiet)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	if (strncmp(task, what, sizeof task - 1)) {
+		snprintf(task, sizeof task, "%s", what);
+		start = now;
+		last = 0;
+	}
+	if (total && done >= total) {
+		fputs("\r\033[K", stderr); /* the task is over: the bar goes */
+		task[0] = '\0';
+		return;
+	}
+	if (now - last < 0.1)
+		return;
+	last = now;
+	pct = total ? (double)done / (double)total : 0;
+	fill = (int)(pct * 30);
+	for (i = 0; i < 30; i++)
+		bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
+	bar[30] = '\0';
+	rate = now > start ? (double)done / (now - start) : 0;
+	fprintf(stderr, "\r\033[K%-8s [%s] %3.0f%% %7.1f / %.1f MiB  %6.1f MiB/s", what, bar,
+	        pct * 100, (double)done / 1048576, (double)total / 1048576, rate / 1048576);
+	if (rate > 0 && total > done)
+		fprintf(stderr, "  %.0fs left", (double)(total - done) / rate);
+	fflush(stderr);
 }

@@ -12,6 +12,7 @@
  * undo machinery.
  */
 #include "ferry_int.h"
+#include "backup.h"
 #include "hooks.h"
 #include "plan.h"
 #include "util/alloc.h"
@@ -22,6 +23,7 @@
 #include <libgen.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 json_t *fr_plan_to_json(const ferry_plan *p, fr_buf *err);
@@ -74,6 +76,10 @@ typedef struct {
 	fr_version reached;  /* the version reached once the open transaction commits */
 	int have_reached;
 	int touched;         /* a restart or health hook ran: start the service after a rollback */
+	char *backup_id;     /* the pre-run backup */
+	char *restore_id;    /* what a failure restores: the pre-run or last checkpoint backup */
+	size_t floor;        /* a failure undoes done[floor..]: 0, or after the last checkpoint */
+	fr_version floor_version; /* and the version it goes back to */
 } engine;
 
 /* ---- small helpers ---- */
@@ -233,6 +239,8 @@ static void engine_free(engine *e)
 		fr_free(e->out[i].message);
 	}
 	fr_free(e->out);
+	fr_free(e->backup_id);
+	fr_free(e->restore_id);
 	fr_buf_release(&e->err);
 }
 
@@ -638,7 +646,7 @@ static int undo_run(engine *e, const char *why)
 		fr_log(f, FERRY_LOG_INFO, NULL, "rolled back the open transaction");
 	}
 	i = e->ndone;
-	while (i--) {
+	while (i-- > e->floor) {
 		done_step *d = &e->done[i];
 		if (!d->committed || d->seq < 0)
 			continue;
@@ -679,12 +687,36 @@ static int undo_run(engine *e, const char *why)
 	}
 	fr_buf_release(&ignore);
 	fr_buf_release(&applied);
+	/* A step that cannot be undone: the backup taken before it brings everything back. */
+	if (rc == FERRY_EUNRECOVERED && e->restore_id) {
+		fr_buf why_restore = FR_BUF_INIT;
+		fr_buf_puts(&why_restore, e->err.ptr);
+		fr_log(f, FERRY_LOG_INFO, NULL, "restoring backup %s: %s", e->restore_id,
+		       why_restore.ptr);
+		if (fr_backup_restore(f, e->restore_id, 0) == 0) {
+			for (i = e->floor; i < e->ndone; i++) {
+				done_step *d = &e->done[i];
+				if (!d->committed || d->seq < 0)
+					continue;
+				set_outcome(e, d->id, "rolled_back");
+				reg_write(e, d, "rolled_back", "restored from the backup taken before it");
+				d->seq = -1;
+			}
+			fr_log(f, FERRY_LOG_INFO, NULL, "restored backup %s", e->restore_id);
+			rc = 0;
+		} else {
+			fr_buf_reset(&e->err);
+			fr_buf_printf(&e->err, "%s; restoring backup '%s' failed too: %s",
+			              why_restore.ptr, e->restore_id, ferry_errmsg(f));
+		}
+		fr_buf_release(&why_restore);
+	}
 	/*
-	 * Back where it started: record the start version. Left part-way: a
-	 * transition only counts when whole, so the start version is still
-	 * the honest one, and the message lists what stays applied.
+	 * Back where it started (or at the last checkpoint): record that
+	 * version. Left part-way: a transition only counts when whole, so it
+	 * is still the honest one, and the message lists what stays applied.
 	 */
-	if (record_version(e, &e->from) && rc == 0)
+	if (record_version(e, &e->floor_version) && rc == 0)
 		rc = FERRY_EUNRECOVERED;
 	return rc;
 }
@@ -822,6 +854,84 @@ static int after_hooks(engine *e, const ferry_plan *p, int stopped)
 static int stopped_or_touched(const engine *e, int stopped)
 {
 	return stopped || e->touched;
+}
+
+/* ---- backups in a run (SPEC 6 steps 5 and 8) ---- */
+
+/* Free bytes where path would live (its nearest existing folder). -1 when unknown. */
+static int64_t free_bytes(const char *path)
+{
+	char *dir = fr_strdup(path);
+	struct statvfs sv;
+	int64_t r = -1;
+	while (dir && !fr_exists(dir) && strcmp(dir, "/") && strcmp(dir, ".")) {
+		char *up = dirname(dir);
+		if (up != dir)
+			memmove(dir, up, strlen(up) + 1);
+	}
+	if (dir && statvfs(dir, &sv) == 0)
+		r = (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
+	fr_free(dir);
+	return r;
+}
+
+/* Refuses a backup the disk cannot hold, before anything changes. */
+static int check_backup_space(engine *e)
+{
+	ferry *f = e->f;
+	int64_t need = fr_backup_estimate(f), have;
+	if (need < 0)
+		return f->errcode ? f->errcode : FERRY_EFAILED;
+	have = free_bytes(f->cfg->backup_dir);
+	if (have >= 0 && have < need)
+		return fr_fail(f, FERRY_EFAILED,
+		               "not enough disk space for the pre-run backup in '%s': it needs up to "
+		               "%lld MiB, %lld MiB are free; nothing was changed (free some space, set "
+		               "backup.dir elsewhere, or use --skip-backup)",
+		               f->cfg->backup_dir, (long long)(need >> 20), (long long)(have >> 20));
+	return 0;
+}
+
+static int pre_run_backup(engine *e)
+{
+	ferry *f = e->f;
+	int rc = check_backup_space(e);
+	if (rc)
+		return rc;
+	fr_log(f, FERRY_LOG_INFO, NULL, "taking the pre-run backup");
+	rc = fr_backup_create(f, "pre-run", NULL, &e->backup_id);
+	if (rc)
+		return fr_fail(f, rc == FERRY_EINTERRUPTED ? rc : FERRY_EFAILED,
+		               "cannot take the pre-run backup: %s; nothing was changed (use "
+		               "--skip-backup to go on without one)", ferry_errmsg(f));
+	fr_log(f, FERRY_LOG_INFO, NULL, "backup %s taken", e->backup_id);
+	e->restore_id = fr_strdup(e->backup_id);
+	return 0;
+}
+
+/*
+ * --checkpoint-each-version: the version is committed, backed up, and a
+ * later failure rolls back only to here.
+ */
+static int checkpoint(engine *e, const fr_version *v)
+{
+	ferry *f = e->f;
+	char *id = NULL;
+	int rc = commit_group(e);
+	if (rc)
+		return rc;
+	rc = fr_backup_create(f, "checkpoint", NULL, &id);
+	if (rc) {
+		fr_buf_reset(&e->err);
+		fr_buf_printf(&e->err, "cannot take the checkpoint backup: %s", ferry_errmsg(f));
+		return rc == FERRY_EINTERRUPTED ? rc : FERRY_EFAILED;
+	}
+	fr_log(f, FERRY_LOG_INFO, NULL, "checkpoint backup %s taken", id);
+	fr_free(e->restore_id);
+	e->restore_id = id;
+	e->floor = e->ndone;
+	e->floor_version = *v;
+	return 0;
 }
 
 /* ---- up ---- */
@@ -1069,6 +1179,7 @@ static int run_up(ferry *f, const ferry_plan *given, const char *target,
 	if ((rc = fr_current(f, &e.from)))
 		goto done;
 	e.recorded = e.from;
+	e.floor_version = e.from;
 again:
 	if (!given) {
 		ferry_plan_free(made);
@@ -1082,6 +1193,7 @@ again:
 	if ((rc = fr_current(f, &e.from)))
 		goto done;
 	e.recorded = e.from;
+	e.floor_version = e.from;
 	if (given && fr_version_cmp(&e.from, &p->from) != 0) {
 		vfmt(&e.from, fromtext);
 		vfmt(&p->from, totext);
@@ -1214,6 +1326,9 @@ again:
 		fr_log(f, FERRY_LOG_WARN, NULL, "going on despite drift (--force):\n%s", drift.ptr);
 	if ((rc = preflight(&e, pend, npend)))
 		goto done;
+	/* SPEC 6.5: the pre-run backup, when a transition wants one. */
+	if (!o->skip_backup && p->backup_required && npend && (rc = pre_run_backup(&e)))
+		goto done;
 
 	vfmt(&e.from, fromtext);
 	vfmt(&p->to, totext);
@@ -1223,6 +1338,8 @@ again:
 		goto done;
 	}
 	e.next_seq = fr_state_next_seq(f->state);
+	if (e.backup_id)
+		fr_state_run_set_backup(f->state, e.run_id, e.backup_id);
 	fr_log(f, FERRY_LOG_INFO, NULL, "run %lld: %s -> %s, %zu step%s", (long long)e.run_id,
 	       fromtext, totext, npend, npend == 1 ? "" : "s");
 
@@ -1275,6 +1392,8 @@ again:
 				e.have_reached = 0;
 				rc = record_version(&e, &t->to);
 			}
+			if (!rc && o->checkpoint_each_version && ti + 1 < p->ntrs)
+				rc = checkpoint(&e, &t->to);
 		}
 		if (!rc && f->interrupted)
 			rc = FERRY_EINTERRUPTED;
@@ -1310,8 +1429,14 @@ again:
 			rc = fr_fail_msg(f, urc, e.err.ptr);
 			fr_state_run_end(f->state, e.run_id, "failed", NULL, e.err.ptr);
 		} else {
+			char back[FR_VERSION_STR_MAX];
+			vfmt(&e.floor_version, back);
 			if (rc == FERRY_EINTERRUPTED)
-				fr_fail(f, rc, "interrupted; the run was rolled back to '%s'", fromtext);
+				fr_fail(f, rc, "interrupted; the run was rolled back to '%s'", back);
+			else if (e.floor)
+				fr_fail(f, FERRY_EFAILED, "%s\nthe run was rolled back to its last "
+				                          "checkpoint: the installation is at '%s'",
+				        why.ptr, back);
 			else
 				fr_fail(f, FERRY_EFAILED, "%s\nthe run was rolled back; the installation "
 				                          "is at '%s' as before",
@@ -1349,7 +1474,7 @@ again:
 			json_object_set_new(extra, "requested", json_string(rq));
 		}
 		set_result(&e, rc == 0 ? "success" : rc == FERRY_EUNRECOVERED ? "failed" :
-		           "rolled_back", NULL, extra);
+		           "rolled_back", e.backup_id, extra);
 		json_decref(extra);
 	}
 done:
@@ -1373,12 +1498,104 @@ done:
 
 static const ferry_run_options default_opts = FERRY_RUN_OPTIONS_INIT;
 
+/*
+ * up --rehearse: the whole plan on a throw-away copy of the installation
+ * (files and SQLite databases copied consistently to a temporary root),
+ * reported step by step, then discarded. The real installation is only
+ * read. No backup and no hooks: nothing real is stopped or saved.
+ */
+static int rehearse(ferry *f, const char *target, const ferry_run_options *o)
+{
+	ferry_open_options oo = FERRY_OPEN_OPTIONS_INIT;
+	ferry_run_options ro = *o;
+	fr_buf dir = FR_BUF_INIT, err = FR_BUF_INIT;
+	const char *tmp = getenv("TMPDIR");
+	ferry *g = NULL;
+	json_t *doc = NULL;
+	size_t i;
+	int rc;
+	for (i = 0; i < f->cfg->ndbs; i++)
+		if (!f->cfg->dbs[i].path)
+			return fr_fail(f, FERRY_EINVALID,
+			               "rehearsal copies SQLite databases only; database '%s' is %s",
+			               f->cfg->dbs[i].name, f->cfg->dbs[i].driver);
+	fr_buf_printf(&dir, "%s/ferry-rehearsal-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (dir.oom || !mkdtemp(dir.ptr)) {
+		rc = fr_fail(f, FERRY_EFAILED, "cannot make a folder for the rehearsal: %s",
+		             strerror(errno));
+		fr_buf_release(&dir);
+		return rc;
+	}
+	fr_log(f, FERRY_LOG_INFO, NULL, "rehearsing on a copy in %s", dir.ptr);
+	if (fr_copy_installation(f, dir.ptr, &err)) {
+		rc = fr_fail(f, FERRY_EFAILED, "cannot copy the installation for the rehearsal: %s",
+		             err.ptr);
+		goto done;
+	}
+	oo.log = f->log;
+	oo.log_ctx = f->log_ctx;
+	rc = ferry_open(&g, dir.ptr, &oo);
+	if (rc) {
+		rc = fr_fail(f, rc, "cannot open the rehearsal copy: %s", ferry_errmsg(g));
+		goto done;
+	}
+	/* Databases outside the root were copied under .ferry/databases/ of the copy. */
+	for (i = 0; i < g->cfg->ndbs; i++) {
+		fr_dbconf *c = &g->cfg->dbs[i];
+		size_t rl = strlen(f->root);
+		if (strncmp(f->cfg->dbs[i].path, f->root, rl) || f->cfg->dbs[i].path[rl] != '/') {
+			fr_buf p = FR_BUF_INIT;
+			fr_buf_printf(&p, "%s/.ferry/databases/%s.sqlite", dir.ptr, c->name);
+			fr_free(c->path);
+			c->path = fr_buf_detach(&p);
+		}
+	}
+	g->natives = f->natives; /* borrowed for the run, given back below */
+	g->nnatives = f->nnatives;
+	ro.rehearse = 0;
+	ro.skip_backup = 1;
+	ro.no_hooks = 1;
+	ro.keep_going_on_start = 0;
+	rc = ferry_up(g, target, &ro);
+	g->natives = NULL;
+	g->nnatives = 0;
+	doc = g->last_run ? json_loads(g->last_run, 0, NULL) : json_object();
+	if (!doc)
+		doc = json_object();
+	json_object_set_new(doc, "rehearsal", json_true());
+	json_object_set_new(doc, "backup_id", json_null());
+	json_object_set_new(doc, "run_id", json_null());
+	if (rc)
+		fr_fail(f, rc, "the rehearsal failed (the real installation is untouched): %s",
+		        ferry_errmsg(g));
+	else
+		fr_ok(f);
+	{
+		char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		fr_free(f->last_run);
+		f->last_run = s ? fr_strdup(s) : NULL;
+		free(s);
+	}
+done:
+	json_decref(doc);
+	ferry_close(g);
+	if (fr_rmtree(dir.ptr))
+		fr_log(f, FERRY_LOG_WARN, NULL, "cannot remove the rehearsal copy %s: %s", dir.ptr,
+		       strerror(errno));
+	fr_buf_release(&dir);
+	fr_buf_release(&err);
+	return rc;
+}
+
 int ferry_up(ferry *f, const char *target, const ferry_run_options *opts)
 {
+	const ferry_run_options *o = opts ? opts : &default_opts;
 	fr_free(f->last_run);
 	f->last_run = NULL;
 	f->interrupted = 0;
-	return run_up(f, NULL, target, opts ? opts : &default_opts);
+	if (o->version >= 2 && o->rehearse && !o->dry_run)
+		return rehearse(f, target, o);
+	return run_up(f, NULL, target, o);
 }
 
 int ferry_apply(ferry *f, const ferry_plan *p, const ferry_run_options *opts)

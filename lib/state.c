@@ -903,3 +903,16 @@ struct sqlite3 *fr_state_sqlite(fr_state *s)
 {
 	return s->db;
 }
+
+int fr_state_run_set_backup(fr_state *s, int64_t id, const char *backup_id)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	if (sqlite3_prepare_v2(s->db, "UPDATE runs SET backup_id = ? WHERE id = ?", -1, &st, NULL))
+		return -1;
+	sqlite3_bind_text(st, 1, backup_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}

@@ -85,6 +85,7 @@ int fr_state_run_begin(fr_state *s, const char *kind, const char *from, const ch
                        int64_t *out_id);
 int fr_state_run_end(fr_state *s, int64_t id, const char *status, const char *to,
                      const char *message);
+int fr_state_run_set_backup(fr_state *s, int64_t id, const char *backup_id);
 /* Runs newest first; limit 0 means all. */
 int fr_state_runs(fr_state *s, int limit, fr_run_row **out, size_t *n);
 /* The newest run still marked running, if any (*found = 0 otherwise). */

@@ -30,6 +30,9 @@ int fr_mkdir_p(const char *path, mode_t mode);
 /* a "/" b, without doubling slashes; an absolute b is returned as is. NULL on OOM. */
 char *fr_path_join(const char *a, const char *b);
 
+/* rm -rf that never follows links. 0, or -1 with errno set. */
+int fr_rmtree(const char *path);
+
 /* 1 when path exists (any kind), else 0. */
 int fr_exists(const char *path);
 
