@@ -232,7 +232,7 @@ assert_five_hops_rolled_back() {
 	step 0.1.0 0.2.0 003_tags "CREATE TABLE tags (x);" "DROP TABLE tags;"
 	step 0.2.0 0.3.0 001_fail "INSERT INTO users (id, name) VALUES (1, 'dup');"
 	snapshot
-	run fj up up
+	run fj up up --skip-backup # no backup to restore: see run_backups.bats
 	[ "$status" -eq 5 ]
 	# The message names the step that cannot be undone...
 	[[ "$output" == *"0.2.0/002_drop_body.sql"* ]]

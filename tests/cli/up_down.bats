@@ -449,7 +449,8 @@ failing_third() {
 	failing_third
 	echo "transaction: step" | add_config
 	step 0.0.0 0.1.0 002_two "CREATE TABLE two(x);"      # no down now
-	run ferry up
+	# Without a backup to restore (with one, the run ends restored: run_backups.bats).
+	run ferry up --skip-backup
 	[ "$status" -eq 5 ]
 	[[ "$output" == *"0.1.0/002_two.sql"* ]]
 	[[ "$output" == *"down"* ]]
