@@ -24,20 +24,27 @@
 
 int fr_fail(ferry *f, int code, const char *fmt, ...)
 {
+	fr_buf msg = FR_BUF_INIT;
 	va_list ap;
-	fr_buf_reset(&f->err);
+	/* Formatted apart first: the arguments may quote the old message (ferry_errmsg(f)). */
 	va_start(ap, fmt);
-	fr_buf_vprintf(&f->err, fmt, ap);
+	fr_buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
+	fr_buf_release(&f->err);
+	f->err = msg;
 	f->errcode = code;
 	return code;
 }
 
 int fr_fail_msg(ferry *f, int code, const char *msg)
 {
-	if (msg != f->err.ptr) {
+	if (msg < f->err.ptr || msg > f->err.ptr + f->err.len) {
 		fr_buf_reset(&f->err);
 		fr_buf_puts(&f->err, msg);
+	} else if (msg != f->err.ptr) {
+		/* A tail of the message itself. */
+		memmove(f->err.ptr, msg, strlen(msg) + 1);
+		f->err.len = strlen(f->err.ptr);
 	}
 	/* Messages gathered line by line end in a newline; the caller adds its own. */
 	while (f->err.len && f->err.ptr[f->err.len - 1] == '\n')
@@ -254,7 +261,8 @@ static fr_db *version_db(ferry *f, int *rc)
 		return NULL;
 	fr_buf_reset(&f->err);
 	if (fr_db_open(&f->vdb, &f->cfg->dbs[0], &f->err)) {
-		*rc = fr_fail_msg(f, FERRY_EFAILED, f->err.ptr);
+		/* A URL that does not connect (bad host, wrong password) is bad input: exit 2. */
+		*rc = fr_fail_msg(f, FERRY_EINVALID, f->err.ptr);
 		f->vdb_tried = 0;
 	}
 	return f->vdb;

@@ -270,7 +270,7 @@ static int lock_databases(engine *e, int wait)
 		if (!drv || !drv->lock || r->locked)
 			continue;
 		if (open_db(e, r))
-			return fr_fail_msg(f, FERRY_EFAILED, e->err.ptr);
+			return fr_fail_msg(f, FERRY_EINVALID, e->err.ptr);
 		rc = r->db->drv->lock(r->db, wait, &f->interrupted, &e->err);
 		if (rc)
 			return fr_fail_msg(f, rc, e->err.ptr);
@@ -296,7 +296,11 @@ static int reconcile(engine *e, fr_reg **regs, size_t *nregs)
 		size_t nrecs = 0;
 		if (r->conf->path && !fr_exists(r->conf->path))
 			continue; /* an SQLite file not made yet holds no record */
-		if (open_db(e, r) || r->db->drv->record_read(r->db, &recs, &nrecs, &e->err)) {
+		if (open_db(e, r)) {
+			fr_free(idx);
+			return fr_fail_msg(f, FERRY_EINVALID, e->err.ptr);
+		}
+		if (r->db->drv->record_read(r->db, &recs, &nrecs, &e->err)) {
 			fr_free(idx);
 			return fr_fail_msg(f, FERRY_EFAILED, e->err.ptr);
 		}

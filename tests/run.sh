@@ -13,6 +13,18 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 pass=0 fail=0
 
+# One PostgreSQL server for the whole run (tests/pg/pg.sh), stopped at the
+# end even when tests fail. The PostgreSQL tests fail, not skip, without it.
+if [ -z "${FERRY_TEST_PG:-}" ]; then
+	if pgenv=$("$top/tests/pg/pg.sh" start 2>"$out/pg.err"); then
+		eval "$pgenv"
+		trap '"$top/tests/pg/pg.sh" stop "$FERRY_PG_DIR" >/dev/null 2>&1; rm -rf "$out"' EXIT
+		echo "== PostgreSQL test server on port $FERRY_PG_PORT"
+	else
+		echo "== PostgreSQL test server could not start:"; sed 's/^/    /' "$out/pg.err"
+	fi
+fi
+
 count() { # file: adds its TAP results
 	local p f
 	p=$(grep -cE '^ok ' "$1")
