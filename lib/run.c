@@ -862,23 +862,6 @@ static int stopped_or_touched(const engine *e, int stopped)
 
 /* ---- backups in a run (SPEC 6 steps 5 and 8) ---- */
 
-/* Free bytes where path would live (its nearest existing folder). -1 when unknown. */
-static int64_t free_bytes(const char *path)
-{
-	char *dir = fr_strdup(path);
-	struct statvfs sv;
-	int64_t r = -1;
-	while (dir && !fr_exists(dir) && strcmp(dir, "/") && strcmp(dir, ".")) {
-		char *up = dirname(dir);
-		if (up != dir)
-			memmove(dir, up, strlen(up) + 1);
-	}
-	if (dir && statvfs(dir, &sv) == 0)
-		r = (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
-	fr_free(dir);
-	return r;
-}
-
 /* Refuses a backup the disk cannot hold, before anything changes. */
 static int check_backup_space(engine *e)
 {
@@ -886,7 +869,7 @@ static int check_backup_space(engine *e)
 	int64_t need = fr_backup_estimate(f), have;
 	if (need < 0)
 		return f->errcode ? f->errcode : FERRY_EFAILED;
-	have = free_bytes(f->cfg->backup_dir);
+	have = fr_free_bytes(f->cfg->backup_dir);
 	if (have >= 0 && have < need)
 		return fr_fail(f, FERRY_EFAILED,
 		               "not enough disk space for the pre-run backup in '%s': it needs up to "

@@ -5,6 +5,7 @@
  * pre-flight of an upgrade: lock, parse, plan, databases, permissions,
  * drift). Both report findings as {kind, subject, message}.
  */
+#include "backup.h"
 #include "ferry_int.h"
 #include "plan.h"
 #include "util/alloc.h"
@@ -288,6 +289,14 @@ int ferry_check(char **out, ferry *f, const char *target)
 	if (rc) {
 		finding(&c, "plan", target ? target : "latest", "%s", ferry_errmsg(f));
 		rc = 0;
+	}
+	/* Room for the pre-run backup, from the installation's size. */
+	if (p && p->ntrs && p->backup_required) {
+		int64_t need = fr_backup_estimate(f), have = fr_free_bytes(f->cfg->backup_dir);
+		if (need >= 0 && have >= 0 && have < need)
+			finding(&c, "disk", f->cfg->backup_dir,
+			        "the pre-run backup needs up to %lld MiB, %lld MiB are free",
+			        (long long)(need >> 20), (long long)(have >> 20));
 	}
 	for (i = 0; p && i < p->ntrs; i++) {
 		for (j = 0; j < p->trs[i]->nsteps; j++) {

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <libgen.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -217,4 +219,20 @@ int fr_rmtree(const char *path)
 	if (!S_ISDIR(st.st_mode))
 		return unlink(path);
 	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int64_t fr_free_bytes(const char *path)
+{
+	char *dir = fr_strdup(path);
+	struct statvfs sv;
+	int64_t r = -1;
+	while (dir && !fr_exists(dir) && strcmp(dir, "/") && strcmp(dir, ".")) {
+		char *up = dirname(dir);
+		if (up != dir)
+			memmove(dir, up, strlen(up) + 1);
+	}
+	if (dir && statvfs(dir, &sv) == 0)
+		r = (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
+	fr_free(dir);
+	return r;
 }

@@ -30,6 +30,10 @@ int fr_mkdir_p(const char *path, mode_t mode);
 /* a "/" b, without doubling slashes; an absolute b is returned as is. NULL on OOM. */
 char *fr_path_join(const char *a, const char *b);
 
+/* Free bytes for an unprivileged user where path would live (its nearest
+ * existing folder); -1 when unknown. */
+int64_t fr_free_bytes(const char *path);
+
 /* rm -rf that never follows links. 0, or -1 with errno set. */
 int fr_rmtree(const char *path);
 

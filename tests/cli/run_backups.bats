@@ -109,3 +109,14 @@ backups() { ferry --json backup list | jq -r '.backups[] | "\(.type) \(.version)
 	[[ "$output" == *"rehearsal failed"* ]]
 	[ "$(dump)" = "$BEFORE" ]
 }
+
+@test "check reports a backup folder without room for the pre-run backup (exit 3)" {
+	mkdir -p "$BATS_TEST_TMPDIR/small"
+	mount -t tmpfs -o size=64k tmpfs "$BATS_TEST_TMPDIR/small"
+	head -c 400000 /dev/urandom >"$ROOT/data/blob.bin"
+	printf 'backup:\n  dir: %s/small/b\n' "$BATS_TEST_TMPDIR" >>"$ROOT/ferry.yaml"
+	run ferry check
+	umount "$BATS_TEST_TMPDIR/small"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"disk"*"pre-run backup needs"* ]]
+}
