@@ -50,7 +50,11 @@ int cmd_status(int argc, char **argv)
 		        json_is_string(json_object_get(last, "started_at")) ?
 		                json_string_value(json_object_get(last, "started_at")) : "?");
 	lock = json_object_get(j, "locked_by");
-	if (json_is_object(lock))
+	if (json_is_object(lock) && json_is_string(json_object_get(lock, "holder")))
+		cli_say("%slocked%s on database '%s' by %s\n", C_YELLOW, C_RESET,
+		        json_string_value(json_object_get(lock, "database")),
+		        json_string_value(json_object_get(lock, "holder")));
+	else if (json_is_object(lock))
 		cli_say("%slocked%s by pid %lld on %s since %s\n", C_YELLOW, C_RESET,
 		        (long long)json_integer_value(json_object_get(lock, "pid")),
 		        json_is_string(json_object_get(lock, "host")) ?

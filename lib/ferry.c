@@ -607,6 +607,24 @@ int ferry_status(char **out, ferry *f)
 		json_object_set_new(locked, "host", h.host[0] ? json_string(h.host) : json_null());
 		json_object_set_new(locked, "since", h.since[0] ? json_string(h.since) : json_null());
 	}
+	/* A runner on another machine holds the database's own lock (PostgreSQL). */
+	if (held <= 0) {
+		int vrc;
+		fr_db *vdb = version_db(f, &vrc);
+		fr_buf who = FR_BUF_INIT, werr = FR_BUF_INIT;
+		if (vdb && vdb->drv->lock_holder && vdb->drv->lock_holder(vdb, &who, &werr) == 0 &&
+		    who.len) {
+			json_decref(locked);
+			locked = json_object();
+			json_object_set_new(locked, "pid", json_null());
+			json_object_set_new(locked, "host", json_null());
+			json_object_set_new(locked, "since", json_null());
+			json_object_set_new(locked, "database", json_string(f->cfg->dbs[0].name));
+			json_object_set_new(locked, "holder", json_string(who.ptr));
+		}
+		fr_buf_release(&who);
+		fr_buf_release(&werr);
+	}
 	json_object_set_new(doc, "locked_by", locked);
 	json_object_set_new(doc, "interrupted", json_boolean(found && held <= 0));
 	if (found && held <= 0)

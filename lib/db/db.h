@@ -39,6 +39,11 @@ void fr_records_free(fr_record *r, size_t n);
 typedef struct fr_db_driver {
 	const char *name; /* "sqlite", "postgres" */
 
+	/*
+	 * Returns 0, or -1 with a message; FERRY_EINVALID when the fault is
+	 * the user's to fix in ferry.yaml (a connection string that does not
+	 * parse, credentials the server refused), so the tool exits 2.
+	 */
 	int (*open)(fr_db **out, const fr_dbconf *conf, fr_buf *err);
 	void (*close)(fr_db *db);
 
@@ -49,7 +54,10 @@ typedef struct fr_db_driver {
 	/*
 	 * Runs a script of one or more statements. On failure appends the
 	 * driver's message to err and sets *err_offset (when not NULL) to the
-	 * byte offset in sql where the failing statement starts.
+	 * byte offset in sql where the failing statement starts, or where in it
+	 * the error is when the driver knows (PostgreSQL's error position).
+	 * Outside a transaction each statement commits on its own, and a
+	 * failure names the statement (number and first line).
 	 */
 	int (*exec)(fr_db *db, const char *sql, size_t *err_offset, fr_buf *err);
 
@@ -69,7 +77,12 @@ typedef struct fr_db_driver {
 	/* Integrity checks; appends one line per finding to findings. */
 	int (*integrity)(fr_db *db, fr_buf *findings, fr_buf *err);
 
-	/* The driver's own code of the last error (SQLite extended code, ...). */
+	/*
+	 * The driver's own code of the last error: SQLite's extended result
+	 * code; PostgreSQL's SQLSTATE packed as the server packs it (six bits
+	 * a character, the first lowest: MAKE_SQLSTATE), and spelled out in
+	 * the message as "(SQLSTATE 42601)".
+	 */
 	int (*errcode)(fr_db *db);
 
 	/*
@@ -81,13 +94,31 @@ typedef struct fr_db_driver {
 	 */
 	int (*lock)(fr_db *db, int wait_seconds, volatile sig_atomic_t *stop, fr_buf *err);
 	void (*unlock)(fr_db *db);
+	/*
+	 * Appends who holds that lock (one line, e.g. "session pid 4242
+	 * (application 'ferry 1234@web1', ...)"); appends nothing when nobody
+	 * else does. NULL with lock.
+	 */
+	int (*lock_holder)(fr_db *db, fr_buf *out, fr_buf *err);
+
+	/*
+	 * How long a statement may wait for a lock before it fails (0: no
+	 * limit), so DDL queued behind a long reader does not queue the
+	 * application behind it. Inside a transaction it lasts until the
+	 * transaction ends (PostgreSQL: SET LOCAL lock_timeout); outside, until
+	 * set again. A statement that times out fails naming the session that
+	 * blocked it. NULL when the database has no such setting (SQLite).
+	 */
+	int (*set_lock_timeout)(fr_db *db, int ms, fr_buf *err);
 
 	/*
 	 * A consistent copy of the whole database in a file, taken while the
 	 * application may still be writing (SQLite: the online backup API;
 	 * PostgreSQL: pg_dump -Fc), and its way back: restore() replaces the
 	 * database's content with the copy. snapshot_ext names the file kind
-	 * (".sqlite", ".dump"). NULL when the driver cannot.
+	 * (".sqlite", ".dump"). NULL when the driver cannot. snapshot() with
+	 * path NULL takes nothing and only tells whether it could (a missing
+	 * pg_dump is an error naming the package to install): the pre-flight.
 	 */
 	int (*snapshot)(fr_db *db, const char *path, fr_buf *err);
 	int (*restore)(fr_db *db, const char *path, fr_buf *err);

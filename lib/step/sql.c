@@ -7,6 +7,9 @@
  *   -- ferry:up | down | check | verify      open a section
  *   -- ferry:database NAME                   the database the step changes
  *   -- ferry:no-transaction                  run up outside a transaction
+ *   -- ferry:lock-timeout 30s                how long up may wait for a lock
+ *                                            (ms, s or m; default 10s; 0: no
+ *                                            limit), where the database has one
  *   -- migrate:up | down [transaction:false] dbmate's synonyms
  *   -- +goose Up | Down | NO TRANSACTION     goose's synonyms (any case);
  *   -- +goose StatementBegin | StatementEnd  accepted and ignored
@@ -39,10 +42,14 @@ typedef struct {
 	sql_sect sec[SEC_N];
 	char *database; /* NULL: the default database */
 	int no_tx;
+	int lock_timeout_ms;
 } sql_priv;
 
+/* How long up waits for a lock unless the step says otherwise (SPEC section 4). */
+#define SQL_LOCK_TIMEOUT_MS 10000
+
 /* What a line is. */
-enum { MK_NONE, MK_SECTION, MK_DATABASE, MK_NOTX, MK_IGNORE };
+enum { MK_NONE, MK_SECTION, MK_DATABASE, MK_NOTX, MK_LOCKTIMEOUT, MK_IGNORE };
 
 typedef struct {
 	int type;
@@ -51,6 +58,7 @@ typedef struct {
 	char label[48];   /* the marker as the user's family spells it, for messages */
 	const char *arg;  /* MK_DATABASE: the name (not NUL-terminated) */
 	size_t arg_len;
+	int ms;           /* MK_LOCKTIMEOUT */
 } sql_marker;
 
 static const char *sql_rel(const fr_step *s)
@@ -130,6 +138,30 @@ static int sql_prefix(const char **p, const char *end, const char *lit)
 	return 1;
 }
 
+/* "500ms", "30s", "2m" or "0" into milliseconds; -1 when it is none of those. */
+static int sql_duration_ms(const char *w, size_t n)
+{
+	long v = 0, unit;
+	size_t i = 0;
+	while (i < n && w[i] >= '0' && w[i] <= '9' && v < 100000000)
+		v = v * 10 + (w[i++] - '0');
+	if (i == 0 || (i < n && w[i] >= '0' && w[i] <= '9'))
+		return -1;
+	if (i == n)
+		return v == 0 ? 0 : -1; /* a bare number must be 0 */
+	if (n - i == 2 && !strncmp(w + i, "ms", 2))
+		unit = 1;
+	else if (n - i == 1 && w[i] == 's')
+		unit = 1000;
+	else if (n - i == 1 && w[i] == 'm')
+		unit = 60000;
+	else
+		return -1;
+	if (v > 86400000 / unit)
+		return -1; /* a day at most */
+	return (int)(v * unit);
+}
+
 /*
  * Classifies the trimmed line [p, end). Returns 0, or -1 after writing
  * "<what>" (no location) to err for a marker-looking line that is wrong.
@@ -158,6 +190,16 @@ static int sql_marker_parse(const char *p, const char *end, sql_marker *m, fr_bu
 			snprintf(m->label, sizeof m->label, "-- ferry:%s", sec_names[m->sec]);
 		} else if (n == 14 && memcmp(w, "no-transaction", 14) == 0) {
 			m->type = MK_NOTX;
+		} else if (n == 12 && memcmp(w, "lock-timeout", 12) == 0) {
+			m->type = MK_LOCKTIMEOUT;
+			m->arg_len = sql_word(&p, end, &m->arg);
+			m->ms = m->arg_len ? sql_duration_ms(m->arg, m->arg_len) : -1;
+			if (m->ms < 0) {
+				fr_buf_printf(err, "marker 'ferry:lock-timeout' needs a duration such as "
+				                   "'30s', '500ms' or '2m' (got '%.*s')",
+				              (int)m->arg_len, m->arg ? m->arg : "");
+				return -1;
+			}
 		} else if (n == 8 && memcmp(w, "database", 8) == 0) {
 			m->type = MK_DATABASE;
 			m->arg_len = sql_word(&p, end, &m->arg);
@@ -268,7 +310,7 @@ static int sql_load(fr_step *s, const char *text, size_t len, fr_buf *err)
 	sql_priv *p = NULL;
 	sql_marker m;
 	fr_buf msg = FR_BUF_INIT;
-	int line, cur = -1, ret = -1, i;
+	int line, cur = -1, ret = -1, i, seen_lt = 0;
 	int seen[SEC_N] = { 0 };
 
 	sql_unload(s);
@@ -279,6 +321,7 @@ static int sql_load(fr_step *s, const char *text, size_t len, fr_buf *err)
 	p = fr_calloc(1, sizeof *p);
 	if (!p)
 		goto oom;
+	p->lock_timeout_ms = SQL_LOCK_TIMEOUT_MS;
 	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
 		text += 3; /* a UTF-8 byte order mark */
 
@@ -309,6 +352,15 @@ static int sql_load(fr_step *s, const char *text, size_t len, fr_buf *err)
 		}
 		if (m.type == MK_NOTX) {
 			p->no_tx = 1;
+			continue;
+		}
+		if (m.type == MK_LOCKTIMEOUT) {
+			if (seen_lt) {
+				fr_buf_printf(err, "%s:%d: second '-- ferry:lock-timeout' marker", rel, line);
+				goto done;
+			}
+			seen_lt = 1;
+			p->lock_timeout_ms = m.ms;
 			continue;
 		}
 		/* a section marker */
@@ -443,6 +495,11 @@ static int sql_forward(fr_run_ctx *ctx, fr_step *s)
 	if (p->no_tx && db->in_tx) {
 		fr_buf_printf(ctx->err, "%s: step is marked no-transaction but a transaction is open "
 		              "on its database", sql_rel(s));
+		goto done;
+	}
+	if (db->drv->set_lock_timeout &&
+	    db->drv->set_lock_timeout(db, p->lock_timeout_ms, &msg)) {
+		fr_buf_printf(ctx->err, "%s: %s", sql_rel(s), msg.ptr);
 		goto done;
 	}
 	if (db->drv->exec(db, p->sec[SEC_UP].text, &off, &msg)) {
