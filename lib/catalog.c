@@ -48,7 +48,9 @@
 
 #define TRANSITION_FILE "transition.yaml"
 #define VERSIONS_FILE "versions.yaml"
-#define KIND_HINT "(this build runs SQL steps: *.sql)"
+#define KIND_HINT \
+	"(this build runs SQL steps *.sql, script steps *.sh or any executable file, and ops " \
+	"steps *.yaml or *.yml)"
 
 /* ---- folder listings ---------------------------------------------------- */
 

@@ -86,7 +86,8 @@ void fr_log(ferry *f, ferry_log_level level, const char *step_id, const char *fm
 	va_end(ap);
 	if (f->log)
 		f->log(f->log_ctx, level, step_id, msg.ptr);
-	if (level <= FERRY_LOG_INFO) {
+	/* Everything goes to the log file; the callback decides what the terminal shows. */
+	{
 		if (f->log_fd < 0) {
 			char *dir = fr_path_join(f->ferry_dir, "log");
 			char *path = dir ? fr_path_join(dir, "ferry.log") : NULL;

@@ -202,6 +202,11 @@ int fr_proc_run(const fr_proc *p, fr_proc_result *r, fr_buf *err)
 	fr_buf_init(&rd.line);
 	if (maxfd < 0 || maxfd > 65536)
 		maxfd = 65536;
+	/* The common failure, told before forking (the child's report covers the rest). */
+	if (access(p->argv[0], X_OK)) {
+		fr_buf_printf(err, "cannot run '%s': %s", p->argv[0], strerror(errno));
+		goto done;
+	}
 	envp = build_env(p->env);
 	if (!envp) {
 		fr_buf_printf(err, "cannot run '%s': out of memory", p->argv[0]);
@@ -410,12 +415,12 @@ int fr_hook_health(ferry *f, const char *command, int seconds, fr_buf *err)
 			fr_buf_puts(err, "health check interrupted");
 			return FERRY_EINTERRUPTED;
 		}
-		if (fr_mono_ms() + 1000 > deadline)
+		if (fr_mono_ms() >= deadline)
 			break;
-		/* A second between attempts, cut short by ferry_interrupt(). */
+		/* One attempt a second, the last one when the time is up; ferry_interrupt() cuts in. */
 		while (fr_mono_ms() - t0 < 1000.0 * attempts && fr_mono_ms() < deadline &&
 		       !f->interrupted)
-			poll(NULL, 0, 50);
+			poll(NULL, 0, 20);
 	}
 	fr_buf_printf(err, "health check still failing after %d s (%d attempt%s): ", seconds,
 	              attempts, attempts == 1 ? "" : "s");

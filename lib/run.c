@@ -76,6 +76,8 @@ typedef struct {
 	fr_version reached;  /* the version reached once the open transaction commits */
 	int have_reached;
 	int touched;         /* a restart or health hook ran: start the service after a rollback */
+	const char **db_names, **db_urls; /* what scripts get as FERRY_DB_<NAME> */
+	char *scratch;       /* .ferry/scratch: what ops steps took away, kept until undone */
 	char *backup_id;     /* the pre-run backup */
 	char *restore_id;    /* what a failure restores: the pre-run or last checkpoint backup */
 	size_t floor;        /* a failure undoes done[floor..]: 0, or after the last checkpoint */
@@ -191,6 +193,13 @@ static fr_db *ctx_db(fr_run_ctx *ctx, const char *name)
 	return open_db(e, r) ? NULL : r->db;
 }
 
+/* A line a step printed: to the log with the step's id (the terminal shows it with -v). */
+static void ctx_output(fr_run_ctx *ctx, const char *line)
+{
+	engine *e = ctx->engine;
+	fr_log(e->f, FERRY_LOG_DEBUG, ctx->step_id, "| %s", line);
+}
+
 static int engine_init(engine *e, ferry *f, const ferry_run_options *opts)
 {
 	size_t i;
@@ -205,15 +214,27 @@ static int engine_init(engine *e, ferry *f, const ferry_run_options *opts)
 	e->ctx.engine = e;
 	e->ctx.handle = f;
 	e->ctx.interrupted = &f->interrupted;
+	e->ctx.output = ctx_output;
+	e->scratch = fr_path_join(f->ferry_dir, "scratch");
+	e->ctx.scratch_dir = e->scratch;
 	e->ndbs = f->cfg->ndbs;
 	if (e->ndbs) {
 		e->dbs = fr_calloc(e->ndbs, sizeof *e->dbs);
-		if (!e->dbs)
+		e->db_names = fr_calloc(e->ndbs, sizeof *e->db_names);
+		e->db_urls = fr_calloc(e->ndbs, sizeof *e->db_urls);
+		if (!e->dbs || !e->db_names || !e->db_urls)
 			return fr_fail(f, FERRY_EFAILED, "out of memory");
-		for (i = 0; i < e->ndbs; i++)
+		for (i = 0; i < e->ndbs; i++) {
 			e->dbs[i].conf = &f->cfg->dbs[i];
+			e->db_names[i] = f->cfg->dbs[i].name;
+			/* A script gets a file database's path, or the URL of a server's. */
+			e->db_urls[i] = f->cfg->dbs[i].path ? f->cfg->dbs[i].path : f->cfg->dbs[i].url;
+		}
+		e->ctx.db_names = e->db_names;
+		e->ctx.db_urls = e->db_urls;
+		e->ctx.ndbs = e->ndbs;
 	}
-	return 0;
+	return e->scratch ? 0 : fr_fail(f, FERRY_EFAILED, "out of memory");
 }
 
 static void engine_free(engine *e)
@@ -230,6 +251,9 @@ static void engine_free(engine *e)
 		fr_db_close(e->dbs[i].db);
 	}
 	fr_free(e->dbs);
+	fr_free(e->db_names);
+	fr_free(e->db_urls);
+	fr_free(e->scratch);
 	for (i = 0; i < e->ndone; i++)
 		done_clear(&e->done[i]);
 	fr_free(e->done);
@@ -594,6 +618,9 @@ static int undo_one(engine *e, done_step *d)
 	const fr_step_kind *k = fr_step_kind_find(d->kind);
 	fr_db *db = d->rdb ? d->rdb->db : NULL;
 	int own_tx = 0, rc = 0;
+	e->ctx.from = d->from;
+	e->ctx.to = d->to;
+	e->ctx.step_id = d->id;
 	if (db && open_db(e, d->rdb) == 0)
 		db = d->rdb->db;
 	if (db && !db->in_tx && d->transactional) {
@@ -753,6 +780,11 @@ static int run_step(engine *e, fr_step *s, int rerun)
 		e->tx = r;
 	}
 	fr_buf_reset(&e->err);
+	fr_vpattern_format(&s->tr->from, fv, sizeof fv);
+	vfmt(&s->tr->to, tv);
+	e->ctx.from = fv;
+	e->ctx.to = tv;
+	e->ctx.step_id = s->id;
 	if (k->check && !rerun && k->check(&e->ctx, s, &needed))
 		return FERRY_EFAILED;
 	if (needed) {
@@ -777,8 +809,6 @@ static int run_step(engine *e, fr_step *s, int rerun)
 		fr_buf_puts(&e->err, "out of memory");
 		return FERRY_EFAILED;
 	}
-	fr_vpattern_format(&s->tr->from, fv, sizeof fv);
-	vfmt(&s->tr->to, tv);
 	d->id = fr_strdup(s->id);
 	d->kind = fr_strdup(k->name);
 	d->from = fr_strdup(fv);
@@ -1360,6 +1390,9 @@ again:
 					break;
 				}
 				rc = run_step(&e, s, rerun);
+				/* A step cut short by ferry_interrupt() (a script killed) ends as one. */
+				if (rc && f->interrupted)
+					rc = FERRY_EINTERRUPTED;
 				if (rc) {
 					fr_buf msg = FR_BUF_INIT;
 					fr_buf_puts(&msg, e.err.ptr);

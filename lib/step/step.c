@@ -13,6 +13,8 @@
 static const fr_step_kind *const kinds[] = {
 	&fr_step_sql,
 	&fr_step_native,
+	&fr_step_ops,    /* before script: an executable *.yaml is still an ops step */
+	&fr_step_script, /* *.sh and any other executable file */
 	NULL,
 };
 
