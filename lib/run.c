@@ -921,7 +921,6 @@ static int pre_run_backup(engine *e)
 		return fr_fail(f, rc == FERRY_EINTERRUPTED ? rc : FERRY_EFAILED,
 		               "cannot take the pre-run backup: %s; nothing was changed (use "
 		               "--skip-backup to go on without one)", ferry_errmsg(f));
-	fr_log(f, FERRY_LOG_INFO, NULL, "backup %s taken", e->backup_id);
 	e->restore_id = fr_strdup(e->backup_id);
 	return 0;
 }

@@ -45,11 +45,11 @@ for args in "status" "plan" "plan --dot" "--json plan 1.0.0" "up --dry-run" "up"
 	"version --set 1.0.1" "recover" "unlock"; do
 	check "ferry $args" "${F[@]}" $args
 done
-mkdir -p "$demo/migrations/v1.0.0_to_v1.1.0"
+mkdir -p "$demo/migrations/v1.1.0_to_v1.2.0"
 printf -- '-- ferry:up\nCREATE TABLE x(a);\nINSERT INTO nope VALUES (1);\n-- ferry:down\nDROP TABLE x;\n' \
-	>"$demo/migrations/v1.0.0_to_v1.1.0/001_fails.sql"
+	>"$demo/migrations/v1.1.0_to_v1.2.0/001_fails.sql"
 check "ferry up (a failing run, rolled back)" "${F[@]}" up
-check "startup-example" "${vg[@]}" "$build/examples/startup-example" "$demo" 1.0.1
+check "startup-example" "${vg[@]}" "$build/examples/startup-example" "$demo" 1.1.0
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

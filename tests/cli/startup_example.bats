@@ -36,17 +36,21 @@ setup() {
 }
 
 @test "start-up: --keep-going starts on the old version when a step fails, installation unchanged" {
-	mkdir -p "$ROOT/migrations/v1.0.1_to_v1.1.0"
+	mkdir -p "$ROOT/migrations/v1.1.0_to_v1.2.0"
 	printf -- '-- ferry:up\nCREATE TABLE x (a);\nINSERT INTO nope VALUES (1);\n-- ferry:down\nDROP TABLE x;\n' \
-		>"$ROOT/migrations/v1.0.1_to_v1.1.0/001_fails.sql"
+		>"$ROOT/migrations/v1.1.0_to_v1.2.0/001_fails.sql"
 	"$EX" "$ROOT" 1.0.1
 	before=$(sqlite3 "$ROOT/data/notebook.db" .dump)
-	run "$EX" "$ROOT" 1.1.0 --keep-going
+	config_before=$(cat "$ROOT/config/app.json")
+	# 1.0.1 -> 1.1.0 (SQL, ops and a script) succeeds, then 1.2.0 fails: all of it is undone.
+	run "$EX" "$ROOT" 1.2.0 --keep-going
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"no such table: nope"* ]]
 	[[ "$output" == *"starting at version 1.0.1"* ]]
 	[ "$(sqlite3 "$ROOT/data/notebook.db" .dump)" = "$before" ]
+	[ "$(cat "$ROOT/config/app.json")" = "$config_before" ]
+	[ ! -e "$ROOT/data/search/titles.txt" ]
 	# Without --keep-going the same failure stops the application (exit 1).
-	run "$EX" "$ROOT" 1.1.0
+	run "$EX" "$ROOT" 1.2.0
 	[ "$status" -eq 1 ]
 }
