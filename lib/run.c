@@ -1531,13 +1531,18 @@ static int rehearse(ferry *f, const char *target, const ferry_run_options *o)
 	const char *tmp = getenv("TMPDIR");
 	ferry *g = NULL;
 	json_t *doc = NULL;
+	char **clones = NULL; /* the scratch database of each server database, to drop */
 	size_t i;
 	int rc;
-	for (i = 0; i < f->cfg->ndbs; i++)
-		if (!f->cfg->dbs[i].path)
-			return fr_fail(f, FERRY_EINVALID,
-			               "rehearsal copies SQLite databases only; database '%s' is %s",
+	for (i = 0; i < f->cfg->ndbs; i++) {
+		const fr_db_driver *drv = fr_db_driver_find(f->cfg->dbs[i].driver);
+		if (!f->cfg->dbs[i].path && (!drv || !drv->clone))
+			return fr_fail(f, FERRY_EINVALID, "rehearsal cannot copy database '%s' (%s)",
 			               f->cfg->dbs[i].name, f->cfg->dbs[i].driver);
+	}
+	clones = fr_calloc(f->cfg->ndbs ? f->cfg->ndbs : 1, sizeof *clones);
+	if (!clones)
+		return fr_fail(f, FERRY_EFAILED, "out of memory");
 	fr_buf_printf(&dir, "%s/ferry-rehearsal-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (dir.oom || !mkdtemp(dir.ptr)) {
 		rc = fr_fail(f, FERRY_EFAILED, "cannot make a folder for the rehearsal: %s",
@@ -1558,10 +1563,32 @@ static int rehearse(ferry *f, const char *target, const ferry_run_options *o)
 		rc = fr_fail(f, rc, "cannot open the rehearsal copy: %s", ferry_errmsg(g));
 		goto done;
 	}
-	/* Databases outside the root were copied under .ferry/databases/ of the copy. */
+	/*
+	 * Databases outside the root were copied under .ferry/databases/ of the
+	 * copy; server databases are cloned into scratch databases, dropped below.
+	 */
 	for (i = 0; i < g->cfg->ndbs; i++) {
 		fr_dbconf *c = &g->cfg->dbs[i];
 		size_t rl = strlen(f->root);
+		if (!c->path) {
+			const fr_db_driver *drv = fr_db_driver_find(c->driver);
+			fr_buf name = FR_BUF_INIT;
+			char *url = NULL;
+			fr_buf_printf(&name, "ferry_rehearsal_%ld_%zu", (long)getpid(), i);
+			fr_log(f, FERRY_LOG_INFO, NULL, "cloning database '%s' into '%s'", c->name,
+			       name.ptr);
+			if (drv->clone(c, name.ptr, &url, &err)) {
+				rc = fr_fail(f, FERRY_EFAILED, "cannot clone database '%s' for the rehearsal: "
+				                               "%s", c->name, err.ptr);
+				drv->drop_clone(c, name.ptr, &err);
+				fr_buf_release(&name);
+				goto done;
+			}
+			clones[i] = fr_buf_detach(&name);
+			fr_free(c->url);
+			c->url = url;
+			continue;
+		}
 		if (strncmp(f->cfg->dbs[i].path, f->root, rl) || f->cfg->dbs[i].path[rl] != '/') {
 			fr_buf p = FR_BUF_INIT;
 			fr_buf_printf(&p, "%s/.ferry/databases/%s.sqlite", dir.ptr, c->name);
@@ -1597,6 +1624,21 @@ static int rehearse(ferry *f, const char *target, const ferry_run_options *o)
 	}
 done:
 	json_decref(doc);
+	for (i = 0; i < f->cfg->ndbs; i++) {
+		const fr_db_driver *drv = fr_db_driver_find(f->cfg->dbs[i].driver);
+		fr_buf_reset(&err);
+		/* Dropped through the original's server: the copy's handle is closed first. */
+		if (clones[i]) {
+			fr_db_close(g ? g->vdb : NULL);
+			if (g)
+				g->vdb = NULL;
+			if (drv->drop_clone(&f->cfg->dbs[i], clones[i], &err))
+				fr_log(f, FERRY_LOG_WARN, NULL, "cannot drop the rehearsal database '%s': %s",
+				       clones[i], err.ptr);
+		}
+		fr_free(clones[i]);
+	}
+	fr_free(clones);
 	ferry_close(g);
 	if (fr_rmtree(dir.ptr))
 		fr_log(f, FERRY_LOG_WARN, NULL, "cannot remove the rehearsal copy %s: %s", dir.ptr,

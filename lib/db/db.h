@@ -130,6 +130,15 @@ typedef struct fr_db_driver {
 	 * kept. NULL for drivers that keep none.
 	 */
 	int (*version_get)(fr_db *db, fr_buf *out, fr_buf *err);
+
+	/*
+	 * For up --rehearse: a copy of conf's database as a new database
+	 * `name` on the same server, and its removal. *out_url connects to the
+	 * copy (it may hold the password: never print it). NULL when the
+	 * driver's databases are files (the rehearsal copies those itself).
+	 */
+	int (*clone)(const fr_dbconf *conf, const char *name, char **out_url, fr_buf *err);
+	int (*drop_clone)(const fr_dbconf *conf, const char *name, fr_buf *err);
 	int (*version_set)(fr_db *db, const char *version, fr_buf *err);
 } fr_db_driver;
 

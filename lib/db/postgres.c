@@ -2287,6 +2287,177 @@ done:
 	return ret;
 }
 
+/* ---- rehearsal clones ---- */
+
+/* conf's connection string as key='value' pairs, with dbname set to db (password kept). */
+static int pg_conninfo_for(const char *url, const char *db, fr_buf *out, fr_buf *err)
+{
+	PQconninfoOption *opts, *o;
+	char *perr = NULL;
+	opts = P.PQconninfoParse(url, &perr);
+	if (!opts) {
+		fr_buf_puts(err, "invalid connection string");
+		if (perr)
+			P.PQfreemem(perr);
+		return -1;
+	}
+	for (o = opts; o->keyword; o++) {
+		const char *v = strcmp(o->keyword, "dbname") ? o->val : db;
+		const char *c;
+		if (!v || !*v)
+			continue;
+		fr_buf_printf(out, "%s%s='", out->len ? " " : "", o->keyword);
+		for (c = v; *c; c++) {
+			if (*c == '\\' || *c == '\'')
+				fr_buf_putc(out, '\\');
+			fr_buf_putc(out, *c);
+		}
+		fr_buf_putc(out, '\'');
+	}
+	if (!strstr(out->ptr, "dbname="))
+		fr_buf_printf(out, " dbname='%s'", db);
+	P.PQconninfoFree(opts);
+	return out->oom ? -1 : 0;
+}
+
+/* A connection to the server's maintenance database, for CREATE and DROP DATABASE. */
+static PGconn *pg_maint(const fr_dbconf *conf, fr_buf *err)
+{
+	fr_buf ci = FR_BUF_INIT;
+	const char *kw[2] = { "dbname", NULL }, *val[2] = { NULL, NULL };
+	PGconn *c = NULL;
+	if (pg_conninfo_for(conf->url, "postgres", &ci, err) == 0) {
+		val[0] = ci.ptr;
+		c = P.PQconnectdbParams(kw, val, 1);
+		if (c && P.PQstatus(c) != CONNECTION_OK) {
+			fr_buf_puts(err, "cannot reach the server's 'postgres' database to make the "
+			                 "rehearsal copy");
+			P.PQfinish(c);
+			c = NULL;
+		}
+	}
+	fr_buf_release(&ci);
+	return c;
+}
+
+static int pg_maint_exec(PGconn *c, const char *sql, char *state, fr_buf *err)
+{
+	PGresult *r = P.PQexec(c, sql);
+	int ok = r && P.PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok) {
+		const char *s = r ? P.PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+		if (state)
+			snprintf(state, 6, "%s", s ? s : "");
+		if (err) {
+			fr_buf_reset(err);
+			pg_put_flat(err, P.PQerrorMessage(c));
+		}
+	}
+	P.PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/*
+ * Makes database `name` a copy of conf's database on the same server:
+ * CREATE DATABASE ... TEMPLATE when no session uses the source, else an
+ * empty database filled with pg_dump and pg_restore. *out_url connects to
+ * it (a key=value string, password included: never to be printed).
+ */
+static int pg_clone(const fr_dbconf *conf, const char *name, char **out_url, fr_buf *err)
+{
+	fr_buf sql = FR_BUF_INIT, ci = FR_BUF_INIT, msg = FR_BUF_INIT, dump = FR_BUF_INIT;
+	PQconninfoOption *opts = NULL, *o;
+	const char *src = NULL;
+	char state[6] = "", *perr = NULL;
+	fr_dbconf cc;
+	fr_db *from = NULL, *to = NULL;
+	PGconn *m;
+	int rc = -1;
+	*out_url = NULL;
+	if (fr_dl_open(&pq_lib)) {
+		fr_buf_puts(err, pq_lib.err);
+		return -1;
+	}
+	if (!(m = pg_maint(conf, err)))
+		return -1;
+	opts = P.PQconninfoParse(conf->url, &perr);
+	for (o = opts; o && o->keyword; o++)
+		if (!strcmp(o->keyword, "dbname") && o->val && *o->val)
+			src = o->val;
+	if (!src)
+		src = getenv("PGDATABASE");
+	if (!src) {
+		fr_buf_puts(err, "the connection string names no database to copy");
+		goto done;
+	}
+	fr_buf_printf(&sql, "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", name);
+	pg_maint_exec(m, sql.ptr, NULL, NULL);
+	fr_buf_reset(&sql);
+	fr_buf_printf(&sql, "CREATE DATABASE \"%s\" TEMPLATE \"%s\"", name, src);
+	if (pg_maint_exec(m, sql.ptr, state, &msg)) {
+		/* 55006: the source is in use by other sessions; copy it by dump and restore. */
+		if (strcmp(state, "55006")) {
+			fr_buf_printf(err, "cannot create the rehearsal database '%s': %s (the role needs "
+			                   "CREATEDB)", name, msg.ptr);
+			goto done;
+		}
+		fr_buf_reset(&sql);
+		fr_buf_printf(&sql, "CREATE DATABASE \"%s\"", name);
+		if (pg_maint_exec(m, sql.ptr, NULL, &msg)) {
+			fr_buf_printf(err, "cannot create the rehearsal database '%s': %s", name, msg.ptr);
+			goto done;
+		}
+		if (pg_conninfo_for(conf->url, name, &ci, err))
+			goto done;
+		memset(&cc, 0, sizeof cc);
+		cc.name = conf->name;
+		cc.driver = conf->driver;
+		cc.url = ci.ptr;
+		{
+			const char *t = getenv("TMPDIR");
+			fr_buf_printf(&dump, "%s/ferry-rehearsal-%ld.dump", t && *t ? t : "/tmp",
+			              (long)getpid());
+		}
+		if (pg_open(&from, conf, err) || pg_snapshot(from, dump.ptr, err) ||
+		    pg_open(&to, &cc, err) || pg_restore(to, dump.ptr, err))
+			goto done;
+	} else if (pg_conninfo_for(conf->url, name, &ci, err)) {
+		goto done;
+	}
+	*out_url = fr_buf_detach(&ci);
+	rc = *out_url ? 0 : -1;
+done:
+	if (dump.len)
+		unlink(dump.ptr);
+	pg_close(from);
+	pg_close(to);
+	if (opts)
+		P.PQconninfoFree(opts);
+	if (perr)
+		P.PQfreemem(perr);
+	P.PQfinish(m);
+	fr_buf_release(&sql);
+	fr_buf_release(&ci);
+	fr_buf_release(&msg);
+	fr_buf_release(&dump);
+	return rc;
+}
+
+/* Drops the rehearsal database `name` (also while sessions still use it). */
+static int pg_drop_clone(const fr_dbconf *conf, const char *name, fr_buf *err)
+{
+	fr_buf sql = FR_BUF_INIT;
+	PGconn *m;
+	int rc;
+	if (fr_dl_open(&pq_lib) || !(m = pg_maint(conf, err)))
+		return -1;
+	fr_buf_printf(&sql, "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", name);
+	rc = pg_maint_exec(m, sql.ptr, NULL, err);
+	P.PQfinish(m);
+	fr_buf_release(&sql);
+	return rc;
+}
+
 const fr_db_driver fr_db_postgres = {
 	.name = "postgres",
 	.open = pg_open,
@@ -2310,4 +2481,6 @@ const fr_db_driver fr_db_postgres = {
 	.snapshot_ext = ".dump",
 	.version_get = pg_version_get,
 	.version_set = pg_version_set,
+	.clone = pg_clone,
+	.drop_clone = pg_drop_clone,
 };

@@ -787,3 +787,37 @@ SQL
 	kill -9 "$holder"
 	wait "$holder" 2>/dev/null || true
 }
+
+@test "postgres: up --rehearse clones the database, runs the plan there, drops the clone" {
+	admin_sql "ALTER ROLE app CREATEDB" >/dev/null
+	app_sql "CREATE TABLE notes (id int); INSERT INTO notes VALUES (1), (2);"
+	pstep 0.0.0 0.1.0 001_a <<'SQL'
+-- ferry:up
+ALTER TABLE notes ADD COLUMN pinned boolean DEFAULT false;
+-- ferry:down
+ALTER TABLE notes DROP COLUMN pinned;
+SQL
+	before=$(app_sql "SELECT string_agg(column_name, ',' ORDER BY column_name) FROM information_schema.columns WHERE table_name = 'notes'")
+	out=$("$FERRY" -C "$ROOT" --json up --rehearse 2>"$BATS_TEST_TMPDIR/err")
+	cat "$BATS_TEST_TMPDIR/err"
+	[ "$(jq -r .rehearsal <<<"$out")" = true ]
+	[ "$(jq -r .status <<<"$out")" = success ]
+	[ "$(jq -r '.steps[0].status' <<<"$out")" = applied ]
+	[ "$(app_sql "SELECT string_agg(column_name, ',' ORDER BY column_name) FROM information_schema.columns WHERE table_name = 'notes'")" = "$before" ]
+	[ -z "$(recorded)" ]
+	[ "$(admin_sql "SELECT count(*) FROM pg_database WHERE datname LIKE 'ferry_rehearsal_%'")" = 0 ]
+	# With another session on the source (TEMPLATE refused), by dump and restore; a failing plan.
+	pstep 0.1.0 0.2.0 001_bad <<'SQL'
+-- ferry:up
+INSERT INTO nope VALUES (1);
+SQL
+	psql "$FERRY_TEST_PG" -X -q -c "SELECT pg_sleep(20)" >/dev/null 2>&1 &
+	BG_PIDS+=("$!")
+	sleep 0.5
+	run "$FERRY" -C "$ROOT" up --rehearse
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"rehearsal failed"* ]]
+	[ -z "$(recorded)" ]
+	[ "$(admin_sql "SELECT count(*) FROM pg_database WHERE datname LIKE 'ferry_rehearsal_%'")" = 0 ]
+}
