@@ -116,7 +116,10 @@ void cli_progress(void *ctx, const char *what, unsigned long done, unsigned long
 	static int tty = -1;
 	static char task[16];
 	static double start, last;
+	static int drawn;
 	struct timespec ts;
+	char line[160];
+	int n;
 	double now, rate, pct;
 	char bar[31];
 	int i, fill;
@@ -133,7 +136,10 @@ void cli_progress(void *ctx, const char *what, unsigned long done, unsigned long
 		last = 0;
 	}
 	if (total && done >= total) {
-		fputs("\r\033[K", stderr); /* the task is over: the bar goes */
+		/* The task is over: the bar goes (spaces, no escape codes, for any terminal). */
+		if (drawn)
+			fprintf(stderr, "\r%79s\r", "");
+		drawn = 0;
 		task[0] = '\0';
 		return;
 	}
@@ -146,9 +152,13 @@ void cli_progress(void *ctx, const char *what, unsigned long done, unsigned long
 		bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
 	bar[30] = '\0';
 	rate = now > start ? (double)done / (now - start) : 0;
-	fprintf(stderr, "\r\033[K%-8s [%s] %3.0f%% %7.1f / %.1f MiB  %6.1f MiB/s", what, bar,
-	        pct * 100, (double)done / 1048576, (double)total / 1048576, rate / 1048576);
-	if (rate > 0 && total > done)
-		fprintf(stderr, "  %.0fs left", (double)(total - done) / rate);
+	n = snprintf(line, sizeof line, "%-8s [%s] %3.0f%% %7.1f / %.1f MiB  %6.1f MiB/s", what,
+	             bar, pct * 100, (double)done / 1048576, (double)total / 1048576,
+	             rate / 1048576);
+	if (rate > 0 && total > done && n > 0 && (size_t)n < sizeof line)
+		snprintf(line + n, sizeof line - (size_t)n, "  %.0fs left",
+		         (double)(total - done) / rate);
+	fprintf(stderr, "\r%-79s", line);
+	drawn = 1;
 	fflush(stderr);
 }
