@@ -95,6 +95,8 @@ const char *cli_c(const char *code);
 
 /* The log callback the tool gives the library: progress on stderr. */
 void cli_log(void *ctx, ferry_log_level level, const char *step_id, const char *message);
+/* The progress callback: a bar with bytes, rate and time left, on a terminal only. */
+void cli_progress(void *ctx, const char *what, unsigned long done, unsigned long total);
 
 int cmd_init(int argc, char **argv);
 int cmd_new(int argc, char **argv);
@@ -109,5 +111,7 @@ int cmd_check(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_unlock(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
 
 #endif

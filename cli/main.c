@@ -22,6 +22,8 @@ static const cli_cmd commands[] = {
 	{ "down", cmd_down, CMD_SETUP, "migrate back to a version through each step's down" },
 	{ "verify", cmd_verify, CMD_SETUP, "check applied steps, databases and state" },
 	{ "check", cmd_check, CMD_SETUP, "pre-flight for an upgrade; changes nothing" },
+	{ "backup", cmd_backup, CMD_SETUP, "create, list, verify, restore or prune backups" },
+	{ "rollback", cmd_rollback, CMD_SETUP, "restore a backup and its version (--last: newest)" },
 	{ "version", cmd_version, CMD_SETUP, "print the current version (--set V: record one)" },
 	{ "unlock", cmd_unlock, CMD_SETUP, "clear the lock file (--force: even if held)" },
 	{ "recover", cmd_recover, CMD_SETUP, "after an interrupted run: roll it back (or --resume)" },
@@ -65,6 +67,7 @@ static int open_installation(void)
 		                             "(run 'ferry init' to make one, or use -C DIR)",
 		                 cli.dir ? cli.dir : ".");
 	o.log = cli_log;
+	o.progress = cli_progress;
 	rc = ferry_open(&cli.f, cli.root, &o);
 	if (rc)
 		return cli_fail(rc);

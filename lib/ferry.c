@@ -331,7 +331,8 @@ int fr_record_version(ferry *f, const fr_version *v)
 			return fr_fail(f, FERRY_EFAILED, "out of memory");
 		{
 			size_t n = strlen(out);
-			char *dir = fr_strdup(f->cfg->version_file), *slash = strrchr(dir, '/');
+			char *dir = fr_strdup(f->cfg->version_file);
+			char *slash = dir ? strrchr(dir, '/') : NULL;
 			if (slash) {
 				*slash = '\0';
 				fr_mkdir_p(dir, 0755);

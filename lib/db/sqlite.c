@@ -22,9 +22,12 @@
 #include "db.h"
 #include "../util/alloc.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define SQ_BUSY_TIMEOUT_MS 5000
 
@@ -585,6 +588,114 @@ static int sq_errcode(fr_db *db)
 	return db ? ((sq_db *)db)->errcode : 0;
 }
 
+/*
+ * Copies every page between two connections in one backup step, so the
+ * copy is one consistent read of the source (a writer in another process
+ * waits, or in WAL mode goes on beside it) and the destination changes in
+ * one transaction. Busy is retried twice more: each try already waits
+ * through the connection's busy timeout.
+ */
+static int sq_copy_pages(sqlite3 *to, sqlite3 *from, sqlite3 **errh)
+{
+	sqlite3_backup *b = sqlite3_backup_init(to, "main", from, "main");
+	int rc, tries = 0;
+	*errh = to;
+	if (!b)
+		return sqlite3_errcode(to);
+	for (;;) {
+		rc = sqlite3_backup_step(b, -1);
+		if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || ++tries > 2)
+			break;
+		sqlite3_sleep(100);
+	}
+	if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+	if (sqlite3_backup_finish(b) != SQLITE_OK && rc == SQLITE_OK)
+		rc = sqlite3_errcode(to);
+	if (rc != SQLITE_OK && sqlite3_errcode(to) == SQLITE_OK)
+		*errh = from;
+	return rc;
+}
+
+/* A consistent copy of the database in a new file at path (mode 0600); path NULL: can it. */
+static int sq_snapshot(fr_db *db, const char *path, fr_buf *err)
+{
+	sq_db *d = (sq_db *)db;
+	sqlite3 *to = NULL, *errh = NULL;
+	int rc, ret = -1;
+	if (!path)
+		return 0; /* the pre-flight: SQLite can always copy */
+	if (db->in_tx) {
+		fr_buf_printf(err, "database '%s': cannot copy inside a transaction", sq_name(d));
+		return -1;
+	}
+	/* A private file from the start, whatever the umask: SQLite opens it as it is. */
+	{
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			fr_buf_printf(err, "database '%s': cannot create '%s': %s", sq_name(d), path,
+			              strerror(errno));
+			return -1;
+		}
+		close(fd);
+	}
+	rc = sqlite3_open_v2(path, &to, SQLITE_OPEN_READWRITE, NULL);
+	if (rc == SQLITE_OK)
+		rc = sq_copy_pages(to, d->h, &errh);
+	else
+		errh = to;
+	if (rc != SQLITE_OK) {
+		d->errcode = rc;
+		fr_buf_printf(err, "database '%s': cannot copy to '%s': %s", sq_name(d), path,
+		              errh ? sqlite3_errmsg(errh) : sqlite3_errstr(rc));
+		goto done;
+	}
+	ret = 0;
+done:
+	if (to && sqlite3_close(to) != SQLITE_OK && ret == 0) {
+		fr_buf_printf(err, "database '%s': cannot close '%s'", sq_name(d), path);
+		ret = -1;
+	}
+	return ret;
+}
+
+/*
+ * Replaces the whole content of the database with the copy at path, in one
+ * write transaction of the destination: on failure it is left as it was.
+ */
+static int sq_restore(fr_db *db, const char *path, fr_buf *err)
+{
+	sq_db *d = (sq_db *)db;
+	sqlite3 *from = NULL, *errh = NULL;
+	int rc, ret = -1;
+	if (db->in_tx) {
+		fr_buf_printf(err, "database '%s': cannot restore inside a transaction", sq_name(d));
+		return -1;
+	}
+	rc = sqlite3_open_v2(path, &from, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK)
+		rc = sq_copy_pages(d->h, from, &errh);
+	else
+		errh = from;
+	if (rc != SQLITE_OK) {
+		d->errcode = rc;
+		fr_buf_printf(err, "database '%s': cannot restore from '%s': %s", sq_name(d), path,
+		              errh ? sqlite3_errmsg(errh) : sqlite3_errstr(rc));
+		goto done;
+	}
+	/* The schema changed under the cached statements and the record table may be gone. */
+	sqlite3_finalize(d->put);
+	sqlite3_finalize(d->maxseq);
+	d->put = d->maxseq = NULL;
+	d->have_table = 0;
+	d->next_seq = 0;
+	ret = 0;
+done:
+	sqlite3_close(from);
+	sq_sync_tx(d);
+	return ret;
+}
+
 const fr_db_driver fr_db_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -599,4 +710,7 @@ const fr_db_driver fr_db_sqlite = {
 	.record_delete = sq_record_delete,
 	.integrity = sq_integrity,
 	.errcode = sq_errcode,
+	.snapshot = sq_snapshot,
+	.restore = sq_restore,
+	.snapshot_ext = ".sqlite",
 };
