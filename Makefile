@@ -6,13 +6,14 @@
 #   make test      every unit and command-line test; ends "N passed, N failed"
 #   make sanitize  the test suite under AddressSanitizer + UBSan
 #   make valgrind  the unit tests and the tool under valgrind (leaks are errors)
-#   make bench     the benchmarks, printed as a table
+#   make bench     the engine benchmarks (SQLite, dbmate), printed as a table
+#   make bench-backup, make bench-postgres: backups of 1 GiB; PostgreSQL
 
 BUILD ?= build
 PACKAGES := meson ninja-build pkg-config gcc g++ jq libsqlite3-dev libyaml-dev libjansson-dev \
             libssl-dev libcmocka-dev libpq-dev libarchive-dev libzstd-dev zstd bats sqlite3 \
             valgrind postgresql-15
-.PHONY: all deps demo test sanitize valgrind bench clean
+.PHONY: all deps demo test sanitize valgrind bench bench-backup bench-postgres clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -40,6 +41,12 @@ valgrind: all
 
 bench: all
 	@bash bench/run.sh $(BUILD)
+
+bench-backup: all
+	@bash bench/backup.sh $(BUILD)
+
+bench-postgres: all
+	@bash bench/postgres.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-asan
