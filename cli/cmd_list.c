@@ -22,8 +22,9 @@ int cmd_list(int argc, char **argv)
 	json_t *j, *steps, *s;
 	size_t i;
 	int rc = cli_parse("list", "List every step with its state: applied, pending, skipped, "
-	                           "failed, rolled_back, changed (applied, file differs now) or "
-	                           "missing (applied, file gone).",
+	                           "failed, rolled_back, changed (applied, file differs now), "
+	                           "missing (applied, file gone) or bypassed (not applied, at or "
+	                           "below the current version: the path went another way).",
 	                   opts, argc, argv);
 	if (rc)
 		return rc < 0 ? 0 : rc;

@@ -42,7 +42,7 @@ static void usage(FILE *fp)
 	fputs("\nglobal options:\n"
 	      "    -C DIR          the installation (default: the nearest folder up with ferry.yaml)\n"
 	      "    --json          machine output on stdout, one JSON document\n"
-	      "    -q, --quiet     only errors\n"
+	      "    -q, --quiet     only warnings and errors\n"
 	      "    -v, --verbose   every event\n"
 	      "    --no-color      no colors (also NO_COLOR=1)\n"
 	      "    --version       print ferry's version\n"

@@ -1606,6 +1606,56 @@ static json_t *strv_json(char **v, size_t n)
 }
 
 /* Writes the manifest's head: every key but entries, which it opens. */
+/*
+ * The steps applied when the backup is taken (state.db's registry). A
+ * restore gives the registry back this list: steps on no database (ops,
+ * scripts, native steps) have no record in a database to be read again.
+ */
+static json_t *applied_steps(ferry *f)
+{
+	json_t *a = json_array();
+	fr_reg *regs = NULL;
+	size_t n = 0, i;
+	if (fr_state_registry_ex(f->state, 0, &regs, &n) == 0) {
+		for (i = 0; i < n; i++)
+			if (!strcmp(regs[i].status, "applied") || !strcmp(regs[i].status, "skipped"))
+				json_array_append_new(a, json_string(regs[i].id));
+	}
+	fr_regs_free(regs, n);
+	return a;
+}
+
+/* After a restore: the registry says applied exactly what was applied at the backup. */
+static void restore_registry(ferry *f, json_t *man, const char *id)
+{
+	json_t *list = json_object_get(man, "applied_steps"), *v;
+	fr_reg *regs = NULL;
+	fr_buf msg = FR_BUF_INIT;
+	size_t n = 0, i, k;
+	if (!json_is_array(list) || fr_state_registry(f->state, &regs, &n))
+		return; /* a backup from before the list was kept: the databases' records decide */
+	fr_buf_printf(&msg, "restored from backup '%s'", id);
+	fr_state_begin(f->state);
+	for (i = 0; i < n; i++) {
+		int applied = !strcmp(regs[i].status, "applied") || !strcmp(regs[i].status, "skipped");
+		int listed = 0;
+		json_array_foreach(list, k, v)
+			if (json_is_string(v) && !strcmp(json_string_value(v), regs[i].id))
+				listed = 1;
+		if (applied == listed)
+			continue;
+		{
+			fr_reg r = regs[i];
+			r.status = listed ? "applied" : "rolled_back";
+			r.message = msg.ptr;
+			fr_state_reg_put(f->state, &r);
+		}
+	}
+	fr_state_commit(f->state);
+	fr_regs_free(regs, n);
+	fr_buf_release(&msg);
+}
+
 static int man_head(fr_writer *w, ferry *f, const char *id, const char *type, const char *name,
                     const char *version, const char *compression, json_t *dbs)
 {
@@ -1631,6 +1681,7 @@ static int man_head(fr_writer *w, ferry *f, const char *id, const char *type, co
 	json_object_set_new(o, "exclude", strv_json(f->cfg->backup_exclude,
 	                                             f->cfg->n_backup_exclude));
 	json_object_set_new(o, "databases", json_incref(dbs));
+	json_object_set_new(o, "applied_steps", applied_steps(f));
 	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (!text) {
@@ -3198,6 +3249,7 @@ static int restore_impl(ferry *f, const char *id, int safety)
 		jobs[i].restored = 1;
 	}
 	sync_fs(f->root);
+	restore_registry(f, man, row.id);
 	tbl_verified(f, row.id, 1);
 	fr_log(f, FERRY_LOG_INFO, NULL, "restored backup '%s': version %s", row.id, vtext);
 	fr_ok(f);

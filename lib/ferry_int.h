@@ -28,6 +28,7 @@ struct ferry {
 	volatile sig_atomic_t interrupted;
 	char *last_run;    /* the document of the last up/down */
 	int log_fd;        /* .ferry/log/ferry.log, opened on the first event; -1 */
+	fr_buf log_buf;    /* log lines not written yet (fr_log_flush) */
 	/*
 	 * The default database, when its driver keeps the version (PostgreSQL:
 	 * every machine sees the version its shared data is at). Opened on
@@ -52,6 +53,9 @@ void fr_ok(ferry *f);
 /* Reports an event to the caller's callback and to .ferry/log/ferry.log. */
 void fr_log(ferry *f, ferry_log_level level, const char *step_id, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* Writes the log lines gathered so far. */
+void fr_log_flush(ferry *f);
 
 /* Loads the catalog once (FERRY_EINVALID with every problem in the message). */
 int fr_load_catalog(ferry *f);

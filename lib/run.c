@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <libgen.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -503,8 +504,9 @@ static void set_result(engine *e, const char *status, const char *backup_id, jso
 int ferry_last_run(char **out, ferry *f)
 {
 	*out = NULL;
+	/* No document: the failure that prevented it keeps its message. */
 	if (!f->last_run)
-		return fr_fail(f, FERRY_EINVALID, "no run on this handle yet");
+		return FERRY_EINVALID;
 	*out = fr_strdup(f->last_run);
 	return *out ? 0 : fr_fail(f, FERRY_EFAILED, "out of memory");
 }
@@ -1498,6 +1500,7 @@ again:
 	}
 done:
 	fr_state_commit(f->state); /* a read transaction left open by an early exit */
+	fr_log_flush(f);
 	fr_lock_release(&f->lock);
 	/* Refused before it began (lock, drift, bad input): nothing was changed. */
 	if (rc && !f->last_run)
@@ -1648,9 +1651,26 @@ done:
 	return rc;
 }
 
+/*
+ * The caller's options, read only as far as its version of the struct
+ * goes; the rest stays at the defaults (an application built against an
+ * older header passes a shorter struct).
+ */
+static ferry_run_options options_of(const ferry_run_options *opts)
+{
+	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
+	if (opts && opts->version >= 2)
+		o = *opts;
+	else if (opts && opts->version == 1)
+		memcpy(&o, opts, offsetof(ferry_run_options, skip_backup));
+	o.version = FERRY_RUN_OPTIONS_VERSION;
+	return o;
+}
+
 int ferry_up(ferry *f, const char *target, const ferry_run_options *opts)
 {
-	const ferry_run_options *o = opts ? opts : &default_opts;
+	ferry_run_options oo = options_of(opts);
+	const ferry_run_options *o = &oo;
 	fr_free(f->last_run);
 	f->last_run = NULL;
 	f->interrupted = 0;
@@ -1661,10 +1681,11 @@ int ferry_up(ferry *f, const char *target, const ferry_run_options *opts)
 
 int ferry_apply(ferry *f, const ferry_plan *p, const ferry_run_options *opts)
 {
+	ferry_run_options o = options_of(opts);
 	fr_free(f->last_run);
 	f->last_run = NULL;
 	f->interrupted = 0;
-	return run_up(f, p, NULL, opts ? opts : &default_opts);
+	return run_up(f, p, NULL, &o);
 }
 
 /* ---- down and recover: undo applied steps from their record ---- */
@@ -1891,7 +1912,8 @@ static int check_reversible(engine *e, const char *what)
 
 int ferry_down(ferry *f, const char *target, const ferry_run_options *opts)
 {
-	const ferry_run_options *o = opts ? opts : &default_opts;
+	ferry_run_options oo = options_of(opts);
+	const ferry_run_options *o = &oo;
 	engine e;
 	fr_version tgt;
 	fr_reg *regs = NULL;
@@ -2038,6 +2060,7 @@ int ferry_recover(ferry *f, int resume)
 		fr_state_run_end(f->state, run.id, "rolled_back", run.from,
 		                 "rolled back by 'ferry recover'");
 done:
+	fr_log_flush(f);
 	fr_lock_release(&f->lock);
 	fr_run_row_clear(&run);
 	fr_regs_free(regs, nregs);

@@ -96,6 +96,8 @@ int fr_state_open(fr_state **out, const char *ferry_dir, int create, fr_buf *err
 		goto done;
 	}
 	sqlite3_busy_timeout(s->db, 10000);
+	/* Private: ops steps' undo records keep what files held (a .env's secrets, say). */
+	chmod(path, 0600);
 	{
 		/* Keep the -wal and -shm files between runs: no create and unlink on each no-op. */
 		int persist = 1;

@@ -2329,6 +2329,8 @@ static PGconn *pg_maint(const fr_dbconf *conf, fr_buf *err)
 	if (pg_conninfo_for(conf->url, "postgres", &ci, err) == 0) {
 		val[0] = ci.ptr;
 		c = P.PQconnectdbParams(kw, val, 1);
+		if (c)
+			P.PQsetNoticeProcessor(c, pg_notice_ignore, NULL);
 		if (c && P.PQstatus(c) != CONNECTION_OK) {
 			fr_buf_puts(err, "cannot reach the server's 'postgres' database to make the "
 			                 "rehearsal copy");

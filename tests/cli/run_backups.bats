@@ -120,3 +120,24 @@ backups() { ferry --json backup list | jq -r '.backups[] | "\(.type) \(.version)
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"disk"*"pre-run backup needs"* ]]
 }
+
+@test "rollback to the pre-run backup: the next up runs every step again, ops and scripts too" {
+	demo="$BATS_TEST_TMPDIR/demo"
+	cp -R "$BATS_TEST_DIRNAME/../../examples/demo/." "$demo/"
+	rm -rf "$demo/.ferry" "$demo/data/"*.db
+	sqlite3 "$demo/data/notebook.db" <"$demo/seed.sql"
+	config_before=$(cat "$demo/config/app.json")
+	"$FERRY" -C "$demo" up
+	[ -s "$demo/data/search/titles.txt" ]
+	run "$FERRY" -C "$demo" rollback --last --no-safety-backup
+	[ "$status" -eq 0 ]
+	[ "$("$FERRY" -C "$demo" version)" = 0.5.0 ]
+	[ "$(cat "$demo/config/app.json")" = "$config_before" ]
+	[ ! -e "$demo/data/search/titles.txt" ]
+	# status and list already say what is pending: nothing is left 'applied'.
+	[ "$("$FERRY" -C "$demo" --json status | jq .pending_steps)" = 10 ]
+	run "$FERRY" -C "$demo" up
+	[ "$status" -eq 0 ]
+	[ -s "$demo/data/search/titles.txt" ]
+	[ "$(jq -r .logging.level "$demo/config/app.json")" = info ]
+}
