@@ -583,8 +583,11 @@ int ferry_status(char **out, ferry *f)
 	*out = NULL;
 	if ((rc = fr_current(f, &cur)) || (rc = fr_load_catalog(f)))
 		return rc;
-	if (fr_state_registry_ex(f->state, 0, &regs, &nregs) ||
-	    !(idx = fr_reg_index(regs, nregs)) || fr_state_runs(f->state, 1, &runs, &nruns) ||
+	/* At the latest version nothing can be pending: no need to read the registry. */
+	if ((fr_version_cmp(&cur, fr_catalog_latest(f->cat)) < 0 &&
+	     (fr_state_registry_ex(f->state, 0, &regs, &nregs) ||
+	      !(idx = fr_reg_index(regs, nregs)))) ||
+	    fr_state_runs(f->state, 1, &runs, &nruns) ||
 	    fr_state_running(f->state, &running, &found)) {
 		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
 		goto done;
