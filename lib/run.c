@@ -46,6 +46,7 @@ typedef struct {
 	run_db *rdb;         /* NULL: on no database */
 	int transactional;
 	int committed;
+	int mirrored;        /* its applied row is in state.db's registry */
 	int undone;          /* down/recover: undone in the open transaction */
 	int skipped;
 	int64_t duration_ms;
@@ -77,6 +78,7 @@ typedef struct {
 	fr_version reached;  /* the version reached once the open transaction commits */
 	int have_reached;
 	int touched;         /* a restart or health hook ran: start the service after a rollback */
+	size_t unmirrored;   /* committed steps whose registry rows are not written yet */
 	const char **db_names, **db_urls; /* what scripts get as FERRY_DB_<NAME> */
 	char *scratch;       /* .ferry/scratch: what ops steps took away, kept until undone */
 	char *backup_id;     /* the pre-run backup */
@@ -573,6 +575,26 @@ static int put_record(engine *e, done_step *d)
 	return d->rdb->db->drv->record_put(d->rdb->db, &rec, &e->err);
 }
 
+/* Writes the registry rows of the committed steps not written yet, in one transaction. */
+static void mirror(engine *e)
+{
+	ferry *f = e->f;
+	size_t i;
+	e->unmirrored = 0;
+	fr_state_begin(f->state);
+	for (i = 0; i < e->ndone; i++) {
+		done_step *d = &e->done[i];
+		if (!d->committed || d->mirrored || d->seq < 0)
+			continue;
+		reg_write(e, d, d->skipped ? "skipped" : "applied", NULL);
+		d->mirrored = 1;
+	}
+	if (fr_state_commit(f->state))
+		fr_log(f, FERRY_LOG_WARN, NULL, "cannot update state.db: %s (the databases' records "
+		                                "are authoritative and will be read again)",
+		       fr_state_errmsg(f->state));
+}
+
 /* Records the group's steps and commits; then mirrors them and the version into state. */
 static int commit_group(engine *e)
 {
@@ -589,20 +611,24 @@ static int commit_group(engine *e)
 			return FERRY_EFAILED;
 		e->tx = NULL;
 	}
-	fr_state_begin(f->state);
 	for (i = 0; i < e->ndone; i++) {
 		done_step *d = &e->done[i];
 		if (d->committed)
 			continue;
 		d->committed = 1;
-		reg_write(e, d, d->skipped ? "skipped" : "applied", NULL);
 		n++;
+		/* A step on no database has no other record: mirror it now. */
+		if (!d->rdb)
+			e->unmirrored += 100;
 	}
-	if (fr_state_commit(f->state)) {
-		fr_log(f, FERRY_LOG_WARN, NULL, "cannot update state.db: %s (the databases' records "
-		                                "are authoritative and will be read again)",
-		       fr_state_errmsg(f->state));
-	}
+	e->unmirrored += n;
+	/*
+	 * With a commit per step the registry rows are written in batches: the
+	 * databases' own records are authoritative, and the next locked run
+	 * reads them again. Always before a version is recorded.
+	 */
+	if (!f->cfg->tx_per_step || e->have_reached || e->unmirrored >= 100)
+		mirror(e);
 	if (r && n)
 		fr_log(f, FERRY_LOG_INFO, NULL, "committed %zu step%s on '%s'", n, n == 1 ? "" : "s",
 		       r->conf->name);
@@ -665,6 +691,15 @@ static int undo_run(engine *e, const char *why)
 	fr_buf ignore = FR_BUF_INIT, applied = FR_BUF_INIT;
 	size_t i;
 	int rc = 0;
+	/* Committed steps are mirrored first: what cannot be undone stays recorded applied. */
+	if (e->unmirrored) {
+		fr_buf keep = FR_BUF_INIT;
+		fr_buf_puts(&keep, e->err.ptr);
+		mirror(e); /* only committed steps: the open transaction's are not */
+		fr_buf_reset(&e->err);
+		fr_buf_puts(&e->err, keep.ptr);
+		fr_buf_release(&keep);
+	}
 	if (e->tx) {
 		e->tx->db->drv->rollback(e->tx->db, &ignore);
 		e->tx = NULL;
@@ -701,6 +736,7 @@ static int undo_run(engine *e, const char *why)
 			break;
 		}
 		fr_log(f, FERRY_LOG_INFO, d->id, "undoing");
+		fr_log_flush(f);
 		fr_buf_reset(&e->err);
 		if (undo_one(e, d)) {
 			fr_buf msg = FR_BUF_INIT;
@@ -791,6 +827,8 @@ static int run_step(engine *e, fr_step *s, int rerun)
 		return FERRY_EFAILED;
 	if (needed) {
 		fr_log(f, FERRY_LOG_INFO, s->id, "applying");
+		/* The log on disk shows the step in progress, however long it takes. */
+		fr_log_flush(f);
 		if (k->forward(&e->ctx, s))
 			return FERRY_EFAILED;
 		if (k->verify && k->verify(&e->ctx, s))
@@ -1425,6 +1463,8 @@ again:
 			fr_buf_puts(&e.err, ferry_errmsg(f));
 		fr_log(f, FERRY_LOG_ERROR, NULL, "commit failed: %s", e.err.ptr);
 	}
+	if (!rc && e.unmirrored)
+		mirror(&e);
 	if (!rc && !only)
 		rc = record_version(&e, &p->to);
 	/* SPEC 6.9: restarts, start, health; a failure here rolls the run back. */
@@ -1805,6 +1845,7 @@ static int undo_all(engine *e)
 			e->tx = d->rdb;
 		}
 		fr_log(f, FERRY_LOG_INFO, d->id, "undoing");
+		fr_log_flush(f);
 		if (undo_one(e, d)) {
 			rc = FERRY_EFAILED;
 			add_outcome(e, d->id, "failed", 0, e->err.ptr);
