@@ -11,6 +11,11 @@ vg=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect
 pass=0 fail=0
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+# The PostgreSQL driver's tests need a server, as in tests/run.sh.
+if [ -z "${FERRY_TEST_PG:-}" ] && pgenv=$("$top/tests/pg/pg.sh" start 2>/dev/null); then
+	eval "$pgenv"
+	trap '"$top/tests/pg/pg.sh" stop "$FERRY_PG_DIR" >/dev/null 2>&1; rm -rf "$out"' EXIT
+fi
 
 check() { # name, command...
 	local name=$1; shift

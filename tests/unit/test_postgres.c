@@ -86,14 +86,16 @@ static char *admin_value(const env *e, const char *sql)
 
 static int setup(void **state)
 {
-	env *e = calloc(1, sizeof *e);
+	env *e;
+	/* First, before anything is allocated: a failed setup gets no teardown. */
+	if (!pg_url() || !*pg_url())
+		fail_msg("FERRY_TEST_PG is not set: start a server with "
+		         "'eval \"$(tests/pg/pg.sh start)\"' (tests/run.sh does it)");
+	e = calloc(1, sizeof *e);
 	assert_non_null(e);
 	*state = e;
 	e->dir = t_tmpdir();
 	fr_buf_init(&e->err);
-	if (!pg_url() || !*pg_url())
-		fail_msg("FERRY_TEST_PG is not set: start a server with "
-		         "'eval \"$(tests/pg/pg.sh start)\"' (tests/run.sh does it)");
 	e->conf.name = "pg";
 	e->conf.url = (char *)pg_url();
 	e->conf.driver = "postgres";
