@@ -29,11 +29,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <limits.h>
 #include <locale.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -152,26 +150,8 @@ static const fr_dl_sym zstd_syms[] = {
 	{ NULL, NULL }
 };
 
-/* util/hash.c hashes whole buffers; archives need a streaming digest. */
-static struct {
-	__typeof__(EVP_MD_CTX_new) *EVP_MD_CTX_new;
-	__typeof__(EVP_MD_CTX_free) *EVP_MD_CTX_free;
-	__typeof__(EVP_DigestInit_ex) *EVP_DigestInit_ex;
-	__typeof__(EVP_DigestUpdate) *EVP_DigestUpdate;
-	__typeof__(EVP_DigestFinal_ex) *EVP_DigestFinal_ex;
-	__typeof__(EVP_sha256) *EVP_sha256;
-} C;
-
-static const fr_dl_sym crypto_syms[] = {
-	FR_DL_SYM(C, EVP_MD_CTX_new), FR_DL_SYM(C, EVP_MD_CTX_free),
-	FR_DL_SYM(C, EVP_DigestInit_ex), FR_DL_SYM(C, EVP_DigestUpdate),
-	FR_DL_SYM(C, EVP_DigestFinal_ex), FR_DL_SYM(C, EVP_sha256),
-	{ NULL, NULL }
-};
-
 static fr_dl_lib archive_lib = FR_DL_LIB(FR_LIBARCHIVE_SONAME, "libarchive.so", archive_syms);
 static fr_dl_lib zstd_lib = FR_DL_LIB(FR_LIBZSTD_SONAME, "libzstd.so", zstd_syms);
-static fr_dl_lib crypto_lib = FR_DL_LIB(FR_LIBCRYPTO_SONAME, "libcrypto.so", crypto_syms);
 
 /* Opens libarchive and libcrypto, and libzstd when with_zstd. */
 static int load_libs(ferry *f, int with_zstd)
@@ -179,9 +159,9 @@ static int load_libs(ferry *f, int with_zstd)
 	if (fr_dl_open(&archive_lib))
 		return fr_fail(f, FERRY_EFAILED, "backups need libarchive: %s (install libarchive13)",
 		               archive_lib.err);
-	if (fr_dl_open(&crypto_lib))
+	if (fr_crypto_load())
 		return fr_fail(f, FERRY_EFAILED, "backups need libcrypto: %s (install libssl3)",
-		               crypto_lib.err);
+		               fr_crypto_error());
 	if (with_zstd && fr_dl_open(&zstd_lib))
 		return fr_fail(f, FERRY_EFAILED, "zstd backups need libzstd: %s (install libzstd1, "
 		               "or set backup.compression: gzip)", zstd_lib.err);
@@ -212,28 +192,6 @@ static void utf8_leave(locale_t old)
 }
 
 /* ---- small helpers ---- */
-
-static void hex(const unsigned char *d, unsigned n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	unsigned i;
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[d[i] >> 4];
-		out[2 * i + 1] = digits[d[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-/* Finishes a digest into 64 hex characters and starts the next one. */
-static int digest_hex(EVP_MD_CTX *md, char out[65])
-{
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned n = 0;
-	if (!C.EVP_DigestFinal_ex(md, d, &n) || n != 32)
-		return -1;
-	hex(d, n, out);
-	return C.EVP_DigestInit_ex(md, C.EVP_sha256(), NULL) ? 0 : -1;
-}
 
 static int valid_utf8(const char *s)
 {
@@ -278,24 +236,6 @@ static int write_all(int fd, const void *data, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return (flag == FTW_DP ? rmdir(path) : unlink(path)) && errno != ENOENT ? -1 : 0;
-}
-
-/* rm -rf that never follows links. 0, or -1 with errno set. */
-static int rm_tree(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st))
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode))
-		return unlink(path);
-	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Flushes the filesystem holding path (one call, not an fsync per file). */
@@ -1259,7 +1199,7 @@ typedef struct {
 	struct archive *a;
 	struct archive_entry *e;
 	fr_sink sink;
-	EVP_MD_CTX *md;
+	fr_sha256 *md;
 	unsigned char *buf;
 	FILE *man;          /* the manifest being written */
 	size_t nentries;
@@ -1362,7 +1302,7 @@ static int add_file(fr_writer *w, const char *name, const char *full, const stru
 				fr_log(w->f, FERRY_LOG_WARN, NULL, "'%s' changed while it was backed up",
 				       name);
 		}
-		if (!C.EVP_DigestUpdate(w->md, w->buf, (size_t)n)) {
+		if (fr_sha256_update(w->md, w->buf, (size_t)n)) {
 			fr_buf_puts(&w->err, "cannot hash: libcrypto failed");
 			goto done;
 		}
@@ -1380,7 +1320,7 @@ static int add_file(fr_writer *w, const char *name, const char *full, const stru
 			goto done;
 		}
 	}
-	if (digest_hex(w->md, sha)) {
+	if (fr_sha256_hex_reset(w->md, sha)) {
 		fr_buf_puts(&w->err, "cannot hash: libcrypto failed");
 		goto done;
 	}
@@ -1848,10 +1788,10 @@ static int create_impl(ferry *f, const char *type, const char *name, const char 
 	w.f = f;
 	w.sink.fd = fd;
 	w.buf = fr_malloc(BK_CHUNK);
-	w.md = C.EVP_MD_CTX_new();
+	w.md = fr_sha256_new();
 	w.e = A.archive_entry_new();
 	w.a = A.archive_write_new();
-	if (!w.buf || !w.md || !w.e || !w.a || !C.EVP_DigestInit_ex(w.md, C.EVP_sha256(), NULL) ||
+	if (!w.buf || !w.md || !w.e || !w.a ||
 	    (zstd && sink_zstd_init(&w.sink)))
 		goto oom;
 	/* pax, not pax_restricted: every entry keeps its mtime to the nanosecond. */
@@ -1969,7 +1909,7 @@ done:
 	if (w.e)
 		A.archive_entry_free(w.e);
 	if (w.md)
-		C.EVP_MD_CTX_free(w.md);
+		fr_sha256_free(w.md);
 	sink_free(&w.sink);
 	fr_free(w.buf);
 	if (w.man)
@@ -2059,7 +1999,7 @@ typedef struct {
 	int unsafe;
 	int write_failed;     /* staging could not be written: the archive may be fine */
 	unsigned char *zeros;
-	EVP_MD_CTX *md;
+	fr_sha256 *md;
 } fr_reader;
 
 /* libarchive's message, with the system's words for its errno when it has one. */
@@ -2243,7 +2183,7 @@ static int all_zero(const void *p, size_t n)
 
 static int hash_bytes(fr_reader *r, const void *p, size_t n)
 {
-	return C.EVP_DigestUpdate(r->md, p, n) ? 0 : -1;
+	return fr_sha256_update(r->md, p, n);
 }
 
 /* Reads one entry's data: hashes it (holes as zeros) and, restoring, writes it. */
@@ -2453,7 +2393,7 @@ static int read_entry(fr_reader *r)
 	}
 	x->size = size;
 	x->mode = (unsigned)A.archive_entry_perm(e) & 07777;
-	if (digest_hex(r->md, x->sha)) {
+	if (fr_sha256_hex_reset(r->md, x->sha)) {
 		finding(r, "damaged", name, "cannot hash: libcrypto failed");
 		r->stop = 1;
 		goto done;
@@ -2561,7 +2501,7 @@ static void reader_free(fr_reader *r)
 	json_decref(r->findings);
 	fr_free(r->zeros);
 	if (r->md)
-		C.EVP_MD_CTX_free(r->md);
+		fr_sha256_free(r->md);
 	if (r->r)
 		A.archive_read_free(r->r);
 	memset(r, 0, sizeof *r);
@@ -2579,9 +2519,9 @@ static int read_archive(fr_reader *r, const char *path, const char *what, json_t
 	*man = NULL;
 	r->findings = json_array();
 	r->zeros = fr_calloc(1, BK_CHUNK);
-	r->md = C.EVP_MD_CTX_new();
+	r->md = fr_sha256_new();
 	fr_buf_init(&r->manifest);
-	if (!r->findings || !r->zeros || !r->md || !C.EVP_DigestInit_ex(r->md, C.EVP_sha256(), NULL))
+	if (!r->findings || !r->zeros || !r->md)
 		return fr_fail(r->f, FERRY_EFAILED, "out of memory");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
@@ -2978,13 +2918,13 @@ static int work_dir(ferry *f, fr_buf *out)
 	if (slash && slash != f->root && slash[1]) {
 		fr_buf_printf(&p, "%.*s/.%s.ferry-restore.%ld", (int)(slash - f->root), f->root,
 		              slash + 1, (long)getpid());
-		rm_tree(p.ptr);
+		fr_rmtree(p.ptr);
 		if (!p.oom && mkdir(p.ptr, 0700) == 0)
 			goto made;
 	}
 	fr_buf_reset(&p);
 	fr_buf_printf(&p, "%s/restore.%ld", f->ferry_dir, (long)getpid());
-	rm_tree(p.ptr);
+	fr_rmtree(p.ptr);
 	if (p.oom || mkdir(p.ptr, 0700)) {
 		fr_fail(f, FERRY_EFAILED, "cannot create a staging folder beside '%s': %s",
 		        f->root, strerror(errno));
@@ -2994,7 +2934,7 @@ made:
 	if (!realpath(p.ptr, real)) {
 		fr_fail(f, FERRY_EFAILED, "cannot use staging folder '%s': %s", p.ptr,
 		        strerror(errno));
-		rm_tree(p.ptr);
+		fr_rmtree(p.ptr);
 		goto done;
 	}
 	fr_buf_puts(out, real);
@@ -3114,7 +3054,7 @@ static int restore_impl(ferry *f, const char *id, int safety)
 		fr_buf_reset(&msg);
 		findings_text(&r, &msg);
 		/* Free the space first: a full disk is the likely cause, and state.db is next. */
-		if (rm_tree(work.ptr) == 0)
+		if (fr_rmtree(work.ptr) == 0)
 			have_work = 0;
 		if (row.tracked && !r.unsafe && !r.write_failed)
 			tbl_verified(f, row.id, -1);
@@ -3282,7 +3222,7 @@ undo:
 done:
 	if (r.disk)
 		A.archive_write_free(r.disk);
-	if (have_work && rm_tree(work.ptr))
+	if (have_work && fr_rmtree(work.ptr))
 		fr_log(f, FERRY_LOG_WARN, NULL, "cannot remove staging folder '%s': %s", work.ptr,
 		       strerror(errno));
 	for (i = 0; jobs && i < njobs; i++) {

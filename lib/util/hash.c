@@ -115,3 +115,49 @@ int fr_sha256_hex(const void *data, size_t len, char out[65])
 	hex(md, mdlen, out);
 	return 0;
 }
+
+/* ---- streaming ---- */
+
+int fr_crypto_load(void)
+{
+	return ready() ? 0 : -1;
+}
+
+const char *fr_crypto_error(void)
+{
+	return crypto.err;
+}
+
+fr_sha256 *fr_sha256_new(void)
+{
+	EVP_MD_CTX *ctx;
+	if (!ready() || !(ctx = C.EVP_MD_CTX_new()))
+		return NULL;
+	if (!C.EVP_DigestInit_ex(ctx, C.EVP_sha256(), NULL)) {
+		C.EVP_MD_CTX_free(ctx);
+		return NULL;
+	}
+	return (fr_sha256 *)ctx;
+}
+
+int fr_sha256_update(fr_sha256 *h, const void *data, size_t len)
+{
+	return C.EVP_DigestUpdate((EVP_MD_CTX *)h, data, len) ? 0 : -1;
+}
+
+int fr_sha256_hex_reset(fr_sha256 *h, char out[65])
+{
+	EVP_MD_CTX *ctx = (EVP_MD_CTX *)h;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	if (!C.EVP_DigestFinal_ex(ctx, md, &n) || n != 32)
+		return -1;
+	hex(md, n, out);
+	return C.EVP_DigestInit_ex(ctx, C.EVP_sha256(), NULL) ? 0 : -1;
+}
+
+void fr_sha256_free(fr_sha256 *h)
+{
+	if (h && ready())
+		C.EVP_MD_CTX_free((EVP_MD_CTX *)h);
+}

@@ -19,4 +19,19 @@ int fr_checksum_file(const char *path, char out[FR_CHECKSUM_LEN + 1]);
 /* Plain hex SHA-256 of data, no normalisation (for backups and manifests). */
 int fr_sha256_hex(const void *data, size_t len, char out[65]);
 
+/*
+ * A streaming SHA-256 (backups hash archives as they stream). new gives
+ * NULL when libcrypto cannot be loaded (fr_crypto_error() says why) or
+ * memory runs out; update and hex_reset return 0 or -1; hex_reset writes
+ * the digest as 64 hex characters and starts a new one.
+ */
+typedef struct fr_sha256 fr_sha256;
+fr_sha256 *fr_sha256_new(void);
+int fr_sha256_update(fr_sha256 *h, const void *data, size_t len);
+int fr_sha256_hex_reset(fr_sha256 *h, char out[65]);
+void fr_sha256_free(fr_sha256 *h);
+/* Loads libcrypto now; 0, or -1 with fr_crypto_error() saying why. */
+int fr_crypto_load(void);
+const char *fr_crypto_error(void);
+
 #endif

@@ -140,9 +140,36 @@ static void test_checksum_file(void **state)
 	free(q);
 }
 
+/* The streaming digest gives what the one-shot one gives, chunk by chunk, and starts over. */
+static void test_streaming(void **state)
+{
+	static const char text[] = "ferry streams backups through SHA-256\n";
+	char whole[65], streamed[65], again[65];
+	fr_sha256 *h;
+	size_t i;
+	(void)state;
+	assert_int_equal(fr_crypto_load(), 0);
+	assert_string_equal(fr_crypto_error(), "");
+	assert_int_equal(fr_sha256_hex(text, sizeof text - 1, whole), 0);
+	h = fr_sha256_new();
+	assert_non_null(h);
+	for (i = 0; i < sizeof text - 1; i += 5)
+		assert_int_equal(fr_sha256_update(h, text + i,
+		                                  i + 5 <= sizeof text - 1 ? 5 : sizeof text - 1 - i), 0);
+	assert_int_equal(fr_sha256_hex_reset(h, streamed), 0);
+	assert_string_equal(streamed, whole);
+	/* After the reset it is a fresh digest: the empty input's. */
+	assert_int_equal(fr_sha256_hex_reset(h, again), 0);
+	assert_string_equal(again,
+	                    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	fr_sha256_free(h);
+	fr_sha256_free(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_streaming),
 		cmocka_unit_test(test_known_text),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_crlf_same_as_lf),
