@@ -2036,14 +2036,8 @@ static void finding(fr_reader *r, const char *kind, const char *subject, const c
 static fr_rec *rec_push(fr_reader *r, const char *path, char type)
 {
 	fr_rec *x;
-	if (r->nrecs == r->caprecs) {
-		size_t ncap = r->caprecs ? r->caprecs * 2 : 64;
-		fr_rec *nv = fr_realloc(r->recs, ncap * sizeof *nv);
-		if (!nv)
-			return NULL;
-		r->recs = nv;
-		r->caprecs = ncap;
-	}
+	if (fr_grow(&r->recs, &r->caprecs, r->nrecs + 1, sizeof *r->recs))
+		return NULL;
 	x = &r->recs[r->nrecs];
 	memset(x, 0, sizeof *x);
 	if (!(x->path = fr_strdup(path)))
@@ -2683,14 +2677,8 @@ static char *join3(const char *a, const char *rel)
 static fr_op *swap_op(fr_swap *s, const char *aside_top, const char *rel)
 {
 	fr_op *o;
-	if (s->nops == s->capops) {
-		size_t ncap = s->capops ? s->capops * 2 : 64;
-		fr_op *nv = fr_realloc(s->ops, ncap * sizeof *nv);
-		if (!nv)
-			goto oom;
-		s->ops = nv;
-		s->capops = ncap;
-	}
+	if (fr_grow(&s->ops, &s->capops, s->nops + 1, sizeof *s->ops))
+		goto oom;
 	o = &s->ops[s->nops];
 	o->live = join3(s->root, rel);
 	o->aside = join3(aside_top, rel);

@@ -98,14 +98,8 @@ static int add_outcome(engine *e, const char *id, const char *status, int64_t ms
                        const char *msg)
 {
 	outcome *o;
-	if (e->nout == e->capout) {
-		size_t cap = e->capout ? e->capout * 2 : 64;
-		outcome *t = fr_realloc(e->out, cap * sizeof *t);
-		if (!t)
-			return -1;
-		e->out = t;
-		e->capout = cap;
-	}
+	if (fr_grow(&e->out, &e->capout, e->nout + 1, sizeof *e->out))
+		return -1;
 	o = &e->out[e->nout++];
 	o->id = fr_strdup(id);
 	o->status = fr_strdup(status);
@@ -134,14 +128,8 @@ static void set_outcome(engine *e, const char *id, const char *status)
 static done_step *add_done(engine *e)
 {
 	done_step *d;
-	if (e->ndone == e->capdone) {
-		size_t cap = e->capdone ? e->capdone * 2 : 64;
-		done_step *t = fr_realloc(e->done, cap * sizeof *t);
-		if (!t)
-			return NULL;
-		e->done = t;
-		e->capdone = cap;
-	}
+	if (fr_grow(&e->done, &e->capdone, e->ndone + 1, sizeof *e->done))
+		return NULL;
 	d = &e->done[e->ndone++];
 	memset(d, 0, sizeof *d);
 	return d;
@@ -1033,15 +1021,9 @@ static int pending_steps(const ferry_plan *p, fr_reg **regs, size_t nregs,
 			int rerun = o->rerun && !strcmp(o->rerun, s->id);
 			if (is_applied(regs, nregs, s->id) && !rerun)
 				continue;
-			if (cnt == cap) {
-				fr_step **t;
-				cap = cap ? cap * 2 : 64;
-				t = fr_realloc(v, cap * sizeof *t);
-				if (!t) {
-					fr_free(v);
-					return -1;
-				}
-				v = t;
+			if (fr_grow(&v, &cap, cnt + 1, sizeof *v)) {
+				fr_free(v);
+				return -1;
 			}
 			v[cnt++] = s;
 		}

@@ -313,13 +313,8 @@ int fr_state_registry_ex(fr_state *s, int with_text, fr_reg **out, size_t *n)
 		size_t len[7], total = 0, k;
 		char *block, *p;
 		char **dst[7];
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 64;
-			t = fr_realloc(r, cap * sizeof *r);
-			if (!t)
-				goto fail;
-			r = t;
-		}
+		if (fr_grow(&r, &cap, cnt + 1, sizeof *r))
+			goto fail;
 		t = &r[cnt];
 		memset(t, 0, sizeof *t);
 		dst[0] = &t->id, dst[1] = &t->database, dst[2] = &t->kind, dst[3] = &t->from;
@@ -518,14 +513,9 @@ static int read_runs(fr_state *s, const char *where, int limit, fr_run_row **out
 	if (sql.oom || sqlite3_prepare_v2(s->db, sql.ptr, -1, &st, NULL))
 		goto done;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			t = fr_realloc(r, cap * sizeof *r);
-			if (!t) {
-				rc = SQLITE_NOMEM;
-				break;
-			}
-			r = t;
+		if (fr_grow(&r, &cap, cnt + 1, sizeof *r)) {
+			rc = SQLITE_NOMEM;
+			break;
 		}
 		t = &r[cnt++];
 		memset(t, 0, sizeof *t);
@@ -636,14 +626,9 @@ int fr_state_run_steps(fr_state *s, int64_t run_id, fr_run_step_row **out, size_
 		return -1;
 	sqlite3_bind_int64(st, 1, run_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 32;
-			t = fr_realloc(r, cap * sizeof *r);
-			if (!t) {
-				rc = SQLITE_NOMEM;
-				break;
-			}
-			r = t;
+		if (fr_grow(&r, &cap, cnt + 1, sizeof *r)) {
+			rc = SQLITE_NOMEM;
+			break;
 		}
 		t = &r[cnt++];
 		t->step_id = col_text0(st, 0);
@@ -685,19 +670,7 @@ static int cache_cmp(const void *a, const void *b)
 
 static int cache_reserve(fr_state *s, size_t n)
 {
-	cache_entry *t;
-	size_t cap;
-	if (n <= s->capcache)
-		return 0;
-	cap = s->capcache ? s->capcache : 256;
-	while (cap < n)
-		cap *= 2;
-	t = fr_realloc(s->cache, cap * sizeof *t);
-	if (!t)
-		return -1;
-	s->cache = t;
-	s->capcache = cap;
-	return 0;
+	return fr_grow(&s->cache, &s->capcache, n, sizeof *s->cache);
 }
 
 static int cache_load(fr_state *s)

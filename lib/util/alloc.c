@@ -64,3 +64,24 @@ void fr_free(void *p)
 {
 	free(p);
 }
+
+int fr_grow(void *arrp, size_t *cap, size_t n, size_t elem)
+{
+	void *arr, *t;
+	size_t want = *cap ? *cap : 16;
+	if (n <= *cap)
+		return 0;
+	while (want < n) {
+		if (want > (size_t)-1 / 2 / elem)
+			return -1;
+		want *= 2;
+	}
+	/* The caller's pointer is read and written as bytes: it may be any T *. */
+	memcpy(&arr, arrp, sizeof arr);
+	t = fr_realloc(arr, want * elem);
+	if (!t)
+		return -1;
+	memcpy(arrp, &t, sizeof t);
+	*cap = want;
+	return 0;
+}

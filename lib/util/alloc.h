@@ -15,6 +15,13 @@ char *fr_strdup(const char *s);            /* NULL in, NULL out */
 char *fr_strndup(const char *s, size_t n);
 void fr_free(void *p);
 
+/*
+ * Makes room for n elements of size elem in the array *arrp (of *cap
+ * elements), doubling (from 16) when it must grow, as git's ALLOC_GROW.
+ * Returns 0, or -1 with *arrp and *cap as they were when memory runs out.
+ */
+int fr_grow(void *arrp, size_t *cap, size_t n, size_t elem);
+
 /* Frees *pp and sets it to NULL. */
 #define FR_FREE(pp) do { fr_free(pp); (pp) = NULL; } while (0)
 

@@ -211,6 +211,31 @@ static void test_size_overflow(void **state)
 	fr_buf_release(&b);
 }
 
+/* fr_grow: doubles from 16, keeps the content, fails without losing the array. */
+static void test_grow(void **state)
+{
+	int *v = NULL;
+	size_t cap = 0, i;
+	(void)state;
+	assert_int_equal(fr_grow(&v, &cap, 1, sizeof *v), 0);
+	assert_int_equal(cap, 16);
+	for (i = 0; i < 100; i++) {
+		assert_int_equal(fr_grow(&v, &cap, i + 1, sizeof *v), 0);
+		v[i] = (int)i;
+	}
+	assert_int_equal(cap, 128);
+	for (i = 0; i < 100; i++)
+		assert_int_equal(v[i], (int)i);
+	assert_int_equal(fr_grow(&v, &cap, 100, sizeof *v), 0); /* room already */
+	fr_alloc_fail_after(0);
+	assert_int_equal(fr_grow(&v, &cap, 1000, sizeof *v), -1);
+	fr_alloc_fail_after(-1);
+	assert_int_equal(cap, 128);
+	assert_int_equal(v[99], 99);
+	assert_int_equal(fr_grow(&v, &cap, (size_t)-1 / 2, sizeof *v), -1); /* overflow */
+	fr_free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_oom_sticks),
 		cmocka_unit_test(test_setf_after_oom),
 		cmocka_unit_test(test_size_overflow),
+		cmocka_unit_test(test_grow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
