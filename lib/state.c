@@ -99,10 +99,17 @@ int fr_state_open(fr_state **out, const char *ferry_dir, int create, fr_buf *err
 	/* Private: ops steps' undo records keep what files held (a .env's secrets, say). */
 	chmod(path, 0600);
 	{
-		/* Keep the -wal and -shm files between runs: no create and unlink on each no-op. */
+		/*
+		 * Keep the -wal and -shm files between runs (no create and unlink on
+		 * each no-op), but empty: a persistent WAL that keeps its frames is
+		 * read back at every open and checkpointed again, with three
+		 * fdatasyncs, at every close. journal_size_limit=0 truncates it to
+		 * zero bytes once the closing checkpoint has copied it back.
+		 */
 		int persist = 1;
 		sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 	}
+	sqlite3_exec(s->db, "PRAGMA journal_size_limit=0", NULL, NULL, NULL);
 	/* The schema is written once; later opens only read user_version (the no-op path). */
 	if (sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
 	    (schema_version(s->db) < 2 &&

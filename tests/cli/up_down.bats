@@ -79,6 +79,21 @@ version_file() { jq -r .version "$ROOT/config/version.json"; }
 	[ "$(jq '.steps | length' <<<"$output")" -eq 0 ]
 }
 
+@test "a no-op up writes nothing: state.db untouched, its WAL left empty" {
+	three_versions
+	find "$ROOT" -exec touch -h -d '@1700000000' {} +
+	ferry up
+	ferry up   # stores the no-op fingerprint
+	[ -f "$ROOT/.ferry/state.db-wal" ]
+	[ "$(stat -c %s "$ROOT/.ferry/state.db-wal")" -eq 0 ]
+	before=$(stat -c '%s %Y.%y' "$ROOT/.ferry/state.db")
+	run ferry up
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"nothing to do"* ]]
+	[ "$(stat -c '%s %Y.%y' "$ROOT/.ferry/state.db")" = "$before" ]
+	[ "$(stat -c %s "$ROOT/.ferry/state.db-wal")" -eq 0 ]
+}
+
 @test "up: flat steps (1.2.2_name.sql) form the transition into their version" {
 	make_install
 	flat 0.1.0_users.sql $'-- ferry:up\nCREATE TABLE users(x);\n-- ferry:down\nDROP TABLE users;'
