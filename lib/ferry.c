@@ -14,6 +14,8 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -158,6 +160,9 @@ int ferry_find_root(char **out, const char *start)
 	}
 }
 
+static void vdb_join(ferry *f);
+static void vdb_job_free(struct fr_vdb_job *j);
+
 int ferry_open(ferry **out, const char *root, const ferry_open_options *opts)
 {
 	ferry *f;
@@ -201,6 +206,11 @@ void ferry_close(ferry *f)
 	if (!f)
 		return;
 	fr_lock_release(&f->lock);
+	vdb_join(f);
+	if (f->vdb_job)
+		vdb_job_free(f->vdb_job);
+	if (f->vdb_read)
+		vdb_job_free(f->vdb_read);
 	fr_db_close(f->vdb);
 	fr_free(f->natives);
 	fr_free(f->native_error);
@@ -266,15 +276,105 @@ done:
 	return rc;
 }
 
+/* ---- the version database ---- */
+
+/*
+ * Opening PostgreSQL costs a no-op start most of its time: loading libpq
+ * and its two dozen libraries, then the server's fork of a backend. Both
+ * overlap with reading the migrations folder when a thread does them: the
+ * job opens the database and reads the version once, and the first
+ * fr_current() takes both. The job touches nothing but its own fields and
+ * the read-only configuration; it blocks every signal, so that SIGINT and
+ * SIGTERM still reach the thread that runs the engine.
+ */
+struct fr_vdb_job {
+	pthread_t thread;
+	const fr_dbconf *conf;
+	fr_db *db;
+	int open_rc, version_rc;
+	fr_buf err;       /* why the open or the read failed */
+	fr_buf version;   /* as read, "" when none is recorded */
+};
+
+static void *vdb_job_run(void *arg)
+{
+	struct fr_vdb_job *j = arg;
+	j->open_rc = fr_db_open(&j->db, j->conf, &j->err);
+	if (!j->open_rc)
+		j->version_rc = j->db->drv->version_get(j->db, &j->version, &j->err);
+	return NULL;
+}
+
+static const fr_db_driver *vdb_driver(ferry *f)
+{
+	const fr_db_driver *drv;
+	if (!f->cfg->ndbs || !(drv = fr_db_driver_find(f->cfg->dbs[0].driver)) || !drv->version_get)
+		return NULL;
+	return drv;
+}
+
+void fr_vdb_start(ferry *f)
+{
+	struct fr_vdb_job *j;
+	sigset_t all, old;
+	/* Allocation-failure tests count allocations: they keep to one thread. */
+	if (f->vdb || f->vdb_tried || f->vdb_job || !vdb_driver(f) || fr_alloc_faults_armed())
+		return;
+	j = fr_calloc(1, sizeof *j);
+	if (!j)
+		return; /* version_db() opens it in this thread instead */
+	j->conf = &f->cfg->dbs[0];
+	fr_buf_init(&j->err);
+	fr_buf_init(&j->version);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (pthread_create(&j->thread, NULL, vdb_job_run, j) == 0)
+		f->vdb_job = j;
+	else
+		fr_free(j);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void vdb_job_free(struct fr_vdb_job *j)
+{
+	fr_db_close(j->db);
+	fr_buf_release(&j->err);
+	fr_buf_release(&j->version);
+	fr_free(j);
+}
+
+/* Waits for the job; from then on it is as if version_db() had opened the database. */
+static void vdb_join(ferry *f)
+{
+	if (f->vdb_job)
+		pthread_join(f->vdb_job->thread, NULL);
+}
+
 /* The default database when its driver keeps the version there; NULL when it keeps none. */
 static fr_db *version_db(ferry *f, int *rc)
 {
-	const fr_db_driver *drv;
+	struct fr_vdb_job *j = f->vdb_job;
 	*rc = 0;
+	if (j) {
+		vdb_join(f);
+		f->vdb_job = NULL;
+		f->vdb_tried = 1;
+		if (j->open_rc) {
+			*rc = fr_fail_msg(f, FERRY_EINVALID, j->err.ptr);
+			f->vdb_tried = 0;
+			vdb_job_free(j);
+			return NULL;
+		}
+		f->vdb = j->db;
+		j->db = NULL;
+		/* The version it read serves the first fr_current() (see there). */
+		f->vdb_read = j;
+		return f->vdb;
+	}
 	if (f->vdb || f->vdb_tried)
 		return f->vdb;
 	f->vdb_tried = 1;
-	if (!f->cfg->ndbs || !(drv = fr_db_driver_find(f->cfg->dbs[0].driver)) || !drv->version_get)
+	if (!vdb_driver(f))
 		return NULL;
 	fr_buf_reset(&f->err);
 	if (fr_db_open(&f->vdb, &f->cfg->dbs[0], &f->err)) {
@@ -283,6 +383,28 @@ static fr_db *version_db(ferry *f, int *rc)
 		f->vdb_tried = 0;
 	}
 	return f->vdb;
+}
+
+int fr_catalog_and_current(ferry *f, fr_version *cur)
+{
+	fr_buf saved;
+	int rc, code;
+	fr_vdb_start(f);
+	if (!(rc = fr_load_catalog(f)))
+		return fr_current(f, cur);
+	/*
+	 * A bad catalog still says where the installation is (a refused run's
+	 * "from"), and the job's reading is taken now rather than left to go
+	 * stale; the catalog's error is the one reported.
+	 */
+	saved = f->err;
+	code = f->errcode;
+	fr_buf_init(&f->err);
+	fr_current(f, cur);
+	fr_buf_release(&f->err);
+	f->err = saved;
+	f->errcode = code;
+	return rc;
 }
 
 int fr_current(ferry *f, fr_version *out)
@@ -297,7 +419,20 @@ int fr_current(ferry *f, fr_version *out)
 	if (vdb) {
 		/* The shared database wins over this machine's state.db. */
 		fr_buf err = FR_BUF_INIT;
-		if (vdb->drv->version_get(vdb, &v, &err)) {
+		struct fr_vdb_job *pre = f->vdb_read;
+		int vrc;
+		if (pre) {
+			/* Read by the job a moment ago: the first reading of this call. */
+			fr_buf t = v;
+			f->vdb_read = NULL;
+			vrc = pre->version_rc;
+			v = pre->version, pre->version = t;
+			t = err, err = pre->err, pre->err = t;
+			vdb_job_free(pre);
+		} else {
+			vrc = vdb->drv->version_get(vdb, &v, &err);
+		}
+		if (vrc) {
 			rc = fr_fail(f, FERRY_EFAILED, "cannot read the version from database '%s': %s",
 			             f->cfg->dbs[0].name, err.ptr);
 			fr_buf_release(&err);
@@ -581,7 +716,7 @@ int ferry_status(char **out, ferry *f)
 	char text[FR_VERSION_STR_MAX];
 	int rc, found = 0, held;
 	*out = NULL;
-	if ((rc = fr_current(f, &cur)) || (rc = fr_load_catalog(f)))
+	if ((rc = fr_catalog_and_current(f, &cur)))
 		return rc;
 	/* At the latest version nothing can be pending: no need to read the registry. */
 	if ((fr_version_cmp(&cur, fr_catalog_latest(f->cat)) < 0 &&
@@ -682,9 +817,7 @@ int ferry_list(char **out, ferry *f)
 	char text[FR_VERSION_STR_MAX];
 	int rc;
 	*out = NULL;
-	if ((rc = fr_load_catalog(f)))
-		return rc;
-	if ((rc = fr_current(f, &cur)))
+	if ((rc = fr_catalog_and_current(f, &cur)))
 		return rc;
 	if (fr_state_registry(f->state, &regs, &nregs))
 		return fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
@@ -783,7 +916,7 @@ int ferry_versions(char **out, ferry *f)
 	size_t i;
 	int rc;
 	*out = NULL;
-	if ((rc = fr_load_catalog(f)) || (rc = fr_current(f, &cur)))
+	if ((rc = fr_catalog_and_current(f, &cur)))
 		return rc;
 	doc = json_object();
 	arr = json_array();
@@ -805,11 +938,19 @@ int ferry_versions(char **out, ferry *f)
 
 int ferry_plan_new(ferry_plan **out, ferry *f, const char *target)
 {
+	fr_version cur;
+	return fr_plan_new(out, f, target, &cur);
+}
+
+int fr_plan_new(ferry_plan **out, ferry *f, const char *target, fr_version *current)
+{
 	fr_version cur, tgt;
 	struct ferry_plan *p = NULL;
 	int rc;
 	*out = NULL;
-	if ((rc = fr_current(f, &cur)) || (rc = fr_load_catalog(f)))
+	rc = fr_catalog_and_current(f, &cur);
+	*current = cur;
+	if (rc)
 		return rc;
 	if (target) {
 		if (fr_version_parse(&tgt, target, &f->err))

@@ -36,6 +36,13 @@ struct ferry {
 	 */
 	struct fr_db *vdb;
 	int vdb_tried;
+	/*
+	 * The version database being opened by a thread of its own while this
+	 * one reads the migrations folder (fr_vdb_start); joined by the first
+	 * fr_current() or by ferry_close(). NULL when none runs.
+	 */
+	struct fr_vdb_job *vdb_job;
+	struct fr_vdb_job *vdb_read; /* its version, not taken yet by fr_current() */
 	ferry_progress_fn progress;
 	void *progress_ctx;
 	/* Native steps registered by the application (ferry_register_step). */
@@ -56,6 +63,24 @@ void fr_log(ferry *f, ferry_log_level level, const char *step_id, const char *fm
 
 /* Writes the log lines gathered so far. */
 void fr_log_flush(ferry *f);
+
+/*
+ * Starts opening the version database (and reading the version) on a
+ * thread, when the default database keeps one and is not open yet; the
+ * start-up path then waits for PostgreSQL while it scans the folder.
+ */
+void fr_vdb_start(ferry *f);
+
+/*
+ * The catalog (fr_load_catalog) and the current version (fr_current),
+ * the version database opening on a thread meanwhile (fr_vdb_start).
+ * When the catalog fails, *cur is still the version if it can be read
+ * (else 0.0.0) and the error is the catalog's.
+ */
+int fr_catalog_and_current(ferry *f, fr_version *cur);
+
+/* ferry_plan_new(), which also gives the current version it read, even when it fails after. */
+int fr_plan_new(ferry_plan **out, ferry *f, const char *target, fr_version *current);
 
 /* Loads the catalog once (FERRY_EINVALID with every problem in the message). */
 int fr_load_catalog(ferry *f);

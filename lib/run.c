@@ -1214,22 +1214,19 @@ static int run_up(ferry *f, const ferry_plan *given, const char *target,
 
 	if ((rc = engine_init(&e, f, o)))
 		return rc;
-	if ((rc = fr_current(f, &e.from)))
-		goto done;
-	e.recorded = e.from;
-	e.floor_version = e.from;
 again:
+	/* One reading of the version a pass: the plan's (one round trip on PostgreSQL). */
 	if (!given) {
 		ferry_plan_free(made);
 		made = NULL;
-		if ((rc = ferry_plan_new(&made, f, target)))
+		rc = fr_plan_new(&made, f, target, &e.from);
+		e.recorded = e.floor_version = e.from;
+		if (rc)
 			goto done;
 		p = made;
-	} else if ((rc = fr_load_catalog(f))) {
+	} else if ((rc = fr_catalog_and_current(f, &e.from))) {
 		goto done;
 	}
-	if ((rc = fr_current(f, &e.from)))
-		goto done;
 	e.recorded = e.from;
 	e.floor_version = e.from;
 	if (given && fr_version_cmp(&e.from, &p->from) != 0) {

@@ -141,7 +141,7 @@ int ferry_verify(char **out, ferry *f)
 	fr_version cur;
 	int rc;
 	*out = NULL;
-	if ((rc = fr_load_catalog(f)) || (rc = fr_current(f, &cur)))
+	if ((rc = fr_catalog_and_current(f, &cur)))
 		return rc;
 	if ((rc = checker_init(&c, f)))
 		goto done;

@@ -21,6 +21,11 @@ void fr_alloc_fail_after(long n)
 	fail_countdown = n;
 }
 
+int fr_alloc_faults_armed(void)
+{
+	return fail_countdown >= 0;
+}
+
 void *fr_malloc(size_t n)
 {
 	if (should_fail())

