@@ -82,6 +82,7 @@ static struct {
 	__typeof__(archive_read_support_filter_gzip) *archive_read_support_filter_gzip;
 	__typeof__(archive_read_support_filter_zstd) *archive_read_support_filter_zstd;
 	__typeof__(archive_read_open_fd) *archive_read_open_fd;
+	__typeof__(archive_read_open) *archive_read_open;
 	__typeof__(archive_read_next_header) *archive_read_next_header;
 	__typeof__(archive_read_data_block) *archive_read_data_block;
 	__typeof__(archive_filter_bytes) *archive_filter_bytes;
@@ -119,6 +120,7 @@ static const fr_dl_sym archive_syms[] = {
 	FR_DL_SYM(A, archive_read_free), FR_DL_SYM(A, archive_read_support_format_tar),
 	FR_DL_SYM(A, archive_read_support_filter_gzip),
 	FR_DL_SYM(A, archive_read_support_filter_zstd), FR_DL_SYM(A, archive_read_open_fd),
+	FR_DL_SYM(A, archive_read_open),
 	FR_DL_SYM(A, archive_read_next_header), FR_DL_SYM(A, archive_read_data_block),
 	FR_DL_SYM(A, archive_filter_bytes), FR_DL_SYM(A, archive_error_string),
 	FR_DL_SYM(A, archive_errno),
@@ -141,12 +143,18 @@ static struct {
 	__typeof__(ZSTD_compressStream2) *ZSTD_compressStream2;
 	__typeof__(ZSTD_isError) *ZSTD_isError;
 	__typeof__(ZSTD_getErrorName) *ZSTD_getErrorName;
+	__typeof__(ZSTD_createDCtx) *ZSTD_createDCtx;
+	__typeof__(ZSTD_freeDCtx) *ZSTD_freeDCtx;
+	__typeof__(ZSTD_decompressStream) *ZSTD_decompressStream;
+	__typeof__(ZSTD_DStreamInSize) *ZSTD_DStreamInSize;
 } Z;
 
 static const fr_dl_sym zstd_syms[] = {
 	FR_DL_SYM(Z, ZSTD_createCCtx), FR_DL_SYM(Z, ZSTD_freeCCtx),
 	FR_DL_SYM(Z, ZSTD_CCtx_setParameter), FR_DL_SYM(Z, ZSTD_compressStream2),
 	FR_DL_SYM(Z, ZSTD_isError), FR_DL_SYM(Z, ZSTD_getErrorName),
+	FR_DL_SYM(Z, ZSTD_createDCtx), FR_DL_SYM(Z, ZSTD_freeDCtx),
+	FR_DL_SYM(Z, ZSTD_decompressStream), FR_DL_SYM(Z, ZSTD_DStreamInSize),
 	{ NULL, NULL }
 };
 
@@ -2000,6 +2008,7 @@ typedef struct {
 	int write_failed;     /* staging could not be written: the archive may be fine */
 	unsigned char *zeros;
 	fr_sha256 *md;
+	void *zp;             /* an fr_zpipe when a thread decompresses (zstd) */
 } fr_reader;
 
 /* libarchive's message, with the system's words for its errno when it has one. */
@@ -2181,6 +2190,221 @@ static int hash_bytes(fr_reader *r, const void *p, size_t n)
 }
 
 /* Reads one entry's data: hashes it (holes as zeros) and, restoring, writes it. */
+/*
+ * Starts writing a staged file to disk without waiting (Linux): the sync
+ * before the swap then finds most of it done, and the disk works while
+ * the next entries are decompressed.
+ */
+static void start_writeback(const char *path)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		close(fd);
+	}
+#else
+	(void)path;
+#endif
+}
+
+/* ---- reading: zstd decompressed on a thread of its own ---- */
+
+/*
+ * GNU tar runs zstd -d in a second process, so decompressing and writing
+ * the files overlap; libarchive's own zstd filter does both in turn on one
+ * thread. For a zstd archive the reader therefore decompresses on a thread
+ * into a ring of ZP_SLOTS chunks, and libarchive reads the tar stream from
+ * it (a custom read callback); hashing and writing stay where they were.
+ * Memory: the ring, one input buffer and zstd's window.
+ */
+#define ZP_SLOTS 4
+
+typedef struct {
+	int fd;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned char *slot[ZP_SLOTS];
+	size_t len[ZP_SLOTS];
+	size_t filled, taken;       /* chunks published by the thread / handed to libarchive */
+	int eof, quit;              /* the stream ended / the reader gave up */
+	char err[160];              /* why the stream could not be decompressed */
+	uint64_t in_bytes;          /* compressed bytes read so far (progress) */
+	unsigned char *in;
+	size_t incap;
+	ZSTD_DCtx *z;
+} fr_zpipe;
+
+static int zp_publish(fr_zpipe *p, size_t len)
+{
+	int quit;
+	pthread_mutex_lock(&p->mu);
+	p->len[p->filled % ZP_SLOTS] = len;
+	p->filled++;
+	pthread_cond_broadcast(&p->cv);
+	/*
+	 * Chunks held..filled-1 are libarchive's or waiting for it (held: the
+	 * one it has now, taken - 1); the next slot is free while they fill
+	 * fewer than all the slots.
+	 */
+	while (!p->quit && p->filled - (p->taken ? p->taken - 1 : 0) >= ZP_SLOTS)
+		pthread_cond_wait(&p->cv, &p->mu);
+	quit = p->quit;
+	pthread_mutex_unlock(&p->mu);
+	return quit ? -1 : 0;
+}
+
+static void *zp_run(void *arg)
+{
+	fr_zpipe *p = arg;
+	ZSTD_outBuffer out = { p->slot[0], BK_CHUNK, 0 };
+	size_t last = 0;
+	uint64_t in_total = 0;
+	int full;
+	for (;;) {
+		ssize_t n = read(p->fd, p->in, p->incap);
+		ZSTD_inBuffer in = { p->in, n > 0 ? (size_t)n : 0, 0 };
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(p->err, sizeof p->err, "cannot read: %s", strerror(errno));
+			break;
+		}
+		if (n == 0) {
+			if (last != 0)
+				snprintf(p->err, sizeof p->err, "the zstd stream is cut short");
+			break;
+		}
+		in_total += (uint64_t)n;
+		__atomic_store_n(&p->in_bytes, in_total, __ATOMIC_RELAXED);
+		/* A full chunk may leave output inside zstd: call again until it is not full. */
+		do {
+			last = Z.ZSTD_decompressStream(p->z, &out, &in);
+			if (Z.ZSTD_isError(last)) {
+				snprintf(p->err, sizeof p->err, "zstd: %s", Z.ZSTD_getErrorName(last));
+				goto end;
+			}
+			full = out.pos == out.size;
+			if (full) {
+				if (zp_publish(p, out.pos))
+					return NULL;
+				out.dst = p->slot[p->filled % ZP_SLOTS];
+				out.pos = 0;
+			}
+		} while (in.pos < in.size || full);
+	}
+end:
+	pthread_mutex_lock(&p->mu);
+	if (!p->err[0] && out.pos) {
+		p->len[p->filled % ZP_SLOTS] = out.pos;
+		p->filled++;
+	}
+	p->eof = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* libarchive's read callback: the next chunk; the one handed out before is free again. */
+static la_ssize_t zp_read(struct archive *a, void *arg, const void **buf)
+{
+	fr_zpipe *p = arg;
+	la_ssize_t n = 0;
+	pthread_mutex_lock(&p->mu);
+	/* The chunk libarchive held until now (if any) is given back; it takes the next. */
+	p->taken++;
+	pthread_cond_broadcast(&p->cv);
+	while (p->filled < p->taken && !p->eof)
+		pthread_cond_wait(&p->cv, &p->mu);
+	if (p->filled >= p->taken) {
+		size_t i = (p->taken - 1) % ZP_SLOTS;
+		*buf = p->slot[i];
+		n = (la_ssize_t)p->len[i];
+	} else if (p->err[0]) {
+		A.archive_set_error(a, EIO, "%s", p->err);
+		n = -1;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
+/* Stops the thread (if running) and frees everything. */
+static void zp_free(fr_zpipe *p)
+{
+	size_t i;
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->quit = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thread, NULL);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	for (i = 0; i < ZP_SLOTS; i++)
+		fr_free(p->slot[i]);
+	fr_free(p->in);
+	if (p->z)
+		Z.ZSTD_freeDCtx(p->z);
+	fr_free(p);
+}
+
+/*
+ * A decompressing thread for fd when it holds a zstd stream (and libzstd
+ * and the memory are there); NULL otherwise, and libarchive's filters read
+ * it. fd is left at its start either way.
+ */
+static fr_zpipe *zp_start(int fd)
+{
+	static const unsigned char magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
+	unsigned char head[4];
+	fr_zpipe *p;
+	sigset_t all, old;
+	size_t i;
+	int ok;
+	if (pread(fd, head, sizeof head, 0) != (ssize_t)sizeof head || memcmp(head, magic, 4) ||
+	    fr_dl_open(&zstd_lib) || !(p = fr_calloc(1, sizeof *p)))
+		return NULL;
+	p->fd = fd;
+	p->incap = Z.ZSTD_DStreamInSize();
+	ok = (p->in = fr_malloc(p->incap)) && (p->z = Z.ZSTD_createDCtx());
+	for (i = 0; ok && i < ZP_SLOTS; i++)
+		ok = (p->slot[i] = fr_malloc(BK_CHUNK)) != NULL;
+	if (!ok) {
+		for (i = 0; i < ZP_SLOTS; i++)
+			fr_free(p->slot[i]);
+		fr_free(p->in);
+		if (p->z)
+			Z.ZSTD_freeDCtx(p->z);
+		fr_free(p);
+		return NULL;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	/* Signals stay with the thread that runs the engine. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ok = pthread_create(&p->thread, NULL, zp_run, p) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!ok) {
+		pthread_mutex_destroy(&p->mu);
+		pthread_cond_destroy(&p->cv);
+		for (i = 0; i < ZP_SLOTS; i++)
+			fr_free(p->slot[i]);
+		fr_free(p->in);
+		Z.ZSTD_freeDCtx(p->z);
+		fr_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static uint64_t zp_in_bytes(const fr_zpipe *p)
+{
+	return __atomic_load_n(&p->in_bytes, __ATOMIC_RELAXED);
+}
+
 static int read_data(fr_reader *r, const char *name, int64_t *size)
 {
 	const void *buf;
@@ -2220,7 +2444,8 @@ static int read_data(fr_reader *r, const char *name, int64_t *size)
 			return -1;
 		}
 		pos = off + (la_int64_t)len;
-		prog_at(&r->prog, (uint64_t)A.archive_filter_bytes(r->r, -1));
+		prog_at(&r->prog, r->zp ? zp_in_bytes(r->zp)
+		                        : (uint64_t)A.archive_filter_bytes(r->r, -1));
 		if (r->f->interrupted) {
 			r->stop = 1;
 			return -1;
@@ -2380,6 +2605,8 @@ static int read_entry(fr_reader *r)
 		r->stop = 1;
 		goto done;
 	}
+	if (r->disk && type == 'f' && size >= BK_CHUNK)
+		start_writeback(dest.ptr);
 	if (!(x = rec_push(r, name, type))) {
 		finding(r, "damaged", name, "out of memory");
 		r->stop = 1;
@@ -2531,11 +2758,17 @@ static int read_archive(fr_reader *r, const char *path, const char *what, json_t
 		return fr_fail(r->f, FERRY_EFAILED, "out of memory");
 	}
 	A.archive_read_support_format_tar(r->r);
-	A.archive_read_support_filter_zstd(r->r);
-	A.archive_read_support_filter_gzip(r->r);
-	if (A.archive_read_open_fd(r->r, fd, BK_CHUNK) != ARCHIVE_OK) {
+	r->zp = zp_start(fd);
+	if (!r->zp) {
+		A.archive_read_support_filter_zstd(r->r);
+		A.archive_read_support_filter_gzip(r->r);
+	}
+	if ((r->zp ? A.archive_read_open(r->r, r->zp, NULL, zp_read, NULL)
+	           : A.archive_read_open_fd(r->r, fd, BK_CHUNK)) != ARCHIVE_OK) {
 		finding(r, "damaged", "archive", "not a tar archive ferry can read: %s",
 		        A.archive_error_string(r->r));
+		zp_free(r->zp);
+		r->zp = NULL;
 		close(fd);
 		return 0;
 	}
@@ -2544,6 +2777,8 @@ static int read_archive(fr_reader *r, const char *path, const char *what, json_t
 		done = read_entry(r) == 1;
 	A.archive_read_free(r->r); /* closes the archive; the fd stays ours */
 	r->r = NULL;
+	zp_free(r->zp);
+	r->zp = NULL;
 	close(fd);
 	if (r->f->interrupted)
 		return fr_fail(r->f, FERRY_EINTERRUPTED, "interrupted; nothing was changed");

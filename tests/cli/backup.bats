@@ -275,6 +275,40 @@ EOF
 	[ "$status" -eq 2 ]
 }
 
+@test "zstd is read on its own thread: several frames pass, a cut-short stream is damaged" {
+	head -c 9000000 /dev/urandom >"$ROOT/data/blob.bin"   # more than the reader's ring holds
+	seq 1 200000 >"$ROOT/data/lines.txt"
+	ferry backup create
+	id=$(last_id)
+	path=$(archive "$id")
+	# The same tar as two zstd frames, one after the other (as zstd -c a b > c makes).
+	zstd -q -d -c "$path" >"$BATS_TEST_TMPDIR/plain.tar"
+	half=$(( $(stat -c %s "$BATS_TEST_TMPDIR/plain.tar") / 2 ))
+	head -c "$half" "$BATS_TEST_TMPDIR/plain.tar" | zstd -q -c >"$BATS_TEST_TMPDIR/two.zst"
+	tail -c +"$((half + 1))" "$BATS_TEST_TMPDIR/plain.tar" | zstd -q -c >>"$BATS_TEST_TMPDIR/two.zst"
+	cp "$path" "$BATS_TEST_TMPDIR/one.zst"
+	cp "$BATS_TEST_TMPDIR/two.zst" "$path"
+	run ferry backup verify "$id"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	rm "$ROOT/data/lines.txt"
+	ferry backup restore --no-safety-backup "$id"
+	[ "$(seq 1 200000)" = "$(cat "$ROOT/data/lines.txt")" ]
+	# Cut short in the middle of blob.bin: verify and restore say so, nothing changes.
+	head -c "$(( $(stat -c %s "$BATS_TEST_TMPDIR/one.zst") / 2 ))" "$BATS_TEST_TMPDIR/one.zst" >"$path"
+	run ferry backup verify "$id"
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"damaged"* ]]
+	[[ "$output" == *"cut short"* ]]
+	echo changed >"$ROOT/data/lines.txt"
+	before=$(tree)
+	run ferry backup restore "$id"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"nothing was changed"* ]]
+	[ "$(tree)" = "$before" ]
+}
+
 # craft NAME KIND: a tar with one attack and an honest manifest, made with python3's tarfile.
 craft() {
 	python3 - "$BATS_TEST_TMPDIR/$1.tar" "$2" "$BATS_TEST_TMPDIR/outside" <<'EOF'
