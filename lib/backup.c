@@ -21,6 +21,7 @@
 #include "util/alloc.h"
 #include "util/dl.h"
 #include "util/fs.h"
+#include "util/thread.h"
 #include "version.h"
 
 #include <archive.h>
@@ -2329,17 +2330,10 @@ static la_ssize_t zp_read(struct archive *a, void *arg, const void **buf)
 	return n;
 }
 
-/* Stops the thread (if running) and frees everything. */
-static void zp_free(fr_zpipe *p)
+/* Frees what zp_start() allocated (the thread is stopped or was never started). */
+static void zp_release(fr_zpipe *p)
 {
 	size_t i;
-	if (!p)
-		return;
-	pthread_mutex_lock(&p->mu);
-	p->quit = 1;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	pthread_join(p->thread, NULL);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
 	for (i = 0; i < ZP_SLOTS; i++)
@@ -2348,6 +2342,19 @@ static void zp_free(fr_zpipe *p)
 	if (p->z)
 		Z.ZSTD_freeDCtx(p->z);
 	fr_free(p);
+}
+
+/* Stops the thread and frees everything. */
+static void zp_free(fr_zpipe *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->quit = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thread, NULL);
+	zp_release(p);
 }
 
 /*
@@ -2360,7 +2367,6 @@ static fr_zpipe *zp_start(int fd)
 	static const unsigned char magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
 	unsigned char head[4];
 	fr_zpipe *p;
-	sigset_t all, old;
 	size_t i;
 	int ok;
 	if (pread(fd, head, sizeof head, 0) != (ssize_t)sizeof head || memcmp(head, magic, 4) ||
@@ -2368,33 +2374,13 @@ static fr_zpipe *zp_start(int fd)
 		return NULL;
 	p->fd = fd;
 	p->incap = Z.ZSTD_DStreamInSize();
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
 	ok = (p->in = fr_malloc(p->incap)) && (p->z = Z.ZSTD_createDCtx());
 	for (i = 0; ok && i < ZP_SLOTS; i++)
 		ok = (p->slot[i] = fr_malloc(BK_CHUNK)) != NULL;
-	if (!ok) {
-		for (i = 0; i < ZP_SLOTS; i++)
-			fr_free(p->slot[i]);
-		fr_free(p->in);
-		if (p->z)
-			Z.ZSTD_freeDCtx(p->z);
-		fr_free(p);
-		return NULL;
-	}
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	/* Signals stay with the thread that runs the engine. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ok = pthread_create(&p->thread, NULL, zp_run, p) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!ok) {
-		pthread_mutex_destroy(&p->mu);
-		pthread_cond_destroy(&p->cv);
-		for (i = 0; i < ZP_SLOTS; i++)
-			fr_free(p->slot[i]);
-		fr_free(p->in);
-		Z.ZSTD_freeDCtx(p->z);
-		fr_free(p);
+	if (!ok || fr_thread_start(&p->thread, zp_run, p)) {
+		zp_release(p);
 		return NULL;
 	}
 	return p;

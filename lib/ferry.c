@@ -9,13 +9,12 @@
 #include "util/alloc.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -316,7 +315,6 @@ static const fr_db_driver *vdb_driver(ferry *f)
 void fr_vdb_start(ferry *f)
 {
 	struct fr_vdb_job *j;
-	sigset_t all, old;
 	/* Allocation-failure tests count allocations: they keep to one thread. */
 	if (f->vdb || f->vdb_tried || f->vdb_job || !vdb_driver(f) || fr_alloc_faults_armed())
 		return;
@@ -326,13 +324,10 @@ void fr_vdb_start(ferry *f)
 	j->conf = &f->cfg->dbs[0];
 	fr_buf_init(&j->err);
 	fr_buf_init(&j->version);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (pthread_create(&j->thread, NULL, vdb_job_run, j) == 0)
+	if (fr_thread_start(&j->thread, vdb_job_run, j) == 0)
 		f->vdb_job = j;
 	else
 		fr_free(j);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void vdb_job_free(struct fr_vdb_job *j)
@@ -422,12 +417,13 @@ int fr_current(ferry *f, fr_version *out)
 		struct fr_vdb_job *pre = f->vdb_read;
 		int vrc;
 		if (pre) {
-			/* Read by the job a moment ago: the first reading of this call. */
-			fr_buf t = v;
+			/* Read by the job a moment ago: this call's first reading (its buffers move). */
 			f->vdb_read = NULL;
 			vrc = pre->version_rc;
-			v = pre->version, pre->version = t;
-			t = err, err = pre->err, pre->err = t;
+			v = pre->version;
+			err = pre->err;
+			fr_buf_init(&pre->version);
+			fr_buf_init(&pre->err);
 			vdb_job_free(pre);
 		} else {
 			vrc = vdb->drv->version_get(vdb, &v, &err);

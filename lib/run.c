@@ -1220,15 +1220,13 @@ again:
 		ferry_plan_free(made);
 		made = NULL;
 		rc = fr_plan_new(&made, f, target, &e.from);
-		e.recorded = e.floor_version = e.from;
-		if (rc)
-			goto done;
 		p = made;
-	} else if ((rc = fr_catalog_and_current(f, &e.from))) {
-		goto done;
+	} else {
+		rc = fr_catalog_and_current(f, &e.from);
 	}
-	e.recorded = e.from;
-	e.floor_version = e.from;
+	e.recorded = e.floor_version = e.from; /* a refusal's document says where it is too */
+	if (rc)
+		goto done;
 	if (given && fr_version_cmp(&e.from, &p->from) != 0) {
 		vfmt(&e.from, fromtext);
 		vfmt(&p->from, totext);

@@ -100,6 +100,11 @@ extern char **environ;
 	"CREATE TABLE IF NOT EXISTS ferry.version (" \
 	"id integer PRIMARY KEY DEFAULT 1 CHECK (id = 1), version text NOT NULL, " \
 	"updated_at timestamptz NOT NULL DEFAULT now())"
+/*
+ * The table holds one row (CHECK (id = 1)); without a WHERE a new backend's
+ * planner opens no index, a third less time on the start-up path.
+ */
+#define PG_GET_VERSION "SELECT version FROM ferry.version"
 #define PG_PUT_NAME "ferry_record_put"
 #define PG_PUT \
 	"INSERT INTO ferry.ferry_steps (" PG_COLUMNS ") VALUES ($1, " \
@@ -1846,12 +1851,8 @@ static int pg_version_get(fr_db *db, fr_buf *out, fr_buf *err)
 	if ((!db->in_tx && pg_ensure(d, err)) || pg_flush(d, err))
 		return -1;
 	if (!db->in_tx) {
-		/*
-		 * One round trip on the start-up path: a missing table is just no
-		 * version. The table holds one row (CHECK (id = 1)); without a WHERE
-		 * the new backend's planner opens no index, a third less time.
-		 */
-		r = P.PQexec(d->c, "SELECT version FROM ferry.version");
+		/* One round trip on the start-up path: a missing table is just no version. */
+		r = P.PQexec(d->c, PG_GET_VERSION);
 		if (pg_ok(r)) {
 			ret = 0;
 			if (P.PQntuples(r) == 1)
@@ -1873,7 +1874,7 @@ static int pg_version_get(fr_db *db, fr_buf *out, fr_buf *err)
 	ret = 0;
 	if (!version)
 		goto done;
-	if (pg_query(d, "SELECT version FROM ferry.version", 0, NULL, &r,
+	if (pg_query(d, PG_GET_VERSION, 0, NULL, &r,
 	             "cannot read the version from ferry.version", err)) {
 		ret = -1;
 		goto done;

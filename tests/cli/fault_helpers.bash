@@ -10,8 +10,6 @@
 #   fj NAME ARGS...              runs `ferry --json ARGS` into $BATS_TEST_TMPDIR/NAME.json
 #   slow_step FROM TO NAME       an SQL step that takes about a second
 #   bg_ferry NAME ARGS...        starts ferry in the background; BG_PID, output in NAME.out
-#   wait_until TIMEOUT CMD...    polls CMD every 50 ms; fails after TIMEOUT seconds
-#   wait_exit PID TIMEOUT        waits for a background ferry; its status in WAIT_RC
 #   wait_lock_line TIMEOUT       until .ferry/lock holds a "pid host since" line
 #   wait_log TIMEOUT REGEX       until .ferry/log/ferry.log has a line matching REGEX
 #   hold_lock SECONDS            another process holds .ferry/lock; HOLD_PID
@@ -128,36 +126,6 @@ bg_ferry() {
 	"$FERRY" -C "$ROOT" "$@" >"$BATS_TEST_TMPDIR/$name.out" 2>&1 3>&- &
 	BG_PID=$!
 	BG_PIDS+=("$BG_PID")
-}
-
-wait_until() {
-	local timeout=$1 i
-	shift
-	for ((i = 0; i < timeout * 20; i++)); do
-		if "$@"; then return 0; fi
-		sleep 0.05
-	done
-	echo "# timed out after ${timeout}s waiting for: $*" >&2
-	return 1
-}
-
-# wait_exit PID TIMEOUT: waits for a background child; WAIT_RC is its status
-# (or "timeout", after which it is killed).
-wait_exit() {
-	local pid=$1 timeout=$2 i
-	WAIT_RC=timeout
-	for ((i = 0; i < timeout * 20; i++)); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			WAIT_RC=0
-			wait "$pid" || WAIT_RC=$?
-			return 0
-		fi
-		sleep 0.05
-	done
-	kill -9 "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	echo "# pid $pid still running after ${timeout}s; killed" >&2
-	return 1
 }
 
 _lock_line() {

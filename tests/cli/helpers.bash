@@ -6,6 +6,8 @@
 #   flat NAME CONTENT            writes migrations/<NAME> (a flat step)
 #   dump                          the main database's schema and rows, without ferry's record
 #   ferry ARGS...                 runs the tool under test with -C $ROOT
+#   wait_until TIMEOUT CMD...     polls CMD every 50 ms; fails after TIMEOUT seconds
+#   wait_exit PID TIMEOUT         waits for a background child; its status in WAIT_RC
 
 FERRY=${FERRY:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)/build/ferry}
 
@@ -90,4 +92,35 @@ recorded_ids() {
 main_tables() {
 	sqlite3 "$ROOT/data/app.db" "SELECT name FROM sqlite_master WHERE type = 'table'
 		AND name NOT LIKE 'ferry%' AND name NOT LIKE 'sqlite%' ORDER BY name" | paste -sd ' ' -
+}
+
+# wait_until TIMEOUT CMD...: polls CMD every 50 ms; fails after TIMEOUT seconds.
+wait_until() {
+	local timeout=$1 i
+	shift
+	for ((i = 0; i < timeout * 20; i++)); do
+		if "$@"; then return 0; fi
+		sleep 0.05
+	done
+	echo "# timed out after ${timeout}s waiting for: $*" >&2
+	return 1
+}
+
+# wait_exit PID TIMEOUT: waits for a background child; WAIT_RC is its status
+# (or "timeout", after which it is killed).
+wait_exit() {
+	local pid=$1 timeout=$2 i
+	WAIT_RC=timeout
+	for ((i = 0; i < timeout * 20; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			WAIT_RC=0
+			wait "$pid" || WAIT_RC=$?
+			return 0
+		fi
+		sleep 0.05
+	done
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	echo "# pid $pid still running after ${timeout}s; killed" >&2
+	return 1
 }

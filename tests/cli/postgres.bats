@@ -104,34 +104,6 @@ assert_pg_unchanged() {
 	fi
 }
 
-wait_until() {
-	local timeout=$1 i
-	shift
-	for ((i = 0; i < timeout * 20; i++)); do
-		if "$@"; then return 0; fi
-		sleep 0.05
-	done
-	echo "# timed out after ${timeout}s waiting for: $*" >&2
-	return 1
-}
-
-# wait_exit PID TIMEOUT: WAIT_RC is the background process's status.
-wait_exit() {
-	local pid=$1 timeout=$2 i
-	WAIT_RC=timeout
-	for ((i = 0; i < timeout * 20; i++)); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			WAIT_RC=0
-			wait "$pid" || WAIT_RC=$?
-			return 0
-		fi
-		sleep 0.05
-	done
-	kill -9 "$pid" 2>/dev/null || true
-	echo "# pid $pid still running after ${timeout}s; killed" >&2
-	return 1
-}
-
 # A ferry session of the server running a query that matches the pattern.
 ferry_running() {
 	[ -n "$(admin_sql "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'ferry %'
