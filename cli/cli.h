@@ -84,6 +84,8 @@ void cli_print_object(json_t *obj);
  * returns it parsed for the human output. Frees doc either way.
  */
 json_t *cli_doc(char *doc);
+/* The human list of a plan's actions (plan, dry runs, up -v): one numbered line each. */
+void cli_say_actions(json_t *actions);
 /* ANSI color around text when colors are on. */
 const char *cli_c(const char *code);
 #define C_RESET cli_c("0")

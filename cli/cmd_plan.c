@@ -8,8 +8,16 @@ int cmd_plan(int argc, char **argv)
 {
 	const char *target = NULL;
 	int dot = 0;
+	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
 	const cli_opt opts[] = {
 		OPT_FLAG_(0, "dot", &dot, "print the version graph for Graphviz, the path in bold"),
+		OPT_STR_(0, "only", &o.only, "STEP_ID", "plan just this step, even if applied"),
+		OPT_STR_(0, "rerun", &o.rerun, "STEP_ID", "plan this step again, then the rest"),
+		OPT_FLAG_(0, "skip-backup", &o.skip_backup, "plan no pre-run backup"),
+		OPT_FLAG_(0, "no-hooks", &o.no_hooks, "plan no stop/restart/start/health hooks"),
+		OPT_FLAG_(0, "checkpoint-each-version", &o.checkpoint_each_version,
+		          "plan a backup after each version"),
+		OPT_FLAG_(0, "force", &o.force, "plan despite drift (up --force runs it)"),
 		OPT_ARG_("TARGET", &target, 0, "the version to reach (default: the latest)"),
 		OPT_END_
 	};
@@ -23,7 +31,7 @@ int cmd_plan(int argc, char **argv)
 	                   opts, argc, argv);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if ((rc = ferry_plan_new(&p, cli.f, target)))
+	if ((rc = ferry_plan_for(&p, cli.f, target, &o)))
 		return cli_fail(rc);
 	rc = dot ? ferry_plan_dot(&doc, p) : ferry_plan_json(&doc, p);
 	ferry_plan_free(p);
@@ -39,14 +47,26 @@ int cmd_plan(int argc, char **argv)
 	j = json_loads(doc, 0, NULL);
 	ferry_free(doc);
 	trs = json_object_get(j, "transitions");
+	if (json_array_size(json_object_get(j, "drift"))) {
+		cli_say("%s%zu applied step%s drifted%s (up refuses without --force):\n", C_YELLOW,
+		        json_array_size(json_object_get(j, "drift")),
+		        json_array_size(json_object_get(j, "drift")) == 1 ? "" : "s", C_RESET);
+		json_array_foreach(json_object_get(j, "drift"), i, s)
+			cli_say("  %s\n", json_string_value(s));
+	}
+	if (!json_array_size(json_object_get(j, "actions"))) {
+		cli_say("at %s: nothing to do\n", json_string_value(json_object_get(j, "from")));
+		json_decref(j);
+		return 0;
+	}
 	if (!json_array_size(trs)) {
 		if (strcmp(json_string_value(json_object_get(j, "from")),
 		           json_string_value(json_object_get(j, "to"))))
 			cli_say("%s -> %s: no steps, the version is recorded\n",
 			        json_string_value(json_object_get(j, "from")),
 			        json_string_value(json_object_get(j, "to")));
-		else
-			cli_say("at %s: nothing to do\n", json_string_value(json_object_get(j, "from")));
+		cli_say("\nwhat a run does, in order:\n");
+		cli_say_actions(json_object_get(j, "actions"));
 		json_decref(j);
 		return 0;
 	}
@@ -86,7 +106,8 @@ int cmd_plan(int argc, char **argv)
 		json_array_foreach(json_object_get(j, "hooks"), i, s)
 			cli_say(" %s", json_string_value(s));
 	}
-	cli_say("\n");
+	cli_say("\n\nwhat a run does, in order:\n");
+	cli_say_actions(json_object_get(j, "actions"));
 	if (json_is_string(json_object_get(j, "required_stop")))
 		cli_say("%sstops at %s%s, a required stop: the application must run at that version "
 		        "before going on to %s\n", C_YELLOW, json_string_value(json_object_get(j, "to")),

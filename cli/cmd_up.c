@@ -4,7 +4,9 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 
@@ -34,12 +36,18 @@ static void print_dry_run(json_t *j)
 	if (!json_array_size(steps)) {
 		cli_say("dry run: no steps; the version would be recorded as %s\n",
 		        json_string_value(json_object_get(j, "to")));
+		if (json_array_size(json_object_get(j, "actions"))) {
+			cli_say("\nwhat the run would do, in order:\n");
+			cli_say_actions(json_object_get(j, "actions"));
+		}
 		return;
 	}
 	cli_say("%sdry run%s %s -> %s: %zu step%s, nothing changed\n", C_BOLD, C_RESET,
 	        json_string_value(json_object_get(j, "from")),
 	        json_string_value(json_object_get(j, "to")), json_array_size(steps),
 	        json_array_size(steps) == 1 ? "" : "s");
+	cli_say("\nwhat the run would do, in order:\n");
+	cli_say_actions(json_object_get(j, "actions"));
 	json_array_foreach(steps, i, s) {
 		json_t *st = json_object_get(s, "statements");
 		json_t *db = json_object_get(s, "database");
@@ -98,11 +106,54 @@ static int report(int rc)
 	return cli_fail(rc);
 }
 
+/* up --plan FILE: the plan `plan --json` wrote, run only if it still holds. */
+static int up_from_file(const char *path, const ferry_run_options *o)
+{
+	ferry_plan *p = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+	FILE *fp = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	if (!fp)
+		return cli_error(EXIT_USAGE, "cannot read the plan file '%s': %s", path,
+		                 strerror(errno));
+	{
+		char chunk[65536];
+		size_t n;
+		while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) {
+			char *t = realloc(text, len + n + 1);
+			if (!t) {
+				free(text);
+				if (fp != stdin)
+					fclose(fp);
+				return cli_error(1, "out of memory");
+			}
+			text = t;
+			memcpy(text + len, chunk, n);
+			len += n;
+		}
+	}
+	if (fp != stdin)
+		fclose(fp);
+	if (!text)
+		return cli_error(EXIT_USAGE, "the plan file '%s' is empty", path);
+	text[len] = '\0';
+	rc = ferry_plan_load(&p, cli.f, text);
+	free(text);
+	if (rc)
+		return report(rc);
+	rc = ferry_apply(cli.f, p, o);
+	ferry_plan_free(p);
+	return report(rc);
+}
+
 int cmd_up(int argc, char **argv)
 {
-	const char *target = NULL;
+	const char *target = NULL, *plan_file = NULL;
 	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
 	const cli_opt opts[] = {
+		OPT_STR_(0, "plan", &plan_file, "FILE",
+		         "run exactly the plan 'ferry plan --json' wrote, or refuse if it moved"),
 		OPT_FLAG_(0, "dry-run", &o.dry_run, "print every step and statement, change nothing"),
 		OPT_FLAG_(0, "force", &o.force, "run despite drift (said loudly)"),
 		OPT_INT_(0, "wait", &o.wait_seconds, "SECONDS", "wait this long for the lock"),
@@ -125,6 +176,13 @@ int cmd_up(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	catch_signals(cli.f);
+	if (plan_file) {
+		if (target || o.only || o.rerun || o.skip_backup || o.no_hooks ||
+		    o.checkpoint_each_version || o.force || o.rehearse)
+			return cli_error(EXIT_USAGE, "--plan runs the plan file as it is: give TARGET and "
+			                 "the options that shape a plan to 'ferry plan' instead");
+		return up_from_file(plan_file, &o);
+	}
 	rc = ferry_up(cli.f, target, &o);
 	return report(rc);
 }

@@ -162,3 +162,42 @@ void cli_progress(void *ctx, const char *what, unsigned long done, unsigned long
 	drawn = 1;
 	fflush(stderr);
 }
+
+/* One line of an action: "step 1.0.0/001_x.sql on main, transaction 1". */
+static void say_action(size_t n, json_t *a)
+{
+	const char *k = json_string_value(json_object_get(a, "kind"));
+	json_t *db = json_object_get(a, "database"), *tx = json_object_get(a, "transaction");
+	json_t *st = json_object_get(a, "status");
+	const char *what = "";
+	if (!k)
+		return;
+	if (!strcmp(k, "backup"))
+		what = json_string_value(json_object_get(a, "type"));
+	else if (!strcmp(k, "hook"))
+		what = json_string_value(json_object_get(a, "hook"));
+	else if (!strcmp(k, "step") || !strcmp(k, "undo"))
+		what = json_string_value(json_object_get(a, "id"));
+	else if (!strcmp(k, "version"))
+		what = json_string_value(json_object_get(a, "version"));
+	else if (!strcmp(k, "restore"))
+		what = json_string_value(json_object_get(a, "backup"));
+	cli_say("  %2zu. %-8s %s", n, k, what ? what : "");
+	if (json_is_string(db))
+		cli_say("%son %s", *what ? " " : "", json_string_value(db));
+	if (json_is_integer(tx))
+		cli_say(", transaction %lld", (long long)json_integer_value(tx));
+	if (json_is_false(json_object_get(a, "reversible")))
+		cli_say("  (irreversible)");
+	if (json_is_string(st))
+		cli_say("  [%s]", json_string_value(st));
+	cli_say("\n");
+}
+
+void cli_say_actions(json_t *actions)
+{
+	size_t i;
+	json_t *a;
+	json_array_foreach(actions, i, a)
+		say_action(i + 1, a);
+}

@@ -219,7 +219,31 @@ int ferry_up(ferry *f, const char *target, const ferry_run_options *opts);
 /* Migrates back to target through each applied step's recorded down. */
 int ferry_down(ferry *f, const char *target, const ferry_run_options *opts);
 
-/* Applies a plan made by ferry_plan_new() on f, as ferry_up() would. */
+/*
+ * The plan of ferry_up(f, target, opts): every action the run would take,
+ * in order (backups, hooks, steps with their database and transaction,
+ * commits, version records), shaped by the options that change a run
+ * (only, rerun, skip_backup, no_hooks, checkpoint_each_version, force).
+ * ferry_plan_new() is this with opts NULL. Reads the registry, takes no
+ * lock. The plan is the caller's (ferry_plan_free).
+ */
+int ferry_plan_for(ferry_plan **out, ferry *f, const char *target,
+                   const ferry_run_options *opts);
+
+/*
+ * Reads a plan document (ferry_plan_json(), `ferry plan --json`) to run
+ * with ferry_apply(). FERRY_EINVALID when text is not such a document.
+ */
+int ferry_plan_load(ferry_plan **out, ferry *f, const char *text);
+
+/*
+ * Runs p as ferry_up() would. A plan read with ferry_plan_load() runs
+ * exactly as it was printed: once the lock is held the plan is made again,
+ * and when it differs (the version, the migrations on its path, the
+ * registry, or its actions moved) nothing runs and FERRY_EINVALID says
+ * what moved. opts gives only the options that do not shape the plan
+ * (wait_seconds, keep_going_on_start, dry_run); p's own shape the run.
+ */
 int ferry_apply(ferry *f, const ferry_plan *p, const ferry_run_options *opts);
 
 /* The `up`/`down` document of the last run on f. */

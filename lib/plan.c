@@ -259,7 +259,51 @@ void fr_plan_free(struct ferry_plan *p)
 		fr_free(p->restarts[i]);
 	fr_free(p->restarts);
 	fr_free(p->trs);
+	fr_actions_clear(p->acts, p->nacts);
+	fr_free(p->acts);
+	fr_free(p->target_text);
+	fr_free(p->opt_only);
+	fr_free(p->opt_rerun);
+	fr_free(p->file_actions);
+	for (i = 0; i < p->ndrift; i++)
+		fr_free(p->drift[i]);
+	fr_free(p->drift);
 	fr_free(p);
+}
+
+const char *fr_act_name(fr_act_kind k)
+{
+	static const char *const names[] = {
+		[FR_ACT_BACKUP] = "backup", [FR_ACT_HOOK] = "hook",         [FR_ACT_STEP] = "step",
+		[FR_ACT_COMMIT] = "commit", [FR_ACT_VERSION] = "version",   [FR_ACT_ROLLBACK] = "rollback",
+		[FR_ACT_UNDO] = "undo",     [FR_ACT_RESTORE] = "restore",
+	};
+	return (unsigned)k < sizeof names / sizeof *names ? names[k] : "?";
+}
+
+fr_action *fr_plan_add(struct ferry_plan *p, fr_act_kind kind, const char *id, const char *db)
+{
+	fr_action *a;
+	if (fr_grow(&p->acts, &p->capacts, p->nacts + 1, sizeof *p->acts))
+		return NULL;
+	a = &p->acts[p->nacts];
+	memset(a, 0, sizeof *a);
+	a->kind = kind;
+	if ((id && !(a->id = fr_strdup(id))) || (db && !(a->database = fr_strdup(db)))) {
+		fr_free(a->id);
+		return NULL;
+	}
+	p->nacts++;
+	return a;
+}
+
+void fr_actions_clear(fr_action *a, size_t n)
+{
+	size_t i;
+	for (i = 0; a && i < n; i++) {
+		fr_free(a[i].id);
+		fr_free(a[i].database);
+	}
 }
 
 static int on_path(const struct ferry_plan *path, const fr_transition *t)

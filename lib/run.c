@@ -1,20 +1,18 @@
 /*
- * run.c - executes plans: the only module that knows the order of a run
- * (SPEC section 6). up: fast path without the lock, lock, refuse after an
- * interrupted run, reconcile the registry with each database's record,
- * drift, pre-flight (every step parsed before anything changes), then each
- * step: check, forward, verify, record. Consecutive transactional steps on
- * one database share one transaction, committed when the next step is of
- * another kind or database (or after each step with `transaction: step`);
- * the version is recorded after each commit. On failure or interrupt the
- * open transaction is rolled back and the run's committed steps are undone
- * in reverse from their recorded undo text. down and recover use the same
- * undo machinery.
+ * run.c - the engine of `up` (SPEC section 6): the only module that knows
+ * the order of a run's set-up. Fast path without the lock, lock, refuse
+ * after an interrupted run, reconcile the registry with each database's
+ * record, resolve the plan (actions.c) and check drift, pre-flight (every
+ * step parsed and every target writable before anything changes), then
+ * walk the plan's actions: backups, hooks, steps, commits, version
+ * records. The engine executes the list and decides nothing again; on a
+ * failure or an interrupt it makes the plan of the rollback (undo.c) and
+ * walks that.
  */
-#include "ferry_int.h"
+#include "engine.h"
+#include "actions.h"
 #include "backup.h"
 #include "hooks.h"
-#include "plan.h"
 #include "run.h"
 #include "util/alloc.h"
 #include "util/fs.h"
@@ -28,123 +26,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-json_t *fr_plan_to_json(const ferry_plan *p, fr_buf *err);
-
-typedef struct {
-	const fr_dbconf *conf;
-	fr_db *db;
-	int reconciled;
-	int locked;          /* holds the driver's session lock (PostgreSQL advisory lock) */
-} run_db;
-
-/* A step this run did (or an applied step that down/recover undoes). */
-typedef struct {
-	char *id;
-	char *kind;          /* kind name, to find the undo */
-	char *from, *to;
-	char *checksum;
-	char *undo;          /* NULL: irreversible */
-	run_db *rdb;         /* NULL: on no database */
-	int transactional;
-	int committed;
-	int mirrored;        /* its applied row is in state.db's registry */
-	int undone;          /* down/recover: undone in the open transaction */
-	int skipped;
-	int64_t duration_ms;
-	int64_t seq;
-	int64_t applied_at_ms;
-} done_step;
-
-typedef struct {
-	char *id, *status, *message;
-	int64_t duration_ms;
-} outcome;
-
-typedef struct {
-	ferry *f;
-	const ferry_run_options *opts;
-	run_db *dbs;
-	size_t ndbs;
-	run_db *tx;          /* the database with an open transaction */
-	done_step *done;
-	size_t ndone, capdone;
-	outcome *out;
-	size_t nout, capout;
-	int64_t run_id;
-	int64_t next_seq;
-	fr_run_ctx ctx;
-	fr_buf err;
-	fr_version from;     /* where the run started */
-	fr_version recorded; /* the version last recorded */
-	fr_version reached;  /* the version reached once the open transaction commits */
-	int have_reached;
-	int touched;         /* a restart or health hook ran: start the service after a rollback */
-	size_t unmirrored;   /* committed steps whose registry rows are not written yet */
-	const char **db_names, **db_urls; /* what scripts get as FERRY_DB_<NAME> */
-	char *scratch;       /* .ferry/scratch: what ops steps took away, kept until undone */
-	char *backup_id;     /* the pre-run backup */
-	char *restore_id;    /* what a failure restores: the pre-run or last checkpoint backup */
-	size_t floor;        /* a failure undoes done[floor..]: 0, or after the last checkpoint */
-	fr_version floor_version; /* and the version it goes back to */
-} engine;
-
-/* ---- small helpers ---- */
-
-static void vfmt(const fr_version *v, char *buf)
-{
-	fr_version_format(v, buf, FR_VERSION_STR_MAX);
-}
-
-static int add_outcome(engine *e, const char *id, const char *status, int64_t ms,
-                       const char *msg)
-{
-	outcome *o;
-	if (fr_grow(&e->out, &e->capout, e->nout + 1, sizeof *e->out))
-		return -1;
-	o = &e->out[e->nout++];
-	o->id = fr_strdup(id);
-	o->status = fr_strdup(status);
-	o->message = msg && *msg ? fr_strdup(msg) : NULL;
-	o->duration_ms = ms;
-	return 0;
-}
-
-/* Marks the last outcome of id with a new status (a step that got undone). */
-static void set_outcome(engine *e, const char *id, const char *status)
-{
-	size_t i = e->nout;
-	while (i--) {
-		if (!strcmp(e->out[i].id, id)) {
-			char *s = fr_strdup(status);
-			if (s) {
-				fr_free(e->out[i].status);
-				e->out[i].status = s;
-			}
-			return;
-		}
-	}
-	add_outcome(e, id, status, 0, NULL);
-}
-
-static done_step *add_done(engine *e)
-{
-	done_step *d;
-	if (fr_grow(&e->done, &e->capdone, e->ndone + 1, sizeof *e->done))
-		return NULL;
-	d = &e->done[e->ndone++];
-	memset(d, 0, sizeof *d);
-	return d;
-}
-
-static void done_clear(done_step *d)
-{
-	fr_free(d->id);
-	fr_free(d->kind);
-	fr_free(d->from);
-	fr_free(d->to);
-	fr_free(d->checksum);
-	fr_free(d->undo);
-}
+/* ---- the engine's databases ---- */
 
 static run_db *find_db(engine *e, const char *name)
 {
@@ -159,7 +41,7 @@ static run_db *find_db(engine *e, const char *name)
 	return NULL;
 }
 
-static int open_db(engine *e, run_db *r)
+int fr_engine_open_db(engine *e, run_db *r)
 {
 	if (r->db)
 		return 0;
@@ -173,6 +55,11 @@ static int open_db(engine *e, run_db *r)
 	return fr_db_open(&r->db, r->conf, &e->err);
 }
 
+run_db *fr_engine_db(engine *e, const char *name)
+{
+	return find_db(e, name);
+}
+
 static fr_db *ctx_db(fr_run_ctx *ctx, const char *name)
 {
 	engine *e = ctx->engine;
@@ -182,7 +69,7 @@ static fr_db *ctx_db(fr_run_ctx *ctx, const char *name)
 		              name ? name : "(default)");
 		return NULL;
 	}
-	return open_db(e, r) ? NULL : r->db;
+	return fr_engine_open_db(e, r) ? NULL : r->db;
 }
 
 /* A line a step printed: to the log with the step's id (the terminal shows it with -v). */
@@ -192,7 +79,7 @@ static void ctx_output(fr_run_ctx *ctx, const char *line)
 	fr_log(e->f, FERRY_LOG_DEBUG, ctx->step_id, "| %s", line);
 }
 
-static int engine_init(engine *e, ferry *f, const ferry_run_options *opts)
+int fr_engine_init(engine *e, ferry *f, const ferry_run_options *opts)
 {
 	size_t i;
 	memset(e, 0, sizeof *e);
@@ -229,7 +116,7 @@ static int engine_init(engine *e, ferry *f, const ferry_run_options *opts)
 	return e->scratch ? 0 : fr_fail(f, FERRY_EFAILED, "out of memory");
 }
 
-static void engine_free(engine *e)
+void fr_engine_free(engine *e)
 {
 	size_t i;
 	for (i = 0; i < e->ndbs; i++) {
@@ -247,7 +134,9 @@ static void engine_free(engine *e)
 	fr_free(e->db_urls);
 	fr_free(e->scratch);
 	for (i = 0; i < e->ndone; i++)
-		done_clear(&e->done[i]);
+		fr_done_clear(&e->done[i]);
+	json_decref(e->executed);
+	json_decref(e->undo_plan);
 	fr_free(e->done);
 	for (i = 0; i < e->nout; i++) {
 		fr_free(e->out[i].id);
@@ -285,7 +174,7 @@ static int lock_databases(engine *e, int wait)
 		int rc;
 		if (!drv || !drv->lock || r->locked)
 			continue;
-		if (open_db(e, r))
+		if (fr_engine_open_db(e, r))
 			return fr_fail_msg(f, FERRY_EINVALID, e->err.ptr);
 		rc = r->db->drv->lock(r->db, wait, &f->interrupted, &e->err);
 		if (rc)
@@ -297,7 +186,7 @@ static int lock_databases(engine *e, int wait)
 
 /* ---- reconcile: each database's record wins over state.db's mirror ---- */
 
-static int reconcile(engine *e, fr_reg **regs, size_t *nregs)
+int fr_engine_reconcile(engine *e, fr_reg **regs, size_t *nregs)
 {
 	ferry *f = e->f;
 	size_t i, j;
@@ -312,7 +201,7 @@ static int reconcile(engine *e, fr_reg **regs, size_t *nregs)
 		size_t nrecs = 0;
 		if (r->conf->path && !fr_exists(r->conf->path))
 			continue; /* an SQLite file not made yet holds no record */
-		if (open_db(e, r)) {
+		if (fr_engine_open_db(e, r)) {
 			fr_free(idx);
 			return fr_fail_msg(f, FERRY_EINVALID, e->err.ptr);
 		}
@@ -424,167 +313,45 @@ static uint64_t noop_fingerprint(ferry *f, const ferry_plan *p, const fr_version
 	return h ? h : 1;
 }
 
-/* ---- drift ---- */
+/* ---- pre-flight checks ---- */
 
-/* Appends one line per applied step whose file changed or vanished; returns the count. */
-static size_t find_drift(ferry *f, const fr_reg *regs, size_t n, fr_buf *out)
+static int refuse_interrupted(ferry *f)
 {
-	size_t i, count = 0;
-	for (i = 0; i < n; i++) {
-		fr_step *s;
-		if (!applied_status(regs[i].status))
-			continue;
-		s = fr_catalog_step(f->cat, regs[i].id);
-		/* A native step has no file to drift; the program that runs it may be another. */
-		if (!s && !strcmp(regs[i].kind, "native"))
-			continue;
-		if (!s) {
-			/* A step of a version above the catalog's latest, or a removed file. */
-			fr_buf_printf(out, "  %s: applied, but its file is gone\n", regs[i].id);
-			count++;
-		} else if (fr_state_checksum(f->state, s)) {
-			fr_buf_printf(out, "  %s: cannot read '%s': %s\n", regs[i].id, s->rel,
-			              strerror(errno));
-			count++;
-		} else if (strcmp(s->checksum, regs[i].checksum)) {
-			fr_buf_printf(out, "  %s: changed since it was applied (%s, now %s)\n",
-			              regs[i].id, regs[i].checksum, s->checksum);
-			count++;
-		}
+	fr_run_row r;
+	int found = 0, rc = 0;
+	if (fr_state_running(f->state, &r, &found))
+		return fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
+	if (found) {
+		char ts[32];
+		fr_time_rfc3339(r.started_at_ms, ts, sizeof ts);
+		rc = fr_fail(f, FERRY_EUNRECOVERED,
+		             "run %lld (%s from %s to %s, started %s by pid %ld) was interrupted; "
+		             "run 'ferry recover' to roll it back, or 'ferry recover --resume' "
+		             "to keep what it applied",
+		             (long long)r.id, r.kind, r.from, r.to, ts, r.pid);
+		fr_run_row_clear(&r);
 	}
-	return count;
+	return rc;
 }
 
-/* ---- the run's document ---- */
 
-static void set_result(engine *e, const char *status, const char *backup_id, json_t *extra)
+int fr_engine_lock(engine *e, int wait, int recovering)
 {
 	ferry *f = e->f;
-	json_t *doc = json_object(), *steps = json_array();
-	char text[FR_VERSION_STR_MAX];
-	size_t i;
-	char *s;
-	json_object_set_new(doc, "run_id", e->run_id ? json_integer(e->run_id) : json_null());
-	json_object_set_new(doc, "status", json_string(status));
-	vfmt(&e->from, text);
-	json_object_set_new(doc, "from", json_string(text));
-	vfmt(&e->recorded, text);
-	json_object_set_new(doc, "to", json_string(text));
-	json_object_set_new(doc, "backup_id", backup_id ? json_string(backup_id) : json_null());
-	for (i = 0; i < e->nout; i++) {
-		json_t *o = json_object();
-		json_object_set_new(o, "id", json_string(e->out[i].id));
-		json_object_set_new(o, "status", json_string(e->out[i].status));
-		json_object_set_new(o, "duration_ms", json_integer(e->out[i].duration_ms));
-		json_object_set_new(o, "message",
-		                    e->out[i].message ? json_string(e->out[i].message) : json_null());
-		json_array_append_new(steps, o);
-	}
-	json_object_set_new(doc, "steps", steps);
-	if (f->errcode && f->err.len)
-		json_object_set_new(doc, "error", json_string(f->err.ptr));
-	if (extra)
-		json_object_update(doc, extra);
-	s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(doc);
-	fr_free(f->last_run);
-	f->last_run = s ? fr_strdup(s) : NULL;
-	free(s);
-}
-
-int ferry_last_run(char **out, ferry *f)
-{
-	*out = NULL;
-	/* No document: the failure that prevented it keeps its message. */
-	if (!f->last_run)
-		return FERRY_EINVALID;
-	*out = fr_strdup(f->last_run);
-	return *out ? 0 : fr_fail(f, FERRY_EFAILED, "out of memory");
-}
-
-void ferry_interrupt(ferry *f)
-{
-	if (f)
-		f->interrupted = 1;
-}
-
-/* ---- recording ---- */
-
-static int record_version(engine *e, const fr_version *v)
-{
-	char text[FR_VERSION_STR_MAX];
-	int rc;
-	if (fr_version_cmp(v, &e->recorded) == 0 && strcmp(v->build, e->recorded.build) == 0)
-		return 0;
-	rc = fr_record_version(e->f, v);
+	int rc = fr_lock_acquire(&f->lock, f->ferry_dir, wait, &f->interrupted, &e->err);
 	if (rc)
+		return fr_fail_msg(f, rc, e->err.ptr);
+	if ((rc = lock_databases(e, wait)))
 		return rc;
-	e->recorded = *v;
-	vfmt(v, text);
-	fr_log(e->f, FERRY_LOG_INFO, NULL, "version %s recorded", text);
-	return 0;
+	return recovering ? 0 : refuse_interrupted(f);
 }
 
-static int reg_write(engine *e, const done_step *d, const char *status, const char *msg)
-{
-	fr_reg r;
-	memset(&r, 0, sizeof r);
-	r.id = d->id;
-	r.database = d->rdb ? (char *)d->rdb->conf->name : "";
-	r.kind = d->kind;
-	r.from = d->from;
-	r.to = d->to;
-	r.checksum = d->checksum;
-	r.status = (char *)status;
-	r.undo = d->undo;
-	r.message = (char *)msg;
-	r.applied_at_ms = d->applied_at_ms;
-	r.duration_ms = d->duration_ms;
-	r.run_id = e->run_id;
-	r.seq = d->seq;
-	return fr_state_reg_put(e->f->state, &r);
-}
+/* ---- commits ---- */
 
-/* Writes a done step's record into its database (in the open transaction, if any). */
-static int put_record(engine *e, done_step *d)
-{
-	fr_record rec;
-	memset(&rec, 0, sizeof rec);
-	rec.id = d->id;
-	rec.checksum = d->checksum;
-	rec.kind = d->kind;
-	rec.from = d->from;
-	rec.to = d->to;
-	rec.status = d->skipped ? "skipped" : "applied";
-	rec.undo = d->undo;
-	rec.applied_at_ms = d->applied_at_ms;
-	rec.duration_ms = d->duration_ms;
-	rec.run_id = e->run_id;
-	rec.seq = d->seq;
-	return d->rdb->db->drv->record_put(d->rdb->db, &rec, &e->err);
-}
-
-/* Writes the registry rows of the committed steps not written yet, in one transaction. */
-static void mirror(engine *e)
-{
-	ferry *f = e->f;
-	size_t i;
-	e->unmirrored = 0;
-	fr_state_begin(f->state);
-	for (i = 0; i < e->ndone; i++) {
-		done_step *d = &e->done[i];
-		if (!d->committed || d->mirrored || d->seq < 0)
-			continue;
-		reg_write(e, d, d->skipped ? "skipped" : "applied", NULL);
-		d->mirrored = 1;
-	}
-	if (fr_state_commit(f->state))
-		fr_log(f, FERRY_LOG_WARN, NULL, "cannot update state.db: %s (the databases' records "
-		                                "are authoritative and will be read again)",
-		       fr_state_errmsg(f->state));
-}
-
-/* Records the group's steps and commits; then mirrors them and the version into state. */
+/*
+ * A commit action: the group's steps are recorded in their database and
+ * the transaction commits; then the registry mirrors them.
+ */
 static int commit_group(engine *e)
 {
 	ferry *f = e->f;
@@ -593,12 +360,13 @@ static int commit_group(engine *e)
 	if (r) {
 		for (i = 0; i < e->ndone; i++) {
 			done_step *d = &e->done[i];
-			if (!d->committed && d->rdb == r && d->transactional && put_record(e, d))
+			if (!d->committed && d->rdb == r && d->transactional && fr_record_put(e, d))
 				return FERRY_EFAILED;
 		}
 		if (r->db->drv->commit(r->db, &e->err))
 			return FERRY_EFAILED;
 		e->tx = NULL;
+		e->txnum = 0;
 	}
 	for (i = 0; i < e->ndone; i++) {
 		done_step *d = &e->done[i];
@@ -606,9 +374,6 @@ static int commit_group(engine *e)
 			continue;
 		d->committed = 1;
 		n++;
-		/* A step on no database has no other record: mirror it now. */
-		if (!d->rdb)
-			e->unmirrored += 100;
 	}
 	e->unmirrored += n;
 	/*
@@ -616,195 +381,49 @@ static int commit_group(engine *e)
 	 * databases' own records are authoritative, and the next locked run
 	 * reads them again. Always before a version is recorded.
 	 */
-	if (!f->cfg->tx_per_step || e->have_reached || e->unmirrored >= 100)
-		mirror(e);
+	if (!f->cfg->tx_per_step || e->unmirrored >= 100)
+		fr_mirror(e);
 	if (r && n)
 		fr_log(f, FERRY_LOG_INFO, NULL, "committed %zu step%s on '%s'", n, n == 1 ? "" : "s",
 		       r->conf->name);
-	if (e->have_reached) {
-		e->have_reached = 0;
-		return record_version(e, &e->reached);
-	}
 	return 0;
 }
 
-/* ---- undo ---- */
-
-static int undo_one(engine *e, done_step *d)
+/* A step outside any transaction is done once it ran: recorded and mirrored at once. */
+static void settle(engine *e, done_step *d)
 {
-	const fr_step_kind *k = fr_step_kind_find(d->kind);
-	fr_db *db = d->rdb ? d->rdb->db : NULL;
-	int own_tx = 0, rc = 0;
-	e->ctx.from = d->from;
-	e->ctx.to = d->to;
-	e->ctx.step_id = d->id;
-	if (db && open_db(e, d->rdb) == 0)
-		db = d->rdb->db;
-	if (db && !db->in_tx && d->transactional) {
-		if (db->drv->begin(db, &e->err))
-			return -1;
-		own_tx = 1;
-	}
-	if (!d->skipped) {
-		if (!k) {
-			fr_buf_printf(&e->err, "%s: no step kind '%s' in this build to undo it", d->id,
-			              d->kind);
-			rc = -1;
-		} else {
-			rc = k->undo(&e->ctx, d->id, d->rdb ? d->rdb->conf->name : "", d->undo);
-		}
-	}
-	if (rc == 0 && db)
-		rc = db->drv->record_delete(db, d->id, &e->err);
-	if (own_tx) {
-		if (rc == 0)
-			rc = db->drv->commit(db, &e->err);
-		else {
-			fr_buf ignore = FR_BUF_INIT;
-			db->drv->rollback(db, &ignore);
-			fr_buf_release(&ignore);
-		}
-	}
-	return rc;
-}
-
-/*
- * Undoes what the run did, newest first: the open transaction is rolled
- * back, committed steps are undone from their undo text. Returns 0 when the
- * installation is back where the run started, else FERRY_EUNRECOVERED with
- * the message saying where it is.
- */
-static int undo_run(engine *e, const char *why)
-{
-	ferry *f = e->f;
-	fr_buf ignore = FR_BUF_INIT, applied = FR_BUF_INIT;
-	size_t i;
-	int rc = 0;
-	/* Committed steps are mirrored first: what cannot be undone stays recorded applied. */
-	if (e->unmirrored) {
-		fr_buf keep = FR_BUF_INIT;
-		fr_buf_puts(&keep, e->err.ptr);
-		mirror(e); /* only committed steps: the open transaction's are not */
-		fr_buf_reset(&e->err);
-		fr_buf_puts(&e->err, keep.ptr);
-		fr_buf_release(&keep);
-	}
-	if (e->tx) {
-		e->tx->db->drv->rollback(e->tx->db, &ignore);
-		e->tx = NULL;
-		e->have_reached = 0;
-		for (i = 0; i < e->ndone; i++) {
-			if (!e->done[i].committed) {
-				set_outcome(e, e->done[i].id, "rolled_back");
-				reg_write(e, &e->done[i], "rolled_back", why);
-				e->done[i].seq = -1; /* gone with the transaction */
-			}
-		}
-		fr_log(f, FERRY_LOG_INFO, NULL, "rolled back the open transaction");
-	}
-	i = e->ndone;
-	while (i-- > e->floor) {
-		done_step *d = &e->done[i];
-		if (!d->committed || d->seq < 0)
-			continue;
-		if (!d->skipped && !d->undo) {
-			size_t k;
-			for (k = 0; k <= i; k++)
-				if (e->done[k].committed && e->done[k].seq >= 0)
-					fr_buf_printf(&applied, "%s%s", applied.len ? ", " : "", e->done[k].id);
-			rc = FERRY_EUNRECOVERED;
-			fr_buf_reset(&e->err);
-			fr_buf_printf(&e->err,
-			              "cannot undo step '%s': it has no down section (irreversible). "
-			              "The installation is left part-way: these steps of this run stay "
-			              "applied and recorded: %s. Restore the backup taken before the run "
-			              "(databases and their ferry_steps record together), or undo them by "
-			              "hand and delete their rows from ferry_steps, then run 'ferry up' "
-			              "again",
-			              d->id, applied.ptr);
-			break;
-		}
-		fr_log(f, FERRY_LOG_INFO, d->id, "undoing");
-		fr_log_flush(f);
-		fr_buf_reset(&e->err);
-		if (undo_one(e, d)) {
-			fr_buf msg = FR_BUF_INIT;
-			fr_buf_printf(&msg, "undo of '%s' failed: %s. The installation is left part-way; "
-			                    "fix the step's down and run 'ferry recover' or restore a backup",
-			              d->id, e->err.ptr);
-			fr_buf_reset(&e->err);
-			fr_buf_puts(&e->err, msg.ptr);
-			fr_buf_release(&msg);
-			rc = FERRY_EUNRECOVERED;
-			break;
-		}
-		set_outcome(e, d->id, "rolled_back");
-		reg_write(e, d, "rolled_back", why);
-		d->seq = -1;
-		fr_log(f, FERRY_LOG_INFO, d->id, "undone");
-	}
-	fr_buf_release(&ignore);
-	fr_buf_release(&applied);
-	/* A step that cannot be undone: the backup taken before it brings everything back. */
-	if (rc == FERRY_EUNRECOVERED && e->restore_id) {
-		fr_buf why_restore = FR_BUF_INIT;
-		fr_buf_puts(&why_restore, e->err.ptr);
-		fr_log(f, FERRY_LOG_INFO, NULL, "restoring backup %s: %s", e->restore_id,
-		       why_restore.ptr);
-		if (fr_backup_restore(f, e->restore_id, 0) == 0) {
-			for (i = e->floor; i < e->ndone; i++) {
-				done_step *d = &e->done[i];
-				if (!d->committed || d->seq < 0)
-					continue;
-				set_outcome(e, d->id, "rolled_back");
-				reg_write(e, d, "rolled_back", "restored from the backup taken before it");
-				d->seq = -1;
-			}
-			fr_log(f, FERRY_LOG_INFO, NULL, "restored backup %s", e->restore_id);
-			rc = 0;
-		} else {
-			fr_buf_reset(&e->err);
-			fr_buf_printf(&e->err, "%s; restoring backup '%s' failed too: %s",
-			              why_restore.ptr, e->restore_id, ferry_errmsg(f));
-		}
-		fr_buf_release(&why_restore);
-	}
-	/*
-	 * Back where it started (or at the last checkpoint): record that
-	 * version. Left part-way: a transition only counts when whole, so it
-	 * is still the honest one, and the message lists what stays applied.
-	 */
-	if (record_version(e, &e->floor_version) && rc == 0)
-		rc = FERRY_EUNRECOVERED;
-	return rc;
+	d->committed = 1;
+	/* A step on no database has no other record than the registry. */
+	e->unmirrored += d->rdb ? 1 : 100;
+	if (!e->f->cfg->tx_per_step || e->unmirrored >= 100)
+		fr_mirror(e);
 }
 
 /* ---- one step ---- */
 
-static int run_step(engine *e, fr_step *s, int rerun)
+/* A step action: check, forward, verify, then its record (at once, or with its group). */
+static int run_step(engine *e, const fr_action *a)
 {
 	ferry *f = e->f;
+	fr_step *s = a->step;
 	const fr_step_kind *k = s->kind;
-	const char *dbname = k->database(s);
 	run_db *r = NULL;
 	done_step *d;
 	double t0 = fr_mono_ms();
-	int transactional, needed = 1, rc;
+	int needed = 1;
 	char tv[FR_VERSION_STR_MAX], fv[FR_VERSION_STR_MAX];
 	fr_buf undo = FR_BUF_INIT;
 
-	if (!dbname || *dbname) {
-		r = find_db(e, dbname);
-		if (!r || open_db(e, r))
+	if (a->database) {
+		r = find_db(e, a->database);
+		if (!r || fr_engine_open_db(e, r))
 			return FERRY_EFAILED;
 	}
-	transactional = r && k->transactional(s);
-	if (e->tx && (e->tx != r || !transactional) && (rc = commit_group(e)))
-		return rc;
-	if (transactional && !e->tx) {
+	if (a->tx && !e->tx) {
 		if (r->db->drv->begin(r->db, &e->err))
 			return FERRY_EFAILED;
 		e->tx = r;
+		e->txnum = a->tx;
 	}
 	fr_buf_reset(&e->err);
 	fr_vpattern_format(&s->tr->from, fv, sizeof fv);
@@ -812,7 +431,7 @@ static int run_step(engine *e, fr_step *s, int rerun)
 	e->ctx.from = fv;
 	e->ctx.to = tv;
 	e->ctx.step_id = s->id;
-	if (k->check && !rerun && k->check(&e->ctx, s, &needed))
+	if (k->check && !a->rerun && k->check(&e->ctx, s, &needed))
 		return FERRY_EFAILED;
 	if (needed) {
 		fr_log(f, FERRY_LOG_INFO, s->id, "applying");
@@ -827,13 +446,7 @@ static int run_step(engine *e, fr_step *s, int rerun)
 		fr_buf_printf(&e->err, "%s: cannot read '%s': %s", s->id, s->rel, strerror(errno));
 		return FERRY_EFAILED;
 	}
-	if (k->undo_text(s, &undo) || undo.oom) {
-		fr_buf_release(&undo);
-		fr_buf_puts(&e->err, "out of memory");
-		return FERRY_EFAILED;
-	}
-	d = add_done(e);
-	if (!d) {
+	if (k->undo_text(s, &undo) || undo.oom || !(d = fr_done_add(e))) {
 		fr_buf_release(&undo);
 		fr_buf_puts(&e->err, "out of memory");
 		return FERRY_EFAILED;
@@ -846,7 +459,7 @@ static int run_step(engine *e, fr_step *s, int rerun)
 	d->undo = undo.len ? fr_buf_detach(&undo) : NULL;
 	fr_buf_release(&undo);
 	d->rdb = r;
-	d->transactional = transactional;
+	d->transactional = a->tx != 0;
 	d->skipped = !needed;
 	d->seq = e->next_seq++;
 	d->applied_at_ms = fr_now_ms();
@@ -860,63 +473,48 @@ static int run_step(engine *e, fr_step *s, int rerun)
 	 * commit: one insert statement prepared once, not re-prepared after
 	 * every step's schema change. Outside a transaction, at once.
 	 */
-	if (r && !transactional && put_record(e, d))
+	if (r && !a->tx && fr_record_put(e, d))
 		return FERRY_EFAILED;
-	add_outcome(e, s->id, d->skipped ? "skipped" : "applied", d->duration_ms, NULL);
+	fr_outcome_add(e, s->id, d->skipped ? "skipped" : "applied", d->duration_ms, NULL);
 	if (d->skipped)
 		fr_log(f, FERRY_LOG_INFO, s->id, "skipped (its check says it is done)");
 	else
 		fr_log(f, FERRY_LOG_INFO, s->id, "applied in %lld ms", (long long)d->duration_ms);
-	if (!transactional || f->cfg->tx_per_step)
-		return commit_group(e);
+	if (!a->tx)
+		settle(e, d);
 	return 0;
 }
 
 /* ---- hooks (SPEC 6 steps 6 and 9) ---- */
 
-/*
- * After every step is committed: each service the plan names restarts
- * (once), the service starts when stop stopped it, and health is retried
- * for 30 s. Any failure fails the run, which is then rolled back.
- */
-static int after_hooks(engine *e, const ferry_plan *p, int stopped)
+int fr_engine_hook(engine *e, const char *name)
 {
 	ferry *f = e->f;
-	size_t i, k;
-	int rc;
+	const fr_config *c = f->cfg;
+	const char *cmd = NULL;
+	size_t k;
 	fr_buf_reset(&e->err);
-	for (i = 0; i < p->nrestarts; i++) {
-		const char *cmd = NULL;
-		fr_buf name = FR_BUF_INIT;
-		for (k = 0; k < f->cfg->n_hook_restart && !cmd; k++)
-			if (!strcmp(f->cfg->hook_restart[k].name, p->restarts[i]))
-				cmd = f->cfg->hook_restart[k].command;
-		if (!cmd) {
-			fr_log(f, FERRY_LOG_WARN, NULL, "the plan restarts '%s', but ferry.yaml has no "
-			       "hooks.restart.%s: restart it yourself", p->restarts[i], p->restarts[i]);
-			continue;
-		}
-		e->touched = 1;
-		fr_buf_printf(&name, "restart.%s", p->restarts[i]);
-		rc = fr_hook_run(f, name.ptr, cmd, &e->err);
-		fr_buf_release(&name);
-		if (rc)
-			return rc;
+	if (!strcmp(name, "stop")) {
+		e->stopped = 1;
+		e->touched = 0;
+		return fr_hook_run(f, name, c->hook_stop, &e->err);
 	}
-	if (stopped && f->cfg->hook_start && (rc = fr_hook_run(f, "start", f->cfg->hook_start,
-	                                                       &e->err)))
-		return rc;
-	if (f->cfg->hook_health && (rc = fr_hook_health(f, f->cfg->hook_health, 0, &e->err))) {
-		e->touched = 1;
-		return rc;
+	/* From here the service runs the version the run is at. */
+	e->touched = 1;
+	if (!strcmp(name, "start")) {
+		e->stopped = 0;
+		return fr_hook_run(f, name, c->hook_start, &e->err);
 	}
-	return 0;
-}
-
-/* After a rollback the service is started again when the run stopped or restarted it. */
-static int stopped_or_touched(const engine *e, int stopped)
-{
-	return stopped || e->touched;
+	if (!strcmp(name, "health"))
+		return fr_hook_health(f, c->hook_health, 0, &e->err);
+	for (k = 0; k < c->n_hook_restart && !cmd; k++)
+		if (!strncmp(name, "restart.", 8) && !strcmp(c->hook_restart[k].name, name + 8))
+			cmd = c->hook_restart[k].command;
+	if (!cmd) {
+		fr_buf_printf(&e->err, "no hook '%s' in ferry.yaml", name);
+		return FERRY_EFAILED;
+	}
+	return fr_hook_run(f, name, cmd, &e->err);
 }
 
 /* ---- backups in a run (SPEC 6 steps 5 and 8) ---- */
@@ -941,31 +539,32 @@ static int check_backup_space(engine *e)
 static int pre_run_backup(engine *e)
 {
 	ferry *f = e->f;
-	int rc = check_backup_space(e);
-	if (rc)
-		return rc;
+	int rc;
 	fr_log(f, FERRY_LOG_INFO, NULL, "taking the pre-run backup");
 	rc = fr_backup_create(f, "pre-run", NULL, &e->backup_id);
-	if (rc)
-		return fr_fail(f, rc == FERRY_EINTERRUPTED ? rc : FERRY_EFAILED,
-		               "cannot take the pre-run backup: %s; nothing was changed (use "
-		               "--skip-backup to go on without one)", ferry_errmsg(f));
+	if (rc) {
+		rc = fr_fail(f, rc == FERRY_EINTERRUPTED ? rc : FERRY_EFAILED,
+		             "cannot take the pre-run backup: %s; nothing was changed (use "
+		             "--skip-backup to go on without one)", ferry_errmsg(f));
+		fr_buf_reset(&e->err);
+		fr_buf_puts(&e->err, ferry_errmsg(f));
+		return rc;
+	}
 	e->restore_id = fr_strdup(e->backup_id);
+	if (e->run_id)
+		fr_state_run_set_backup(f->state, e->run_id, e->backup_id);
 	return 0;
 }
 
 /*
- * --checkpoint-each-version: the version is committed, backed up, and a
- * later failure rolls back only to here.
+ * --checkpoint-each-version: after the commit and the version record
+ * before it, a backup; a later failure rolls back only to here.
  */
 static int checkpoint(engine *e, const fr_version *v)
 {
 	ferry *f = e->f;
 	char *id = NULL;
-	int rc = commit_group(e);
-	if (rc)
-		return rc;
-	rc = fr_backup_create(f, "checkpoint", NULL, &id);
+	int rc = fr_backup_create(f, "checkpoint", NULL, &id);
 	if (rc) {
 		fr_buf_reset(&e->err);
 		fr_buf_printf(&e->err, "cannot take the checkpoint backup: %s", ferry_errmsg(f));
@@ -979,19 +578,19 @@ static int checkpoint(engine *e, const fr_version *v)
 	return 0;
 }
 
-/* ---- up ---- */
+/* ---- pre-flight ---- */
 
 /* The registry remembers the step that failed (list shows it), with the message. */
-static void record_failed(engine *e, fr_step *s, const char *msg)
+static void record_failed(engine *e, const fr_action *a, const char *msg)
 {
 	char tv[FR_VERSION_STR_MAX], fv[FR_VERSION_STR_MAX];
-	const char *db = s->loaded ? s->kind->database(s) : NULL;
+	fr_step *s = a->step;
 	fr_reg r;
 	memset(&r, 0, sizeof r);
 	fr_vpattern_format(&s->tr->from, fv, sizeof fv);
 	vfmt(&s->tr->to, tv);
 	r.id = s->id;
-	r.database = (char *)(db && *db ? db : e->ndbs && (!db || *db) ? e->dbs[0].conf->name : "");
+	r.database = (char *)(a->database ? a->database : "");
 	r.kind = (char *)s->kind->name;
 	r.from = fv;
 	r.to = tv;
@@ -1002,83 +601,6 @@ static void record_failed(engine *e, fr_step *s, const char *msg)
 	r.run_id = e->run_id;
 	r.seq = e->next_seq++;
 	fr_state_reg_put(e->f->state, &r);
-}
-
-static int is_applied(fr_reg **idx, size_t n, const char *id)
-{
-	const fr_reg *r = fr_reg_lookup(idx, n, id);
-	return r && applied_status(r->status);
-}
-
-/* The steps a plan still has to run, in order (borrowed pointers). */
-static int pending_steps(const ferry_plan *p, fr_reg **regs, size_t nregs,
-                         const ferry_run_options *o, fr_step ***out, size_t *n)
-{
-	size_t i, j, cnt = 0, cap = 0;
-	fr_step **v = NULL;
-	for (i = 0; i < p->ntrs; i++) {
-		for (j = 0; j < p->trs[i]->nsteps; j++) {
-			fr_step *s = p->trs[i]->steps[j];
-			int rerun = o->rerun && !strcmp(o->rerun, s->id);
-			if (is_applied(regs, nregs, s->id) && !rerun)
-				continue;
-			if (fr_grow(&v, &cap, cnt + 1, sizeof *v)) {
-				fr_free(v);
-				return -1;
-			}
-			v[cnt++] = s;
-		}
-	}
-	*out = v;
-	*n = cnt;
-	return 0;
-}
-
-static int dry_run(engine *e, const ferry_plan *p, fr_step **pend, size_t npend)
-{
-	ferry *f = e->f;
-	json_t *extra = json_object(), *steps = json_array();
-	fr_buf text = FR_BUF_INIT, err = FR_BUF_INIT;
-	size_t i;
-	int rc = 0;
-	for (i = 0; i < npend; i++) {
-		fr_step *s = pend[i];
-		json_t *o = json_object();
-		const char *db;
-		fr_buf_reset(&text);
-		if (fr_step_load(s, &err)) {
-			rc = FERRY_EINVALID;
-			continue;
-		}
-		s->kind->describe(s, &text);
-		db = s->kind->database(s);
-		json_object_set_new(o, "id", json_string(s->id));
-		json_object_set_new(o, "kind", json_string(s->kind->name));
-		json_object_set_new(o, "database",
-		                    db && !*db ? json_null() :
-		                    json_string(db ? db : (f->cfg->ndbs ? f->cfg->dbs[0].name : "")));
-		json_object_set_new(o, "transaction", json_boolean(s->kind->transactional(s)));
-		json_object_set_new(o, "reversible", json_boolean(s->kind->reversible(s)));
-		json_object_set_new(o, "statements", json_string(text.ptr));
-		json_array_append_new(steps, o);
-		add_outcome(e, s->id, "pending", 0, NULL);
-	}
-	if (rc) {
-		json_decref(steps);
-		json_decref(extra);
-		rc = fr_fail_msg(f, rc, err.ptr);
-	} else {
-		json_t *pj = fr_plan_to_json(p, &err);
-		json_object_set_new(extra, "dry_run_steps", steps);
-		json_object_set_new(extra, "plan", pj);
-		e->recorded = p->to;
-		fr_ok(f);
-		set_result(e, "dry_run", NULL, extra);
-		json_decref(extra);
-	}
-	fr_buf_release(&text);
-	fr_buf_release(&err);
-	return rc;
 }
 
 /*
@@ -1125,47 +647,45 @@ static int need_writable(const char *path, const char *what, const char *name, f
 	return FERRY_EINVALID;
 }
 
-static int preflight(engine *e, fr_step **pend, size_t npend)
+/*
+ * Before anything changes: every step of the plan names a database that
+ * exists, what the run will write is writable (the SQLite files the steps
+ * touch and their folders, the version file, .ferry; root passes access()
+ * anyway), and the disk can hold the pre-run backup.
+ */
+static int preflight(engine *e, const ferry_plan *p)
 {
 	ferry *f = e->f;
 	fr_buf err = FR_BUF_INIT;
-	size_t i;
-	int rc = 0;
-	for (i = 0; i < npend; i++) {
-		fr_step *s = pend[i];
+	size_t i, k;
+	int rc = 0, backup = 0;
+	for (i = 0; i < p->nacts; i++) {
+		const fr_action *a = &p->acts[i];
 		const char *db;
-		if (fr_step_load(s, &err)) {
-			rc = FERRY_EINVALID;
-			if (err.len && err.ptr[err.len - 1] != '\n')
-				fr_buf_putc(&err, '\n');
+		backup |= a->kind == FR_ACT_BACKUP && !strcmp(a->id, "pre-run");
+		if (a->kind != FR_ACT_STEP)
 			continue;
-		}
-		db = s->kind->database(s);
+		db = a->step->kind->database(a->step);
 		if (db && *db && !find_db(e, db)) {
 			fr_buf_printf(&err, "%s: names database '%s', which ferry.yaml does not define "
 			                    "(defined: ",
-			              s->rel, db);
+			              a->step->rel, db);
 			if (!f->cfg->ndbs)
 				fr_buf_puts(&err, "none");
-			for (size_t k = 0; k < f->cfg->ndbs; k++)
+			for (k = 0; k < f->cfg->ndbs; k++)
 				fr_buf_printf(&err, "%s%s", k ? ", " : "", f->cfg->dbs[k].name);
 			fr_buf_puts(&err, ")\n");
 			rc = FERRY_EINVALID;
 		} else if (!db && !f->cfg->ndbs) {
 			fr_buf_printf(&err, "%s: an SQL step needs a database, and ferry.yaml defines "
 			                    "none (add one under 'databases:')\n",
-			              s->rel);
+			              a->step->rel);
 			rc = FERRY_EINVALID;
 		}
 	}
-	/*
-	 * What the run will write must be writable before anything changes:
-	 * the SQLite files the steps touch (and their folders, for the
-	 * journal), the version file, .ferry. Root passes access() anyway.
-	 */
-	for (i = 0; i < npend && !rc; i++) {
-		const char *db = pend[i]->loaded ? pend[i]->kind->database(pend[i]) : NULL;
-		run_db *r = db && !*db ? NULL : find_db(e, db);
+	for (i = 0; i < p->nacts && !rc; i++) {
+		const fr_action *a = &p->acts[i];
+		run_db *r = a->kind == FR_ACT_STEP && a->database ? find_db(e, a->database) : NULL;
 		if (r && r->conf->path)
 			rc = need_writable(r->conf->path, "database", r->conf->name, &err);
 	}
@@ -1176,303 +696,179 @@ static int preflight(engine *e, fr_step **pend, size_t npend)
 	if (rc)
 		fr_fail_msg(f, rc, err.ptr);
 	fr_buf_release(&err);
+	if (!rc && backup)
+		rc = check_backup_space(e);
 	return rc;
 }
 
-static int refuse_interrupted(ferry *f)
+/* ---- walking the plan ---- */
+
+/* The run's record in state.db begins with its first change (a backup changes nothing). */
+static int begin_run(engine *e, const ferry_plan *p)
 {
-	fr_run_row r;
-	int found = 0, rc = 0;
-	if (fr_state_running(f->state, &r, &found))
-		return fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
-	if (found) {
-		char ts[32];
-		fr_time_rfc3339(r.started_at_ms, ts, sizeof ts);
-		rc = fr_fail(f, FERRY_EUNRECOVERED,
-		             "run %lld (%s from %s to %s, started %s by pid %ld) was interrupted; "
-		             "run 'ferry recover' to roll it back, or 'ferry recover --resume' "
-		             "to keep what it applied",
-		             (long long)r.id, r.kind, r.from, r.to, ts, r.pid);
-		fr_run_row_clear(&r);
-	}
-	return rc;
+	ferry *f = e->f;
+	char a[FR_VERSION_STR_MAX], b[FR_VERSION_STR_MAX];
+	size_t n = fr_plan_nsteps(p);
+	if (e->run_id)
+		return 0;
+	vfmt(&e->from, a);
+	vfmt(&p->to, b);
+	if (fr_state_run_begin(f->state, "up", a, b, &e->run_id))
+		return fr_fail(f, FERRY_EFAILED, "cannot record the run in state.db: %s",
+		               fr_state_errmsg(f->state));
+	e->next_seq = fr_state_next_seq(f->state);
+	if (e->backup_id)
+		fr_state_run_set_backup(f->state, e->run_id, e->backup_id);
+	fr_log(f, FERRY_LOG_INFO, NULL, "run %lld: %s -> %s, %zu step%s", (long long)e->run_id, a,
+	       b, n, n == 1 ? "" : "s");
+	return 0;
 }
 
-static int run_up(ferry *f, const ferry_plan *given, const char *target,
-                  const ferry_run_options *o)
+/*
+ * Executes p's actions in order, each appended to the executed list with
+ * its outcome. Stops at the first failure (rc) or, before a step or a
+ * commit, at an interrupt (FERRY_EINTERRUPTED). The message of a failure
+ * is in e->err.
+ */
+static int walk(engine *e, const ferry_plan *p)
 {
-	engine e;
-	ferry_plan *made = NULL;
-	const ferry_plan *p = given;
-	fr_reg *regs = NULL, **idx = NULL;
-	fr_step **pend = NULL;
-	fr_buf drift = FR_BUF_INIT;
-	size_t nregs = 0, npend = 0, ndrift, i;
-	char fromtext[FR_VERSION_STR_MAX], totext[FR_VERSION_STR_MAX];
-	int rc, locked_pass = 0, stopped = 0, hooks_on = !o->no_hooks;
-	uint64_t fp = 0;
-	fr_step *only = NULL, *rerun_extra = NULL;
-
-	if ((rc = engine_init(&e, f, o)))
-		return rc;
-again:
-	/* One reading of the version a pass: the plan's (one round trip on PostgreSQL). */
-	if (!given) {
-		ferry_plan_free(made);
-		made = NULL;
-		rc = fr_plan_new(&made, f, target, &e.from);
-		p = made;
-	} else {
-		rc = fr_catalog_and_current(f, &e.from);
-	}
-	e.recorded = e.floor_version = e.from; /* a refusal's document says where it is too */
-	if (rc)
-		goto done;
-	if (given && fr_version_cmp(&e.from, &p->from) != 0) {
-		vfmt(&e.from, fromtext);
-		vfmt(&p->from, totext);
-		rc = fr_fail(f, FERRY_EFAILED,
-		             "the installation is at '%s', not '%s' where the plan starts; "
-		             "make a new plan",
-		             fromtext, totext);
-		goto done;
-	}
-	fr_regs_free(regs, nregs);
-	regs = NULL;
-	/*
-	 * Nothing to plan and nothing changed on disk since the last clean
-	 * check: a no-op without reading the registry (git's index trick).
-	 * The read transaction makes storing the fingerprint fail when another
-	 * process wrote state meanwhile.
-	 */
-	fp = 0;
-	if (!locked_pass && !o->only && !o->rerun && !o->dry_run && p->ntrs == 0 &&
-	    fr_version_cmp(&p->to, &e.from) == 0) {
-		fr_state_begin_read(f->state);
-		fp = noop_fingerprint(f, p, &e.from);
-		if (fp && fp == fr_state_noop_fp(f->state)) {
-			fr_state_commit(f->state);
-			fr_ok(f);
-			set_result(&e, "noop", NULL, NULL);
-			rc = 0;
-			goto done;
+	ferry *f = e->f;
+	size_t i;
+	int rc = 0;
+	for (i = 0; i < p->nacts && !rc; i++) {
+		const fr_action *a = &p->acts[i];
+		const char *status = "done";
+		double t0 = fr_mono_ms();
+		if (!(a->kind == FR_ACT_BACKUP && !strcmp(a->id, "pre-run")) && (rc = begin_run(e, p))) {
+			fr_buf_reset(&e->err);
+			fr_buf_puts(&e->err, ferry_errmsg(f));
+			break;
 		}
-	}
-	if (fr_state_registry_ex(f->state, 0, &regs, &nregs)) {
-		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
-		goto done;
-	}
-	if (locked_pass && (rc = reconcile(&e, &regs, &nregs)))
-		goto done;
-	fr_free(idx);
-	idx = fr_reg_index(regs, nregs);
-	if (!idx) {
-		rc = fr_fail(f, FERRY_EFAILED, "out of memory");
-		goto done;
-	}
-	fr_free(pend);
-	pend = NULL;
-	rerun_extra = NULL;
-	if (o->only) {
-		only = fr_catalog_step(f->cat, o->only);
-		if (!only) {
-			rc = fr_fail(f, FERRY_EINVALID, "no step '%s' in the catalog (see 'ferry list')",
-			             o->only);
-			goto done;
-		}
-		pend = fr_malloc(sizeof *pend);
-		if (!pend) {
-			rc = fr_fail(f, FERRY_EFAILED, "out of memory");
-			goto done;
-		}
-		pend[0] = only;
-		npend = 1;
-	} else if (pending_steps(p, idx, nregs, o, &pend, &npend)) {
-		rc = fr_fail(f, FERRY_EFAILED, "out of memory");
-		goto done;
-	} else if (o->rerun) {
-		/* --rerun of a step the plan does not hold (already passed): run it first. */
-		fr_step *rs = fr_catalog_step(f->cat, o->rerun), **t;
-		size_t k;
-		int in_plan = 0;
-		if (!rs) {
-			rc = fr_fail(f, FERRY_EINVALID, "no step '%s' in the catalog (see 'ferry list')",
-			             o->rerun);
-			goto done;
-		}
-		for (k = 0; k < npend; k++)
-			in_plan |= pend[k] == rs;
-		if (!in_plan) {
-			t = fr_realloc(pend, (npend + 1) * sizeof *pend);
-			if (!t) {
-				rc = fr_fail(f, FERRY_EFAILED, "out of memory");
-				goto done;
-			}
-			pend = t;
-			memmove(pend + 1, pend, npend * sizeof *pend);
-			pend[0] = rerun_extra = rs;
-			npend++;
-		}
-	}
-	fr_buf_reset(&drift);
-	ndrift = find_drift(f, regs, nregs, &drift);
-	fr_state_cache_save(f->state);
-
-	/* The fast path: nothing to do, nothing drifted; no lock taken. */
-	if (!npend && (only || fr_version_cmp(&p->to, &e.from) == 0) && !ndrift) {
-		if (fp) {
-			fr_state_set_noop_fp(f->state, fp);
-			fr_state_commit(f->state);
-		}
-		fr_ok(f);
-		set_result(&e, "noop", NULL, NULL);
-		rc = 0;
-		goto done;
-	}
-	if (ndrift && !o->force) {
-		rc = fr_fail(f, FERRY_EVERIFY,
-		             "%zu applied step%s drifted:\n%sput the files back as they were "
-		             "applied, or run again with --force to go on anyway",
-		             ndrift, ndrift == 1 ? "" : "s", drift.ptr);
-		goto done;
-	}
-	if (o->dry_run) {
-		rc = dry_run(&e, p, pend, npend);
-		goto done;
-	}
-	/* The read transaction of the first look ends before the lock. */
-	fr_state_commit(f->state);
-	if (!locked_pass) {
-		rc = fr_lock_acquire(&f->lock, f->ferry_dir, o->wait_seconds, &f->interrupted, &e.err);
-		if (rc) {
-			rc = fr_fail_msg(f, rc, e.err.ptr);
-			goto done;
-		}
-		if ((rc = lock_databases(&e, o->wait_seconds)))
-			goto done;
-		if ((rc = refuse_interrupted(f)))
-			goto done;
-		/* Look again now that the lock is ours: another runner may have done it all. */
-		locked_pass = 1;
-		goto again;
-	}
-	if (ndrift)
-		fr_log(f, FERRY_LOG_WARN, NULL, "going on despite drift (--force):\n%s", drift.ptr);
-	if ((rc = preflight(&e, pend, npend)))
-		goto done;
-	/* SPEC 6.5: the pre-run backup, when a transition wants one. */
-	if (!o->skip_backup && p->backup_required && npend && (rc = pre_run_backup(&e)))
-		goto done;
-
-	vfmt(&e.from, fromtext);
-	vfmt(&p->to, totext);
-	if (fr_state_run_begin(f->state, "up", fromtext, totext, &e.run_id)) {
-		rc = fr_fail(f, FERRY_EFAILED, "cannot record the run in state.db: %s",
-		             fr_state_errmsg(f->state));
-		goto done;
-	}
-	e.next_seq = fr_state_next_seq(f->state);
-	if (e.backup_id)
-		fr_state_run_set_backup(f->state, e.run_id, e.backup_id);
-	fr_log(f, FERRY_LOG_INFO, NULL, "run %lld: %s -> %s, %zu step%s", (long long)e.run_id,
-	       fromtext, totext, npend, npend == 1 ? "" : "s");
-
-	/* SPEC 6.6: stop the service before the first step of a breaking or restarting plan. */
-	rc = 0;
-	if (hooks_on && f->cfg->hook_stop && fr_plan_needs_stop(p)) {
-		rc = fr_hook_run(f, "stop", f->cfg->hook_stop, &e.err);
-		stopped = 1;
-		if (rc)
-			fr_log(f, FERRY_LOG_ERROR, NULL, "%s", e.err.ptr);
-	}
-	if (rc) {
-		/* Nothing ran; the loop below is skipped and the service started again. */
-	} else if (only) {
-		rc = run_step(&e, only, 1);
-	} else {
-		size_t ti, si;
-		if (rerun_extra && (rc = run_step(&e, rerun_extra, 1)) != 0) {
-			fr_log(f, FERRY_LOG_ERROR, rerun_extra->id, "failed: %s", e.err.ptr);
-			add_outcome(&e, rerun_extra->id, "failed", 0, e.err.ptr);
-		}
-		for (ti = 0; ti < p->ntrs && !rc; ti++) {
-			fr_transition *t = p->trs[ti];
-			for (si = 0; si < t->nsteps && !rc; si++) {
-				fr_step *s = t->steps[si];
-				int rerun = o->rerun && !strcmp(o->rerun, s->id);
-				if (is_applied(idx, nregs, s->id) && !rerun)
-					continue;
-				if (f->interrupted) {
-					rc = FERRY_EINTERRUPTED;
-					break;
-				}
-				rc = run_step(&e, s, rerun);
-				/* A step cut short by ferry_interrupt() (a script killed) ends as one. */
-				if (rc && f->interrupted)
-					rc = FERRY_EINTERRUPTED;
-				if (rc) {
-					fr_buf msg = FR_BUF_INIT;
-					fr_buf_puts(&msg, e.err.ptr);
-					fr_log(f, FERRY_LOG_ERROR, s->id, "failed: %s", msg.ptr);
-					add_outcome(&e, s->id, "failed", 0, msg.ptr);
-					if (!rerun)
-						record_failed(&e, s, msg.ptr);
-					fr_buf_release(&msg);
-				}
-			}
-			if (rc)
-				break;
-			/* The transition is whole: its version counts once its steps are committed. */
-			e.reached = t->to;
-			e.have_reached = 1;
-			if (!e.tx) {
-				e.have_reached = 0;
-				rc = record_version(&e, &t->to);
-			}
-			if (!rc && o->checkpoint_each_version && ti + 1 < p->ntrs)
-				rc = checkpoint(&e, &t->to);
-		}
-		if (!rc && f->interrupted)
+		if ((a->kind == FR_ACT_STEP || a->kind == FR_ACT_COMMIT) && f->interrupted) {
 			rc = FERRY_EINTERRUPTED;
+			break;
+		}
+		fr_buf_reset(&e->err);
+		switch (a->kind) {
+		case FR_ACT_BACKUP:
+			rc = !strcmp(a->id, "pre-run") ? pre_run_backup(e) : checkpoint(e, &a->version);
+			break;
+		case FR_ACT_HOOK:
+			if ((rc = fr_engine_hook(e, a->id)))
+				fr_log(f, FERRY_LOG_ERROR, NULL, "%s", e->err.ptr);
+			break;
+		case FR_ACT_STEP:
+			rc = run_step(e, a);
+			/* A step cut short by ferry_interrupt() (a script killed) ends as one. */
+			if (rc && f->interrupted)
+				rc = FERRY_EINTERRUPTED;
+			if (rc) {
+				fr_buf msg = FR_BUF_INIT;
+				fr_buf_puts(&msg, e->err.ptr);
+				fr_log(f, FERRY_LOG_ERROR, a->id, "failed: %s", msg.ptr);
+				fr_outcome_add(e, a->id, "failed", 0, msg.ptr);
+				if (!a->rerun)
+					record_failed(e, a, msg.ptr);
+				fr_buf_release(&msg);
+			} else {
+				status = e->done[e->ndone - 1].skipped ? "skipped" : "applied";
+			}
+			break;
+		case FR_ACT_COMMIT:
+			if ((rc = commit_group(e)))
+				fr_log(f, FERRY_LOG_ERROR, NULL, "commit failed: %s", e->err.ptr);
+			break;
+		case FR_ACT_VERSION:
+			if ((rc = fr_engine_record_version(e, &a->version))) {
+				fr_buf_reset(&e->err);
+				fr_buf_puts(&e->err, ferry_errmsg(f));
+			}
+			break;
+		default:
+			fr_buf_printf(&e->err, "a plan of 'up' has no '%s' action", fr_act_name(a->kind));
+			rc = FERRY_EFAILED;
+		}
+		fr_exec_add(e, a, rc == FERRY_EINTERRUPTED ? "interrupted" : rc ? "failed" : status, t0,
+		            rc ? e->err.ptr : NULL);
 	}
-	if (!rc && (rc = commit_group(&e)) != 0) {
-		/* A failed commit says why in e.err; a failed version record, in f's message. */
-		if (!e.err.len)
-			fr_buf_puts(&e.err, ferry_errmsg(f));
-		fr_log(f, FERRY_LOG_ERROR, NULL, "commit failed: %s", e.err.ptr);
+	return rc;
+}
+
+/*
+ * After a failure: the plan of the rollback is made from what the run did
+ * (undo.c), kept in the document, and walked. 0 when the installation is
+ * back where the run started (or at its last checkpoint).
+ */
+static int roll_back(engine *e, const char *why, int hooks_on)
+{
+	struct ferry_plan *u = fr_calloc(1, sizeof *u);
+	const done_step *blocked = NULL;
+	int rc;
+	if (!u || fr_plan_rollback(e, u, hooks_on, &blocked)) {
+		fr_plan_free(u);
+		fr_buf_reset(&e->err);
+		fr_buf_puts(&e->err, "out of memory while planning the rollback");
+		return FERRY_EUNRECOVERED;
 	}
-	if (!rc && e.unmirrored)
-		mirror(&e);
-	if (!rc && !only)
-		rc = record_version(&e, &p->to);
-	/* SPEC 6.9: restarts, start, health; a failure here rolls the run back. */
-	if (!rc && hooks_on && (rc = after_hooks(&e, p, stopped)) != 0)
-		fr_log(f, FERRY_LOG_ERROR, NULL, "%s", e.err.ptr);
+	json_decref(e->undo_plan);
+	e->undo_plan = fr_actions_json(u->acts, u->nacts);
+	e->undo_why = why;
+	rc = fr_walk_undo(e, u, 0);
+	if (!rc && blocked) {
+		fr_buf applied = FR_BUF_INIT;
+		size_t k;
+		for (k = 0; k < e->ndone; k++)
+			if (e->done[k].committed && e->done[k].seq >= 0)
+				fr_buf_printf(&applied, "%s%s", applied.len ? ", " : "", e->done[k].id);
+		fr_buf_reset(&e->err);
+		fr_buf_printf(&e->err,
+		              "cannot undo step '%s': it has no down section (irreversible). "
+		              "The installation is left part-way: these steps of this run stay "
+		              "applied and recorded: %s. Restore the backup taken before the run "
+		              "(databases and their ferry_steps record together), or undo them by "
+		              "hand and delete their rows from ferry_steps, then run 'ferry up' "
+		              "again",
+		              blocked->id, applied.ptr);
+		fr_buf_release(&applied);
+		rc = FERRY_EUNRECOVERED;
+	}
+	fr_plan_free(u);
+	return rc;
+}
+
+/* Nothing to plan and nothing changed on disk since the last clean check. */
+static int fingerprint_matches(engine *e, const ferry_plan *p, uint64_t *fp)
+{
+	ferry *f = e->f;
+	fr_state_begin_read(f->state);
+	*fp = noop_fingerprint(f, p, &e->from);
+	return *fp && *fp == fr_state_noop_fp(f->state);
+}
+
+/* The end of a run that walked its plan: rolled back on failure, recorded either way. */
+static int finish_up(engine *e, const ferry_plan *p, int rc, int hooks_on)
+{
+	ferry *f = e->f;
+	char totext[FR_VERSION_STR_MAX], fromtext[FR_VERSION_STR_MAX];
+	json_t *extra = NULL;
+	vfmt(&e->from, fromtext);
 	if (rc) {
 		fr_buf why = FR_BUF_INIT;
 		int urc;
 		if (rc == FERRY_EINTERRUPTED)
 			fr_buf_puts(&why, "interrupted by a signal");
 		else
-			fr_buf_puts(&why, e.err.len ? e.err.ptr : ferry_errmsg(f));
-		urc = undo_run(&e, why.ptr);
-		/* The old version is back (or as far back as it goes): so is the service. */
-		if (hooks_on && stopped_or_touched(&e, stopped) && f->cfg->hook_start) {
-			fr_buf herr = FR_BUF_INIT;
-			if (fr_hook_run(f, "start", f->cfg->hook_start, &herr))
-				fr_log(f, FERRY_LOG_ERROR, NULL, "starting the service again failed: %s",
-				       herr.ptr);
-			fr_buf_release(&herr);
-		}
+			fr_buf_puts(&why, e->err.len ? e->err.ptr : ferry_errmsg(f));
+		urc = roll_back(e, why.ptr, hooks_on);
 		if (urc) {
-			rc = fr_fail_msg(f, urc, e.err.ptr);
-			fr_state_run_end(f->state, e.run_id, "failed", NULL, e.err.ptr);
+			rc = fr_fail_msg(f, urc, e->err.ptr);
+			fr_state_run_end(f->state, e->run_id, "failed", NULL, e->err.ptr);
 		} else {
 			char back[FR_VERSION_STR_MAX];
-			vfmt(&e.floor_version, back);
+			vfmt(&e->floor_version, back);
 			if (rc == FERRY_EINTERRUPTED)
 				fr_fail(f, rc, "interrupted; the run was rolled back to '%s'", back);
-			else if (e.floor)
+			else if (e->floor)
 				fr_fail(f, FERRY_EFAILED, "%s\nthe run was rolled back to its last "
 				                          "checkpoint: the installation is at '%s'",
 				        why.ptr, back);
@@ -1481,54 +877,239 @@ again:
 				                          "is at '%s' as before",
 				        why.ptr, fromtext);
 			if (rc != FERRY_EINTERRUPTED)
-				rc = e.ctx.invalid_input ? FERRY_EINVALID : FERRY_EFAILED;
+				rc = e->ctx.invalid_input ? FERRY_EINVALID : FERRY_EFAILED;
 			f->errcode = rc;
-			fr_state_run_end(f->state, e.run_id,
+			fr_state_run_end(f->state, e->run_id,
 			                 rc == FERRY_EINTERRUPTED ? "interrupted" : "rolled_back", NULL,
 			                 why.ptr);
 		}
 		fr_buf_release(&why);
 	} else {
-		vfmt(&e.recorded, totext);
-		fr_state_run_end(f->state, e.run_id, "success", totext, NULL);
+		if (e->unmirrored)
+			fr_mirror(e);
+		vfmt(&e->recorded, totext);
+		fr_state_run_end(f->state, e->run_id, "success", totext, NULL);
 		if (p->stopped_at_required)
 			fr_log(f, FERRY_LOG_WARN, NULL,
 			       "stopped at %s, a required stop: start the application at this version "
 			       "once, then run 'ferry up' again", totext);
 		fr_ok(f);
 	}
-	fr_state_begin(f->state);
-	for (i = 0; i < e.nout; i++)
-		fr_state_run_step(f->state, e.run_id, e.out[i].id, e.out[i].status,
-		                  e.out[i].duration_ms, e.out[i].message);
-	fr_state_commit(f->state);
+	fr_run_steps_save(e);
 	fr_state_cache_save(f->state);
-	{
-		json_t *extra = NULL;
-		if (p->stopped_at_required) {
-			char rq[FR_VERSION_STR_MAX];
-			vfmt(&p->requested, rq);
-			extra = json_object();
-			json_object_set_new(extra, "required_stop", json_string(totext));
-			json_object_set_new(extra, "requested", json_string(rq));
-		}
-		set_result(&e, rc == 0 ? "success" : rc == FERRY_EUNRECOVERED ? "failed" :
-		           "rolled_back", e.backup_id, extra);
-		json_decref(extra);
+	if (p->stopped_at_required) {
+		char rq[FR_VERSION_STR_MAX];
+		vfmt(&p->to, totext);
+		vfmt(&p->requested, rq);
+		extra = json_object();
+		json_object_set_new(extra, "required_stop", json_string(totext));
+		json_object_set_new(extra, "requested", json_string(rq));
 	}
+	fr_set_result(e, rc == 0 ? "success" : rc == FERRY_EUNRECOVERED ? "failed" : "rolled_back",
+	              e->backup_id, extra);
+	json_decref(extra);
+	return rc;
+}
+
+static int dry_run(engine *e, const ferry_plan *p)
+{
+	ferry *f = e->f;
+	json_t *extra = json_object(), *steps = json_array();
+	fr_buf text = FR_BUF_INIT, err = FR_BUF_INIT;
+	size_t i;
+	for (i = 0; i < p->nacts; i++) {
+		const fr_action *a = &p->acts[i];
+		fr_step *s = a->step;
+		json_t *o;
+		if (a->kind != FR_ACT_STEP)
+			continue;
+		o = json_object();
+		fr_buf_reset(&text);
+		s->kind->describe(s, &text);
+		json_object_set_new(o, "id", json_string(s->id));
+		json_object_set_new(o, "kind", json_string(s->kind->name));
+		json_object_set_new(o, "database", a->database ? json_string(a->database) : json_null());
+		json_object_set_new(o, "transaction", json_boolean(a->tx != 0));
+		json_object_set_new(o, "reversible", json_boolean(a->reversible));
+		json_object_set_new(o, "statements", json_string(text.ptr));
+		json_array_append_new(steps, o);
+		fr_outcome_add(e, s->id, "pending", 0, NULL);
+	}
+	json_object_set_new(extra, "dry_run_steps", steps);
+	json_object_set_new(extra, "plan", fr_plan_to_json(p, &err));
+	json_decref(e->executed);
+	e->executed = fr_actions_json(p->acts, p->nacts);
+	e->recorded = p->to;
+	fr_ok(f);
+	fr_set_result(e, "dry_run", NULL, extra);
+	json_decref(extra);
+	fr_buf_release(&text);
+	fr_buf_release(&err);
+	return 0;
+}
+
+/* Warns once for each restart the plan asks for that ferry.yaml has no hook for. */
+static void warn_missing_restarts(ferry *f, const ferry_plan *p)
+{
+	size_t i, k;
+	for (i = 0; i < p->nrestarts; i++) {
+		int have = 0;
+		for (k = 0; k < f->cfg->n_hook_restart; k++)
+			have |= !strcmp(f->cfg->hook_restart[k].name, p->restarts[i]);
+		if (!have)
+			fr_log(f, FERRY_LOG_WARN, NULL, "the plan restarts '%s', but ferry.yaml has no "
+			       "hooks.restart.%s: restart it yourself", p->restarts[i], p->restarts[i]);
+	}
+}
+
+/*
+ * up: two passes. The first, without the lock, resolves the plan and
+ * returns at once when it has no actions (the start-up fast path); the
+ * second, under the lock and after reconciling, resolves it again and
+ * walks it. given: a plan read from a file, which must be the plan made
+ * now or nothing runs.
+ */
+static int run_up(ferry *f, const ferry_plan *given, const char *target,
+                  const ferry_run_options *o)
+{
+	engine e;
+	ferry_plan *p = NULL;
+	const ferry_run_options *po = given ? &given->opts : o; /* the options that shape it */
+	fr_reg *regs = NULL, **idx = NULL;
+	size_t nregs = 0;
+	int rc, locked_pass = 0;
+	uint64_t fp = 0;
+
+	if ((rc = fr_engine_init(&e, f, o)))
+		return rc;
+	if (given)
+		target = given->target_text;
+again:
+	/* One reading of the version a pass: the plan's (one round trip on PostgreSQL). */
+	ferry_plan_free(p);
+	p = NULL;
+	rc = fr_plan_new(&p, f, target, &e.from);
+	e.recorded = e.floor_version = e.from; /* a refusal's document says where it is too */
+	if (rc)
+		goto done;
+	if (fr_plan_set_options(p, po)) {
+		rc = fr_fail(f, FERRY_EFAILED, "out of memory");
+		goto done;
+	}
+	p->want_basis = given != NULL;
+	fr_regs_free(regs, nregs);
+	regs = NULL;
+	nregs = 0;
+	/*
+	 * Nothing to plan and nothing changed on disk since the last clean
+	 * check: a no-op without reading the registry (git's index trick).
+	 * The read transaction makes storing the fingerprint fail when another
+	 * process wrote state meanwhile.
+	 */
+	fp = 0;
+	if (!locked_pass && !given && !po->only && !po->rerun && !o->dry_run && p->ntrs == 0 &&
+	    fr_version_cmp(&p->to, &e.from) == 0 && fingerprint_matches(&e, p, &fp)) {
+		fr_state_commit(f->state);
+		fr_ok(f);
+		fr_set_result(&e, "noop", NULL, NULL);
+		goto done;
+	}
+	if (fr_state_registry_ex(f->state, 0, &regs, &nregs)) {
+		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
+		goto done;
+	}
+	if (locked_pass && (rc = fr_engine_reconcile(&e, &regs, &nregs)))
+		goto done;
+	fr_free(idx);
+	if (!(idx = fr_reg_index(regs, nregs))) {
+		rc = fr_fail(f, FERRY_EFAILED, "out of memory");
+		goto done;
+	}
+	fr_buf_reset(&e.err);
+	if ((rc = fr_plan_resolve(p, f, idx, regs, nregs, po, &e.err))) {
+		rc = fr_fail_msg(f, rc, e.err.ptr);
+		goto done;
+	}
+	fr_state_cache_save(f->state);
+	if (given) {
+		fr_buf_reset(&e.err);
+		if ((rc = fr_plan_check_file(given, p, &e.err))) {
+			rc = fr_fail(f, rc, "the plan file no longer fits the installation: %s; nothing "
+			             "was changed (make a new plan with 'ferry plan --json')", e.err.ptr);
+			goto done;
+		}
+	}
+	/* The fast path: nothing to do, nothing drifted; no lock taken. */
+	if (!p->nacts && !p->ndrift) {
+		if (fp) {
+			fr_state_set_noop_fp(f->state, fp);
+			fr_state_commit(f->state);
+		}
+		fr_ok(f);
+		fr_set_result(&e, "noop", NULL, NULL);
+		goto done;
+	}
+	if (p->ndrift && !po->force) {
+		fr_buf lines = FR_BUF_INIT;
+		size_t i;
+		for (i = 0; i < p->ndrift; i++)
+			fr_buf_printf(&lines, "  %s\n", p->drift[i]);
+		rc = fr_fail(f, FERRY_EVERIFY,
+		             "%zu applied step%s drifted:\n%sput the files back as they were "
+		             "applied, or run again with --force to go on anyway",
+		             p->ndrift, p->ndrift == 1 ? "" : "s", lines.ptr);
+		fr_buf_release(&lines);
+		goto done;
+	}
+	if (!p->nacts) {
+		/* --force over drift with nothing to do: nothing happens, and no run is recorded. */
+		fr_ok(f);
+		fr_set_result(&e, "noop", NULL, NULL);
+		goto done;
+	}
+	if (o->dry_run) {
+		rc = dry_run(&e, p);
+		goto done;
+	}
+	/* The read transaction of the first look ends before the lock. */
+	fr_state_commit(f->state);
+	if (!locked_pass) {
+		if ((rc = fr_engine_lock(&e, o->wait_seconds, 0)))
+			goto done;
+		/* Look again now that the lock is ours: another runner may have done it all. */
+		locked_pass = 1;
+		goto again;
+	}
+	if (p->ndrift) {
+		fr_buf lines = FR_BUF_INIT;
+		size_t i;
+		for (i = 0; i < p->ndrift; i++)
+			fr_buf_printf(&lines, "  %s\n", p->drift[i]);
+		fr_log(f, FERRY_LOG_WARN, NULL, "going on despite drift (--force):\n%s", lines.ptr);
+		fr_buf_release(&lines);
+	}
+	if ((rc = preflight(&e, p)))
+		goto done;
+	if (!po->no_hooks)
+		warn_missing_restarts(f, p);
+	rc = walk(&e, p);
+	/* A pre-run backup that failed leaves nothing to undo: the run never began. */
+	if (rc && !e.run_id) {
+		rc = fr_fail_msg(f, rc, ferry_errmsg(f)[0] ? ferry_errmsg(f) : e.err.ptr);
+		goto done;
+	}
+	rc = finish_up(&e, p, rc, !po->no_hooks);
 done:
 	fr_state_commit(f->state); /* a read transaction left open by an early exit */
 	fr_log_flush(f);
 	fr_lock_release(&f->lock);
 	/* Refused before it began (lock, drift, bad input): nothing was changed. */
 	if (rc && !f->last_run)
-		set_result(&e, e.run_id ? "failed" : "refused", NULL, NULL);
-	fr_free(pend);
+		fr_set_result(&e, e.run_id ? "failed" : "refused", NULL, NULL);
 	fr_free(idx);
 	fr_regs_free(regs, nregs);
-	fr_buf_release(&drift);
-	ferry_plan_free(made);
-	engine_free(&e);
+	ferry_plan_free(p);
+	fr_engine_free(&e);
 	if (rc && o->keep_going_on_start) {
 		fr_log(f, FERRY_LOG_WARN, NULL, "migrations failed at start-up: %s", f->err.ptr);
 		return 0;
@@ -1536,422 +1117,23 @@ done:
 	return rc;
 }
 
-static const ferry_run_options default_opts = FERRY_RUN_OPTIONS_INIT;
-
-/*
- * The caller's options, read only as far as its version of the struct
- * goes; the rest stays at the defaults (an application built against an
- * older header passes a shorter struct).
- */
-static ferry_run_options options_of(const ferry_run_options *opts)
-{
-	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
-	if (opts && opts->version >= 2)
-		o = *opts;
-	else if (opts && opts->version == 1)
-		memcpy(&o, opts, offsetof(ferry_run_options, skip_backup));
-	o.version = FERRY_RUN_OPTIONS_VERSION;
-	return o;
-}
-
 int ferry_up(ferry *f, const char *target, const ferry_run_options *opts)
 {
-	ferry_run_options oo = options_of(opts);
+	ferry_run_options oo = fr_run_options_of(opts);
 	const ferry_run_options *o = &oo;
 	fr_free(f->last_run);
 	f->last_run = NULL;
 	f->interrupted = 0;
-	if (o->version >= 2 && o->rehearse && !o->dry_run)
+	if (o->rehearse && !o->dry_run)
 		return fr_rehearse(f, target, o);
 	return run_up(f, NULL, target, o);
 }
 
 int ferry_apply(ferry *f, const ferry_plan *p, const ferry_run_options *opts)
 {
-	ferry_run_options o = options_of(opts);
+	ferry_run_options o = fr_run_options_of(opts);
 	fr_free(f->last_run);
 	f->last_run = NULL;
 	f->interrupted = 0;
 	return run_up(f, p, NULL, &o);
-}
-
-/* ---- down and recover: undo applied steps from their record ---- */
-
-/* Loads registry rows into done steps to undo, newest first taken from the end. */
-static int load_undo(engine *e, const fr_reg *regs, size_t nregs,
-                     int (*want)(const fr_reg *r, const void *arg), const void *arg)
-{
-	size_t i;
-	for (i = 0; i < nregs; i++) {
-		const fr_reg *g = &regs[i];
-		done_step *d;
-		const fr_step_kind *k;
-		if (!applied_status(g->status) || !want(g, arg))
-			continue;
-		d = add_done(e);
-		if (!d)
-			return -1;
-		d->id = fr_strdup(g->id);
-		d->kind = fr_strdup(g->kind);
-		d->from = fr_strdup(g->from);
-		d->to = fr_strdup(g->to);
-		d->checksum = fr_strdup(g->checksum);
-		d->undo = g->undo && *g->undo ? fr_strdup(g->undo) : NULL;
-		d->rdb = *g->database ? find_db(e, g->database) : NULL;
-		k = fr_step_kind_find(g->kind);
-		d->transactional = d->rdb && (!k || !k->undo_transactional ||
-		                              k->undo_transactional(d->undo));
-		d->committed = 1;
-		d->skipped = !strcmp(g->status, "skipped");
-		d->seq = g->seq;
-		d->applied_at_ms = g->applied_at_ms;
-		if (*g->database && !d->rdb) {
-			fr_buf_printf(&e->err, "step '%s' was applied to database '%s', which ferry.yaml "
-			                       "no longer defines", g->id, g->database);
-			return -2;
-		}
-	}
-	return 0;
-}
-
-static int want_above(const fr_reg *r, const void *arg)
-{
-	fr_version to;
-	return fr_version_parse(&to, r->to, NULL) == 0 && fr_version_cmp(&to, arg) > 0;
-}
-
-/* Commits the open transaction of a down; its undone steps leave the registry's applied set. */
-static int commit_undo(engine *e)
-{
-	ferry *f = e->f;
-	size_t i;
-	if (e->tx) {
-		if (e->tx->db->drv->commit(e->tx->db, &e->err))
-			return FERRY_EFAILED;
-		e->tx = NULL;
-	}
-	fr_state_begin(f->state);
-	for (i = 0; i < e->ndone; i++) {
-		done_step *d = &e->done[i];
-		if (!d->undone)
-			continue;
-		reg_write(e, d, "rolled_back", "undone by a down run");
-		d->undone = 0;
-		d->seq = -1;
-	}
-	fr_state_commit(f->state);
-	return 0;
-}
-
-/* Rolls back the open transaction of a down: its steps stay applied. */
-static void abort_undo(engine *e)
-{
-	size_t i;
-	if (e->tx) {
-		fr_buf ignore = FR_BUF_INIT;
-		e->tx->db->drv->rollback(e->tx->db, &ignore);
-		fr_buf_release(&ignore);
-		e->tx = NULL;
-	}
-	for (i = 0; i < e->ndone; i++) {
-		if (e->done[i].undone) {
-			e->done[i].undone = 0;
-			set_outcome(e, e->done[i].id, "applied");
-		}
-	}
-}
-
-/*
- * Undoes e->done from the newest, grouping consecutive steps of one
- * database into one transaction (one per step with transaction: step).
- */
-static int undo_all(engine *e)
-{
-	ferry *f = e->f;
-	size_t i = e->ndone;
-	int rc = 0;
-	while (i--) {
-		done_step *d = &e->done[i];
-		fr_db *db;
-		if (f->interrupted) {
-			rc = FERRY_EINTERRUPTED;
-			break;
-		}
-		if (d->rdb && open_db(e, d->rdb)) {
-			rc = FERRY_EFAILED;
-			break;
-		}
-		db = d->rdb ? d->rdb->db : NULL;
-		if (e->tx && (e->tx != d->rdb || !d->transactional) && (rc = commit_undo(e)))
-			break;
-		if (db && !e->tx && d->transactional) {
-			if (db->drv->begin(db, &e->err)) {
-				rc = FERRY_EFAILED;
-				break;
-			}
-			e->tx = d->rdb;
-		}
-		fr_log(f, FERRY_LOG_INFO, d->id, "undoing");
-		fr_log_flush(f);
-		if (undo_one(e, d)) {
-			rc = FERRY_EFAILED;
-			add_outcome(e, d->id, "failed", 0, e->err.ptr);
-			break;
-		}
-		d->undone = 1;
-		add_outcome(e, d->id, "rolled_back", 0, NULL);
-		/* Outside a transaction the undo is done: record it at once. */
-		if ((f->cfg->tx_per_step || !d->transactional) && (rc = commit_undo(e)))
-			break;
-	}
-	if (!rc)
-		rc = commit_undo(e);
-	return rc;
-}
-
-/* The greatest version still applied after a partial undo, at least floor. */
-static void version_left(engine *e, const fr_version *floor, fr_version *out)
-{
-	size_t i;
-	*out = *floor;
-	for (i = 0; i < e->ndone; i++) {
-		fr_version to;
-		if (e->done[i].seq >= 0 && fr_version_parse(&to, e->done[i].to, NULL) == 0 &&
-		    fr_version_cmp(&to, out) > 0)
-			*out = to;
-	}
-}
-
-static int finish_undo_run(engine *e, int rc, const fr_version *target, const char *ok_msg)
-{
-	ferry *f = e->f;
-	char text[FR_VERSION_STR_MAX];
-	size_t i;
-	int any_done = 0;
-	if (rc) {
-		fr_version left;
-		fr_buf why = FR_BUF_INIT;
-		abort_undo(e);
-		for (i = 0; i < e->ndone; i++)
-			any_done |= e->done[i].seq < 0;
-		version_left(e, target, &left);
-		record_version(e, &left);
-		vfmt(&left, text);
-		fr_buf_puts(&why, rc == FERRY_EINTERRUPTED ? "interrupted by a signal" : e->err.ptr);
-		if (any_done)
-			rc = fr_fail(f, FERRY_EUNRECOVERED,
-			             "%s\nthe down run stopped part-way; the installation is recorded at "
-			             "'%s' with the steps 'ferry list' shows as applied; fix the cause and "
-			             "run 'ferry down' again",
-			             why.ptr, text);
-		else
-			rc = fr_fail(f, rc == FERRY_EINTERRUPTED ? rc : FERRY_EFAILED,
-			             "%s\nnothing was undone; the installation is at '%s' as before",
-			             why.ptr, text);
-		fr_state_run_end(f->state, e->run_id, any_done ? "failed" : "rolled_back", text,
-		                 why.ptr);
-		fr_buf_release(&why);
-	} else {
-		record_version(e, target);
-		vfmt(target, text);
-		fr_state_run_end(f->state, e->run_id, "success", text, ok_msg);
-		fr_ok(f);
-	}
-	fr_state_begin(f->state);
-	for (i = 0; i < e->nout; i++)
-		fr_state_run_step(f->state, e->run_id, e->out[i].id, e->out[i].status,
-		                  e->out[i].duration_ms, e->out[i].message);
-	fr_state_commit(f->state);
-	set_result(e, rc == 0 ? "success" : rc == FERRY_EUNRECOVERED ? "failed" : "rolled_back",
-	           NULL, NULL);
-	return rc;
-}
-
-/* Lock, refuse after an interrupted run (unless recovering), reconcile. */
-static int undo_prologue(engine *e, int wait, int recovering, fr_reg **regs, size_t *nregs)
-{
-	ferry *f = e->f;
-	int rc;
-	rc = fr_lock_acquire(&f->lock, f->ferry_dir, wait, &f->interrupted, &e->err);
-	if (rc)
-		return fr_fail_msg(f, rc, e->err.ptr);
-	if ((rc = lock_databases(e, wait)))
-		return rc;
-	if (!recovering && (rc = refuse_interrupted(f)))
-		return rc;
-	if (fr_state_registry(f->state, regs, nregs))
-		return fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
-	return reconcile(e, regs, nregs);
-}
-
-static int check_reversible(engine *e, const char *what)
-{
-	size_t i;
-	for (i = 0; i < e->ndone; i++) {
-		done_step *d = &e->done[i];
-		if (!d->skipped && !d->undo)
-			return fr_fail(e->f, FERRY_EFAILED,
-			               "cannot %s: step '%s' has no down section (irreversible); nothing "
-			               "was changed; restore a backup taken before version '%s' instead",
-			               what, d->id, d->to);
-	}
-	return 0;
-}
-
-int ferry_down(ferry *f, const char *target, const ferry_run_options *opts)
-{
-	ferry_run_options oo = options_of(opts);
-	const ferry_run_options *o = &oo;
-	engine e;
-	fr_version tgt;
-	fr_reg *regs = NULL;
-	size_t nregs = 0, i;
-	char fromtext[FR_VERSION_STR_MAX], totext[FR_VERSION_STR_MAX];
-	int rc, w;
-	fr_free(f->last_run);
-	f->last_run = NULL;
-	f->interrupted = 0;
-	if ((rc = engine_init(&e, f, o)))
-		return rc;
-	if (!target) {
-		rc = fr_fail(f, FERRY_EINVALID, "down needs a target version");
-		goto done;
-	}
-	if (fr_version_parse(&tgt, target, &f->err)) {
-		rc = fr_fail_msg(f, FERRY_EINVALID, f->err.ptr);
-		goto done;
-	}
-	if ((rc = fr_current(f, &e.from)))
-		goto done;
-	e.recorded = e.from;
-	vfmt(&e.from, fromtext);
-	vfmt(&tgt, totext);
-	if (fr_version_cmp(&tgt, &e.from) > 0) {
-		rc = fr_fail(f, FERRY_EINVALID, "target '%s' is above the current version '%s' "
-		                                "(use 'ferry up %s')", totext, fromtext, totext);
-		goto done;
-	}
-	if ((rc = undo_prologue(&e, o->wait_seconds, 0, &regs, &nregs)))
-		goto done;
-	w = load_undo(&e, regs, nregs, want_above, &tgt);
-	if (w) {
-		rc = w == -2 ? fr_fail_msg(f, FERRY_EINVALID, e.err.ptr) :
-		               fr_fail(f, FERRY_EFAILED, "out of memory");
-		goto done;
-	}
-	if ((rc = check_reversible(&e, "go down")))
-		goto done;
-	if (o->dry_run) {
-		json_t *extra = json_object(), *steps = json_array();
-		i = e.ndone;
-		while (i--) {
-			json_t *so = json_object();
-			json_object_set_new(so, "id", json_string(e.done[i].id));
-			json_object_set_new(so, "statements",
-			                    e.done[i].undo ? json_string(e.done[i].undo) : json_null());
-			json_array_append_new(steps, so);
-			add_outcome(&e, e.done[i].id, "pending", 0, NULL);
-		}
-		json_object_set_new(extra, "dry_run_steps", steps);
-		e.recorded = tgt;
-		set_result(&e, "dry_run", NULL, extra);
-		json_decref(extra);
-		fr_ok(f);
-		goto done;
-	}
-	if (!e.ndone && fr_version_cmp(&tgt, &e.from) == 0) {
-		set_result(&e, "noop", NULL, NULL);
-		fr_ok(f);
-		goto done;
-	}
-	if (fr_state_run_begin(f->state, "down", fromtext, totext, &e.run_id)) {
-		rc = fr_fail(f, FERRY_EFAILED, "cannot record the run in state.db: %s",
-		             fr_state_errmsg(f->state));
-		goto done;
-	}
-	fr_log(f, FERRY_LOG_INFO, NULL, "run %lld: down %s -> %s, %zu step%s", (long long)e.run_id,
-	       fromtext, totext, e.ndone, e.ndone == 1 ? "" : "s");
-	rc = undo_all(&e);
-	rc = finish_undo_run(&e, rc, &tgt, NULL);
-done:
-	fr_lock_release(&f->lock);
-	/* Refused before it began (lock, drift, bad input): nothing was changed. */
-	if (rc && !f->last_run)
-		set_result(&e, e.run_id ? "failed" : "refused", NULL, NULL);
-	fr_regs_free(regs, nregs);
-	engine_free(&e);
-	return rc;
-}
-
-static int want_run(const fr_reg *r, const void *arg)
-{
-	return r->run_id == *(const int64_t *)arg;
-}
-
-int ferry_recover(ferry *f, int resume)
-{
-	engine e;
-	fr_reg *regs = NULL;
-	fr_run_row run;
-	fr_version from;
-	size_t nregs = 0;
-	int rc, found = 0, w;
-	memset(&run, 0, sizeof run);
-	fr_free(f->last_run);
-	f->last_run = NULL;
-	f->interrupted = 0;
-	if ((rc = engine_init(&e, f, &default_opts)))
-		return rc;
-	if ((rc = undo_prologue(&e, 0, 1, &regs, &nregs)))
-		goto done;
-	if (fr_state_running(f->state, &run, &found)) {
-		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
-		goto done;
-	}
-	if ((rc = fr_current(f, &e.from)))
-		goto done;
-	e.recorded = e.from;
-	if (!found) {
-		fr_ok(f);
-		set_result(&e, "noop", NULL, NULL);
-		goto done;
-	}
-	e.run_id = run.id;
-	if (resume) {
-		fr_state_run_end(f->state, run.id, "interrupted", NULL,
-		                 "kept what it applied ('ferry recover --resume')");
-		fr_log(f, FERRY_LOG_INFO, NULL, "run %lld marked interrupted; its applied steps stay",
-		       (long long)run.id);
-		set_result(&e, "success", NULL, NULL);
-		fr_ok(f);
-		goto done;
-	}
-	if (fr_version_parse(&from, run.from, &f->err)) {
-		rc = fr_fail_msg(f, FERRY_EFAILED, f->err.ptr);
-		goto done;
-	}
-	w = load_undo(&e, regs, nregs, want_run, &run.id);
-	if (w) {
-		rc = w == -2 ? fr_fail_msg(f, FERRY_EINVALID, e.err.ptr) :
-		               fr_fail(f, FERRY_EFAILED, "out of memory");
-		goto done;
-	}
-	if ((rc = check_reversible(&e, "roll back the interrupted run"))) {
-		rc = FERRY_EUNRECOVERED;
-		goto done;
-	}
-	fr_log(f, FERRY_LOG_INFO, NULL, "rolling back interrupted run %lld (%zu step%s)",
-	       (long long)run.id, e.ndone, e.ndone == 1 ? "" : "s");
-	rc = undo_all(&e);
-	rc = finish_undo_run(&e, rc, &from, "rolled back by 'ferry recover'");
-	if (rc == 0)
-		fr_state_run_end(f->state, run.id, "rolled_back", run.from,
-		                 "rolled back by 'ferry recover'");
-done:
-	fr_log_flush(f);
-	fr_lock_release(&f->lock);
-	fr_run_row_clear(&run);
-	fr_regs_free(regs, nregs);
-	engine_free(&e);
-	return rc;
 }

@@ -283,7 +283,10 @@ int ferry_check(char **out, ferry *f, const char *target)
 		check_writable(&c, f->cfg->version_file, "the version file");
 	if ((rc = fr_load_catalog(f)))
 		goto done; /* bad migrations: invalid input, the message lists them */
-	rc = ferry_plan_new(&p, f, target);
+	{
+		fr_version cur; /* the path alone: each step is checked one by one below */
+		rc = fr_plan_new(&p, f, target, &cur);
+	}
 	if (rc == FERRY_EINVALID)
 		goto done;
 	if (rc) {

@@ -68,7 +68,8 @@ hooks_log() { tr '\n' ' ' <"$ROOT/hooks.log" 2>/dev/null; }
 	[ "$status" -eq 1 ]
 	[ "$(ferry version)" = 0.1.0 ]
 	[ "$(dump)" = "$BEFORE" ]
-	[ "$(hooks_log)" = "stop restart-api start " ]
+	# The restart may have brought the new version up: stopped before the undo.
+	[ "$(hooks_log)" = "stop restart-api stop start health " ]
 }
 
 @test "hooks: a failing start rolls the run back and tries to start the old version" {
@@ -77,12 +78,13 @@ hooks_log() { tr '\n' ' ' <"$ROOT/hooks.log" 2>/dev/null; }
 	[ "$status" -eq 1 ]
 	[ "$(ferry version)" = 0.1.0 ]
 	[ "$(dump)" = "$BEFORE" ]
-	[ "$(hooks_log)" = "stop restart-api start start " ]
+	[ "$(hooks_log)" = "stop restart-api start stop start health " ]
 }
 
-@test "hooks: a failing health check (retried) rolls the run back" {
+@test "hooks: a failing health check (retried) rolls the run back, the service stopped meanwhile" {
 	rm "$ROOT/healthy"
-	sed -i 's/^hooks:/hooks:/' "$ROOT/ferry.yaml"
+	# The old version is healthy again once the rollback stopped the new one.
+	sed -i 's/^  stop: echo stop >> hooks.log$/  stop: echo stop >> hooks.log; if [ -f s1 ]; then touch healthy; fi; touch s1/' "$ROOT/ferry.yaml"
 	start=$(date +%s)
 	run ferry up
 	[ "$status" -eq 1 ]
@@ -90,5 +92,6 @@ hooks_log() { tr '\n' ' ' <"$ROOT/hooks.log" 2>/dev/null; }
 	[[ "$output" == *"health"* ]]
 	[ "$(ferry version)" = 0.1.0 ]
 	[ "$(dump)" = "$BEFORE" ]
-	[[ "$(hooks_log)" == "stop restart-api start start " ]]
+	# Stopped before the undo, started and checked again after it.
+	[[ "$(hooks_log)" == "stop restart-api start stop start health " ]]
 }

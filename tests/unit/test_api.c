@@ -916,9 +916,10 @@ static void test_new_step_flat(void **state)
 	if (ferry_status(&doc, x->f) != 0)
 		fail_msg("the catalog no longer loads after ferry_new_step: %s", ferry_errmsg(x->f));
 	ferry_free(doc);
-	assert_int_equal(ferry_plan_new(&p, x->f, "0.1.0"), 0);
-	assert_int_equal(ferry_plan_step_count(p), 2);
-	ferry_plan_free(p);
+	/* The plan lists the untouched template, and refuses it, naming the file. */
+	assert_int_equal(ferry_plan_new(&p, x->f, "0.1.0"), FERRY_EINVALID);
+	assert_null(p);
+	assert_non_null(strstr(ferry_errmsg(x->f), "more.sql"));
 }
 
 /* ---- unlock ---- */

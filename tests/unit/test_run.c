@@ -1129,9 +1129,10 @@ static void test_apply_plan(void **state)
 	assert_string_equal(current(x), "0.2.0");
 	assert_true(has_table(x, "tags"));
 	assert_false(has_table(x, "notes"));
-	/* A plan made from 0.0.0 no longer fits. */
-	assert_int_equal(ferry_apply(x->f, stale, NULL), FERRY_EFAILED);
+	/* A plan made from 0.0.0 no longer fits: invalid input, saying what moved. */
+	assert_int_equal(ferry_apply(x->f, stale, NULL), FERRY_EINVALID);
 	assert_non_null(strstr(ferry_errmsg(x->f), "new plan"));
+	assert_non_null(strstr(ferry_errmsg(x->f), "the version moved"));
 	assert_string_equal(current(x), "0.2.0");
 	ferry_plan_free(p);
 	ferry_plan_free(stale);

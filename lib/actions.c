@@ -1,0 +1,806 @@
+/*
+ * actions.c - the resolved plan: the complete, ordered list of actions a
+ * run takes (SPEC 6 steps 5 to 9), made from the path (plan.c), the
+ * registry (which steps are applied), the configuration (hooks, databases,
+ * transaction mode) and the run's options. Printing a plan, a dry run, a
+ * plan file and the run itself all walk this one list; the engine (run.c)
+ * executes it and decides nothing again.
+ *
+ * Transactions: consecutive steps on one database that may share a
+ * transaction share one; the planner ends it (a commit action) when the
+ * next step is of another database or outside any transaction, after every
+ * step with `transaction: step`, and before a checkpoint. A version is
+ * recorded once the transition that reaches it is whole and committed.
+ */
+#include "actions.h"
+#include "util/alloc.h"
+#include "util/hash.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int applied_status(const char *s)
+{
+	return !strcmp(s, "applied") || !strcmp(s, "skipped");
+}
+
+static int is_applied(fr_reg **idx, size_t n, const char *id)
+{
+	const fr_reg *r = fr_reg_lookup(idx, n, id);
+	return r && applied_status(r->status);
+}
+
+/* The planner's state while it lays out the steps. */
+typedef struct {
+	struct ferry_plan *p;
+	ferry *f;
+	const char *open_db; /* the database of the open transaction, or NULL */
+	int tx;              /* its number; 0 when none is open */
+	int ntx;             /* transactions numbered so far */
+	fr_version last;     /* the version last recorded (or the start) */
+	fr_version pending;  /* reached once the open transaction commits */
+	int have_pending;
+	fr_buf *err;
+	int bad;             /* a step did not load */
+} layout;
+
+static int add_version(layout *L, const fr_version *v)
+{
+	fr_action *a;
+	if (fr_version_cmp(v, &L->last) == 0 && strcmp(v->build, L->last.build) == 0)
+		return 0;
+	if (!(a = fr_plan_add(L->p, FR_ACT_VERSION, NULL, NULL)))
+		return -1;
+	a->version = *v;
+	L->last = *v;
+	return 0;
+}
+
+/* Ends the open transaction, then records the version it completes. */
+static int add_commit(layout *L)
+{
+	fr_action *a;
+	if (!L->tx)
+		return 0;
+	if (!(a = fr_plan_add(L->p, FR_ACT_COMMIT, NULL, L->open_db)))
+		return -1;
+	a->tx = L->tx;
+	L->tx = 0;
+	L->open_db = NULL;
+	if (L->have_pending) {
+		L->have_pending = 0;
+		return add_version(L, &L->pending);
+	}
+	return 0;
+}
+
+/* The database a loaded step runs on: its own, the default, or NULL for none. */
+static const char *step_db(const ferry *f, const fr_step *s)
+{
+	const char *db = s->kind->database(s);
+	if (db && !*db)
+		return NULL;
+	if (db)
+		return db;
+	return f->cfg->ndbs ? f->cfg->dbs[0].name : NULL;
+}
+
+static int add_step(layout *L, fr_step *s, int rerun)
+{
+	ferry *f = L->f;
+	const char *db;
+	fr_action *a;
+	int transactional;
+	if (fr_step_load(s, L->err)) {
+		if (L->err->len && L->err->ptr[L->err->len - 1] != '\n')
+			fr_buf_putc(L->err, '\n');
+		L->bad = 1;
+		return 0;
+	}
+	db = step_db(f, s);
+	transactional = db && s->kind->transactional(s);
+	if (L->tx && (!transactional || strcmp(L->open_db, db)) && add_commit(L))
+		return -1;
+	if (transactional && !L->tx) {
+		L->tx = ++L->ntx;
+		L->open_db = db;
+	}
+	if (!(a = fr_plan_add(L->p, FR_ACT_STEP, s->id, db)))
+		return -1;
+	a->step = s;
+	a->rerun = rerun;
+	a->tx = transactional ? L->tx : 0;
+	a->reversible = s->kind->reversible(s);
+	if (transactional && f->cfg->tx_per_step)
+		return add_commit(L);
+	return 0;
+}
+
+/* SPEC 6.9: restarts (each service once, those ferry.yaml has a hook for), start, health. */
+static int add_after_hooks(struct ferry_plan *p, const fr_config *c, int stopped)
+{
+	size_t i, k;
+	for (i = 0; i < p->nrestarts; i++) {
+		for (k = 0; k < c->n_hook_restart; k++) {
+			if (!strcmp(c->hook_restart[k].name, p->restarts[i])) {
+				fr_buf name = FR_BUF_INIT;
+				fr_action *a;
+				fr_buf_printf(&name, "restart.%s", p->restarts[i]);
+				a = name.oom ? NULL : fr_plan_add(p, FR_ACT_HOOK, name.ptr, NULL);
+				fr_buf_release(&name);
+				if (!a)
+					return -1;
+				break;
+			}
+		}
+	}
+	if (stopped && c->hook_start && !fr_plan_add(p, FR_ACT_HOOK, "start", NULL))
+		return -1;
+	if (c->hook_health && !fr_plan_add(p, FR_ACT_HOOK, "health", NULL))
+		return -1;
+	return 0;
+}
+
+/* The step --rerun names when the path does not hold it (already passed): run first. */
+static fr_step *rerun_outside(const struct ferry_plan *p, const fr_catalog *cat, const char *id)
+{
+	fr_step *s = fr_catalog_step(cat, id);
+	size_t i, j;
+	for (i = 0; s && i < p->ntrs; i++)
+		for (j = 0; j < p->trs[i]->nsteps; j++)
+			if (p->trs[i]->steps[j] == s)
+				return NULL;
+	return s;
+}
+
+static int add_drift(struct ferry_plan *p, const char *line)
+{
+	char **v = fr_realloc(p->drift, (p->ndrift + 1) * sizeof *v);
+	if (!v)
+		return -1;
+	p->drift = v;
+	return (v[p->ndrift] = fr_strdup(line)) ? (p->ndrift++, 0) : -1;
+}
+
+size_t fr_find_drift(ferry *f, const fr_reg *regs, size_t n, fr_buf *out)
+{
+	size_t i, count = 0;
+	for (i = 0; i < n; i++) {
+		fr_step *s;
+		if (!applied_status(regs[i].status))
+			continue;
+		s = fr_catalog_step(f->cat, regs[i].id);
+		/* A native step has no file to drift; the program that runs it may be another. */
+		if (!s && !strcmp(regs[i].kind, "native"))
+			continue;
+		if (!s) {
+			/* A step of a version above the catalog's latest, or a removed file. */
+			fr_buf_printf(out, "  %s: applied, but its file is gone\n", regs[i].id);
+			count++;
+		} else if (fr_state_checksum(f->state, s)) {
+			fr_buf_printf(out, "  %s: cannot read '%s': %s\n", regs[i].id, s->rel,
+			              strerror(errno));
+			count++;
+		} else if (strcmp(s->checksum, regs[i].checksum)) {
+			fr_buf_printf(out, "  %s: changed since it was applied (%s, now %s)\n",
+			              regs[i].id, regs[i].checksum, s->checksum);
+			count++;
+		}
+	}
+	return count;
+}
+
+/*
+ * Digests of what the plan was made from, so that a plan file refuses to
+ * run elsewhere: the catalog's part (every step on the path and of the
+ * plan, with its checksum) and the registry's (the version, every applied
+ * step with its checksum).
+ */
+static int make_basis(struct ferry_plan *p, ferry *f, fr_reg **idx, size_t nregs)
+{
+	fr_sha256 *h = fr_sha256_new();
+	char v[FR_VERSION_STR_MAX];
+	size_t i, j;
+	int rc = -1;
+	if (!h)
+		return -1;
+	for (i = 0; i < p->ntrs; i++) {
+		fr_sha256_update(h, p->trs[i]->name, strlen(p->trs[i]->name) + 1);
+		for (j = 0; j < p->trs[i]->nsteps; j++) {
+			fr_step *s = p->trs[i]->steps[j];
+			if (!s->checksum[0] && !s->no_file && fr_state_checksum(f->state, s))
+				goto done;
+			fr_sha256_update(h, s->id, strlen(s->id) + 1);
+			fr_sha256_update(h, s->checksum, strlen(s->checksum) + 1);
+		}
+	}
+	/* A step --only or --rerun names may be off the path. */
+	for (i = 0; i < p->nacts; i++) {
+		const fr_action *a = &p->acts[i];
+		if (a->kind != FR_ACT_STEP || !a->rerun)
+			continue;
+		fr_sha256_update(h, a->id, strlen(a->id) + 1);
+		fr_sha256_update(h, a->step->checksum, strlen(a->step->checksum) + 1);
+	}
+	if (fr_sha256_hex_reset(h, p->basis_catalog))
+		goto done;
+	fr_version_format(&p->from, v, sizeof v);
+	fr_sha256_update(h, v, strlen(v) + 1);
+	for (i = 0; i < nregs; i++) {
+		const fr_reg *r = idx[i];
+		if (!applied_status(r->status))
+			continue;
+		fr_sha256_update(h, r->id, strlen(r->id) + 1);
+		fr_sha256_update(h, r->checksum, strlen(r->checksum) + 1);
+		fr_sha256_update(h, r->status, strlen(r->status) + 1);
+	}
+	rc = fr_sha256_hex_reset(h, p->basis_registry);
+done:
+	fr_sha256_free(h);
+	return rc;
+}
+
+int fr_plan_resolve(struct ferry_plan *p, ferry *f, fr_reg **idx, const fr_reg *regs,
+                    size_t nregs, const ferry_run_options *o, fr_buf *err)
+{
+	layout L;
+	fr_step *only = NULL, *extra = NULL;
+	fr_buf drift = FR_BUF_INIT;
+	size_t i, j, npend = 0;
+	int stopped = 0, rc = FERRY_EFAILED;
+
+	fr_actions_clear(p->acts, p->nacts);
+	p->nacts = 0;
+	for (i = 0; i < p->ndrift; i++)
+		fr_free(p->drift[i]);
+	p->ndrift = 0;
+	p->opts = *o;
+	p->resolved = 0;
+	memset(&L, 0, sizeof L);
+	L.p = p;
+	L.f = f;
+	L.last = p->from;
+	L.err = err;
+
+	if (o->only && !(only = fr_catalog_step(f->cat, o->only))) {
+		fr_buf_printf(err, "no step '%s' in the catalog (see 'ferry list')", o->only);
+		return FERRY_EINVALID;
+	}
+	if (!only && o->rerun) {
+		if (!fr_catalog_step(f->cat, o->rerun)) {
+			fr_buf_printf(err, "no step '%s' in the catalog (see 'ferry list')", o->rerun);
+			return FERRY_EINVALID;
+		}
+		extra = rerun_outside(p, f->cat, o->rerun);
+	}
+	/* What is pending decides whether there is a run at all. */
+	if (only || extra)
+		npend = 1;
+	for (i = 0; !only && !npend && i < p->ntrs; i++)
+		for (j = 0; j < p->trs[i]->nsteps && !npend; j++)
+			npend = !is_applied(idx, nregs, p->trs[i]->steps[j]->id) ||
+			        (o->rerun && !strcmp(o->rerun, p->trs[i]->steps[j]->id));
+	if (nregs) {
+		size_t k, nd = fr_find_drift(f, regs, nregs, &drift);
+		char *line = drift.ptr;
+		for (k = 0; k < nd && line && *line; k++) {
+			char *nl = strchr(line, '\n');
+			if (nl)
+				*nl = '\0';
+			if (add_drift(p, line + 2))
+				goto nomem;
+			line = nl ? nl + 1 : NULL;
+		}
+	}
+	/* Nothing pending and nowhere to go: a run of no actions (a no-op). */
+	if (!npend && fr_version_cmp(&p->to, &p->from) == 0 && !only) {
+		rc = 0;
+		goto out;
+	}
+
+	if (!o->skip_backup && p->backup_required && npend &&
+	    !fr_plan_add(p, FR_ACT_BACKUP, "pre-run", NULL))
+		goto nomem;
+	if (!o->no_hooks && f->cfg->hook_stop && fr_plan_needs_stop(p)) {
+		if (!fr_plan_add(p, FR_ACT_HOOK, "stop", NULL))
+			goto nomem;
+		stopped = 1;
+	}
+	if (only) {
+		if (add_step(&L, only, 1) || add_commit(&L))
+			goto nomem;
+	} else {
+		if (extra && add_step(&L, extra, 1))
+			goto nomem;
+		for (i = 0; i < p->ntrs; i++) {
+			fr_transition *t = p->trs[i];
+			for (j = 0; j < t->nsteps; j++) {
+				fr_step *s = t->steps[j];
+				int rerun = o->rerun && !strcmp(o->rerun, s->id);
+				if (is_applied(idx, nregs, s->id) && !rerun)
+					continue;
+				if (add_step(&L, s, rerun))
+					goto nomem;
+			}
+			/* The transition is whole: its version counts once its steps are committed. */
+			if (L.tx) {
+				L.pending = t->to;
+				L.have_pending = 1;
+			} else if (add_version(&L, &t->to)) {
+				goto nomem;
+			}
+			if (o->checkpoint_each_version && i + 1 < p->ntrs) {
+				fr_action *a;
+				if (add_commit(&L) || !(a = fr_plan_add(p, FR_ACT_BACKUP, "checkpoint", NULL)))
+					goto nomem;
+				a->version = t->to;
+			}
+		}
+		if (add_commit(&L) || add_version(&L, &p->to))
+			goto nomem;
+	}
+	if (add_commit(&L))
+		goto nomem;
+	if (!o->no_hooks && add_after_hooks(p, f->cfg, stopped))
+		goto nomem;
+	if (L.bad) {
+		rc = FERRY_EINVALID;
+		goto out;
+	}
+	rc = 0;
+	goto out;
+nomem:
+	fr_buf_puts(err, "out of memory while planning");
+	rc = FERRY_EFAILED;
+out:
+	/* A plan with nothing to do needs no digest, unless it is to be printed or checked. */
+	if (rc == 0 && (p->nacts || p->want_basis) && make_basis(p, f, idx, nregs)) {
+		fr_buf_printf(err, "cannot make the plan's digest: %s", fr_crypto_error());
+		rc = FERRY_EFAILED;
+	}
+	p->resolved = rc == 0;
+	fr_buf_release(&drift);
+	return rc;
+}
+
+size_t fr_plan_nsteps(const struct ferry_plan *p)
+{
+	size_t i, n = 0;
+	for (i = 0; i < p->nacts; i++)
+		n += p->acts[i].kind == FR_ACT_STEP;
+	return n;
+}
+
+/* ---- documents ---- */
+
+json_t *fr_action_json(const fr_action *a)
+{
+	json_t *o = json_object();
+	char v[FR_VERSION_STR_MAX];
+	json_object_set_new(o, "kind", json_string(fr_act_name(a->kind)));
+	switch (a->kind) {
+	case FR_ACT_BACKUP:
+		json_object_set_new(o, "type", json_string(a->id));
+		if (!strcmp(a->id, "checkpoint")) {
+			fr_version_format(&a->version, v, sizeof v);
+			json_object_set_new(o, "version", json_string(v));
+		}
+		break;
+	case FR_ACT_HOOK:
+		json_object_set_new(o, "hook", json_string(a->id));
+		break;
+	case FR_ACT_STEP:
+	case FR_ACT_UNDO:
+		json_object_set_new(o, "id", json_string(a->id));
+		json_object_set_new(o, "database", a->database ? json_string(a->database) : json_null());
+		json_object_set_new(o, "transaction", a->tx ? json_integer(a->tx) : json_null());
+		if (a->kind == FR_ACT_STEP) {
+			json_object_set_new(o, "reversible", json_boolean(a->reversible));
+			if (a->rerun)
+				json_object_set_new(o, "rerun", json_true());
+		}
+		break;
+	case FR_ACT_COMMIT:
+	case FR_ACT_ROLLBACK:
+		json_object_set_new(o, "database", json_string(a->database));
+		json_object_set_new(o, "transaction", json_integer(a->tx));
+		break;
+	case FR_ACT_VERSION:
+		fr_version_format(&a->version, v, sizeof v);
+		json_object_set_new(o, "version", json_string(v));
+		break;
+	case FR_ACT_RESTORE:
+		json_object_set_new(o, "backup", json_string(a->id));
+		break;
+	}
+	return o;
+}
+
+json_t *fr_actions_json(const fr_action *a, size_t n)
+{
+	json_t *arr = json_array();
+	size_t i;
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, fr_action_json(&a[i]));
+	return arr;
+}
+
+/* The options that shape a plan, as a plan file carries them. */
+static json_t *options_json(const ferry_run_options *o)
+{
+	json_t *j = json_object();
+	json_object_set_new(j, "only", o->only ? json_string(o->only) : json_null());
+	json_object_set_new(j, "rerun", o->rerun ? json_string(o->rerun) : json_null());
+	json_object_set_new(j, "skip_backup", json_boolean(o->skip_backup));
+	json_object_set_new(j, "no_hooks", json_boolean(o->no_hooks));
+	json_object_set_new(j, "checkpoint_each_version", json_boolean(o->checkpoint_each_version));
+	json_object_set_new(j, "force", json_boolean(o->force));
+	return j;
+}
+
+static json_t *jstrings(char **v, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+json_t *fr_plan_to_json(const struct ferry_plan *p, fr_buf *err)
+{
+	const char *dflt = p->f && p->f->cfg->ndbs ? p->f->cfg->dbs[0].name : "default";
+	json_t *doc = json_object(), *path = json_array(), *trs = json_array();
+	char text[FR_VERSION_STR_MAX];
+	size_t i, j;
+	fr_version_format(&p->from, text, sizeof text);
+	json_object_set_new(doc, "from", json_string(text));
+	fr_version_format(&p->to, text, sizeof text);
+	json_object_set_new(doc, "to", json_string(text));
+	fr_version_format(&p->from, text, sizeof text);
+	json_array_append_new(path, json_string(text));
+	for (i = 0; i < p->ntrs; i++) {
+		fr_transition *t = p->trs[i];
+		json_t *o = json_object(), *steps = json_array();
+		fr_version_format(&t->to, text, sizeof text);
+		json_array_append_new(path, json_string(text));
+		fr_vpattern_format(&t->from, text, sizeof text);
+		json_object_set_new(o, "from", json_string(text));
+		fr_version_format(&t->to, text, sizeof text);
+		json_object_set_new(o, "to", json_string(text));
+		json_object_set_new(o, "description",
+		                    t->description ? json_string(t->description) : json_null());
+		json_object_set_new(o, "breaking_changes", json_boolean(t->breaking));
+		json_object_set_new(o, "notes", jstrings(t->notes, t->nnotes));
+		json_object_set_new(o, "requires_restart", jstrings(t->restarts, t->nrestarts));
+		json_object_set_new(o, "backup_required", json_boolean(t->backup_required));
+		json_object_set_new(o, "estimated_duration_seconds", json_real(t->est_seconds));
+		for (j = 0; j < t->nsteps; j++) {
+			fr_step *s = t->steps[j];
+			json_t *so = json_object();
+			const char *db = NULL;
+			json_object_set_new(so, "id", json_string(s->id));
+			json_object_set_new(so, "kind", json_string(s->kind->name));
+			if (fr_step_load(s, err) == 0) {
+				db = s->kind->database(s);
+				json_object_set_new(so, "reversible", json_boolean(s->kind->reversible(s)));
+			} else {
+				json_object_set_new(so, "reversible", json_null());
+			}
+			if (db && !*db)
+				json_object_set_new(so, "database", json_null());
+			else
+				json_object_set_new(so, "database", json_string(db ? db : dflt));
+			json_array_append_new(steps, so);
+		}
+		json_object_set_new(o, "steps", steps);
+		json_array_append_new(trs, o);
+	}
+	/* A target between catalogued versions is reached by recording it: the path ends there. */
+	if (p->ntrs == 0 || fr_version_cmp(&p->trs[p->ntrs - 1]->to, &p->to) != 0) {
+		if (fr_version_cmp(&p->from, &p->to) != 0) {
+			fr_version_format(&p->to, text, sizeof text);
+			json_array_append_new(path, json_string(text));
+		}
+	}
+	json_object_set_new(doc, "path", path);
+	json_object_set_new(doc, "transitions", trs);
+	json_object_set_new(doc, "estimated_duration_seconds", json_real(p->est_seconds));
+	json_object_set_new(doc, "backup_required", json_boolean(p->backup_required));
+	json_object_set_new(doc, "restarts", jstrings(p->restarts, p->nrestarts));
+	if (p->resolved) {
+		/* The hooks a run of this plan calls, in order: read off the actions. */
+		json_t *hooks = json_array(), *basis = json_object();
+		for (i = 0; i < p->nacts; i++)
+			if (p->acts[i].kind == FR_ACT_HOOK)
+				json_array_append_new(hooks, json_string(p->acts[i].id));
+		json_object_set_new(doc, "hooks", hooks);
+		json_object_set_new(doc, "actions", fr_actions_json(p->acts, p->nacts));
+		json_object_set_new(doc, "options", options_json(&p->opts));
+		json_object_set_new(doc, "target",
+		                    p->target_text ? json_string(p->target_text) : json_null());
+		json_object_set_new(doc, "drift", jstrings(p->drift, p->ndrift));
+		fr_version_format(&p->from, text, sizeof text);
+		json_object_set_new(basis, "version", json_string(text));
+		json_object_set_new(basis, "catalog", json_string(p->basis_catalog));
+		json_object_set_new(basis, "registry", json_string(p->basis_registry));
+		json_object_set_new(doc, "basis", basis);
+	}
+	if (p->stopped_at_required) {
+		fr_version_format(&p->to, text, sizeof text);
+		json_object_set_new(doc, "required_stop", json_string(text));
+		fr_version_format(&p->requested, text, sizeof text);
+		json_object_set_new(doc, "requested", json_string(text));
+	}
+	return doc;
+}
+
+/* ---- the public plan calls ---- */
+
+static int publish(ferry *f, json_t *doc, char **out)
+{
+	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(doc);
+	if (!s)
+		return fr_fail(f, FERRY_EFAILED, "out of memory");
+	*out = fr_strdup(s);
+	free(s);
+	return *out ? 0 : fr_fail(f, FERRY_EFAILED, "out of memory");
+}
+
+/* A plan's expectations of the installation are its own basis and actions. */
+static int expect_itself(struct ferry_plan *p)
+{
+	json_t *acts = fr_actions_json(p->acts, p->nacts);
+	char *a = json_dumps(acts, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(acts);
+	p->file_from = p->from;
+	memcpy(p->file_catalog, p->basis_catalog, 65);
+	memcpy(p->file_registry, p->basis_registry, 65);
+	fr_free(p->file_actions);
+	p->file_actions = a ? fr_strdup(a) : NULL;
+	free(a);
+	return p->file_actions ? 0 : -1;
+}
+
+int fr_plan_new(ferry_plan **out, ferry *f, const char *target, fr_version *current)
+{
+	fr_version cur, tgt;
+	struct ferry_plan *p = NULL;
+	int rc;
+	*out = NULL;
+	rc = fr_catalog_and_current(f, &cur);
+	*current = cur;
+	if (rc)
+		return rc;
+	if (target) {
+		if (fr_version_parse(&tgt, target, &f->err))
+			return fr_fail_msg(f, FERRY_EINVALID, f->err.ptr);
+	} else {
+		tgt = *fr_catalog_latest(f->cat);
+		if (fr_version_cmp(&tgt, &cur) < 0)
+			tgt = cur; /* ahead of the catalog (a newer release was rolled back?) */
+	}
+	fr_buf_reset(&f->err);
+	rc = fr_plan_compute(&p, f->cat, &cur, &tgt, &f->err);
+	if (rc)
+		return fr_fail_msg(f, rc, f->err.ptr);
+	p->f = f;
+	if (target && !(p->target_text = fr_strdup(target))) {
+		fr_plan_free(p);
+		return fr_fail(f, FERRY_EFAILED, "out of memory");
+	}
+	*out = p;
+	fr_ok(f);
+	return 0;
+}
+
+int fr_plan_set_options(struct ferry_plan *p, const ferry_run_options *o)
+{
+	p->opts = *o;
+	fr_free(p->opt_only);
+	fr_free(p->opt_rerun);
+	p->opt_only = o->only ? fr_strdup(o->only) : NULL;
+	p->opt_rerun = o->rerun ? fr_strdup(o->rerun) : NULL;
+	p->opts.only = p->opt_only;
+	p->opts.rerun = p->opt_rerun;
+	return (o->only && !p->opt_only) || (o->rerun && !p->opt_rerun) ? -1 : 0;
+}
+
+int ferry_plan_for(ferry_plan **out, ferry *f, const char *target,
+                   const ferry_run_options *opts)
+{
+	ferry_run_options o = fr_run_options_of(opts);
+	struct ferry_plan *p = NULL;
+	fr_reg *regs = NULL, **idx = NULL;
+	fr_version cur;
+	size_t nregs = 0;
+	int rc;
+	*out = NULL;
+	if ((rc = fr_plan_new(&p, f, target, &cur)))
+		return rc;
+	if (fr_plan_set_options(p, &o)) {
+		rc = fr_fail(f, FERRY_EFAILED, "out of memory");
+		goto done;
+	}
+	p->want_basis = 1;
+	if (fr_state_registry_ex(f->state, 0, &regs, &nregs)) {
+		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
+		goto done;
+	}
+	if (!(idx = fr_reg_index(regs, nregs))) {
+		rc = fr_fail(f, FERRY_EFAILED, "out of memory");
+		goto done;
+	}
+	fr_buf_reset(&f->err);
+	if ((rc = fr_plan_resolve(p, f, idx, regs, nregs, &p->opts, &f->err))) {
+		rc = fr_fail_msg(f, rc, f->err.ptr);
+		goto done;
+	}
+	fr_state_cache_save(f->state);
+	/* What it says it will do: ferry_apply() runs it only if that still holds. */
+	if ((rc = expect_itself(p))) {
+		rc = fr_fail(f, FERRY_EFAILED, "out of memory");
+		goto done;
+	}
+	fr_ok(f);
+	*out = p;
+	p = NULL;
+done:
+	fr_free(idx);
+	fr_regs_free(regs, nregs);
+	fr_plan_free(p);
+	return rc;
+}
+
+ferry_run_options fr_run_options_of(const ferry_run_options *opts)
+{
+	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
+	if (opts && opts->version >= 2)
+		o = *opts;
+	else if (opts && opts->version == 1)
+		memcpy(&o, opts, offsetof(ferry_run_options, skip_backup));
+	o.version = FERRY_RUN_OPTIONS_VERSION;
+	return o;
+}
+
+int ferry_plan_new(ferry_plan **out, ferry *f, const char *target)
+{
+	return ferry_plan_for(out, f, target, NULL);
+}
+
+int ferry_plan_load(ferry_plan **out, ferry *f, const char *text)
+{
+	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
+	json_error_t je;
+	json_t *doc = NULL, *opts, *basis, *acts, *v;
+	const char *target = NULL, *from, *cat, *reg;
+	struct ferry_plan *p = NULL;
+	char *a = NULL;
+	int rc;
+	*out = NULL;
+	if (!(doc = json_loads(text, 0, &je)))
+		return fr_fail(f, FERRY_EINVALID, "the plan file is not JSON (line %d: %s); write it "
+		               "with 'ferry plan --json > FILE'", je.line, je.text);
+	opts = json_object_get(doc, "options");
+	basis = json_object_get(doc, "basis");
+	acts = json_object_get(doc, "actions");
+	from = json_string_value(json_object_get(basis, "version"));
+	cat = json_string_value(json_object_get(basis, "catalog"));
+	reg = json_string_value(json_object_get(basis, "registry"));
+	if (!json_is_object(opts) || !from || !cat || !reg || strlen(cat) != 64 ||
+	    strlen(reg) != 64 || !json_is_array(acts)) {
+		rc = fr_fail(f, FERRY_EINVALID, "the plan file lacks its actions, options or basis; "
+		             "write it with 'ferry plan --json > FILE'");
+		goto done;
+	}
+	if ((v = json_object_get(doc, "target")) && json_is_string(v))
+		target = json_string_value(v);
+	o.only = json_string_value(json_object_get(opts, "only"));
+	o.rerun = json_string_value(json_object_get(opts, "rerun"));
+	o.skip_backup = json_is_true(json_object_get(opts, "skip_backup"));
+	o.no_hooks = json_is_true(json_object_get(opts, "no_hooks"));
+	o.checkpoint_each_version = json_is_true(json_object_get(opts, "checkpoint_each_version"));
+	o.force = json_is_true(json_object_get(opts, "force"));
+	if ((rc = ferry_plan_for(&p, f, target, &o)))
+		goto done;
+	if (fr_version_parse(&p->file_from, from, NULL)) {
+		rc = fr_fail(f, FERRY_EINVALID, "the plan file's basis version '%s' is not a version",
+		             from);
+		goto done;
+	}
+	memcpy(p->file_catalog, cat, 65);
+	memcpy(p->file_registry, reg, 65);
+	a = json_dumps(acts, JSON_COMPACT | JSON_SORT_KEYS);
+	fr_free(p->file_actions);
+	if (!a || !(p->file_actions = fr_strdup(a))) {
+		rc = fr_fail(f, FERRY_EFAILED, "out of memory");
+		goto done;
+	}
+	*out = p;
+	p = NULL;
+	rc = 0;
+done:
+	free(a);
+	json_decref(doc);
+	fr_plan_free(p);
+	return rc;
+}
+
+int fr_plan_check_file(const struct ferry_plan *file, const struct ferry_plan *now, fr_buf *err)
+{
+	char a[FR_VERSION_STR_MAX], b[FR_VERSION_STR_MAX];
+	json_t *acts;
+	char *s;
+	int same;
+	if (fr_version_cmp(&file->file_from, &now->from) != 0) {
+		fr_version_format(&file->file_from, a, sizeof a);
+		fr_version_format(&now->from, b, sizeof b);
+		fr_buf_printf(err, "the plan was made for version '%s', and the installation is now "
+		              "at '%s' (the version moved)", a, b);
+		return FERRY_EINVALID;
+	}
+	if (strcmp(file->file_catalog, now->basis_catalog)) {
+		fr_buf_puts(err, "the migrations on the plan's path changed since the plan was made "
+		                 "(the catalog moved)");
+		return FERRY_EINVALID;
+	}
+	if (strcmp(file->file_registry, now->basis_registry)) {
+		fr_buf_puts(err, "steps were applied or undone since the plan was made (the registry "
+		                 "moved)");
+		return FERRY_EINVALID;
+	}
+	acts = fr_actions_json(now->acts, now->nacts);
+	s = json_dumps(acts, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(acts);
+	same = s && !strcmp(s, file->file_actions);
+	free(s);
+	if (!same) {
+		fr_buf_puts(err, "the plan's actions are not what a run would do now (the "
+		                 "configuration moved: hooks, databases or transaction mode)");
+		return FERRY_EINVALID;
+	}
+	return 0;
+}
+
+void ferry_plan_free(ferry_plan *p)
+{
+	fr_plan_free(p);
+}
+
+size_t ferry_plan_step_count(const ferry_plan *p)
+{
+	return p ? fr_plan_nsteps(p) : 0;
+}
+
+int ferry_plan_json(char **out, const ferry_plan *p)
+{
+	ferry *f = p->f;
+	fr_buf err = FR_BUF_INIT;
+	json_t *doc;
+	int rc;
+	*out = NULL;
+	doc = fr_plan_to_json(p, &err);
+	if (err.len) {
+		json_decref(doc);
+		rc = fr_fail_msg(f, FERRY_EINVALID, err.ptr);
+		fr_buf_release(&err);
+		return rc;
+	}
+	fr_buf_release(&err);
+	return publish(f, doc, out);
+}
+
+int ferry_plan_dot(char **out, const ferry_plan *p)
+{
+	fr_buf b = FR_BUF_INIT;
+	*out = NULL;
+	if (fr_plan_dot(p->cat, p, &b) || b.oom) {
+		fr_buf_release(&b);
+		return fr_fail(p->f, FERRY_EFAILED, "out of memory");
+	}
+	*out = fr_buf_detach(&b);
+	return 0;
+}

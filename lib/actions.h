@@ -1,0 +1,53 @@
+/*
+ * actions.h - the resolved plan (actions.c): every action a run takes, in
+ * order, made from the path, the registry and the run's options; and the
+ * plan's documents. The engine (run.c) walks the list it makes.
+ */
+#ifndef FR_ACTIONS_H
+#define FR_ACTIONS_H
+
+#include "ferry_int.h"
+#include "plan.h"
+
+#include <jansson.h>
+
+/*
+ * Resolves p (a path from fr_plan_compute) into p->acts against the
+ * registry (regs, and idx its index by id) and the options o: the pre-run
+ * backup, the stop hook, each pending step with its database and
+ * transaction, each commit, each version record, each checkpoint, the
+ * restart/start/health hooks. No actions: nothing to do. Loads each listed
+ * step; FERRY_EINVALID with every load problem in err (one per line),
+ * also for an --only/--rerun step the catalog lacks. Also fills p->drift.
+ */
+int fr_plan_resolve(struct ferry_plan *p, ferry *f, fr_reg **idx, const fr_reg *regs,
+                    size_t nregs, const ferry_run_options *o, fr_buf *err);
+
+/* The number of step actions of a resolved plan. */
+size_t fr_plan_nsteps(const struct ferry_plan *p);
+
+/*
+ * Appends one line per applied step whose file changed or vanished
+ * ("  ID: what"); returns the count.
+ */
+size_t fr_find_drift(ferry *f, const fr_reg *regs, size_t n, fr_buf *out);
+
+/* The JSON of one action, of a list of them, and the `plan` document. */
+json_t *fr_action_json(const fr_action *a);
+json_t *fr_actions_json(const fr_action *a, size_t n);
+json_t *fr_plan_to_json(const struct ferry_plan *p, fr_buf *err);
+
+/* Sets p's options, keeping its own copies of the strings. 0, or -1 out of memory. */
+int fr_plan_set_options(struct ferry_plan *p, const ferry_run_options *o);
+
+/*
+ * For a plan read from a file: FERRY_EINVALID with what moved in err when
+ * now (resolved under the lock) is not the run the file described.
+ */
+int fr_plan_check_file(const struct ferry_plan *file, const struct ferry_plan *now,
+                       fr_buf *err);
+
+/* The caller's run options, read only as far as its version of the struct goes. */
+ferry_run_options fr_run_options_of(const ferry_run_options *opts);
+
+#endif

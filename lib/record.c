@@ -1,0 +1,218 @@
+/*
+ * record.c - what a run writes down: each step's outcome, the actions it
+ * took, the registry rows (state.db's mirror) and each database's record,
+ * the version, and the run's document (`up --json`, `down --json`).
+ */
+#include "engine.h"
+#include "actions.h"
+#include "util/alloc.h"
+#include "util/fs.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int fr_outcome_add(engine *e, const char *id, const char *status, int64_t ms, const char *msg)
+{
+	outcome *o;
+	if (fr_grow(&e->out, &e->capout, e->nout + 1, sizeof *e->out))
+		return -1;
+	o = &e->out[e->nout++];
+	o->id = fr_strdup(id);
+	o->status = fr_strdup(status);
+	o->message = msg && *msg ? fr_strdup(msg) : NULL;
+	o->duration_ms = ms;
+	return 0;
+}
+
+/* Marks the last outcome of id with a new status (a step that got undone). */
+void fr_outcome_set(engine *e, const char *id, const char *status)
+{
+	size_t i = e->nout;
+	while (i--) {
+		if (!strcmp(e->out[i].id, id)) {
+			char *s = fr_strdup(status);
+			if (s) {
+				fr_free(e->out[i].status);
+				e->out[i].status = s;
+			}
+			return;
+		}
+	}
+	fr_outcome_add(e, id, status, 0, NULL);
+}
+
+done_step *fr_done_add(engine *e)
+{
+	done_step *d;
+	if (fr_grow(&e->done, &e->capdone, e->ndone + 1, sizeof *e->done))
+		return NULL;
+	d = &e->done[e->ndone++];
+	memset(d, 0, sizeof *d);
+	return d;
+}
+
+void fr_done_clear(done_step *d)
+{
+	fr_free(d->id);
+	fr_free(d->kind);
+	fr_free(d->from);
+	fr_free(d->to);
+	fr_free(d->checksum);
+	fr_free(d->undo);
+}
+
+void fr_exec_add(engine *e, const fr_action *a, const char *status, double t0, const char *msg)
+{
+	json_t *o = fr_action_json(a);
+	if (!e->executed)
+		e->executed = json_array();
+	json_object_set_new(o, "status", json_string(status));
+	json_object_set_new(o, "duration_ms", json_integer((json_int_t)(fr_mono_ms() - t0)));
+	json_object_set_new(o, "message", msg && *msg ? json_string(msg) : json_null());
+	json_array_append_new(e->executed, o);
+}
+
+int fr_reg_write(engine *e, const done_step *d, const char *status, const char *msg)
+{
+	fr_reg r;
+	memset(&r, 0, sizeof r);
+	r.id = d->id;
+	r.database = d->rdb ? (char *)d->rdb->conf->name : "";
+	r.kind = d->kind;
+	r.from = d->from;
+	r.to = d->to;
+	r.checksum = d->checksum;
+	r.status = (char *)status;
+	r.undo = d->undo;
+	r.message = (char *)msg;
+	r.applied_at_ms = d->applied_at_ms;
+	r.duration_ms = d->duration_ms;
+	r.run_id = e->run_id;
+	r.seq = d->seq;
+	return fr_state_reg_put(e->f->state, &r);
+}
+
+/* Writes a done step's record into its database (in the open transaction, if any). */
+int fr_record_put(engine *e, done_step *d)
+{
+	fr_record rec;
+	memset(&rec, 0, sizeof rec);
+	rec.id = d->id;
+	rec.checksum = d->checksum;
+	rec.kind = d->kind;
+	rec.from = d->from;
+	rec.to = d->to;
+	rec.status = d->skipped ? "skipped" : "applied";
+	rec.undo = d->undo;
+	rec.applied_at_ms = d->applied_at_ms;
+	rec.duration_ms = d->duration_ms;
+	rec.run_id = e->run_id;
+	rec.seq = d->seq;
+	return d->rdb->db->drv->record_put(d->rdb->db, &rec, &e->err);
+}
+
+/* Writes the registry rows of the committed steps not written yet, in one transaction. */
+void fr_mirror(engine *e)
+{
+	ferry *f = e->f;
+	size_t i;
+	e->unmirrored = 0;
+	fr_state_begin(f->state);
+	for (i = 0; i < e->ndone; i++) {
+		done_step *d = &e->done[i];
+		if (!d->committed || d->mirrored || d->seq < 0)
+			continue;
+		fr_reg_write(e, d, d->skipped ? "skipped" : "applied", NULL);
+		d->mirrored = 1;
+	}
+	if (fr_state_commit(f->state))
+		fr_log(f, FERRY_LOG_WARN, NULL, "cannot update state.db: %s (the databases' records "
+		                                "are authoritative and will be read again)",
+		       fr_state_errmsg(f->state));
+}
+
+int fr_engine_record_version(engine *e, const fr_version *v)
+{
+	char text[FR_VERSION_STR_MAX];
+	int rc;
+	if (fr_version_cmp(v, &e->recorded) == 0 && strcmp(v->build, e->recorded.build) == 0)
+		return 0;
+	/* The registry holds every committed step before the version that counts on them. */
+	if (e->unmirrored)
+		fr_mirror(e);
+	rc = fr_record_version(e->f, v);
+	if (rc)
+		return rc;
+	e->recorded = *v;
+	vfmt(v, text);
+	fr_log(e->f, FERRY_LOG_INFO, NULL, "version %s recorded", text);
+	return 0;
+}
+
+void fr_run_steps_save(engine *e)
+{
+	ferry *f = e->f;
+	size_t i;
+	fr_state_begin(f->state);
+	for (i = 0; i < e->nout; i++)
+		fr_state_run_step(f->state, e->run_id, e->out[i].id, e->out[i].status,
+		                  e->out[i].duration_ms, e->out[i].message);
+	fr_state_commit(f->state);
+}
+
+void fr_set_result(engine *e, const char *status, const char *backup_id, json_t *extra)
+{
+	ferry *f = e->f;
+	json_t *doc = json_object(), *steps = json_array();
+	char text[FR_VERSION_STR_MAX];
+	size_t i;
+	char *s;
+	json_object_set_new(doc, "run_id", e->run_id ? json_integer(e->run_id) : json_null());
+	json_object_set_new(doc, "status", json_string(status));
+	vfmt(&e->from, text);
+	json_object_set_new(doc, "from", json_string(text));
+	vfmt(&e->recorded, text);
+	json_object_set_new(doc, "to", json_string(text));
+	json_object_set_new(doc, "backup_id", backup_id ? json_string(backup_id) : json_null());
+	for (i = 0; i < e->nout; i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_string(e->out[i].id));
+		json_object_set_new(o, "status", json_string(e->out[i].status));
+		json_object_set_new(o, "duration_ms", json_integer(e->out[i].duration_ms));
+		json_object_set_new(o, "message",
+		                    e->out[i].message ? json_string(e->out[i].message) : json_null());
+		json_array_append_new(steps, o);
+	}
+	json_object_set_new(doc, "steps", steps);
+	if (e->executed)
+		json_object_set(doc, "actions", e->executed);
+	else
+		json_object_set_new(doc, "actions", json_array());
+	if (e->undo_plan)
+		json_object_set(doc, "undo_plan", e->undo_plan);
+	if (f->errcode && f->err.len)
+		json_object_set_new(doc, "error", json_string(f->err.ptr));
+	if (extra)
+		json_object_update(doc, extra);
+	s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(doc);
+	fr_free(f->last_run);
+	f->last_run = s ? fr_strdup(s) : NULL;
+	free(s);
+}
+
+int ferry_last_run(char **out, ferry *f)
+{
+	*out = NULL;
+	/* No document: the failure that prevented it keeps its message. */
+	if (!f->last_run)
+		return FERRY_EINVALID;
+	*out = fr_strdup(f->last_run);
+	return *out ? 0 : fr_fail(f, FERRY_EFAILED, "out of memory");
+}
+
+void ferry_interrupt(ferry *f)
+{
+	if (f)
+		f->interrupted = 1;
+}
