@@ -597,6 +597,26 @@ int fr_plan_new(ferry_plan **out, ferry *f, const char *target, fr_version *curr
 	return 0;
 }
 
+int fr_plan_check_target(const struct ferry_plan *p, int force, fr_buf *err)
+{
+	const fr_version *latest = fr_catalog_latest(p->cat);
+	char a[FR_VERSION_STR_MAX], b[FR_VERSION_STR_MAX];
+	/*
+	 * A major release above everything catalogued is a typo (3.1.0 for
+	 * 0.3.1) far more often than a release: recorded, it would pass over
+	 * every step later added below it. A catalog of no transitions (an
+	 * application with no migrations yet) takes any version.
+	 */
+	if (force || !p->cat->ntrs || p->requested.major <= latest->major)
+		return 0;
+	fr_version_format(&p->requested, a, sizeof a);
+	fr_version_format(latest, b, sizeof b);
+	fr_buf_printf(err, "target '%s' is a major version above everything catalogued (the "
+	              "latest is '%s'); check the version, list it in versions.yaml if it is a "
+	              "release, or use --force to record it anyway", a, b);
+	return FERRY_EINVALID;
+}
+
 int fr_plan_set_options(struct ferry_plan *p, const ferry_run_options *o)
 {
 	p->opts = *o;
@@ -621,6 +641,11 @@ int ferry_plan_for(ferry_plan **out, ferry *f, const char *target,
 	*out = NULL;
 	if ((rc = fr_plan_new(&p, f, target, &cur)))
 		return rc;
+	fr_buf_reset(&f->err);
+	if ((rc = fr_plan_check_target(p, o.force, &f->err))) {
+		rc = fr_fail_msg(f, rc, f->err.ptr);
+		goto done;
+	}
 	if (fr_plan_set_options(p, &o)) {
 		rc = fr_fail(f, FERRY_EFAILED, "out of memory");
 		goto done;

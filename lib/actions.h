@@ -37,6 +37,9 @@ json_t *fr_action_json(const fr_action *a);
 json_t *fr_actions_json(const fr_action *a, size_t n);
 json_t *fr_plan_to_json(const struct ferry_plan *p, fr_buf *err);
 
+/* FERRY_EINVALID unless force when p's target is a major version above the catalog's. */
+int fr_plan_check_target(const struct ferry_plan *p, int force, fr_buf *err);
+
 /* Sets p's options, keeping its own copies of the strings. 0, or -1 out of memory. */
 int fr_plan_set_options(struct ferry_plan *p, const ferry_run_options *o);
 

@@ -997,6 +997,11 @@ again:
 		goto done;
 	}
 	p->want_basis = given != NULL;
+	fr_buf_reset(&e.err);
+	if ((rc = fr_plan_check_target(p, po->force, &e.err))) {
+		rc = fr_fail_msg(f, rc, e.err.ptr);
+		goto done;
+	}
 	fr_regs_free(regs, nregs);
 	regs = NULL;
 	nregs = 0;
