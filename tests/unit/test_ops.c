@@ -1,5 +1,5 @@
 /*
- * test_ops.c - the ops step kind (lib/step/ops.c): every op on real JSON,
+ * test_ops.c - the ops step kind (lib/step/ops/): every op on real JSON,
  * YAML and .env files, the exact text each leaves, and the file's bytes
  * after forward + undo compared with the original; file and folder ops and
  * their undo; symlink escapes refused by every op; a failing op undoing the
