@@ -32,7 +32,6 @@
 #include "text.h"
 #include "../../util/alloc.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 static const char *ops_rel(const fr_step *s)
