@@ -150,13 +150,13 @@ char *fr_ops_resolve(orun *R, const op *o, const char *path, int follow)
 				continue; /* a dangling link, taken as it is */
 			if (!real) {
 				fr_ops_err(R, o, "'%s' goes through the symlink '%s', which points to '%s', which "
-				     "does not exist", path, fr_ops_rel_of(R, cur.ptr), target);
+				           "does not exist", path, fr_ops_rel_of(R, cur.ptr), target);
 				goto fail;
 			}
 			if (!fr_ops_inside(R, real)) {
 				fr_ops_err(R, o, "'%s' leads outside the root through the symlink '%s' (-> '%s'); "
-				     "ops change only files inside the root", path, fr_ops_rel_of(R, cur.ptr),
-				     target);
+				           "ops change only files inside the root", path, fr_ops_rel_of(R, cur.ptr),
+				           target);
 				goto fail;
 			}
 			if (!(last && !follow)) {

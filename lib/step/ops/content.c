@@ -67,7 +67,7 @@ int fr_ops_write_target(orun *R, const op *o, const char *abs, const char *rel,
 {
 	if (fr_write_atomic(abs, data, len, ed->secret ? 0600 : 0644)) {
 		fr_ops_err(R, o, "cannot write '%s': %s%s", rel, strerror(errno),
-		     errno == ENOENT ? " (its folder does not exist: add a mkdir op before)" : "");
+		           errno == ENOENT ? " (its folder does not exist: add a mkdir op before)" : "");
 		return -1;
 	}
 	return 0;

@@ -250,7 +250,7 @@ static char *stash_path(orun *R, const op *o, const char *abs)
 			fr_buf_printf(&p, "%s/.ferry/scratch", R->root);
 		if (p.oom || fr_mkdir_p(p.ptr, 0700)) {
 			fr_ops_err(R, o, "cannot create the scratch folder '%s': %s", p.ptr,
-			     p.oom ? strerror(ENOMEM) : strerror(errno));
+			           p.oom ? strerror(ENOMEM) : strerror(errno));
 			goto fail;
 		}
 		fr_buf_putc(&p, '/');
@@ -259,7 +259,7 @@ static char *stash_path(orun *R, const op *o, const char *abs)
 		fr_buf_puts(&p, "-XXXXXX");
 		if (p.oom || !mkdtemp(p.ptr)) {
 			fr_ops_err(R, o, "cannot create a folder in the scratch folder: %s",
-			     p.oom ? strerror(ENOMEM) : strerror(errno));
+			           p.oom ? strerror(ENOMEM) : strerror(errno));
 			goto fail;
 		}
 		real = realpath(p.ptr, NULL);
@@ -358,7 +358,7 @@ int fr_ops_move(orun *R, const op *o)
 			ret = 0;
 		else
 			fr_ops_err(R, o, "'%s' already exists; add if_missing: true to keep it and leave '%s', "
-			     "or remove it first", o->to, o->from);
+			           "or remove it first", o->to, o->from);
 		goto done;
 	}
 	sl = strlen(src);
@@ -543,7 +543,7 @@ int fr_ops_remove(orun *R, const op *o)
 		goto done;
 	if (fr_ops_move_path(abs, stash)) {
 		fr_ops_err(R, o, "cannot remove '%s' (moving it to '%s'): %s", o->path, stash,
-		     strerror(errno));
+		           strerror(errno));
 		goto done;
 	}
 	a = fr_ops_action(o);

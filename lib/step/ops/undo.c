@@ -180,8 +180,8 @@ static int undo_created(orun *R, const json_t *created, const char *opn, int str
 		fr_buf_setf(&p, "%s/%s", R->root, rel);
 		if (rmdir(p.ptr) && errno != ENOENT && strict) {
 			fr_ops_err(R, NULL, "cannot undo '%s': cannot remove the folder '%s' it made: %s%s", opn,
-			     rel, strerror(errno), errno == ENOTEMPTY || errno == EEXIST ?
-			     " (something was put in it since; empty it, then run 'ferry recover')" : "");
+			           rel, strerror(errno), errno == ENOTEMPTY || errno == EEXIST ?
+			           " (something was put in it since; empty it, then run 'ferry recover')" : "");
 			ret = -1;
 			break;
 		}
@@ -241,7 +241,7 @@ static int undo_action(orun *R, const json_t *all, size_t self)
 			}
 		} else if (fr_ops_exists(x) && fr_ops_exists(y)) {
 			fr_ops_err(R, NULL, "cannot move '%s' back: '%s' exists again; move one of them away, "
-			     "then run 'ferry recover'", to, from);
+			           "then run 'ferry recover'", to, from);
 			goto done;
 		} else if (!fr_ops_exists(x)) {
 			fr_ops_err(R, NULL, "cannot move '%s' back to '%s': it is gone", to, from);
@@ -265,7 +265,7 @@ static int undo_action(orun *R, const json_t *all, size_t self)
 			if (!fr_ops_exists(x) && fr_ops_exists(y)) {
 				if (fr_ops_move_path(y, x)) {
 					fr_ops_err(R, NULL, "cannot put '%s' back from '%s': %s", path, y,
-					     strerror(errno));
+					           strerror(errno));
 					goto done;
 				}
 				{
@@ -277,11 +277,11 @@ static int undo_action(orun *R, const json_t *all, size_t self)
 				}
 			} else if (fr_ops_exists(x) && fr_ops_exists(y)) {
 				fr_ops_err(R, NULL, "cannot put back '%s': it exists again; move it away, then run "
-				     "'ferry recover'", path);
+				           "'ferry recover'", path);
 				goto done;
 			} else if (!fr_ops_exists(x)) {
 				fr_ops_err(R, NULL, "cannot put back '%s': what was taken away was kept at '%s', "
-				     "which is gone", path, y);
+				           "which is gone", path, y);
 				goto done;
 			}
 		}
