@@ -1,5 +1,5 @@
 /*
- * test_ops.c - the ops step kind (lib/step/ops.c): every op on real JSON,
+ * test_ops.c - the ops step kind (lib/step/ops/): every op on real JSON,
  * YAML and .env files, the exact text each leaves, and the file's bytes
  * after forward + undo compared with the original; file and folder ops and
  * their undo; symlink escapes refused by every op; a failing op undoing the
@@ -591,6 +591,25 @@ static void test_env_new_file_is_private(void **state)
 	free(u);
 }
 
+/* A .env file that is not UTF-8 (Latin-1): its old bytes are kept in base64 and come back. */
+static void test_env_not_utf8(void **state)
+{
+	env *e = *state;
+	const char *orig = "NAME=caf\xe9\n# \xff\xfe comment\n";
+	char *u;
+	roundtrip(e, ".env", orig, "ops:\n  - env: {file: .env, key: A, value: x}\n",
+	          "NAME=caf\xe9\n# \xff\xfe comment\nA=x\n");
+	load_ok(e, "ops:\n  - env: {file: .env, key: A, value: x}\n");
+	forward_ok(e);
+	u = take_undo(e);
+	/* base64 of the bytes before */
+	assert_non_null(strstr(u, "\"before_base64\":\"TkFNRT1jYWbpCiMg//4gY29tbWVudAo=\""));
+	assert_null(strstr(u, "\"before\":"));
+	undo_ok(e, u);
+	assert_file(e, ".env", orig);
+	free(u);
+}
+
 /* ---- after forward, the file changed again: only the step's keys go back ---- */
 
 static void test_undo_after_later_change(void **state)
@@ -1121,6 +1140,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_yaml_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_new_file_is_private, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_env_not_utf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_undo_after_later_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mode_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mkdir, setup, teardown),

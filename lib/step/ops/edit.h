@@ -1,0 +1,97 @@
+/*
+ * edit.h - the editors of the ops step kind: one per file format (JSON,
+ * YAML, .env), each a pure function of text to text behind one struct of
+ * function pointers. An editor sees the bytes of a document and its name
+ * (for messages) and gives new bytes; it never touches the filesystem, the
+ * run or the ops file.
+ *
+ * Files are edited as text, never re-serialised: JSON and YAML are parsed
+ * with the byte span of every node (edit_tree.c; JSON by a small scanner
+ * after jansson has validated it, YAML through libyaml's events), and an
+ * edit splices new text into the one span it changes; a .env file is edited
+ * line by line (edit_env.c). What every editor promises:
+ *  - other keys keep their order and their bytes: indentation, number
+ *    spelling, quoting and comments outside the changed node stay as they
+ *    are (YAML comments are kept; JSON has none; in a .env file every other
+ *    line is kept, comments included);
+ *  - new values are written in the file's own style (its indentation, its
+ *    quoting; YAML through libyaml's emitter, which knows when a string
+ *    must be quoted);
+ *  - the result parses again as the same format and holds the edit;
+ *  - an edit that has nothing to do (if_missing and the key is there, the
+ *    same value already, a key that is not there to remove or rename)
+ *    leaves changed at 0, and the caller keeps its text;
+ *  - every change appends to undo what restore() needs to put the old
+ *    value back on the text as it is then, even after later changes to it.
+ *    The entries are each editor's own (they are kept in the ops undo
+ *    record, format 1: {"path", "old"|"absent", "insert"} for JSON and
+ *    YAML, {"key", "raw"|"absent"} for .env).
+ */
+#ifndef FR_OPS_EDIT_H
+#define FR_OPS_EDIT_H
+
+#include "../../util/buf.h"
+
+#include <jansson.h>
+#include <stddef.h>
+
+#define ED_MAX_COMPS 64 /* components of a key path */
+
+/* One edit: the document it starts from and what it gives. */
+typedef struct {
+	const char *file;  /* the document's name, for messages */
+	const char *t;     /* its bytes ("" for a file that is not there yet); borrowed */
+	size_t len;
+	fr_buf *out;       /* the new bytes, when changed */
+	int changed;       /* 1 when out holds the edited document */
+	json_t *undo;      /* an array: the undo of the change is appended */
+	fr_buf *err;       /* why the edit failed */
+} fr_edit;
+
+/*
+ * An editor. Each member returns 0, or -1 with the reason in e->err (the
+ * document is not valid, a key path leads through a value that is not a
+ * mapping or list, out of memory). key is a key path "a.b.0" of JSON and
+ * YAML (a number indexes a list; set creates the mappings on the way), or
+ * a variable name of .env.
+ */
+typedef struct fr_editor {
+	const char *name;  /* "json", "yaml", "env": as the undo record names the format */
+	int secret;        /* 1: files of this format hold secrets; a new one is private */
+	/* Sets key to value (a .env value: a string, number, boolean or null). */
+	int (*set)(fr_edit *e, const char *key, json_t *value, int if_missing);
+	/* Removes key (a .env variable: every assignment of it). */
+	int (*remove)(fr_edit *e, const char *key);
+	/* Renames key from to to; to there already is an error unless if_missing. */
+	int (*rename)(fr_edit *e, const char *from, const char *to, int if_missing);
+	/*
+	 * Puts back what one undo entry of this editor recorded. Its messages:
+	 * "the undo record of '<file>' is damaged", "cannot put back '<key>'
+	 * in '<file>': <why>".
+	 */
+	int (*restore)(fr_edit *e, const json_t *entry);
+} fr_editor;
+
+extern const fr_editor fr_ed_json; /* edit_json.c */
+extern const fr_editor fr_ed_yaml; /* edit_yaml.c */
+extern const fr_editor fr_ed_env;  /* edit_env.c */
+
+/* The editor of a file, told by its name (.json, .yaml or .yml, .env), or NULL. */
+const fr_editor *fr_ed_for_file(const char *path);
+/* The editor called name ("json"), or NULL. */
+const fr_editor *fr_ed_named(const char *name);
+
+/* 1 when path is a key path: dot-separated, no empty part, at most ED_MAX_COMPS parts. */
+int fr_ed_keypath_ok(const char *path);
+
+/*
+ * YAML scalars as the YAML editor reads them, for the ops file to read its
+ * values the same way: fr_ed_yaml_null() is 1 when a plain scalar means null;
+ * fr_ed_yaml_value() is the value of a scalar (new reference; plain ones are
+ * resolved by YAML 1.2's core schema: null, bool, int, float), NULL when
+ * it is not valid UTF-8 or memory runs out.
+ */
+int fr_ed_yaml_null(const char *s);
+json_t *fr_ed_yaml_value(const char *s, int plain);
+
+#endif

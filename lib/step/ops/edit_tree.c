@@ -1,0 +1,869 @@
+/*
+ * edit_tree.c - the JSON and YAML editors' shared half: a document as a
+ * tree of nodes with the byte span of each (parsed by edit_json.c or
+ * edit_yaml.c), walking a key path down it, and the three edits that
+ * splice one span: replace a value, insert an entry, remove one. set,
+ * remove, rename and restore of both editors are built on them here; what
+ * differs between the formats (reading, writing a value) is asked of the
+ * format's half.
+ */
+#include "edit_int.h"
+#include "../../util/alloc.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <string.h>
+
+void fr_tnode_free(tnode *n)
+{
+	size_t i;
+	if (!n)
+		return;
+	for (i = 0; i < n->n; i++) {
+		fr_tnode_free(n->kids[i]);
+		if (n->keys)
+			fr_free(n->keys[i]);
+	}
+	fr_free(n->kids);
+	fr_free(n->keys);
+	fr_free(n->kstart);
+	fr_free(n->kend);
+	fr_free(n->scalar);
+	fr_free(n);
+}
+
+void fr_tdoc_free(tdoc *d)
+{
+	fr_tnode_free(d->root);
+	d->root = NULL;
+}
+
+int fr_tnode_add(tnode *n, tnode *kid, char *key, size_t ks, size_t ke)
+{
+	if (n->n == n->cap) {
+		size_t cap = n->cap ? n->cap * 2 : 8;
+		tnode **k = fr_realloc(n->kids, cap * sizeof *k);
+		if (!k)
+			return -1;
+		n->kids = k;
+		if (n->kind == T_MAP) {
+			char **ky = fr_realloc(n->keys, cap * sizeof *ky);
+			size_t *a, *b;
+			if (!ky)
+				return -1;
+			n->keys = ky;
+			if (!(a = fr_realloc(n->kstart, cap * sizeof *a)))
+				return -1;
+			n->kstart = a;
+			if (!(b = fr_realloc(n->kend, cap * sizeof *b)))
+				return -1;
+			n->kend = b;
+		}
+		n->cap = cap;
+	}
+	n->kids[n->n] = kid;
+	if (n->kind == T_MAP) {
+		n->keys[n->n] = key;
+		n->kstart[n->n] = ks;
+		n->kend[n->n] = ke;
+	}
+	n->n++;
+	return 0;
+}
+/*
+ * Parses text as fmt into d (which borrows text). On error appends
+ * "'<file>' is not valid JSON|YAML (...)" to err.
+ */
+static int tdoc_parse(tdoc *d, int fmt, const char *text, size_t len, const char *file,
+                      fr_buf *err)
+{
+	memset(d, 0, sizeof *d);
+	d->fmt = fmt;
+	d->t = text;
+	d->len = len;
+	return fmt == FMT_YAML ? fr_ytree_parse(d, file, err) : fr_jtree_parse(d, file, err);
+}
+
+/* The value of a node (new reference), or NULL with err set (YAML aliases). */
+static json_t *tnode_json(const tdoc *d, const tnode *n, fr_buf *err)
+{
+	return d->fmt == FMT_JSON ? fr_jtree_value(d, n, err) : fr_ytree_value(d, n, err);
+}
+
+static int tnode_is_null(const tdoc *d, const tnode *n)
+{
+	if (n->kind != T_SCALAR)
+		return 0;
+	if (d->fmt == FMT_JSON)
+		return n->end - n->start == 4 && !memcmp(d->t + n->start, "null", 4);
+	return n->plain && fr_ed_yaml_null(n->scalar);
+}
+
+/* The index of key in a mapping (the last one, as readers take), or -1. */
+static long tnode_find(const tnode *n, const char *key)
+{
+	size_t i = n->n;
+	while (i--)
+		if (!strcmp(n->keys[i], key))
+			return (long)i;
+	return -1;
+}
+
+/* "3" -> 3; -1 when comp is not an index. */
+static long comp_index(const char *c)
+{
+	long v = 0;
+	if (!*c || (c[0] == '0' && c[1]))
+		return -1;
+	for (; *c; c++) {
+		if (!isdigit((unsigned char)*c) || v > 100000000)
+			return -1;
+		v = v * 10 + (*c - '0');
+	}
+	return v;
+}
+
+/* Where a key path leads: chain[0] is the root, idx[k] the child of chain[k] taken. */
+typedef struct {
+	tnode *node[MAX_COMPS + 1];
+	size_t idx[MAX_COMPS + 1];
+	size_t depth;    /* components found */
+} tchain;
+
+static void tchain_walk(const tdoc *d, char **comps, size_t nc, tchain *c)
+{
+	tnode *n = d->root;
+	memset(c, 0, sizeof *c);
+	c->node[0] = n;
+	while (n && c->depth < nc) {
+		long i = -1;
+		if (n->kind == T_MAP)
+			i = tnode_find(n, comps[c->depth]);
+		else if (n->kind == T_SEQ) {
+			i = comp_index(comps[c->depth]);
+			if (i >= (long)n->n)
+				i = -1;
+		}
+		if (i < 0)
+			break;
+		c->idx[c->depth] = (size_t)i;
+		n = n->kids[i];
+		c->node[++c->depth] = n;
+	}
+}
+
+/* A key as it is written: a JSON string, or a YAML scalar (quoted when it must be). */
+static int render_key(fr_buf *out, const tdoc *d, const char *key)
+{
+	json_t *k;
+	int rc = 0;
+	if (d->fmt == FMT_JSON) {
+		fr_jadd_string(out, key, strlen(key));
+		return out->oom ? -1 : 0;
+	}
+	k = json_string(key);
+	rc = k ? fr_render_yaml(out, k, 1, 2) : -1;
+	json_decref(k);
+	return rc;
+}
+
+/* ---- edits: each splices one span of the text ---------------------------- */
+
+/* The ':' after a YAML key (its end), or the key's end when there is none. */
+static size_t ycolon(const tdoc *d, size_t kend)
+{
+	size_t p = kend;
+	while (p < d->len && (d->t[p] == ' ' || d->t[p] == '\t'))
+		p++;
+	return p < d->len && d->t[p] == ':' ? p : kend;
+}
+
+/* The '-' before a YAML block sequence item starting at start, or (size_t)-1. */
+static size_t ydash(const tdoc *d, size_t start)
+{
+	size_t p = start;
+	while (p > 0 && (d->t[p - 1] == ' ' || d->t[p - 1] == '\t'))
+		p--;
+	return p > 0 && d->t[p - 1] == '-' ? p - 1 : (size_t)-1;
+}
+
+/* The start of entry i of a collection: its key, or for a block list item its dash. */
+static size_t entry_start(const tdoc *d, const tnode *n, size_t i)
+{
+	size_t dash;
+	if (n->kind == T_MAP)
+		return n->kstart[i];
+	if (!n->flow && (dash = ydash(d, n->kids[i]->start)) != (size_t)-1)
+		return dash;
+	return n->kids[i]->start;
+}
+
+/* The end of entry i's value (an empty YAML value ends at its ':' or '-'). */
+static size_t entry_vend(const tdoc *d, const tnode *n, size_t i)
+{
+	const tnode *k = n->kids[i];
+	if (!k->empty)
+		return k->end;
+	if (n->kind == T_MAP)
+		return ycolon(d, n->kend[i]) + 1;
+	return entry_start(d, n, i) + 1;
+}
+
+/* 1 when a YAML node is written on its key's (or dash's) line. */
+static int yinline_node(const tnode *n)
+{
+	return (n->kind == T_SCALAR && !n->empty) || n->kind == T_ALIAS || n->flow;
+}
+
+/* The separator written before an appended entry: as between the last two. */
+static void flow_sep(const tdoc *d, const tnode *n, fr_buf *sep)
+{
+	size_t a, b = entry_start(d, n, n->n - 1);
+	if (n->n >= 2) {
+		a = n->kids[n->n - 2]->end;
+		while (a < b && d->t[a] != ',')
+			a++;
+		a++;
+	} else {
+		a = n->open + 1;
+	}
+	if (a < b)
+		fr_buf_add(sep, d->t + a, b - a);
+	if (!sep->len && d->fmt == FMT_YAML)
+		fr_buf_putc(sep, ' ');
+}
+
+/* Replaces the value node (child i of parent; parent NULL: the root) with pc. */
+static int ed_replace(const tdoc *d, const tnode *parent, size_t i, const tnode *node,
+                      const piece *pc, fr_buf *out)
+{
+	fr_buf txt = FR_BUF_INIT, ins = FR_BUF_INIT;
+	size_t a = node->start, b = node->end, bcol;
+	int block, rc = -1;
+
+	if (d->fmt == FMT_JSON) {
+		size_t at = parent && parent->kind == T_MAP ? parent->kstart[i] : node->start;
+		int pretty = parent ? fr_has_newline(d->t, parent->open, parent->close) : 1;
+		if (fr_jpiece(&txt, d, pc, d->t + fr_line_start(d->t, at), fr_indent_len(d->t, d->len, at),
+		              pretty))
+			goto done;
+		fr_buf_add(&ins, txt.ptr, txt.len);
+	} else if (!parent) {
+		if (fr_render_yaml(&ins, pc->v, !fr_yinline_value(pc->v) ? 0 : 1, strlen(d->unit)))
+			goto done;
+	} else if (parent->flow) {
+		if (fr_ypiece(&ins, d, pc, fr_col_of(d->t, node->start), YP_FLOW, &block, &bcol))
+			goto done;
+	} else if (parent->kind == T_MAP) {
+		size_t kc = fr_col_of(d->t, parent->kstart[i]);
+		size_t colon = ycolon(d, parent->kend[i]);
+		if (fr_ypiece(&txt, d, pc, kc, YP_MAP, &block, &bcol))
+			goto done;
+		if (block) {
+			fr_buf_putc(&ins, '\n');
+			fr_add_spaces(&ins, bcol);
+		} else if (!yinline_node(node)) {
+			fr_buf_putc(&ins, ' ');
+		}
+		if (block || !yinline_node(node)) {
+			a = colon + 1;
+			b = entry_vend(d, parent, i);
+		}
+		fr_buf_add(&ins, txt.ptr, txt.len);
+	} else {
+		size_t dash = ydash(d, node->start);
+		size_t dc = dash != (size_t)-1 ? fr_col_of(d->t, dash) : fr_col_of(d->t, node->start);
+		if (fr_ypiece(&txt, d, pc, dc, YP_SEQ, &block, &bcol))
+			goto done;
+		if (node->empty && dash != (size_t)-1) {
+			a = dash + 1;
+			b = a;
+			fr_buf_putc(&ins, ' ');
+		}
+		fr_buf_add(&ins, txt.ptr, txt.len);
+	}
+	rc = ins.oom ? -1 : fr_text_splice(out, d->t, d->len, a, b, ins.ptr, ins.len);
+done:
+	fr_buf_release(&txt);
+	fr_buf_release(&ins);
+	return rc;
+}
+
+/*
+ * Adds an entry to collection n: key (a mapping) or an item before index
+ * at (a list; at == n->n appends).
+ */
+static int ed_insert(const tdoc *d, const tnode *n, const char *key, size_t at, const piece *pc,
+                     fr_buf *out)
+{
+	fr_buf txt = FR_BUF_INIT, ins = FR_BUF_INIT, sep = FR_BUF_INIT;
+	size_t pos, bcol;
+	int block, rc = -1;
+
+	if (n->flow) {
+		/* JSON, or a YAML flow collection */
+		size_t ref = n->n ? entry_start(d, n, at < n->n ? at : n->n - 1) : n->open;
+		size_t base = fr_indent_len(d->t, d->len, ref);
+		int pretty = n->n ? fr_has_newline(d->t, n->open, n->close) : d->pretty;
+		fr_buf lead = FR_BUF_INIT;
+		if (!n->n && pretty) {
+			fr_buf_add(&lead, d->t + fr_line_start(d->t, ref), base);
+			fr_buf_puts(&lead, d->unit);
+		} else {
+			fr_buf_add(&lead, d->t + fr_line_start(d->t, ref), base);
+		}
+		if (key) {
+			if (render_key(&txt, d, key))
+				goto flow_done;
+			if (d->fmt == FMT_JSON && n->n)
+				fr_buf_add(&txt, d->t + n->kend[n->n - 1],
+				           n->kids[n->n - 1]->start - n->kend[n->n - 1]);
+			else
+				fr_buf_puts(&txt, ": ");
+		}
+		if (d->fmt == FMT_JSON) {
+			if (fr_jpiece(&txt, d, pc, lead.ptr, lead.len, pretty))
+				goto flow_done;
+		} else if (fr_ypiece(&txt, d, pc, 0, YP_FLOW, &block, &bcol)) {
+			goto flow_done;
+		}
+		if (!n->n) {
+			fr_buf_putc(&ins, n->kind == T_MAP ? '{' : '[');
+			if (pretty) {
+				fr_buf_putc(&ins, '\n');
+				fr_buf_add(&ins, lead.ptr, lead.len);
+			}
+			fr_buf_add(&ins, txt.ptr, txt.len);
+			if (pretty) {
+				fr_buf_putc(&ins, '\n');
+				fr_buf_add(&ins, d->t + fr_line_start(d->t, ref), base);
+			}
+			fr_buf_putc(&ins, n->kind == T_MAP ? '}' : ']');
+			rc = fr_text_splice(out, d->t, d->len, n->open, n->close + 1, ins.ptr, ins.len);
+		} else if (at >= n->n) {
+			flow_sep(d, n, &sep);
+			fr_buf_putc(&ins, ',');
+			fr_buf_add(&ins, sep.ptr, sep.len);
+			fr_buf_add(&ins, txt.ptr, txt.len);
+			pos = n->kids[n->n - 1]->end;
+			rc = fr_text_splice(out, d->t, d->len, pos, pos, ins.ptr, ins.len);
+		} else {
+			/* before item at: the item, a comma, and the space that stood before it */
+			size_t a = at ? n->kids[at - 1]->end : n->open + 1, b = n->kids[at]->start;
+			while (at && a < b && d->t[a] != ',')
+				a++;
+			if (at)
+				a++;
+			fr_buf_add(&ins, txt.ptr, txt.len);
+			fr_buf_putc(&ins, ',');
+			fr_buf_add(&ins, d->t + a, b - a);
+			if (a == b && d->fmt == FMT_YAML)
+				fr_buf_putc(&ins, ' ');
+			rc = fr_text_splice(out, d->t, d->len, b, b, ins.ptr, ins.len);
+		}
+flow_done:
+		fr_buf_release(&lead);
+		goto done;
+	}
+
+	/* a YAML block collection (never empty) */
+	if (n->kind == T_MAP) {
+		size_t kc = fr_col_of(d->t, n->kstart[0]);
+		if (fr_ypiece(&txt, d, pc, kc, YP_MAP, &block, &bcol))
+			goto done;
+		pos = fr_line_end(d->t, d->len, entry_vend(d, n, n->n - 1));
+		fr_buf_putc(&ins, '\n');
+		fr_add_spaces(&ins, kc);
+		if (render_key(&ins, d, key))
+			goto done;
+		fr_buf_putc(&ins, ':');
+		if (block) {
+			fr_buf_putc(&ins, '\n');
+			fr_add_spaces(&ins, bcol);
+		} else {
+			fr_buf_putc(&ins, ' ');
+		}
+		fr_buf_add(&ins, txt.ptr, txt.len);
+		rc = fr_text_splice(out, d->t, d->len, pos, pos, ins.ptr, ins.len);
+	} else {
+		size_t ref = at < n->n ? at : n->n - 1;
+		size_t dash = entry_start(d, n, ref), dc = fr_col_of(d->t, dash);
+		if (fr_ypiece(&txt, d, pc, dc, YP_SEQ, &block, &bcol))
+			goto done;
+		if (at >= n->n) {
+			pos = fr_line_end(d->t, d->len, entry_vend(d, n, n->n - 1));
+			fr_buf_putc(&ins, '\n');
+			fr_add_spaces(&ins, dc);
+			fr_buf_puts(&ins, "- ");
+			fr_buf_add(&ins, txt.ptr, txt.len);
+		} else if (fr_blank_between(d->t, fr_line_start(d->t, dash), dash)) {
+			pos = fr_line_start(d->t, dash);
+			fr_add_spaces(&ins, dc);
+			fr_buf_puts(&ins, "- ");
+			fr_buf_add(&ins, txt.ptr, txt.len);
+			fr_buf_putc(&ins, '\n');
+		} else {
+			pos = dash;
+			fr_buf_puts(&ins, "- ");
+			fr_buf_add(&ins, txt.ptr, txt.len);
+			fr_buf_putc(&ins, '\n');
+			fr_add_spaces(&ins, dc);
+		}
+		rc = fr_text_splice(out, d->t, d->len, pos, pos, ins.ptr, ins.len);
+	}
+done:
+	fr_buf_release(&txt);
+	fr_buf_release(&ins);
+	fr_buf_release(&sep);
+	return rc;
+}
+
+/* Removes the node at depth k of chain c (k >= 1). */
+static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_buf *err)
+{
+	const tnode *n = c->node[k - 1];
+	size_t i = c->idx[k - 1], a, b;
+
+	if (n->flow) {
+		if (n->n == 1) {
+			a = n->open + 1;
+			b = n->close;
+		} else if (i + 1 < n->n) {
+			a = entry_start(d, n, i);
+			b = entry_start(d, n, i + 1);
+		} else {
+			a = n->kids[i - 1]->end;
+			b = n->kids[i]->end;
+		}
+		return fr_text_splice(out, d->t, d->len, a, b, "", 0);
+	}
+	if (n->n == 1 && k >= 2) {
+		/* the last entry of a nested block collection: it stays, empty */
+		piece pc;
+		int rc;
+		memset(&pc, 0, sizeof pc);
+		pc.v = n->kind == T_MAP ? json_object() : json_array();
+		rc = pc.v ? ed_replace(d, c->node[k - 2], c->idx[k - 2], n, &pc, out) : -1;
+		json_decref(pc.v);
+		return rc;
+	}
+	a = entry_start(d, n, i);
+	if (fr_blank_between(d->t, fr_line_start(d->t, a), a)) {
+		a = fr_line_start(d->t, a);
+		b = fr_line_end(d->t, d->len, entry_vend(d, n, i));
+		if (b < d->len)
+			b++;
+	} else if (i + 1 < n->n) {
+		b = entry_start(d, n, i + 1);
+	} else {
+		fr_buf_puts(err, "cannot remove an entry written on the line of another");
+		return -1;
+	}
+	return fr_text_splice(out, d->t, d->len, a, b, "", 0);
+}
+
+/* "a.b.0" of the first n components. */
+static char *join_comps(char **comps, size_t n)
+{
+	fr_buf b = FR_BUF_INIT;
+	size_t i;
+	for (i = 0; i < n; i++)
+		fr_buf_printf(&b, "%s%s", i ? "." : "", comps[i]);
+	return fr_buf_detach(&b);
+}
+
+/* The value at a key path, or NULL with "'<path>' in '<file>': <why>" in err. */
+static json_t *node_value(const tdoc *d, const tnode *n, char **comps, size_t nc,
+                          const char *file, fr_buf *err)
+{
+	fr_buf why = FR_BUF_INIT;
+	json_t *v = tnode_json(d, n, &why);
+	if (!v) {
+		char *p = join_comps(comps, nc);
+		fr_buf_printf(err, "'%s' in '%s': %s", p ? p : "?", file, why.ptr);
+		fr_free(p);
+	}
+	fr_buf_release(&why);
+	return v;
+}
+
+/* {comps[0]: {comps[1]: ... v}} (new reference). */
+static json_t *nest(char **comps, size_t n, json_t *v)
+{
+	json_t *cur = json_incref(v);
+	while (n--) {
+		json_t *o = json_object();
+		if (!o || json_object_set_new(o, comps[n], cur)) {
+			json_decref(o);
+			return NULL;
+		}
+		cur = o;
+	}
+	return cur;
+}
+
+/*
+ * Appends a semantic undo entry: {"path": p, "old": v[, "insert": true]}
+ * or {"path": p, "absent": true}.
+ */
+static int sem_add(json_t *sem, char **comps, size_t n, json_t *old, int insert)
+{
+	json_t *e = json_object();
+	char *p = join_comps(comps, n);
+	int rc = !e || !p;
+	if (!rc) {
+		json_object_set_new(e, "path", json_string(p));
+		if (old) {
+			json_object_set(e, "old", old);
+			if (insert)
+				json_object_set_new(e, "insert", json_true());
+		} else {
+			json_object_set_new(e, "absent", json_true());
+		}
+		rc = json_array_append(sem, e);
+	}
+	json_decref(e);
+	fr_free(p);
+	return rc ? -1 : 0;
+}
+
+static const char *tnode_kind_name(const tnode *n)
+{
+	return n->kind == T_MAP ? "mapping" : n->kind == T_SEQ ? "list" :
+	       n->kind == T_ALIAS ? "YAML alias" : "plain value";
+}
+
+/*
+ * Puts pc at the key path into the text t of a JSON or YAML file. Creates
+ * the mappings on the way; insert: put it before list item at the last
+ * index rather than in its place. *changed is 0 when nothing had to change
+ * (if_missing and the key is there, or the same value is). The semantic
+ * undo of the change is appended to sem.
+ */
+static int tree_put(int fmt, const char *t, size_t len, const char *file, char **comps,
+                    size_t nc, const piece *pc, int if_missing, int insert, fr_buf *out,
+                    int *changed, json_t *sem, fr_buf *err)
+{
+	tdoc d;
+	tchain c;
+	json_t *old = NULL, *whole = NULL;
+	char *where = NULL;
+	int ret = -1;
+
+	*changed = 0;
+	if (tdoc_parse(&d, fmt, t, len, file, err))
+		return -1;
+	tchain_walk(&d, comps, nc, &c);
+	if (c.depth == nc) {
+		tnode *node = c.node[nc], *parent = c.node[nc - 1];
+		size_t i = c.idx[nc - 1];
+		if (insert && parent->kind == T_SEQ) {
+			if (ed_insert(&d, parent, NULL, i, pc, out) || sem_add(sem, comps, nc, NULL, 0))
+				goto oom;
+			*changed = 1;
+			ret = 0;
+			goto done;
+		}
+		if (if_missing) {
+			ret = 0;
+			goto done;
+		}
+		if (!(old = node_value(&d, node, comps, nc, file, err)))
+			goto fail;
+		if (json_equal(old, pc->v)) {
+			ret = 0;
+			goto done;
+		}
+		if (ed_replace(&d, parent, i, node, pc, out) || sem_add(sem, comps, nc, old, 0))
+			goto oom;
+	} else {
+		size_t k = c.depth;
+		tnode *cur = c.node[k];
+		piece sub;
+		memset(&sub, 0, sizeof sub);
+		if (!cur) {
+			/* no document yet: the file gets one mapping */
+			fr_buf_reset(out);
+			if (!(whole = nest(comps, nc, pc->v)))
+				goto oom;
+			if (fmt == FMT_JSON) {
+				fr_render_json(out, whole, "", d.unit, 1);
+			} else {
+				fr_buf_add(out, t, len);
+				if (len && t[len - 1] != '\n')
+					fr_buf_putc(out, '\n');
+				if (fr_render_yaml(out, whole, 0, strlen(d.unit)))
+					goto oom;
+			}
+			fr_buf_putc(out, '\n');
+			if (out->oom || sem_add(sem, comps, 1, NULL, 0))
+				goto oom;
+		} else if (cur->kind == T_MAP || cur->kind == T_SEQ) {
+			if (k + 1 == nc) {
+				sub = *pc;
+			} else if (!(sub.v = whole = nest(comps + k + 1, nc - k - 1, pc->v))) {
+				goto oom;
+			}
+			if (cur->kind == T_SEQ) {
+				long idx = comp_index(comps[k]);
+				where = join_comps(comps, k);
+				if (idx < 0) {
+					fr_buf_printf(err, "'%s' in '%s' is a list; '%s' is not an index of it",
+					              k ? where : "the document", file, comps[k]);
+					goto fail;
+				}
+				if ((size_t)idx > cur->n) {
+					fr_buf_printf(err, "index %ld is past the end of the list '%s' in '%s' "
+					              "(%zu items; the next one is %zu)", idx,
+					              k ? where : "(the document)", file, cur->n, cur->n);
+					goto fail;
+				}
+			}
+			if (ed_insert(&d, cur, cur->kind == T_MAP ? comps[k] : NULL, cur->n, &sub, out) ||
+			    sem_add(sem, comps, k + 1, NULL, 0))
+				goto oom;
+		} else if (tnode_is_null(&d, cur) || cur->empty) {
+			/* a null on the way becomes the mapping */
+			if (!(sub.v = whole = nest(comps + k, nc - k, pc->v)))
+				goto oom;
+			if (ed_replace(&d, k ? c.node[k - 1] : NULL, k ? c.idx[k - 1] : 0, cur, &sub, out))
+				goto oom;
+			old = json_null();
+			if (k ? sem_add(sem, comps, k, old, 0) : sem_add(sem, comps, 1, NULL, 0))
+				goto oom;
+		} else {
+			where = join_comps(comps, k);
+			fr_buf_printf(err, "'%s' in '%s' is a %s, not a mapping or list, so '%s' cannot "
+			              "be set", k ? where : "the document", file, tnode_kind_name(cur),
+			              comps[k]);
+			goto fail;
+		}
+	}
+	*changed = 1;
+	ret = 0;
+	goto done;
+oom:
+	fr_buf_printf(err, "cannot edit '%s': out of memory", file);
+fail:
+	ret = -1;
+done:
+	json_decref(old);
+	json_decref(whole);
+	fr_free(where);
+	fr_tdoc_free(&d);
+	return ret;
+}
+
+static int tree_delete(int fmt, const char *t, size_t len, const char *file, char **comps,
+                       size_t nc, fr_buf *out, int *changed, json_t *sem, fr_buf *err)
+{
+	tdoc d;
+	tchain c;
+	json_t *old = NULL;
+	int ret = -1;
+
+	*changed = 0;
+	if (tdoc_parse(&d, fmt, t, len, file, err))
+		return -1;
+	tchain_walk(&d, comps, nc, &c);
+	if (c.depth < nc) {
+		ret = 0;
+		goto done;
+	}
+	if (!(old = node_value(&d, c.node[nc], comps, nc, file, err)))
+		goto done;
+	if (ed_remove(&d, &c, nc, out, err))
+		goto done;
+	if (sem_add(sem, comps, nc, old, c.node[nc - 1]->kind == T_SEQ)) {
+		fr_buf_printf(err, "cannot edit '%s': out of memory", file);
+		goto done;
+	}
+	*changed = 1;
+	ret = 0;
+done:
+	json_decref(old);
+	fr_tdoc_free(&d);
+	return ret;
+}
+
+/* 1 when key path a is b or inside it. */
+static int comps_within(char **a, size_t na, char **b, size_t nb)
+{
+	size_t i;
+	if (na < nb)
+		return 0;
+	for (i = 0; i < nb; i++)
+		if (strcmp(a[i], b[i]))
+			return 0;
+	return 1;
+}
+
+static int tree_rename_comps(int fmt, const char *t, size_t len, const char *file, char **from,
+                       size_t nf, char **to, size_t nt, int if_missing, fr_buf *out,
+                       int *changed, json_t *sem, fr_buf *err)
+{
+	tdoc d;
+	tchain cf, ct;
+	fr_buf mid = FR_BUF_INIT;
+	piece pc;
+	char *fs = join_comps(from, nf), *ts = join_comps(to, nt);
+	int ret = -1, ch;
+
+	*changed = 0;
+	memset(&pc, 0, sizeof pc);
+	if (tdoc_parse(&d, fmt, t, len, file, err))
+		goto out;
+	tchain_walk(&d, from, nf, &cf);
+	tchain_walk(&d, to, nt, &ct);
+	if (cf.depth < nf) {
+		ret = 0; /* nothing to rename (done before, or never there) */
+		goto done;
+	}
+	if (ct.depth == nt) {
+		if (if_missing) {
+			ret = 0;
+			goto done;
+		}
+		fr_buf_printf(err, "'%s' is already in '%s'; add if_missing: true to keep it and "
+		              "leave '%s', or delete it first", ts, file, fs);
+		goto done;
+	}
+	if (comps_within(to, nt, from, nf)) {
+		fr_buf_printf(err, "cannot rename '%s' to '%s', which is inside it", fs, ts);
+		goto done;
+	}
+	{
+		tnode *node = cf.node[nf], *parent = cf.node[nf - 1];
+		size_t i = cf.idx[nf - 1];
+		if (!(pc.v = node_value(&d, node, from, nf, file, err)))
+			goto done;
+		if (nf == nt && parent->kind == T_MAP && comps_within(to, nt - 1, from, nf - 1)) {
+			/* a new name in the same mapping: only the key's text changes */
+			fr_buf key = FR_BUF_INIT;
+			int rc = render_key(&key, &d, to[nt - 1]) ||
+			         fr_text_splice(out, t, len, parent->kstart[i], parent->kend[i], key.ptr,
+			                        key.len);
+			fr_buf_release(&key);
+			if (rc || sem_add(sem, from, nf, pc.v, 0) || sem_add(sem, to, nt, NULL, 0)) {
+				fr_buf_printf(err, "cannot edit '%s': out of memory", file);
+				goto done;
+			}
+			*changed = 1;
+			ret = 0;
+			goto done;
+		}
+		if (!node->empty && (fmt == FMT_JSON || parent->kind == T_MAP || yinline_node(node))) {
+			size_t at = parent->kind == T_MAP ? parent->kstart[i] : node->start;
+			pc.raw = t + node->start;
+			pc.rawlen = node->end - node->start;
+			pc.raw_base = fmt == FMT_JSON ? fr_indent_len(t, len, at) : fr_col_of(t, at);
+			pc.raw_col = fr_col_of(t, node->start);
+			pc.raw_block = fmt == FMT_YAML && !yinline_node(node);
+		}
+		if (ed_remove(&d, &cf, nf, &mid, err))
+			goto done;
+		if (sem_add(sem, from, nf, pc.v, parent->kind == T_SEQ))
+			goto done;
+	}
+	if (tree_put(fmt, mid.ptr, mid.len, file, to, nt, &pc, 0, 0, out, &ch, sem, err))
+		goto done;
+	*changed = 1;
+	ret = 0;
+done:
+	fr_tdoc_free(&d);
+out:
+	json_decref(pc.v);
+	fr_buf_release(&mid);
+	fr_free(fs);
+	fr_free(ts);
+	return ret;
+}
+
+
+
+/* One assignment line: [ls, le) the line, [ks, ke) the name, [vs, ve) the value as written. */
+
+/* ---- the members of fr_ed_json and fr_ed_yaml ------------------------------ */
+
+/* set; insert: put the value before the list item at key rather than in its place. */
+static int tree_set_at(int fmt, fr_edit *e, const char *key, json_t *value, int if_missing,
+                       int insert)
+{
+	char **a;
+	size_t na;
+	piece pc;
+	int ret;
+
+	if (fr_split_keypath(key, &a, &na)) {
+		fr_buf_printf(e->err, "not a key path: '%s'", key);
+		return -1;
+	}
+	memset(&pc, 0, sizeof pc);
+	pc.v = value;
+	ret = tree_put(fmt, e->t, e->len, e->file, a, na, &pc, if_missing, insert, e->out,
+	               &e->changed, e->undo, e->err);
+	fr_free_comps(a, na);
+	return ret;
+}
+
+int fr_tree_set(int fmt, fr_edit *e, const char *key, json_t *value, int if_missing)
+{
+	return tree_set_at(fmt, e, key, value, if_missing, 0);
+}
+
+int fr_tree_remove(int fmt, fr_edit *e, const char *key)
+{
+	char **a;
+	size_t na;
+	int ret;
+
+	if (fr_split_keypath(key, &a, &na)) {
+		fr_buf_printf(e->err, "not a key path: '%s'", key);
+		return -1;
+	}
+	ret = tree_delete(fmt, e->t, e->len, e->file, a, na, e->out, &e->changed, e->undo, e->err);
+	fr_free_comps(a, na);
+	return ret;
+}
+
+int fr_tree_rename(int fmt, fr_edit *e, const char *from, const char *to, int if_missing)
+{
+	char **a = NULL, **b = NULL;
+	size_t na = 0, nb = 0;
+	int ret = -1;
+
+	if (fr_split_keypath(from, &a, &na) || fr_split_keypath(to, &b, &nb))
+		fr_buf_printf(e->err, "not a key path: '%s'", to);
+	else
+		ret = tree_rename_comps(fmt, e->t, e->len, e->file, a, na, b, nb, if_missing, e->out,
+		                        &e->changed, e->undo, e->err);
+	fr_free_comps(a, na);
+	fr_free_comps(b, nb);
+	return ret;
+}
+
+/* An entry of sem_add(): the old value goes back (into its list, when insert), or away. */
+int fr_tree_restore(int fmt, fr_edit *e, const json_t *entry)
+{
+	const json_t *p = json_object_get(entry, "path");
+	const char *key = json_is_string(p) ? json_string_value(p) : NULL;
+	json_t *old = json_object_get(entry, "old");
+	fr_buf why = FR_BUF_INIT;
+	fr_edit sub = *e;
+	int ret;
+
+	if (!key)
+		return fr_ed_restore_damaged(e);
+	sub.err = &why;
+	if (json_is_true(json_object_get(entry, "absent")))
+		ret = fr_tree_remove(fmt, &sub, key);
+	else if (!old)
+		return fr_ed_restore_damaged(e);
+	else
+		ret = tree_set_at(fmt, &sub, key, old, 0, json_is_true(json_object_get(entry, "insert")));
+	e->changed = sub.changed;
+	if (ret)
+		fr_ed_restore_failed(e, key, why.ptr);
+	fr_buf_release(&why);
+	return ret;
+}

@@ -1,0 +1,573 @@
+/*
+ * edit_yaml.c - the YAML editor (fr_ed_yaml): the YAML halves of the span
+ * tree of edit_tree.c. libyaml's parser events give each node's span
+ * (their marks count characters; a map turns them into bytes); scalars
+ * are resolved as YAML 1.2's core schema reads them; new values are
+ * written through libyaml's emitter, which knows when a string must be
+ * quoted (and here a string some YAML 1.1 reader would take for a
+ * boolean, number or null is quoted too). Comments outside the changed
+ * node stay, as every byte there does. One document a file; aliases are
+ * kept but not followed.
+ */
+#include "edit_int.h"
+#include "../../util/alloc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+/* ---- YAML scalars as values ---------------------------------------------- */
+
+
+int fr_ed_yaml_null(const char *s)
+{
+	return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
+	       !strcmp(s, "NULL");
+}
+
+static int yaml_bool_word(const char *s, int *v)
+{
+	if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
+		return *v = 1, 1;
+	if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
+		return *v = 0, 1;
+	return 0;
+}
+
+/* An integer of YAML 1.2's core schema (a leading zero keeps "0750" a string). */
+static int yaml_int_word(const char *s, json_int_t *v)
+{
+	const char *d = s + (*s == '-' || *s == '+');
+	char *end;
+	long long x;
+	if (!*d || !fr_all_in(d, "0123456789") || (d[0] == '0' && d[1]))
+		return 0;
+	errno = 0;
+	x = strtoll(s, &end, 10);
+	if (errno || *end)
+		return 0;
+	*v = (json_int_t)x;
+	return 1;
+}
+
+static int yaml_float_word(const char *s, double *v)
+{
+	const char *p = s + (*s == '-' || *s == '+');
+	int digits = 0;
+	char *end;
+	while (isdigit((unsigned char)*p))
+		p++, digits++;
+	if (*p == '.') {
+		p++;
+		while (isdigit((unsigned char)*p))
+			p++, digits++;
+	}
+	if (!digits)
+		return 0;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '-' || *p == '+')
+			p++;
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	if (*p)
+		return 0;
+	*v = strtod(s, &end);
+	return *end == '\0';
+}
+
+json_t *fr_ed_yaml_value(const char *s, int plain)
+{
+	json_int_t i;
+	double d;
+	int b;
+	if (!plain)
+		return json_string(s);
+	if (fr_ed_yaml_null(s))
+		return json_null();
+	if (yaml_bool_word(s, &b))
+		return json_boolean(b);
+	if (yaml_int_word(s, &i))
+		return json_integer(i);
+	if (yaml_float_word(s, &d))
+		return json_real(d);
+	return json_string(s);
+}
+
+/*
+ * 1 when a string written plain would be read as something else by some
+ * YAML reader (1.1's yes/no/on/off and octal 0750 included), so it is
+ * written quoted.
+ */
+static int yaml_needs_quotes(const char *s)
+{
+	static const char *const words[] = {
+		"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~",
+		".inf", "-.inf", "+.inf", ".nan",
+	};
+	json_int_t i;
+	double d;
+	size_t k;
+	if (!*s || yaml_int_word(s, &i) || yaml_float_word(s, &d))
+		return 1;
+	for (k = 0; k < sizeof words / sizeof *words; k++)
+		if (!strcasecmp(s, words[k]))
+			return 1;
+	/* 0x1f, 0o17, 1_000, 1:30 (sexagesimal), 0750 */
+	if (isdigit((unsigned char)s[0]) || ((s[0] == '-' || s[0] == '+' || s[0] == '.') &&
+	                                     isdigit((unsigned char)s[1])))
+		if (fr_all_in(s, "0123456789abcdefABCDEFxXoO_:.+-"))
+			return 1;
+	return 0;
+}
+
+/* ---- reading: libyaml's event marks count characters; map them to bytes --- */
+
+typedef struct {
+	yaml_parser_t p;
+	const char *t;
+	size_t len;
+	size_t *cmap;    /* character index -> byte offset */
+	size_t nchars;
+	size_t base;     /* a byte order mark's bytes */
+	int depth;
+	const char *problem;
+	size_t pline;
+} yscan;
+
+static size_t ybyte(yscan *y, size_t index)
+{
+	return index < y->nchars ? y->cmap[index] : y->len;
+}
+
+/* The end of a node without the blank lines and spaces libyaml's mark takes in. */
+static size_t ytrim(yscan *y, size_t start, size_t end)
+{
+	while (end > start && strchr(" \t\r\n", y->t[end - 1]))
+		end--;
+	return end;
+}
+
+static int ynext(yscan *y, yaml_event_t *ev)
+{
+	if (!yaml_parser_parse(&y->p, ev)) {
+		y->problem = y->p.problem ? y->p.problem : "cannot parse";
+		y->pline = y->p.problem_mark.line + 1;
+		return -1;
+	}
+	return 0;
+}
+
+static tnode *ynode_read(yscan *y, yaml_event_t *ev);
+
+static tnode *ycollection(yscan *y, yaml_event_t *ev, tnode *n)
+{
+	yaml_event_t e, k;
+	int map = ev->type == YAML_MAPPING_START_EVENT;
+	n->kind = map ? T_MAP : T_SEQ;
+	n->flow = map ? ev->data.mapping_start.style == YAML_FLOW_MAPPING_STYLE
+	              : ev->data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE;
+	if (n->flow) {
+		size_t o = n->start;
+		while (o < y->len && y->t[o] != (map ? '{' : '['))
+			o++;
+		n->open = o;
+	}
+	for (;;) {
+		char *key = NULL;
+		size_t ks = 0, ke = 0;
+		tnode *kid;
+		if (ynext(y, &k))
+			return NULL;
+		if (k.type == YAML_MAPPING_END_EVENT || k.type == YAML_SEQUENCE_END_EVENT) {
+			n->close = ybyte(y, k.start_mark.index);
+			if (n->flow)
+				n->end = ybyte(y, k.end_mark.index);
+			else
+				n->end = n->n ? n->kids[n->n - 1]->end : n->start;
+			yaml_event_delete(&k);
+			return n;
+		}
+		if (map) {
+			if (k.type != YAML_SCALAR_EVENT) {
+				y->problem = "a key that is not a plain string (ops cannot edit it)";
+				y->pline = k.start_mark.line + 1;
+				yaml_event_delete(&k);
+				return NULL;
+			}
+			ks = ybyte(y, k.start_mark.index);
+			ke = ytrim(y, ks, ybyte(y, k.end_mark.index));
+			key = fr_strndup((const char *)k.data.scalar.value, k.data.scalar.length);
+			yaml_event_delete(&k);
+			if (!key || ynext(y, &e)) {
+				fr_free(key);
+				return NULL;
+			}
+		} else {
+			e = k;
+		}
+		kid = ynode_read(y, &e);
+		yaml_event_delete(&e);
+		if (!kid || fr_tnode_add(n, kid, key, ks, ke)) {
+			fr_tnode_free(kid);
+			fr_free(key);
+			return NULL;
+		}
+	}
+}
+
+/* The node that starts with event ev (which the caller deletes). */
+static tnode *ynode_read(yscan *y, yaml_event_t *ev)
+{
+	tnode *n = fr_calloc(1, sizeof *n);
+	if (!n)
+		return NULL;
+	if (++y->depth > MAX_DEPTH) {
+		y->problem = "nested too deeply";
+		goto fail;
+	}
+	n->start = ybyte(y, ev->start_mark.index);
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT: {
+		const char *tag = (const char *)ev->data.scalar.tag;
+		n->kind = T_SCALAR;
+		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+		           !(tag && !strcmp(tag, YAML_STR_TAG));
+		n->scalar = fr_strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+		if (!n->scalar)
+			goto fail;
+		n->end = ytrim(y, n->start, ybyte(y, ev->end_mark.index));
+		if (n->plain && !ev->data.scalar.length && n->end == n->start)
+			n->empty = 1;
+		break;
+	}
+	case YAML_ALIAS_EVENT:
+		n->kind = T_ALIAS;
+		n->end = ybyte(y, ev->end_mark.index);
+		break;
+	case YAML_MAPPING_START_EVENT:
+	case YAML_SEQUENCE_START_EVENT:
+		if (!ycollection(y, ev, n))
+			goto fail;
+		break;
+	default:
+		y->problem = "unexpected event";
+		goto fail;
+	}
+	y->depth--;
+	return n;
+fail:
+	fr_tnode_free(n);
+	return NULL;
+}
+
+static int yparse(tdoc *d, const char *file, fr_buf *err)
+{
+	yscan y;
+	yaml_event_t ev;
+	size_t i, k = 0;
+	int ret = -1, started = 0, docs = 0;
+
+	memset(&y, 0, sizeof y);
+	y.t = d->t;
+	y.len = d->len;
+	if (d->len >= 3 && !memcmp(d->t, "\xEF\xBB\xBF", 3))
+		y.base = 3;
+	y.cmap = fr_malloc((d->len + 1) * sizeof *y.cmap);
+	if (!y.cmap || !yaml_parser_initialize(&y.p)) {
+		fr_free(y.cmap);
+		fr_buf_printf(err, "'%s': out of memory", file);
+		return -1;
+	}
+	for (i = y.base; i < d->len; i++)
+		if (((unsigned char)d->t[i] & 0xC0) != 0x80)
+			y.cmap[k++] = i;
+	y.nchars = k;
+	started = 1;
+	yaml_parser_set_input_string(&y.p, (const unsigned char *)d->t, d->len);
+	yaml_parser_set_encoding(&y.p, YAML_UTF8_ENCODING);
+	for (;;) {
+		if (ynext(&y, &ev))
+			goto done;
+		if (ev.type == YAML_STREAM_END_EVENT) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		if (ev.type == YAML_DOCUMENT_START_EVENT && ++docs > 1) {
+			y.problem = "more than one document (ops edit files of one document)";
+			y.pline = ev.start_mark.line + 1;
+			yaml_event_delete(&ev);
+			goto done;
+		}
+		if (ev.type == YAML_SCALAR_EVENT || ev.type == YAML_MAPPING_START_EVENT ||
+		    ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_ALIAS_EVENT) {
+			d->root = ynode_read(&y, &ev);
+			yaml_event_delete(&ev);
+			if (!d->root)
+				goto done;
+			continue;
+		}
+		yaml_event_delete(&ev);
+	}
+	/* A document that is only an empty scalar ("---" alone) is no document. */
+	if (d->root && d->root->kind == T_SCALAR && d->root->empty) {
+		fr_tnode_free(d->root);
+		d->root = NULL;
+	}
+	ret = 0;
+done:
+	if (ret) {
+		if (y.problem)
+			fr_buf_printf(err, "'%s' is not valid YAML (line %zu: %s)", file, y.pline,
+			              y.problem);
+		else
+			fr_buf_printf(err, "'%s': out of memory", file);
+	}
+	if (started)
+		yaml_parser_delete(&y.p);
+	fr_free(y.cmap);
+	return ret;
+}
+
+/* The indentation step of a YAML file: the first block nested in a block mapping. */
+static size_t yunit(const tdoc *d, const tnode *n)
+{
+	size_t i, u;
+	if (!n || n->flow || (n->kind != T_MAP && n->kind != T_SEQ))
+		return 0;
+	for (i = 0; i < n->n; i++) {
+		const tnode *c = n->kids[i];
+		if (n->kind == T_MAP && !c->flow && c->kind == T_MAP && c->n) {
+			size_t pc = fr_col_of(d->t, n->kstart[i]), cc = fr_col_of(d->t, c->kstart[0]);
+			if (cc > pc && fr_has_newline(d->t, n->kend[i], c->kstart[0]))
+				return cc - pc;
+		}
+		if ((u = yunit(d, c)) != 0)
+			return u;
+	}
+	return 0;
+}
+
+int fr_ytree_parse(tdoc *d, const char *file, fr_buf *err)
+{
+	size_t u;
+	if (yparse(d, file, err)) {
+		fr_tdoc_free(d);
+		return -1;
+	}
+	u = yunit(d, d->root);
+	if (u < 2 || u > 9)
+		u = 2;
+	memset(d->unit, ' ', u);
+	d->unit[u] = '\0';
+	return 0;
+}
+
+json_t *fr_ytree_value(const tdoc *d, const tnode *n, fr_buf *err)
+{
+	json_t *v;
+	size_t i;
+	if (n->kind == T_ALIAS) {
+		fr_buf_puts(err, "the value is a YAML alias (*name), which ops do not follow");
+		return NULL;
+	}
+	if (n->kind == T_SCALAR) {
+		v = fr_ed_yaml_value(n->scalar, n->plain);
+		if (!v)
+			fr_buf_puts(err, "a value is not valid UTF-8");
+		return v;
+	}
+	v = n->kind == T_MAP ? json_object() : json_array();
+	for (i = 0; v && i < n->n; i++) {
+		json_t *c = fr_ytree_value(d, n->kids[i], err);
+		if (!c || (n->kind == T_MAP ? json_object_set_new(v, n->keys[i], c)
+		                            : json_array_append_new(v, c))) {
+			json_decref(v);
+			return NULL;
+		}
+	}
+	return v;
+}
+
+/* ---- writing values ------------------------------------------------------ */
+
+static int yemit_handler(void *data, unsigned char *buffer, size_t size)
+{
+	return fr_buf_add(data, buffer, size) == 0;
+}
+
+static int yemit_scalar(yaml_emitter_t *e, const char *s, size_t len, int is_string)
+{
+	yaml_event_t ev;
+	yaml_scalar_style_t style = YAML_ANY_SCALAR_STYLE;
+	size_t i;
+	if (is_string) {
+		for (i = 0; i < len; i++)
+			if ((unsigned char)s[i] < 0x20 && s[i] != '\t')
+				break;
+		if (i < len)
+			style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+		else if (memchr(s, '\0', len) == NULL && yaml_needs_quotes(s))
+			style = YAML_SINGLE_QUOTED_SCALAR_STYLE;
+	} else {
+		style = YAML_PLAIN_SCALAR_STYLE;
+	}
+	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)len, 1, 1, style))
+		return -1;
+	return yaml_emitter_emit(e, &ev) ? 0 : -1;
+}
+
+static int yemit_value(yaml_emitter_t *e, json_t *v, int flow)
+{
+	yaml_event_t ev;
+	char num[40];
+	const char *k;
+	json_t *c;
+	size_t i;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		if (!yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, flow ?
+		                                         YAML_FLOW_MAPPING_STYLE :
+		                                         YAML_BLOCK_MAPPING_STYLE) ||
+		    !yaml_emitter_emit(e, &ev))
+			return -1;
+		json_object_foreach(v, k, c)
+			if (yemit_scalar(e, k, strlen(k), 1) || yemit_value(e, c, flow))
+				return -1;
+		return yaml_mapping_end_event_initialize(&ev) && yaml_emitter_emit(e, &ev) ? 0 : -1;
+	case JSON_ARRAY:
+		if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, flow ?
+		                                          YAML_FLOW_SEQUENCE_STYLE :
+		                                          YAML_BLOCK_SEQUENCE_STYLE) ||
+		    !yaml_emitter_emit(e, &ev))
+			return -1;
+		for (i = 0; i < json_array_size(v); i++)
+			if (yemit_value(e, json_array_get(v, i), flow))
+				return -1;
+		return yaml_sequence_end_event_initialize(&ev) && yaml_emitter_emit(e, &ev) ? 0 : -1;
+	case JSON_STRING:
+		return yemit_scalar(e, json_string_value(v), json_string_length(v), 1);
+	case JSON_INTEGER:
+		snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return yemit_scalar(e, num, strlen(num), 0);
+	case JSON_REAL:
+		fr_fmt_real(json_real_value(v), num, sizeof num);
+		return yemit_scalar(e, num, strlen(num), 0);
+	case JSON_TRUE:
+		return yemit_scalar(e, "true", 4, 0);
+	case JSON_FALSE:
+		return yemit_scalar(e, "false", 5, 0);
+	default:
+		return yemit_scalar(e, "null", 4, 0);
+	}
+}
+
+int fr_render_yaml(fr_buf *out, json_t *v, int flow, size_t unit)
+{
+	yaml_emitter_t e;
+	yaml_event_t ev;
+	fr_buf b = FR_BUF_INIT;
+	int ok;
+
+	if (!yaml_emitter_initialize(&e))
+		return -1;
+	yaml_emitter_set_output(&e, yemit_handler, &b);
+	yaml_emitter_set_width(&e, -1);
+	yaml_emitter_set_unicode(&e, 1);
+	yaml_emitter_set_indent(&e, (int)unit);
+	ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) &&
+	     yaml_emitter_emit(&e, &ev) &&
+	     yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) &&
+	     yaml_emitter_emit(&e, &ev) && yemit_value(&e, v, flow) == 0 &&
+	     yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(&e, &ev) &&
+	     yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(&e, &ev);
+	yaml_emitter_delete(&e);
+	if (ok && !b.oom) {
+		size_t n = b.len;
+		const char *p = b.ptr;
+		if (n >= 4 && !memcmp(p, "--- ", 4))
+			p += 4, n -= 4;
+		while (n && p[n - 1] == '\n')
+			n--;
+		if (n >= 4 && !memcmp(p + n - 4, "\n...", 4))
+			n -= 4;
+		while (n && p[n - 1] == '\n')
+			n--;
+		fr_buf_add(out, p, n);
+	}
+	fr_buf_release(&b);
+	return ok && !out->oom ? 0 : -1;
+}
+
+int fr_yinline_value(const json_t *v)
+{
+	return !(json_is_object(v) && json_object_size(v)) &&
+	       !(json_is_array(v) && json_array_size(v));
+}
+
+int fr_ypiece(fr_buf *out, const tdoc *d, const piece *pc, size_t col, int where, int *block,
+              size_t *bcol)
+{
+	size_t unit = strlen(d->unit);
+	fr_buf pre = FR_BUF_INIT;
+	int rc = 0;
+	*block = 0;
+	*bcol = where == YP_SEQ ? col + 2 : col + unit;
+	if (pc->raw && (where == YP_MAP ? 1 : !pc->raw_block) &&
+	    (where != YP_FLOW || !fr_has_newline(pc->raw, 0, pc->rawlen))) {
+		/* later lines move by as much as the key moved */
+		size_t strip = col < pc->raw_base ? pc->raw_base - col : 0;
+		fr_add_spaces(&pre, col > pc->raw_base ? col - pc->raw_base : 0);
+		fr_add_indented(out, pc->raw, pc->rawlen, strip, pre.ptr, pre.len);
+		*block = pc->raw_block;
+		if (pc->raw_block)
+			*bcol = pc->raw_col + col - pc->raw_base;
+	} else if (where == YP_FLOW || fr_yinline_value(pc->v)) {
+		rc = fr_render_yaml(out, pc->v, 1, unit);
+	} else {
+		fr_buf txt = FR_BUF_INIT;
+		rc = fr_render_yaml(&txt, pc->v, 0, unit);
+		fr_add_spaces(&pre, *bcol);
+		fr_add_indented(out, txt.ptr, txt.len, 0, pre.ptr, pre.len);
+		*block = 1;
+		fr_buf_release(&txt);
+	}
+	fr_buf_release(&pre);
+	return rc || out->oom ? -1 : 0;
+}
+
+static int ytree_set(fr_edit *e, const char *key, json_t *value, int if_missing)
+{
+	return fr_tree_set(FMT_YAML, e, key, value, if_missing);
+}
+
+static int ytree_remove(fr_edit *e, const char *key)
+{
+	return fr_tree_remove(FMT_YAML, e, key);
+}
+
+static int ytree_rename(fr_edit *e, const char *from, const char *to, int if_missing)
+{
+	return fr_tree_rename(FMT_YAML, e, from, to, if_missing);
+}
+
+static int ytree_restore(fr_edit *e, const json_t *entry)
+{
+	return fr_tree_restore(FMT_YAML, e, entry);
+}
+
+const fr_editor fr_ed_yaml = {
+	.name = "yaml",
+	.secret = 0,
+	.set = ytree_set,
+	.remove = ytree_remove,
+	.rename = ytree_rename,
+	.restore = ytree_restore,
+};
