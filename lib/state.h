@@ -102,6 +102,26 @@ int fr_state_run_steps(fr_state *s, int64_t run_id, fr_run_step_row **out, size_
 void fr_run_step_rows_free(fr_run_step_row *r, size_t n);
 
 /*
+ * The backups ferry wrote (lib/backup/), one row each in the table
+ * `backups`, made by the first call that needs it. verified: 1 checked by
+ * a verify or a restore, 0 not checked yet, -1 found damaged. These return
+ * 0, or -1 with the message in fr_state_errmsg().
+ */
+typedef struct {
+	char *id, *path, *version, *type;
+	int64_t size, created_at_ms;
+	int verified;
+} fr_backup_row;
+
+void fr_backup_rows_free(fr_backup_row *r, size_t n);
+/* Every row, in no particular order. */
+int fr_state_backups(fr_state *s, fr_backup_row **out, size_t *n);
+/* Inserts r, or replaces the row of r->id. */
+int fr_state_backup_put(fr_state *s, const fr_backup_row *r);
+int fr_state_backup_set_verified(fr_state *s, const char *id, int verified);
+int fr_state_backup_delete(fr_state *s, const char *id);
+
+/*
  * Fills st->checksum: from the cache when size, mtime and inode match,
  * else by hashing the file (and remembering it for fr_state_cache_save).
  * Returns 0, or -1 with errno set when the file cannot be read.

@@ -221,8 +221,9 @@ void bk_row_clear(bk_row *r);
 int bk_gather(ferry *f, bk_row **out, size_t *n);
 /* The backup called id (or an archive's path) into *out. */
 int bk_find(ferry *f, const char *id, bk_row *out);
-int bk_tbl_put(ferry *f, const bk_row *r);
-int bk_tbl_verified(ferry *f, const char *id, int verified);
+/* The row of r in state.db, and its verified mark; fail f. */
+int bk_row_put(ferry *f, const bk_row *r);
+int bk_row_verified(ferry *f, const char *id, int verified);
 /* doc as JSON text in *out (fr_free it); takes doc. */
 int bk_publish(ferry *f, json_t *doc, char **out);
 

@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -51,110 +50,60 @@ void bk_prog_end(fr_prog *p)
 	prog_report(p);
 }
 
-/* ---- the backups table in state.db ---- */
-
-#define BK_TABLE \
-	"CREATE TABLE IF NOT EXISTS backups(id TEXT PRIMARY KEY NOT NULL, path TEXT NOT NULL," \
-	" version TEXT, type TEXT, size INTEGER, created_at_ms INTEGER," \
-	" verified INTEGER NOT NULL DEFAULT 0)"
+/* ---- the backups known: state.db's table and the folder ---- */
 
 void bk_rows_free(bk_row *r, size_t n)
 {
 	size_t i;
-	for (i = 0; r && i < n; i++) {
-		fr_free(r[i].id);
-		fr_free(r[i].path);
-		fr_free(r[i].version);
-		fr_free(r[i].type);
-	}
+	for (i = 0; r && i < n; i++)
+		bk_row_clear(&r[i]);
 	fr_free(r);
 }
 
-static int tbl_exec(ferry *f, const char *sql, const char *a, const char *b, int64_t n)
+void bk_row_clear(bk_row *r)
 {
-	sqlite3 *db = fr_state_sqlite(f->state);
-	sqlite3_stmt *st = NULL;
-	int rc;
-	if (sqlite3_exec(db, BK_TABLE, NULL, NULL, NULL) != SQLITE_OK)
-		goto fail;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		goto fail;
-	if (a)
-		sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-	if (b)
-		sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, n);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		goto fail;
-	return 0;
-fail:
-	sqlite3_finalize(st);
-	return fr_fail(f, FERRY_EFAILED, "cannot record backups in state.db: %s",
-	               sqlite3_errmsg(db));
+	fr_free(r->id);
+	fr_free(r->path);
+	fr_free(r->version);
+	fr_free(r->type);
+	memset(r, 0, sizeof *r);
 }
 
-int bk_tbl_put(ferry *f, const bk_row *r)
+int bk_row_put(ferry *f, const bk_row *r)
 {
-	sqlite3 *db = fr_state_sqlite(f->state);
-	sqlite3_stmt *st = NULL;
-	int rc = SQLITE_ERROR;
-	if (sqlite3_exec(db, BK_TABLE, NULL, NULL, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO backups(id, path, version, type, size,"
-	                           " created_at_ms, verified) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	                       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, r->path, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, r->version, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, r->type, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, r->size);
-		sqlite3_bind_int64(st, 6, r->created_at_ms);
-		sqlite3_bind_int(st, 7, r->verified);
-		rc = sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
+	fr_backup_row t;
+	t.id = r->id;
+	t.path = r->path;
+	t.version = r->version;
+	t.type = r->type;
+	t.size = r->size;
+	t.created_at_ms = r->created_at_ms;
+	t.verified = r->verified;
+	if (fr_state_backup_put(f->state, &t))
 		return fr_fail(f, FERRY_EFAILED, "cannot record backup '%s' in state.db: %s", r->id,
-		               sqlite3_errmsg(db));
+		               fr_state_errmsg(f->state));
 	return 0;
 }
 
-int bk_tbl_verified(ferry *f, const char *id, int verified)
+int bk_row_verified(ferry *f, const char *id, int verified)
 {
-	return tbl_exec(f, "UPDATE backups SET verified = ?3 WHERE id = ?1", id, NULL, verified);
-}
-
-static int tbl_delete(ferry *f, const char *id)
-{
-	return tbl_exec(f, "DELETE FROM backups WHERE id = ?1", id, NULL, 0);
+	if (fr_state_backup_set_verified(f->state, id, verified))
+		return fr_fail(f, FERRY_EFAILED, "cannot record backups in state.db: %s",
+		               fr_state_errmsg(f->state));
+	return 0;
 }
 
 /* Drops the rows whose archive is gone (deleted by hand). */
 static void tbl_drop_missing(ferry *f)
 {
-	sqlite3 *db = fr_state_sqlite(f->state);
-	sqlite3_stmt *st = NULL;
-	char **gone = NULL;
+	fr_backup_row *rows = NULL;
 	size_t n = 0, i;
-	if (sqlite3_prepare_v2(db, "SELECT id, path FROM backups", -1, &st, NULL) == SQLITE_OK) {
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			const char *id = (const char *)sqlite3_column_text(st, 0);
-			const char *path = (const char *)sqlite3_column_text(st, 1);
-			if (id && (!path || !fr_exists(path)))
-				bk_strv_push(&gone, &n, fr_strdup(id));
-		}
-	}
-	sqlite3_finalize(st);
+	if (fr_state_backups(f->state, &rows, &n))
+		return;
 	for (i = 0; i < n; i++)
-		tbl_delete(f, gone[i]);
-	fr_strv_free(gone, n);
-}
-
-static char *col_dup(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	return t ? fr_strdup((const char *)t) : NULL;
+		if (!rows[i].path || !fr_exists(rows[i].path))
+			fr_state_backup_delete(f->state, rows[i].id);
+	fr_backup_rows_free(rows, n);
 }
 
 /* The file name part of an id: app with anything but [A-Za-z0-9._-] as '-'. */
@@ -197,53 +146,39 @@ static int row_newest_first(const void *a, const void *b)
  */
 int bk_gather(ferry *f, bk_row **out, size_t *n)
 {
-	sqlite3 *db = fr_state_sqlite(f->state);
-	sqlite3_stmt *st = NULL;
+	fr_backup_row *t = NULL;
 	bk_row *v = NULL;
-	size_t len = 0, cap = 0, i, nn = 0;
+	size_t len = 0, cap = 0, i, nn = 0, nt = 0;
 	char **names = NULL, *app = bk_app_token(f->cfg->app);
 	int rc = FERRY_EFAILED;
 	*out = NULL;
 	*n = 0;
 	if (!app)
 		goto oom;
-	if (sqlite3_exec(db, BK_TABLE, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT id, path, version, type, size, created_at_ms, verified"
-	                           " FROM backups", -1, &st, NULL) != SQLITE_OK) {
+	if (fr_state_backups(f->state, &t, &nt)) {
 		rc = fr_fail(f, FERRY_EFAILED, "cannot read backups from state.db: %s",
-		             sqlite3_errmsg(db));
+		             fr_state_errmsg(f->state));
 		goto done;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	for (i = 0; i < nt; i++) {
 		struct stat sb;
 		bk_row r;
-		memset(&r, 0, sizeof r);
-		r.path = col_dup(st, 1);
-		if (!r.path || stat(r.path, &sb) || !S_ISREG(sb.st_mode)) {
-			fr_free(r.path);
+		if (!t[i].path || stat(t[i].path, &sb) || !S_ISREG(sb.st_mode))
 			continue; /* deleted by hand: prune drops the row */
-		}
-		if (len == cap) {
-			bk_row *nv = fr_realloc(v, (cap = cap ? cap * 2 : 16) * sizeof *nv);
-			if (!nv) {
-				fr_free(r.path);
-				goto oom;
-			}
-			v = nv;
-		}
-		r.id = col_dup(st, 0);
-		r.version = col_dup(st, 2);
-		r.type = col_dup(st, 3);
-		r.size = sb.st_size;
-		r.created_at_ms = sqlite3_column_int64(st, 5);
-		r.verified = sqlite3_column_int(st, 6);
-		r.tracked = 1;
-		v[len++] = r;
-		if (!r.id)
+		if (fr_grow(&v, &cap, len + 1, sizeof *v))
 			goto oom;
+		memset(&r, 0, sizeof r);
+		r.id = t[i].id;
+		r.path = t[i].path;
+		r.version = t[i].version;
+		r.type = t[i].type;
+		r.size = sb.st_size;
+		r.created_at_ms = t[i].created_at_ms;
+		r.verified = t[i].verified;
+		r.tracked = 1;
+		memset(&t[i], 0, sizeof t[i]);
+		v[len++] = r;
 	}
-	sqlite3_finalize(st);
-	st = NULL;
 	if (bk_list_dir(f->cfg->backup_dir, &names, &nn) && errno != ENOENT) {
 		rc = fr_fail(f, FERRY_EFAILED, "cannot read backup folder '%s': %s",
 		             f->cfg->backup_dir, strerror(errno));
@@ -275,15 +210,9 @@ int bk_gather(ferry *f, bk_row **out, size_t *n)
 		r.type = fr_strdup(under ? under + 1 : "manual");
 		r.size = sb.st_size;
 		r.created_at_ms = (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
-		if (len == cap) {
-			bk_row *nv = fr_realloc(v, (cap = cap ? cap * 2 : 16) * sizeof *nv);
-			if (!nv) {
-				fr_free(r.id);
-				fr_free(r.path);
-				fr_free(r.type);
-				goto oom;
-			}
-			v = nv;
+		if (fr_grow(&v, &cap, len + 1, sizeof *v)) {
+			bk_row_clear(&r);
+			goto oom;
 		}
 		v[len++] = r;
 	}
@@ -298,7 +227,7 @@ int bk_gather(ferry *f, bk_row **out, size_t *n)
 oom:
 	rc = fr_fail(f, FERRY_EFAILED, "out of memory");
 done:
-	sqlite3_finalize(st);
+	fr_backup_rows_free(t, nt);
 	fr_strv_free(names, nn);
 	bk_rows_free(v, len);
 	fr_free(app);
@@ -343,14 +272,6 @@ int bk_find(ferry *f, const char *id, bk_row *out)
 	return fr_fail(f, FERRY_EINVALID, "no backup '%s' (see 'ferry backup list')", id);
 }
 
-void bk_row_clear(bk_row *r)
-{
-	fr_free(r->id);
-	fr_free(r->path);
-	fr_free(r->version);
-	fr_free(r->type);
-	memset(r, 0, sizeof *r);
-}
 
 /* ---- locking ---- */
 
@@ -407,7 +328,7 @@ static int verify_impl(char **out, ferry *f, const char *id)
 	if ((rc = bk_read_archive(&r, row.path, "verify", &man)))
 		goto done;
 	if (row.tracked || !strchr(id, '/'))
-		bk_tbl_verified(f, row.id, r.nfind ? -1 : 1);
+		bk_row_verified(f, row.id, r.nfind ? -1 : 1);
 	doc = json_object();
 	json_object_set_new(doc, "ok", json_boolean(r.nfind == 0));
 	json_object_set_new(doc, "id", json_string(row.id));
@@ -522,7 +443,7 @@ int ferry_backup_prune(char **out, ferry *f, int keep, long older_than_seconds)
 			json_array_append_new(kept, json_string(rows[i].id));
 			continue;
 		}
-		tbl_delete(f, rows[i].id);
+		fr_state_backup_delete(f->state, rows[i].id);
 		fr_log(f, FERRY_LOG_INFO, NULL, "backup '%s' removed", rows[i].id);
 		json_array_append_new(removed, json_string(rows[i].id));
 	}

@@ -426,7 +426,7 @@ static int restore_impl(ferry *f, const char *id, int safety)
 		if (fr_rmtree(work.ptr) == 0)
 			have_work = 0;
 		if (row.tracked && !r.unsafe && !r.write_failed)
-			bk_tbl_verified(f, row.id, -1);
+			bk_row_verified(f, row.id, -1);
 		rc = fr_fail(f, k && !strcmp(k, "write") ? FERRY_EFAILED : FERRY_EVERIFY,
 		             "cannot restore backup '%s'; nothing was changed: %s%s", row.id, msg.ptr,
 		             k && !strcmp(k, "write") ? " (is the disk full?)" : "");
@@ -559,7 +559,7 @@ static int restore_impl(ferry *f, const char *id, int safety)
 	}
 	sync_fs(f->root);
 	bk_restore_registry(f, man, row.id);
-	bk_tbl_verified(f, row.id, 1);
+	bk_row_verified(f, row.id, 1);
 	fr_log(f, FERRY_LOG_INFO, NULL, "restored backup '%s': version %s", row.id, vtext);
 	fr_ok(f);
 	rc = 0;

@@ -599,7 +599,7 @@ int bk_create(ferry *f, const char *type, const char *name, const char *compress
 		row.size = stat(path.ptr, &st) == 0 ? st.st_size : 0;
 	}
 	row.created_at_ms = w.now_ms;
-	if ((rc = bk_tbl_put(f, &row)))
+	if ((rc = bk_row_put(f, &row)))
 		goto done;
 	fr_log(f, FERRY_LOG_INFO, NULL, "backup '%s' written (%lld bytes)", id.ptr,
 	       (long long)row.size);
