@@ -7,6 +7,7 @@
  * own durability. Statements used in loops are prepared once.
  */
 #include "state.h"
+#include "db/db.h"
 #include "../include/ferry.h"
 #include "util/alloc.h"
 #include "util/fs.h"
@@ -29,6 +30,7 @@ typedef struct {
 
 struct fr_state {
 	sqlite3 *db;
+	char *path;           /* .../state.db */
 	sqlite3_stmt *reg_put;
 	sqlite3_stmt *run_step;
 	cache_entry *cache;   /* sorted by path */
@@ -121,6 +123,8 @@ int fr_state_open(fr_state **out, const char *ferry_dir, int create, fr_buf *err
 		              sqlite3_errmsg(s->db));
 		goto done;
 	}
+	s->path = path;
+	path = NULL;
 	*out = s;
 	s = NULL;
 	rc = 0;
@@ -143,6 +147,7 @@ void fr_state_close(fr_state *s)
 			fr_free(s->cache[i].path);
 	fr_free(s->cache);
 	fr_free(s->cache_blob);
+	fr_free(s->path);
 	fr_free(s);
 }
 
@@ -881,11 +886,6 @@ const fr_reg *fr_reg_lookup(fr_reg **idx, size_t n, const char *id)
 	return hit ? *hit : NULL;
 }
 
-struct sqlite3 *fr_state_sqlite(fr_state *s)
-{
-	return s->db;
-}
-
 /* ---- backups (lib/backup/) ---- */
 
 #define BACKUPS_TABLE \
@@ -990,6 +990,17 @@ int fr_state_backup_set_verified(fr_state *s, const char *id, int verified)
 int fr_state_backup_delete(fr_state *s, const char *id)
 {
 	return backups_exec(s, "DELETE FROM backups WHERE id = ?1", id, 0);
+}
+
+/* state.db is a SQLite file like any other: its driver copies it, online. */
+int fr_state_copy(fr_state *s, const char *dest, fr_buf *err)
+{
+	fr_dbconf c;
+	memset(&c, 0, sizeof c);
+	c.name = (char *)"state.db";
+	c.driver = (char *)"sqlite";
+	c.path = s->path;
+	return fr_db_copy(&c, dest, err);
 }
 
 int fr_state_run_set_backup(fr_state *s, int64_t id, const char *backup_id)

@@ -20,8 +20,6 @@ typedef struct fr_state fr_state;
 int fr_state_open(fr_state **out, const char *ferry_dir, int create, fr_buf *err);
 void fr_state_close(fr_state *s);
 const char *fr_state_errmsg(fr_state *s);
-/* The SQLite handle of state.db, for modules that keep a table of their own there (backups). */
-struct sqlite3 *fr_state_sqlite(fr_state *s);
 
 /* Groups the writes that follow into one transaction. */
 int fr_state_begin(fr_state *s);
@@ -120,6 +118,8 @@ int fr_state_backups(fr_state *s, fr_backup_row **out, size_t *n);
 int fr_state_backup_put(fr_state *s, const fr_backup_row *r);
 int fr_state_backup_set_verified(fr_state *s, const char *id, int verified);
 int fr_state_backup_delete(fr_state *s, const char *id);
+/* A consistent copy of state.db into the new file dest (a rehearsal's). -1 with err appended. */
+int fr_state_copy(fr_state *s, const char *dest, fr_buf *err);
 
 /*
  * Fills st->checksum: from the cache when size, mtime and inode match,

@@ -2,7 +2,8 @@
  * copy.c - the copy of an installation into a new root for a rehearsal
  * (fr_copy_installation): the files walked as a backup walks them, but
  * all of them, absolute links into the root pointed into the copy, and
- * state.db and each file database copied consistently.
+ * state.db and each file database copied consistently while the
+ * application may be writing (state.c and the database drivers copy them).
  */
 #include "backup_int.h"
 #include "../util/fs.h"
@@ -10,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -109,28 +109,48 @@ static int copy_walked(fr_walk *wk, int event, const char *rel, const char *full
 	return rc;
 }
 
-/* A consistent copy of an SQLite file database with the online backup API. */
-static int copy_sqlite(sqlite3 *src, const char *to, fr_buf *err)
+/*
+ * Copies the file database dc into the copy at real, through its driver:
+ * at the same path relative to the root, or at .ferry/databases/<name>
+ * (with the driver's extension of a copy) when it lives outside the root.
+ * One not created yet is left out.
+ */
+static int copy_db(ferry *f, const fr_dbconf *dc, const char *real, fr_buf *err)
 {
-	sqlite3 *dst = NULL;
-	sqlite3_backup *b;
-	int rc;
-	rc = sqlite3_open_v2(to, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-	if (rc == SQLITE_OK) {
-		b = sqlite3_backup_init(dst, "main", src, "main");
-		if (b) {
-			rc = sqlite3_backup_step(b, -1);
-			rc = sqlite3_backup_finish(b) == SQLITE_OK && rc == SQLITE_DONE ? SQLITE_OK :
-			     sqlite3_errcode(dst);
-		} else {
-			rc = sqlite3_errcode(dst);
-		}
+	const fr_db_driver *drv = fr_db_driver_find(dc->driver);
+	fr_buf p = FR_BUF_INIT;
+	char **files = NULL, *rel = NULL, *slash;
+	size_t n = 0;
+	int rc = -1, bad;
+	if (fr_db_files(dc, &files, &n, err))
+		return -1;
+	if (!n || !fr_exists(files[0])) {
+		rc = 0;
+		goto done;
 	}
-	if (rc != SQLITE_OK)
-		fr_buf_printf(err, "cannot copy to '%s': %s", to, dst ? sqlite3_errmsg(dst) :
-		              sqlite3_errstr(rc));
-	sqlite3_close(dst);
-	return rc == SQLITE_OK ? 0 : -1;
+	if (bk_rel_of(f->root, files[0], &rel) == 0 && rel && *rel)
+		fr_buf_printf(&p, "%s/%s", real, rel);
+	else
+		fr_buf_printf(&p, "%s/.ferry/databases/%s%s", real, dc->name,
+		              drv && drv->snapshot_ext ? drv->snapshot_ext : "");
+	if (p.oom) {
+		fr_buf_puts(err, "out of memory");
+		goto done;
+	}
+	slash = strrchr(p.ptr, '/');
+	*slash = '\0';
+	bad = fr_mkdir_p(p.ptr, 0755);
+	*slash = '/';
+	if (bad) {
+		fr_buf_printf(err, "cannot create the folder of '%s': %s", p.ptr, strerror(errno));
+		goto done;
+	}
+	rc = fr_db_copy(dc, p.ptr, err);
+done:
+	fr_free(rel);
+	fr_strv_free(files, n);
+	fr_buf_release(&p);
+	return rc;
 }
 
 int fr_copy_installation(ferry *f, const char *dest_root, fr_buf *err)
@@ -191,44 +211,13 @@ int fr_copy_installation(ferry *f, const char *dest_root, fr_buf *err)
 		goto done;
 	}
 	fr_buf_puts(&p, "/state.db");
-	if (copy_sqlite(fr_state_sqlite(f->state), p.ptr, err)) {
+	if (p.oom || fr_state_copy(f->state, p.ptr, err)) {
 		rc = -1;
 		goto done;
 	}
 	for (i = 0; i < f->cfg->ndbs; i++) {
-		const fr_dbconf *dc = &f->cfg->dbs[i];
-		char *rel = NULL;
-		sqlite3 *src = NULL;
-		int bad;
-		if (!dc->path || strcmp(dc->driver, "sqlite") || !fr_exists(dc->path))
-			continue;
-		fr_buf_reset(&p);
-		if (bk_rel_of(f->root, dc->path, &rel) == 0 && rel && *rel)
-			fr_buf_printf(&p, "%s/%s", real, rel);
-		else
-			fr_buf_printf(&p, "%s/.ferry/databases/%s.sqlite", real, dc->name);
-		fr_free(rel);
-		{
-			char *slash = strrchr(p.ptr, '/');
-			*slash = '\0';
-			bad = fr_mkdir_p(p.ptr, 0755);
-			*slash = '/';
-		}
-		if (bad || p.oom) {
-			fr_buf_printf(err, "cannot create the folder of '%s': %s", p.ptr, strerror(errno));
-			rc = -1;
-			goto done;
-		}
-		bad = sqlite3_open_v2(dc->path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK;
-		if (!bad) {
-			sqlite3_busy_timeout(src, 5000);
-			bad = copy_sqlite(src, p.ptr, err);
-		} else {
-			fr_buf_printf(err, "database '%s': cannot open '%s': %s", dc->name, dc->path,
-			              src ? sqlite3_errmsg(src) : "out of memory");
-		}
-		sqlite3_close(src);
-		if (bad) {
+		/* Only file databases: a server's is the caller's to clone. */
+		if (fr_db_can_copy(&f->cfg->dbs[i]) && copy_db(f, &f->cfg->dbs[i], real, err)) {
 			rc = -1;
 			goto done;
 		}

@@ -39,7 +39,6 @@ int bk_man_entry(fr_writer *w, const char *path, const char *type, const struct 
 	return 0;
 }
 
-
 json_t *bk_db_list(ferry *f, int *missing_driver, fr_buf *err)
 {
 	json_t *arr = json_array();
@@ -49,12 +48,17 @@ json_t *bk_db_list(ferry *f, int *missing_driver, fr_buf *err)
 		const fr_dbconf *c = &f->cfg->dbs[i];
 		const fr_db_driver *drv = fr_db_driver_find(c->driver);
 		json_t *o = json_object();
-		char *rel = NULL;
-		if (c->path)
-			bk_rel_of(f->root, c->path, &rel);
+		char *rel = NULL, **files = NULL;
+		const char *file;
+		size_t nfiles = 0;
+		if (fr_db_files(c, &files, &nfiles, err))
+			*missing_driver = 1;
+		file = nfiles ? files[0] : NULL; /* the database's own file, first */
+		if (file)
+			bk_rel_of(f->root, file, &rel);
 		json_object_set_new(o, "name", json_string(c->name));
 		json_object_set_new(o, "driver", json_string(c->driver ? c->driver : ""));
-		json_object_set_new(o, "path", c->path ? json_string(rel ? rel : c->path) : json_null());
+		json_object_set_new(o, "path", file ? json_string(rel ? rel : file) : json_null());
 		fr_free(rel);
 		if (!drv || !drv->snapshot) {
 			fr_buf_printf(err, "database '%s': this build cannot copy '%s' databases",
@@ -65,7 +69,7 @@ json_t *bk_db_list(ferry *f, int *missing_driver, fr_buf *err)
 			              "it in ferry.yaml", c->name);
 			*missing_driver = 1;
 		}
-		if (c->path && !fr_exists(c->path)) {
+		if (file && !fr_exists(file)) {
 			json_object_set_new(o, "entry", json_null()); /* not created yet */
 		} else {
 			fr_buf e = FR_BUF_INIT;
@@ -74,6 +78,7 @@ json_t *bk_db_list(ferry *f, int *missing_driver, fr_buf *err)
 			json_object_set_new(o, "entry", json_string(e.ptr));
 			fr_buf_release(&e);
 		}
+		fr_strv_free(files, nfiles);
 		json_array_append_new(arr, o);
 	}
 	return arr;

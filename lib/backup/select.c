@@ -266,23 +266,31 @@ int bk_strv_push(char ***v, size_t *n, char *s)
 	return 0;
 }
 
-/* Adds abs (and, for a database, its -wal, -shm and -journal) when inside the root. */
-static int sel_hard(fr_sel *s, const char *abs, int db)
+/* Adds abs when inside the root. */
+static int sel_hard(fr_sel *s, const char *abs)
 {
-	static const char *const side[] = { "", "-wal", "-shm", "-journal" };
 	char *rel = NULL;
-	size_t i;
-	int rc = 0;
 	if (!abs)
 		return 0;
 	if (bk_rel_of(s->root, abs, &rel))
 		return -1;
-	for (i = 0; rel && *rel && i < (db ? 4u : 1u) && !rc; i++) {
-		fr_buf b = FR_BUF_INIT;
-		fr_buf_printf(&b, "%s%s", rel, side[i]);
-		rc = bk_strv_push(&s->hard, &s->nhard, fr_buf_detach(&b));
-	}
+	if (rel && *rel)
+		return bk_strv_push(&s->hard, &s->nhard, rel);
 	fr_free(rel);
+	return 0;
+}
+
+/* Adds the files database c is made of (its driver says which). */
+static int sel_hard_db(fr_sel *s, const fr_dbconf *c)
+{
+	fr_buf err = FR_BUF_INIT;
+	char **files = NULL;
+	size_t n = 0, i;
+	int rc = fr_db_files(c, &files, &n, &err);
+	for (i = 0; i < n && !rc; i++)
+		rc = sel_hard(s, files[i]);
+	fr_strv_free(files, n);
+	fr_buf_release(&err);
 	return rc;
 }
 
@@ -318,9 +326,9 @@ int bk_sel_init(fr_sel *s, ferry *f, json_t *include, json_t *exclude, int copy)
 				goto oom;
 	}
 	for (i = 0; i < f->cfg->ndbs; i++)
-		if (sel_hard(s, f->cfg->dbs[i].path, 1))
+		if (sel_hard_db(s, &f->cfg->dbs[i]))
 			goto oom;
-	if (sel_hard(s, f->cfg->backup_dir, 0))
+	if (sel_hard(s, f->cfg->backup_dir))
 		goto oom;
 	return 0;
 oom:

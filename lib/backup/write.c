@@ -250,20 +250,23 @@ static int count_walked(fr_walk *wk, int event, const char *rel, const char *ful
 	return 0;
 }
 
-/* The size of each file database (0 for those that are not files or missing). */
+/* The bytes of a database's files here (0 for a server, or one not created yet). */
 static uint64_t db_file_size(const fr_dbconf *c)
 {
+	fr_buf err = FR_BUF_INIT;
+	char **files = NULL;
+	size_t n = 0, i;
+	uint64_t bytes = 0;
 	struct stat st;
-	fr_buf wal = FR_BUF_INIT;
-	uint64_t n = 0;
-	if (!c->path || stat(c->path, &st))
-		return 0;
-	n = (uint64_t)st.st_size;
-	fr_buf_printf(&wal, "%s-wal", c->path);
-	if (!wal.oom && stat(wal.ptr, &st) == 0)
-		n += (uint64_t)st.st_size; /* the copy holds what the WAL holds */
-	fr_buf_release(&wal);
-	return n;
+	if (fr_db_files(c, &files, &n, &err) == 0 && n && stat(files[0], &st) == 0) {
+		bytes = (uint64_t)st.st_size;
+		for (i = 1; i < n; i++)
+			if (stat(files[i], &st) == 0)
+				bytes += (uint64_t)st.st_size; /* the copy holds what a WAL holds */
+	}
+	fr_strv_free(files, n);
+	fr_buf_release(&err);
+	return bytes;
 }
 
 static int totals(ferry *f, fr_totals *t, uint64_t *db_bytes, uint64_t *db_max)
