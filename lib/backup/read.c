@@ -478,7 +478,12 @@ static int check_link(fr_reader *r, const char *name, const char *lnk, int hard)
 	return 0;
 }
 
-/* Reads the next entry; 1 at the end, 0 to go on, -1 to stop. */
+/*
+ * Reads the next entry; 1 at the end, 0 to go on, -1 to stop. One
+ * function because its checks are one sequence over the same entry (its
+ * name, type, links, what it may overwrite), each ending the read with a
+ * finding, before the one place that writes it.
+ */
 static int read_entry(fr_reader *r)
 {
 	struct archive_entry *e;

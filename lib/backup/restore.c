@@ -339,6 +339,94 @@ static int db_undo(fr_dbjob *jobs, size_t n, fr_buf *err)
 	return rc;
 }
 
+/*
+ * Extracts the archive at path into r's staging folder (r->f, stage and
+ * sel set), checking each entry, then the links among the staged files
+ * (stage_files: the staged root) and the whole against the manifest.
+ * Returns 0 with *man when read (findings may be there), or a code.
+ */
+static int extract(fr_reader *r, const char *path, const char *stage_files, json_t **man)
+{
+	fr_buf name = FR_BUF_INIT;
+	size_t i;
+	int rc, flags;
+	r->disk = bk_ar.archive_write_disk_new();
+	flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+	        ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+	        ARCHIVE_EXTRACT_NO_OVERWRITE;
+	/*
+	 * Not ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS: each name gets the staging
+	 * folder's absolute path in front; read_entry() refuses absolute names
+	 * in the archive itself first.
+	 */
+	if (geteuid() == 0)
+		flags |= ARCHIVE_EXTRACT_OWNER; /* as root, files keep their owners, as with tar */
+	if (!r->disk || bk_ar.archive_write_disk_set_options(r->disk, flags) != ARCHIVE_OK)
+		return fr_fail(r->f, FERRY_EFAILED, "out of memory");
+	rc = bk_read_archive(r, path, "restore", man);
+	if (!rc && !r->stop && bk_ar.archive_write_close(r->disk) != ARCHIVE_OK) {
+		char eb[512];
+		bk_finding(r, "write", "staging", "cannot finish the extraction: %s",
+		           bk_disk_error(r->disk, eb, sizeof eb));
+		r->write_failed = 1;
+	}
+	bk_ar.archive_write_free(r->disk);
+	r->disk = NULL;
+	if (rc)
+		return rc;
+	for (i = 0; !r->stop && i < r->nlinks; i++) {
+		if (!bk_resolves_inside(stage_files, r->f->root, r->links[i])) {
+			fr_buf_reset(&name);
+			fr_buf_printf(&name, "files/%s", r->links[i]);
+			bk_finding(r, "unsafe", name.ptr, "a symbolic link that leads out of the "
+			           "installation through other links");
+			r->unsafe = 1;
+		}
+	}
+	fr_buf_release(&name);
+	return 0;
+}
+
+/*
+ * The databases of the manifest, each one ferry.yaml names and whose
+ * driver can restore it, with its staged copy: checked before anything
+ * changes. *jobs (freed by the caller, *n of them) is set even on failure.
+ */
+static int db_jobs(ferry *f, fr_reader *r, json_t *man, const char *id, fr_dbjob **jobs,
+                   size_t *n)
+{
+	json_t *dbs = json_object_get(man, "databases"), *o;
+	size_t i;
+	*n = 0;
+	*jobs = fr_calloc(json_array_size(dbs) + 1, sizeof **jobs);
+	if (!*jobs)
+		return fr_fail(f, FERRY_EFAILED, "out of memory");
+	json_array_foreach(dbs, i, o) {
+		const char *nm = json_string_value(json_object_get(o, "name"));
+		const char *entry = json_string_value(json_object_get(o, "entry"));
+		const fr_dbconf *c = nm ? fr_config_db(f->cfg, nm) : NULL;
+		const fr_db_driver *drv = c ? fr_db_driver_find(c->driver) : NULL;
+		if (!entry)
+			continue;
+		if (!c || !drv || !drv->restore || !bk_rec_find(r, entry))
+			return fr_fail(f, FERRY_EINVALID, "backup '%s' holds database '%s', which %s; "
+			               "nothing was changed", id, nm ? nm : "?",
+			               !c ? "ferry.yaml does not name" : !bk_rec_find(r, entry) ?
+			               "is missing from the archive" : "this build cannot restore");
+		(*jobs)[*n].conf = c;
+		if (!((*jobs)[*n].staged = bk_join(r->stage, entry)))
+			return fr_fail(f, FERRY_EFAILED, "out of memory");
+		(*n)++;
+	}
+	return 0;
+}
+
+/*
+ * The restore, in its order: stage and check (1), the safety backup (2),
+ * then the swap (3), the version (4) and the databases (5). One function
+ * because steps 3 to 5 share one journal of what was done, which the
+ * undo label walks back in reverse, and one single exit frees it all.
+ */
 static int restore_impl(ferry *f, const char *id, int safety)
 {
 	fr_reader r;
@@ -346,12 +434,12 @@ static int restore_impl(ferry *f, const char *id, int safety)
 	fr_sel sel;
 	bk_row row;
 	fr_buf work = FR_BUF_INIT, newdir = FR_BUF_INIT, msg = FR_BUF_INIT, undo = FR_BUF_INIT;
-	json_t *man = NULL, *o;
+	json_t *man = NULL;
 	fr_dbjob *jobs = NULL;
 	fr_version v, before;
 	char *safety_id = NULL, vtext[FR_VERSION_STR_MAX];
 	size_t njobs = 0, i;
-	int rc, took = 0, have_work = 0, recorded = 0, flags;
+	int rc, took = 0, have_work = 0, recorded = 0;
 
 	memset(&r, 0, sizeof r);
 	memset(&s, 0, sizeof s);
@@ -382,41 +470,8 @@ static int restore_impl(ferry *f, const char *id, int safety)
 	r.f = f;
 	r.stage = newdir.ptr;
 	r.sel = &sel;
-	r.disk = bk_ar.archive_write_disk_new();
-	flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-	        ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-	        ARCHIVE_EXTRACT_NO_OVERWRITE;
-	/*
-	 * Not ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS: each name gets the staging
-	 * folder's absolute path in front; read_entry() refuses absolute names
-	 * in the archive itself first.
-	 */
-	if (geteuid() == 0)
-		flags |= ARCHIVE_EXTRACT_OWNER; /* as root, files keep their owners, as with tar */
-	if (!r.disk || bk_ar.archive_write_disk_set_options(r.disk, flags) != ARCHIVE_OK) {
-		rc = fr_fail(f, FERRY_EFAILED, "out of memory");
+	if ((rc = extract(&r, row.path, s.stage.ptr, &man)))
 		goto done;
-	}
-	rc = bk_read_archive(&r, row.path, "restore", &man);
-	if (!rc && !r.stop && bk_ar.archive_write_close(r.disk) != ARCHIVE_OK) {
-		char eb[512];
-		bk_finding(&r, "write", "staging", "cannot finish the extraction: %s",
-		        bk_disk_error(r.disk, eb, sizeof eb));
-		r.write_failed = 1;
-	}
-	bk_ar.archive_write_free(r.disk);
-	r.disk = NULL;
-	if (rc)
-		goto done;
-	for (i = 0; !r.stop && i < r.nlinks; i++) {
-		if (!bk_resolves_inside(s.stage.ptr, f->root, r.links[i])) {
-			fr_buf_reset(&undo);
-			fr_buf_printf(&undo, "files/%s", r.links[i]);
-			bk_finding(&r, "unsafe", undo.ptr, "a symbolic link that leads out of the "
-			        "installation through other links");
-			r.unsafe = 1;
-		}
-	}
 	if (r.nfind) {
 		json_t *first = json_array_get(r.findings, 0);
 		const char *k = json_string_value(json_object_get(first, "kind"));
@@ -458,34 +513,8 @@ static int restore_impl(ferry *f, const char *id, int safety)
 		}
 	}
 
-	/* Every database of the backup must be one we can restore, before anything changes. */
-	jobs = fr_calloc(json_array_size(json_object_get(man, "databases")) + 1, sizeof *jobs);
-	if (!jobs) {
-		rc = fr_fail(f, FERRY_EFAILED, "out of memory");
+	if ((rc = db_jobs(f, &r, man, row.id, &jobs, &njobs)))
 		goto done;
-	}
-	json_array_foreach(json_object_get(man, "databases"), i, o) {
-		const char *nm = json_string_value(json_object_get(o, "name"));
-		const char *entry = json_string_value(json_object_get(o, "entry"));
-		const fr_dbconf *c = nm ? fr_config_db(f->cfg, nm) : NULL;
-		const fr_db_driver *drv = c ? fr_db_driver_find(c->driver) : NULL;
-		if (!entry)
-			continue;
-		if (!c || !drv || !drv->restore || !bk_rec_find(&r, entry)) {
-			rc = fr_fail(f, FERRY_EINVALID, "backup '%s' holds database '%s', which %s; "
-			             "nothing was changed", row.id, nm ? nm : "?",
-			             !c ? "ferry.yaml does not name" : !bk_rec_find(&r, entry) ?
-			             "is missing from the archive" : "this build cannot restore");
-			goto done;
-		}
-		jobs[njobs].conf = c;
-		jobs[njobs].staged = bk_join(r.stage, entry);
-		if (!jobs[njobs].staged) {
-			rc = fr_fail(f, FERRY_EFAILED, "out of memory");
-			goto done;
-		}
-		njobs++;
-	}
 	if (sync_fs(s.stage.ptr)) {
 		rc = fr_fail(f, FERRY_EFAILED, "cannot sync the staged files: %s", strerror(errno));
 		goto done;

@@ -404,6 +404,53 @@ static int add_databases(fr_writer *w, ferry *f, json_t *dbs, const char *tmp)
 	return 0;
 }
 
+/*
+ * The id of a new backup: app, the time in UTC, made unique within the
+ * second ("-2", "-3"...), the name and the type. -1 after failing f, or
+ * on OOM with f's code left 0.
+ */
+static int new_id(ferry *f, int64_t now_ms, const char *name, const char *type, fr_buf *id)
+{
+	char stamp[32], *app = bk_app_token(f->cfg->app);
+	time_t secs = (time_t)(now_ms / 1000);
+	bk_row *rows = NULL;
+	size_t nrows = 0, i;
+	struct tm tm;
+	int k, taken = 1;
+	gmtime_r(&secs, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", &tm);
+	if (!app || bk_gather(f, &rows, &nrows)) {
+		fr_free(app);
+		return -1;
+	}
+	for (k = 1; taken && k < 1000; k++) {
+		fr_buf_reset(id);
+		fr_buf_printf(id, "%s_%s", app, stamp);
+		if (k > 1)
+			fr_buf_printf(id, "-%d", k);
+		if (name)
+			fr_buf_printf(id, "_%s", name);
+		fr_buf_printf(id, "_%s", type);
+		taken = 0;
+		for (i = 0; i < nrows && !taken; i++)
+			taken = !strcmp(rows[i].id, id->ptr);
+		for (i = 0; bk_exts[i] && !taken; i++) {
+			fr_buf p = FR_BUF_INIT;
+			fr_buf_printf(&p, "%s/%s%s", f->cfg->backup_dir, id->ptr, bk_exts[i]);
+			taken = fr_exists(p.ptr);
+			fr_buf_release(&p);
+		}
+	}
+	bk_rows_free(rows, nrows);
+	fr_free(app);
+	return 0;
+}
+
+/*
+ * One function because the archive is one stream with one single exit:
+ * the temporary files and the open archive it holds from the checks to
+ * the rename are removed on every failure, and only there.
+ */
 int bk_create(ferry *f, const char *type, const char *name, const char *compression,
                        char **out_id)
 {
@@ -415,11 +462,10 @@ int bk_create(ferry *f, const char *type, const char *name, const char *compress
 	fr_buf id = FR_BUF_INIT, path = FR_BUF_INIT, tmp = FR_BUF_INIT, mtmp = FR_BUF_INIT,
 	       dtmp = FR_BUF_INIT, err = FR_BUF_INIT;
 	json_t *dbs = NULL;
-	char version[FR_VERSION_STR_MAX], stamp[32], *app = NULL;
+	char version[FR_VERSION_STR_MAX];
 	const char *ext;
 	uint64_t db_bytes = 0, db_max = 0;
 	int fd = -1, mfd = -1, rc = FERRY_EFAILED, took = 0, zstd, gzip, bad, renamed = 0;
-	struct tm tm;
 	time_t secs;
 	bk_row row;
 
@@ -463,38 +509,10 @@ int bk_create(ferry *f, const char *type, const char *name, const char *compress
 		goto done;
 	rc = FERRY_EFAILED;
 
-	/* The id: the time in UTC, made unique within the second. */
 	w.now_ms = fr_now_ms();
 	secs = (time_t)(w.now_ms / 1000);
-	gmtime_r(&secs, &tm);
-	strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", &tm);
-	app = bk_app_token(f->cfg->app);
-	{
-		int k, taken = 1;
-		bk_row *rows = NULL;
-		size_t nrows = 0, i;
-		if (!app || bk_gather(f, &rows, &nrows))
-			goto oom_or_fail;
-		for (k = 1; taken && k < 1000; k++) {
-			fr_buf_reset(&id);
-			fr_buf_printf(&id, "%s_%s", app, stamp);
-			if (k > 1)
-				fr_buf_printf(&id, "-%d", k);
-			if (name)
-				fr_buf_printf(&id, "_%s", name);
-			fr_buf_printf(&id, "_%s", type);
-			taken = 0;
-			for (i = 0; i < nrows && !taken; i++)
-				taken = !strcmp(rows[i].id, id.ptr);
-			for (i = 0; bk_exts[i] && !taken; i++) {
-				fr_buf p = FR_BUF_INIT;
-				fr_buf_printf(&p, "%s/%s%s", f->cfg->backup_dir, id.ptr, bk_exts[i]);
-				taken = fr_exists(p.ptr);
-				fr_buf_release(&p);
-			}
-		}
-		bk_rows_free(rows, nrows);
-	}
+	if (new_id(f, w.now_ms, name, type, &id))
+		goto oom_or_fail;
 	fr_buf_printf(&path, "%s/%s%s", f->cfg->backup_dir, id.ptr, ext);
 	fr_buf_printf(&tmp, "%s/.%s%s.tmp-%ld", f->cfg->backup_dir, id.ptr, ext, (long)getpid());
 	fr_buf_printf(&mtmp, "%s/.%s.manifest.tmp-%ld", f->cfg->backup_dir, id.ptr, (long)getpid());
@@ -665,7 +683,6 @@ done:
 	fr_buf_release(&mtmp);
 	fr_buf_release(&dtmp);
 	fr_buf_release(&err);
-	fr_free(app);
 	bk_lock_give(f, took);
 	return rc;
 }
