@@ -392,6 +392,19 @@ int bk_sel_decide(const fr_sel *s, const char *rel, const struct stat *st, const
 
 /* ---- walking the installation ---- */
 
+/* rel and full (the folder's, rl and fl long) with name below them; -1 on OOM. */
+static int walk_name(fr_buf *rel, fr_buf *full, size_t rl, size_t fl, const char *name)
+{
+	fr_buf_truncate(rel, rl);
+	fr_buf_truncate(full, fl);
+	if (rl)
+		fr_buf_putc(rel, '/');
+	fr_buf_puts(rel, name);
+	fr_buf_putc(full, '/');
+	fr_buf_puts(full, name);
+	return rel->oom || full->oom ? -1 : 0;
+}
+
 static int walk_dir(fr_walk *w, fr_buf *rel, fr_buf *full, int parent_taken)
 {
 	char **names = NULL, link[PATH_MAX];
@@ -405,14 +418,7 @@ static int walk_dir(fr_walk *w, fr_buf *rel, fr_buf *full, int parent_taken)
 		struct stat st;
 		const char *why, *lk = NULL;
 		int sel;
-		fr_buf_truncate(rel, rl);
-		fr_buf_truncate(full, fl);
-		if (rl)
-			fr_buf_putc(rel, '/');
-		fr_buf_puts(rel, names[i]);
-		fr_buf_putc(full, '/');
-		fr_buf_puts(full, names[i]);
-		if (rel->oom || full->oom) {
+		if (walk_name(rel, full, rl, fl, names[i])) {
 			fr_buf_puts(&w->err, "out of memory");
 			rc = -1;
 			break;
@@ -445,16 +451,9 @@ static int walk_dir(fr_walk *w, fr_buf *rel, fr_buf *full, int parent_taken)
 		rc = w->fn(w, WALK_ENTRY, rel->ptr, full->ptr, &st, lk, sel);
 		if (!rc && S_ISDIR(st.st_mode)) {
 			rc = walk_dir(w, rel, full, sel == SEL_TAKE);
-			if (!rc) {
-				fr_buf_truncate(rel, rl);
-				fr_buf_truncate(full, fl);
-				if (rl)
-					fr_buf_putc(rel, '/');
-				fr_buf_puts(rel, names[i]);
-				fr_buf_putc(full, '/');
-				fr_buf_puts(full, names[i]);
+			/* The walk below left rel and full as they were: no allocation here. */
+			if (!rc && !walk_name(rel, full, rl, fl, names[i]))
 				rc = w->fn(w, WALK_LEAVE, rel->ptr, full->ptr, &st, NULL, sel);
-			}
 		}
 	}
 	fr_buf_truncate(rel, rl);
