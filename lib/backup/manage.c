@@ -272,8 +272,7 @@ int bk_find(ferry *f, const char *id, bk_row *out)
 	return fr_fail(f, FERRY_EINVALID, "no backup '%s' (see 'ferry backup list')", id);
 }
 
-
-/* ---- locking ---- */
+/* ---- the lock, the documents handed out ---- */
 
 /* Takes the lock unless f holds it; *took says whether to release it. */
 int bk_lock_take(ferry *f, int *took)
@@ -298,7 +297,6 @@ void bk_lock_give(ferry *f, int took)
 		fr_lock_release(&f->lock);
 }
 
-
 int bk_publish(ferry *f, json_t *doc, char **out)
 {
 	char *s = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
@@ -311,6 +309,8 @@ int bk_publish(ferry *f, json_t *doc, char **out)
 		return fr_fail(f, FERRY_EFAILED, "out of memory");
 	return 0;
 }
+
+/* ---- verify, list, prune ---- */
 
 static int verify_impl(char **out, ferry *f, const char *id)
 {
@@ -361,8 +361,6 @@ int ferry_backup_verify(char **out, ferry *f, const char *id)
 	bk_utf8_leave(old);
 	return rc;
 }
-
-/* ---- list, prune ---- */
 
 static json_t *row_json(const bk_row *r, int64_t now)
 {

@@ -192,7 +192,6 @@ static int hash_bytes(fr_reader *r, const void *p, size_t n)
 	return fr_sha256_update(r->md, p, n);
 }
 
-/* Reads one entry's data: hashes it (holes as zeros) and, restoring, writes it. */
 /*
  * Starts writing a staged file to disk without waiting (Linux): the sync
  * before the swap then finds most of it done, and the disk works while
@@ -393,6 +392,7 @@ static uint64_t zp_in_bytes(const fr_zpipe *p)
 	return __atomic_load_n(&p->in_bytes, __ATOMIC_RELAXED);
 }
 
+/* Reads one entry's data: hashes it (holes as zeros) and, restoring, writes it. */
 static int read_data(fr_reader *r, const char *name, int64_t *size)
 {
 	const void *buf;
@@ -627,7 +627,6 @@ done:
 	fr_buf_release(&hl);
 	return rc;
 }
-
 
 void bk_reader_free(fr_reader *r)
 {

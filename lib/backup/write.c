@@ -102,7 +102,6 @@ static void sink_free(fr_sink *k)
 	k->out = NULL;
 }
 
-
 static void entry_set(fr_writer *w, const char *path, const struct stat *st, unsigned type)
 {
 	bk_ar.archive_entry_clear(w->e);
