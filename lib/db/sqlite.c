@@ -791,6 +791,7 @@ const fr_db_driver fr_db_sqlite = {
 	.errcode = sq_errcode,
 	.snapshot = sq_snapshot,
 	.restore = sq_restore,
-	.snapshot_ext = ".sqlite",	.files = sq_files,
+	.snapshot_ext = ".sqlite",
+	.files = sq_files,
 	.copy = sq_copy,
 };
