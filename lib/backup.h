@@ -1,7 +1,11 @@
 /*
  * backup.h - backup archives of an installation (SPEC section 8), for the
  * run engine: the pre-run and checkpoint backups, restore after a failure
- * that cannot be undone, the disk-space pre-flight and rehearsals.
+ * that cannot be undone, the disk-space pre-flight and rehearsals. This
+ * header is the engine's interface to the module; its rooms are in
+ * lib/backup/ (backup_int.h names them). It knows databases only through
+ * their drivers (db/db.h: files, copy, snapshot, restore) and state.db
+ * only through state.h.
  *
  * An archive is a POSIX tar (pax) stream, compressed with zstd (default,
  * multi-threaded), gzip or nothing, named
@@ -22,8 +26,9 @@
  * cannot disagree with its recorded hash. Readers verify in one pass too.
  *
  * Which files: backup.include (default: everything) less backup.exclude,
- * always less .ferry/, the backup folder, the databases' own files (and
- * their -wal, -shm, -journal) and what cannot be restored safely (sockets,
+ * always less .ferry/, the backup folder, the files each database is
+ * made of (its driver's files(): SQLite's file and its -wal, -shm,
+ * -journal) and what cannot be restored safely (sockets,
  * devices, symbolic links that lead out of the root, names that are not
  * UTF-8), which a restore leaves alone as well. Patterns are globs on the
  * path relative to the root: '*', '?' and '[...]' within one component,
@@ -88,13 +93,15 @@ int64_t fr_backup_estimate(ferry *f);
  * empty) for a rehearsal: every file, folder and link under the root (not
  * include/exclude: a run needs ferry.yaml and migrations/ too) except
  * .ferry/ and the backup folder, with modes and times; absolute links
- * into the root are pointed into the copy. .ferry/state.db and each SQLite
- * database are copied consistently through the online backup API: a
- * database inside the root lands at the same relative path; one outside
- * lands at <dest_root>/.ferry/databases/<name>.sqlite, and the caller must
- * point the copy's handle at it, as the copy's ferry.yaml still names the
- * original. Databases that are not files (PostgreSQL) are not copied: the
- * caller clones them. Returns 0, or -1 with a message appended to err.
+ * into the root are pointed into the copy. .ferry/state.db and each file
+ * database are copied consistently by their driver's copy() (SQLite: the
+ * online backup API): a database inside the root lands at the same
+ * relative path; one outside lands at
+ * <dest_root>/.ferry/databases/<name><snapshot_ext> (".sqlite"), and the
+ * caller must point the copy's handle at it, as the copy's ferry.yaml
+ * still names the original. Databases whose driver cannot copy (servers:
+ * PostgreSQL) are not copied: the caller clones them. Returns 0, or -1
+ * with a message appended to err.
  */
 int fr_copy_installation(ferry *f, const char *dest_root, fr_buf *err);
 

@@ -1011,14 +1011,6 @@ done:
 	return rc;
 }
 
-static void free_strv(char **v, size_t n)
-{
-	size_t i;
-	for (i = 0; i < n; i++)
-		fr_free(v[i]);
-	fr_free(v);
-}
-
 void fr_catalog_free(fr_catalog *c)
 {
 	size_t i;
@@ -1029,8 +1021,8 @@ void fr_catalog_free(fr_catalog *c)
 		fr_free(t->dir);
 		fr_free(t->name);
 		fr_free(t->description);
-		free_strv(t->notes, t->nnotes);
-		free_strv(t->restarts, t->nrestarts);
+		fr_strv_free(t->notes, t->nnotes);
+		fr_strv_free(t->restarts, t->nrestarts);
 		fr_free(t->steps);
 		fr_free(t);
 	}

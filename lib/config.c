@@ -501,14 +501,6 @@ done:
 	return r;
 }
 
-static void free_strv(char **v, size_t n)
-{
-	size_t i;
-	for (i = 0; i < n; i++)
-		fr_free(v[i]);
-	fr_free(v);
-}
-
 void fr_config_free(fr_config *c)
 {
 	size_t i;
@@ -526,8 +518,8 @@ void fr_config_free(fr_config *c)
 		fr_free(c->hook_restart[i].command);
 	}
 	fr_free(c->hook_restart);
-	free_strv(c->backup_include, c->n_backup_include);
-	free_strv(c->backup_exclude, c->n_backup_exclude);
+	fr_strv_free(c->backup_include, c->n_backup_include);
+	fr_strv_free(c->backup_exclude, c->n_backup_exclude);
 	fr_free(c->path);
 	fr_free(c->root);
 	fr_free(c->app);

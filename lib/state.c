@@ -7,6 +7,7 @@
  * own durability. Statements used in loops are prepared once.
  */
 #include "state.h"
+#include "db/db.h"
 #include "../include/ferry.h"
 #include "util/alloc.h"
 #include "util/fs.h"
@@ -29,6 +30,7 @@ typedef struct {
 
 struct fr_state {
 	sqlite3 *db;
+	char *path;           /* .../state.db */
 	sqlite3_stmt *reg_put;
 	sqlite3_stmt *run_step;
 	cache_entry *cache;   /* sorted by path */
@@ -121,6 +123,8 @@ int fr_state_open(fr_state **out, const char *ferry_dir, int create, fr_buf *err
 		              sqlite3_errmsg(s->db));
 		goto done;
 	}
+	s->path = path;
+	path = NULL;
 	*out = s;
 	s = NULL;
 	rc = 0;
@@ -143,6 +147,7 @@ void fr_state_close(fr_state *s)
 			fr_free(s->cache[i].path);
 	fr_free(s->cache);
 	fr_free(s->cache_blob);
+	fr_free(s->path);
 	fr_free(s);
 }
 
@@ -881,9 +886,121 @@ const fr_reg *fr_reg_lookup(fr_reg **idx, size_t n, const char *id)
 	return hit ? *hit : NULL;
 }
 
-struct sqlite3 *fr_state_sqlite(fr_state *s)
+/* ---- backups (lib/backup/) ---- */
+
+#define BACKUPS_TABLE \
+	"CREATE TABLE IF NOT EXISTS backups(id TEXT PRIMARY KEY NOT NULL, path TEXT NOT NULL," \
+	" version TEXT, type TEXT, size INTEGER, created_at_ms INTEGER," \
+	" verified INTEGER NOT NULL DEFAULT 0)"
+
+void fr_backup_rows_free(fr_backup_row *r, size_t n)
 {
-	return s->db;
+	size_t i;
+	for (i = 0; r && i < n; i++) {
+		fr_free(r[i].id);
+		fr_free(r[i].path);
+		fr_free(r[i].version);
+		fr_free(r[i].type);
+	}
+	fr_free(r);
+}
+
+/* Runs sql on the table (made when missing), with ?1 id and ?3 n. */
+static int backups_exec(fr_state *s, const char *sql, const char *id, int64_t n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = SQLITE_ERROR;
+	if (sqlite3_exec(s->db, BACKUPS_TABLE, NULL, NULL, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, n);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int fr_state_backups(fr_state *s, fr_backup_row **out, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	fr_backup_row *r = NULL, *t;
+	size_t cnt = 0, cap = 0;
+	int rc = SQLITE_ERROR, oom = 0;
+	*out = NULL;
+	*n = 0;
+	if (sqlite3_exec(s->db, BACKUPS_TABLE, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "SELECT id, path, version, type, size, created_at_ms, verified"
+	                              " FROM backups", -1, &st, NULL) != SQLITE_OK)
+		goto done;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (fr_grow(&r, &cap, cnt + 1, sizeof *r)) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		t = &r[cnt++];
+		t->id = col_text0(st, 0);
+		t->path = col_text(st, 1);
+		t->version = col_text(st, 2);
+		t->type = col_text(st, 3);
+		t->size = sqlite3_column_int64(st, 4);
+		t->created_at_ms = sqlite3_column_int64(st, 5);
+		t->verified = sqlite3_column_int(st, 6);
+		if (oom) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+done:
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		fr_backup_rows_free(r, cnt);
+		return -1;
+	}
+	*out = r;
+	*n = cnt;
+	return 0;
+}
+
+int fr_state_backup_put(fr_state *s, const fr_backup_row *r)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = SQLITE_ERROR;
+	if (sqlite3_exec(s->db, BACKUPS_TABLE, NULL, NULL, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO backups(id, path, version, type, size,"
+	                              " created_at_ms, verified) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	                       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, r->path, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, r->version, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, r->type, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, r->size);
+		sqlite3_bind_int64(st, 6, r->created_at_ms);
+		sqlite3_bind_int(st, 7, r->verified);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int fr_state_backup_set_verified(fr_state *s, const char *id, int verified)
+{
+	return backups_exec(s, "UPDATE backups SET verified = ?3 WHERE id = ?1", id, verified);
+}
+
+int fr_state_backup_delete(fr_state *s, const char *id)
+{
+	return backups_exec(s, "DELETE FROM backups WHERE id = ?1", id, 0);
+}
+
+/* state.db is a SQLite file like any other: its driver copies it, online. */
+int fr_state_copy(fr_state *s, const char *dest, fr_buf *err)
+{
+	fr_dbconf c;
+	memset(&c, 0, sizeof c);
+	c.name = (char *)"state.db";
+	c.driver = (char *)"sqlite";
+	c.path = s->path;
+	return fr_db_copy(&c, dest, err);
 }
 
 int fr_state_run_set_backup(fr_state *s, int64_t id, const char *backup_id)

@@ -20,8 +20,6 @@ typedef struct fr_state fr_state;
 int fr_state_open(fr_state **out, const char *ferry_dir, int create, fr_buf *err);
 void fr_state_close(fr_state *s);
 const char *fr_state_errmsg(fr_state *s);
-/* The SQLite handle of state.db, for modules that keep a table of their own there (backups). */
-struct sqlite3 *fr_state_sqlite(fr_state *s);
 
 /* Groups the writes that follow into one transaction. */
 int fr_state_begin(fr_state *s);
@@ -100,6 +98,28 @@ typedef struct {
 } fr_run_step_row;
 int fr_state_run_steps(fr_state *s, int64_t run_id, fr_run_step_row **out, size_t *n);
 void fr_run_step_rows_free(fr_run_step_row *r, size_t n);
+
+/*
+ * The backups ferry wrote (lib/backup/), one row each in the table
+ * `backups`, made by the first call that needs it. verified: 1 checked by
+ * a verify or a restore, 0 not checked yet, -1 found damaged. These return
+ * 0, or -1 with the message in fr_state_errmsg().
+ */
+typedef struct {
+	char *id, *path, *version, *type;
+	int64_t size, created_at_ms;
+	int verified;
+} fr_backup_row;
+
+void fr_backup_rows_free(fr_backup_row *r, size_t n);
+/* Every row, in no particular order. */
+int fr_state_backups(fr_state *s, fr_backup_row **out, size_t *n);
+/* Inserts r, or replaces the row of r->id. */
+int fr_state_backup_put(fr_state *s, const fr_backup_row *r);
+int fr_state_backup_set_verified(fr_state *s, const char *id, int verified);
+int fr_state_backup_delete(fr_state *s, const char *id);
+/* A consistent copy of state.db into the new file dest (a rehearsal's). -1 with err appended. */
+int fr_state_copy(fr_state *s, const char *dest, fr_buf *err);
 
 /*
  * Fills st->checksum: from the cache when size, mtime and inode match,

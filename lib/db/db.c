@@ -50,6 +50,31 @@ void fr_db_close(fr_db *db)
 		db->drv->close(db);
 }
 
+int fr_db_files(const fr_dbconf *c, char ***out, size_t *n, fr_buf *err)
+{
+	const fr_db_driver *drv = fr_db_driver_find(c->driver);
+	*out = NULL;
+	*n = 0;
+	return drv && drv->files ? drv->files(c, out, n, err) : 0;
+}
+
+int fr_db_can_copy(const fr_dbconf *c)
+{
+	const fr_db_driver *drv = fr_db_driver_find(c->driver);
+	return drv && drv->copy;
+}
+
+int fr_db_copy(const fr_dbconf *c, const char *dest, fr_buf *err)
+{
+	const fr_db_driver *drv = fr_db_driver_find(c->driver);
+	if (!drv || !drv->copy) {
+		fr_buf_printf(err, "database '%s': %s databases cannot be copied into a file",
+		              c->name ? c->name : "", c->driver ? c->driver : "?");
+		return -1;
+	}
+	return drv->copy(c, dest, err);
+}
+
 void fr_records_free(fr_record *r, size_t n)
 {
 	size_t i;

@@ -140,6 +140,23 @@ typedef struct fr_db_driver {
 	int (*clone)(const fr_dbconf *conf, const char *name, char **out_url, fr_buf *err);
 	int (*drop_clone)(const fr_dbconf *conf, const char *name, fr_buf *err);
 	int (*version_set)(fr_db *db, const char *version, fr_buf *err);
+
+	/* ---- backups and copies (lib/backup/) ---- */
+	/*
+	 * The files the database is made of on this machine, absolute, the
+	 * database's own file first (SQLite: the file and its -wal, -shm and
+	 * -journal, each named whether it exists at the moment or not, as they
+	 * come and go with the application's transactions): a backup leaves
+	 * them out of its files, a restore never writes them. *out is freed
+	 * with fr_strv_free(). NULL for a server (no files here).
+	 */
+	int (*files)(const fr_dbconf *c, char ***out, size_t *n, fr_buf *err);
+	/*
+	 * A consistent copy of a file database into the new file dest (mode
+	 * 0600), taken while the application may be writing (SQLite: the
+	 * online backup API, as snapshot()). NULL for servers: they clone().
+	 */
+	int (*copy)(const fr_dbconf *c, const char *dest, fr_buf *err);
 } fr_db_driver;
 
 /* Every driver embeds this as its first member. */
@@ -161,5 +178,15 @@ const fr_db_driver *fr_db_driver_find(const char *name);
 /* Opens conf's database with its driver. */
 int fr_db_open(fr_db **out, const fr_dbconf *conf, fr_buf *err);
 void fr_db_close(fr_db *db);
+
+/*
+ * conf's database files (see files above): 0 with none for a server or a
+ * driver not built in; -1 with a message on err when memory runs out.
+ */
+int fr_db_files(const fr_dbconf *c, char ***out, size_t *n, fr_buf *err);
+/* 1 when conf's driver can copy() its database into a file. */
+int fr_db_can_copy(const fr_dbconf *c);
+/* copy() through conf's driver; -1 with a message when it cannot copy. */
+int fr_db_copy(const fr_dbconf *c, const char *dest, fr_buf *err);
 
 #endif

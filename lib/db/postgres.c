@@ -2490,4 +2490,6 @@ const fr_db_driver fr_db_postgres = {
 	.version_set = pg_version_set,
 	.clone = pg_clone,
 	.drop_clone = pg_drop_clone,
+	.files = NULL, /* a server: no file of it here */
+	.copy = NULL,  /* clone() instead */
 };

@@ -617,23 +617,21 @@ static int sq_copy_pages(sqlite3 *to, sqlite3 *from, sqlite3 **errh)
 	return rc;
 }
 
-/* A consistent copy of the database in a new file at path (mode 0600); path NULL: can it. */
-static int sq_snapshot(fr_db *db, const char *path, fr_buf *err)
+/*
+ * A consistent copy of the database open at from in a new file at path
+ * (mode 0600), for snapshot() and copy(); name is the database's, for the
+ * message, and *errcode (when not NULL) gets SQLite's code of a failure.
+ */
+static int sq_copy_to_file(sqlite3 *from, const char *path, const char *name, int *errcode,
+                           fr_buf *err)
 {
-	sq_db *d = (sq_db *)db;
 	sqlite3 *to = NULL, *errh = NULL;
 	int rc, ret = -1;
-	if (!path)
-		return 0; /* the pre-flight: SQLite can always copy */
-	if (db->in_tx) {
-		fr_buf_printf(err, "database '%s': cannot copy inside a transaction", sq_name(d));
-		return -1;
-	}
 	/* A private file from the start, whatever the umask: SQLite opens it as it is. */
 	{
 		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0) {
-			fr_buf_printf(err, "database '%s': cannot create '%s': %s", sq_name(d), path,
+			fr_buf_printf(err, "database '%s': cannot create '%s': %s", name, path,
 			              strerror(errno));
 			return -1;
 		}
@@ -641,22 +639,36 @@ static int sq_snapshot(fr_db *db, const char *path, fr_buf *err)
 	}
 	rc = sqlite3_open_v2(path, &to, SQLITE_OPEN_READWRITE, NULL);
 	if (rc == SQLITE_OK)
-		rc = sq_copy_pages(to, d->h, &errh);
+		rc = sq_copy_pages(to, from, &errh);
 	else
 		errh = to;
 	if (rc != SQLITE_OK) {
-		d->errcode = rc;
-		fr_buf_printf(err, "database '%s': cannot copy to '%s': %s", sq_name(d), path,
+		if (errcode)
+			*errcode = rc;
+		fr_buf_printf(err, "database '%s': cannot copy to '%s': %s", name, path,
 		              errh ? sqlite3_errmsg(errh) : sqlite3_errstr(rc));
 		goto done;
 	}
 	ret = 0;
 done:
 	if (to && sqlite3_close(to) != SQLITE_OK && ret == 0) {
-		fr_buf_printf(err, "database '%s': cannot close '%s'", sq_name(d), path);
+		fr_buf_printf(err, "database '%s': cannot close '%s'", name, path);
 		ret = -1;
 	}
 	return ret;
+}
+
+/* A consistent copy of the database in a new file at path (mode 0600); path NULL: can it. */
+static int sq_snapshot(fr_db *db, const char *path, fr_buf *err)
+{
+	sq_db *d = (sq_db *)db;
+	if (!path)
+		return 0; /* the pre-flight: SQLite can always copy */
+	if (db->in_tx) {
+		fr_buf_printf(err, "database '%s': cannot copy inside a transaction", sq_name(d));
+		return -1;
+	}
+	return sq_copy_to_file(d->h, path, sq_name(d), &d->errcode, err);
 }
 
 /*
@@ -713,6 +725,56 @@ done:
 	return ret;
 }
 
+/* The file and the three SQLite keeps beside it, whether they exist now or not. */
+static int sq_files(const fr_dbconf *c, char ***out, size_t *n, fr_buf *err)
+{
+	static const char *const side[] = { "", "-wal", "-shm", "-journal" };
+	char **v;
+	size_t i;
+	*out = NULL;
+	*n = 0;
+	if (!c->path || !*c->path)
+		return 0;
+	if (!(v = fr_calloc(4, sizeof *v)))
+		goto oom;
+	for (i = 0; i < 4; i++) {
+		fr_buf b = FR_BUF_INIT;
+		fr_buf_printf(&b, "%s%s", c->path, side[i]);
+		if (!(v[i] = fr_buf_detach(&b))) {
+			fr_strv_free(v, i);
+			goto oom;
+		}
+	}
+	*out = v;
+	*n = 4;
+	return 0;
+oom:
+	fr_buf_printf(err, "database '%s': out of memory", c->name ? c->name : "?");
+	return -1;
+}
+
+/* A consistent copy of conf's file through a read-only connection of its own. */
+static int sq_copy(const fr_dbconf *c, const char *dest, fr_buf *err)
+{
+	const char *name = c->name ? c->name : "?";
+	sqlite3 *from = NULL;
+	int rc, ret = -1;
+	if (!c->path || !*c->path) {
+		fr_buf_printf(err, "database '%s': no file path for sqlite", name);
+		return -1;
+	}
+	rc = sqlite3_open_v2(c->path, &from, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(from, SQ_BUSY_TIMEOUT_MS);
+		ret = sq_copy_to_file(from, dest, name, NULL, err);
+	} else {
+		fr_buf_printf(err, "database '%s': cannot open '%s': %s", name, c->path,
+		              from ? sqlite3_errmsg(from) : sqlite3_errstr(rc));
+	}
+	sqlite3_close(from);
+	return ret;
+}
+
 const fr_db_driver fr_db_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -730,4 +792,6 @@ const fr_db_driver fr_db_sqlite = {
 	.snapshot = sq_snapshot,
 	.restore = sq_restore,
 	.snapshot_ext = ".sqlite",
+	.files = sq_files,
+	.copy = sq_copy,
 };

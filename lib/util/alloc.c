@@ -70,6 +70,14 @@ void fr_free(void *p)
 	free(p);
 }
 
+void fr_strv_free(char **v, size_t n)
+{
+	size_t i;
+	for (i = 0; v && i < n; i++)
+		fr_free(v[i]);
+	fr_free(v);
+}
+
 int fr_grow(void *arrp, size_t *cap, size_t n, size_t elem)
 {
 	void *arr, *t;

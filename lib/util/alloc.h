@@ -22,6 +22,9 @@ void fr_free(void *p);
  */
 int fr_grow(void *arrp, size_t *cap, size_t n, size_t elem);
 
+/* Frees each of the n strings of v, then v; v may be NULL. */
+void fr_strv_free(char **v, size_t n);
+
 /* Frees *pp and sets it to NULL. */
 #define FR_FREE(pp) do { fr_free(pp); (pp) = NULL; } while (0)
 

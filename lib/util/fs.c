@@ -67,8 +67,9 @@ int fr_fsync_parent(const char *path)
 	return r;
 }
 
-static int write_all(int fd, const char *p, size_t len)
+int fr_write_all(int fd, const void *data, size_t len)
 {
+	const char *p = data;
 	while (len) {
 		ssize_t n = write(fd, p, len);
 		if (n < 0) {
@@ -102,7 +103,7 @@ int fr_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		if (fchown(fd, st.st_uid, st.st_gid) && errno != EPERM)
 			goto fail;
 	}
-	if (write_all(fd, data, len) || fsync(fd))
+	if (fr_write_all(fd, data, len) || fsync(fd))
 		goto fail;
 	if (close(fd)) {
 		fd = -1;

@@ -21,6 +21,9 @@ int fr_read_file(const char *path, fr_buf *out);
  */
 int fr_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/* Writes all len bytes of p to fd, again after EINTR. Returns 0, or -1 with errno set. */
+int fr_write_all(int fd, const void *p, size_t len);
+
 /* fsync of the folder holding path. */
 int fr_fsync_parent(const char *path);
 

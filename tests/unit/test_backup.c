@@ -6,12 +6,14 @@
  * GNU tar extracts, a flipped bit caught by verify and restore, crafted
  * archives refused with nothing written outside staging, a restore that
  * fails midway put back, prune, rollback, untracked archives, the estimate,
- * rehearsal copies, interrupts, the lock, and every allocation failing in
- * turn during create and restore.
+ * rehearsal copies, interrupts, the lock, every allocation failing in
+ * turn during create and restore, and the driver members backups use
+ * (files, copy) on a SQLite database in WAL mode with a writer at work.
  */
 #include "helpers.h"
 
 #include "backup.h"
+#include "db/db.h"
 #include "ferry.h"
 #include "ferry_int.h"
 #include "util/alloc.h"
@@ -19,6 +21,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -853,6 +856,72 @@ static void test_alloc_failures(void **state)
 	free(bk);
 }
 
+/* ---- the driver members backups use: files() and copy() ---- */
+
+static void t_db_exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg ? msg : "?");
+}
+
+static void test_db_files_and_copy(void **state)
+{
+	fx *x = *state;
+	char *path = t_path(x->tmp, "app.db"), *dest = t_path(x->tmp, "copy.db"), *wal;
+	fr_dbconf c = { (char *)"main", NULL, (char *)"sqlite", path, 0 };
+	fr_dbconf pg = { (char *)"pg", (char *)"postgres://h/db", (char *)"postgres", NULL, 0 };
+	fr_buf err = FR_BUF_INIT;
+	sqlite3 *w = NULL;
+	char **files = NULL;
+	size_t n = 0, i;
+	struct stat st;
+	int has_wal = 0;
+	/* Committed rows that live only in the WAL, and a write transaction still open. */
+	assert_int_equal(sqlite3_open(path, &w), SQLITE_OK);
+	t_db_exec(w, "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;"
+	             "CREATE TABLE t(x); INSERT INTO t VALUES (1), (2), (3);");
+	t_db_exec(w, "BEGIN IMMEDIATE; INSERT INTO t VALUES (4);");
+
+	assert_int_equal(fr_db_files(&c, &files, &n, &err), 0);
+	assert_true(n >= 2);
+	assert_string_equal(files[0], path);
+	wal = t_path(x->tmp, "app.db-wal");
+	for (i = 0; i < n; i++)
+		has_wal |= !strcmp(files[i], wal);
+	assert_true(has_wal);
+	assert_int_equal(stat(wal, &st), 0);
+	assert_true(st.st_size > 0);
+	fr_strv_free(files, n);
+
+	assert_true(fr_db_can_copy(&c));
+	if (fr_db_copy(&c, dest, &err))
+		fail_msg("copy: %s", err.ptr);
+	t_db_exec(w, "COMMIT;");
+	sqlite3_close(w);
+	/* The committed rows, the WAL's included, and not the one uncommitted then. */
+	assert_int_equal(t_sh("test \"$(sqlite3 '%s' 'SELECT group_concat(x) FROM t; "
+	                      "PRAGMA integrity_check')\" = \"$(printf '1,2,3\\nok')\"", dest), 0);
+	assert_int_equal(stat(dest, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* Never over a file that is there. */
+	assert_int_equal(fr_db_copy(&c, dest, &err), -1);
+
+	/* A server: no files here, and no copy (it clones). */
+	files = NULL;
+	assert_int_equal(fr_db_files(&pg, &files, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_null(files);
+	assert_false(fr_db_can_copy(&pg));
+	fr_buf_reset(&err);
+	assert_int_equal(fr_db_copy(&pg, dest, &err), -1);
+	assert_non_null(strstr(err.ptr, "cannot be copied"));
+	fr_buf_release(&err);
+	free(path);
+	free(dest);
+	free(wal);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -874,6 +943,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_copy_installation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interrupt_and_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_db_files_and_copy, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

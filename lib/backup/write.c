@@ -1,0 +1,712 @@
+/*
+ * write.c - writing a backup archive (fr_backup_create, the estimate):
+ * the id, a hidden temporary file in the backup folder, each database's
+ * snapshot through its driver, the selected files walked in order, the
+ * manifest last; then fsync, rename and fsync of the folder, and a row in
+ * state.db.
+ *
+ * Every byte streams through fixed buffers: a file is read in 1 MiB
+ * chunks, hashed and handed to libarchive, whose output goes to our zstd
+ * stream (or gzip, or none); the manifest is written line by line to a
+ * temporary file and added last.
+ */
+#include "backup_int.h"
+#include "../util/fs.h"
+#include "../version.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static la_ssize_t sink_write(struct archive *a, void *ctx, const void *buf, size_t n)
+{
+	fr_sink *k = ctx;
+	if (!k->z) {
+		if (fr_write_all(k->fd, buf, n)) {
+			k->err = errno;
+			bk_ar.archive_set_error(a, errno, "%s", strerror(errno));
+			return -1;
+		}
+		return (la_ssize_t)n;
+	}
+	{
+		ZSTD_inBuffer in = { buf, n, 0 };
+		while (in.pos < in.size) {
+			ZSTD_outBuffer out = { k->out, k->outcap, 0 };
+			size_t r = bk_zs.ZSTD_compressStream2(k->z, &out, &in, ZSTD_e_continue);
+			if (bk_zs.ZSTD_isError(r)) {
+				k->zerr = bk_zs.ZSTD_getErrorName(r);
+				bk_ar.archive_set_error(a, EIO, "zstd: %s", k->zerr);
+				return -1;
+			}
+			if (out.pos && fr_write_all(k->fd, k->out, out.pos)) {
+				k->err = errno;
+				bk_ar.archive_set_error(a, errno, "%s", strerror(errno));
+				return -1;
+			}
+		}
+	}
+	return (la_ssize_t)n;
+}
+
+/* Ends the zstd frame (libarchive has written its end-of-archive blocks). */
+static int sink_close(struct archive *a, void *ctx)
+{
+	fr_sink *k = ctx;
+	size_t r;
+	if (!k->z)
+		return ARCHIVE_OK;
+	do {
+		ZSTD_inBuffer in = { NULL, 0, 0 };
+		ZSTD_outBuffer out = { k->out, k->outcap, 0 };
+		r = bk_zs.ZSTD_compressStream2(k->z, &out, &in, ZSTD_e_end);
+		if (bk_zs.ZSTD_isError(r)) {
+			k->zerr = bk_zs.ZSTD_getErrorName(r);
+			bk_ar.archive_set_error(a, EIO, "zstd: %s", k->zerr);
+			return ARCHIVE_FATAL;
+		}
+		if (out.pos && fr_write_all(k->fd, k->out, out.pos)) {
+			k->err = errno;
+			bk_ar.archive_set_error(a, errno, "%s", strerror(errno));
+			return ARCHIVE_FATAL;
+		}
+	} while (r);
+	return ARCHIVE_OK;
+}
+
+static int sink_zstd_init(fr_sink *k)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int workers = cpus > BK_ZSTD_MAX_WORKERS ? BK_ZSTD_MAX_WORKERS : cpus > 1 ? (int)cpus : 0;
+	k->z = bk_zs.ZSTD_createCCtx();
+	k->outcap = 512 * 1024;
+	k->out = fr_malloc(k->outcap);
+	if (!k->z || !k->out)
+		return -1;
+	bk_zs.ZSTD_CCtx_setParameter(k->z, ZSTD_c_compressionLevel, BK_ZSTD_LEVEL);
+	/* A libzstd built without threads refuses workers: it then compresses on this one. */
+	if (workers && !bk_zs.ZSTD_isError(bk_zs.ZSTD_CCtx_setParameter(k->z, ZSTD_c_nbWorkers, workers)))
+		bk_zs.ZSTD_CCtx_setParameter(k->z, ZSTD_c_jobSize, BK_ZSTD_JOB);
+	return 0;
+}
+
+static void sink_free(fr_sink *k)
+{
+	if (k->z)
+		bk_zs.ZSTD_freeCCtx(k->z);
+	fr_free(k->out);
+	k->z = NULL;
+	k->out = NULL;
+}
+
+static void entry_set(fr_writer *w, const char *path, const struct stat *st, unsigned type)
+{
+	bk_ar.archive_entry_clear(w->e);
+	bk_ar.archive_entry_set_pathname(w->e, path);
+	bk_ar.archive_entry_set_filetype(w->e, type);
+	bk_ar.archive_entry_set_perm(w->e, st->st_mode & 07777);
+	bk_ar.archive_entry_set_mtime(w->e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+	bk_ar.archive_entry_set_uid(w->e, st->st_uid);
+	bk_ar.archive_entry_set_gid(w->e, st->st_gid);
+}
+
+static int header(fr_writer *w, const char *path)
+{
+	if (bk_ar.archive_write_header(w->a, w->e) < ARCHIVE_WARN) {
+		fr_buf_printf(&w->err, "cannot add '%s': %s", path, w->sink.err ?
+		              strerror(w->sink.err) : bk_ar.archive_error_string(w->a));
+		return -1;
+	}
+	return 0;
+}
+
+/* Adds the regular file at full as name, hashing what goes in. */
+static int add_file(fr_writer *w, const char *name, const char *full, const struct stat *lst,
+                    int in_manifest)
+{
+	struct stat st;
+	char sha[65];
+	int64_t left, size;
+	int fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME), rc = -1;
+	if (fd < 0 && errno == EPERM)
+		fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0; /* removed while we walked: it is not part of the backup */
+		fr_buf_printf(&w->err, "cannot read '%s': %s", full, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		fr_buf_printf(&w->err, "cannot read '%s': not a regular file any more", full);
+		goto done;
+	}
+	if (lst)
+		st.st_mode = (st.st_mode & ~07777u) | (lst->st_mode & 07777);
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	size = left = st.st_size;
+	entry_set(w, name, &st, AE_IFREG);
+	bk_ar.archive_entry_set_size(w->e, size);
+	if (header(w, name))
+		goto done;
+	while (left > 0) {
+		size_t want = left > BK_CHUNK ? BK_CHUNK : (size_t)left;
+		ssize_t n = read(fd, w->buf, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fr_buf_printf(&w->err, "cannot read '%s': %s", full, strerror(errno));
+			goto done;
+		}
+		if (n == 0) {
+			/* Shrunk while we read: the header promised size bytes, so zeros follow. */
+			memset(w->buf, 0, want);
+			n = (ssize_t)want;
+			if (!w->changed_warned++)
+				fr_log(w->f, FERRY_LOG_WARN, NULL, "'%s' changed while it was backed up",
+				       name);
+		}
+		if (fr_sha256_update(w->md, w->buf, (size_t)n)) {
+			fr_buf_puts(&w->err, "cannot hash: libcrypto failed");
+			goto done;
+		}
+		if (bk_ar.archive_write_data(w->a, w->buf, (size_t)n) != n) {
+			fr_buf_printf(&w->err, "cannot write '%s' into the archive: %s", name,
+			              w->sink.err ? strerror(w->sink.err) :
+			                            bk_ar.archive_error_string(w->a));
+			goto done;
+		}
+		left -= n;
+		w->bytes += (uint64_t)n;
+		bk_prog_at(&w->prog, w->bytes);
+		if (w->f->interrupted) {
+			rc = FERRY_EINTERRUPTED;
+			goto done;
+		}
+	}
+	if (fr_sha256_hex_reset(w->md, sha)) {
+		fr_buf_puts(&w->err, "cannot hash: libcrypto failed");
+		goto done;
+	}
+	rc = in_manifest ? bk_man_entry(w, name, "file", &st, size, sha, NULL) : 0;
+done:
+	close(fd);
+	return rc;
+}
+
+static int add_walked(fr_walk *wk, int event, const char *rel, const char *full,
+                      const struct stat *st, const char *link, int sel)
+{
+	fr_writer *w = wk->ctx;
+	fr_buf name = FR_BUF_INIT;
+	int rc = -1;
+	(void)sel;
+	if (event == WALK_LEAVE)
+		return 0;
+	if (fr_buf_printf(&name, "files/%s", rel)) {
+		fr_buf_puts(&w->err, "out of memory");
+		return -1;
+	}
+	if (S_ISREG(st->st_mode)) {
+		rc = add_file(w, name.ptr, full, st, 1);
+	} else if (S_ISDIR(st->st_mode)) {
+		entry_set(w, name.ptr, st, AE_IFDIR);
+		rc = header(w, name.ptr) ? -1 : bk_man_entry(w, name.ptr, "dir", st, 0, NULL, NULL);
+	} else {
+		entry_set(w, name.ptr, st, AE_IFLNK);
+		bk_ar.archive_entry_set_symlink(w->e, link);
+		rc = header(w, name.ptr) ? -1 : bk_man_entry(w, name.ptr, "symlink", st, 0, NULL, link);
+	}
+	fr_buf_release(&name);
+	if (rc > 0)
+		return rc;
+	return rc ? -1 : 0;
+}
+
+/* Totals of a walk: entries and content bytes, and the bytes of uncompressed tar. */
+typedef struct {
+	uint64_t entries, bytes, tar;
+} fr_totals;
+
+static int count_walked(fr_walk *wk, int event, const char *rel, const char *full,
+                        const struct stat *st, const char *link, int sel)
+{
+	fr_totals *t = wk->ctx;
+	(void)full;
+	(void)link;
+	(void)sel;
+	if (event == WALK_LEAVE)
+		return 0;
+	t->entries++;
+	/* A header, and a pax header too for long or non-ASCII names. */
+	t->tar += 512 + (strlen(rel) > 90 ? 1024 : 0);
+	if (S_ISREG(st->st_mode)) {
+		t->bytes += (uint64_t)st->st_size;
+		t->tar += ((uint64_t)st->st_size + 511) / 512 * 512;
+	}
+	return 0;
+}
+
+/* The bytes of a database's files here (0 for a server, or one not created yet). */
+static uint64_t db_file_size(const fr_dbconf *c)
+{
+	fr_buf err = FR_BUF_INIT;
+	char **files = NULL;
+	size_t n = 0, i;
+	uint64_t bytes = 0;
+	struct stat st;
+	if (fr_db_files(c, &files, &n, &err) == 0 && n && stat(files[0], &st) == 0) {
+		bytes = (uint64_t)st.st_size;
+		for (i = 1; i < n; i++)
+			if (stat(files[i], &st) == 0)
+				bytes += (uint64_t)st.st_size; /* the copy holds what a WAL holds */
+	}
+	fr_strv_free(files, n);
+	fr_buf_release(&err);
+	return bytes;
+}
+
+static int totals(ferry *f, fr_totals *t, uint64_t *db_bytes, uint64_t *db_max)
+{
+	fr_walk wk;
+	fr_sel sel;
+	size_t i;
+	int rc;
+	memset(t, 0, sizeof *t);
+	memset(&wk, 0, sizeof wk);
+	if (bk_sel_init(&sel, f, NULL, NULL, 0))
+		return fr_fail(f, FERRY_EFAILED, "out of memory");
+	wk.f = f;
+	wk.sel = &sel;
+	wk.fn = count_walked;
+	wk.ctx = t;
+	wk.quiet = 1;
+	fr_buf_init(&wk.err);
+	rc = bk_walk(&wk);
+	if (rc == FERRY_EINTERRUPTED)
+		rc = fr_fail(f, rc, "interrupted; nothing was written");
+	else if (rc)
+		rc = fr_fail_msg(f, FERRY_EFAILED, wk.err.ptr);
+	fr_buf_release(&wk.err);
+	bk_sel_free(&sel);
+	*db_bytes = *db_max = 0;
+	for (i = 0; i < f->cfg->ndbs; i++) {
+		uint64_t n = db_file_size(&f->cfg->dbs[i]);
+		*db_bytes += n;
+		if (n > *db_max)
+			*db_max = n;
+	}
+	return rc;
+}
+
+int64_t fr_backup_estimate(ferry *f)
+{
+	fr_totals t;
+	uint64_t dbs, dbmax;
+	if (totals(f, &t, &dbs, &dbmax))
+		return -1;
+	/* tar of files and databases, each database's temporary copy, the manifest, the end. */
+	return (int64_t)(t.tar + dbs + f->cfg->ndbs * 1024 + dbmax + t.entries * 256 + 65536);
+}
+
+/* A word for a type or label: letters, digits and those of extra; not empty. */
+static int word_ok(const char *s, const char *extra)
+{
+	if (!s || !*s || strlen(s) > 64)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      strchr(extra, *s)))
+			return 0;
+	return 1;
+}
+
+/* Removes temporary files of backups whose process is gone (killed mid-way). */
+static void clean_stale(const char *dir)
+{
+	char **names = NULL;
+	size_t n = 0, i;
+	if (bk_list_dir(dir, &names, &n))
+		return;
+	for (i = 0; i < n; i++) {
+		const char *t = strstr(names[i], ".tmp-");
+		long pid;
+		char *end;
+		if (names[i][0] != '.' || !t)
+			continue;
+		pid = strtol(t + 5, &end, 10);
+		if (*end || pid <= 0 || (kill((pid_t)pid, 0) && errno == ESRCH)) {
+			char *p = fr_path_join(dir, names[i]);
+			if (p)
+				unlink(p);
+			fr_free(p);
+		}
+	}
+	fr_strv_free(names, n);
+}
+
+/* Creates the backup folder private (0700, whatever the umask) when it is missing. */
+static int backup_dir_ready(ferry *f)
+{
+	const char *dir = f->cfg->backup_dir;
+	struct stat st;
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return fr_fail(f, FERRY_EFAILED, "backup folder '%s' is not a folder; fix "
+			               "backup.dir in ferry.yaml", dir);
+		return 0;
+	}
+	if (fr_mkdir_p(dir, 0700) || chmod(dir, 0700))
+		return fr_fail(f, FERRY_EFAILED, "cannot create backup folder '%s': %s; fix "
+		               "backup.dir in ferry.yaml or the folder's permissions", dir,
+		               strerror(errno));
+	return 0;
+}
+
+/* The databases as the manifest lists them; paths relative to the root when inside. */
+
+static int add_databases(fr_writer *w, ferry *f, json_t *dbs, const char *tmp)
+{
+	size_t i;
+	json_t *o;
+	json_array_foreach(dbs, i, o) {
+		const char *entry = json_string_value(json_object_get(o, "entry"));
+		const fr_dbconf *c = &f->cfg->dbs[i];
+		fr_db *db = NULL;
+		struct stat st;
+		int rc;
+		if (!entry)
+			continue;
+		unlink(tmp);
+		if (fr_db_open(&db, c, &w->err))
+			return -1;
+		rc = db->drv->snapshot(db, tmp, &w->err);
+		fr_db_close(db);
+		if (rc) {
+			unlink(tmp);
+			return -1;
+		}
+		if (stat(tmp, &st)) {
+			fr_buf_printf(&w->err, "database '%s': its copy vanished", c->name);
+			return -1;
+		}
+		st.st_mode = S_IFREG | 0600;
+		st.st_mtim.tv_sec = (time_t)(w->now_ms / 1000);
+		st.st_mtim.tv_nsec = 0;
+		rc = add_file(w, entry, tmp, &st, 1);
+		unlink(tmp);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * The id of a new backup: app, the time in UTC, made unique within the
+ * second ("-2", "-3"...), the name and the type. -1 after failing f, or
+ * on OOM with f's code left 0.
+ */
+static int new_id(ferry *f, int64_t now_ms, const char *name, const char *type, fr_buf *id)
+{
+	char stamp[32], *app = bk_app_token(f->cfg->app);
+	time_t secs = (time_t)(now_ms / 1000);
+	bk_row *rows = NULL;
+	size_t nrows = 0, i;
+	struct tm tm;
+	int k, taken = 1;
+	gmtime_r(&secs, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", &tm);
+	if (!app || bk_gather(f, &rows, &nrows)) {
+		fr_free(app);
+		return -1;
+	}
+	for (k = 1; taken && k < 1000; k++) {
+		fr_buf_reset(id);
+		fr_buf_printf(id, "%s_%s", app, stamp);
+		if (k > 1)
+			fr_buf_printf(id, "-%d", k);
+		if (name)
+			fr_buf_printf(id, "_%s", name);
+		fr_buf_printf(id, "_%s", type);
+		taken = 0;
+		for (i = 0; i < nrows && !taken; i++)
+			taken = !strcmp(rows[i].id, id->ptr);
+		for (i = 0; bk_exts[i] && !taken; i++) {
+			fr_buf p = FR_BUF_INIT;
+			fr_buf_printf(&p, "%s/%s%s", f->cfg->backup_dir, id->ptr, bk_exts[i]);
+			taken = fr_exists(p.ptr);
+			fr_buf_release(&p);
+		}
+	}
+	bk_rows_free(rows, nrows);
+	fr_free(app);
+	return 0;
+}
+
+/*
+ * One function because the archive is one stream with one single exit:
+ * the temporary files and the open archive it holds from the checks to
+ * the rename are removed on every failure, and only there.
+ */
+int bk_create(ferry *f, const char *type, const char *name, const char *compression,
+                       char **out_id)
+{
+	fr_writer w;
+	fr_walk wk;
+	fr_sel sel;
+	fr_totals t;
+	fr_version cur;
+	fr_buf id = FR_BUF_INIT, path = FR_BUF_INIT, tmp = FR_BUF_INIT, mtmp = FR_BUF_INIT,
+	       dtmp = FR_BUF_INIT, err = FR_BUF_INIT;
+	json_t *dbs = NULL;
+	char version[FR_VERSION_STR_MAX];
+	const char *ext;
+	uint64_t db_bytes = 0, db_max = 0;
+	int fd = -1, mfd = -1, rc = FERRY_EFAILED, took = 0, zstd, gzip, bad, renamed = 0;
+	time_t secs;
+	bk_row row;
+
+	*out_id = NULL;
+	memset(&w, 0, sizeof w);
+	memset(&wk, 0, sizeof wk);
+	memset(&sel, 0, sizeof sel);
+	fr_buf_init(&w.err);
+	fr_buf_init(&wk.err);
+	w.sink.fd = -1;
+	if (!type)
+		type = "manual";
+	if (!compression)
+		compression = f->cfg->backup_compression ? f->cfg->backup_compression : "zstd";
+	if (!word_ok(type, "-"))
+		return fr_fail(f, FERRY_EINVALID, "invalid backup type '%s' (use letters, digits "
+		               "and '-')", type);
+	if (name && !word_ok(name, "._-"))
+		return fr_fail(f, FERRY_EINVALID, "invalid backup name '%s' (use letters, digits, "
+		               "'.', '_' and '-', at most 64)", name);
+	zstd = !strcmp(compression, "zstd");
+	gzip = !strcmp(compression, "gzip");
+	if (!zstd && !gzip && strcmp(compression, "none"))
+		return fr_fail(f, FERRY_EINVALID, "unknown compression '%s' (use zstd, gzip or none)",
+		               compression);
+	ext = zstd ? ".tar.zst" : gzip ? ".tar.gz" : ".tar";
+	if ((rc = bk_lock_take(f, &took)))
+		return rc;
+	if ((rc = fr_current(f, &cur)) || (rc = backup_dir_ready(f)) ||
+	    (rc = bk_load_libs(f, zstd)))
+		goto done;
+	rc = FERRY_EFAILED;
+	clean_stale(f->cfg->backup_dir);
+	fr_version_format(&cur, version, sizeof version);
+	dbs = bk_db_list(f, &bad, &err);
+	if (bad) {
+		rc = fr_fail_msg(f, FERRY_EFAILED, err.ptr);
+		goto done;
+	}
+	if ((rc = totals(f, &t, &db_bytes, &db_max)))
+		goto done;
+	rc = FERRY_EFAILED;
+
+	w.now_ms = fr_now_ms();
+	secs = (time_t)(w.now_ms / 1000);
+	if (new_id(f, w.now_ms, name, type, &id))
+		goto oom_or_fail;
+	fr_buf_printf(&path, "%s/%s%s", f->cfg->backup_dir, id.ptr, ext);
+	fr_buf_printf(&tmp, "%s/.%s%s.tmp-%ld", f->cfg->backup_dir, id.ptr, ext, (long)getpid());
+	fr_buf_printf(&mtmp, "%s/.%s.manifest.tmp-%ld", f->cfg->backup_dir, id.ptr, (long)getpid());
+	fr_buf_printf(&dtmp, "%s/.%s.db.tmp-%ld", f->cfg->backup_dir, id.ptr, (long)getpid());
+	if (id.oom || path.oom || tmp.oom || mtmp.oom || dtmp.oom)
+		goto oom;
+
+	fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	mfd = open(mtmp.ptr, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || mfd < 0 || fchmod(fd, 0600)) {
+		rc = fr_fail(f, FERRY_EFAILED, "cannot create a backup in '%s': %s",
+		             f->cfg->backup_dir, strerror(errno));
+		goto done;
+	}
+	if (!(w.man = fdopen(mfd, "w+")))
+		goto oom;
+	mfd = -1;
+	w.f = f;
+	w.sink.fd = fd;
+	w.buf = fr_malloc(BK_CHUNK);
+	w.md = fr_sha256_new();
+	w.e = bk_ar.archive_entry_new();
+	w.a = bk_ar.archive_write_new();
+	if (!w.buf || !w.md || !w.e || !w.a ||
+	    (zstd && sink_zstd_init(&w.sink)))
+		goto oom;
+	/* pax, not pax_restricted: every entry keeps its mtime to the nanosecond. */
+	if (bk_ar.archive_write_set_format_pax(w.a) != ARCHIVE_OK ||
+	    (gzip && bk_ar.archive_write_add_filter_gzip(w.a) != ARCHIVE_OK) ||
+	    bk_ar.archive_write_set_bytes_per_block(w.a, 0) != ARCHIVE_OK ||
+	    bk_ar.archive_write_open(w.a, &w.sink, NULL, sink_write, sink_close) != ARCHIVE_OK) {
+		rc = fr_fail(f, FERRY_EFAILED, "cannot start the archive: %s",
+		             bk_ar.archive_error_string(w.a));
+		goto done;
+	}
+	bk_prog_start(&w.prog, f, "backup", t.bytes + db_bytes);
+	fr_log(f, FERRY_LOG_DEBUG, NULL, "backup '%s': %llu files and folders, %llu bytes",
+	       id.ptr, (unsigned long long)t.entries, (unsigned long long)(t.bytes + db_bytes));
+	if (bk_man_head(&w, f, id.ptr, type, name, version, compression, dbs) ||
+	    (rc = add_databases(&w, f, dbs, dtmp.ptr)) != 0)
+		goto werr;
+
+	if (bk_sel_init(&sel, f, NULL, NULL, 0))
+		goto oom;
+	wk.f = f;
+	wk.sel = &sel;
+	wk.fn = add_walked;
+	wk.ctx = &w;
+	if ((rc = bk_walk(&wk)) != 0) {
+		if (rc != FERRY_EINTERRUPTED && wk.err.len)
+			fr_buf_puts(&w.err, wk.err.ptr);
+		goto werr;
+	}
+
+	/* The manifest's tail, then the manifest itself as the last entry. */
+	fprintf(w.man, "\n  ],\n  \"entry_count\": %zu,\n  \"content_bytes\": %llu\n}\n",
+	        w.nentries, (unsigned long long)w.bytes);
+	if (fflush(w.man) || ferror(w.man)) {
+		fr_buf_printf(&w.err, "cannot write the manifest: %s", strerror(errno));
+		goto werr;
+	}
+	{
+		struct stat st;
+		memset(&st, 0, sizeof st);
+		st.st_mode = S_IFREG | 0600;
+		st.st_mtim.tv_sec = secs;
+		st.st_uid = getuid();
+		st.st_gid = getgid();
+		if ((rc = add_file(&w, "MANIFEST.json", mtmp.ptr, &st, 0)) != 0)
+			goto werr;
+	}
+	if (bk_ar.archive_write_close(w.a) != ARCHIVE_OK) {
+		fr_buf_printf(&w.err, "cannot finish the archive: %s", w.sink.err ?
+		              strerror(w.sink.err) : bk_ar.archive_error_string(w.a));
+		goto werr;
+	}
+	if (fsync(fd)) {
+		fr_buf_printf(&w.err, "cannot sync the archive: %s", strerror(errno));
+		goto werr;
+	}
+	if (close(fd)) {
+		fd = -1;
+		fr_buf_printf(&w.err, "cannot write the archive: %s", strerror(errno));
+		goto werr;
+	}
+	fd = -1;
+	if (rename(tmp.ptr, path.ptr)) {
+		fr_buf_printf(&w.err, "cannot rename the archive into place: %s", strerror(errno));
+		goto werr;
+	}
+	renamed = 1;
+	if (fr_fsync_parent(path.ptr)) {
+		fr_buf_printf(&w.err, "cannot sync the backup folder: %s", strerror(errno));
+		goto werr;
+	}
+	bk_prog_end(&w.prog);
+
+	memset(&row, 0, sizeof row);
+	row.id = id.ptr;
+	row.path = path.ptr;
+	row.version = version;
+	row.type = (char *)type;
+	{
+		struct stat st;
+		row.size = stat(path.ptr, &st) == 0 ? st.st_size : 0;
+	}
+	row.created_at_ms = w.now_ms;
+	if ((rc = bk_row_put(f, &row)))
+		goto done;
+	fr_log(f, FERRY_LOG_INFO, NULL, "backup '%s' written (%lld bytes)", id.ptr,
+	       (long long)row.size);
+	*out_id = fr_buf_detach(&id);
+	if (!*out_id)
+		goto oom;
+	fr_ok(f);
+	rc = 0;
+	goto done;
+
+werr:
+	if (rc == FERRY_EINTERRUPTED) {
+		rc = fr_fail(f, rc, "interrupted; no backup was written");
+	} else {
+		rc = fr_fail(f, FERRY_EFAILED, "cannot write backup '%s': %s%s", id.ptr,
+		             w.err.len ? w.err.ptr : "unknown error",
+		             w.sink.err == ENOSPC || w.sink.err == EDQUOT ?
+		             "; free some space or set backup.dir in ferry.yaml to a larger disk" : "");
+	}
+	goto done;
+oom_or_fail:
+	if (f->errcode) {
+		rc = f->errcode;
+		goto done;
+	}
+oom:
+	rc = fr_fail(f, FERRY_EFAILED, "out of memory");
+done:
+	if (w.a)
+		bk_ar.archive_write_free(w.a); /* closes what is open: the sink's fd is ours */
+	if (w.e)
+		bk_ar.archive_entry_free(w.e);
+	if (w.md)
+		fr_sha256_free(w.md);
+	sink_free(&w.sink);
+	fr_free(w.buf);
+	if (w.man)
+		fclose(w.man);
+	if (mfd >= 0)
+		close(mfd);
+	if (fd >= 0)
+		close(fd);
+	if (mtmp.len)
+		unlink(mtmp.ptr);
+	if (dtmp.len)
+		unlink(dtmp.ptr);
+	if (rc && tmp.len)
+		unlink(tmp.ptr);
+	if (rc && renamed) {
+		unlink(path.ptr); /* recorded nowhere: do not leave it for list to show */
+		fr_fsync_parent(path.ptr);
+	}
+	json_decref(dbs);
+	bk_sel_free(&sel);
+	fr_buf_release(&wk.err);
+	fr_buf_release(&w.err);
+	fr_buf_release(&id);
+	fr_buf_release(&path);
+	fr_buf_release(&tmp);
+	fr_buf_release(&mtmp);
+	fr_buf_release(&dtmp);
+	fr_buf_release(&err);
+	bk_lock_give(f, took);
+	return rc;
+}
+
+int fr_backup_create(ferry *f, const char *type, const char *name, char **out_id)
+{
+	locale_t old = bk_utf8_enter();
+	int rc = bk_create(f, type, name, NULL, out_id);
+	bk_utf8_leave(old);
+	return rc;
+}
+
+int ferry_backup_create(char **out_id, ferry *f, const ferry_backup_options *opts)
+{
+	const char *type = NULL, *name = NULL, *comp = NULL;
+	locale_t old;
+	int rc;
+	*out_id = NULL;
+	if (opts && opts->version >= 1) {
+		type = opts->type;
+		name = opts->name;
+		comp = opts->compression;
+	}
+	old = bk_utf8_enter();
+	rc = bk_create(f, type, name, comp, out_id);
+	bk_utf8_leave(old);
+	return rc;
+}
