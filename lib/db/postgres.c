@@ -52,6 +52,8 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <spawn.h>
+#include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -2465,8 +2467,46 @@ static int pg_drop_clone(const fr_dbconf *conf, const char *name, fr_buf *err)
 	return rc;
 }
 
+/* ---- where the database is: the url ---- */
+
+static int pg_url_claims(const char *url)
+{
+	if (strncasecmp(url, "postgres://", 11) == 0 || strncasecmp(url, "postgresql://", 13) == 0)
+		return 2;
+	return strchr(url, '=') ? 1 : 0; /* a libpq key=value string */
+}
+
+/* Keeps, for messages, the url with its password (as written) replaced by "***". */
+static int pg_url_parse(fr_dbconf *c, const char *url, const char *root, fr_buf *err)
+{
+	fr_buf b = FR_BUF_INIT;
+	char *pw = pg_raw_password(url);
+	fr_buf_puts(&b, url);
+	pg_scrub_one(&b, 0, pw);
+	fr_free(pw);
+	c->where = b.oom ? NULL : fr_buf_detach(&b);
+	fr_buf_release(&b);
+	if (!c->where) {
+		fr_buf_puts(err, "out of memory");
+		err->oom = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static const char *pg_where(const fr_dbconf *c)
+{
+	return c->where;
+}
+
 const fr_db_driver fr_db_postgres = {
 	.name = "postgres",
+	.caps = FR_DB_CAP_SESSION_LOCK | FR_DB_CAP_SHARED_VERSION | FR_DB_CAP_LOCK_TIMEOUT |
+	        FR_DB_CAP_SNAPSHOT | FR_DB_CAP_CLONE,
+	.url_claims = pg_url_claims,
+	.url_parse = pg_url_parse,
+	.url_form = "postgres://...",
+	.describe = pg_where,
 	.open = pg_open,
 	.close = pg_close,
 	.begin = pg_begin,

@@ -78,7 +78,7 @@ static void exec_ok(fr_db *db, const char *sql)
 static void test_driver_table(void **state)
 {
 	env *e = *state;
-	fr_dbconf bad = { "reports", "oracle://x", "oracle", NULL, 3 };
+	fr_dbconf bad = { .name = "reports", .url = "oracle://x", .driver = "oracle", .line = 3 };
 	fr_db *db = (fr_db *)&bad; /* must be reset to NULL */
 
 	assert_ptr_equal(fr_db_driver_find("sqlite"), &fr_db_sqlite);
