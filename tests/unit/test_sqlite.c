@@ -58,24 +58,6 @@ static fr_db *open_db(env *e)
 	return e->db;
 }
 
-static int qbool(fr_db *db, const char *sql)
-{
-	fr_buf err = FR_BUF_INIT;
-	int v = -2;
-	assert_int_equal(db->drv->query_bool(db, sql, &v, &err), 0);
-	fr_buf_release(&err);
-	return v;
-}
-
-static void exec_ok(fr_db *db, const char *sql)
-{
-	fr_buf err = FR_BUF_INIT;
-	int rc = db->drv->exec(db, sql, NULL, &err);
-	if (rc)
-		fail_msg("exec failed: %s", err.ptr);
-	fr_buf_release(&err);
-}
-
 static void test_driver_table(void **state)
 {
 	env *e = *state;
@@ -100,16 +82,16 @@ static void test_open_exec_commit(void **state)
 	assert_int_equal(db->in_tx, 0);
 	assert_int_equal(db->drv->begin(db, &e->err), 0);
 	assert_int_equal(db->in_tx, 1);
-	exec_ok(db, "CREATE TABLE t (x INTEGER);\n-- comment\nINSERT INTO t VALUES (1);\n"
+	t_exec_ok(db, "CREATE TABLE t (x INTEGER);\n-- comment\nINSERT INTO t VALUES (1);\n"
 	            "INSERT INTO t VALUES (2); /* trailing */\n;;\n");
 	assert_int_equal(db->drv->commit(db, &e->err), 0);
 	assert_int_equal(db->in_tx, 0);
 
 	/* A fresh connection sees it: it was committed. */
 	db = open_db(e);
-	assert_int_equal(qbool(db, "SELECT count(*) = 2 FROM t"), 1);
+	assert_int_equal(t_qbool(db, "SELECT count(*) = 2 FROM t"), 1);
 	/* Foreign keys stay off, so table rebuilds in a step cannot cascade deletes. */
-	assert_int_equal(qbool(db, "PRAGMA foreign_keys"), 0);
+	assert_int_equal(t_qbool(db, "PRAGMA foreign_keys"), 0);
 	/* The application's journal mode is left alone. */
 	assert_int_equal(t_sh("test \"$(sqlite3 '%s' 'PRAGMA journal_mode')\" = delete", e->path), 0);
 }
@@ -121,7 +103,7 @@ static void test_wal_kept(void **state)
 	assert_int_equal(t_sh("sqlite3 '%s' 'PRAGMA journal_mode=wal; CREATE TABLE t(x)' >/dev/null",
 	                      e->path), 0);
 	db = open_db(e);
-	assert_int_equal(qbool(db, "SELECT count(*) = 1 FROM sqlite_master WHERE name = 't'"), 1);
+	assert_int_equal(t_qbool(db, "SELECT count(*) = 1 FROM sqlite_master WHERE name = 't'"), 1);
 	fr_db_close(e->db);
 	e->db = NULL;
 	assert_int_equal(t_sh("test \"$(sqlite3 '%s' 'PRAGMA journal_mode')\" = wal", e->path), 0);
@@ -148,7 +130,7 @@ static void test_exec_error_offset(void **state)
 
 	/* A constraint failure keeps SQLite's extended code. */
 	fr_buf_reset(&e->err);
-	exec_ok(db, "CREATE TABLE u (x UNIQUE); INSERT INTO u VALUES (1)");
+	t_exec_ok(db, "CREATE TABLE u (x UNIQUE); INSERT INTO u VALUES (1)");
 	assert_int_equal(db->drv->exec(db, "INSERT INTO u VALUES (1)", &off, &e->err), -1);
 	assert_int_equal(off, 0);
 	assert_int_equal(db->drv->errcode(db), SQLITE_CONSTRAINT_UNIQUE);
@@ -163,40 +145,23 @@ static void test_query_bool(void **state)
 	fr_db *db = open_db(e);
 	int v = 7;
 
-	assert_int_equal(qbool(db, "SELECT 42"), 1);
-	assert_int_equal(qbool(db, "SELECT 0.5"), 1);
-	assert_int_equal(qbool(db, "SELECT 0.0"), 0);
-	assert_int_equal(qbool(db, "SELECT 't'"), 1);
-	assert_int_equal(qbool(db, "SELECT 'true'"), 1);
-	assert_int_equal(qbool(db, "SELECT 'yes'"), 1);
-	assert_int_equal(qbool(db, "SELECT 'f'"), 0);
-	assert_int_equal(qbool(db, "SELECT 'FALSE'"), 0);
-	assert_int_equal(qbool(db, "SELECT '0'"), 0);
-	assert_int_equal(qbool(db, "SELECT ''"), 0);
-	assert_int_equal(qbool(db, "  -- leading comment\nSELECT 1; -- trailing\n"), 1);
+	assert_int_equal(t_qbool(db, "SELECT 42"), 1);
+	assert_int_equal(t_qbool(db, "SELECT 0.5"), 1);
+	assert_int_equal(t_qbool(db, "SELECT 0.0"), 0);
+	assert_int_equal(t_qbool(db, "SELECT 't'"), 1);
+	assert_int_equal(t_qbool(db, "SELECT 'true'"), 1);
+	assert_int_equal(t_qbool(db, "SELECT 'yes'"), 1);
+	assert_int_equal(t_qbool(db, "SELECT 'f'"), 0);
+	assert_int_equal(t_qbool(db, "SELECT 'FALSE'"), 0);
+	assert_int_equal(t_qbool(db, "SELECT '0'"), 0);
+	assert_int_equal(t_qbool(db, "SELECT ''"), 0);
+	assert_int_equal(t_qbool(db, "  -- leading comment\nSELECT 1; -- trailing\n"), 1);
 
 	assert_int_equal(db->drv->query_bool(db, "SELECT nope FROM nowhere", &v, &e->err), -1);
 	assert_string_equal(e->err.ptr, "no such table: nowhere");
 	fr_buf_reset(&e->err);
 	assert_int_equal(db->drv->query_bool(db, "SELECT 1; SELECT 0", &v, &e->err), -1);
 	assert_non_null(strstr(e->err.ptr, "one query"));
-}
-
-static fr_record rec(const char *id, const char *undo)
-{
-	fr_record r;
-	memset(&r, 0, sizeof r);
-	r.id = (char *)id;
-	r.checksum = "sha256:abc";
-	r.kind = "sql";
-	r.from = "0.1.x";
-	r.to = "0.2.0";
-	r.status = "applied";
-	r.undo = (char *)undo;
-	r.applied_at_ms = 1700000000123LL;
-	r.duration_ms = 17;
-	r.run_id = 5;
-	return r;
 }
 
 static void test_integrity(void **state)
@@ -215,7 +180,7 @@ static void test_integrity(void **state)
 	assert_int_equal(db->drv->integrity(db, &findings, &e->err), 0);
 	assert_string_equal(findings.ptr, "table child row 7 violates foreign key to parent\n");
 
-	exec_ok(db, "DELETE FROM child WHERE id = 7");
+	t_exec_ok(db, "DELETE FROM child WHERE id = 7");
 	fr_buf_reset(&findings);
 	assert_int_equal(db->drv->integrity(db, &findings, &e->err), 0);
 	assert_string_equal(findings.ptr, "");
@@ -226,7 +191,7 @@ static void test_integrity(void **state)
 	 * rebuilds a parent table does not cascade); integrity() still finds a
 	 * bad row a step lets in.
 	 */
-	exec_ok(db, "INSERT INTO child VALUES (8, 98)");
+	t_exec_ok(db, "INSERT INTO child VALUES (8, 98)");
 	assert_int_equal(db->drv->integrity(db, &findings, &e->err), 0);
 	assert_string_equal(findings.ptr, "table child row 8 violates foreign key to parent\n");
 	fr_buf_release(&findings);
@@ -265,7 +230,7 @@ static void test_many_steps(void **state)
 {
 	env *e = *state;
 	fr_db *db = open_db(e);
-	fr_record r = rec("", NULL), *out = NULL;
+	fr_record r = t_record("", NULL), *out = NULL;
 	char id[64], sql[128];
 	size_t n = 0;
 	struct timespec t0, t1;
@@ -300,7 +265,7 @@ static void test_oom(void **state)
 {
 	env *e = *state;
 	fr_db *db = open_db(e);
-	fr_record r = rec("1.0.0/a.sql", "DROP TABLE a;"), *out = NULL;
+	fr_record r = t_record("1.0.0/a.sql", "DROP TABLE a;"), *out = NULL;
 	size_t n = 0;
 	long k;
 	int rc = -1;
