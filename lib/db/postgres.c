@@ -440,17 +440,20 @@ static PGconn *pg_connect(pg_db *d)
 }
 
 /*
- * The password as written in the url: after "user:" in a URI's user
- * part, or the value of a password= key (URI query or key=value).
+ * Where the password is as written in the url: after "user:" in a URI's
+ * user part, or the value of a password= key (URI query or key=value).
+ * Its length (0: none) and, in *at, its start.
  */
-static char *pg_raw_password(const char *url)
+static size_t pg_password_span(const char *url, const char **at)
 {
 	const char *p = strstr(url, "://"), *q, *end;
 	if (p) {
 		p += 3;
 		end = p + strcspn(p, "@/?");
-		if (*end == '@' && (q = memchr(p, ':', (size_t)(end - p))) != NULL && q + 1 < end)
-			return fr_strndup(q + 1, (size_t)(end - q - 1));
+		if (*end == '@' && (q = memchr(p, ':', (size_t)(end - p))) != NULL && q + 1 < end) {
+			*at = q + 1;
+			return (size_t)(end - q - 1);
+		}
 	}
 	for (p = url; (p = strstr(p, "password")) != NULL; p += 8) {
 		q = p + 8;
@@ -469,10 +472,20 @@ static char *pg_raw_password(const char *url)
 		} else {
 			end = q + strcspn(q, " \t&");
 		}
-		if (end > q)
-			return fr_strndup(q, (size_t)(end - q));
+		if (end > q) {
+			*at = q;
+			return (size_t)(end - q);
+		}
 	}
-	return NULL;
+	return 0;
+}
+
+/* The password as written in the url (malloc'd); NULL when none. */
+static char *pg_raw_password(const char *url)
+{
+	const char *at = NULL;
+	size_t n = pg_password_span(url, &at);
+	return n ? fr_strndup(at, n) : NULL;
 }
 
 /* Appends key='value' quoted as libpq reads it. */
@@ -2477,15 +2490,20 @@ static int pg_url_claims(const char *url)
 }
 
 /* Keeps, for messages, the url with its password (as written) replaced by "***". */
+/* Keeps, for messages, the url with its password (as written) as "***". */
 static int pg_url_parse(fr_dbconf *c, const char *url, const char *root, fr_buf *err)
 {
 	fr_buf b = FR_BUF_INIT;
-	char *pw = pg_raw_password(url);
-	fr_buf_puts(&b, url);
-	pg_scrub_one(&b, 0, pw);
-	fr_free(pw);
-	c->where = b.oom ? NULL : fr_buf_detach(&b);
-	fr_buf_release(&b);
+	const char *at = NULL;
+	size_t n = pg_password_span(url, &at);
+	if (n) {
+		fr_buf_add(&b, url, (size_t)(at - url));
+		fr_buf_puts(&b, "***");
+		fr_buf_puts(&b, at + n);
+	} else {
+		fr_buf_puts(&b, url);
+	}
+	c->where = fr_buf_detach(&b);
 	if (!c->where) {
 		fr_buf_puts(err, "out of memory");
 		err->oom = 1;
