@@ -441,7 +441,8 @@ static int mock_record_read(fr_db *db, fr_record **out, size_t *n, fr_buf *err)
 		fr_buf_printf(err, "database '%s': out of memory", db_name(d));
 		return -1;
 	}
-	qsort(copy.recs, copy.nrecs, sizeof *copy.recs, by_seq);
+	if (copy.nrecs)
+		qsort(copy.recs, copy.nrecs, sizeof *copy.recs, by_seq);
 	*out = copy.recs;
 	*n = copy.nrecs;
 	copy.recs = NULL;
