@@ -1,7 +1,7 @@
 /*
  * config.c - ferry.yaml into an fr_config (SPEC section 2): the allowed keys
- * and their types, the defaults, ${ENV} expansion, absolute paths, and the
- * reading of database URLs.
+ * and their types, the defaults, ${ENV} expansion, absolute paths. A
+ * database URL is read by the driver that claims it (lib/db/db.h).
  *
  * Every problem of the file is collected, one line "<path>:<line>: <what>"
  * each (lines separated by '\n', none after the last), before failing with
@@ -19,7 +19,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static const char *const top_keys[] = {
 	"app", "migrations", "transaction", "version_file", "databases", "backup", "hooks", NULL
@@ -248,13 +247,14 @@ static void load_databases(loader *l, const fr_yaml *n, fr_config *c)
 		if (scalar(l, v, full, "a database url", &url))
 			continue;
 		if (!*url) {
-			problem(l, v->line,
-			        "'%s' is empty (expected sqlite:PATH or postgres://...)", full);
+			fr_buf_reset(&e);
+			fr_db_url_forms(&e);
+			problem(l, v->line, "'%s' is empty (expected %s)", full, e.ptr);
 			fr_free(url);
 			continue;
 		}
 		fr_buf_reset(&e);
-		if (fr_db_url_parse(url, l->root, &db->driver, &db->path, &e)) {
+		if (fr_db_url_parse(db, url, l->root, &e)) {
 			if (e.oom)
 				l->oom = 1;
 			else
@@ -506,12 +506,8 @@ void fr_config_free(fr_config *c)
 	size_t i;
 	if (!c)
 		return;
-	for (i = 0; i < c->ndbs; i++) {
-		fr_free(c->dbs[i].name);
-		fr_free(c->dbs[i].url);
-		fr_free(c->dbs[i].driver);
-		fr_free(c->dbs[i].path);
-	}
+	for (i = 0; i < c->ndbs; i++)
+		fr_dbconf_clear(&c->dbs[i]);
 	fr_free(c->dbs);
 	for (i = 0; i < c->n_hook_restart; i++) {
 		fr_free(c->hook_restart[i].name);
@@ -643,69 +639,4 @@ done:
 int fr_expand_env(const char *text, fr_buf *out, fr_buf *err)
 {
 	return expand(text, strlen(text), out, err);
-}
-
-static int has_suffix(const char *s, const char *suffix)
-{
-	size_t ls = strlen(s), lx = strlen(suffix);
-	return ls >= lx && strcasecmp(s + ls - lx, suffix) == 0;
-}
-
-int fr_db_url_parse(const char *url, const char *root, char **driver, char **path, fr_buf *err)
-{
-	const char *file = NULL;
-	char *drv = NULL, *abs = NULL;
-	int r = -1;
-
-	*driver = NULL;
-	*path = NULL;
-	if (strncasecmp(url, "sqlite:", 7) == 0) {
-		file = url + 7;
-		if (strncmp(file, "///", 3) == 0) {
-			file += 2;
-		} else if (strncmp(file, "//", 2) == 0) {
-			new_line(err);
-			fr_buf_printf(err, "database url '%s' has a host part "
-			              "(expected sqlite:PATH or sqlite:///ABSOLUTE/PATH)", url);
-			goto done;
-		}
-		if (!*file) {
-			new_line(err);
-			fr_buf_printf(err, "database url '%s' has no path (expected sqlite:PATH)",
-			              url);
-			goto done;
-		}
-	} else if (strncasecmp(url, "postgres://", 11) == 0 ||
-	           strncasecmp(url, "postgresql://", 13) == 0) {
-		drv = fr_strdup("postgres");
-	} else if (has_suffix(url, ".db") || has_suffix(url, ".sqlite") ||
-	           has_suffix(url, ".sqlite3")) {
-		file = url;
-	} else if (strchr(url, '=')) {
-		drv = fr_strdup("postgres");
-	} else {
-		new_line(err);
-		fr_buf_printf(err, "unknown database url '%s' (expected sqlite:PATH or "
-		              "postgres://...)", url);
-		goto done;
-	}
-	if (file) {
-		drv = fr_strdup("sqlite");
-		abs = root ? fr_path_join(root, file) : fr_strdup(file);
-		if (!abs)
-			goto oom;
-	}
-	if (!drv)
-		goto oom;
-	*driver = drv;
-	*path = abs;
-	drv = abs = NULL;
-	r = 0;
-	goto done;
-oom:
-	nomem(err);
-done:
-	fr_free(drv);
-	fr_free(abs);
-	return r;
 }

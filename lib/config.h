@@ -9,17 +9,10 @@
 #ifndef FR_CONFIG_H
 #define FR_CONFIG_H
 
+#include "db/db.h"
 #include "util/buf.h"
 
 #include <stddef.h>
-
-typedef struct {
-	char *name;   /* the key under databases: */
-	char *url;    /* as written, after ${ENV} expansion */
-	char *driver; /* "sqlite" or "postgres" */
-	char *path;   /* sqlite: absolute path of the file; NULL for others */
-	int line;
-} fr_dbconf;
 
 typedef struct {
 	char *name;
@@ -66,13 +59,5 @@ const fr_dbconf *fr_config_db(const fr_config *c, const char *name);
  * without default, unterminated ${).
  */
 int fr_expand_env(const char *text, fr_buf *out, fr_buf *err);
-
-/*
- * Tells the driver of a database URL and, for SQLite, its absolute path:
- * "sqlite:data/app.db" (relative to root), "sqlite:/abs/app.db",
- * "sqlite:///abs/app.db"; "postgres://", "postgresql://" and libpq
- * key=value strings are "postgres". Returns 0, or -1 with a message in err.
- */
-int fr_db_url_parse(const char *url, const char *root, char **driver, char **path, fr_buf *err);
 
 #endif

@@ -304,12 +304,10 @@ static void *vdb_job_run(void *arg)
 	return NULL;
 }
 
-static const fr_db_driver *vdb_driver(ferry *f)
+/* 1 when the default database keeps the installation's version. */
+static int vdb_driver(ferry *f)
 {
-	const fr_db_driver *drv;
-	if (!f->cfg->ndbs || !(drv = fr_db_driver_find(f->cfg->dbs[0].driver)) || !drv->version_get)
-		return NULL;
-	return drv;
+	return f->cfg->ndbs && fr_db_can(&f->cfg->dbs[0], FR_DB_CAP_SHARED_VERSION);
 }
 
 void fr_vdb_start(ferry *f)
@@ -764,8 +762,8 @@ int ferry_status(char **out, ferry *f)
 		int vrc;
 		fr_db *vdb = version_db(f, &vrc);
 		fr_buf who = FR_BUF_INIT, werr = FR_BUF_INIT;
-		if (vdb && vdb->drv->lock_holder && vdb->drv->lock_holder(vdb, &who, &werr) == 0 &&
-		    who.len) {
+		if (vdb && fr_db_can(vdb->conf, FR_DB_CAP_SESSION_LOCK) &&
+		    vdb->drv->lock_holder(vdb, &who, &werr) == 0 && who.len) {
 			json_decref(locked);
 			locked = json_object();
 			json_object_set_new(locked, "pid", json_null());

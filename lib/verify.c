@@ -63,8 +63,9 @@ static fr_db *get_db(checker *c, int i)
 	conf = &c->f->cfg->dbs[i];
 	if (c->dbs[i])
 		return c->dbs[i];
-	if (conf->path && !fr_exists(conf->path)) {
-		fr_buf_printf(&c->err, "database '%s': '%s' does not exist", conf->name, conf->path);
+	if (!fr_db_exists(conf)) {
+		fr_buf_printf(&c->err, "database '%s': '%s' does not exist", conf->name,
+		              fr_db_where(conf));
 		return NULL;
 	}
 	if (fr_db_open(&c->dbs[i], conf, &c->err))
@@ -189,7 +190,7 @@ int ferry_verify(char **out, ferry *f)
 		for (j = 0; j < nregs; j++)
 			any_reg |= applied(regs[j].status) && !strcmp(regs[j].database, conf->name);
 		fr_buf_reset(&c.err);
-		if (conf->path && !fr_exists(conf->path) && !any_reg)
+		if (!fr_db_exists(conf) && !any_reg)
 			continue; /* not created yet, and nothing applied to it */
 		db = get_db(&c, (int)i);
 		if (!db) {
@@ -319,19 +320,11 @@ int ferry_check(char **out, ferry *f, const char *target)
 	for (i = 0; i < f->cfg->ndbs; i++) {
 		const fr_dbconf *conf = &f->cfg->dbs[i];
 		fr_buf_reset(&c.err);
-		if (conf->path && !fr_exists(conf->path)) {
-			char *dir = fr_strdup(conf->path), *slash = dir ? strrchr(dir, '/') : NULL;
-			if (slash)
-				*slash = '\0';
-			if (dir && fr_exists(dir))
-				check_writable(&c, dir, "the database's folder");
-			fr_free(dir);
-			continue;
-		}
-		if (!get_db(&c, (int)i))
+		/* What the run's pre-flight would refuse; a database not made yet is not opened. */
+		if (fr_db_exists(conf) && !get_db(&c, (int)i))
 			finding(&c, "database", conf->name, "%s", c.err.ptr);
-		else if (conf->path)
-			check_writable(&c, conf->path, "the database file");
+		else if (fr_db_writable(conf, &c.err))
+			finding(&c, "permission", fr_db_where(conf), "%s", c.err.ptr);
 	}
 	if (fr_state_registry(f->state, &regs, &nregs) == 0) {
 		for (i = 0; i < nregs; i++) {

@@ -1,34 +1,223 @@
 /*
- * db.c - the table of compiled-in database drivers, looked up by the
- * driver name a database URL gives ("sqlite", "postgres"), and what every
- * driver shares: opening through the table, closing, freeing records.
+ * db.c - the table of compiled-in database drivers and what the engine
+ * asks of a database through it: opening (after checking the driver is
+ * complete), reading a database URL by the driver that claims it, and the
+ * fr_db_* wrappers that stand in for a missing optional member.
  *
  * A driver is one file exposing one const fr_db_driver; adding one is a
  * line in drivers[] (the PostgreSQL driver under FR_HAVE_PQ, set by the
- * build when libpq is found).
+ * build when libpq is found). Built with FR_TESTING (the tests' library
+ * only), the table has one spare slot a test fills with a mock driver.
  */
 #include "db.h"
 #include "../util/alloc.h"
 
 #include <string.h>
 
-static const fr_db_driver *const drivers[] = {
+#ifdef FR_TESTING
+#define FR_DB_TABLE_CONST
+#else
+#define FR_DB_TABLE_CONST const
+#endif
+
+static const fr_db_driver *FR_DB_TABLE_CONST drivers[] = {
 	&fr_db_sqlite,
 #ifdef FR_HAVE_PQ
 	&fr_db_postgres,
 #endif
+#ifdef FR_TESTING
+	NULL, /* the spare slot of fr_db_test_register */
+#endif
 	NULL,
 };
 
+#ifdef FR_TESTING
+void fr_db_test_register(const fr_db_driver *drv)
+{
+	drivers[sizeof drivers / sizeof drivers[0] - 2] = drv;
+}
+#endif
+
+/* The i-th driver of the table, skipping an empty spare slot; NULL past the end. */
+static const fr_db_driver *driver_at(size_t i)
+{
+	size_t n = sizeof drivers / sizeof drivers[0] - 1, k;
+	for (k = 0; k < n; k++)
+		if (drivers[k] && i-- == 0)
+			return drivers[k];
+	return NULL;
+}
+
 const fr_db_driver *fr_db_driver_find(const char *name)
 {
+	const fr_db_driver *d;
 	size_t i;
 	if (!name)
 		return NULL;
-	for (i = 0; drivers[i]; i++)
-		if (strcmp(drivers[i]->name, name) == 0)
-			return drivers[i];
+	for (i = 0; (d = driver_at(i)) != NULL; i++)
+		if (strcmp(d->name, name) == 0)
+			return d;
 	return NULL;
+}
+
+/* A capability and the members that come with it: all present, or none. */
+static int cap_members(const fr_db_driver *d, unsigned cap, const char *what, int have,
+                       int all, fr_buf *err)
+{
+	int claimed = (d->caps & cap) != 0;
+	if (claimed && all)
+		return 0;
+	if (!claimed && !have)
+		return 0;
+	if (claimed)
+		fr_buf_printf(err, "database driver '%s' claims %s but lacks a member of it",
+		              d->name, what);
+	else
+		fr_buf_printf(err, "database driver '%s' has members of %s but does not claim it",
+		              d->name, what);
+	return -1;
+}
+
+int fr_db_driver_check(const fr_db_driver *d, fr_buf *err)
+{
+	static const char *const names[] = {
+		"url_claims", "url_parse", "open", "close", "begin", "commit", "rollback", "exec",
+		"query_bool", "record_read", "record_put", "record_delete", "integrity",
+		"errcode",
+	};
+	const int present[] = {
+		!!d->url_claims, !!d->url_parse, !!d->open, !!d->close, !!d->begin, !!d->commit,
+		!!d->rollback, !!d->exec, !!d->query_bool, !!d->record_read, !!d->record_put,
+		!!d->record_delete, !!d->integrity, !!d->errcode,
+	};
+	size_t i;
+	if (!d->name || !*d->name) {
+		fr_buf_puts(err, "a database driver has no name");
+		return -1;
+	}
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (!present[i]) {
+			fr_buf_printf(err, "database driver '%s' is incomplete: it lacks %s()",
+			              d->name, names[i]);
+			return -1;
+		}
+	}
+	if (cap_members(d, FR_DB_CAP_SESSION_LOCK, "the session lock",
+	                d->lock || d->unlock || d->lock_holder,
+	                d->lock && d->unlock && d->lock_holder, err) ||
+	    cap_members(d, FR_DB_CAP_SHARED_VERSION, "the shared version",
+	                d->version_get || d->version_set, d->version_get && d->version_set, err) ||
+	    cap_members(d, FR_DB_CAP_LOCK_TIMEOUT, "the lock timeout", !!d->set_lock_timeout,
+	                !!d->set_lock_timeout, err) ||
+	    cap_members(d, FR_DB_CAP_SNAPSHOT, "snapshots",
+	                d->snapshot || d->restore || d->snapshot_ext,
+	                d->snapshot && d->restore && d->snapshot_ext, err) ||
+	    cap_members(d, FR_DB_CAP_CLONE, "clones", d->clone || d->drop_clone,
+	                d->clone && d->drop_clone, err))
+		return -1;
+	return 0;
+}
+
+void fr_db_url_forms(fr_buf *out)
+{
+	const fr_db_driver *d;
+	size_t i, k;
+	for (i = k = 0; (d = driver_at(i)) != NULL; i++)
+		if (d->url_form)
+			fr_buf_printf(out, "%s%s", k++ ? " or " : "", d->url_form);
+}
+
+int fr_db_url_parse(fr_dbconf *c, const char *url, const char *root, fr_buf *err)
+{
+	const fr_db_driver *d, *best = NULL;
+	int claim = 0, n;
+	size_t i;
+
+	c->driver = c->path = c->where = NULL;
+	for (i = 0; (d = driver_at(i)) != NULL; i++) {
+		n = d->url_claims(url);
+		if (n > claim) {
+			claim = n;
+			best = d;
+		}
+	}
+	if (!best) {
+		fr_buf_printf(err, "unknown database url '%s' (expected ", url);
+		fr_db_url_forms(err);
+		fr_buf_puts(err, ")");
+		return -1;
+	}
+	if (best->url_parse(c, url, root, err))
+		goto fail;
+	if (!(c->driver = fr_strdup(best->name))) {
+		fr_buf_puts(err, "out of memory");
+		err->oom = 1;
+		goto fail;
+	}
+	return 0;
+fail:
+	FR_FREE(c->path);
+	FR_FREE(c->where);
+	return -1;
+}
+
+void fr_dbconf_clear(fr_dbconf *c)
+{
+	if (!c)
+		return;
+	fr_free(c->name);
+	fr_free(c->url);
+	fr_free(c->driver);
+	fr_free(c->path);
+	fr_free(c->where);
+	memset(c, 0, sizeof *c);
+}
+
+static const fr_db_driver *conf_driver(const fr_dbconf *c)
+{
+	return c ? fr_db_driver_find(c->driver) : NULL;
+}
+
+unsigned fr_db_caps(const fr_dbconf *c)
+{
+	const fr_db_driver *d = conf_driver(c);
+	return d ? d->caps : 0;
+}
+
+int fr_db_can(const fr_dbconf *c, unsigned cap)
+{
+	return cap && (fr_db_caps(c) & cap) == cap;
+}
+
+int fr_db_exists(const fr_dbconf *c)
+{
+	const fr_db_driver *d = conf_driver(c);
+	return d && d->exists ? d->exists(c) : 1;
+}
+
+int fr_db_prepare(const fr_dbconf *c, fr_buf *err)
+{
+	const fr_db_driver *d = conf_driver(c);
+	return d && d->prepare ? d->prepare(c, err) : 0;
+}
+
+int fr_db_writable(const fr_dbconf *c, fr_buf *err)
+{
+	const fr_db_driver *d = conf_driver(c);
+	return d && d->writable ? d->writable(c, err) : 0;
+}
+
+const char *fr_db_script_value(const fr_dbconf *c)
+{
+	const fr_db_driver *d = conf_driver(c);
+	return d && d->script_value ? d->script_value(c) : c->url;
+}
+
+const char *fr_db_where(const fr_dbconf *c)
+{
+	const fr_db_driver *d = conf_driver(c);
+	const char *s = d && d->describe ? d->describe(c) : NULL;
+	return s ? s : c->name;
 }
 
 int fr_db_open(fr_db **out, const fr_dbconf *conf, fr_buf *err)
@@ -41,6 +230,8 @@ int fr_db_open(fr_db **out, const fr_dbconf *conf, fr_buf *err)
 		              conf->name ? conf->name : "", conf->driver ? conf->driver : "");
 		return -1;
 	}
+	if (fr_db_driver_check(drv, err))
+		return -1;
 	return drv->open(out, conf, err);
 }
 

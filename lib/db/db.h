@@ -3,6 +3,12 @@
  * struct of function pointers (as SQLite's sqlite3_vfs, curl's Curl_ssl).
  * The run engine and the step kinds see only this header.
  *
+ * Everything that depends on a database's kind lives in its driver: the
+ * URL forms it reads, where the database is, what opening needs, whether a
+ * run could write it, what a script is told. The engine asks through the
+ * fr_db_* wrappers below and the capability bits, never from a field of
+ * the conf (a path that is NULL does not mean "a server").
+ *
  * Each database keeps the record of the steps applied to it in a table of
  * its own, `ferry_steps` (PostgreSQL: schema `ferry`), written by
  * record_put() inside the same transaction as the step (SPEC section 2).
@@ -10,12 +16,27 @@
 #ifndef FR_DB_H
 #define FR_DB_H
 
-#include "../config.h"
 #include "../util/buf.h"
 
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct fr_db_driver;
+
+/*
+ * One database of ferry.yaml. name, url and line are the config's; the
+ * rest is filled by the driver's url_parse() (through fr_db_url_parse)
+ * and read only in lib/db/.
+ */
+typedef struct fr_dbconf {
+	char *name;   /* the key under databases: */
+	char *url;    /* as written, after ${ENV} expansion */
+	char *driver; /* the driver's name, set by fr_db_url_parse */
+	char *path;   /* driver-private: a file database's absolute path */
+	int line;
+	char *where;  /* driver-private: what describe() tells, when not path */
+} fr_dbconf;
 
 typedef struct fr_db fr_db;
 
@@ -36,17 +57,90 @@ typedef struct {
 
 void fr_records_free(fr_record *r, size_t n);
 
+/*
+ * What a driver can do, asked with fr_db_can(). Each bit comes with the
+ * members it names: a driver sets the bit if and only if it provides them
+ * (fr_db_open refuses a driver where the two disagree).
+ */
+#define FR_DB_CAP_SESSION_LOCK   (1u << 0) /* lock, unlock, lock_holder */
+#define FR_DB_CAP_SHARED_VERSION (1u << 1) /* version_get, version_set: in the database */
+#define FR_DB_CAP_LOCK_TIMEOUT   (1u << 2) /* set_lock_timeout */
+#define FR_DB_CAP_SNAPSHOT       (1u << 3) /* snapshot, restore, snapshot_ext */
+#define FR_DB_CAP_CLONE          (1u << 4) /* clone, drop_clone: a scratch copy on the server */
+#define FR_DB_CAP_FILES          (1u << 5) /* the database is files on this machine */
+
+/*
+ * A driver. Members marked "must provide" are checked by fr_db_open();
+ * an optional member may be NULL, and the fr_db_* wrapper says what NULL
+ * means. Members that come with a capability are optional, and present
+ * exactly when the capability is set.
+ */
 typedef struct fr_db_driver {
-	const char *name; /* "sqlite", "postgres" */
+	/* Must provide: "sqlite", "postgres"; fr_dbconf.driver names it. */
+	const char *name;
+
+	/* Must provide (may be 0): the FR_DB_CAP_* bits. */
+	unsigned caps;
+
+	/*
+	 * Must provide. 2 when url is in the driver's own scheme, 1 when a
+	 * weaker sign says it is the driver's (SQLite: a .db, .sqlite or
+	 * .sqlite3 name; PostgreSQL: a key=value string), 0 when it is not.
+	 * fr_db_url_parse gives a url to the highest claim, the first driver
+	 * of the table on a tie.
+	 */
+	int (*url_claims)(const char *url);
+
+	/*
+	 * Must provide. Fills c's driver-private members (path, where) from a
+	 * url it claimed; a relative path is relative to root (NULL: kept as
+	 * written). Returns 0, or -1 with one line in err (err->oom on out of
+	 * memory), leaving c's private members NULL.
+	 */
+	int (*url_parse)(fr_dbconf *c, const char *url, const char *root, fr_buf *err);
+
+	/* Optional: how the url looks, for "unknown database url" ("sqlite:PATH"). */
+	const char *url_form;
+
+	/*
+	 * Optional: 1 when the database may hold a record (SQLite: the file
+	 * exists), 0 when it cannot (nothing made yet). NULL: 1 (a server).
+	 */
+	int (*exists)(const fr_dbconf *c);
+
+	/* Optional: what opening needs first (SQLite: the file's folder). 0 or -1. */
+	int (*prepare)(const fr_dbconf *c, fr_buf *err);
+
+	/*
+	 * Optional: 0 when a run could write the database, FERRY_EINVALID
+	 * with a message naming it when it could not (SQLite: the file, or
+	 * the nearest folder above it, and the folder for the journal).
+	 * NULL: 0 (a server says so itself when asked).
+	 */
+	int (*writable)(const fr_dbconf *c, fr_buf *err);
+
+	/*
+	 * Optional: what scripts get in FERRY_DB_<NAME> (SQLite: the file's
+	 * path). NULL: the url. Lives as long as c.
+	 */
+	const char *(*script_value)(const fr_dbconf *c);
+
+	/*
+	 * Optional: a short location for messages, never holding a password
+	 * (SQLite: the path; PostgreSQL: the url with its password as "***").
+	 * NULL: the database's name. Lives as long as c.
+	 */
+	const char *(*describe)(const fr_dbconf *c);
 
 	/*
 	 * Returns 0, or -1 with a message; FERRY_EINVALID when the fault is
 	 * the user's to fix in ferry.yaml (a connection string that does not
 	 * parse, credentials the server refused), so the tool exits 2.
 	 */
-	int (*open)(fr_db **out, const fr_dbconf *conf, fr_buf *err);
-	void (*close)(fr_db *db);
+	int (*open)(fr_db **out, const fr_dbconf *conf, fr_buf *err); /* must provide */
+	void (*close)(fr_db *db); /* must provide */
 
+	/* Must provide, all three. */
 	int (*begin)(fr_db *db, fr_buf *err);
 	int (*commit)(fr_db *db, fr_buf *err);
 	int (*rollback)(fr_db *db, fr_buf *err);
@@ -57,31 +151,34 @@ typedef struct fr_db_driver {
 	 * byte offset in sql where the failing statement starts, or where in it
 	 * the error is when the driver knows (PostgreSQL's error position).
 	 * Outside a transaction each statement commits on its own, and a
-	 * failure names the statement (number and first line).
+	 * failure names the statement (number and first line). Must provide.
 	 */
 	int (*exec)(fr_db *db, const char *sql, size_t *err_offset, fr_buf *err);
 
 	/*
 	 * Runs a query; *out is 1 when the first column of the first row is
 	 * true (non-zero number, 't', 'true', non-empty non-"0" text), 0 when
-	 * false or NULL, -1 when there is no row.
+	 * false or NULL, -1 when there is no row. Must provide.
 	 */
 	int (*query_bool)(fr_db *db, const char *sql, int *out, fr_buf *err);
 
-	/* All records in order of application; none (and no error) without the table. */
+	/*
+	 * Must provide, all three. All records in order of application; none
+	 * (and no error) without the table.
+	 */
 	int (*record_read)(fr_db *db, fr_record **out, size_t *n, fr_buf *err);
 	/* Inserts or replaces a record, creating the table when missing. */
 	int (*record_put)(fr_db *db, const fr_record *r, fr_buf *err);
 	int (*record_delete)(fr_db *db, const char *id, fr_buf *err);
 
-	/* Integrity checks; appends one line per finding to findings. */
+	/* Must provide: integrity checks; appends one line per finding to findings. */
 	int (*integrity)(fr_db *db, fr_buf *findings, fr_buf *err);
 
 	/*
 	 * The driver's own code of the last error: SQLite's extended result
 	 * code; PostgreSQL's SQLSTATE packed as the server packs it (six bits
 	 * a character, the first lowest: MAKE_SQLSTATE), and spelled out in
-	 * the message as "(SQLSTATE 42601)".
+	 * the message as "(SQLSTATE 42601)". Must provide.
 	 */
 	int (*errcode)(fr_db *db);
 
@@ -90,14 +187,14 @@ typedef struct fr_db_driver {
 	 * other machines sharing the database wait for each other (PostgreSQL
 	 * advisory lock). Waits up to wait_seconds; returns 0, FERRY_ELOCKED
 	 * naming the holder, or FERRY_EINTERRUPTED when *stop became non-zero.
-	 * NULL when the database needs none (SQLite: the flock is enough).
+	 * With FR_DB_CAP_SESSION_LOCK; SQLite has none (the flock is enough).
 	 */
 	int (*lock)(fr_db *db, int wait_seconds, volatile sig_atomic_t *stop, fr_buf *err);
 	void (*unlock)(fr_db *db);
 	/*
 	 * Appends who holds that lock (one line, e.g. "session pid 4242
 	 * (application 'ferry 1234@web1', ...)"); appends nothing when nobody
-	 * else does. NULL with lock.
+	 * else does.
 	 */
 	int (*lock_holder)(fr_db *db, fr_buf *out, fr_buf *err);
 
@@ -107,7 +204,7 @@ typedef struct fr_db_driver {
 	 * application behind it. Inside a transaction it lasts until the
 	 * transaction ends (PostgreSQL: SET LOCAL lock_timeout); outside, until
 	 * set again. A statement that times out fails naming the session that
-	 * blocked it. NULL when the database has no such setting (SQLite).
+	 * blocked it. With FR_DB_CAP_LOCK_TIMEOUT.
 	 */
 	int (*set_lock_timeout)(fr_db *db, int ms, fr_buf *err);
 
@@ -116,7 +213,7 @@ typedef struct fr_db_driver {
 	 * application may still be writing (SQLite: the online backup API;
 	 * PostgreSQL: pg_dump -Fc), and its way back: restore() replaces the
 	 * database's content with the copy. snapshot_ext names the file kind
-	 * (".sqlite", ".dump"). NULL when the driver cannot. snapshot() with
+	 * (".sqlite", ".dump"). With FR_DB_CAP_SNAPSHOT. snapshot() with
 	 * path NULL takes nothing and only tells whether it could (a missing
 	 * pg_dump is an error naming the package to install): the pre-flight.
 	 */
@@ -127,15 +224,16 @@ typedef struct fr_db_driver {
 	/*
 	 * The installation's version kept in the database itself (PostgreSQL:
 	 * shared by every machine; SPEC section 2). get puts "" when none is
-	 * kept. NULL for drivers that keep none.
+	 * kept. With FR_DB_CAP_SHARED_VERSION, as version_set below.
 	 */
 	int (*version_get)(fr_db *db, fr_buf *out, fr_buf *err);
 
 	/*
 	 * For up --rehearse: a copy of conf's database as a new database
 	 * `name` on the same server, and its removal. *out_url connects to the
-	 * copy (it may hold the password: never print it). NULL when the
-	 * driver's databases are files (the rehearsal copies those itself).
+	 * copy (it may hold the password: never print it). With
+	 * FR_DB_CAP_CLONE; a driver whose databases are files has none (the
+	 * rehearsal copies those itself).
 	 */
 	int (*clone)(const fr_dbconf *conf, const char *name, char **out_url, fr_buf *err);
 	int (*drop_clone)(const fr_dbconf *conf, const char *name, fr_buf *err);
@@ -175,7 +273,40 @@ extern const fr_db_driver fr_db_postgres;
 /* The driver called name, from the static table; NULL when not compiled in. */
 const fr_db_driver *fr_db_driver_find(const char *name);
 
-/* Opens conf's database with its driver. */
+/*
+ * 0 when drv provides every member it must and its capabilities match the
+ * members present; -1 with a message naming the first fault.
+ */
+int fr_db_driver_check(const fr_db_driver *drv, fr_buf *err);
+
+/*
+ * Reads url into c's driver and driver-private members, through the
+ * driver that claims it most (see url_claims). Returns 0, or -1 with one
+ * line in err ("unknown database url ..." when no driver claims it;
+ * err->oom on out of memory), c's members left NULL.
+ */
+int fr_db_url_parse(fr_dbconf *c, const char *url, const char *root, fr_buf *err);
+
+/* Appends how the drivers' urls look: "sqlite:PATH or postgres://...". */
+void fr_db_url_forms(fr_buf *out);
+
+/* Frees what c owns (name, url and the driver's members) and zeroes it; NULL is fine. */
+void fr_dbconf_clear(fr_dbconf *c);
+
+/*
+ * What the engine asks of a database, through its driver; each handles a
+ * missing optional member (see there) and a driver not compiled in (no
+ * capabilities; exists 1, so that opening reports it).
+ */
+unsigned fr_db_caps(const fr_dbconf *c);
+int fr_db_can(const fr_dbconf *c, unsigned cap); /* 1 when every bit of cap is set */
+int fr_db_exists(const fr_dbconf *c);
+int fr_db_prepare(const fr_dbconf *c, fr_buf *err);
+int fr_db_writable(const fr_dbconf *c, fr_buf *err);
+const char *fr_db_script_value(const fr_dbconf *c);
+const char *fr_db_where(const fr_dbconf *c);
+
+/* Opens conf's database with its driver; refuses a driver fr_db_driver_check faults. */
 int fr_db_open(fr_db **out, const fr_dbconf *conf, fr_buf *err);
 void fr_db_close(fr_db *db);
 
@@ -188,5 +319,13 @@ int fr_db_files(const fr_dbconf *c, char ***out, size_t *n, fr_buf *err);
 int fr_db_can_copy(const fr_dbconf *c);
 /* copy() through conf's driver; -1 with a message when it cannot copy. */
 int fr_db_copy(const fr_dbconf *c, const char *dest, fr_buf *err);
+
+#ifdef FR_TESTING
+/*
+ * Tests only (the ferry-test library, never the installed one): puts drv
+ * in the table's spare slot, after the built-in drivers; NULL empties it.
+ */
+void fr_db_test_register(const fr_db_driver *drv);
+#endif
 
 #endif

@@ -52,6 +52,8 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <spawn.h>
+#include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -438,17 +440,20 @@ static PGconn *pg_connect(pg_db *d)
 }
 
 /*
- * The password as written in the url: after "user:" in a URI's user
- * part, or the value of a password= key (URI query or key=value).
+ * Where the password is as written in the url: after "user:" in a URI's
+ * user part, or the value of a password= key (URI query or key=value).
+ * Its length (0: none) and, in *at, its start.
  */
-static char *pg_raw_password(const char *url)
+static size_t pg_password_span(const char *url, const char **at)
 {
 	const char *p = strstr(url, "://"), *q, *end;
 	if (p) {
 		p += 3;
 		end = p + strcspn(p, "@/?");
-		if (*end == '@' && (q = memchr(p, ':', (size_t)(end - p))) != NULL && q + 1 < end)
-			return fr_strndup(q + 1, (size_t)(end - q - 1));
+		if (*end == '@' && (q = memchr(p, ':', (size_t)(end - p))) != NULL && q + 1 < end) {
+			*at = q + 1;
+			return (size_t)(end - q - 1);
+		}
 	}
 	for (p = url; (p = strstr(p, "password")) != NULL; p += 8) {
 		q = p + 8;
@@ -467,10 +472,20 @@ static char *pg_raw_password(const char *url)
 		} else {
 			end = q + strcspn(q, " \t&");
 		}
-		if (end > q)
-			return fr_strndup(q, (size_t)(end - q));
+		if (end > q) {
+			*at = q;
+			return (size_t)(end - q);
+		}
 	}
-	return NULL;
+	return 0;
+}
+
+/* The password as written in the url (malloc'd); NULL when none. */
+static char *pg_raw_password(const char *url)
+{
+	const char *at = NULL;
+	size_t n = pg_password_span(url, &at);
+	return n ? fr_strndup(at, n) : NULL;
 }
 
 /* Appends key='value' quoted as libpq reads it. */
@@ -2465,8 +2480,51 @@ static int pg_drop_clone(const fr_dbconf *conf, const char *name, fr_buf *err)
 	return rc;
 }
 
+/* ---- where the database is: the url ---- */
+
+static int pg_url_claims(const char *url)
+{
+	if (strncasecmp(url, "postgres://", 11) == 0 || strncasecmp(url, "postgresql://", 13) == 0)
+		return 2;
+	return strchr(url, '=') ? 1 : 0; /* a libpq key=value string */
+}
+
+/* Keeps, for messages, the url with its password (as written) replaced by "***". */
+/* Keeps, for messages, the url with its password (as written) as "***". */
+static int pg_url_parse(fr_dbconf *c, const char *url, const char *root, fr_buf *err)
+{
+	fr_buf b = FR_BUF_INIT;
+	const char *at = NULL;
+	size_t n = pg_password_span(url, &at);
+	if (n) {
+		fr_buf_add(&b, url, (size_t)(at - url));
+		fr_buf_puts(&b, "***");
+		fr_buf_puts(&b, at + n);
+	} else {
+		fr_buf_puts(&b, url);
+	}
+	c->where = fr_buf_detach(&b);
+	if (!c->where) {
+		fr_buf_puts(err, "out of memory");
+		err->oom = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static const char *pg_where(const fr_dbconf *c)
+{
+	return c->where;
+}
+
 const fr_db_driver fr_db_postgres = {
 	.name = "postgres",
+	.caps = FR_DB_CAP_SESSION_LOCK | FR_DB_CAP_SHARED_VERSION | FR_DB_CAP_LOCK_TIMEOUT |
+	        FR_DB_CAP_SNAPSHOT | FR_DB_CAP_CLONE,
+	.url_claims = pg_url_claims,
+	.url_parse = pg_url_parse,
+	.url_form = "postgres://...",
+	.describe = pg_where,
 	.open = pg_open,
 	.close = pg_close,
 	.begin = pg_begin,

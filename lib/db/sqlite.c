@@ -15,12 +15,19 @@
  *  - in_tx follows SQLite's own state, so a transaction SQLite rolled back
  *    by itself (disk full, I/O error) is seen as closed.
  *
+ * A database is one file: "sqlite:PATH" (relative to the installation),
+ * "sqlite:/ABS", "sqlite:///ABS", or a bare name ending .db, .sqlite or
+ * .sqlite3; conf->path is its absolute path, what scripts are given, and
+ * where messages say it is.
+ *
  * Driver calls return 0 or -1. exec() and query_bool() append SQLite's
  * message alone (the step kind adds the file and line); the other calls
  * name the database: "database 'NAME': what: message".
  */
 #include "db.h"
+#include "ferry.h"
 #include "../util/alloc.h"
+#include "../util/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -775,8 +782,100 @@ static int sq_copy(const fr_dbconf *c, const char *dest, fr_buf *err)
 	return ret;
 }
 
+/* ---- where the database is: the url, the file ---- */
+
+static int sq_has_suffix(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+	return ls >= lx && strcasecmp(s + ls - lx, suffix) == 0;
+}
+
+static int sq_url_claims(const char *url)
+{
+	if (strncasecmp(url, "sqlite:", 7) == 0)
+		return 2;
+	if (sq_has_suffix(url, ".db") || sq_has_suffix(url, ".sqlite") ||
+	    sq_has_suffix(url, ".sqlite3"))
+		return 1;
+	return 0;
+}
+
+static int sq_url_parse(fr_dbconf *c, const char *url, const char *root, fr_buf *err)
+{
+	const char *file = url;
+	if (strncasecmp(url, "sqlite:", 7) == 0) {
+		file = url + 7;
+		if (strncmp(file, "///", 3) == 0) {
+			file += 2;
+		} else if (strncmp(file, "//", 2) == 0) {
+			fr_buf_printf(err, "database url '%s' has a host part "
+			              "(expected sqlite:PATH or sqlite:///ABSOLUTE/PATH)", url);
+			return -1;
+		}
+		if (!*file) {
+			fr_buf_printf(err, "database url '%s' has no path (expected sqlite:PATH)",
+			              url);
+			return -1;
+		}
+	}
+	c->path = root ? fr_path_join(root, file) : fr_strdup(file);
+	if (!c->path) {
+		fr_buf_puts(err, "out of memory");
+		err->oom = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static int sq_exists(const fr_dbconf *c)
+{
+	return c->path && fr_exists(c->path);
+}
+
+/* The file's folder: SQLite creates the file, not the folders above it. */
+static int sq_prepare(const fr_dbconf *c, fr_buf *err)
+{
+	char *dir = c->path ? fr_strdup(c->path) : NULL;
+	char *slash = dir ? strrchr(dir, '/') : NULL;
+	int rc = 0;
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (fr_mkdir_p(dir, 0755)) {
+			fr_buf_printf(err, "database '%s': cannot create the folder '%s': %s",
+			              c->name ? c->name : "?", dir, strerror(errno));
+			rc = -1;
+		}
+	}
+	fr_free(dir);
+	return rc;
+}
+
+static int sq_writable(const fr_dbconf *c, fr_buf *err)
+{
+	if (!c->path || fr_writable(c->path))
+		return 0;
+	fr_buf_printf(err, "the database '%s' '%s' is not writable by this user: %s; nothing "
+	                   "was changed (fix its permissions or run ferry as its owner)",
+	              c->name ? c->name : "?", c->path, strerror(errno ? errno : EACCES));
+	return FERRY_EINVALID;
+}
+
+static const char *sq_path(const fr_dbconf *c)
+{
+	return c->path;
+}
+
 const fr_db_driver fr_db_sqlite = {
 	.name = "sqlite",
+	.caps = FR_DB_CAP_SNAPSHOT | FR_DB_CAP_FILES,
+	.url_claims = sq_url_claims,
+	.url_parse = sq_url_parse,
+	.url_form = "sqlite:PATH",
+	.exists = sq_exists,
+	.prepare = sq_prepare,
+	.writable = sq_writable,
+	.script_value = sq_path,
+	.describe = sq_path,
 	.open = sq_open,
 	.close = sq_close,
 	.begin = sq_begin,

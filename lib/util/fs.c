@@ -178,6 +178,38 @@ int fr_exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+int fr_writable(const char *path)
+{
+	struct stat sb;
+	char *dir;
+	int ok;
+	errno = 0;
+	if (fr_exists(path)) {
+		ok = access(path, W_OK) == 0;
+		if (ok) {
+			dir = fr_strdup(path);
+			ok = dir && (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) ?
+			             access(path, W_OK | X_OK) == 0 :
+			             access(dirname(dir), W_OK | X_OK) == 0);
+			fr_free(dir);
+		}
+	} else {
+		dir = fr_strdup(path);
+		while (dir && strcmp(dir, "/") && strcmp(dir, ".")) {
+			char *up = dirname(dir);
+			if (up != dir)
+				memmove(dir, up, strlen(up) + 1);
+			if (fr_exists(dir))
+				break;
+		}
+		ok = dir && access(dir, W_OK | X_OK) == 0;
+		fr_free(dir);
+	}
+	if (!ok && !errno)
+		errno = EACCES;
+	return ok;
+}
+
 int64_t fr_mtime_ns(const struct stat *st)
 {
 	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;

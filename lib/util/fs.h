@@ -43,6 +43,13 @@ int fr_rmtree(const char *path);
 /* 1 when path exists (any kind), else 0. */
 int fr_exists(const char *path);
 
+/*
+ * 1 when this user could write path: an existing file and its folder (for
+ * a journal or an atomic rename), an existing folder, or, when path does
+ * not exist yet, the nearest existing folder above it. 0 with errno set.
+ */
+int fr_writable(const char *path);
+
 /* Modification time in nanoseconds from a stat buffer. */
 struct stat;
 int64_t fr_mtime_ns(const struct stat *st);

@@ -89,3 +89,38 @@ int t_sh(const char *fmt, ...)
 	st = system(cmd);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+void t_exec_ok(fr_db *db, const char *sql)
+{
+	fr_buf err = FR_BUF_INIT;
+	if (db->drv->exec(db, sql, NULL, &err))
+		fail_msg("exec failed: %s\n%s", err.ptr, sql);
+	fr_buf_release(&err);
+}
+
+int t_qbool(fr_db *db, const char *sql)
+{
+	fr_buf err = FR_BUF_INIT;
+	int v = -2;
+	if (db->drv->query_bool(db, sql, &v, &err))
+		fail_msg("query failed: %s\n%s", err.ptr, sql);
+	fr_buf_release(&err);
+	return v;
+}
+
+fr_record t_record(const char *id, const char *undo)
+{
+	fr_record r;
+	memset(&r, 0, sizeof r);
+	r.id = (char *)id;
+	r.checksum = "sha256:abc";
+	r.kind = "sql";
+	r.from = "0.1.x";
+	r.to = "0.2.0";
+	r.status = "applied";
+	r.undo = (char *)undo;
+	r.applied_at_ms = 1700000000123LL;
+	r.duration_ms = 17;
+	r.run_id = 5;
+	return r;
+}

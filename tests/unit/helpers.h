@@ -1,6 +1,7 @@
 /*
  * helpers.h - small helpers shared by the unit tests: a fresh temporary
- * folder per test, writing files into it, running a shell command.
+ * folder per test, writing files into it, running a shell command, and
+ * the few calls every database driver's test makes.
  */
 #ifndef FR_TEST_HELPERS_H
 #define FR_TEST_HELPERS_H
@@ -10,6 +11,8 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "db/db.h"
 
 /* Creates a fresh folder under $TMPDIR (or /tmp); returns its path (static storage per call). */
 char *t_tmpdir(void);
@@ -23,5 +26,12 @@ char *t_read(const char *dir, const char *rel);
 int t_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A path dir/rel in a malloc'd string. */
 char *t_path(const char *dir, const char *rel);
+
+/* Database tests: runs sql through db's driver, failing the test (with the message) on error. */
+void t_exec_ok(fr_db *db, const char *sql);
+/* query_bool() of sql on db; fails the test on error. */
+int t_qbool(fr_db *db, const char *sql);
+/* A record with every field set (strings borrowed): applied, sql, from 0.1.x to 0.2.0. */
+fr_record t_record(const char *id, const char *undo);
 
 #endif

@@ -869,8 +869,8 @@ static void test_db_files_and_copy(void **state)
 {
 	fx *x = *state;
 	char *path = t_path(x->tmp, "app.db"), *dest = t_path(x->tmp, "copy.db"), *wal;
-	fr_dbconf c = { (char *)"main", NULL, (char *)"sqlite", path, 0 };
-	fr_dbconf pg = { (char *)"pg", (char *)"postgres://h/db", (char *)"postgres", NULL, 0 };
+	fr_dbconf c = { (char *)"main", NULL, (char *)"sqlite", path, 0, NULL };
+	fr_dbconf pg = { (char *)"pg", (char *)"postgres://h/db", (char *)"postgres", NULL, 0, NULL };
 	fr_buf err = FR_BUF_INIT;
 	sqlite3 *w = NULL;
 	char **files = NULL;

@@ -476,26 +476,29 @@ static void test_expand_env(void **state)
 static void url_ok(const char *url, const char *driver, const char *path)
 {
 	fr_buf err = FR_BUF_INIT;
-	char *d = NULL, *p = NULL;
-	assert_int_equal(fr_db_url_parse(url, "/srv/app", &d, &p, &err), 0);
+	fr_dbconf c;
+	memset(&c, 0, sizeof c);
+	assert_int_equal(fr_db_url_parse(&c, url, "/srv/app", &err), 0);
 	assert_string_equal(err.ptr, "");
-	assert_string_equal(d, driver);
+	assert_string_equal(c.driver, driver);
 	if (path)
-		assert_string_equal(p, path);
+		assert_string_equal(c.path, path);
 	else
-		assert_null(p);
-	fr_free(d);
-	fr_free(p);
+		assert_null(c.path);
+	fr_dbconf_clear(&c);
 	fr_buf_release(&err);
 }
 
 static void url_fails(const char *url, const char *want)
 {
 	fr_buf err = FR_BUF_INIT;
-	char *d = (char *)1, *p = (char *)1;
-	assert_int_equal(fr_db_url_parse(url, "/srv/app", &d, &p, &err), -1);
-	assert_null(d);
-	assert_null(p);
+	fr_dbconf c;
+	memset(&c, 0xff, sizeof c);
+	c.name = c.url = NULL;
+	assert_int_equal(fr_db_url_parse(&c, url, "/srv/app", &err), -1);
+	assert_null(c.driver);
+	assert_null(c.path);
+	assert_null(c.where);
 	assert_string_equal(err.ptr, want);
 	fr_buf_release(&err);
 }

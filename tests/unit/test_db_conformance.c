@@ -1,0 +1,653 @@
+/*
+ * test_db_conformance.c - one suite, run against every compiled database
+ * driver: SQLite (a file in a temporary folder), PostgreSQL (the server of
+ * FERRY_TEST_PG, from tests/pg/pg.sh; missing, its group fails) and the
+ * mock of mock_db.c. Each driver brings a dialect (the statements that mean
+ * the same in its language); the cases are the interface's promises in
+ * db.h: transactions, exec errors and their offsets, the query_bool truth
+ * table, the record's order and round trip, capabilities against members,
+ * urls, and exists/prepare/writable/script_value/describe.
+ *
+ * Last, the engine through the mock alone: ferry_up, ferry_down and
+ * ferry_verify by the public API, with nothing about the mock known
+ * outside mock_db.c and its slot in the driver table.
+ */
+#include "helpers.h"
+#include "mock_db.h"
+
+#include "db/db.h"
+#include "ferry.h"
+#include "util/alloc.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct {
+	const char *driver;
+	const char *create_a, *create_b; /* make objects a and b */
+	const char *has_a, *has_b;       /* queries: true when it exists */
+	const char *has_records;         /* true when the record table exists */
+	const char *fails;               /* a statement that fails */
+	const char *q_true, *q_false, *q_null, *q_none; /* the truth table */
+	const char *reset;               /* run first (outside a transaction) */
+} dialect;
+
+static const dialect dialects[] = {
+	{ "sqlite", "CREATE TABLE a (x)", "CREATE TABLE b (x)",
+	  "SELECT count(*) FROM sqlite_master WHERE name = 'a'",
+	  "SELECT count(*) FROM sqlite_master WHERE name = 'b'",
+	  "SELECT count(*) FROM sqlite_master WHERE name = 'ferry_steps'",
+	  "INSERT INTO nope VALUES (1)", "SELECT 1", "SELECT 0", "SELECT NULL",
+	  "SELECT 1 WHERE 0", "" },
+	{ "postgres", "CREATE TABLE a (x int)", "CREATE TABLE b (x int)",
+	  "SELECT to_regclass('a') IS NOT NULL", "SELECT to_regclass('b') IS NOT NULL",
+	  "SELECT to_regclass('ferry.ferry_steps') IS NOT NULL",
+	  "INSERT INTO nope VALUES (1)", "SELECT true", "SELECT false", "SELECT NULL",
+	  "SELECT 1 WHERE false",
+	  "DROP SCHEMA IF EXISTS ferry CASCADE; DROP TABLE IF EXISTS a, b" },
+	{ "mock", "CREATE a", "CREATE b", "EXISTS a", "EXISTS b", "EXISTS ferry_steps", "FAIL",
+	  "TRUE", "FALSE", "NULL", "NONE", "" },
+};
+
+typedef struct {
+	const dialect *d;
+	char *dir;
+	fr_dbconf conf;
+	fr_db *db;
+	fr_buf err;
+} env;
+
+/* ---- set-up: a fresh database of the group's driver ---- */
+
+static const dialect *dialect_of(const char *driver)
+{
+	size_t i;
+	for (i = 0; i < sizeof dialects / sizeof dialects[0]; i++)
+		if (!strcmp(dialects[i].driver, driver))
+			return &dialects[i];
+	return NULL;
+}
+
+static int mock_counter;
+
+/* The url of a fresh database of driver: a new file, a new mock, the test server. */
+static char *fresh_url(const char *driver, const char *dir)
+{
+	char buf[64];
+	if (!strcmp(driver, "sqlite"))
+		return strdup("sqlite:app.db"); /* in dir, the root */
+	if (!strcmp(driver, "mock")) {
+		snprintf(buf, sizeof buf, "mock:conf%d", ++mock_counter);
+		return strdup(buf);
+	}
+	return strdup(getenv("FERRY_TEST_PG"));
+}
+
+static fr_db *open_db(env *e)
+{
+	fr_db_close(e->db);
+	e->db = NULL;
+	fr_buf_reset(&e->err);
+	if (fr_db_open(&e->db, &e->conf, &e->err))
+		fail_msg("open failed: %s", e->err.ptr);
+	return e->db;
+}
+
+static int setup_driver(void **state, const char *driver)
+{
+	env *e;
+	char *url;
+	/* First, before anything is allocated: a failed setup gets no teardown. */
+	if (!strcmp(driver, "postgres") && (!getenv("FERRY_TEST_PG") || !*getenv("FERRY_TEST_PG")))
+		fail_msg("FERRY_TEST_PG is not set: start a server with "
+		         "'eval \"$(tests/pg/pg.sh start)\"' (tests/run.sh does it)");
+	e = calloc(1, sizeof *e);
+	assert_non_null(e);
+	*state = e;
+	e->d = dialect_of(driver);
+	e->dir = t_tmpdir();
+	fr_buf_init(&e->err);
+	url = fresh_url(driver, e->dir);
+	if (fr_db_url_parse(&e->conf, url, e->dir, &e->err))
+		fail_msg("url '%s': %s", url, e->err.ptr);
+	e->conf.name = fr_strdup("main");
+	e->conf.url = fr_strdup(url);
+	free(url);
+	assert_string_equal(e->conf.driver, driver);
+	if (*e->d->reset)
+		t_exec_ok(open_db(e), e->d->reset);
+	fr_db_close(e->db);
+	e->db = NULL;
+	return 0;
+}
+
+static int setup_sqlite(void **state)
+{
+	return setup_driver(state, "sqlite");
+}
+
+#ifdef FR_HAVE_PQ
+static int setup_postgres(void **state)
+{
+	return setup_driver(state, "postgres");
+}
+#endif
+
+static int setup_mock(void **state)
+{
+	return setup_driver(state, "mock");
+}
+
+static int teardown(void **state)
+{
+	env *e = *state;
+	if (!e)
+		return 0;
+	fr_db_close(e->db);
+	fr_dbconf_clear(&e->conf);
+	fr_buf_release(&e->err);
+	t_rmrf(e->dir);
+	free(e->dir);
+	free(e);
+	return 0;
+}
+
+/* ---- the cases ---- */
+
+/* begin/commit/rollback: what commits stays, what rolls back goes, misuse is refused. */
+static void test_transactions(void **state)
+{
+	env *e = *state;
+	fr_db *db = open_db(e);
+
+	assert_int_equal(db->in_tx, 0);
+	assert_int_equal(db->drv->commit(db, &e->err), -1);
+	assert_non_null(strstr(e->err.ptr, "no transaction to commit"));
+	fr_buf_reset(&e->err);
+	assert_int_equal(db->drv->rollback(db, &e->err), 0); /* nothing open: a no-op */
+
+	assert_int_equal(db->drv->begin(db, &e->err), 0);
+	assert_int_equal(db->in_tx, 1);
+	assert_int_equal(db->drv->begin(db, &e->err), -1);
+	assert_non_null(strstr(e->err.ptr, "a transaction is already open"));
+	assert_int_equal(db->in_tx, 1);
+	fr_buf_reset(&e->err);
+	t_exec_ok(db, e->d->create_a);
+	assert_int_equal(db->drv->commit(db, &e->err), 0);
+	assert_int_equal(db->in_tx, 0);
+
+	assert_int_equal(db->drv->begin(db, &e->err), 0);
+	t_exec_ok(db, e->d->create_b);
+	assert_int_equal(t_qbool(db, e->d->has_b), 1); /* the transaction sees its own work */
+	assert_int_equal(db->drv->rollback(db, &e->err), 0);
+	assert_int_equal(db->in_tx, 0);
+	assert_int_equal(t_qbool(db, e->d->has_b), 0);
+
+	/* A fresh connection sees what was committed, and only that. */
+	db = open_db(e);
+	assert_int_equal(t_qbool(db, e->d->has_a), 1);
+	assert_int_equal(t_qbool(db, e->d->has_b), 0);
+
+	/* Closing with a transaction open rolls it back. */
+	assert_int_equal(db->drv->begin(db, &e->err), 0);
+	t_exec_ok(db, e->d->create_b);
+	db = open_db(e);
+	assert_int_equal(t_qbool(db, e->d->has_b), 0);
+	assert_string_equal(e->err.ptr, "");
+}
+
+/* A script: the failing statement's offset, the driver's code, what stays outside a tx. */
+static void test_exec_errors(void **state)
+{
+	env *e = *state;
+	fr_db *db = open_db(e);
+	fr_buf sql = FR_BUF_INIT;
+	size_t off = 12345, want;
+
+	fr_buf_printf(&sql, "%s;\n  -- the next one fails\n  ", e->d->create_a);
+	want = sql.len;
+	fr_buf_printf(&sql, "%s;\n%s;\n", e->d->fails, e->d->create_b);
+	assert_int_equal(db->drv->exec(db, sql.ptr, &off, &e->err), -1);
+	assert_true(off >= want && off < want + strlen(e->d->fails));
+	assert_true(e->err.len > 0);
+	assert_int_not_equal(db->drv->errcode(db), 0);
+	assert_int_equal(db->in_tx, 0);
+	/* Outside a transaction the first statement stayed, the last never ran. */
+	assert_int_equal(t_qbool(db, e->d->has_a), 1);
+	assert_int_equal(t_qbool(db, e->d->has_b), 0);
+	fr_buf_reset(&e->err);
+
+	/* Inside one, the failure leaves it for the caller to roll back: nothing stays. */
+	fr_buf_reset(&sql);
+	fr_buf_printf(&sql, "%s;\n%s;", e->d->create_b, e->d->fails);
+	assert_int_equal(db->drv->begin(db, &e->err), 0);
+	assert_int_equal(db->drv->exec(db, sql.ptr, NULL, &e->err), -1);
+	assert_int_equal(db->drv->rollback(db, &e->err), 0);
+	assert_int_equal(t_qbool(db, e->d->has_b), 0);
+	fr_buf_reset(&e->err);
+
+	/* Nothing but comments and blanks is no work and no error. */
+	assert_int_equal(db->drv->exec(db, "  -- nothing\n\n", &off, &e->err), 0);
+	assert_int_equal(db->drv->exec(db, "", &off, &e->err), 0);
+	assert_string_equal(e->err.ptr, "");
+	fr_buf_release(&sql);
+}
+
+static void test_query_bool(void **state)
+{
+	env *e = *state;
+	fr_db *db = open_db(e);
+	fr_buf two = FR_BUF_INIT;
+	int v = 7;
+
+	assert_int_equal(t_qbool(db, e->d->q_true), 1);
+	assert_int_equal(t_qbool(db, e->d->q_false), 0);
+	assert_int_equal(t_qbool(db, e->d->q_null), 0);
+	assert_int_equal(t_qbool(db, e->d->q_none), -1);
+	assert_int_equal(t_qbool(db, e->d->has_a), 0);
+	t_exec_ok(db, e->d->create_a);
+	assert_int_equal(t_qbool(db, e->d->has_a), 1);
+	/* One query only. */
+	fr_buf_printf(&two, "%s; %s", e->d->q_true, e->d->q_false);
+	assert_int_equal(db->drv->query_bool(db, two.ptr, &v, &e->err), -1);
+	assert_true(e->err.len > 0);
+	fr_buf_reset(&e->err);
+	/* A query that fails is an error, not false. */
+	assert_int_equal(db->drv->query_bool(db, e->d->fails, &v, &e->err), -1);
+	assert_true(e->err.len > 0);
+	fr_buf_release(&two);
+}
+
+static fr_record *read_all(env *e, size_t *n)
+{
+	fr_record *out = (fr_record *)&e; /* must be reset */
+	*n = 99;
+	if (e->db->drv->record_read(e->db, &out, n, &e->err))
+		fail_msg("record_read: %s", e->err.ptr);
+	return out;
+}
+
+/* record_put/read/delete: order of application, every field back, replace, delete. */
+static void test_records(void **state)
+{
+	env *e = *state;
+	fr_db *db = open_db(e);
+	fr_record a = t_record("0.2.0/001_a.sql", "DROP a;"), b = t_record("0.2.0/002_b.sql", NULL);
+	fr_record c = t_record("0.3.0/001_c.sql", "-- quote ' back\\slash {x,y} é");
+	fr_record *out;
+	size_t n;
+
+	/* No table: no records, no error, and nothing created by reading. */
+	out = read_all(e, &n);
+	assert_int_equal(n, 0);
+	assert_null(out);
+	assert_int_equal(db->drv->record_delete(db, "nothing", &e->err), 0);
+	assert_int_equal(t_qbool(db, e->d->has_records), 0);
+
+	assert_int_equal(db->drv->record_put(db, &a, &e->err), 0);
+	assert_int_equal(t_qbool(db, e->d->has_records), 1);
+	assert_int_equal(db->drv->record_put(db, &b, &e->err), 0);
+	assert_int_equal(db->drv->record_put(db, &c, &e->err), 0);
+	db = open_db(e);
+	out = read_all(e, &n);
+	assert_int_equal(n, 3);
+	assert_string_equal(out[0].id, a.id);
+	assert_string_equal(out[1].id, b.id);
+	assert_string_equal(out[2].id, c.id);
+	assert_true(out[0].seq > 0 && out[0].seq < out[1].seq && out[1].seq < out[2].seq);
+	assert_string_equal(out[0].checksum, "sha256:abc");
+	assert_string_equal(out[0].kind, "sql");
+	assert_string_equal(out[0].from, "0.1.x");
+	assert_string_equal(out[0].to, "0.2.0");
+	assert_string_equal(out[0].status, "applied");
+	assert_string_equal(out[0].undo, "DROP a;");
+	assert_null(out[1].undo);
+	assert_string_equal(out[2].undo, c.undo);
+	assert_int_equal(out[0].applied_at_ms, 1700000000123LL);
+	assert_int_equal(out[0].duration_ms, 17);
+	assert_int_equal(out[0].run_id, 5);
+	fr_records_free(out, n);
+
+	/* The same id again replaces it; a seq given is kept, so it sorts last. */
+	a.status = "skipped";
+	a.seq = 100;
+	assert_int_equal(db->drv->record_put(db, &a, &e->err), 0);
+	out = read_all(e, &n);
+	assert_int_equal(n, 3);
+	assert_string_equal(out[2].id, a.id);
+	assert_string_equal(out[2].status, "skipped");
+	assert_int_equal(out[2].seq, 100);
+	fr_records_free(out, n);
+	/* With seq 0 a replaced id takes the next one: it moves to the end. */
+	c.seq = 0;
+	c.undo = "";
+	assert_int_equal(db->drv->record_put(db, &c, &e->err), 0);
+	out = read_all(e, &n);
+	assert_int_equal(n, 3);
+	assert_string_equal(out[2].id, c.id);
+	assert_int_equal(out[2].seq, 101);
+	assert_string_equal(out[2].undo, ""); /* empty is not NULL */
+	fr_records_free(out, n);
+
+	assert_int_equal(db->drv->record_delete(db, b.id, &e->err), 0);
+	out = read_all(e, &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(out[0].id, a.id);
+	assert_string_equal(out[1].id, c.id);
+	fr_records_free(out, n);
+
+	/* A record goes with its transaction. */
+	assert_int_equal(db->drv->begin(db, &e->err), 0);
+	assert_int_equal(db->drv->record_put(db, &b, &e->err), 0);
+	assert_int_equal(db->drv->record_delete(db, c.id, &e->err), 0);
+	out = read_all(e, &n);
+	assert_int_equal(n, 2); /* the transaction reads its own */
+	fr_records_free(out, n);
+	assert_int_equal(db->drv->rollback(db, &e->err), 0);
+	out = read_all(e, &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(out[0].id, a.id);
+	assert_string_equal(out[1].id, c.id);
+	fr_records_free(out, n);
+	assert_string_equal(e->err.ptr, "");
+}
+
+/* The record table made in a transaction that rolls back is gone; the next put makes it again. */
+static void test_record_table_rollback(void **state)
+{
+	env *e = *state;
+	fr_db *db = open_db(e);
+	fr_record r = t_record("1.0.0/a.sql", NULL), *out;
+	size_t n;
+
+	assert_int_equal(db->drv->begin(db, &e->err), 0);
+	assert_int_equal(db->drv->record_put(db, &r, &e->err), 0);
+	assert_int_equal(db->drv->rollback(db, &e->err), 0);
+	assert_int_equal(t_qbool(db, e->d->has_records), 0);
+	out = read_all(e, &n);
+	assert_int_equal(n, 0);
+	/* The driver must not trust what it cached: this put makes the table again. */
+	assert_int_equal(db->drv->record_put(db, &r, &e->err), 0);
+	out = read_all(e, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].seq, 1);
+	fr_records_free(out, n);
+	assert_string_equal(e->err.ptr, "");
+}
+
+/* Each capability comes with its members, and only then; the driver passes the check. */
+static void test_caps_and_members(void **state)
+{
+	env *e = *state;
+	const fr_db_driver *d = fr_db_driver_find(e->d->driver);
+	unsigned caps;
+	assert_non_null(d);
+	caps = d->caps;
+	assert_int_equal(fr_db_caps(&e->conf), caps);
+	assert_int_equal(fr_db_driver_check(d, &e->err), 0);
+	assert_int_equal(!!(caps & FR_DB_CAP_SESSION_LOCK),
+	                 d->lock && d->unlock && d->lock_holder);
+	assert_int_equal(!!(caps & FR_DB_CAP_SESSION_LOCK), !!d->lock);
+	assert_int_equal(!!(caps & FR_DB_CAP_SHARED_VERSION), d->version_get && d->version_set);
+	assert_int_equal(!!(caps & FR_DB_CAP_SHARED_VERSION), !!d->version_get);
+	assert_int_equal(!!(caps & FR_DB_CAP_LOCK_TIMEOUT), !!d->set_lock_timeout);
+	assert_int_equal(!!(caps & FR_DB_CAP_SNAPSHOT), d->snapshot && d->restore && d->snapshot_ext);
+	assert_int_equal(!!(caps & FR_DB_CAP_SNAPSHOT), !!d->snapshot);
+	assert_int_equal(!!(caps & FR_DB_CAP_CLONE), d->clone && d->drop_clone);
+	assert_int_equal(!!(caps & FR_DB_CAP_CLONE), !!d->clone);
+	/* A database is files here, or a server that can clone it for a rehearsal: not both. */
+	assert_false((caps & FR_DB_CAP_FILES) && (caps & FR_DB_CAP_CLONE));
+	assert_int_equal(fr_db_can(&e->conf, caps), caps != 0);
+	assert_int_equal(fr_db_can(&e->conf, 0), 0);
+	assert_string_equal(e->err.ptr, "");
+}
+
+/* The driver claims its own url most, and reads it back the same way. */
+static void test_urls(void **state)
+{
+	env *e = *state;
+	const fr_db_driver *d = fr_db_driver_find(e->d->driver);
+	fr_dbconf again;
+	assert_int_equal(d->url_claims(e->conf.url), 2);
+	assert_int_equal(d->url_claims("nosuch://x"), 0);
+	memset(&again, 0, sizeof again);
+	assert_int_equal(fr_db_url_parse(&again, e->conf.url, e->dir, &e->err), 0);
+	assert_string_equal(again.driver, e->d->driver);
+	again.name = fr_strdup("main");
+	again.url = fr_strdup(e->conf.url);
+	assert_string_equal(fr_db_where(&again), fr_db_where(&e->conf));
+	fr_dbconf_clear(&again);
+	assert_null(again.driver);
+	/* Nobody claims an unknown scheme: the message says what would do. */
+	assert_int_equal(fr_db_url_parse(&again, "nosuch://x", e->dir, &e->err), -1);
+	assert_non_null(strstr(e->err.ptr, "unknown database url 'nosuch://x' (expected "));
+	assert_null(again.driver);
+}
+
+/* exists/prepare/writable/script_value/describe, before the database is made and after. */
+static void test_location(void **state)
+{
+	env *e = *state;
+	const char *where = fr_db_where(&e->conf), *sv = fr_db_script_value(&e->conf);
+	int before = fr_db_exists(&e->conf);
+
+	assert_non_null(where);
+	assert_non_null(sv);
+	assert_true(*where && *sv);
+	assert_int_equal(fr_db_prepare(&e->conf, &e->err), 0);
+	assert_int_equal(fr_db_writable(&e->conf, &e->err), 0);
+	open_db(e);
+	t_exec_ok(e->db, e->d->create_a);
+	/* A server always may hold a record; a file or a mock once it is made. */
+	assert_int_equal(fr_db_exists(&e->conf), 1);
+	if (fr_db_can(&e->conf, FR_DB_CAP_FILES)) {
+		assert_int_equal(before, 0);
+		assert_int_equal(access(sv, F_OK), 0); /* the file a script is given */
+	}
+	assert_int_equal(fr_db_writable(&e->conf, &e->err), 0);
+	assert_string_equal(e->err.ptr, "");
+}
+
+/* ---- driver-specific corners of the same members ---- */
+
+static void test_sqlite_location(void **state)
+{
+	env *e = *state;
+	fr_dbconf c;
+	char *dir = t_path(e->dir, "deep/er"), *file = t_path(e->dir, "deep/er/x.sqlite3");
+
+	memset(&c, 0, sizeof c);
+	assert_int_equal(fr_db_url_parse(&c, "deep/er/x.sqlite3", e->dir, &e->err), 0);
+	c.name = fr_strdup("x");
+	assert_string_equal(fr_db_script_value(&c), file);
+	assert_string_equal(fr_db_where(&c), file);
+	assert_int_equal(fr_db_exists(&c), 0);
+	assert_int_equal(fr_db_writable(&c, &e->err), 0); /* its nearest folder is */
+	assert_int_equal(fr_db_prepare(&c, &e->err), 0);
+	assert_int_equal(access(dir, W_OK), 0);
+	if (geteuid() != 0) {
+		/* Not writable: the run's pre-flight message, naming the database. */
+		assert_int_equal(chmod(dir, 0555), 0);
+		assert_int_equal(fr_db_writable(&c, &e->err), FERRY_EINVALID);
+		chmod(dir, 0755);
+		assert_non_null(strstr(e->err.ptr, "the database 'x' '"));
+		assert_non_null(strstr(e->err.ptr, "' is not writable by this user: "));
+	}
+	fr_dbconf_clear(&c);
+	free(dir);
+	free(file);
+}
+
+#ifdef FR_HAVE_PQ
+static void test_postgres_location(void **state)
+{
+	env *e = *state;
+	fr_dbconf c;
+	memset(&c, 0, sizeof c);
+	assert_int_equal(fr_db_url_parse(&c, "postgres://app:s3cr%t@db.example/app", NULL,
+	                                 &e->err), 0);
+	c.name = fr_strdup("pg");
+	c.url = fr_strdup("postgres://app:s3cr%t@db.example/app");
+	assert_string_equal(fr_db_where(&c), "postgres://app:***@db.example/app");
+	assert_string_equal(fr_db_script_value(&c), c.url);
+	assert_int_equal(fr_db_exists(&c), 1);
+	fr_dbconf_clear(&c);
+	assert_int_equal(fr_db_url_parse(&c, "host=h dbname=d password='p w'", NULL, &e->err), 0);
+	assert_null(strstr(fr_db_where(&c), "p w"));
+	fr_dbconf_clear(&c);
+	assert_string_equal(e->err.ptr, "");
+}
+
+#endif
+
+static void test_mock_location(void **state)
+{
+	env *e = *state;
+	fr_dbconf c;
+	memset(&c, 0, sizeof c);
+	assert_int_equal(fr_db_url_parse(&c, "mock:ro?readonly", NULL, &e->err), 0);
+	c.name = fr_strdup("ro");
+	assert_int_equal(fr_db_writable(&c, &e->err), FERRY_EINVALID);
+	assert_non_null(strstr(e->err.ptr, "the database 'ro' 'mock:ro?readonly' is not writable"));
+	fr_dbconf_clear(&c);
+	fr_buf_reset(&e->err);
+	assert_int_equal(fr_db_url_parse(&c, "mock:", NULL, &e->err), -1);
+	assert_string_equal(e->err.ptr, "database url 'mock:' has no name (expected mock:NAME)");
+}
+
+/* ---- the table refuses an incomplete driver ---- */
+
+static void refused(fr_db_driver *d, const char *want)
+{
+	fr_dbconf c;
+	fr_buf err = FR_BUF_INIT;
+	fr_db *db = (fr_db *)&c;
+	memset(&c, 0, sizeof c);
+	fr_db_test_register(d);
+	assert_int_equal(fr_db_url_parse(&c, "mock:x", NULL, &err), 0);
+	c.name = fr_strdup("x");
+	assert_int_equal(fr_db_open(&db, &c, &err), -1);
+	assert_null(db);
+	assert_string_equal(err.ptr, want);
+	fr_dbconf_clear(&c);
+	fr_buf_release(&err);
+	fr_db_test_register(&mock_db_driver);
+}
+
+static void test_incomplete_driver_refused(void **state)
+{
+	fr_db_driver d = mock_db_driver;
+	(void)state;
+	d.record_put = NULL;
+	refused(&d, "database driver 'mock' is incomplete: it lacks record_put()");
+	d = mock_db_driver;
+	d.caps = FR_DB_CAP_SESSION_LOCK;
+	refused(&d, "database driver 'mock' claims the session lock but lacks a member of it");
+	d = mock_db_driver;
+	d.restore = fr_db_driver_find("sqlite")->restore;
+	refused(&d, "database driver 'mock' has members of snapshots but does not claim it");
+}
+
+/* ---- the engine through the mock, by the public API ---- */
+
+#define STEP_A "-- ferry:up\nCREATE a;\n-- ferry:down\nDROP a;\n-- ferry:verify\nEXISTS a\n"
+#define STEP_B "-- ferry:up\nCREATE b;\nFAIL;\n-- ferry:down\nDROP b;\n"
+
+static void install(const char *root, const char *url)
+{
+	char yaml[256];
+	snprintf(yaml, sizeof yaml,
+	         "app: demo\nversion_file: version.json\ndatabases:\n  main: %s\n", url);
+	t_write(root, "ferry.yaml", yaml);
+	t_write(root, "migrations/versions.yaml",
+	        "versions:\n  - version: 0.1.0\n");
+	t_write(root, "migrations/v0.0.0_to_v0.1.0/001_a.sql", STEP_A);
+	t_write(root, "migrations/v0.0.0_to_v0.1.0/transition.yaml", "backup_required: false\n");
+}
+
+/*
+ * Closes *f and opens root again, as a new process would; its version must
+ * be want and verify find nothing (once there is a version file).
+ */
+static void reopen_at(ferry **f, const char *root, const char *want)
+{
+	char *v = NULL, *doc = NULL;
+	ferry_close(*f);
+	*f = NULL;
+	assert_int_equal(ferry_open(f, root, NULL), 0);
+	assert_int_equal(ferry_current_version(&v, *f), 0);
+	assert_string_equal(v, want);
+	ferry_free(v);
+	/* The database's record is what verify holds the registry to. */
+	if (t_sh("test -f '%s/version.json'", root) == 0)
+		assert_int_equal(ferry_verify(&doc, *f), 0);
+	ferry_free(doc);
+}
+
+static void test_engine_through_mock(void **state)
+{
+	char *root = t_tmpdir();
+	ferry *f = NULL;
+	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
+	(void)state;
+	o.skip_backup = 1;
+	install(root, "mock:engine");
+
+	reopen_at(&f, root, "0.0.0");
+	assert_int_equal(ferry_up(f, NULL, &o), 0);
+	assert_int_equal(mock_db_has("engine", "a"), 1);
+	assert_int_equal(mock_db_has("engine", "ferry_steps"), 1);
+	reopen_at(&f, root, "0.1.0");
+
+	/* A failing step: the run undoes itself, b and its record never stay. */
+	t_write(root, "migrations/versions.yaml",
+	        "versions:\n  - version: 0.1.0\n  - version: 0.2.0\n");
+	t_write(root, "migrations/v0.1.0_to_v0.2.0/001_b.sql", STEP_B);
+	t_write(root, "migrations/v0.1.0_to_v0.2.0/transition.yaml", "backup_required: false\n");
+	reopen_at(&f, root, "0.1.0");
+	assert_int_equal(ferry_up(f, NULL, &o), FERRY_EFAILED);
+	assert_non_null(strstr(ferry_errmsg(f), "FAIL: the statement says so"));
+	assert_int_equal(mock_db_has("engine", "b"), 0);
+	reopen_at(&f, root, "0.1.0");
+
+	assert_int_equal(ferry_down(f, "0.0.0", &o), 0);
+	assert_int_equal(mock_db_has("engine", "a"), 0);
+	reopen_at(&f, root, "0.0.0");
+
+	ferry_close(f);
+	t_rmrf(root);
+	free(root);
+}
+
+#define CASE(drv, fn) { #drv ": " #fn, fn, setup_##drv, teardown, NULL }
+#define DRIVER_CASES(drv)                                                   \
+	CASE(drv, test_transactions), CASE(drv, test_exec_errors),          \
+	CASE(drv, test_query_bool), CASE(drv, test_records),                \
+	CASE(drv, test_record_table_rollback),                              \
+	CASE(drv, test_caps_and_members), CASE(drv, test_urls),             \
+	CASE(drv, test_location)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		DRIVER_CASES(sqlite),
+		CASE(sqlite, test_sqlite_location),
+#ifdef FR_HAVE_PQ
+		DRIVER_CASES(postgres),
+		CASE(postgres, test_postgres_location),
+#endif
+		DRIVER_CASES(mock),
+		CASE(mock, test_mock_location),
+		cmocka_unit_test(test_incomplete_driver_refused),
+		cmocka_unit_test(test_engine_through_mock),
+	};
+	int failed;
+	fr_db_test_register(&mock_db_driver);
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	mock_db_reset();
+	return failed;
+}
