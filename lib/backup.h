@@ -106,6 +106,14 @@ int64_t fr_backup_estimate(ferry *f);
 int fr_copy_installation(ferry *f, const char *dest_root, fr_buf *err);
 
 /*
+ * Where fr_copy_installation() puts the copy of file database dc under
+ * real (the copy's root): the same path relative to the root, or
+ * .ferry/databases/<name><ext> for one outside it. *out is NULL for a
+ * database that is no files here.
+ */
+int fr_copy_db_path(ferry *f, const fr_dbconf *dc, const char *real, char **out, fr_buf *err);
+
+/*
  * Glob matching as backup.include/exclude use it (see above), exposed for
  * tests: 1 when pattern matches the whole relative path.
  */

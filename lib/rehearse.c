@@ -6,6 +6,7 @@
  */
 #include "ferry_int.h"
 #include "backup.h"
+#include "plan.h"
 #include "run.h"
 #include "util/alloc.h"
 #include "util/fs.h"
@@ -34,10 +35,26 @@ int fr_rehearse(ferry *f, const char *target, const ferry_run_options *o)
 	size_t i;
 	int rc;
 	for (i = 0; i < f->cfg->ndbs; i++) {
-		const fr_db_driver *drv = fr_db_driver_find(f->cfg->dbs[i].driver);
-		if (!f->cfg->dbs[i].path && (!drv || !drv->clone))
-			return fr_fail(f, FERRY_EINVALID, "rehearsal cannot copy database '%s' (%s)",
-			               f->cfg->dbs[i].name, f->cfg->dbs[i].driver);
+		const fr_dbconf *c = &f->cfg->dbs[i];
+		if (!fr_db_can_copy(c) && !fr_db_can(c, FR_DB_CAP_CLONE))
+			return fr_fail(f, FERRY_EINVALID, "rehearsal cannot copy database '%s' (%s): "
+			               "its driver can neither copy nor clone it", c->name, fr_db_where(c));
+	}
+	/* Nothing to do: nothing to copy or clone. */
+	{
+		ferry_plan *p = NULL;
+		ferry_run_options po = *o;
+		po.rehearse = 0;
+		po.skip_backup = 1;
+		po.no_hooks = 1;
+		if ((rc = ferry_plan_for(&p, f, target, &po)))
+			return rc;
+		i = ferry_plan_step_count(p) + (p->nacts ? 1 : 0);
+		ferry_plan_free(p);
+		if (!i) {
+			po.rehearse = 0;
+			return ferry_up(f, target, &po);
+		}
 	}
 	clones = fr_calloc(f->cfg->ndbs ? f->cfg->ndbs : 1, sizeof *clones);
 	if (!clones)
@@ -63,37 +80,40 @@ int fr_rehearse(ferry *f, const char *target, const ferry_run_options *o)
 		goto done;
 	}
 	/*
-	 * Databases outside the root were copied under .ferry/databases/ of the
-	 * copy; server databases are cloned into scratch databases, dropped below.
+	 * File databases point at their copies (those outside the root were
+	 * copied under .ferry/databases/ of the copy); server databases are
+	 * cloned into scratch databases, dropped below.
 	 */
 	for (i = 0; i < g->cfg->ndbs; i++) {
 		fr_dbconf *c = &g->cfg->dbs[i];
-		size_t rl = strlen(f->root);
-		if (!c->path) {
-			const fr_db_driver *drv = fr_db_driver_find(c->driver);
+		char *to = NULL;
+		if (fr_db_can(c, FR_DB_CAP_CLONE)) {
 			fr_buf name = FR_BUF_INIT;
 			char *url = NULL;
 			fr_buf_printf(&name, "ferry_rehearsal_%ld_%zu", (long)getpid(), i);
 			fr_log(f, FERRY_LOG_INFO, NULL, "cloning database '%s' into '%s'", c->name,
 			       name.ptr);
-			if (drv->clone(c, name.ptr, &url, &err)) {
+			if (fr_db_clone(c, name.ptr, &url, &err) ||
+			    fr_db_repoint(c, url, g->root, &err)) {
 				rc = fr_fail(f, FERRY_EFAILED, "cannot clone database '%s' for the rehearsal: "
 				                               "%s", c->name, err.ptr);
-				drv->drop_clone(c, name.ptr, &err);
+				fr_db_drop_clone(&f->cfg->dbs[i], name.ptr, &err);
+				fr_free(url);
 				fr_buf_release(&name);
 				goto done;
 			}
+			fr_free(url);
 			clones[i] = fr_buf_detach(&name);
-			fr_free(c->url);
-			c->url = url;
 			continue;
 		}
-		if (strncmp(f->cfg->dbs[i].path, f->root, rl) || f->cfg->dbs[i].path[rl] != '/') {
-			fr_buf p = FR_BUF_INIT;
-			fr_buf_printf(&p, "%s/.ferry/databases/%s.sqlite", dir.ptr, c->name);
-			fr_free(c->path);
-			c->path = fr_buf_detach(&p);
+		if (fr_copy_db_path(f, &f->cfg->dbs[i], dir.ptr, &to, &err) ||
+		    (to && fr_db_point_at_file(c, to, &err))) {
+			fr_free(to);
+			rc = fr_fail(f, FERRY_EFAILED, "cannot point database '%s' at its copy: %s",
+			             c->name, err.ptr);
+			goto done;
 		}
+		fr_free(to);
 	}
 	g->natives = f->natives; /* borrowed for the run, given back below */
 	g->nnatives = f->nnatives;
@@ -124,14 +144,13 @@ int fr_rehearse(ferry *f, const char *target, const ferry_run_options *o)
 done:
 	json_decref(doc);
 	for (i = 0; i < f->cfg->ndbs; i++) {
-		const fr_db_driver *drv = fr_db_driver_find(f->cfg->dbs[i].driver);
 		fr_buf_reset(&err);
 		/* Dropped through the original's server: the copy's handle is closed first. */
 		if (clones[i]) {
 			fr_db_close(g ? g->vdb : NULL);
 			if (g)
 				g->vdb = NULL;
-			if (drv->drop_clone(&f->cfg->dbs[i], clones[i], &err))
+			if (fr_db_drop_clone(&f->cfg->dbs[i], clones[i], &err))
 				fr_log(f, FERRY_LOG_WARN, NULL, "cannot drop the rehearsal database '%s': %s",
 				       clones[i], err.ptr);
 		}

@@ -19,7 +19,6 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,13 +44,8 @@ int fr_engine_open_db(engine *e, run_db *r)
 {
 	if (r->db)
 		return 0;
-	if (r->conf->path) {
-		char *dir = fr_strdup(r->conf->path);
-		if (dir) {
-			fr_mkdir_p(dirname(dir), 0755);
-			fr_free(dir);
-		}
-	}
+	if (fr_db_prepare(r->conf, &e->err))
+		return -1;
 	return fr_db_open(&r->db, r->conf, &e->err);
 }
 
@@ -106,8 +100,7 @@ int fr_engine_init(engine *e, ferry *f, const ferry_run_options *opts)
 		for (i = 0; i < e->ndbs; i++) {
 			e->dbs[i].conf = &f->cfg->dbs[i];
 			e->db_names[i] = f->cfg->dbs[i].name;
-			/* A script gets a file database's path, or the URL of a server's. */
-			e->db_urls[i] = f->cfg->dbs[i].path ? f->cfg->dbs[i].path : f->cfg->dbs[i].url;
+			e->db_urls[i] = fr_db_script_value(&f->cfg->dbs[i]);
 		}
 		e->ctx.db_names = e->db_names;
 		e->ctx.db_urls = e->db_urls;
@@ -170,9 +163,8 @@ static int lock_databases(engine *e, int wait)
 	size_t i;
 	for (i = 0; i < e->ndbs; i++) {
 		run_db *r = &e->dbs[i];
-		const fr_db_driver *drv = fr_db_driver_find(r->conf->driver);
 		int rc;
-		if (!drv || !drv->lock || r->locked)
+		if (!fr_db_can(r->conf, FR_DB_CAP_SESSION_LOCK) || r->locked)
 			continue;
 		if (fr_engine_open_db(e, r))
 			return fr_fail_msg(f, FERRY_EINVALID, e->err.ptr);
@@ -199,8 +191,8 @@ int fr_engine_reconcile(engine *e, fr_reg **regs, size_t *nregs)
 		fr_record *recs = NULL;
 		char **ids = NULL;
 		size_t nrecs = 0;
-		if (r->conf->path && !fr_exists(r->conf->path))
-			continue; /* an SQLite file not made yet holds no record */
+		if (!fr_db_exists(r->conf))
+			continue; /* a database not made yet (an SQLite file) holds no record */
 		if (fr_engine_open_db(e, r)) {
 			fr_free(idx);
 			return fr_fail_msg(f, FERRY_EINVALID, e->err.ptr);
@@ -607,43 +599,13 @@ static void record_failed(engine *e, const fr_action *a, const char *msg)
  * FERRY_EINVALID with a message when path (or, when it does not exist yet,
  * the nearest folder above it) is not writable.
  */
-static int need_writable(const char *path, const char *what, const char *name, fr_buf *err)
+static int need_writable(const char *path, const char *what, fr_buf *err)
 {
-	char *dir;
-	int ok;
-	if (fr_exists(path)) {
-		ok = access(path, W_OK) == 0;
-		/*
-		 * A file also needs its folder: a database for the journal beside
-		 * it, the version file for the atomic rename.
-		 */
-		if (ok) {
-			struct stat sb;
-			dir = fr_strdup(path);
-			ok = dir && (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) ?
-			             access(path, W_OK | X_OK) == 0 :
-			             access(dirname(dir), W_OK | X_OK) == 0);
-			fr_free(dir);
-		}
-	} else {
-		dir = fr_strdup(path);
-		/* The nearest existing folder above must let us create it. */
-		while (dir && strcmp(dir, "/") && strcmp(dir, ".")) {
-			char *up = dirname(dir);
-			if (up != dir)
-				memmove(dir, up, strlen(up) + 1);
-			if (fr_exists(dir))
-				break;
-		}
-		ok = dir && access(dir, W_OK | X_OK) == 0;
-		fr_free(dir);
-	}
-	if (ok)
+	if (fr_writable(path))
 		return 0;
-	fr_buf_printf(err, "the %s%s%s%s '%s' is not writable by this user: %s; nothing was "
-	                   "changed (fix its permissions or run ferry as its owner)",
-	              what, name ? " '" : "", name ? name : "", name ? "'" : "", path,
-	              strerror(errno ? errno : EACCES));
+	fr_buf_printf(err, "the %s '%s' is not writable by this user: %s; nothing was changed "
+	                   "(fix its permissions or run ferry as its owner)",
+	              what, path, strerror(errno ? errno : EACCES));
 	return FERRY_EINVALID;
 }
 
@@ -686,13 +648,13 @@ static int preflight(engine *e, const ferry_plan *p)
 	for (i = 0; i < p->nacts && !rc; i++) {
 		const fr_action *a = &p->acts[i];
 		run_db *r = a->kind == FR_ACT_STEP && a->database ? find_db(e, a->database) : NULL;
-		if (r && r->conf->path)
-			rc = need_writable(r->conf->path, "database", r->conf->name, &err);
+		if (r)
+			rc = fr_db_writable(r->conf, &err);
 	}
 	if (!rc && f->cfg->version_file)
-		rc = need_writable(f->cfg->version_file, "version file", NULL, &err);
+		rc = need_writable(f->cfg->version_file, "version file", &err);
 	if (!rc)
-		rc = need_writable(f->ferry_dir, "state folder", NULL, &err);
+		rc = need_writable(f->ferry_dir, "state folder", &err);
 	if (rc)
 		fr_fail_msg(f, rc, err.ptr);
 	fr_buf_release(&err);

@@ -109,47 +109,57 @@ static int copy_walked(fr_walk *wk, int event, const char *rel, const char *full
 	return rc;
 }
 
-/*
- * Copies the file database dc into the copy at real, through its driver:
- * at the same path relative to the root, or at .ferry/databases/<name>
- * (with the driver's extension of a copy) when it lives outside the root.
- * One not created yet is left out.
- */
-static int copy_db(ferry *f, const fr_dbconf *dc, const char *real, fr_buf *err)
+int fr_copy_db_path(ferry *f, const fr_dbconf *dc, const char *real, char **out, fr_buf *err)
 {
 	const fr_db_driver *drv = fr_db_driver_find(dc->driver);
 	fr_buf p = FR_BUF_INIT;
-	char **files = NULL, *rel = NULL, *slash;
+	char **files = NULL, *rel = NULL;
 	size_t n = 0;
-	int rc = -1, bad;
+	*out = NULL;
 	if (fr_db_files(dc, &files, &n, err))
 		return -1;
-	if (!n || !fr_exists(files[0])) {
-		rc = 0;
-		goto done;
+	if (n) {
+		if (bk_rel_of(f->root, files[0], &rel) == 0 && rel && *rel)
+			fr_buf_printf(&p, "%s/%s", real, rel);
+		else
+			fr_buf_printf(&p, "%s/.ferry/databases/%s%s", real, dc->name,
+			              drv && drv->snapshot_ext ? drv->snapshot_ext : "");
 	}
-	if (bk_rel_of(f->root, files[0], &rel) == 0 && rel && *rel)
-		fr_buf_printf(&p, "%s/%s", real, rel);
-	else
-		fr_buf_printf(&p, "%s/.ferry/databases/%s%s", real, dc->name,
-		              drv && drv->snapshot_ext ? drv->snapshot_ext : "");
-	if (p.oom) {
-		fr_buf_puts(err, "out of memory");
-		goto done;
-	}
-	slash = strrchr(p.ptr, '/');
-	*slash = '\0';
-	bad = fr_mkdir_p(p.ptr, 0755);
-	*slash = '/';
-	if (bad) {
-		fr_buf_printf(err, "cannot create the folder of '%s': %s", p.ptr, strerror(errno));
-		goto done;
-	}
-	rc = fr_db_copy(dc, p.ptr, err);
-done:
 	fr_free(rel);
 	fr_strv_free(files, n);
+	if (p.oom) {
+		fr_buf_release(&p);
+		fr_buf_puts(err, "out of memory");
+		return -1;
+	}
+	*out = n ? fr_buf_detach(&p) : NULL;
 	fr_buf_release(&p);
+	return 0;
+}
+
+/*
+ * Copies the file database dc into the copy at real, through its driver,
+ * where fr_copy_db_path() says. One not created yet is left out.
+ */
+static int copy_db(ferry *f, const fr_dbconf *dc, const char *real, fr_buf *err)
+{
+	char *to = NULL, *slash;
+	int rc = -1, bad;
+	if (!fr_db_exists(dc))
+		return 0;
+	if (fr_copy_db_path(f, dc, real, &to, err))
+		return -1;
+	if (!to)
+		return 0;
+	slash = strrchr(to, '/');
+	*slash = '\0';
+	bad = fr_mkdir_p(to, 0755);
+	*slash = '/';
+	if (bad)
+		fr_buf_printf(err, "cannot create the folder of '%s': %s", to, strerror(errno));
+	else
+		rc = fr_db_copy(dc, to, err);
+	fr_free(to);
 	return rc;
 }
 

@@ -282,3 +282,53 @@ void fr_records_free(fr_record *r, size_t n)
 	}
 	fr_free(r);
 }
+
+int fr_db_repoint(fr_dbconf *c, const char *url, const char *root, fr_buf *err)
+{
+	char *u = fr_strdup(url);
+	if (!u) {
+		fr_buf_puts(err, "out of memory");
+		return -1;
+	}
+	FR_FREE(c->driver);
+	FR_FREE(c->path);
+	FR_FREE(c->where);
+	fr_free(c->url);
+	c->url = u;
+	return fr_db_url_parse(c, c->url, root, err);
+}
+
+int fr_db_point_at_file(fr_dbconf *c, const char *path, fr_buf *err)
+{
+	char *p;
+	if (!fr_db_can(c, FR_DB_CAP_FILES)) {
+		fr_buf_printf(err, "database '%s' is not a file here", c->name ? c->name : "?");
+		return -1;
+	}
+	if (!(p = fr_strdup(path))) {
+		fr_buf_puts(err, "out of memory");
+		return -1;
+	}
+	fr_free(c->path);
+	c->path = p;
+	return 0;
+}
+
+int fr_db_clone(const fr_dbconf *c, const char *name, char **out_url, fr_buf *err)
+{
+	const fr_db_driver *d = conf_driver(c);
+	*out_url = NULL;
+	if (!d || !(d->caps & FR_DB_CAP_CLONE)) {
+		fr_buf_printf(err, "database '%s' cannot be cloned", c->name ? c->name : "?");
+		return -1;
+	}
+	return d->clone(c, name, out_url, err);
+}
+
+int fr_db_drop_clone(const fr_dbconf *c, const char *name, fr_buf *err)
+{
+	const fr_db_driver *d = conf_driver(c);
+	if (!d || !(d->caps & FR_DB_CAP_CLONE))
+		return 0;
+	return d->drop_clone(c, name, err);
+}

@@ -310,6 +310,14 @@ const char *fr_db_where(const fr_dbconf *c);
 int fr_db_open(fr_db **out, const fr_dbconf *conf, fr_buf *err);
 void fr_db_close(fr_db *db);
 
+/* conf made again from url (its driver and location): a rehearsal's clone. */
+int fr_db_repoint(fr_dbconf *c, const char *url, const char *root, fr_buf *err);
+/* conf (FR_DB_CAP_FILES) pointed at another file: a rehearsal's copy. -1 otherwise. */
+int fr_db_point_at_file(fr_dbconf *c, const char *path, fr_buf *err);
+/* clone()/drop_clone() through conf's driver; -1 (clone) or 0 (drop) without CLONE. */
+int fr_db_clone(const fr_dbconf *c, const char *name, char **out_url, fr_buf *err);
+int fr_db_drop_clone(const fr_dbconf *c, const char *name, fr_buf *err);
+
 /*
  * conf's database files (see files above): 0 with none for a server or a
  * driver not built in; -1 with a message on err when memory runs out.

@@ -141,3 +141,24 @@ backups() { ferry --json backup list | jq -r '.backups[] | "\(.type) \(.version)
 	[ -s "$demo/data/search/titles.txt" ]
 	[ "$(jq -r .logging.level "$demo/config/app.json")" = info ]
 }
+
+@test "--rehearse of a database outside the root runs on its copy; the original is untouched" {
+	outside="$BATS_TEST_TMPDIR/elsewhere/app.db"
+	mkdir -p "$(dirname "$outside")"
+	cp "$ROOT/data/app.db" "$outside"
+	sed -i "s|  main: sqlite:data/app.db|  main: sqlite://$outside|" "$ROOT/ferry.yaml"
+	before=$(sqlite3 "$outside" .dump)
+	out=$(ferry --json up --rehearse 2>/dev/null)
+	[ "$(echo "$out" | jq -r .status)" = success ]
+	[ "$(echo "$out" | jq -r '[.steps[].status] | join(",")')" = "applied,applied" ]
+	[ "$(sqlite3 "$outside" .dump)" = "$before" ]
+	[ "$(ferry version)" = 0.1.0 ]
+}
+
+@test "--rehearse with nothing to do copies nothing" {
+	ferry up >/dev/null
+	run ferry up --rehearse
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"rehearsing on a copy"* ]]
+	[[ "$output" == *"nothing to do"* ]]
+}
