@@ -13,7 +13,7 @@
  *
  * How it runs: an executable file with a "#!" line (or a compiled program)
  * is run directly; anything else under /bin/sh. The run gets its own
- * process group (hooks.h's runner): at the time limit, or on
+ * process group (util/proc.h's runner): at the time limit, or on
  * ferry_interrupt(), the whole group gets SIGTERM, then SIGKILL 5 s later.
  * Output lines (stdout and stderr merged) go to ctx->output.
  *
@@ -25,9 +25,9 @@
  */
 #include "step.h"
 #include "../catalog.h" /* fr_transition: the from and to that --dry-run shows */
-#include "../hooks.h"
 #include "../util/alloc.h"
 #include "../util/fs.h"
+#include "../util/proc.h"
 
 #include <ctype.h>
 #include <errno.h>
