@@ -638,6 +638,8 @@ static void load_folder(loader *ld, const char *name)
 		} else if ((k = kind_of(ld, name, fn, &st)) != NULL) {
 			if ((s = new_step(ld, name, fn, tostr, &st, k)) != NULL) {
 				s->tr = t;
+				s->from = &t->from;
+				s->to = &t->to;
 				t->steps[t->nsteps++] = s;
 			}
 		}
@@ -817,6 +819,8 @@ static void make_flat_transitions(loader *ld)
 		}
 		for (k = i; k < j; k++) {
 			ld->flats[k].s->tr = t;
+			ld->flats[k].s->from = &t->from;
+			ld->flats[k].s->to = &t->to;
 			t->steps[t->nsteps++] = ld->flats[k].s;
 		}
 	}
@@ -1213,6 +1217,8 @@ int fr_catalog_add_native(fr_catalog *c, const char *from, const char *to, const
 	if (!t->est_given)
 		t->est_seconds = (double)t->nsteps * FR_DEFAULT_STEP_SECONDS;
 	s->tr = t;
+	s->from = &t->from;
+	s->to = &t->to;
 	ns = fr_realloc(c->steps, (c->nsteps + 1) * sizeof *ns);
 	if (!ns) {
 		t->nsteps--;

@@ -1296,6 +1296,25 @@ int ferry_register_step(ferry *f, const ferry_native_step *step)
 	return 0;
 }
 
+const ferry_native_step *fr_native_find(ferry *f, const char *id)
+{
+	size_t i;
+	for (i = 0; f && id && i < f->nnatives; i++)
+		if (!strcmp(f->natives[i].id, id))
+			return &f->natives[i];
+	return NULL;
+}
+
+char *fr_native_take_error(ferry *f)
+{
+	char *msg;
+	if (!f)
+		return NULL;
+	msg = f->native_error;
+	f->native_error = NULL;
+	return msg;
+}
+
 void ferry_set_error(ferry *f, const char *message)
 {
 	if (!f)

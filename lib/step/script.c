@@ -24,7 +24,6 @@
  * writes it to a private file in the scratch folder and runs that.
  */
 #include "step.h"
-#include "../catalog.h" /* fr_transition: the from and to that --dry-run shows */
 #include "../util/alloc.h"
 #include "../util/fs.h"
 #include "../util/proc.h"
@@ -597,10 +596,10 @@ static int script_describe(const fr_step *s, fr_buf *out)
 	if (lp > lr + 1 && lr && strcmp(s->path + lp - lr, s->rel) == 0 &&
 	    s->path[lp - lr - 1] == '/')
 		fr_buf_add(&root, s->path, lp - lr - 1);
-	if (s->tr) {
-		fr_vpattern_format(&s->tr->from, from, sizeof from);
-		fr_version_format(&s->tr->to, to, sizeof to);
-	}
+	if (s->from)
+		fr_vpattern_format(s->from, from, sizeof from);
+	if (s->to)
+		fr_version_format(s->to, to, sizeof to);
 	fr_buf_printf(out, "# script %s: forward, timeout %d s, %s, %s%s\n", script_rel(s),
 	              p->timeout, p->irreversible ? "irreversible" : "reversible (backward)",
 	              p->database ? "recorded in database " : "on no database",

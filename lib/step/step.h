@@ -97,7 +97,9 @@ struct fr_step {
 	char *path;    /* absolute path of the file */
 	char *rel;     /* path relative to the root, for messages */
 	const fr_step_kind *kind;
-	fr_transition *tr;
+	fr_transition *tr;  /* the engine's; a kind reads from and to instead */
+	const fr_vpattern *from; /* the transition's from and to (what --dry-run shows) */
+	const fr_version *to;
 	int64_t size;
 	int64_t mtime_ns;
 	int64_t ino;
@@ -115,6 +117,17 @@ const fr_step_kind *fr_step_kind_find(const char *name);
 
 /* Reads the step's file and runs kind->load once. */
 int fr_step_load(fr_step *s, fr_buf *err);
+
+/*
+ * What the library gives the native kind about the steps an application
+ * registered on its handle (defined in lib/ferry.c, where they are kept):
+ * a kind reaches the handle only through these and the public API.
+ */
+struct ferry_native_step;
+/* The step registered on f with that id, or NULL. */
+const struct ferry_native_step *fr_native_find(struct ferry *f, const char *id);
+/* The message a callback left with ferry_set_error(), handed over (fr_free it), or NULL. */
+char *fr_native_take_error(struct ferry *f);
 
 extern const fr_step_kind fr_step_sql;
 extern const fr_step_kind fr_step_script;
