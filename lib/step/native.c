@@ -118,6 +118,8 @@ static int native_describe(const fr_step *s, fr_buf *out)
 
 const fr_step_kind fr_step_native = {
 	.name = "native",
+	.noun = "native step",
+	.flags = FR_KIND_NO_FILE,
 	.claims = native_claims,
 	.database = native_database,
 	.transactional = native_transactional,

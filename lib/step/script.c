@@ -626,8 +626,53 @@ static int script_describe(const fr_step *s, fr_buf *out)
 	return out->oom ? -1 : 0;
 }
 
+/* ---- ferry new ------------------------------------------------------------ */
+
+static const char script_template[] =
+	"#!/bin/sh\n"
+	"# {name}: a script step. ferry runs it as '<file> forward', 'backward' or 'check'\n"
+	"# in the installation's root, with FERRY_ROOT, FERRY_FROM, FERRY_TO, FERRY_STEP,\n"
+	"# FERRY_DRY_RUN and FERRY_DB_<NAME> in its environment. Header lines:\n"
+	"#   '# ferry:irreversible' when it has no backward (write that line alone),\n"
+	"#   '# ferry:database NAME' to record it in that database,\n"
+	"#   '# ferry:timeout SECONDS' (default 3600).\n"
+	"set -eu\n"
+	"\n"
+	"case \"$1\" in\n"
+	"forward)\n"
+	"\t# Write the change here.\n"
+	"\t;;\n"
+	"backward)\n"
+	"\t# Write what undoes it here.\n"
+	"\t;;\n"
+	"check)\n"
+	"\t# Exit 0 when the step must run, 1 when its change is there already.\n"
+	"\texit 0\n"
+	"\t;;\n"
+	"*)\n"
+	"\techo \"usage: $0 forward|backward|check\" >&2\n"
+	"\texit 2\n"
+	"\t;;\n"
+	"esac\n";
+
+static int script_new_template(fr_buf *out, const char *name)
+{
+	return fr_template_fill(out, script_template, name);
+}
+
+static int script_is_template(const char *text, size_t len)
+{
+	return fr_template_matches(script_template, text, len);
+}
+
 const fr_step_kind fr_step_script = {
 	.name = "script",
+	.noun = "script step",
+	.files = "*.sh or any executable file",
+	.flags = FR_KIND_EXECUTABLE,
+	.new_ext = "sh",
+	.new_template = script_new_template,
+	.is_template = script_is_template,
 	.claims = script_claims,
 	.load = script_load,
 	.unload = script_unload,
