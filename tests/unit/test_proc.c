@@ -163,6 +163,7 @@ static void test_timeout_kills_the_group(void **state)
 	free(pidtext);
 	free(pidfile);
 	t_rmrf(dir);
+	free(dir);
 	fr_buf_release(&cmd);
 	fr_buf_release(&out);
 	fr_buf_release(&err);
@@ -208,6 +209,7 @@ static void test_lines_env_and_cwd(void **state)
 	assert_string_equal(r.last, "no newline");
 	unsetenv("FR_PROC_B");
 	t_rmrf(dir);
+	free(dir);
 	fr_buf_release(&out);
 	fr_buf_release(&err);
 	fr_buf_release(&want);
