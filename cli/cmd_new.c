@@ -1,4 +1,4 @@
-/* cmd_new.c - `ferry new <to-version> <name> [--kind sql] [--from V]`. */
+/* cmd_new.c - `ferry new <to-version> <name> [--kind KIND] [--from V]`. */
 #include "cli.h"
 
 #include <jansson.h>
@@ -7,7 +7,8 @@ int cmd_new(int argc, char **argv)
 {
 	const char *to = NULL, *name = NULL, *kind = NULL, *from = NULL;
 	const cli_opt opts[] = {
-		OPT_STR_(0, "kind", &kind, "KIND", "the step kind: sql (default)"),
+		OPT_STR_(0, "kind", &kind, "KIND", "the step kind, by its name or file extension "
+		                                   "(default: the library's first; see ferry(1))"),
 		OPT_STR_(0, "from", &from, "V", "the transition's from (default: the version below)"),
 		OPT_ARG_("to-version", &to, 1, "the version the step belongs to"),
 		OPT_ARG_("name", &name, 1, "a short name: letters, digits, _ and -"),

@@ -322,7 +322,7 @@ int ferry_backup_prune(char **out, ferry *f, int keep, long older_than_seconds);
  * 0 on success, anything else on failure (with ferry_set_error() to say
  * why). check sets *needed to 1 when the step must run, 0 when done.
  */
-typedef struct {
+typedef struct ferry_native_step {
 	unsigned int version;     /* FERRY_NATIVE_STEP_VERSION */
 	const char *id;           /* "<to>/<name>": the step id; the name orders it */
 	const char *from;         /* the transition's from (version or pattern) */

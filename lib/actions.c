@@ -173,7 +173,7 @@ size_t fr_find_drift(ferry *f, const fr_reg *regs, size_t n, fr_buf *out)
 			continue;
 		s = fr_catalog_step(f->cat, regs[i].id);
 		/* A native step has no file to drift; the program that runs it may be another. */
-		if (!s && !strcmp(regs[i].kind, "native"))
+		if (!s && fr_kind_has(fr_step_kind_find(regs[i].kind), FR_KIND_NO_FILE))
 			continue;
 		if (!s) {
 			/* A step of a version above the catalog's latest, or a removed file. */
@@ -210,7 +210,8 @@ static int make_basis(struct ferry_plan *p, ferry *f, fr_reg **idx, size_t nregs
 		fr_sha256_update(h, p->trs[i]->name, strlen(p->trs[i]->name) + 1);
 		for (j = 0; j < p->trs[i]->nsteps; j++) {
 			fr_step *s = p->trs[i]->steps[j];
-			if (!s->checksum[0] && !s->no_file && fr_state_checksum(f->state, s))
+			if (!s->checksum[0] && !fr_kind_has(s->kind, FR_KIND_NO_FILE) &&
+			    fr_state_checksum(f->state, s))
 				goto done;
 			fr_sha256_update(h, s->id, strlen(s->id) + 1);
 			fr_sha256_update(h, s->checksum, strlen(s->checksum) + 1);
@@ -487,6 +488,9 @@ json_t *fr_plan_to_json(const struct ferry_plan *p, fr_buf *err)
 				db = s->kind->database(s);
 				json_object_set_new(so, "reversible", json_boolean(s->kind->reversible(s)));
 			} else {
+				/* One problem a line, however many steps have one. */
+				if (err->len && err->ptr[err->len - 1] != '\n')
+					fr_buf_putc(err, '\n');
 				json_object_set_new(so, "reversible", json_null());
 			}
 			if (db && !*db)

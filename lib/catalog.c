@@ -48,9 +48,6 @@
 
 #define TRANSITION_FILE "transition.yaml"
 #define VERSIONS_FILE "versions.yaml"
-#define KIND_HINT \
-	"(this build runs SQL steps *.sql, script steps *.sh or any executable file, and ops " \
-	"steps *.yaml or *.yml)"
 
 /* ---- folder listings ---------------------------------------------------- */
 
@@ -310,8 +307,10 @@ static const fr_step_kind *kind_of(loader *ld, const char *sub, const char *name
 		return k;
 	if (ld->nerr++)
 		fr_buf_putc(ld->err, '\n');
-	fr_buf_printf(ld->err, "cannot tell the step kind of '%s%s%s%s%s' " KIND_HINT, ld->reldir,
-	              *ld->reldir ? "/" : "", sub ? sub : "", sub ? "/" : "", name);
+	fr_buf_printf(ld->err, "cannot tell the step kind of '%s%s%s%s%s' (this build runs ",
+	              ld->reldir, *ld->reldir ? "/" : "", sub ? sub : "", sub ? "/" : "", name);
+	fr_step_kinds_files(ld->err);
+	fr_buf_putc(ld->err, ')');
 	return NULL;
 }
 
@@ -638,6 +637,8 @@ static void load_folder(loader *ld, const char *name)
 		} else if ((k = kind_of(ld, name, fn, &st)) != NULL) {
 			if ((s = new_step(ld, name, fn, tostr, &st, k)) != NULL) {
 				s->tr = t;
+				s->from = &t->from;
+				s->to = &t->to;
 				t->steps[t->nsteps++] = s;
 			}
 		}
@@ -817,6 +818,8 @@ static void make_flat_transitions(loader *ld)
 		}
 		for (k = i; k < j; k++) {
 			ld->flats[k].s->tr = t;
+			ld->flats[k].s->from = &t->from;
+			ld->flats[k].s->to = &t->to;
 			t->steps[t->nsteps++] = ld->flats[k].s;
 		}
 	}
@@ -1136,7 +1139,7 @@ int fr_catalog_add_native(fr_catalog *c, const char *from, const char *to, const
 	fr_transition *t = NULL;
 	fr_step *s, **ns;
 	char tostr[FR_VERSION_STR_MAX], a[FR_VERSION_STR_MAX], b[FR_VERSION_STR_MAX];
-	size_t i, lto, lname, total;
+	size_t i, lto, lname, lkind, total;
 	char *p;
 
 	if (fr_vpattern_parse(&fp, from, err) || fr_version_parse(&tv, to, err))
@@ -1144,7 +1147,8 @@ int fr_catalog_add_native(fr_catalog *c, const char *from, const char *to, const
 	fr_version_format(&tv, tostr, sizeof tostr);
 	fr_vpattern_format(&fp, a, sizeof a);
 	if (fp.fixed == 3 && fr_version_cmp(&fp.v, &tv) >= 0) {
-		fr_buf_printf(err, "native step '%s/%s': '%s' is not above '%s'", tostr, name, tostr, a);
+		fr_buf_printf(err, "%s '%s/%s': '%s' is not above '%s'", fr_kind_noun(kind), tostr,
+		              name, tostr, a);
 		return FERRY_EINVALID;
 	}
 	for (i = 0; i < c->ntrs && !t; i++) {
@@ -1154,7 +1158,8 @@ int fr_catalog_add_native(fr_catalog *c, const char *from, const char *to, const
 	}
 	lto = strlen(tostr);
 	lname = strlen(name);
-	total = (lto + 1 + lname + 1) + (lname + 1) + (9 + lto + 1 + lname + 1) * 2;
+	lkind = strlen(kind->name);
+	total = (lto + 1 + lname + 1) + (lname + 1) + (lkind + 3 + lto + 1 + lname + 1) * 2;
 	if (!(s = fr_calloc(1, sizeof *s + total)))
 		goto oom;
 	p = (char *)(s + 1);
@@ -1163,7 +1168,8 @@ int fr_catalog_add_native(fr_catalog *c, const char *from, const char *to, const
 	p = put(p, "/", 1);
 	p = put(p, name, lname + 1);
 	if (fr_catalog_step(c, s->id)) {
-		fr_buf_printf(err, "native step '%s': a step with that id exists already", s->id);
+		fr_buf_printf(err, "%s '%s': a step with that id exists already", fr_kind_noun(kind),
+		              s->id);
 		fr_free(s);
 		return FERRY_EINVALID;
 	}
@@ -1171,12 +1177,14 @@ int fr_catalog_add_native(fr_catalog *c, const char *from, const char *to, const
 	p = put(p, name, lname + 1);
 	/* No file: path and rel only name it, for messages and the fingerprint. */
 	s->path = p;
-	p = put(p, "(native) ", 9);
+	/* "(<kind>) <id>" */
+	p = put(p, "(", 1);
+	p = put(p, kind->name, lkind);
+	p = put(p, ") ", 2);
 	p = put(p, s->id, lto + 1 + lname + 1);
 	s->rel = s->path;
 	s->kind = kind;
 	s->priv = priv;
-	s->no_file = 1;
 	memcpy(s->checksum, checksum, FR_CHECKSUM_LEN + 1);
 	if (!t) {
 		fr_transition **nt = fr_realloc(c->trs, (c->ntrs + 1) * sizeof *nt);
@@ -1190,7 +1198,9 @@ int fr_catalog_add_native(fr_catalog *c, const char *from, const char *to, const
 		t->from = fp;
 		t->to = tv;
 		t->backup_required = 1;
-		t->name = fr_strdup("(native)");
+		t->name = fr_malloc(lkind + 3);
+		if (t->name)
+			put(put(put(t->name, "(", 1), kind->name, lkind), ")", 2);
 		c->trs[c->ntrs++] = t;
 		qsort(c->trs, c->ntrs, sizeof *c->trs, cmp_tr);
 		if (add_node(c, &tv) || (fp.fixed == 3 && add_node(c, &fp.v)))
@@ -1205,6 +1215,8 @@ int fr_catalog_add_native(fr_catalog *c, const char *from, const char *to, const
 	if (!t->est_given)
 		t->est_seconds = (double)t->nsteps * FR_DEFAULT_STEP_SECONDS;
 	s->tr = t;
+	s->from = &t->from;
+	s->to = &t->to;
 	ns = fr_realloc(c->steps, (c->nsteps + 1) * sizeof *ns);
 	if (!ns) {
 		t->nsteps--;

@@ -244,8 +244,8 @@ int fr_load_catalog(ferry *f)
 		if (fr_checksum(text.ptr, text.len, ck))
 			ck[0] = '\0';
 		fr_buf_release(&text);
-		rc = fr_catalog_add_native(f->cat, n->from, n->to, slash + 1, &fr_step_native,
-		                           (void *)n, ck, &err);
+		rc = fr_catalog_add_native(f->cat, n->from, n->to, slash + 1,
+		                           fr_step_kind_with(FR_KIND_NO_FILE), (void *)n, ck, &err);
 	}
 	if (rc) {
 		fr_catalog_free(f->cat);
@@ -870,8 +870,9 @@ int ferry_list(char **out, ferry *f)
 		json_object_set_new(o, "to", json_string(regs[i].to));
 		json_object_set_new(o, "kind", json_string(regs[i].kind));
 		/* A native step registered by the application, not by this program: applied. */
-		json_object_set_new(o, "state", json_string(strcmp(regs[i].kind, "native") ?
-		                                            "missing" : "applied"));
+		json_object_set_new(o, "state", json_string(fr_kind_has(fr_step_kind_find(regs[i].kind),
+		                                                        FR_KIND_NO_FILE) ?
+		                                            "applied" : "missing"));
 		json_object_set_new(o, "checksum", json_string(regs[i].checksum));
 		json_object_set_new(o, "applied_at", jtime(regs[i].applied_at_ms));
 		json_object_set_new(o, "duration_ms", json_integer(regs[i].duration_ms));
@@ -951,15 +952,6 @@ int ferry_unlock(ferry *f, int force)
 	return 0;
 }
 
-static const char sql_template[] =
-	"-- %s\n"
-	"-- ferry:up\n"
-	"-- Write the change here, e.g. ALTER TABLE notes ADD COLUMN pinned INTEGER;\n"
-	"\n"
-	"-- ferry:down\n"
-	"-- Write what undoes it, e.g. ALTER TABLE notes DROP COLUMN pinned;\n"
-	"\n";
-
 int ferry_new_step(char **out, ferry *f, const char *to_version, const char *name,
                    const char *kind, const char *from_version)
 {
@@ -968,12 +960,18 @@ int ferry_new_step(char **out, ferry *f, const char *to_version, const char *nam
 	fr_transition *tr = NULL;
 	fr_buf dir = FR_BUF_INIT, file = FR_BUF_INIT, text = FR_BUF_INIT;
 	char tv[FR_VERSION_STR_MAX], fv[FR_VERSION_STR_MAX];
+	const fr_step_kind *sk = fr_step_kind_for_new(kind);
+	const char *ext = NULL;
 	size_t i;
 	int rc = FERRY_EFAILED, have_from = 0;
 	*out = NULL;
-	if (kind && strcmp(kind, "sql"))
-		return fr_fail(f, FERRY_EINVALID,
-		               "unknown step kind '%s' (this build makes sql steps)", kind);
+	if (!sk) {
+		fr_step_kinds_new_list(&text);
+		rc = fr_fail(f, FERRY_EINVALID, "unknown step kind '%s' (this build makes: %s)", kind,
+		             text.ptr);
+		fr_buf_release(&text);
+		return rc;
+	}
 	if (!*name || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	                           "0123456789_-") != strlen(name))
 		return fr_fail(f, FERRY_EINVALID, "invalid step name '%s' (use letters, digits, _ and -)",
@@ -987,6 +985,10 @@ int ferry_new_step(char **out, ferry *f, const char *to_version, const char *nam
 	}
 	if ((rc = fr_load_catalog(f)))
 		return rc;
+	if (fr_kind_new_template(sk, name, &text, &ext)) {
+		fr_buf_release(&text);
+		return fr_fail(f, FERRY_EFAILED, "out of memory");
+	}
 	/* An existing transition into to (from from, when given) takes the step. */
 	for (i = 0; i < f->cat->ntrs; i++) {
 		fr_transition *t = f->cat->trs[i];
@@ -1005,7 +1007,7 @@ int ferry_new_step(char **out, ferry *f, const char *to_version, const char *nam
 	fr_version_format(&to, tv, sizeof tv);
 	if (tr && !tr->dir) {
 		/* A flat transition: the new step is one more flat file of that version. */
-		fr_buf_printf(&file, "%s/%s_%s.sql", f->cfg->migrations, tv, name);
+		fr_buf_printf(&file, "%s/%s_%s.%s", f->cfg->migrations, tv, name, ext);
 		goto write;
 	}
 	if (tr) {
@@ -1046,15 +1048,16 @@ int ferry_new_step(char **out, ferry *f, const char *to_version, const char *nam
 			if (n > top)
 				top = n;
 		}
-		fr_buf_printf(&file, "%s/%03lu_%s.sql", dir.ptr, top + 1, name);
+		fr_buf_printf(&file, "%s/%03lu_%s.%s", dir.ptr, top + 1, name, ext);
 	}
 write:
 	if (fr_exists(file.ptr)) {
 		rc = fr_fail(f, FERRY_EINVALID, "'%s' exists already", file.ptr);
 		goto done;
 	}
-	fr_buf_printf(&text, sql_template, name);
-	if (file.oom || text.oom || fr_write_atomic(file.ptr, text.ptr, text.len, 0644)) {
+	if (file.oom || text.oom ||
+	    fr_write_atomic(file.ptr, text.ptr, text.len,
+	                    fr_kind_has(sk, FR_KIND_EXECUTABLE) ? 0755 : 0644)) {
 		rc = fr_fail(f, FERRY_EFAILED, "cannot write '%s': %s", file.ptr, strerror(errno));
 		goto done;
 	}
@@ -1112,6 +1115,25 @@ int ferry_register_step(ferry *f, const ferry_native_step *step)
 	f->cat = NULL;
 	fr_ok(f);
 	return 0;
+}
+
+const ferry_native_step *fr_native_find(ferry *f, const char *id)
+{
+	size_t i;
+	for (i = 0; f && id && i < f->nnatives; i++)
+		if (!strcmp(f->natives[i].id, id))
+			return &f->natives[i];
+	return NULL;
+}
+
+char *fr_native_take_error(ferry *f)
+{
+	char *msg;
+	if (!f)
+		return NULL;
+	msg = f->native_error;
+	f->native_error = NULL;
+	return msg;
 }
 
 void ferry_set_error(ferry *f, const char *message)

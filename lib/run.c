@@ -218,7 +218,7 @@ int fr_engine_reconcile(engine *e, fr_reg **regs, size_t *nregs)
 				memset(&n, 0, sizeof n);
 				n.id = recs[j].id;
 				n.database = (char *)r->conf->name;
-				n.kind = recs[j].kind ? recs[j].kind : "sql";
+				n.kind = recs[j].kind ? recs[j].kind : (char *)fr_step_kind_default()->name;
 				n.from = recs[j].from ? recs[j].from : "";
 				n.to = recs[j].to ? recs[j].to : "";
 				n.checksum = recs[j].checksum ? recs[j].checksum : "";
@@ -638,10 +638,10 @@ static int preflight(engine *e, const ferry_plan *p)
 				fr_buf_printf(&err, "%s%s", k ? ", " : "", f->cfg->dbs[k].name);
 			fr_buf_puts(&err, ")\n");
 			rc = FERRY_EINVALID;
-		} else if (!db && !f->cfg->ndbs) {
-			fr_buf_printf(&err, "%s: an SQL step needs a database, and ferry.yaml defines "
-			                    "none (add one under 'databases:')\n",
-			              a->step->rel);
+		} else if (!db && !f->cfg->ndbs && fr_kind_has(a->step->kind, FR_KIND_NEEDS_DB)) {
+			fr_buf_printf(&err, "%s: an %s needs a database, and ferry.yaml defines none "
+			                    "(add one under 'databases:')\n",
+			              a->step->rel, fr_kind_noun(a->step->kind));
 			rc = FERRY_EINVALID;
 		}
 	}

@@ -156,7 +156,7 @@ int ferry_verify(char **out, ferry *f)
 		if (!applied(regs[i].status))
 			continue;
 		s = fr_catalog_step(f->cat, regs[i].id);
-		if (!s && !strcmp(regs[i].kind, "native"))
+		if (!s && fr_kind_has(fr_step_kind_find(regs[i].kind), FR_KIND_NO_FILE))
 			continue; /* a C step of the application: no file to check */
 		if (!s) {
 			finding(&c, "missing", regs[i].id, "applied, but its file is gone");
@@ -332,7 +332,7 @@ int ferry_check(char **out, ferry *f, const char *target)
 			if (!applied(regs[i].status))
 				continue;
 			s = fr_catalog_step(f->cat, regs[i].id);
-			if (!s && !strcmp(regs[i].kind, "native"))
+			if (!s && fr_kind_has(fr_step_kind_find(regs[i].kind), FR_KIND_NO_FILE))
 				continue;
 			if (!s)
 				finding(&c, "drift", regs[i].id, "applied, but its file is gone");

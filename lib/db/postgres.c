@@ -46,12 +46,12 @@
 #include "../util/alloc.h"
 #include "../util/dl.h"
 #include "../util/fs.h"
+#include "../util/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <poll.h>
-#include <spawn.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -63,7 +63,6 @@
 #define FR_LIBPQ_SONAME "libpq.so.5"
 #endif
 
-extern char **environ;
 
 /*
  * The advisory lock key: the bytes of "ferry" read as a big-endian number
@@ -1971,131 +1970,59 @@ static char *pg_find_tool(pg_db *d, const char *tool, fr_buf *err)
 	return path;
 }
 
-/* environ, with PGPASSWORD set to the url's password when it has one. */
-static char **pg_tool_env(pg_db *d, fr_buf *pw)
+/* Each line a tool writes to stderr, into diag (its first 8 KiB). */
+static void pg_tool_line(void *arg, const char *line)
 {
-	size_t n = 0, i, k = 0;
-	char **env;
-	while (environ && environ[n])
-		n++;
-	env = fr_calloc(n + 2, sizeof *env);
-	if (!env)
-		return NULL;
-	for (i = 0; i < n; i++)
-		if (!d->password || strncmp(environ[i], "PGPASSWORD=", 11) != 0)
-			env[k++] = environ[i];
-	if (d->password) {
-		fr_buf_printf(pw, "PGPASSWORD=%s", d->password);
-		if (pw->oom) {
-			fr_free(env);
-			return NULL;
-		}
-		env[k++] = pw->ptr;
+	fr_buf *diag = arg;
+	if (diag->len < 8192) {
+		fr_buf_puts(diag, line);
+		fr_buf_putc(diag, '\n');
 	}
-	env[k] = NULL;
-	return env;
 }
 
 /*
- * Runs argv (argv[0] an absolute path) with the tools' environment, stdin
- * from /dev/null; its stdout into out (NULL: discarded), its stderr (first
- * 8 KiB) into diag. Returns the exit status (-1 with err set when it could
- * not run or was killed).
+ * Runs argv (argv[0] an absolute path) through util/proc.h, with PGPASSWORD
+ * set to the url's password when it has one, stdin from /dev/null; its
+ * stdout into out (NULL: discarded), its stderr (first 8 KiB) into diag.
+ * The tool stays in ferry's process group, so a terminal's ^C stops it too.
+ * Returns the exit status (-1 with err set when it could not run or was
+ * killed).
  */
 static int pg_spawn(pg_db *d, char *const argv[], fr_buf *out, fr_buf *diag, fr_buf *err)
 {
-	posix_spawn_file_actions_t fa;
-	fr_buf pw = FR_BUF_INIT;
-	char **env = NULL;
-	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, fa_ok = 0, status = 0, ret = -1, rc;
-	pid_t pid = -1;
+	fr_buf pw = FR_BUF_INIT, sink = FR_BUF_INIT;
+	const char *env[2] = { NULL, NULL };
+	fr_proc p;
+	fr_proc_result r;
+	int ret = -1;
 
-	env = pg_tool_env(d, &pw);
-	if (!env) {
-		fr_buf_puts(err, "out of memory");
-		goto done;
-	}
-	if (pipe2(pe, O_CLOEXEC) || (out && pipe2(po, O_CLOEXEC))) {
-		fr_buf_printf(err, "cannot run '%s': %s", argv[0], strerror(errno));
-		goto done;
-	}
-	if (posix_spawn_file_actions_init(&fa))
-		goto fail_spawn;
-	fa_ok = 1;
-	if (posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) ||
-	    (out ? posix_spawn_file_actions_adddup2(&fa, po[1], 1) :
-	           posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0)) ||
-	    posix_spawn_file_actions_adddup2(&fa, pe[1], 2))
-		goto fail_spawn;
-	rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, env);
-	if (rc) {
-		errno = rc;
-		pid = -1;
-		goto fail_spawn;
-	}
-	close(pe[1]);
-	pe[1] = -1;
-	if (po[1] >= 0) {
-		close(po[1]);
-		po[1] = -1;
-	}
-	/* Read both pipes until both close, so neither side blocks on a full pipe. */
-	while (pe[0] >= 0 || po[0] >= 0) {
-		struct pollfd pf[2] = { { pe[0], POLLIN, 0 }, { po[0], POLLIN, 0 } };
-		char buf[4096];
-		int i;
-		if (poll(pf, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (i = 0; i < 2; i++) {
-			int *fd = i ? &po[0] : &pe[0];
-			ssize_t n;
-			if (*fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			n = read(*fd, buf, sizeof buf);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				close(*fd);
-				*fd = -1;
-			} else if (i) {
-				fr_buf_add(out, buf, (size_t)n);
-			} else if (diag->len < 8192) {
-				fr_buf_add(diag, buf, (size_t)n);
-			}
-		}
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			fr_buf_printf(err, "cannot wait for '%s': %s", argv[0], strerror(errno));
+	if (d->password) {
+		fr_buf_printf(&pw, "PGPASSWORD=%s", d->password);
+		if (pw.oom) {
+			fr_buf_puts(err, "out of memory");
 			goto done;
 		}
+		env[0] = pw.ptr;
 	}
-	if (WIFEXITED(status))
-		ret = WEXITSTATUS(status);
+	memset(&p, 0, sizeof p);
+	p.argv = (const char *const *)argv;
+	p.env = env;
+	p.same_pgroup = 1;
+	p.line = pg_tool_line;
+	p.line_arg = diag;
+	p.out = out ? out : &sink;
+	if (fr_proc_run(&p, &r, err))
+		goto done;
+	if (r.status >= 0)
+		ret = r.status;
 	else
-		fr_buf_printf(err, "'%s' was killed by signal %d", argv[0], WTERMSIG(status));
-	goto done;
-fail_spawn:
-	fr_buf_printf(err, "cannot run '%s': %s", argv[0], strerror(errno));
+		fr_buf_printf(err, "'%s' was killed by signal %d", argv[0], r.signo);
 done:
-	if (fa_ok)
-		posix_spawn_file_actions_destroy(&fa);
-	if (pe[0] >= 0)
-		close(pe[0]);
-	if (pe[1] >= 0)
-		close(pe[1]);
-	if (po[0] >= 0)
-		close(po[0]);
-	if (po[1] >= 0)
-		close(po[1]);
-	fr_free(env);
 	/* The buffer held the password: wipe it before it goes back. */
 	if (pw.cap)
 		memset(pw.ptr, 0, pw.cap);
 	fr_buf_release(&pw);
+	fr_buf_release(&sink);
 	pg_scrub(d, err, 0);
 	pg_scrub(d, diag, 0);
 	return ret;

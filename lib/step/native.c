@@ -7,7 +7,7 @@
  * undo looks the id up among the steps registered on the handle.
  */
 #include "step.h"
-#include "../ferry_int.h"
+#include "ferry.h"
 #include "../util/alloc.h"
 
 #include <string.h>
@@ -20,12 +20,12 @@ static const ferry_native_step *native_of(const fr_step *s)
 /* The message a callback left with ferry_set_error(), or a plain one. */
 static void callback_failed(fr_run_ctx *ctx, const char *id, const char *what, int rc)
 {
-	ferry *f = ctx->handle;
-	if (f->native_error && *f->native_error)
-		fr_buf_printf(ctx->err, "%s (%s): %s", id, what, f->native_error);
+	char *msg = fr_native_take_error(ctx->handle);
+	if (msg && *msg)
+		fr_buf_printf(ctx->err, "%s (%s): %s", id, what, msg);
 	else
 		fr_buf_printf(ctx->err, "%s (%s): the callback failed (returned %d)", id, what, rc);
-	FR_FREE(f->native_error);
+	fr_free(msg);
 }
 
 static int native_claims(const char *filename, int executable)
@@ -88,21 +88,16 @@ static int native_undo_text(const fr_step *s, fr_buf *out)
 static int native_undo(fr_run_ctx *ctx, const char *step_id, const char *db_name,
                        const char *text)
 {
-	ferry *f = ctx->handle;
-	size_t i;
+	const ferry_native_step *n;
 	int rc;
 	(void)db_name;
 	if (!text || strncmp(text, "native:", 7)) {
 		fr_buf_printf(ctx->err, "%s: the recorded undo is not a native step's", step_id);
 		return -1;
 	}
-	for (i = 0; i < f->nnatives; i++) {
-		const ferry_native_step *n = &f->natives[i];
-		if (strcmp(n->id, text + 7))
-			continue;
-		if (!n->backward)
-			break;
-		rc = n->backward(f, n->ctx);
+	n = fr_native_find(ctx->handle, text + 7);
+	if (n && n->backward) {
+		rc = n->backward(ctx->handle, n->ctx);
 		if (rc)
 			callback_failed(ctx, step_id, "backward", rc);
 		return rc ? -1 : 0;
@@ -123,6 +118,8 @@ static int native_describe(const fr_step *s, fr_buf *out)
 
 const fr_step_kind fr_step_native = {
 	.name = "native",
+	.noun = "native step",
+	.flags = FR_KIND_NO_FILE,
 	.claims = native_claims,
 	.database = native_database,
 	.transactional = native_transactional,

@@ -13,7 +13,7 @@
  *
  * How it runs: an executable file with a "#!" line (or a compiled program)
  * is run directly; anything else under /bin/sh. The run gets its own
- * process group (hooks.h's runner): at the time limit, or on
+ * process group (util/proc.h's runner): at the time limit, or on
  * ferry_interrupt(), the whole group gets SIGTERM, then SIGKILL 5 s later.
  * Output lines (stdout and stderr merged) go to ctx->output.
  *
@@ -24,10 +24,9 @@
  * writes it to a private file in the scratch folder and runs that.
  */
 #include "step.h"
-#include "../catalog.h" /* fr_transition: the from and to that --dry-run shows */
-#include "../hooks.h"
 #include "../util/alloc.h"
 #include "../util/fs.h"
+#include "../util/proc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -597,10 +596,10 @@ static int script_describe(const fr_step *s, fr_buf *out)
 	if (lp > lr + 1 && lr && strcmp(s->path + lp - lr, s->rel) == 0 &&
 	    s->path[lp - lr - 1] == '/')
 		fr_buf_add(&root, s->path, lp - lr - 1);
-	if (s->tr) {
-		fr_vpattern_format(&s->tr->from, from, sizeof from);
-		fr_version_format(&s->tr->to, to, sizeof to);
-	}
+	if (s->from)
+		fr_vpattern_format(s->from, from, sizeof from);
+	if (s->to)
+		fr_version_format(s->to, to, sizeof to);
 	fr_buf_printf(out, "# script %s: forward, timeout %d s, %s, %s%s\n", script_rel(s),
 	              p->timeout, p->irreversible ? "irreversible" : "reversible (backward)",
 	              p->database ? "recorded in database " : "on no database",
@@ -627,8 +626,53 @@ static int script_describe(const fr_step *s, fr_buf *out)
 	return out->oom ? -1 : 0;
 }
 
+/* ---- ferry new ------------------------------------------------------------ */
+
+static const char script_template[] =
+	"#!/bin/sh\n"
+	"# {name}: a script step. ferry runs it as '<file> forward', 'backward' or 'check'\n"
+	"# in the installation's root, with FERRY_ROOT, FERRY_FROM, FERRY_TO, FERRY_STEP,\n"
+	"# FERRY_DRY_RUN and FERRY_DB_<NAME> in its environment. Header lines:\n"
+	"#   '# ferry:irreversible' when it has no backward (write that line alone),\n"
+	"#   '# ferry:database NAME' to record it in that database,\n"
+	"#   '# ferry:timeout SECONDS' (default 3600).\n"
+	"set -eu\n"
+	"\n"
+	"case \"$1\" in\n"
+	"forward)\n"
+	"\t# Write the change here.\n"
+	"\t;;\n"
+	"backward)\n"
+	"\t# Write what undoes it here.\n"
+	"\t;;\n"
+	"check)\n"
+	"\t# Exit 0 when the step must run, 1 when its change is there already.\n"
+	"\texit 0\n"
+	"\t;;\n"
+	"*)\n"
+	"\techo \"usage: $0 forward|backward|check\" >&2\n"
+	"\texit 2\n"
+	"\t;;\n"
+	"esac\n";
+
+static int script_new_template(fr_buf *out, const char *name)
+{
+	return fr_template_fill(out, script_template, name);
+}
+
+static int script_is_template(const char *text, size_t len)
+{
+	return fr_template_matches(script_template, text, len);
+}
+
 const fr_step_kind fr_step_script = {
 	.name = "script",
+	.noun = "script step",
+	.files = "*.sh or any executable file",
+	.flags = FR_KIND_EXECUTABLE,
+	.new_ext = "sh",
+	.new_template = script_new_template,
+	.is_template = script_is_template,
 	.claims = script_claims,
 	.load = script_load,
 	.unload = script_unload,

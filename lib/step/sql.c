@@ -597,8 +597,35 @@ static int sql_describe(const fr_step *s, fr_buf *out)
 	return out->oom ? -1 : 0;
 }
 
+/* ---- ferry new ------------------------------------------------------------ */
+
+static const char sql_template[] =
+	"-- {name}\n"
+	"-- ferry:up\n"
+	"-- Write the change here, e.g. ALTER TABLE notes ADD COLUMN pinned INTEGER;\n"
+	"\n"
+	"-- ferry:down\n"
+	"-- Write what undoes it, e.g. ALTER TABLE notes DROP COLUMN pinned;\n"
+	"\n";
+
+static int sql_new_template(fr_buf *out, const char *name)
+{
+	return fr_template_fill(out, sql_template, name);
+}
+
+static int sql_is_template(const char *text, size_t len)
+{
+	return fr_template_matches(sql_template, text, len);
+}
+
 const fr_step_kind fr_step_sql = {
 	.name = "sql",
+	.noun = "SQL step",
+	.files = "*.sql",
+	.flags = FR_KIND_NEEDS_DB,
+	.new_ext = "sql",
+	.new_template = sql_new_template,
+	.is_template = sql_is_template,
 	.claims = sql_claims,
 	.load = sql_load,
 	.unload = sql_unload,

@@ -1,7 +1,10 @@
 /*
- * step.h - the step kind interface: one file per kind (sql.c, later
- * script.c, ops.c, native.c) behind one struct of function pointers,
- * looked up by file name. The run engine sees steps only through it.
+ * step.h - the step kind interface: one file per kind (sql.c, script.c,
+ * ops.c, native.c) behind one struct of function pointers, looked up by
+ * file name in step.c's table. The engine sees steps only through it, and
+ * asks a kind's properties through the wrappers here, never by its name.
+ * A kind includes only this header, lib/util/, lib/db/db.h and public
+ * headers (tools/check-layers holds it to that).
  */
 #ifndef FR_STEP_H
 #define FR_STEP_H
@@ -54,41 +57,75 @@ struct fr_run_ctx {
 	struct ferry *handle; /* for native steps' callbacks */
 };
 
-typedef struct fr_step_kind {
-	const char *name; /* "sql" */
+/* Kind flags (fr_step_kind.flags), asked through fr_kind_has(). */
+#define FR_KIND_NEEDS_DB    0x1u /* a step that names no database needs the default one (SQL) */
+#define FR_KIND_NO_FILE     0x2u /* registered in code: no file to read, hash or drift (native) */
+#define FR_KIND_EXECUTABLE  0x4u /* the file `ferry new` writes is made executable (script) */
 
-	/* 1 when a file of this name (executable or not) is a step of this kind. */
+/*
+ * A step kind (after libgit2's sys/refdb_backend.h): each member says
+ * whether a kind must provide it; fr_step_kind_complete() refuses a kind
+ * that lacks one, and the engine reaches the optional ones through the
+ * wrappers below, which handle their absence.
+ */
+typedef struct fr_step_kind {
+	/* Must provide: the kind's name, as the registry records it ("sql"). */
+	const char *name;
+	/* Must provide: what messages call one step of it ("SQL step", "script step"). */
+	const char *noun;
+	/* Optional: the files it claims, for messages ("*.sql"); NULL for a kind without files. */
+	const char *files;
+	/* Optional: FR_KIND_* bits; 0 for none. */
+	unsigned flags;
+
+	/* Must provide: 1 when a file of this name (executable or not) is a step of this kind. */
 	int (*claims)(const char *filename, int executable);
 
 	/*
-	 * Parses the step's text into s->priv. On error appends
-	 * "<file>:<line>: <what>" to err and returns -1.
+	 * Must provide, unless FR_KIND_NO_FILE: parses the step's text into
+	 * s->priv. On error appends "<file>:<line>: <what>" to err and returns -1.
 	 */
 	int (*load)(fr_step *s, const char *text, size_t len, fr_buf *err);
+	/* Optional: frees s->priv. */
 	void (*unload)(fr_step *s);
 
-	/* The database the step changes (NULL: the default), or "" for none. */
+	/* Must provide: the database the step changes (NULL: the default), or "" for none. */
 	const char *(*database)(const fr_step *s);
-	/* 1 when the step may share a transaction with its neighbours on its database. */
+	/* Must provide: 1 when the step may share a transaction with its neighbours. */
 	int (*transactional)(const fr_step *s);
-	/* 1 when the step has a down / backward / recorded undo. */
+	/* Must provide: 1 when the step has a down / backward / recorded undo. */
 	int (*reversible)(const fr_step *s);
 
-	/* check: *needed = 1 when the step must run, 0 when it is already done. */
+	/* Optional: *needed = 1 when the step must run, 0 when it is already done. */
 	int (*check)(fr_run_ctx *ctx, fr_step *s, int *needed);
+	/* Must provide: runs the step. */
 	int (*forward)(fr_run_ctx *ctx, fr_step *s);
-	/* The step's verify (0 when it has none). */
+	/* Optional: the step's verify (0 when it has none). */
 	int (*verify)(fr_run_ctx *ctx, fr_step *s);
 
-	/* The text the registry keeps so that undo() works without the file; "" when irreversible. */
+	/*
+	 * Must provide: the text the registry keeps so that undo() works
+	 * without the file; "" when irreversible.
+	 */
 	int (*undo_text)(const fr_step *s, fr_buf *out);
-	/* Undoes a step from the text undo_text() gave, on database db_name. */
+	/* Must provide: undoes a step from the text undo_text() gave, on database db_name. */
 	int (*undo)(fr_run_ctx *ctx, const char *step_id, const char *db_name, const char *text);
-	/* 1 when that undo may run inside a transaction (0: a no-transaction step's down). */
+	/* Optional: 1 when that undo may run inside a transaction (NULL: it may). */
 	int (*undo_transactional)(const char *text);
 
-	/* Appends what forward() would do (every statement) for --dry-run. */
+	/* Must provide: appends what forward() would do (every statement) for --dry-run. */
 	int (*describe)(const fr_step *s, fr_buf *out);
+
+	/*
+	 * Optional, together: the file `ferry new` writes, <NNN>_<name>.<new_ext>
+	 * holding what new_template() appends for name (NULL: `ferry new`
+	 * cannot make this kind), and is_template(), 1 when a step's text is
+	 * that template untouched (whatever the name), so that plan and up
+	 * refuse it, naming the file.
+	 */
+	const char *new_ext;
+	int (*new_template)(fr_buf *out, const char *name);
+	int (*is_template)(const char *text, size_t len);
 } fr_step_kind;
 
 struct fr_step {
@@ -97,14 +134,15 @@ struct fr_step {
 	char *path;    /* absolute path of the file */
 	char *rel;     /* path relative to the root, for messages */
 	const fr_step_kind *kind;
-	fr_transition *tr;
+	fr_transition *tr;  /* the engine's; a kind reads from and to instead */
+	const fr_vpattern *from; /* the transition's from and to (what --dry-run shows) */
+	const fr_version *to;
 	int64_t size;
 	int64_t mtime_ns;
 	int64_t ino;
 	int executable;
 	char checksum[FR_CHECKSUM_LEN + 1]; /* "" until computed */
 	int loaded;    /* load() has run */
-	int no_file;   /* a native step: no file to read; priv is set at registration */
 	void *priv;    /* the kind's parsed form */
 };
 
@@ -112,9 +150,69 @@ struct fr_step {
 const fr_step_kind *fr_step_kind_for(const char *filename, int executable);
 /* The kind called name ("sql"), or NULL. */
 const fr_step_kind *fr_step_kind_find(const char *name);
+/* The first kind of the table with flag (FR_KIND_NO_FILE: the kind of steps registered in C). */
+const fr_step_kind *fr_step_kind_with(unsigned flag);
+/*
+ * The kind `ferry new --kind name` makes: name is a kind's name or its
+ * new_ext ("sql", "script", "sh", "ops"); NULL gives fr_step_kind_default().
+ * NULL when no kind of that name can be made.
+ */
+const fr_step_kind *fr_step_kind_for_new(const char *name);
+/*
+ * The kind a step is when nothing names one: `ferry new` without --kind,
+ * and a registry row written before rows recorded their kind (SQL then).
+ */
+const fr_step_kind *fr_step_kind_default(void);
 
-/* Reads the step's file and runs kind->load once. */
+/* 1 when k (may be NULL: 0) has every bit of flag. */
+int fr_kind_has(const fr_step_kind *k, unsigned flag);
+/* What messages call a step of k ("SQL step"); "step" for NULL. */
+const char *fr_kind_noun(const fr_step_kind *k);
+/*
+ * Appends the template of `ferry new` for a step called name, and sets *ext
+ * to the file's extension. -1 when k cannot make one (or out of memory).
+ */
+int fr_kind_new_template(const fr_step_kind *k, const char *name, fr_buf *out,
+                         const char **ext);
+/* Appends the kinds `ferry new` makes, for messages: "sql, ops (*.yaml), script (*.sh)". */
+void fr_step_kinds_new_list(fr_buf *out);
+/*
+ * Appends the file kinds and what they claim, for messages: "SQL steps
+ * *.sql, script steps *.sh or any executable file, and ops steps *.yaml".
+ */
+void fr_step_kinds_files(fr_buf *out);
+/*
+ * 0 when k provides every member it must (see fr_step_kind), else -1 with
+ * the missing ones appended to why: the table refuses such a kind.
+ */
+int fr_step_kind_complete(const fr_step_kind *k, fr_buf *why);
+
+/*
+ * Reads the step's file and runs kind->load once. A file that is still the
+ * untouched template of `ferry new` is refused: "<rel>: ...".
+ */
 int fr_step_load(fr_step *s, fr_buf *err);
+/* 1 when the step's file is its kind's untouched `ferry new` template (reads it; cheap). */
+int fr_step_untouched(const fr_step *s);
+
+/*
+ * Templates: "{name}" in tmpl stands for the step's name. fill appends tmpl
+ * with name put in; matches is 1 when text is tmpl with any name (letters,
+ * digits, '_' and '-') put in. For the kinds' new_template and is_template.
+ */
+int fr_template_fill(fr_buf *out, const char *tmpl, const char *name);
+int fr_template_matches(const char *tmpl, const char *text, size_t len);
+
+/*
+ * What the library gives the native kind about the steps an application
+ * registered on its handle (defined in lib/ferry.c, where they are kept):
+ * a kind reaches the handle only through these and the public API.
+ */
+struct ferry_native_step;
+/* The step registered on f with that id, or NULL. */
+const struct ferry_native_step *fr_native_find(struct ferry *f, const char *id);
+/* The message a callback left with ferry_set_error(), handed over (fr_free it), or NULL. */
+char *fr_native_take_error(struct ferry *f);
 
 extern const fr_step_kind fr_step_sql;
 extern const fr_step_kind fr_step_script;

@@ -176,3 +176,81 @@ setup() {
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"ferry init"* ]]
 }
+
+@test "new refuses an untouched SQL template at plan, naming the file (exit 2)" {
+	make_install
+	ferry new 0.1.0 add_pins
+	f="migrations/v0.0.0_to_v0.1.0/001_add_pins.sql"
+	run ferry plan
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"$f: still the untouched template of 'ferry new'"* ]]
+	printf -- '-- ferry:up\nCREATE TABLE pins(x);\n' >"$ROOT/$f"
+	run ferry plan
+	[ "$status" -eq 0 ]
+}
+
+@test "new --kind sh: an executable script from the template, refused untouched, run once edited" {
+	make_install
+	run ferry new 0.1.0 reindex --kind sh
+	[ "$status" -eq 0 ]
+	f="migrations/v0.0.0_to_v0.1.0/001_reindex.sh"
+	[[ "$output" == *"$f"* ]]
+	[ -x "$ROOT/$f" ]
+	head -1 "$ROOT/$f" | grep -qx '#!/bin/sh'
+	grep -q 'forward)' "$ROOT/$f"
+	grep -q 'backward)' "$ROOT/$f"
+	grep -q 'check)' "$ROOT/$f"
+	grep -q "'# ferry:irreversible'" "$ROOT/$f"
+	run --separate-stderr ferry --json list
+	[ "$(jq -r '.steps[0].kind' <<<"$output")" = script ]
+	# untouched: plan and up refuse it, naming the file
+	run ferry plan
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"$f: still the untouched template of 'ferry new'"* ]]
+	run ferry up
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"$f"* ]]
+	[ ! -e "$ROOT/ran" ]
+	# edited: accepted and run
+	sed -i 's|# Write the change here.|touch ran|' "$ROOT/$f"
+	run ferry plan
+	[ "$status" -eq 0 ]
+	run ferry up
+	[ "$status" -eq 0 ]
+	[ -e "$ROOT/ran" ]
+	# --kind script names the same kind
+	run ferry new 0.1.0 again --kind script
+	[ "$status" -eq 0 ]
+	[ -x "$ROOT/migrations/v0.0.0_to_v0.1.0/002_again.sh" ]
+}
+
+@test "new --kind ops: a commented op list from the template, refused untouched, run once edited" {
+	make_install
+	run ferry new 0.1.0 settings --kind ops
+	[ "$status" -eq 0 ]
+	f="migrations/v0.0.0_to_v0.1.0/001_settings.yaml"
+	[ -f "$ROOT/$f" ]
+	[ ! -x "$ROOT/$f" ]
+	grep -q '^ops:$' "$ROOT/$f"
+	grep -q '^#  - mkdir:' "$ROOT/$f"
+	run ferry plan
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"$f: still the untouched template of 'ferry new'"* ]]
+	sed -i 's|^#  - mkdir:  {path: data/search, mode: "0750"}|  - mkdir: {path: data/search}|' \
+		"$ROOT/$f"
+	run ferry plan
+	[ "$status" -eq 0 ]
+	run ferry up
+	[ "$status" -eq 0 ]
+	[ -d "$ROOT/data/search" ]
+}
+
+@test "new --kind with a kind it cannot make: exit 2, naming the kinds it can, no file" {
+	make_install
+	run ferry new 0.1.0 x --kind native
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"unknown step kind 'native' (this build makes: sql, ops (*.yaml), script (*.sh))"* ]]
+	run ferry new 0.1.0 x --kind py
+	[ "$status" -eq 2 ]
+	[ -z "$(ls -A "$ROOT/migrations")" ]
+}

@@ -286,5 +286,5 @@ YAML
 	echo x >"$ROOT/migrations/1.3.0_notes.txt"
 	run ferry plan
 	[ "$status" -eq 2 ]
-	[[ "$output" == *"cannot tell the step kind of 'migrations/1.3.0_notes.txt' (this build runs SQL steps *.sql, script steps *.sh or any executable file, and ops steps *.yaml or *.yml)"* ]]
+	[[ "$output" == *"cannot tell the step kind of 'migrations/1.3.0_notes.txt' (this build runs SQL steps *.sql, ops steps *.yaml or *.yml, and script steps *.sh or any executable file)"* ]]
 }

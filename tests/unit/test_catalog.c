@@ -494,8 +494,8 @@ static void test_layout_errors_all_at_once(void **state)
 	                       "'0.2.0/001.sql' (also 'migrations/0.1.0_to_0.2.0/001.sql')");
 	assert_has(f->err.ptr, "cannot tell the step kind of "
 	                       "'migrations/v0.4.0_to_v0.5.0/bad.txt' (this build runs SQL steps "
-	                       "*.sql, script steps *.sh or any executable file, and ops steps "
-	                       "*.yaml or *.yml)");
+	                       "*.sql, ops steps *.yaml or *.yml, and script steps *.sh or any "
+	                       "executable file)");
 	assert_has(f->err.ptr, "cannot tell the step kind of 'migrations/1.0.0_notes.txt'");
 	assert_has(f->err.ptr, "migrations/v0.4.0_to_v0.5.0/sub: unexpected folder inside a "
 	                       "transition folder");

@@ -1,10 +1,8 @@
 /*
- * test_hooks.c - the child-process runner and the service hooks
- * (lib/hooks.c): output lines to the log, the root as working folder and
- * the hook's environment, failures with their reason, health retried until
- * it passes or its time is up, the process group killed at a time limit
- * (SIGKILL after the grace period for one that ignores SIGTERM), and no
- * file descriptor of ferry's leaking into a child.
+ * test_hooks.c - the service hooks (lib/hooks.c): output lines to the log,
+ * the root as working folder and the hook's environment, failures with
+ * their reason, health retried until it passes or its time is up. The
+ * runner under them is tests/unit/test_proc.c's.
  */
 #include "helpers.h"
 
@@ -131,84 +129,6 @@ static void test_health_interrupted(void **state)
 	assert_string_equal(x->err.ptr, "health check interrupted");
 }
 
-static void lines(void *arg, const char *line)
-{
-	fr_buf_printf(arg, "%s\n", line);
-}
-
-/* A program that ignores SIGTERM gets SIGKILL after the grace period. */
-static void test_proc_timeout_sigkill(void **state)
-{
-	const char *argv[] = { "/bin/sh", "-c", "trap '' TERM; echo waiting; sleep 30; sleep 30",
-	                       NULL };
-	fr_buf out = FR_BUF_INIT, err = FR_BUF_INIT;
-	fr_proc_result r;
-	fr_proc p;
-	double t0 = fr_mono_ms();
-	(void)state;
-	memset(&p, 0, sizeof p);
-	p.argv = argv;
-	p.timeout_s = 1;
-	p.grace_ms = 300;
-	p.line = lines;
-	p.line_arg = &out;
-	assert_int_equal(fr_proc_run(&p, &r, &err), 0);
-	assert_true(r.timed_out);
-	assert_int_equal(r.status, -1);
-	assert_int_equal(r.signo, SIGKILL);
-	assert_true(fr_mono_ms() - t0 < 4000);
-	assert_string_equal(out.ptr, "waiting\n");
-	assert_string_equal(r.last, "waiting");
-	assert_false(fr_proc_ok(&r));
-	fr_buf_reset(&out);
-	fr_proc_explain(&r, 1, &out);
-	assert_string_equal(out.ptr, "timed out after 1 s (its process group was killed)");
-	fr_buf_release(&out);
-	fr_buf_release(&err);
-}
-
-static void test_proc_cannot_start(void **state)
-{
-	const char *argv[] = { "/nonexistent/program", NULL };
-	fr_buf err = FR_BUF_INIT;
-	fr_proc_result r;
-	fr_proc p;
-	(void)state;
-	memset(&p, 0, sizeof p);
-	p.argv = argv;
-	assert_int_equal(fr_proc_run(&p, &r, &err), -1);
-	assert_string_equal(err.ptr, "cannot run '/nonexistent/program': No such file or directory");
-	fr_buf_release(&err);
-}
-
-/* Descriptors of ferry's (a lock, a database) are not inherited; long lines come in pieces. */
-static void test_proc_fds_and_long_lines(void **state)
-{
-	const char *argv[] = { "/bin/sh", "-c", NULL, NULL };
-	fr_buf out = FR_BUF_INIT, err = FR_BUF_INIT, cmd = FR_BUF_INIT;
-	fr_proc_result r;
-	fr_proc p;
-	int fd = open("/dev/null", O_RDONLY); /* no O_CLOEXEC */
-	(void)state;
-	assert_true(fd > 2);
-	fr_buf_printf(&cmd, "test -e /proc/self/fd/%d && echo leaked || echo closed; "
-	                    "head -c 10000 /dev/zero | tr '\\0' x; echo", fd);
-	argv[2] = cmd.ptr;
-	memset(&p, 0, sizeof p);
-	p.argv = argv;
-	p.line = lines;
-	p.line_arg = &out;
-	assert_int_equal(fr_proc_run(&p, &r, &err), 0);
-	assert_true(fr_proc_ok(&r));
-	assert_int_equal(strncmp(out.ptr, "closed\n", 7), 0);
-	/* 10000 bytes: a piece of 8192, then the rest */
-	assert_int_equal(out.len, 7 + 8192 + 1 + 1808 + 1);
-	close(fd);
-	fr_buf_release(&out);
-	fr_buf_release(&err);
-	fr_buf_release(&cmd);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,9 +138,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_health_retries_until_it_passes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health_gives_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health_interrupted, setup, teardown),
-		cmocka_unit_test(test_proc_timeout_sigkill),
-		cmocka_unit_test(test_proc_cannot_start),
-		cmocka_unit_test(test_proc_fds_and_long_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,6 +73,8 @@ static int setup(void **state)
 	e->step.path = e->path;
 	e->step.kind = &fr_step_script;
 	e->step.tr = &e->tr;
+	e->step.from = &e->tr.from;
+	e->step.to = &e->tr.to;
 	*state = e;
 	return 0;
 }

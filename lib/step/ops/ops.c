@@ -187,6 +187,11 @@ static int ops_describe(const fr_step *s, fr_buf *out)
 
 const fr_step_kind fr_step_ops = {
 	.name = "ops",
+	.noun = "ops step",
+	.files = "*.yaml or *.yml",
+	.new_ext = "yaml",
+	.new_template = fr_ops_new_template,
+	.is_template = fr_ops_is_template,
 	.claims = ops_claims,
 	.load = ops_load,
 	.unload = ops_unload,

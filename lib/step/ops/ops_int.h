@@ -164,4 +164,8 @@ int fr_ops_undo_replay(fr_run_ctx *ctx, const char *step_id, const char *text);
 int fr_ops_dry_run(const ops_priv *p, const char *rel, const char *step_id, const char *root,
                    fr_buf *out);
 
+/* template.c: the file `ferry new --kind ops` writes, and telling it untouched. */
+int fr_ops_new_template(fr_buf *out, const char *name);
+int fr_ops_is_template(const char *text, size_t len);
+
 #endif
