@@ -164,6 +164,20 @@ static int add_drift(struct ferry_plan *p, const char *line)
 	return (v[p->ndrift] = fr_strdup(line)) ? (p->ndrift++, 0) : -1;
 }
 
+fr_drift fr_drift_of(ferry *f, const fr_reg *r, fr_step **s_out)
+{
+	fr_step *s = fr_catalog_step(f->cat, r->id);
+	if (s_out)
+		*s_out = s;
+	/* A native step has no file to drift; the program that runs it may be another. */
+	if (!s)
+		return fr_kind_has(fr_step_kind_find(r->kind), FR_KIND_NO_FILE) ? FR_DRIFT_NO_FILE :
+		                                                                   FR_DRIFT_GONE;
+	if (fr_state_checksum(f->state, s))
+		return FR_DRIFT_UNREADABLE;
+	return strcmp(s->checksum, r->checksum) ? FR_DRIFT_CHANGED : FR_DRIFT_NONE;
+}
+
 size_t fr_find_drift(ferry *f, const fr_reg *regs, size_t n, fr_buf *out)
 {
 	size_t i, count = 0;
@@ -171,23 +185,24 @@ size_t fr_find_drift(ferry *f, const fr_reg *regs, size_t n, fr_buf *out)
 		fr_step *s;
 		if (!applied_status(regs[i].status))
 			continue;
-		s = fr_catalog_step(f->cat, regs[i].id);
-		/* A native step has no file to drift; the program that runs it may be another. */
-		if (!s && fr_kind_has(fr_step_kind_find(regs[i].kind), FR_KIND_NO_FILE))
+		switch (fr_drift_of(f, &regs[i], &s)) {
+		case FR_DRIFT_NONE:
+		case FR_DRIFT_NO_FILE:
 			continue;
-		if (!s) {
+		case FR_DRIFT_GONE:
 			/* A step of a version above the catalog's latest, or a removed file. */
 			fr_buf_printf(out, "  %s: applied, but its file is gone\n", regs[i].id);
-			count++;
-		} else if (fr_state_checksum(f->state, s)) {
+			break;
+		case FR_DRIFT_UNREADABLE:
 			fr_buf_printf(out, "  %s: cannot read '%s': %s\n", regs[i].id, s->rel,
 			              strerror(errno));
-			count++;
-		} else if (strcmp(s->checksum, regs[i].checksum)) {
+			break;
+		case FR_DRIFT_CHANGED:
 			fr_buf_printf(out, "  %s: changed since it was applied (%s, now %s)\n",
 			              regs[i].id, regs[i].checksum, s->checksum);
-			count++;
+			break;
 		}
+		count++;
 	}
 	return count;
 }
@@ -243,6 +258,10 @@ done:
 	return rc;
 }
 
+/*
+ * One function: the order of the actions is the order of its statements,
+ * which is the point of reading it (SPEC 6 steps 5 to 9, top to bottom).
+ */
 int fr_plan_resolve(struct ferry_plan *p, ferry *f, fr_reg **idx, const fr_reg *regs,
                     size_t nregs, const ferry_run_options *o, fr_buf *err)
 {
@@ -543,17 +562,6 @@ json_t *fr_plan_to_json(const struct ferry_plan *p, fr_buf *err)
 
 /* ---- the public plan calls ---- */
 
-static int publish(ferry *f, json_t *doc, char **out)
-{
-	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(doc);
-	if (!s)
-		return fr_fail(f, FERRY_EFAILED, "out of memory");
-	*out = fr_strdup(s);
-	free(s);
-	return *out ? 0 : fr_fail(f, FERRY_EFAILED, "out of memory");
-}
-
 /* A plan's expectations of the installation are its own basis and actions. */
 static int expect_itself(struct ferry_plan *p)
 {
@@ -819,7 +827,7 @@ int ferry_plan_json(char **out, const ferry_plan *p)
 		return rc;
 	}
 	fr_buf_release(&err);
-	return publish(f, doc, out);
+	return fr_publish(f, doc, out);
 }
 
 int ferry_plan_dot(char **out, const ferry_plan *p)

@@ -26,6 +26,18 @@ int fr_plan_resolve(struct ferry_plan *p, ferry *f, fr_reg **idx, const fr_reg *
 /* The number of step actions of a resolved plan. */
 size_t fr_plan_nsteps(const struct ferry_plan *p);
 
+/* How an applied step's file stands against its record (the drift scan). */
+typedef enum {
+	FR_DRIFT_NONE,       /* the file is as it was applied */
+	FR_DRIFT_NO_FILE,    /* a step of a kind with no file (native): nothing to compare */
+	FR_DRIFT_GONE,       /* the file is gone (or the step is above the catalog) */
+	FR_DRIFT_UNREADABLE, /* the file cannot be read; errno says why */
+	FR_DRIFT_CHANGED,    /* the file's checksum is not the recorded one */
+} fr_drift;
+
+/* The drift of applied step r; *s_out (may be NULL) gets its catalog step, or NULL. */
+fr_drift fr_drift_of(ferry *f, const fr_reg *r, fr_step **s_out);
+
 /*
  * Appends one line per applied step whose file changed or vanished
  * ("  ID: what"); returns the count.

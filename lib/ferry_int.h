@@ -82,6 +82,26 @@ int fr_catalog_and_current(ferry *f, fr_version *cur);
 /* ferry_plan_new(), which also gives the current version it read, even when it fails after. */
 int fr_plan_new(ferry_plan **out, ferry *f, const char *target, fr_version *current);
 
+/*
+ * The version database (the default one, when its driver keeps the
+ * version), opened once or taken from its thread; NULL when there is none
+ * or it failed (*rc then says how).
+ */
+struct fr_db *fr_version_db(ferry *f, int *rc);
+
+/* Closes the version database and its thread (ferry_close). */
+void fr_vdb_close(ferry *f);
+
+/*
+ * Hands the document doc (consumed) to the caller as text in *out (JSON,
+ * indented, keys in order). 0, or FERRY_EFAILED out of memory.
+ */
+struct json_t;
+int fr_publish(ferry *f, struct json_t *doc, char **out);
+
+/* The `history` document's object of one run. */
+struct json_t *fr_run_json(const fr_run_row *r);
+
 /* Loads the catalog once (FERRY_EINVALID with every problem in the message). */
 int fr_load_catalog(ferry *f);
 

@@ -99,6 +99,7 @@ static int add_restart(struct ferry_plan *p, const char *name)
 	return 0;
 }
 
+/* One function: the shortest-path pass and its bookkeeping share the node table. */
 int fr_plan_compute(struct ferry_plan **out, const fr_catalog *cat, const fr_version *from,
                     const fr_version *target, fr_buf *err)
 {

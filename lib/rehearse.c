@@ -23,6 +23,10 @@
  * reported step by step, then discarded. The real installation is only
  * read. No backup and no hooks: nothing real is stopped or saved.
  */
+/*
+ * One function: the copy, the run on it and the clean-up share every
+ * resource (the folder, the copy's handle, the clones) and one done: path.
+ */
 int fr_rehearse(ferry *f, const char *target, const ferry_run_options *o)
 {
 	ferry_open_options oo = FERRY_OPEN_OPTIONS_INIT;

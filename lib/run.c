@@ -929,7 +929,8 @@ static void warn_missing_restarts(ferry *f, const ferry_plan *p)
  * returns at once when it has no actions (the start-up fast path); the
  * second, under the lock and after reconciling, resolves it again and
  * walks it. given: a plan read from a file, which must be the plan made
- * now or nothing runs.
+ * now or nothing runs. One function because the two passes are one loop
+ * (goto again) over the same locals; its steps are the calls it makes.
  */
 static int run_up(ferry *f, const ferry_plan *given, const char *target,
                   const ferry_run_options *o)

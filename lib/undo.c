@@ -283,7 +283,8 @@ static int plan_restores(const struct ferry_plan *u)
  * interrupt and at the first failure. A rollback (!check_stop) runs to the
  * end: when an undo fails, the backup taken before the run (if any) is
  * restored in place of the remaining undos, and the version record and the
- * hooks after them still run.
+ * hooks after them still run. One function, as walk() in run.c: one case
+ * per kind of action reads as the list it executes.
  */
 int fr_walk_undo(engine *e, const struct ferry_plan *u, int check_stop)
 {

@@ -7,6 +7,7 @@
  */
 #include "backup.h"
 #include "ferry_int.h"
+#include "actions.h"
 #include "plan.h"
 #include "util/alloc.h"
 #include "util/fs.h"
@@ -155,22 +156,22 @@ int ferry_verify(char **out, ferry *f)
 		fr_step *s;
 		if (!applied(regs[i].status))
 			continue;
-		s = fr_catalog_step(f->cat, regs[i].id);
-		if (!s && fr_kind_has(fr_step_kind_find(regs[i].kind), FR_KIND_NO_FILE))
+		switch (fr_drift_of(f, &regs[i], &s)) {
+		case FR_DRIFT_NO_FILE:
 			continue; /* a C step of the application: no file to check */
-		if (!s) {
+		case FR_DRIFT_GONE:
 			finding(&c, "missing", regs[i].id, "applied, but its file is gone");
 			continue;
-		}
-		if (fr_state_checksum(f->state, s)) {
+		case FR_DRIFT_UNREADABLE:
 			finding(&c, "unreadable", regs[i].id, "cannot read '%s': %s", s->rel,
 			        strerror(errno));
 			continue;
-		}
-		if (strcmp(s->checksum, regs[i].checksum)) {
+		case FR_DRIFT_CHANGED:
 			finding(&c, "changed", regs[i].id, "file changed since it was applied (%s, now %s)",
 			        regs[i].checksum, s->checksum);
 			continue;
+		case FR_DRIFT_NONE:
+			break;
 		}
 		if (!strcmp(regs[i].status, "skipped") || !s->kind->verify)
 			continue;
@@ -328,15 +329,13 @@ int ferry_check(char **out, ferry *f, const char *target)
 	}
 	if (fr_state_registry(f->state, &regs, &nregs) == 0) {
 		for (i = 0; i < nregs; i++) {
-			fr_step *s;
+			fr_drift d;
 			if (!applied(regs[i].status))
 				continue;
-			s = fr_catalog_step(f->cat, regs[i].id);
-			if (!s && fr_kind_has(fr_step_kind_find(regs[i].kind), FR_KIND_NO_FILE))
-				continue;
-			if (!s)
+			d = fr_drift_of(f, &regs[i], NULL);
+			if (d == FR_DRIFT_GONE)
 				finding(&c, "drift", regs[i].id, "applied, but its file is gone");
-			else if (fr_state_checksum(f->state, s) || strcmp(s->checksum, regs[i].checksum))
+			else if (d == FR_DRIFT_UNREADABLE || d == FR_DRIFT_CHANGED)
 				finding(&c, "drift", regs[i].id, "file changed since it was applied");
 		}
 		fr_state_cache_save(f->state);

@@ -224,8 +224,6 @@ int bk_find(ferry *f, const char *id, bk_row *out);
 /* The row of r in state.db, and its verified mark; fail f. */
 int bk_row_put(ferry *f, const bk_row *r);
 int bk_row_verified(ferry *f, const char *id, int verified);
-/* doc as JSON text in *out (fr_free it); takes doc. */
-int bk_publish(ferry *f, json_t *doc, char **out);
 
 /* ---- write.c and manifest.c: writing an archive ---- */
 

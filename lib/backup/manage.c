@@ -297,19 +297,6 @@ void bk_lock_give(ferry *f, int took)
 		fr_lock_release(&f->lock);
 }
 
-int bk_publish(ferry *f, json_t *doc, char **out)
-{
-	char *s = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(doc);
-	if (!s)
-		return fr_fail(f, FERRY_EFAILED, "out of memory");
-	*out = fr_strdup(s);
-	free(s);
-	if (!*out)
-		return fr_fail(f, FERRY_EFAILED, "out of memory");
-	return 0;
-}
-
 /* ---- verify, list, prune ---- */
 
 static int verify_impl(char **out, ferry *f, const char *id)
@@ -335,7 +322,7 @@ static int verify_impl(char **out, ferry *f, const char *id)
 	json_object_set_new(doc, "version", json_incref(json_object_get(man, "version")));
 	json_object_set_new(doc, "entries", json_integer((json_int_t)r.nrecs));
 	json_object_set_new(doc, "findings", json_incref(r.findings));
-	if ((rc = bk_publish(f, doc, out)))
+	if ((rc = fr_publish(f, doc, out)))
 		goto done;
 	if (r.nfind) {
 		bk_findings_text(&r, &msg);
@@ -398,7 +385,7 @@ int ferry_backup_list(char **out, ferry *f)
 	json_object_set_new(doc, "backups", arr);
 	json_object_set_new(doc, "dir", json_string(f->cfg->backup_dir));
 	bk_rows_free(rows, n);
-	if ((rc = bk_publish(f, doc, out)))
+	if ((rc = fr_publish(f, doc, out)))
 		return rc;
 	fr_ok(f);
 	return 0;
@@ -448,7 +435,7 @@ int ferry_backup_prune(char **out, ferry *f, int keep, long older_than_seconds)
 	tbl_drop_missing(f);
 	json_object_set_new(doc, "removed", removed);
 	json_object_set_new(doc, "kept", kept);
-	rc = bk_publish(f, doc, out);
+	rc = fr_publish(f, doc, out);
 	doc = NULL;
 	if (!rc)
 		fr_ok(f);
