@@ -867,6 +867,43 @@ static void test_backup_through_mock(void **state)
 	free(out);
 }
 
+/*
+ * A backup before the mock is made (nothing ran yet) takes no copy of it
+ * and does not make it: the driver's exists() says there is nothing.
+ */
+static void test_backup_of_unmade_mock(void **state)
+{
+	char *root = t_tmpdir(), *out = t_tmpdir(), *id = NULL, *text;
+	ferry *f = NULL;
+	fr_buf archive = FR_BUF_INIT;
+	json_t *man, *db;
+	(void)state;
+	install(root, "mock:unmade");
+	assert_int_equal(ferry_open(&f, root, NULL), 0);
+	assert_int_equal(ferry_backup_create(&id, f, NULL), 0);
+	assert_int_equal(mock_db_exists("unmade"), 0);
+	fr_buf_printf(&archive, "%s/.ferry/backups/%s.tar.zst", root, id);
+	assert_int_equal(t_sh("tar --zstd -tf '%s' > '%s/list'", archive.ptr, out), 0);
+	text = t_read(out, "list");
+	assert_false(has_line(text, "databases/unmade.mock"));
+	assert_false(has_line(text, "databases/main.mock"));
+	free(text);
+	text = archive_entry(archive.ptr, "MANIFEST.json", out);
+	man = json_loads(text, 0, NULL);
+	free(text);
+	db = json_array_get(json_object_get(man, "databases"), 0);
+	assert_string_equal(json_string_value(json_object_get(db, "driver")), "mock");
+	assert_true(json_is_null(json_object_get(db, "entry")));
+	json_decref(man);
+	ferry_free(id);
+	ferry_close(f);
+	fr_buf_release(&archive);
+	t_rmrf(root);
+	t_rmrf(out);
+	free(root);
+	free(out);
+}
+
 /* What a rehearsal's log shows of its clone of database 'main'. */
 typedef struct {
 	char clone[64]; /* the scratch database it named */
@@ -975,6 +1012,7 @@ int main(void)
 		cmocka_unit_test(test_incomplete_driver_refused),
 		cmocka_unit_test(test_engine_through_mock),
 		cmocka_unit_test(test_backup_through_mock),
+		cmocka_unit_test(test_backup_of_unmade_mock),
 		cmocka_unit_test(test_rehearse_through_mock),
 	};
 	int failed;
