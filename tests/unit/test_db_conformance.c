@@ -925,7 +925,8 @@ static void watch_log(void *ctx, ferry_log_level level, const char *step_id, con
 /*
  * up --rehearse on the mock alone: the plan runs on a clone of the store,
  * the report says the step applied, the clone is dropped after, and the
- * original store is unchanged (then the real run does what was rehearsed).
+ * original store is unchanged (then the real run does what was rehearsed);
+ * a rehearsal that fails drops its clone too.
  */
 static void test_rehearse_through_mock(void **state)
 {
@@ -978,6 +979,27 @@ static void test_rehearse_through_mock(void **state)
 	o.rehearse = 0;
 	assert_int_equal(ferry_up(f, NULL, &o), 0);
 	assert_int_equal(mock_db_has("rh", "c"), 1);
+	reopen_at(&f, root, "0.2.0");
+
+	/* A rehearsal that fails: reported, its clone dropped all the same, the original kept. */
+	t_write(root, "migrations/versions.yaml", "versions:\n  - version: 0.1.0\n"
+	        "  - version: 0.2.0\n  - version: 0.3.0\n");
+	t_write(root, "migrations/v0.2.0_to_v0.3.0/001_b.sql", STEP_B);
+	t_write(root, "migrations/v0.2.0_to_v0.3.0/transition.yaml", "backup_required: false\n");
+	ferry_close(f);
+	assert_int_equal(ferry_open(&f, root, &oo), 0);
+	memset(&w, 0, sizeof w);
+	fr_buf_reset(&before);
+	assert_int_equal(mock_db_dump("rh", &before), 0);
+	o.rehearse = 1;
+	assert_int_equal(ferry_up(f, NULL, &o), FERRY_EFAILED);
+	assert_non_null(strstr(ferry_errmsg(f), "the rehearsal failed"));
+	assert_non_null(strstr(ferry_errmsg(f), "FAIL: the statement says so"));
+	assert_int_equal(strncmp(w.clone, "ferry_rehearsal_", 16), 0);
+	assert_int_equal(mock_db_exists(w.clone), 0);
+	fr_buf_reset(&after);
+	assert_int_equal(mock_db_dump("rh", &after), 0);
+	assert_string_equal(after.ptr, before.ptr);
 	reopen_at(&f, root, "0.2.0");
 
 	ferry_close(f);
