@@ -69,8 +69,9 @@ json_t *bk_db_list(ferry *f, int *missing_driver, fr_buf *err)
 			              "it in ferry.yaml", c->name);
 			*missing_driver = 1;
 		}
-		if (file && !fr_exists(file)) {
-			json_object_set_new(o, "entry", json_null()); /* not created yet */
+		if (!fr_db_exists(c)) {
+			/* Not created yet (its driver says): nothing to copy, and opening would make it. */
+			json_object_set_new(o, "entry", json_null());
 		} else {
 			fr_buf e = FR_BUF_INIT;
 			fr_buf_printf(&e, "databases/%s%s", c->name,

@@ -5,13 +5,20 @@
  * runs up, down and verify through it with nothing about it known outside
  * this file and its line in the driver table (fr_db_test_register).
  *
- * It has no capabilities and leaves prepare and script_value NULL, so the
- * wrappers' defaults are exercised too. begin() keeps a copy of the data
- * that rollback() puts back: one writer at a time, as the tests use it.
+ * It claims FR_DB_CAP_SNAPSHOT (the store written to a text file and read
+ * back, see "the snapshot" below) and FR_DB_CAP_CLONE (the store copied
+ * under a new name), so backups and rehearsals run through it too; it
+ * leaves prepare and script_value NULL, so the wrappers' defaults are
+ * exercised as well. begin() keeps a copy of the data that rollback() puts
+ * back: one writer at a time, as the tests use it.
  */
 #include "mock_db.h"
 #include "ferry.h"
 #include "util/alloc.h"
+#include "util/fs.h"
+
+#include <errno.h>
+#include <inttypes.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -117,11 +124,11 @@ static size_t url_name(const char *url, const char **name)
 	return (*name)[n] && strcmp(*name + n, "?readonly") ? 0 : n;
 }
 
-static mock_store *find_store(const fr_dbconf *c, int create)
+/* The store called name (n bytes); with create, a free slot takes it when there is none. */
+static mock_store *store_get(const char *name, size_t n, int create)
 {
-	const char *name = NULL;
-	size_t n = url_name(c->where, &name), i;
 	mock_store *free_slot = NULL;
+	size_t i;
 	if (!n)
 		return NULL;
 	for (i = 0; i < MOCK_MAX_STORES; i++) {
@@ -137,13 +144,24 @@ static mock_store *find_store(const fr_dbconf *c, int create)
 	return free_slot;
 }
 
+static mock_store *find_store(const fr_dbconf *c, int create)
+{
+	const char *name = NULL;
+	size_t n = url_name(c->where, &name);
+	return store_get(name, n, create);
+}
+
+static void store_forget(mock_store *st)
+{
+	FR_FREE(st->name);
+	data_free(&st->data);
+}
+
 void mock_db_reset(void)
 {
 	size_t i;
-	for (i = 0; i < MOCK_MAX_STORES; i++) {
-		FR_FREE(stores[i].name);
-		data_free(&stores[i].data);
-	}
+	for (i = 0; i < MOCK_MAX_STORES; i++)
+		store_forget(&stores[i]);
 }
 
 static long find_obj(const mock_data *m, const char *obj, size_t len)
@@ -157,11 +175,13 @@ static long find_obj(const mock_data *m, const char *obj, size_t len)
 
 int mock_db_has(const char *name, const char *object)
 {
-	size_t i;
-	for (i = 0; i < MOCK_MAX_STORES; i++)
-		if (stores[i].name && !strcmp(stores[i].name, name))
-			return find_obj(&stores[i].data, object, strlen(object)) >= 0;
-	return -1;
+	const mock_store *st = store_get(name, strlen(name), 0);
+	return st ? find_obj(&st->data, object, strlen(object)) >= 0 : -1;
+}
+
+int mock_db_exists(const char *name)
+{
+	return store_get(name, strlen(name), 0) != NULL;
 }
 
 /* ---- the url ---- */
@@ -513,9 +533,285 @@ static int mock_errcode(fr_db *db)
 	return ((mock_db *)db)->code;
 }
 
+/* ---- the snapshot: the store as a text file ---- */
+
+/*
+ * The file: the line SNAP_HEAD; a line "object" TEXT per object and
+ * "record" TEXT*7 INT*4 per record (id, checksum, kind, from, to, status,
+ * undo; applied_at_ms, duration_ms, run_id, seq), in the store's order;
+ * then "end", so that a file cut short is refused. Each field follows a
+ * tab: TEXT is "-" for NULL, or "=" and the string with backslash, tab,
+ * newline and CR written \\, \t, \n and \r; INT is decimal.
+ */
+#define SNAP_HEAD "mock-snapshot 1\n"
+
+static void put_text(fr_buf *b, const char *s)
+{
+	if (!s) {
+		fr_buf_puts(b, "\t-");
+		return;
+	}
+	fr_buf_puts(b, "\t=");
+	for (; *s; s++) {
+		if (*s == '\\')
+			fr_buf_puts(b, "\\\\");
+		else if (*s == '\t')
+			fr_buf_puts(b, "\\t");
+		else if (*s == '\n')
+			fr_buf_puts(b, "\\n");
+		else if (*s == '\r')
+			fr_buf_puts(b, "\\r");
+		else
+			fr_buf_putc(b, *s);
+	}
+}
+
+static void data_dump(const mock_data *m, fr_buf *b)
+{
+	size_t i;
+	fr_buf_puts(b, SNAP_HEAD);
+	for (i = 0; i < m->nobjs; i++) {
+		fr_buf_puts(b, "object");
+		put_text(b, m->objs[i]);
+		fr_buf_putc(b, '\n');
+	}
+	for (i = 0; i < m->nrecs; i++) {
+		const fr_record *r = &m->recs[i];
+		fr_buf_puts(b, "record");
+		put_text(b, r->id);
+		put_text(b, r->checksum);
+		put_text(b, r->kind);
+		put_text(b, r->from);
+		put_text(b, r->to);
+		put_text(b, r->status);
+		put_text(b, r->undo);
+		fr_buf_printf(b, "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\n",
+		              r->applied_at_ms, r->duration_ms, r->run_id, r->seq);
+	}
+	fr_buf_puts(b, "end\n");
+}
+
+/* The TEXT field at *p, up to end: *out NULL or the string; 0, or -1 when malformed. */
+static int get_text(const char **p, const char *end, char **out)
+{
+	const char *s = *p;
+	fr_buf b = FR_BUF_INIT;
+	*out = NULL;
+	if (s >= end || *s++ != '\t' || s >= end)
+		return -1;
+	if (*s == '-' && (s + 1 == end || s[1] == '\t')) {
+		*p = s + 1;
+		return 0;
+	}
+	if (*s != '=')
+		return -1;
+	for (s++; s < end && *s != '\t'; s++) {
+		char c = *s;
+		if (c == '\\') {
+			c = ++s == end ? 0 : *s == 't' ? '\t' : *s == 'n' ? '\n' : *s == 'r' ? '\r' :
+			    *s == '\\' ? '\\' : 0;
+			if (!c) {
+				fr_buf_release(&b);
+				return -1;
+			}
+		}
+		fr_buf_putc(&b, c);
+	}
+	*out = fr_buf_detach(&b);
+	*p = s;
+	return *out ? 0 : -1;
+}
+
+/* The INT field at *p, up to end; 0, or -1 when malformed. */
+static int get_int(const char **p, const char *end, int64_t *out)
+{
+	const char *s = *p;
+	char *e;
+	long long v;
+	if (end - s < 2 || s[0] != '\t' || !strchr("-0123456789", s[1]))
+		return -1;
+	errno = 0;
+	v = strtoll(s + 1, &e, 10);
+	if (errno || e == s + 1 || e > end)
+		return -1;
+	*out = v;
+	*p = e;
+	return 0;
+}
+
+static int get_record(const char *p, const char *eol, fr_record *r)
+{
+	memset(r, 0, sizeof *r);
+	if (get_text(&p, eol, &r->id) || !r->id || get_text(&p, eol, &r->checksum) ||
+	    get_text(&p, eol, &r->kind) || get_text(&p, eol, &r->from) ||
+	    get_text(&p, eol, &r->to) || get_text(&p, eol, &r->status) ||
+	    get_text(&p, eol, &r->undo) || get_int(&p, eol, &r->applied_at_ms) ||
+	    get_int(&p, eol, &r->duration_ms) || get_int(&p, eol, &r->run_id) ||
+	    get_int(&p, eol, &r->seq) || p != eol) {
+		rec_clear(r);
+		return -1;
+	}
+	return 0;
+}
+
+/* A snapshot's text read into *m; 0, or -1 (m empty) when it is not one or memory ran out. */
+static int data_parse(mock_data *m, const char *text, size_t len)
+{
+	const char *p = text, *end = text + len, *eol;
+	size_t head = strlen(SNAP_HEAD);
+	int done = 0;
+	memset(m, 0, sizeof *m);
+	if (len < head || memcmp(text, SNAP_HEAD, head))
+		return -1;
+	for (p += head; p < end && !done; p = eol + 1) {
+		char *obj = NULL;
+		const char *q;
+		fr_record r, *grown;
+		if (!(eol = memchr(p, '\n', (size_t)(end - p))))
+			goto bad;
+		if (eol - p == 3 && !memcmp(p, "end", 3)) {
+			done = 1;
+		} else if (eol - p > 6 && !memcmp(p, "object", 6)) {
+			q = p + 6;
+			if (get_text(&q, eol, &obj) || !obj || q != eol ||
+			    add_obj(m, obj, strlen(obj))) {
+				fr_free(obj);
+				goto bad;
+			}
+			fr_free(obj);
+		} else if (eol - p > 6 && !memcmp(p, "record", 6)) {
+			if (get_record(p + 6, eol, &r))
+				goto bad;
+			if (!(grown = fr_realloc(m->recs, (m->nrecs + 1) * sizeof *m->recs))) {
+				rec_clear(&r);
+				goto bad;
+			}
+			m->recs = grown;
+			m->recs[m->nrecs++] = r;
+		} else {
+			goto bad;
+		}
+	}
+	if (done && p == end)
+		return 0;
+bad:
+	data_free(m);
+	return -1;
+}
+
+int mock_db_dump(const char *name, fr_buf *out)
+{
+	const mock_store *st = store_get(name, strlen(name), 0);
+	if (!st)
+		return -1;
+	data_dump(&st->data, out);
+	return out->oom ? -1 : 0;
+}
+
+/* The store written to a new file at path (mode 0600); path NULL: can it (always). */
+static int mock_snapshot(fr_db *db, const char *path, fr_buf *err)
+{
+	mock_db *d = (mock_db *)db;
+	fr_buf text = FR_BUF_INIT;
+	int rc = 0;
+	if (!path)
+		return 0;
+	if (db->in_tx) {
+		fr_buf_printf(err, "database '%s': cannot copy inside a transaction", db_name(d));
+		return -1;
+	}
+	data_dump(&d->st->data, &text);
+	if (text.oom) {
+		fr_buf_printf(err, "database '%s': out of memory", db_name(d));
+		rc = -1;
+	} else if (fr_write_atomic(path, text.ptr, text.len, 0600)) {
+		fr_buf_printf(err, "database '%s': cannot write '%s': %s", db_name(d), path,
+		              strerror(errno));
+		rc = -1;
+	}
+	fr_buf_release(&text);
+	return rc;
+}
+
+/* The store replaced by the snapshot at path, all at once: on failure it is as it was. */
+static int mock_restore(fr_db *db, const char *path, fr_buf *err)
+{
+	mock_db *d = (mock_db *)db;
+	fr_buf text = FR_BUF_INIT;
+	mock_data m;
+	int rc = -1;
+	if (db->in_tx) {
+		fr_buf_printf(err, "database '%s': cannot restore inside a transaction", db_name(d));
+		return -1;
+	}
+	if (fr_read_file(path, &text))
+		fr_buf_printf(err, "database '%s': cannot read '%s': %s", db_name(d), path,
+		              strerror(errno));
+	else if (text.oom || data_parse(&m, text.ptr, text.len))
+		fr_buf_printf(err, "database '%s': '%s' is not a mock snapshot", db_name(d), path);
+	else {
+		data_free(&d->st->data);
+		d->st->data = m;
+		rc = 0;
+	}
+	fr_buf_release(&text);
+	return rc;
+}
+
+/* ---- clones: a copy of the store under another name ---- */
+
+/* A copy of conf's store (empty when it was never made) as store name, replacing one there. */
+static int mock_clone(const fr_dbconf *conf, const char *name, char **out_url, fr_buf *err)
+{
+	const mock_store *src = find_store(conf, 0);
+	mock_data copy, none;
+	mock_store *dst;
+	fr_buf url = FR_BUF_INIT;
+	const char *nm;
+	*out_url = NULL;
+	memset(&none, 0, sizeof none);
+	fr_buf_printf(&url, "mock:%s", name);
+	if (url.oom || url_name(url.ptr, &nm) != strlen(name)) {
+		fr_buf_printf(err, "cannot clone into '%s': not a mock database name", name);
+		goto fail;
+	}
+	if (src && !strcmp(src->name, name)) {
+		fr_buf_printf(err, "cannot clone '%s' into itself", name);
+		goto fail;
+	}
+	if (data_copy(&copy, src ? &src->data : &none))
+		goto oom;
+	if (!(dst = store_get(name, strlen(name), 1))) {
+		data_free(&copy);
+		goto oom;
+	}
+	data_free(&dst->data);
+	dst->data = copy;
+	*out_url = fr_buf_detach(&url);
+	return 0;
+oom:
+	fr_buf_printf(err, "cannot clone into '%s': out of memory or no free store", name);
+fail:
+	fr_buf_release(&url);
+	return -1;
+}
+
+/* Forgets the clone name (none there is fine); never conf's own store. */
+static int mock_drop_clone(const fr_dbconf *conf, const char *name, fr_buf *err)
+{
+	mock_store *st = store_get(name, strlen(name), 0);
+	if (st && st == find_store(conf, 0)) {
+		fr_buf_printf(err, "cannot drop '%s': it is the database itself", name);
+		return -1;
+	}
+	if (st)
+		store_forget(st);
+	return 0;
+}
+
 const fr_db_driver mock_db_driver = {
 	.name = "mock",
-	.caps = 0,
+	.caps = FR_DB_CAP_SNAPSHOT | FR_DB_CAP_CLONE,
 	.url_claims = mock_url_claims,
 	.url_parse = mock_url_parse,
 	.exists = mock_exists,
@@ -533,4 +829,9 @@ const fr_db_driver mock_db_driver = {
 	.record_delete = mock_record_delete,
 	.integrity = mock_integrity,
 	.errcode = mock_errcode,
+	.snapshot = mock_snapshot,
+	.restore = mock_restore,
+	.snapshot_ext = ".mock",
+	.clone = mock_clone,
+	.drop_clone = mock_drop_clone,
 };

@@ -3,14 +3,17 @@
  * driver: SQLite (a file in a temporary folder), PostgreSQL (the server of
  * FERRY_TEST_PG, from tests/pg/pg.sh; missing, its group fails) and the
  * mock of mock_db.c. Each driver brings a dialect (the statements that mean
- * the same in its language); the cases are the interface's promises in
- * db.h: transactions, exec errors and their offsets, the query_bool truth
- * table, the record's order and round trip, capabilities against members,
- * urls, and exists/prepare/writable/script_value/describe.
+ * the same in its language, and the capabilities it claims); the cases are
+ * the interface's promises in db.h: transactions, exec errors and their
+ * offsets, the query_bool truth table, the record's order and round trip,
+ * capabilities against members, urls, exists/prepare/writable/
+ * script_value/describe, snapshot/restore, and clone/drop_clone for the
+ * drivers that clone (PostgreSQL, the mock).
  *
- * Last, the engine through the mock alone: ferry_up, ferry_down and
- * ferry_verify by the public API, with nothing about the mock known
- * outside mock_db.c and its slot in the driver table.
+ * Last, the engine through the mock alone, by the public API, with nothing
+ * about the mock known outside mock_db.c and its slot in the driver table:
+ * ferry_up, ferry_down and ferry_verify; backups (create, verify, restore,
+ * rollback) whose only database is the mock; and up --rehearse on a clone.
  */
 #include "helpers.h"
 #include "mock_db.h"
@@ -34,6 +37,7 @@ typedef struct {
 	const char *fails;               /* a statement that fails */
 	const char *q_true, *q_false, *q_null, *q_none; /* the truth table */
 	const char *reset;               /* run first (outside a transaction) */
+	unsigned caps;                   /* the FR_DB_CAP_* the driver claims */
 } dialect;
 
 static const dialect dialects[] = {
@@ -42,15 +46,17 @@ static const dialect dialects[] = {
 	  "SELECT count(*) FROM sqlite_master WHERE name = 'b'",
 	  "SELECT count(*) FROM sqlite_master WHERE name = 'ferry_steps'",
 	  "INSERT INTO nope VALUES (1)", "SELECT 1", "SELECT 0", "SELECT NULL",
-	  "SELECT 1 WHERE 0", "" },
+	  "SELECT 1 WHERE 0", "", FR_DB_CAP_SNAPSHOT | FR_DB_CAP_FILES },
 	{ "postgres", "CREATE TABLE a (x int)", "CREATE TABLE b (x int)",
 	  "SELECT to_regclass('a') IS NOT NULL", "SELECT to_regclass('b') IS NOT NULL",
 	  "SELECT to_regclass('ferry.ferry_steps') IS NOT NULL",
 	  "INSERT INTO nope VALUES (1)", "SELECT true", "SELECT false", "SELECT NULL",
 	  "SELECT 1 WHERE false",
-	  "DROP SCHEMA IF EXISTS ferry CASCADE; DROP TABLE IF EXISTS a, b" },
+	  "DROP SCHEMA IF EXISTS ferry CASCADE; DROP TABLE IF EXISTS a, b",
+	  FR_DB_CAP_SESSION_LOCK | FR_DB_CAP_SHARED_VERSION | FR_DB_CAP_LOCK_TIMEOUT |
+	  FR_DB_CAP_SNAPSHOT | FR_DB_CAP_CLONE },
 	{ "mock", "CREATE a", "CREATE b", "EXISTS a", "EXISTS b", "EXISTS ferry_steps", "FAIL",
-	  "TRUE", "FALSE", "NULL", "NONE", "" },
+	  "TRUE", "FALSE", "NULL", "NONE", "", FR_DB_CAP_SNAPSHOT | FR_DB_CAP_CLONE },
 };
 
 typedef struct {
@@ -155,6 +161,28 @@ static int teardown(void **state)
 	free(e);
 	return 0;
 }
+
+#ifdef FR_HAVE_PQ
+/* A clone is a new database: the role needs CREATEDB for it, given here and taken back. */
+static int pg_had_createdb;
+
+static int setup_postgres_clone(void **state)
+{
+	pg_had_createdb = t_sh("psql \"$FERRY_TEST_PG_ADMIN\" -X -q -A -t -c \"SELECT rolcreatedb "
+	                       "FROM pg_roles WHERE rolname = 'app'\" | grep -qx t") == 0;
+	if (t_sh("psql \"$FERRY_TEST_PG_ADMIN\" -X -q -v ON_ERROR_STOP=1 "
+	         "-c 'ALTER ROLE app CREATEDB' >/dev/null"))
+		fail_msg("cannot give role 'app' CREATEDB through FERRY_TEST_PG_ADMIN");
+	return setup_driver(state, "postgres");
+}
+
+static int teardown_postgres_clone(void **state)
+{
+	if (!pg_had_createdb)
+		t_sh("psql \"$FERRY_TEST_PG_ADMIN\" -X -q -c 'ALTER ROLE app NOCREATEDB' >/dev/null");
+	return teardown(state);
+}
+#endif
 
 /* ---- the cases ---- */
 
@@ -387,6 +415,7 @@ static void test_caps_and_members(void **state)
 	unsigned caps;
 	assert_non_null(d);
 	caps = d->caps;
+	assert_int_equal(caps, e->d->caps); /* what the driver says it can, and no more */
 	assert_int_equal(fr_db_caps(&e->conf), caps);
 	assert_int_equal(fr_db_driver_check(d, &e->err), 0);
 	assert_int_equal(!!(caps & FR_DB_CAP_SESSION_LOCK),
@@ -450,6 +479,95 @@ static void test_location(void **state)
 	}
 	assert_int_equal(fr_db_writable(&e->conf, &e->err), 0);
 	assert_string_equal(e->err.ptr, "");
+}
+
+/* snapshot/restore: the pre-flight takes nothing; a copy puts objects and record back. */
+static void test_snapshot(void **state)
+{
+	env *e = *state;
+	fr_db *db = open_db(e);
+	fr_record a = t_record("0.2.0/001_a.sql", "DROP a;"), b = t_record("0.3.0/001_b.sql", NULL);
+	fr_record *out;
+	fr_buf name = FR_BUF_INIT;
+	char *file, *junk;
+	size_t n;
+	if (!fr_db_can(&e->conf, FR_DB_CAP_SNAPSHOT)) {
+		assert_null(db->drv->snapshot);
+		return;
+	}
+	fr_buf_printf(&name, "copy%s", db->drv->snapshot_ext);
+	file = t_path(e->dir, name.ptr);
+	junk = t_path(e->dir, "junk");
+	assert_int_equal(db->drv->snapshot(db, NULL, &e->err), 0);
+	assert_int_not_equal(access(file, F_OK), 0); /* the pre-flight wrote nothing */
+	t_exec_ok(db, e->d->create_a);
+	assert_int_equal(db->drv->record_put(db, &a, &e->err), 0);
+	assert_int_equal(db->drv->snapshot(db, file, &e->err), 0);
+	assert_int_equal(access(file, R_OK), 0);
+
+	/* Changed after the copy, then put back: objects and record as they were. */
+	t_exec_ok(db, e->d->create_b);
+	assert_int_equal(db->drv->record_put(db, &b, &e->err), 0);
+	assert_int_equal(db->drv->record_delete(db, a.id, &e->err), 0);
+	assert_int_equal(db->drv->restore(db, file, &e->err), 0);
+	db = open_db(e);
+	assert_int_equal(t_qbool(db, e->d->has_a), 1);
+	assert_int_equal(t_qbool(db, e->d->has_b), 0);
+	out = read_all(e, &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].id, a.id);
+	assert_string_equal(out[0].undo, "DROP a;");
+	fr_records_free(out, n);
+
+	/* What is not a copy is refused, and the database stays as it was. */
+	t_write(e->dir, "junk", "not a copy\n");
+	assert_int_equal(db->drv->restore(db, junk, &e->err), -1);
+	assert_true(e->err.len > 0);
+	fr_buf_reset(&e->err);
+	db = open_db(e);
+	assert_int_equal(t_qbool(db, e->d->has_a), 1);
+	assert_string_equal(e->err.ptr, "");
+	fr_buf_release(&name);
+	free(file);
+	free(junk);
+}
+
+/* clone/drop_clone (FR_DB_CAP_CLONE drivers): a copy under another name, then gone. */
+static void test_clone(void **state)
+{
+	env *e = *state;
+	const char *name = "ferry_conformance_clone";
+	fr_dbconf cc;
+	fr_db *cdb = NULL;
+	char *url = NULL;
+	assert_true(fr_db_can(&e->conf, FR_DB_CAP_CLONE));
+	t_exec_ok(open_db(e), e->d->create_a);
+	fr_db_close(e->db);
+	e->db = NULL;
+	assert_int_equal(fr_db_clone(&e->conf, name, &url, &e->err), 0);
+	assert_non_null(url);
+	memset(&cc, 0, sizeof cc);
+	assert_int_equal(fr_db_url_parse(&cc, url, e->dir, &e->err), 0);
+	assert_string_equal(cc.driver, e->d->driver);
+	cc.name = fr_strdup("clone");
+	cc.url = url;
+	assert_int_equal(fr_db_open(&cdb, &cc, &e->err), 0);
+	assert_int_equal(t_qbool(cdb, e->d->has_a), 1);
+	t_exec_ok(cdb, e->d->create_b);
+	fr_db_close(cdb);
+	cdb = NULL;
+	/* The original did not see the clone's change. */
+	assert_int_equal(t_qbool(open_db(e), e->d->has_b), 0);
+	fr_db_close(e->db);
+	e->db = NULL;
+	assert_int_equal(fr_db_drop_clone(&e->conf, name, &e->err), 0);
+	/* Gone: it cannot be opened, or opening makes a new, empty one (dropped again). */
+	if (fr_db_open(&cdb, &cc, &e->err) == 0) {
+		assert_int_equal(t_qbool(cdb, e->d->has_a), 0);
+		fr_db_close(cdb);
+		assert_int_equal(fr_db_drop_clone(&e->conf, name, &e->err), 0);
+	}
+	fr_dbconf_clear(&cc);
 }
 
 /* ---- driver-specific corners of the same members ---- */
@@ -548,8 +666,14 @@ static void test_incomplete_driver_refused(void **state)
 	d.caps = FR_DB_CAP_SESSION_LOCK;
 	refused(&d, "database driver 'mock' claims the session lock but lacks a member of it");
 	d = mock_db_driver;
-	d.restore = fr_db_driver_find("sqlite")->restore;
+	d.caps &= ~FR_DB_CAP_SNAPSHOT;
 	refused(&d, "database driver 'mock' has members of snapshots but does not claim it");
+	d = mock_db_driver;
+	d.snapshot_ext = NULL;
+	refused(&d, "database driver 'mock' claims snapshots but lacks a member of it");
+	d = mock_db_driver;
+	d.drop_clone = NULL;
+	refused(&d, "database driver 'mock' claims clones but lacks a member of it");
 }
 
 /* ---- the engine through the mock, by the public API ---- */
@@ -623,13 +747,275 @@ static void test_engine_through_mock(void **state)
 	free(root);
 }
 
+/* ---- backups and rehearsals through the mock, by the public API ---- */
+
+#define STEP_C "-- ferry:up\nCREATE c;\n-- ferry:down\nDROP c;\n"
+
+/* A transition 0.1.0 -> 0.2.0 whose one step makes object c. */
+static void add_step_c(const char *root)
+{
+	t_write(root, "migrations/versions.yaml",
+	        "versions:\n  - version: 0.1.0\n  - version: 0.2.0\n");
+	t_write(root, "migrations/v0.1.0_to_v0.2.0/001_c.sql", STEP_C);
+	t_write(root, "migrations/v0.1.0_to_v0.2.0/transition.yaml", "backup_required: false\n");
+}
+
+/* 1 when text has line as one of its lines. */
+static int has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+	const char *p;
+	for (p = text; (p = strstr(p, line)) != NULL; p += n)
+		if ((p == text || p[-1] == '\n') && (p[n] == '\n' || !p[n]))
+			return 1;
+	return 0;
+}
+
+/* The text of entry in archive (tar --zstd), through the tar tool; the caller frees it. */
+static char *archive_entry(const char *archive, const char *entry, const char *out)
+{
+	assert_int_equal(t_sh("tar --zstd -xOf '%s' '%s' > '%s/entry'", archive, entry, out), 0);
+	return t_read(out, "entry");
+}
+
+/*
+ * A backup of an installation whose only database is the mock: the
+ * archive holds the mock's snapshot under databases/ and a manifest
+ * naming it; verify passes; a restore (and a rollback) after a step puts
+ * the mock's objects and records, and the version, back as they were.
+ */
+static void test_backup_through_mock(void **state)
+{
+	char *root = t_tmpdir(), *out = t_tmpdir(), *id = NULL, *doc = NULL, *text;
+	ferry *f = NULL;
+	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
+	ferry_restore_options ro = FERRY_RESTORE_OPTIONS_INIT;
+	fr_buf at_backup = FR_BUF_INIT, now = FR_BUF_INIT, archive = FR_BUF_INIT;
+	json_t *man, *db;
+	(void)state;
+	o.skip_backup = 1;
+	install(root, "mock:bk");
+	reopen_at(&f, root, "0.0.0");
+	assert_int_equal(ferry_up(f, NULL, &o), 0);
+	assert_int_equal(mock_db_has("bk", "a"), 1);
+	assert_int_equal(mock_db_dump("bk", &at_backup), 0);
+	assert_non_null(strstr(at_backup.ptr, "record\t=0.1.0/001_a.sql\t"));
+
+	assert_int_equal(ferry_backup_create(&id, f, NULL), 0);
+	fr_buf_printf(&archive, "%s/.ferry/backups/%s.tar.zst", root, id);
+	assert_int_equal(t_sh("tar --zstd -tf '%s' > '%s/list'", archive.ptr, out), 0);
+	text = t_read(out, "list");
+	assert_true(has_line(text, "databases/main.mock"));
+	assert_true(has_line(text, "MANIFEST.json"));
+	free(text);
+	/* The entry is the mock's own snapshot; the manifest names its driver and entry. */
+	text = archive_entry(archive.ptr, "databases/main.mock", out);
+	assert_string_equal(text, at_backup.ptr);
+	free(text);
+	text = archive_entry(archive.ptr, "MANIFEST.json", out);
+	man = json_loads(text, 0, NULL);
+	free(text);
+	assert_non_null(man);
+	assert_string_equal(json_string_value(json_object_get(man, "version")), "0.1.0");
+	db = json_array_get(json_object_get(man, "databases"), 0);
+	assert_string_equal(json_string_value(json_object_get(db, "name")), "main");
+	assert_string_equal(json_string_value(json_object_get(db, "driver")), "mock");
+	assert_string_equal(json_string_value(json_object_get(db, "entry")), "databases/main.mock");
+	assert_true(json_is_null(json_object_get(db, "path"))); /* no file here */
+	assert_int_equal(json_array_size(json_object_get(man, "databases")), 1);
+	json_decref(man);
+	assert_int_equal(ferry_backup_verify(&doc, f, id), 0);
+	ferry_free(doc);
+
+	/* A step further, then the backup restored: the mock as it was, at its version. */
+	add_step_c(root);
+	reopen_at(&f, root, "0.1.0");
+	assert_int_equal(ferry_up(f, NULL, &o), 0);
+	assert_int_equal(mock_db_has("bk", "c"), 1);
+	reopen_at(&f, root, "0.2.0");
+	assert_int_equal(ferry_backup_restore(f, id, NULL), 0); /* a safety backup first */
+	assert_int_equal(mock_db_has("bk", "c"), 0);
+	assert_int_equal(mock_db_has("bk", "a"), 1);
+	assert_int_equal(mock_db_dump("bk", &now), 0);
+	assert_string_equal(now.ptr, at_backup.ptr); /* the objects and the records */
+	reopen_at(&f, root, "0.1.0");
+
+	/* The files came back too: the new transition is gone with them. */
+	assert_int_not_equal(t_sh("test -e '%s/migrations/v0.1.0_to_v0.2.0'", root), 0);
+
+	/* The same again by rollback: the newest backup that is not a safety one is this one. */
+	add_step_c(root);
+	reopen_at(&f, root, "0.1.0");
+	assert_int_equal(ferry_up(f, NULL, &o), 0);
+	assert_int_equal(mock_db_has("bk", "c"), 1);
+	reopen_at(&f, root, "0.2.0");
+	ro.no_safety_backup = 1;
+	assert_int_equal(ferry_rollback(f, NULL, &ro), 0);
+	fr_buf_reset(&now);
+	assert_int_equal(mock_db_dump("bk", &now), 0);
+	assert_string_equal(now.ptr, at_backup.ptr);
+	reopen_at(&f, root, "0.1.0");
+
+	ferry_free(id);
+	ferry_close(f);
+	fr_buf_release(&at_backup);
+	fr_buf_release(&now);
+	fr_buf_release(&archive);
+	t_rmrf(root);
+	t_rmrf(out);
+	free(root);
+	free(out);
+}
+
+/*
+ * A backup before the mock is made (nothing ran yet) takes no copy of it
+ * and does not make it: the driver's exists() says there is nothing.
+ */
+static void test_backup_of_unmade_mock(void **state)
+{
+	char *root = t_tmpdir(), *out = t_tmpdir(), *id = NULL, *text;
+	ferry *f = NULL;
+	fr_buf archive = FR_BUF_INIT;
+	json_t *man, *db;
+	(void)state;
+	install(root, "mock:unmade");
+	assert_int_equal(ferry_open(&f, root, NULL), 0);
+	assert_int_equal(ferry_backup_create(&id, f, NULL), 0);
+	assert_int_equal(mock_db_exists("unmade"), 0);
+	fr_buf_printf(&archive, "%s/.ferry/backups/%s.tar.zst", root, id);
+	assert_int_equal(t_sh("tar --zstd -tf '%s' > '%s/list'", archive.ptr, out), 0);
+	text = t_read(out, "list");
+	assert_false(has_line(text, "databases/unmade.mock"));
+	assert_false(has_line(text, "databases/main.mock"));
+	free(text);
+	text = archive_entry(archive.ptr, "MANIFEST.json", out);
+	man = json_loads(text, 0, NULL);
+	free(text);
+	db = json_array_get(json_object_get(man, "databases"), 0);
+	assert_string_equal(json_string_value(json_object_get(db, "driver")), "mock");
+	assert_true(json_is_null(json_object_get(db, "entry")));
+	json_decref(man);
+	ferry_free(id);
+	ferry_close(f);
+	fr_buf_release(&archive);
+	t_rmrf(root);
+	t_rmrf(out);
+	free(root);
+	free(out);
+}
+
+/* What a rehearsal's log shows of its clone of database 'main'. */
+typedef struct {
+	char clone[64]; /* the scratch database it named */
+	int held_c;     /* the clone existed and held c while the run went on */
+} rehearsal_watch;
+
+static void watch_log(void *ctx, ferry_log_level level, const char *step_id, const char *msg)
+{
+	rehearsal_watch *w = ctx;
+	const char *into = strstr(msg, "' into '");
+	(void)level;
+	(void)step_id;
+	if (!w->clone[0] && into && strstr(msg, "cloning database 'main'"))
+		snprintf(w->clone, sizeof w->clone, "%.*s", (int)strcspn(into + 8, "'"), into + 8);
+	if (w->clone[0] && mock_db_has(w->clone, "c") == 1)
+		w->held_c = 1;
+}
+
+/*
+ * up --rehearse on the mock alone: the plan runs on a clone of the store,
+ * the report says the step applied, the clone is dropped after, and the
+ * original store is unchanged (then the real run does what was rehearsed);
+ * a rehearsal that fails drops its clone too.
+ */
+static void test_rehearse_through_mock(void **state)
+{
+	char *root = t_tmpdir(), *doc = NULL;
+	ferry *f = NULL;
+	ferry_open_options oo = FERRY_OPEN_OPTIONS_INIT;
+	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
+	fr_buf before = FR_BUF_INIT, after = FR_BUF_INIT;
+	rehearsal_watch w;
+	json_t *run, *steps, *step;
+	(void)state;
+	memset(&w, 0, sizeof w);
+	o.skip_backup = 1;
+	install(root, "mock:rh");
+	reopen_at(&f, root, "0.0.0");
+	assert_int_equal(ferry_up(f, NULL, &o), 0);
+	add_step_c(root);
+	assert_int_equal(mock_db_dump("rh", &before), 0);
+	ferry_close(f);
+	oo.log = watch_log;
+	oo.log_ctx = &w;
+	assert_int_equal(ferry_open(&f, root, &oo), 0);
+
+	o.rehearse = 1;
+	assert_int_equal(ferry_up(f, NULL, &o), 0);
+	assert_int_equal(ferry_last_run(&doc, f), 0);
+	run = json_loads(doc, 0, NULL);
+	ferry_free(doc);
+	assert_non_null(run);
+	assert_true(json_is_true(json_object_get(run, "rehearsal")));
+	assert_string_equal(json_string_value(json_object_get(run, "status")), "success");
+	assert_string_equal(json_string_value(json_object_get(run, "to")), "0.2.0");
+	steps = json_object_get(run, "steps");
+	assert_int_equal(json_array_size(steps), 1);
+	step = json_array_get(steps, 0);
+	assert_string_equal(json_string_value(json_object_get(step, "id")), "0.2.0/001_c.sql");
+	assert_string_equal(json_string_value(json_object_get(step, "status")), "applied");
+	json_decref(run);
+
+	/* A clone was made, the step ran on it, and it was dropped. */
+	assert_int_equal(strncmp(w.clone, "ferry_rehearsal_", 16), 0);
+	assert_int_equal(w.held_c, 1);
+	assert_int_equal(mock_db_exists(w.clone), 0);
+	/* The original store is as it was, and so is the version. */
+	assert_int_equal(mock_db_has("rh", "c"), 0);
+	assert_int_equal(mock_db_dump("rh", &after), 0);
+	assert_string_equal(after.ptr, before.ptr);
+	reopen_at(&f, root, "0.1.0");
+
+	o.rehearse = 0;
+	assert_int_equal(ferry_up(f, NULL, &o), 0);
+	assert_int_equal(mock_db_has("rh", "c"), 1);
+	reopen_at(&f, root, "0.2.0");
+
+	/* A rehearsal that fails: reported, its clone dropped all the same, the original kept. */
+	t_write(root, "migrations/versions.yaml", "versions:\n  - version: 0.1.0\n"
+	        "  - version: 0.2.0\n  - version: 0.3.0\n");
+	t_write(root, "migrations/v0.2.0_to_v0.3.0/001_b.sql", STEP_B);
+	t_write(root, "migrations/v0.2.0_to_v0.3.0/transition.yaml", "backup_required: false\n");
+	ferry_close(f);
+	assert_int_equal(ferry_open(&f, root, &oo), 0);
+	memset(&w, 0, sizeof w);
+	fr_buf_reset(&before);
+	assert_int_equal(mock_db_dump("rh", &before), 0);
+	o.rehearse = 1;
+	assert_int_equal(ferry_up(f, NULL, &o), FERRY_EFAILED);
+	assert_non_null(strstr(ferry_errmsg(f), "the rehearsal failed"));
+	assert_non_null(strstr(ferry_errmsg(f), "FAIL: the statement says so"));
+	assert_int_equal(strncmp(w.clone, "ferry_rehearsal_", 16), 0);
+	assert_int_equal(mock_db_exists(w.clone), 0);
+	fr_buf_reset(&after);
+	assert_int_equal(mock_db_dump("rh", &after), 0);
+	assert_string_equal(after.ptr, before.ptr);
+	reopen_at(&f, root, "0.2.0");
+
+	ferry_close(f);
+	fr_buf_release(&before);
+	fr_buf_release(&after);
+	t_rmrf(root);
+	free(root);
+}
+
 #define CASE(drv, fn) { #drv ": " #fn, fn, setup_##drv, teardown, NULL }
 #define DRIVER_CASES(drv)                                                   \
 	CASE(drv, test_transactions), CASE(drv, test_exec_errors),          \
 	CASE(drv, test_query_bool), CASE(drv, test_records),                \
 	CASE(drv, test_record_table_rollback),                              \
 	CASE(drv, test_caps_and_members), CASE(drv, test_urls),             \
-	CASE(drv, test_location)
+	CASE(drv, test_location), CASE(drv, test_snapshot)
 
 int main(void)
 {
@@ -639,11 +1025,17 @@ int main(void)
 #ifdef FR_HAVE_PQ
 		DRIVER_CASES(postgres),
 		CASE(postgres, test_postgres_location),
+		{ "postgres: test_clone", test_clone, setup_postgres_clone,
+		  teardown_postgres_clone, NULL },
 #endif
 		DRIVER_CASES(mock),
 		CASE(mock, test_mock_location),
+		CASE(mock, test_clone),
 		cmocka_unit_test(test_incomplete_driver_refused),
 		cmocka_unit_test(test_engine_through_mock),
+		cmocka_unit_test(test_backup_through_mock),
+		cmocka_unit_test(test_backup_of_unmade_mock),
+		cmocka_unit_test(test_rehearse_through_mock),
 	};
 	int failed;
 	fr_db_test_register(&mock_db_driver);
