@@ -164,7 +164,7 @@ static int add_drift(struct ferry_plan *p, const char *line)
 	return (v[p->ndrift] = fr_strdup(line)) ? (p->ndrift++, 0) : -1;
 }
 
-fr_drift fr_drift_of(ferry *f, const fr_reg *r, fr_step **s_out)
+fr_drift fr_drift_of(ferry *f, const fr_reg *r, fr_step **s_out, int rehash)
 {
 	fr_step *s = fr_catalog_step(f->cat, r->id);
 	if (s_out)
@@ -173,6 +173,17 @@ fr_drift fr_drift_of(ferry *f, const fr_reg *r, fr_step **s_out)
 	if (!s)
 		return fr_kind_has(fr_step_kind_find(r->kind), FR_KIND_NO_FILE) ? FR_DRIFT_NO_FILE :
 		                                                                   FR_DRIFT_GONE;
+	/*
+	 * verify reads the bytes: an edit that kept the size and put the
+	 * modification time back fools the stat cache, which only the start-up
+	 * path may trust.
+	 */
+	if (rehash && !fr_kind_has(s->kind, FR_KIND_NO_FILE)) {
+		char ck[FR_CHECKSUM_LEN + 1];
+		if (fr_checksum_file(s->path, ck))
+			return FR_DRIFT_UNREADABLE;
+		memcpy(s->checksum, ck, sizeof ck);
+	}
 	if (fr_state_checksum(f->state, s))
 		return FR_DRIFT_UNREADABLE;
 	return strcmp(s->checksum, r->checksum) ? FR_DRIFT_CHANGED : FR_DRIFT_NONE;
@@ -185,7 +196,7 @@ size_t fr_find_drift(ferry *f, const fr_reg *regs, size_t n, fr_buf *out)
 		fr_step *s;
 		if (!applied_status(regs[i].status))
 			continue;
-		switch (fr_drift_of(f, &regs[i], &s)) {
+		switch (fr_drift_of(f, &regs[i], &s, 0)) {
 		case FR_DRIFT_NONE:
 		case FR_DRIFT_NO_FILE:
 			continue;

@@ -35,8 +35,11 @@ typedef enum {
 	FR_DRIFT_CHANGED,    /* the file's checksum is not the recorded one */
 } fr_drift;
 
-/* The drift of applied step r; *s_out (may be NULL) gets its catalog step, or NULL. */
-fr_drift fr_drift_of(ferry *f, const fr_reg *r, fr_step **s_out);
+/*
+ * The drift of applied step r; *s_out (may be NULL) gets its catalog step,
+ * or NULL. rehash: read the file's bytes, not the stat-keyed cache (verify).
+ */
+fr_drift fr_drift_of(ferry *f, const fr_reg *r, fr_step **s_out, int rehash);
 
 /*
  * Appends one line per applied step whose file changed or vanished

@@ -210,7 +210,7 @@ int ferry_list(char **out, ferry *f)
 			state = "bypassed";
 		if (r && (applied_status(r->status) || strcmp(state, "bypassed"))) {
 			state = r->status;
-			if (applied_status(r->status) && fr_drift_of(f, r, NULL) != FR_DRIFT_NONE)
+			if (applied_status(r->status) && fr_drift_of(f, r, NULL, 0) != FR_DRIFT_NONE)
 				state = "changed";
 		}
 		json_object_set_new(o, "id", json_string(s->id));

@@ -519,12 +519,20 @@ static int check_backup_space(engine *e)
 	if (need < 0)
 		return f->errcode ? f->errcode : FERRY_EFAILED;
 	have = fr_free_bytes(f->cfg->backup_dir);
-	if (have >= 0 && have < need)
-		return fr_fail(f, FERRY_EFAILED,
-		               "not enough disk space for the pre-run backup in '%s': it needs up to "
-		               "%lld MiB, %lld MiB are free; nothing was changed (free some space, set "
-		               "backup.dir elsewhere, or use --skip-backup)",
-		               f->cfg->backup_dir, (long long)(need >> 20), (long long)(have >> 20));
+	if (have >= 0 && have < need) {
+		fr_buf a = FR_BUF_INIT, b = FR_BUF_INIT;
+		int rc;
+		fr_buf_bytes(&a, need);
+		fr_buf_bytes(&b, have);
+		rc = fr_fail(f, FERRY_EFAILED,
+		             "not enough disk space for the pre-run backup in '%s': it needs up to %s, "
+		             "%s %s free; nothing was changed (free some space, set backup.dir "
+		             "elsewhere, or use --skip-backup)",
+		             f->cfg->backup_dir, a.ptr, b.ptr, have == 1 ? "is" : "are");
+		fr_buf_release(&a);
+		fr_buf_release(&b);
+		return rc;
+	}
 	return 0;
 }
 

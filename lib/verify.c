@@ -156,7 +156,7 @@ int ferry_verify(char **out, ferry *f)
 		fr_step *s;
 		if (!applied(regs[i].status))
 			continue;
-		switch (fr_drift_of(f, &regs[i], &s)) {
+		switch (fr_drift_of(f, &regs[i], &s, 1)) {
 		case FR_DRIFT_NO_FILE:
 			continue; /* a C step of the application: no file to check */
 		case FR_DRIFT_GONE:
@@ -298,10 +298,15 @@ int ferry_check(char **out, ferry *f, const char *target)
 	/* Room for the pre-run backup, from the installation's size. */
 	if (p && p->ntrs && p->backup_required) {
 		int64_t need = fr_backup_estimate(f), have = fr_free_bytes(f->cfg->backup_dir);
-		if (need >= 0 && have >= 0 && have < need)
+		if (need >= 0 && have >= 0 && have < need) {
+			fr_buf nb = FR_BUF_INIT, hb = FR_BUF_INIT;
+			fr_buf_bytes(&nb, need);
+			fr_buf_bytes(&hb, have);
 			finding(&c, "disk", f->cfg->backup_dir,
-			        "the pre-run backup needs up to %lld MiB, %lld MiB are free",
-			        (long long)(need >> 20), (long long)(have >> 20));
+			        "the pre-run backup needs up to %s, %s are free", nb.ptr, hb.ptr);
+			fr_buf_release(&nb);
+			fr_buf_release(&hb);
+		}
 	}
 	for (i = 0; p && i < p->ntrs; i++) {
 		for (j = 0; j < p->trs[i]->nsteps; j++) {
@@ -332,7 +337,7 @@ int ferry_check(char **out, ferry *f, const char *target)
 			fr_drift d;
 			if (!applied(regs[i].status))
 				continue;
-			d = fr_drift_of(f, &regs[i], NULL);
+			d = fr_drift_of(f, &regs[i], NULL, 0);
 			if (d == FR_DRIFT_GONE)
 				finding(&c, "drift", regs[i].id, "applied, but its file is gone");
 			else if (d == FR_DRIFT_UNREADABLE || d == FR_DRIFT_CHANGED)

@@ -135,3 +135,18 @@ int fr_buf_setf(fr_buf *b, const char *fmt, ...)
 	va_end(ap);
 	return r;
 }
+
+int fr_buf_bytes(fr_buf *b, int64_t n)
+{
+	static const char *const unit[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	size_t u = 0;
+	if (n < 1024)
+		return fr_buf_printf(b, "%lld bytes", (long long)n);
+	while (v >= 1024 && u + 1 < sizeof unit / sizeof *unit) {
+		v /= 1024;
+		u++;
+	}
+	/* Two significant digits at least: 1.5 MiB, 12 MiB, never "0 MiB". */
+	return fr_buf_printf(b, v < 10 ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}

@@ -15,6 +15,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
 	char *ptr;
@@ -36,6 +37,8 @@ int fr_buf_add(fr_buf *b, const void *data, size_t len);
 int fr_buf_puts(fr_buf *b, const char *s);
 int fr_buf_putc(fr_buf *b, char c);
 int fr_buf_printf(fr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends n bytes in the largest unit that keeps it above 1 ("900 bytes", "1.5 MiB"). */
+int fr_buf_bytes(fr_buf *b, int64_t n);
 int fr_buf_vprintf(fr_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Replaces the content with a formatted string. */
 int fr_buf_setf(fr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -58,3 +58,16 @@ runs() { ferry --json history | jq '.runs | length'; }
 	[ "$(dump)" = "$BEFORE" ]
 	[ "$(ferry version)" = 0.7.0 ]
 }
+
+@test "truths: verify reads the files: an edit that keeps the size and the mtime is found" {
+	f="$ROOT/migrations/v0.0.0_to_v0.3.0/001_a.sql"
+	touch -d '1 hour ago' "$f"
+	ferry verify >/dev/null   # the checksum cache now holds the file, keyed on its stat
+	touch -r "$f" "$BATS_TEST_TMPDIR/stamp"
+	new=$(sed 's/CREATE TABLE a (x);/CREATE TABLE a (y);/' "$f")
+	printf '%s\n' "$new" >"$f"   # in place: the same inode, the same size
+	touch -r "$BATS_TEST_TMPDIR/stamp" "$f"
+	run ferry verify
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"0.3.0/001_a.sql"*"changed"* ]]
+}

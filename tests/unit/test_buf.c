@@ -236,10 +236,28 @@ static void test_grow(void **state)
 	fr_free(v);
 }
 
+/* Sizes in a unit that never rounds them to 0: what a disk-space message says. */
+static void test_bytes(void **state)
+{
+	static const struct { int64_t n; const char *text; } cases[] = {
+		{ 0, "0 bytes" }, { 900, "900 bytes" }, { 1024, "1.0 KiB" }, { 1536, "1.5 KiB" },
+		{ 300 * 1024, "300 KiB" }, { 5 * 1024 * 1024 + 512 * 1024, "5.5 MiB" },
+		{ 3LL << 30, "3.0 GiB" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		fr_buf b = FR_BUF_INIT;
+		fr_buf_bytes(&b, cases[i].n);
+		assert_string_equal(b.ptr, cases[i].text);
+		fr_buf_release(&b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_init),
+		cmocka_unit_test(test_bytes),
 		cmocka_unit_test(test_append),
 		cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_printf),
