@@ -4,6 +4,8 @@
  * what it is and can do, and loading a step's file through its kind. The
  * first kind that claims a file name wins, so the more specific kinds come
  * first; the first kind that `ferry new` can make is the default one.
+ * Built with FR_TESTING (the tests' library only), the table has room for
+ * one more kind, which fr_step_kind_test_register() puts before the last.
  */
 #include "step.h"
 #include "../util/fs.h"
@@ -11,13 +13,36 @@
 #include <errno.h>
 #include <string.h>
 
-static const fr_step_kind *const kinds[] = {
+#ifdef FR_TESTING
+#define FR_KIND_TABLE_CONST
+#else
+#define FR_KIND_TABLE_CONST const
+#endif
+
+static const fr_step_kind *FR_KIND_TABLE_CONST kinds[] = {
 	&fr_step_sql,
 	&fr_step_native,
 	&fr_step_ops,    /* before script: an executable *.yaml is still an ops step */
-	&fr_step_script, /* *.sh and any other executable file */
+	&fr_step_script, /* *.sh and any other executable file: the catch-all, last */
 	NULL,
+#ifdef FR_TESTING
+	NULL, /* the room of fr_step_kind_test_register */
+#endif
 };
+
+#ifdef FR_TESTING
+/*
+ * The last kind moves into the room and k takes its place, so k claims its
+ * files before the catch-all does; a second call replaces the first's kind.
+ */
+void fr_step_kind_test_register(const fr_step_kind *k)
+{
+	size_t last = sizeof kinds / sizeof kinds[0] - 2;
+	if (!kinds[last])
+		kinds[last] = kinds[last - 1];
+	kinds[last - 1] = k;
+}
+#endif
 
 const fr_step_kind *fr_step_kind_for(const char *filename, int executable)
 {

@@ -219,4 +219,9 @@ extern const fr_step_kind fr_step_script;
 extern const fr_step_kind fr_step_ops;
 extern const fr_step_kind fr_step_native;
 
+#ifdef FR_TESTING
+/* The tests' library only: adds k to the table, before the catch-all kind (mock_kind.c). */
+void fr_step_kind_test_register(const fr_step_kind *k);
+#endif
+
 #endif

@@ -1,10 +1,9 @@
 /*
- * test_step.c - the step kind table and its wrappers (lib/step/step.c):
- * every kind in the table provides what it must and an incomplete one is
- * refused, flags and nouns asked through the wrappers, the kind `ferry new`
- * makes by name or extension, and each kind's template: filled with a
- * name, told apart from an edited file, refused by fr_step_load naming the
- * file.
+ * test_step.c - the step kind table and its wrappers (lib/step/step.c): an
+ * incomplete kind is refused, flags and nouns asked through the wrappers,
+ * the kind `ferry new` makes by name or extension, the lists messages give,
+ * and template filling and matching. What every kind promises (complete,
+ * its files, its template refused untouched...) is test_kinds.c's.
  */
 #include "helpers.h"
 
@@ -12,20 +11,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-static const fr_step_kind *const all[] = {
-	&fr_step_sql, &fr_step_script, &fr_step_ops, &fr_step_native, NULL,
-};
-
-static void test_every_kind_is_complete(void **state)
-{
-	fr_buf why = FR_BUF_INIT;
-	(void)state;
-	for (size_t i = 0; all[i]; i++)
-		if (fr_step_kind_complete(all[i], &why))
-			fail_msg("%s", why.ptr);
-	fr_buf_release(&why);
-}
 
 static int no_claims(const char *filename, int executable)
 {
@@ -92,32 +77,6 @@ static void test_kind_for_new(void **state)
 	fr_buf_release(&b);
 }
 
-/* Each kind's template holds the name, in a file its kind claims; any name is the template. */
-static void test_templates(void **state)
-{
-	static const fr_step_kind *const makers[] = { &fr_step_sql, &fr_step_script, &fr_step_ops };
-	(void)state;
-	for (size_t i = 0; i < 3; i++) {
-		int (*is)(const char *, size_t) = makers[i]->is_template;
-		fr_buf t = FR_BUF_INIT, u = FR_BUF_INIT, name = FR_BUF_INIT;
-		const char *ext;
-		assert_non_null(is);
-		assert_int_equal(fr_kind_new_template(makers[i], "add_pins-2", &t, &ext), 0);
-		assert_non_null(strstr(t.ptr, "add_pins-2"));
-		fr_buf_printf(&name, "001_x.%s", ext);
-		assert_ptr_equal(fr_step_kind_for(name.ptr, makers[i] == &fr_step_script), makers[i]);
-		assert_true(is(t.ptr, t.len));
-		assert_int_equal(fr_kind_new_template(makers[i], "other", &u, &ext), 0);
-		assert_true(is(u.ptr, u.len));
-		fr_buf_puts(&u, "# edited\n");
-		assert_false(is(u.ptr, u.len));
-		assert_false(is(t.ptr, t.len - 1));
-		fr_buf_release(&t);
-		fr_buf_release(&u);
-		fr_buf_release(&name);
-	}
-}
-
 static void test_template_matching(void **state)
 {
 	const char *tmpl = "-- {name}\nbody {name}.\n";
@@ -134,69 +93,13 @@ static void test_template_matching(void **state)
 	fr_buf_release(&b);
 }
 
-/* fr_step_load refuses an untouched template naming the file; once edited it loads. */
-static void test_load_refuses_untouched(void **state)
-{
-	static const fr_step_kind *const makers[] = { &fr_step_sql, &fr_step_script, &fr_step_ops };
-	char *dir = t_tmpdir();
-	(void)state;
-	for (size_t i = 0; i < 3; i++) {
-		fr_buf t = FR_BUF_INIT, err = FR_BUF_INIT, want = FR_BUF_INIT;
-		const char *ext;
-		fr_step s;
-		char rel[64];
-		memset(&s, 0, sizeof s);
-		assert_int_equal(fr_kind_new_template(makers[i], "thing", &t, &ext), 0);
-		snprintf(rel, sizeof rel, "001_thing.%s", ext);
-		t_write(dir, rel, t.ptr);
-		s.kind = makers[i];
-		s.path = t_path(dir, rel);
-		s.rel = rel;
-		s.name = rel;
-		s.id = rel;
-		s.executable = 1;
-		assert_true(fr_step_untouched(&s));
-		assert_int_equal(fr_step_load(&s, &err), -1);
-		fr_buf_printf(&want, "%s: still the untouched template of 'ferry new'; write the %s's "
-		                     "change in it (or delete the file)", rel, fr_kind_noun(makers[i]));
-		assert_string_equal(err.ptr, want.ptr);
-		assert_false(s.loaded);
-		/* edited: the SQL one gets a statement, the others an uncommented line */
-		fr_buf_reset(&t);
-		if (makers[i] == &fr_step_sql)
-			fr_buf_puts(&t, "-- ferry:up\nCREATE TABLE t (x);\n");
-		else if (makers[i] == &fr_step_ops)
-			fr_buf_puts(&t, "ops:\n  - mkdir: {path: data/x}\n");
-		else
-			fr_buf_puts(&t, "#!/bin/sh\nexit 0\n");
-		t_write(dir, rel, t.ptr);
-		s.checksum[0] = '\0';
-		assert_false(fr_step_untouched(&s));
-		fr_buf_reset(&err);
-		if (fr_step_load(&s, &err))
-			fail_msg("%s", err.ptr);
-		assert_true(s.loaded);
-		if (s.kind->unload)
-			s.kind->unload(&s);
-		free(s.path);
-		fr_buf_release(&t);
-		fr_buf_release(&err);
-		fr_buf_release(&want);
-	}
-	t_rmrf(dir);
-	free(dir);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_kind_is_complete),
 		cmocka_unit_test(test_incomplete_kind_refused),
 		cmocka_unit_test(test_flags_and_nouns),
 		cmocka_unit_test(test_kind_for_new),
-		cmocka_unit_test(test_templates),
 		cmocka_unit_test(test_template_matching),
-		cmocka_unit_test(test_load_refuses_untouched),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
