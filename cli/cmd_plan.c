@@ -18,6 +18,8 @@ int cmd_plan(int argc, char **argv)
 		OPT_FLAG_(0, "checkpoint-each-version", &o.checkpoint_each_version,
 		          "plan a backup after each version"),
 		OPT_FLAG_(0, "force", &o.force, "plan despite drift (up --force runs it)"),
+		OPT_FLAG_(0, "allow-out-of-order", &o.allow_out_of_order,
+		          "plan the steps added to versions already passed, first"),
 		OPT_ARG_("TARGET", &target, 0, "the version to reach (default: the latest)"),
 		OPT_END_
 	};
@@ -52,6 +54,14 @@ int cmd_plan(int argc, char **argv)
 		        json_array_size(json_object_get(j, "drift")),
 		        json_array_size(json_object_get(j, "drift")) == 1 ? "" : "s", C_RESET);
 		json_array_foreach(json_object_get(j, "drift"), i, s)
+			cli_say("  %s\n", json_string_value(s));
+	}
+	if (json_array_size(json_object_get(j, "out_of_order")) &&
+	    !json_is_true(json_object_get(json_object_get(j, "options"), "allow_out_of_order"))) {
+		cli_say("%s%zu step%s out of order%s (up refuses without --allow-out-of-order):\n",
+		        C_YELLOW, json_array_size(json_object_get(j, "out_of_order")),
+		        json_array_size(json_object_get(j, "out_of_order")) == 1 ? "" : "s", C_RESET);
+		json_array_foreach(json_object_get(j, "out_of_order"), i, s)
 			cli_say("  %s\n", json_string_value(s));
 	}
 	if (!json_array_size(json_object_get(j, "actions"))) {

@@ -61,6 +61,14 @@ int cmd_status(int argc, char **argv)
 		                json_string_value(json_object_get(lock, "host")) : "?",
 		        json_is_string(json_object_get(lock, "since")) ?
 		                json_string_value(json_object_get(lock, "since")) : "?");
+	if (json_array_size(json_object_get(j, "out_of_order"))) {
+		json_t *o;
+		size_t k;
+		cli_say("%sout of order:%s added to versions already passed, never applied ('ferry up "
+		        "--allow-out-of-order' applies them):\n", C_YELLOW, C_RESET);
+		json_array_foreach(json_object_get(j, "out_of_order"), k, o)
+			cli_say("  %s\n", json_string_value(o));
+	}
 	if (json_is_true(json_object_get(j, "interrupted")))
 		cli_say("%sinterrupted run:%s run 'ferry recover' to roll it back "
 		        "(or 'ferry recover --resume')\n", C_RED, C_RESET);

@@ -167,6 +167,8 @@ int cmd_up(int argc, char **argv)
 		          "a backup after each version; a failure rolls back to the last one"),
 		OPT_FLAG_(0, "rehearse", &o.rehearse,
 		          "run the plan on a throw-away copy, report, change nothing"),
+		OPT_FLAG_(0, "allow-out-of-order", &o.allow_out_of_order,
+		          "apply steps added to versions already passed, first"),
 		OPT_ARG_("TARGET", &target, 0, "the version to reach (default: the latest)"),
 		OPT_END_
 	};
@@ -178,7 +180,7 @@ int cmd_up(int argc, char **argv)
 	catch_signals(cli.f);
 	if (plan_file) {
 		if (target || o.only || o.rerun || o.skip_backup || o.no_hooks ||
-		    o.checkpoint_each_version || o.force || o.rehearse)
+		    o.checkpoint_each_version || o.force || o.rehearse || o.allow_out_of_order)
 			return cli_error(EXIT_USAGE, "--plan runs the plan file as it is: give TARGET and "
 			                 "the options that shape a plan to 'ferry plan' instead");
 		return up_from_file(plan_file, &o);

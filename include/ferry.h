@@ -200,11 +200,13 @@ typedef struct {
 	int checkpoint_each_version; /* a backup after each transition */
 	int no_hooks;              /* run no stop/start/restart/health hooks */
 	int rehearse;              /* run the plan on a throw-away copy, report, discard */
+	/* version >= 3: */
+	int allow_out_of_order;    /* apply steps added to versions already passed, first */
 } ferry_run_options;
 
-#define FERRY_RUN_OPTIONS_VERSION 2
+#define FERRY_RUN_OPTIONS_VERSION 3
 #define FERRY_RUN_OPTIONS_INIT \
-	{ FERRY_RUN_OPTIONS_VERSION, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0 }
+	{ FERRY_RUN_OPTIONS_VERSION, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0 }
 
 /*
  * Migrates to target (NULL: latest). With nothing pending and nothing
@@ -352,7 +354,8 @@ int ferry_unlock(ferry *f, int force);
 /*
  * Creates a step file from a template in the right place for a transition
  * into to_version (from from_version, or the greatest catalogued version
- * below it). kind is "sql" (NULL: sql). *out is the new file's path.
+ * below it). kind names a step kind by name or file ending ("sql", "sh", "ops";
+ * NULL: sql). *out is the new file's path.
  */
 int ferry_new_step(char **out, ferry *f, const char *to_version, const char *name,
                    const char *kind, const char *from_version);

@@ -218,6 +218,50 @@ size_t fr_find_drift(ferry *f, const fr_reg *regs, size_t n, fr_buf *out)
 	return count;
 }
 
+int fr_baseline(ferry *f, fr_version *out)
+{
+	fr_buf b = FR_BUF_INIT;
+	int rc = fr_state_get_meta(f->state, "baseline", &b);
+	int have = rc == 0 && b.len && fr_version_parse(out, b.ptr, NULL) == 0;
+	fr_buf_release(&b);
+	return have;
+}
+
+int fr_out_of_order(ferry *f, fr_reg **idx, size_t nregs, const fr_version *cur,
+                    fr_step ***out, size_t *n)
+{
+	fr_version base;
+	int has_base = fr_baseline(f, &base);
+	size_t i, j, cnt = 0, cap = 0;
+	fr_step **v = NULL;
+	*out = NULL;
+	*n = 0;
+	for (i = 0; i < f->cat->ntrs; i++) {
+		const fr_transition *t = f->cat->trs[i];
+		int taken = 0;
+		if (fr_version_cmp(&t->to, cur) > 0)
+			break; /* trs are sorted by to */
+		if (has_base && fr_version_cmp(&t->to, &base) <= 0)
+			continue;
+		for (j = 0; j < t->nsteps && !taken; j++)
+			taken = is_applied(idx, nregs, t->steps[j]->id);
+		if (!taken)
+			continue; /* a transition the path went around: its steps are bypassed */
+		for (j = 0; j < t->nsteps; j++) {
+			if (is_applied(idx, nregs, t->steps[j]->id))
+				continue;
+			if (fr_grow(&v, &cap, cnt + 1, sizeof *v)) {
+				fr_free(v);
+				return -1;
+			}
+			v[cnt++] = t->steps[j];
+		}
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
 /*
  * Digests of what the plan was made from, so that a plan file refuses to
  * run elsewhere: the catalog's part (every step on the path and of the
@@ -277,9 +321,9 @@ int fr_plan_resolve(struct ferry_plan *p, ferry *f, fr_reg **idx, const fr_reg *
                     size_t nregs, const ferry_run_options *o, fr_buf *err)
 {
 	layout L;
-	fr_step *only = NULL, *extra = NULL;
+	fr_step *only = NULL, *extra = NULL, **ooo = NULL;
 	fr_buf drift = FR_BUF_INIT;
-	size_t i, j, npend = 0;
+	size_t i, j, npend = 0, nooo = 0;
 	int stopped = 0, rc = FERRY_EFAILED;
 
 	fr_actions_clear(p->acts, p->nacts);
@@ -306,8 +350,24 @@ int fr_plan_resolve(struct ferry_plan *p, ferry *f, fr_reg **idx, const fr_reg *
 		}
 		extra = rerun_outside(p, f->cat, o->rerun);
 	}
+	if (!only && fr_out_of_order(f, idx, nregs, &p->from, &ooo, &nooo))
+		goto nomem;
+	for (i = 0; i < p->nooo; i++)
+		fr_free(p->ooo[i]);
+	p->nooo = 0;
+	for (i = 0; i < nooo; i++) {
+		char **t = fr_realloc(p->ooo, (p->nooo + 1) * sizeof *t);
+		if (!t)
+			goto nomem;
+		p->ooo = t;
+		if (!(t[p->nooo] = fr_strdup(ooo[i]->id)))
+			goto nomem;
+		p->nooo++;
+	}
+	if (!o->allow_out_of_order)
+		nooo = 0; /* listed, not planned: up refuses them */
 	/* What is pending decides whether there is a run at all. */
-	if (only || extra)
+	if (only || extra || nooo)
 		npend = 1;
 	for (i = 0; !only && !npend && i < p->ntrs; i++)
 		for (j = 0; j < p->trs[i]->nsteps && !npend; j++)
@@ -345,6 +405,10 @@ int fr_plan_resolve(struct ferry_plan *p, ferry *f, fr_reg **idx, const fr_reg *
 	} else {
 		if (extra && add_step(&L, extra, 1))
 			goto nomem;
+		/* --allow-out-of-order: the steps added below the current version, first, in order. */
+		for (i = 0; i < nooo; i++)
+			if (add_step(&L, ooo[i], 0))
+				goto nomem;
 		for (i = 0; i < p->ntrs; i++) {
 			fr_transition *t = p->trs[i];
 			for (j = 0; j < t->nsteps; j++) {
@@ -392,6 +456,7 @@ out:
 		rc = FERRY_EFAILED;
 	}
 	p->resolved = rc == 0;
+	fr_free(ooo);
 	fr_buf_release(&drift);
 	return rc;
 }
@@ -468,6 +533,7 @@ static json_t *options_json(const ferry_run_options *o)
 	json_object_set_new(j, "no_hooks", json_boolean(o->no_hooks));
 	json_object_set_new(j, "checkpoint_each_version", json_boolean(o->checkpoint_each_version));
 	json_object_set_new(j, "force", json_boolean(o->force));
+	json_object_set_new(j, "allow_out_of_order", json_boolean(o->allow_out_of_order));
 	return j;
 }
 
@@ -556,6 +622,7 @@ json_t *fr_plan_to_json(const struct ferry_plan *p, fr_buf *err)
 		json_object_set_new(doc, "target",
 		                    p->target_text ? json_string(p->target_text) : json_null());
 		json_object_set_new(doc, "drift", jstrings(p->drift, p->ndrift));
+		json_object_set_new(doc, "out_of_order", jstrings(p->ooo, p->nooo));
 		fr_version_format(&p->from, text, sizeof text);
 		json_object_set_new(basis, "version", json_string(text));
 		json_object_set_new(basis, "catalog", json_string(p->basis_catalog));
@@ -706,8 +773,11 @@ done:
 ferry_run_options fr_run_options_of(const ferry_run_options *opts)
 {
 	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
-	if (opts && opts->version >= 2)
+	/* Only as much of the caller's struct as its version has (an older header's is shorter). */
+	if (opts && opts->version >= FERRY_RUN_OPTIONS_VERSION)
 		o = *opts;
+	else if (opts && opts->version == 2)
+		memcpy(&o, opts, offsetof(ferry_run_options, allow_out_of_order));
 	else if (opts && opts->version == 1)
 		memcpy(&o, opts, offsetof(ferry_run_options, skip_backup));
 	o.version = FERRY_RUN_OPTIONS_VERSION;
@@ -752,6 +822,7 @@ int ferry_plan_load(ferry_plan **out, ferry *f, const char *text)
 	o.no_hooks = json_is_true(json_object_get(opts, "no_hooks"));
 	o.checkpoint_each_version = json_is_true(json_object_get(opts, "checkpoint_each_version"));
 	o.force = json_is_true(json_object_get(opts, "force"));
+	o.allow_out_of_order = json_is_true(json_object_get(opts, "allow_out_of_order"));
 	if ((rc = ferry_plan_for(&p, f, target, &o)))
 		goto done;
 	if (fr_version_parse(&p->file_from, from, NULL)) {

@@ -47,6 +47,18 @@ fr_drift fr_drift_of(ferry *f, const fr_reg *r, fr_step **s_out, int rehash);
  */
 size_t fr_find_drift(ferry *f, const fr_reg *regs, size_t n, fr_buf *out);
 
+/* The version last set with `version --set` (1), or none (0). */
+int fr_baseline(ferry *f, fr_version *out);
+
+/*
+ * The steps added later to transitions the installation has already taken
+ * (SPEC 5: out_of_order): not applied, in a transition at or below cur and
+ * above the baseline, another of whose steps is applied; in the order a run
+ * takes them (borrowed pointers; fr_free the array). -1 out of memory.
+ */
+int fr_out_of_order(ferry *f, fr_reg **idx, size_t nregs, const fr_version *cur,
+                    fr_step ***out, size_t *n);
+
 /* The JSON of one action, of a list of them, and the `plan` document. */
 json_t *fr_action_json(const fr_action *a);
 json_t *fr_actions_json(const fr_action *a, size_t n);

@@ -314,6 +314,14 @@ int ferry_set_version(ferry *f, const char *version, int force)
 	}
 	if ((rc = fr_record_version(f, &v)))
 		return rc;
+	/* The baseline: steps at or below it that were never applied stay bypassed. */
+	{
+		char text[FR_VERSION_STR_MAX];
+		fr_version_format(&v, text, sizeof text);
+		if (fr_state_set_meta(f->state, "baseline", text))
+			return fr_fail(f, FERRY_EFAILED, "cannot record the baseline: %s",
+			               fr_state_errmsg(f->state));
+	}
 	fr_log(f, FERRY_LOG_INFO, NULL, "version set to %s", version);
 	fr_ok(f);
 	return 0;

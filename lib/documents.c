@@ -81,10 +81,11 @@ int ferry_status(char **out, ferry *f)
 	*out = NULL;
 	if ((rc = fr_catalog_and_current(f, &cur)))
 		return rc;
-	/* At the latest version nothing can be pending: no need to read the registry. */
-	if ((fr_version_cmp(&cur, fr_catalog_latest(f->cat)) < 0 &&
-	     (fr_state_registry_ex(f->state, 0, &regs, &nregs) ||
-	      !(idx = fr_reg_index(regs, nregs)))) ||
+	/*
+	 * The registry, even at the latest version: a step added later to a
+	 * version already passed is pending too (out of order).
+	 */
+	if (fr_state_registry_ex(f->state, 0, &regs, &nregs) || !(idx = fr_reg_index(regs, nregs)) ||
 	    fr_state_runs(f->state, 1, &runs, &nruns) ||
 	    fr_state_running(f->state, &running, &found)) {
 		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
@@ -113,6 +114,20 @@ int ferry_status(char **out, ferry *f)
 					npending++;
 			}
 		}
+	}
+	{
+		fr_step **ooo = NULL;
+		size_t nooo = 0;
+		json_t *arr = json_array();
+		if (fr_out_of_order(f, idx, nregs, &cur, &ooo, &nooo)) {
+			json_decref(arr);
+			rc = fr_fail(f, FERRY_EFAILED, "out of memory");
+			goto done;
+		}
+		for (i = 0; i < nooo; i++)
+			json_array_append_new(arr, json_string(ooo[i]->id));
+		fr_free(ooo);
+		json_object_set_new(doc, "out_of_order", arr);
 	}
 	json_object_set_new(doc, "pending_transitions", pend);
 	json_object_set_new(doc, "pending_steps", json_integer((json_int_t)npending));
@@ -172,13 +187,13 @@ static int step_order(const void *a, const void *b)
 
 int ferry_list(char **out, ferry *f)
 {
-	fr_step **order = NULL;
-	fr_version cur;
+	fr_step **order = NULL, **ooo = NULL;
+	fr_version cur, base;
 	json_t *doc, *arr;
 	fr_reg *regs = NULL, **idx = NULL;
-	size_t nregs = 0, i;
+	size_t nregs = 0, i, nooo = 0;
 	char text[FR_VERSION_STR_MAX];
-	int rc;
+	int rc, has_base;
 	*out = NULL;
 	if ((rc = fr_catalog_and_current(f, &cur)))
 		return rc;
@@ -197,6 +212,14 @@ int ferry_list(char **out, ferry *f)
 	if (f->cat->nsteps)
 		memcpy(order, f->cat->steps, f->cat->nsteps * sizeof *order);
 	qsort(order, f->cat->nsteps, sizeof *order, step_order);
+	if (fr_out_of_order(f, idx, nregs, &cur, &ooo, &nooo)) {
+		fr_free(order);
+	fr_free(ooo);
+		fr_free(idx);
+		fr_regs_free(regs, nregs);
+		return fr_fail(f, FERRY_EFAILED, "out of memory");
+	}
+	has_base = fr_baseline(f, &base);
 	doc = json_object();
 	arr = json_array();
 	for (i = 0; i < f->cat->nsteps; i++) {
@@ -204,10 +227,23 @@ int ferry_list(char **out, ferry *f)
 		const fr_reg *r = fr_reg_lookup(idx, nregs, s->id);
 		json_t *o = json_object();
 		const char *state = "pending";
+		int below_base = 0;
 		int ck = fr_state_checksum(f->state, s);
-		/* Not applied, and at or below the current version: the path went another way. */
-		if (fr_version_cmp(&s->tr->to, &cur) <= 0)
+		/*
+		 * Not applied, and at or below the current version: added later to a
+		 * transition already taken (out of order), or the path went another
+		 * way or began above it (bypassed, then below the baseline if one was set).
+		 */
+		if (fr_version_cmp(&s->tr->to, &cur) <= 0) {
+			size_t k;
 			state = "bypassed";
+			for (k = 0; k < nooo; k++)
+				if (ooo[k] == s)
+					state = "out_of_order";
+			if (!strcmp(state, "bypassed") && has_base &&
+			    fr_version_cmp(&s->tr->to, &base) <= 0)
+				below_base = 1;
+		}
 		if (r && (applied_status(r->status) || strcmp(state, "bypassed"))) {
 			state = r->status;
 			if (applied_status(r->status) && fr_drift_of(f, r, NULL, 0) != FR_DRIFT_NONE)
@@ -226,6 +262,10 @@ int ferry_list(char **out, ferry *f)
 		json_object_set_new(o, "duration_ms", r ? json_integer(r->duration_ms) : json_null());
 		if (r && strcmp(state, r->status) == 0 && r->message)
 			json_object_set_new(o, "message", json_string(r->message));
+		if (below_base && !strcmp(state, "bypassed")) {
+			fr_version_format(&base, text, sizeof text);
+			json_object_set_new(o, "baseline", json_string(text));
+		}
 		json_array_append_new(arr, o);
 	}
 	/* Applied steps whose files are gone. */
@@ -250,6 +290,7 @@ int ferry_list(char **out, ferry *f)
 	json_object_set_new(doc, "steps", arr);
 	fr_state_cache_save(f->state);
 	fr_free(order);
+	fr_free(ooo);
 	fr_free(idx);
 	fr_regs_free(regs, nregs);
 	return fr_publish(f, doc, out);

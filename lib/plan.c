@@ -269,6 +269,9 @@ void fr_plan_free(struct ferry_plan *p)
 	for (i = 0; i < p->ndrift; i++)
 		fr_free(p->drift[i]);
 	fr_free(p->drift);
+	for (i = 0; i < p->nooo; i++)
+		fr_free(p->ooo[i]);
+	fr_free(p->ooo);
 	fr_free(p);
 }
 

@@ -66,6 +66,8 @@ struct ferry_plan {
 	int want_basis;        /* make the digests even when there is nothing to do */
 	char **drift;          /* applied steps whose file changed or vanished */
 	size_t ndrift;
+	char **ooo;            /* out-of-order steps: planned only with allow_out_of_order */
+	size_t nooo;
 	char *opt_only, *opt_rerun; /* owned copies of opts.only and opts.rerun */
 	/*
 	 * What the plan said it would do when it was made (or read from a

@@ -1015,8 +1015,8 @@ again:
 			goto done;
 		}
 	}
-	/* The fast path: nothing to do, nothing drifted; no lock taken. */
-	if (!p->nacts && !p->ndrift) {
+	/* The fast path: nothing to do, nothing drifted, nothing passed over; no lock taken. */
+	if (!p->nacts && !p->ndrift && !p->nooo) {
 		if (fp) {
 			fr_state_set_noop_fp(f->state, fp);
 			fr_state_commit(f->state);
@@ -1034,6 +1034,19 @@ again:
 		             "%zu applied step%s drifted:\n%sput the files back as they were "
 		             "applied, or run again with --force to go on anyway",
 		             p->ndrift, p->ndrift == 1 ? "" : "s", lines.ptr);
+		fr_buf_release(&lines);
+		goto done;
+	}
+	if (p->nooo && !po->allow_out_of_order) {
+		fr_buf lines = FR_BUF_INIT;
+		size_t i;
+		for (i = 0; i < p->nooo; i++)
+			fr_buf_printf(&lines, "  %s\n", p->ooo[i]);
+		rc = fr_fail(f, FERRY_EVERIFY,
+		             "%zu step%s added to versions this installation already passed, never "
+		             "applied:\n%srun 'ferry up --allow-out-of-order' to apply %s first, or move "
+		             "%s into a new version's transition", p->nooo, p->nooo == 1 ? " was" : "s were",
+		             lines.ptr, p->nooo == 1 ? "it" : "them", p->nooo == 1 ? "it" : "them");
 		fr_buf_release(&lines);
 		goto done;
 	}

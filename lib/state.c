@@ -282,6 +282,27 @@ int fr_state_set_version(fr_state *s, const char *version)
 	return exec_bind(s, "INSERT OR REPLACE INTO meta VALUES('version', ?1)", 1, a);
 }
 
+int fr_state_get_meta(fr_state *s, const char *key, fr_buf *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL))
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_text(st, 0))
+		fr_buf_puts(out, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int fr_state_set_meta(fr_state *s, const char *key, const char *value)
+{
+	const char *a[2] = { key, value };
+	forget_fp(s);
+	return exec_bind(s, "INSERT OR REPLACE INTO meta VALUES(?1, ?2)", 2, a);
+}
+
 /* ---- registry ---- */
 
 void fr_regs_free(fr_reg *r, size_t n)

@@ -34,6 +34,12 @@ void fr_state_rollback(fr_state *s);
 /* The recorded version into out ("" when none). */
 int fr_state_get_version(fr_state *s, fr_buf *out);
 int fr_state_set_version(fr_state *s, const char *version);
+/*
+ * A value kept under key in state.db ("" when none): "baseline", the
+ * version last set with `version --set`.
+ */
+int fr_state_get_meta(fr_state *s, const char *key, fr_buf *out);
+int fr_state_set_meta(fr_state *s, const char *key, const char *value);
 
 /* A registry row: a step ever applied, skipped, failed or rolled back. */
 typedef struct {

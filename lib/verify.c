@@ -55,6 +55,28 @@ static int db_index(checker *c, const char *name)
 	return -1;
 }
 
+/* A finding for each step added later to a version the installation already passed. */
+static int ooo_findings(checker *c, ferry *f, fr_reg *regs, size_t nregs, const fr_version *cur)
+{
+	fr_reg **idx = fr_reg_index(regs, nregs);
+	fr_step **ooo = NULL;
+	size_t i, n = 0;
+	char v[FR_VERSION_STR_MAX];
+	if (!idx || fr_out_of_order(f, idx, nregs, cur, &ooo, &n)) {
+		fr_free(idx);
+		return fr_fail(f, FERRY_EFAILED, "out of memory");
+	}
+	for (i = 0; i < n; i++) {
+		fr_version_format(&ooo[i]->tr->to, v, sizeof v);
+		finding(c, "out_of_order", ooo[i]->id, "added to version '%s', which this installation "
+		        "already passed, and never applied ('ferry up --allow-out-of-order' applies it)",
+		        v);
+	}
+	fr_free(ooo);
+	fr_free(idx);
+	return 0;
+}
+
 /* The connection of database i, or NULL (message in c->err). Does not create SQLite files. */
 static fr_db *get_db(checker *c, int i)
 {
@@ -180,6 +202,8 @@ int ferry_verify(char **out, ferry *f)
 			finding(&c, "verify", regs[i].id, "%s", c.err.ptr);
 	}
 	fr_state_cache_save(f->state);
+	if ((rc = ooo_findings(&c, f, regs, nregs, &cur)))
+		goto done;
 	/* Each database: integrity, and its record against the registry. */
 	for (i = 0; i < f->cfg->ndbs; i++) {
 		const fr_dbconf *conf = &f->cfg->dbs[i];
@@ -267,6 +291,7 @@ static void check_writable(checker *c, const char *path, const char *what)
 
 int ferry_check(char **out, ferry *f, const char *target)
 {
+	fr_version cur;
 	checker c;
 	ferry_plan *p = NULL;
 	fr_reg *regs = NULL;
@@ -285,10 +310,7 @@ int ferry_check(char **out, ferry *f, const char *target)
 		check_writable(&c, f->cfg->version_file, "the version file");
 	if ((rc = fr_load_catalog(f)))
 		goto done; /* bad migrations: invalid input, the message lists them */
-	{
-		fr_version cur; /* the path alone: each step is checked one by one below */
-		rc = fr_plan_new(&p, f, target, &cur);
-	}
+	rc = fr_plan_new(&p, f, target, &cur); /* the path alone: its steps are checked below */
 	if (rc == FERRY_EINVALID)
 		goto done;
 	if (rc) {
@@ -344,6 +366,8 @@ int ferry_check(char **out, ferry *f, const char *target)
 				finding(&c, "drift", regs[i].id, "file changed since it was applied");
 		}
 		fr_state_cache_save(f->state);
+		if ((rc = ooo_findings(&c, f, regs, nregs, &cur)))
+			goto done;
 	}
 	rc = finish(&c, out);
 done:

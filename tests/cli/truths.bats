@@ -71,3 +71,63 @@ runs() { ferry --json history | jq '.runs | length'; }
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"0.3.0/001_a.sql"*"changed"* ]]
 }
+
+@test "truths: a step added to a version already passed is out of order: list, status, check, verify, up" {
+	step 0.0.0 0.3.0 002_late "CREATE TABLE late (x);" "DROP TABLE late;"
+	BEFORE=$(dump)
+	[ "$(ferry --json list | jq -r '.steps[] | select(.id == "0.3.0/002_late.sql") | .state')" = out_of_order ]
+	[ "$(ferry --json status | jq -r '.out_of_order | join(",")')" = "0.3.0/002_late.sql" ]
+	run ferry status
+	[[ "$output" == *"out of order"*"0.3.0/002_late.sql"* ]]
+	run ferry check
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"0.3.0/002_late.sql"* ]]
+	run ferry verify
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"out_of_order"*"0.3.0/002_late.sql"* ]] || [[ "$output" == *"0.3.0/002_late.sql"*"already passed"* ]]
+	# up refuses, naming the step and both ways out, and changes nothing.
+	run ferry up
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"0.3.0/002_late.sql"*"--allow-out-of-order"*"new version"* ]]
+	[ "$(dump)" = "$BEFORE" ]
+	[ "$(ferry version)" = 0.3.0 ]
+	# Even with nothing else pending: a start-up does not report "nothing to do".
+	run ferry up 0.3.0
+	[ "$status" -eq 3 ]
+	# --allow-out-of-order applies it first, then the rest, as planned.
+	run --separate-stderr ferry --json plan --allow-out-of-order --no-hooks --skip-backup
+	PLAN=$(echo "$output" | jq -r '[.actions[] | .kind + ":" + (.id // .version // "")] | join(",")')
+	[ "$PLAN" = "step:0.3.0/002_late.sql,step:0.4.0/001_b.sql,commit:,version:0.4.0" ]
+	run --separate-stderr ferry --json up --allow-out-of-order --no-hooks --skip-backup
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -r '[.actions[] | .kind + ":" + (.id // .version // "")] | join(",")')" = "$PLAN" ]
+	[ "$(main_tables)" = "a b late" ]
+	[ "$(ferry --json list | jq -r '.steps[] | select(.id == "0.3.0/002_late.sql") | .state')" = applied ]
+	run ferry verify
+	[ "$status" -eq 0 ]
+}
+
+@test "truths: steps below a baseline stay bypassed, and list names the baseline; shortcuts too" {
+	rm -rf "$ROOT/.ferry" "$ROOT/data/app.db"
+	ferry version --set 0.3.0
+	run ferry up
+	[ "$status" -eq 0 ]
+	[ "$(main_tables)" = "b" ]
+	[ "$(ferry --json list | jq -r '.steps[] | select(.id == "0.3.0/001_a.sql") | .state + " " + .baseline')" = "bypassed 0.3.0" ]
+	run ferry list
+	[[ "$output" == *"bypassed"*"0.3.0/001_a.sql"*"(below the baseline 0.3.0)"* ]]
+	run ferry verify
+	[ "$status" -eq 0 ]
+	# A transition a shortcut went around keeps its steps bypassed, not out of order.
+	step 0.4.0 0.5.0 001_c "CREATE TABLE c (x);" "DROP TABLE c;"
+	step 0.4.x 0.6.0 001_d "CREATE TABLE d (x);" "DROP TABLE d;"
+	step 0.5.0 0.6.0 001_e "CREATE TABLE e (x);" "DROP TABLE e;"
+	printf 'estimated_duration_seconds: 1\n' >"$ROOT/migrations/v0.4.x_to_v0.6.0/transition.yaml"
+	printf 'estimated_duration_seconds: 50\n' >"$ROOT/migrations/v0.4.0_to_v0.5.0/transition.yaml"
+	run ferry up
+	[ "$status" -eq 0 ]
+	[ "$(ferry --json list | jq -r '.steps[] | select(.id == "0.5.0/001_c.sql") | .state')" = bypassed ]
+	run ferry up
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"nothing to do"* ]]
+}
