@@ -70,6 +70,7 @@ typedef struct {
 	size_t floor;        /* a failure undoes done[floor..]: 0, or after the last checkpoint */
 	fr_version floor_version; /* and the version it goes back to */
 	const char *undo_why; /* the registry's message for what an undo takes back */
+	int shared_only;     /* reconcile only the databases other machines share */
 } engine;
 
 /* run.c: the engine's databases, set-up and the lock. */

@@ -102,6 +102,14 @@ int fr_publish(ferry *f, struct json_t *doc, char **out);
 /* The `history` document's object of one run. */
 struct json_t *fr_run_json(const fr_run_row *r);
 
+/*
+ * state.db's mirror of the registry takes the record of every database
+ * other machines share (a PostgreSQL database of several replicas), so a
+ * replica's list, status and verify tell what another one applied. Takes
+ * no lock; a no-op without such a database.
+ */
+int fr_registry_refresh(ferry *f);
+
 /* Loads the catalog once (FERRY_EINVALID with every problem in the message). */
 int fr_load_catalog(ferry *f);
 

@@ -193,6 +193,8 @@ int fr_engine_reconcile(engine *e, fr_reg **regs, size_t *nregs)
 		size_t nrecs = 0;
 		if (!fr_db_exists(r->conf))
 			continue; /* a database not made yet (an SQLite file) holds no record */
+		if (e->shared_only && !fr_db_can(r->conf, FR_DB_CAP_SHARED_VERSION))
+			continue;
 		if (fr_engine_open_db(e, r)) {
 			fr_free(idx);
 			return fr_fail_msg(f, FERRY_EINVALID, e->err.ptr);
@@ -260,6 +262,29 @@ int fr_engine_reconcile(engine *e, fr_reg **regs, size_t *nregs)
 			               fr_state_errmsg(f->state));
 	}
 	return 0;
+}
+
+int fr_registry_refresh(ferry *f)
+{
+	static const ferry_run_options defaults = FERRY_RUN_OPTIONS_INIT;
+	engine e;
+	fr_reg *regs = NULL;
+	size_t nregs = 0, i;
+	int rc, any = 0;
+	for (i = 0; i < f->cfg->ndbs; i++)
+		any |= fr_db_can(&f->cfg->dbs[i], FR_DB_CAP_SHARED_VERSION);
+	if (!any)
+		return 0;
+	if ((rc = fr_engine_init(&e, f, &defaults)))
+		return rc;
+	e.shared_only = 1;
+	if (fr_state_registry(f->state, &regs, &nregs))
+		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
+	else
+		rc = fr_engine_reconcile(&e, &regs, &nregs);
+	fr_regs_free(regs, nregs);
+	fr_engine_free(&e);
+	return rc;
 }
 
 /* ---- the no-op fingerprint ---- */

@@ -535,18 +535,66 @@ static int undo_prologue(engine *e, int wait, int recovering, fr_reg **regs, siz
 	return fr_engine_reconcile(e, regs, nregs);
 }
 
-/* Refuses, before anything changes, an undo that would reach a step it cannot undo. */
+/*
+ * The newest backup taken at a version below v, as "backup 'ID' (taken at
+ * X)", for a message pointing at what can still bring an installation back.
+ */
+static void newest_backup_below(ferry *f, const char *v, fr_buf *out)
+{
+	fr_backup_row *rows = NULL;
+	fr_version lim, bv, best_v;
+	size_t i, n = 0, best = (size_t)-1;
+	if (fr_version_parse(&lim, v, NULL) || fr_state_backups(f->state, &rows, &n))
+		return;
+	for (i = 0; i < n; i++) {
+		if (!rows[i].version || fr_version_parse(&bv, rows[i].version, NULL) ||
+		    fr_version_cmp(&bv, &lim) >= 0)
+			continue;
+		if (best == (size_t)-1 || rows[i].created_at_ms > rows[best].created_at_ms) {
+			best = i;
+			best_v = bv;
+		}
+	}
+	if (best != (size_t)-1) {
+		char t[FR_VERSION_STR_MAX];
+		fr_version_format(&best_v, t, sizeof t);
+		fr_buf_printf(out, "backup '%s' (taken at %s)", rows[best].id, t);
+	}
+	fr_backup_rows_free(rows, n);
+}
+
+/*
+ * Refuses, before anything changes, an undo that would reach a step it
+ * cannot undo: the first such step the undo reaches (the newest), with
+ * the newest backup taken before its version when there is one.
+ */
 static int check_reversible(engine *e, const char *what)
 {
 	size_t i = e->ndone;
-	/* The first such step the undo would reach: the newest. */
 	while (i--) {
 		done_step *d = &e->done[i];
-		if (!d->skipped && !d->undo)
-			return fr_fail(e->f, FERRY_EFAILED,
-			               "cannot %s: step '%s' has no down section (irreversible); nothing "
-			               "was changed; restore a backup taken before version '%s' instead",
-			               what, d->id, d->to);
+		const fr_step_kind *k = fr_step_kind_find(d->kind);
+		fr_buf why = FR_BUF_INIT, bk = FR_BUF_INIT;
+		int rc;
+		if (d->skipped)
+			continue;
+		if (d->undo && !(k && k->can_undo && !k->can_undo(&e->ctx, d->id, d->undo)))
+			continue;
+		if (!d->undo)
+			fr_buf_printf(&why, "step '%s' has no down section (irreversible)", d->id);
+		else
+			fr_buf_puts(&why, e->err.ptr);
+		newest_backup_below(e->f, d->to, &bk);
+		if (bk.len)
+			rc = fr_fail(e->f, FERRY_EFAILED, "cannot %s: %s; nothing was changed; restore %s "
+			             "instead ('ferry backup restore ID')", what, why.ptr, bk.ptr);
+		else
+			rc = fr_fail(e->f, FERRY_EFAILED, "cannot %s: %s; nothing was changed; restore a "
+			             "backup taken before version '%s' instead", what, why.ptr, d->to);
+		fr_buf_reset(&e->err);
+		fr_buf_release(&why);
+		fr_buf_release(&bk);
+		return rc;
 	}
 	return 0;
 }
@@ -559,9 +607,16 @@ static int down_dry_run(engine *e, const fr_version *tgt)
 	int rc = 0;
 	while (i--) {
 		json_t *so = json_object();
+		const fr_step_kind *k = fr_step_kind_find(e->done[i].kind);
+		fr_buf shown = FR_BUF_INIT;
+		/* A kind whose undo record holds values (ops: what a .env said) describes it. */
+		if (e->done[i].undo && k && k->describe_undo)
+			k->describe_undo(e->done[i].undo, &shown);
 		json_object_set_new(so, "id", json_string(e->done[i].id));
 		json_object_set_new(so, "statements",
+		                    shown.len ? json_string(shown.ptr) :
 		                    e->done[i].undo ? json_string(e->done[i].undo) : json_null());
+		fr_buf_release(&shown);
 		json_array_append_new(steps, so);
 		fr_outcome_add(e, e->done[i].id, "pending", 0, NULL);
 	}

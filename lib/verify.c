@@ -165,7 +165,7 @@ int ferry_verify(char **out, ferry *f)
 	fr_version cur;
 	int rc;
 	*out = NULL;
-	if ((rc = fr_catalog_and_current(f, &cur)))
+	if ((rc = fr_catalog_and_current(f, &cur)) || (rc = fr_registry_refresh(f)))
 		return rc;
 	if ((rc = checker_init(&c, f)))
 		goto done;

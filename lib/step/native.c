@@ -108,6 +108,18 @@ static int native_undo(fr_run_ctx *ctx, const char *step_id, const char *db_name
 	return -1;
 }
 
+static int native_can_undo(fr_run_ctx *ctx, const char *step_id, const char *text)
+{
+	const ferry_native_step *n = text && !strncmp(text, "native:", 7) ?
+	                             fr_native_find(ctx->handle, text + 7) : NULL;
+	if (n && n->backward)
+		return 1;
+	fr_buf_printf(ctx->err, "%s: native step not registered with a backward by this program; "
+	                        "run the program that registered it to undo it",
+	              step_id);
+	return 0;
+}
+
 static int native_describe(const fr_step *s, fr_buf *out)
 {
 	const ferry_native_step *n = native_of(s);
@@ -128,5 +140,6 @@ const fr_step_kind fr_step_native = {
 	.forward = native_forward,
 	.undo_text = native_undo_text,
 	.undo = native_undo,
+	.can_undo = native_can_undo,
 	.describe = native_describe,
 };

@@ -126,6 +126,21 @@ typedef struct fr_step_kind {
 	const char *new_ext;
 	int (*new_template)(fr_buf *out, const char *name);
 	int (*is_template)(const char *text, size_t len);
+
+	/*
+	 * Optional: 0 with the reason in ctx->err when undo() could not undo
+	 * that recorded text here (a native step this program did not register,
+	 * or registered without a backward), so that a down refuses before it
+	 * changes anything. NULL: undo() can whenever the text is not empty.
+	 */
+	int (*can_undo)(fr_run_ctx *ctx, const char *step_id, const char *text);
+
+	/*
+	 * Optional: appends what undo() of that recorded text would do, for
+	 * `down --dry-run`, without a secret value in it. NULL: the text is
+	 * shown as it is (an SQL down, a script).
+	 */
+	int (*describe_undo)(const char *text, fr_buf *out);
 } fr_step_kind;
 
 struct fr_step {

@@ -853,3 +853,34 @@ SQL
 	[ -z "$(recorded)" ]
 	[ "$(admin_sql "SELECT count(*) FROM pg_database WHERE datname LIKE 'ferry_rehearsal_%'")" = 0 ]
 }
+
+@test "postgres: a replica sees what another applied: list, status and verify without the lock" {
+	pg_install "$BATS_TEST_TMPDIR/a"
+	pstep 0.0.0 0.1.0 001_t <<'SQL'
+-- ferry:up
+CREATE TABLE t (x int);
+-- ferry:down
+DROP TABLE t;
+SQL
+	pstep 0.1.0 0.2.0 001_u <<'SQL'
+-- ferry:up
+CREATE TABLE u (x int);
+-- ferry:down
+DROP TABLE u;
+SQL
+	pg_install "$BATS_TEST_TMPDIR/b"
+	cp -R "$BATS_TEST_TMPDIR/a/migrations" "$BATS_TEST_TMPDIR/b/"
+	"$FERRY" -C "$BATS_TEST_TMPDIR/b" status >/dev/null # b has looked once, before a runs
+	"$FERRY" -C "$BATS_TEST_TMPDIR/a" up --skip-backup >/dev/null
+	run "$FERRY" -C "$BATS_TEST_TMPDIR/b" --json list
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -r '[.steps[].state] | join(",")')" = "applied,applied" ]
+	run "$FERRY" -C "$BATS_TEST_TMPDIR/b" --json status
+	[ "$(echo "$output" | jq -r '.current + " " + (.pending_steps | tostring)')" = "0.2.0 0" ]
+	run "$FERRY" -C "$BATS_TEST_TMPDIR/b" verify
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run "$FERRY" -C "$BATS_TEST_TMPDIR/b" up
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"nothing to do"* ]]
+}

@@ -54,3 +54,16 @@ setup() {
 	run "$EX" "$ROOT" 1.2.0
 	[ "$status" -eq 1 ]
 }
+
+@test "start-up: the tool's down refuses up front at the native step it cannot undo, changing nothing" {
+	"$EX" "$ROOT" 1.0.1 >/dev/null
+	before=$(sqlite3 "$ROOT/data/notebook.db" .dump)
+	files_before=$(cd "$ROOT" && find config data -type f | sort | xargs sha256sum)
+	run "$FERRY" -C "$ROOT" down 1.0.0
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"1.0.1/build_cache"*"not registered"* ]]
+	[[ "$output" == *"nothing was changed"* ]]
+	[ "$(sqlite3 "$ROOT/data/notebook.db" .dump)" = "$before" ]
+	[ "$(cd "$ROOT" && find config data -type f | sort | xargs sha256sum)" = "$files_before" ]
+	[ "$("$FERRY" -C "$ROOT" version)" = 1.0.1 ]
+}

@@ -131,3 +131,33 @@ runs() { ferry --json history | jq '.runs | length'; }
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"nothing to do"* ]]
 }
+
+@test "truths: no secret reaches the terminal or the log: .env values and secret keys redacted" {
+	printf 'SECRET="x y"\nPLAIN=visible-but-env\n' >"$ROOT/.env"
+	printf '{"db": {"password": "hunter2", "host": "dbhost"}}\n' >"$ROOT/app.json"
+	d="$ROOT/migrations/v0.3.0_to_v0.4.0"
+	printf 'ops:\n  - env: {file: .env, key: SECRET, value: "n3w s3cret"}\n  - set: {file: app.json, path: db.password, value: "p4ss-w0rd"}\n  - set: {file: app.json, path: db.host, value: "dbhost2"}\n' >"$d/002_cfg.yaml"
+	run ferry up --dry-run
+	[ "$status" -eq 0 ]
+	for s in 'x y' 'n3w s3cret' hunter2 p4ss-w0rd visible-but-env; do
+		[[ "$output" != *"$s"* ]] || { echo "# '$s' shown by up --dry-run"; return 1; }
+	done
+	[[ "$output" == *"SECRET=<redacted>"* ]]
+	[[ "$output" == *'"password": <redacted>'* ]]
+	[[ "$output" == *"dbhost2"* ]] # what is not secret is still shown
+	ferry up >/dev/null 2>&1
+	[ "$(jq -r .db.password "$ROOT/app.json")" = p4ss-w0rd ]
+	run ferry down --dry-run 0.3.0
+	[ "$status" -eq 0 ]
+	for s in 'x y' 'n3w s3cret' hunter2 p4ss-w0rd visible-but-env; do
+		[[ "$output" != *"$s"* ]] || { echo "# '$s' shown by down --dry-run"; return 1; }
+	done
+	[[ "$output" == *"puts back SECRET"* ]]
+	run ferry down 0.3.0
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .db.password "$ROOT/app.json")" = hunter2 ]
+	[ "$(head -1 "$ROOT/.env")" = 'SECRET="x y"' ]
+	for s in 'x y' 'n3w s3cret' hunter2 p4ss-w0rd; do
+		! grep -qF "$s" "$ROOT/.ferry/log/ferry.log" || { echo "# '$s' in the log"; return 1; }
+	done
+}

@@ -360,8 +360,8 @@ static int add_obj(mock_data *m, const char *name, size_t len)
 static int run_stmt(mock_db *d, const char *p, const char *end, fr_buf *err)
 {
 	mock_data *m = &d->st->data;
-	const char *w[3];
-	size_t n[3];
+	const char *w[3] = { NULL, NULL, NULL };
+	size_t n[3] = { 0, 0, 0 };
 	int k = words(p, end, w, n);
 	long at;
 	if (k == 1 && is_word(w[0], n[0], "FAIL")) {

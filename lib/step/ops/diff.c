@@ -212,8 +212,11 @@ static void describe_op(fr_buf *out, const op *o)
 	char *v = NULL;
 	switch (o->type) {
 	case OP_SET:
-		v = json_dumps(o->value, JSON_ENCODE_ANY | JSON_COMPACT | JSON_PRESERVE_ORDER);
-		fr_buf_printf(out, "set '%s' = %s in %s", o->path, v ? v : "?", o->file);
+		if (!fr_ops_redact_value(o->file, o->path))
+			v = json_dumps(o->value, JSON_ENCODE_ANY | JSON_COMPACT | JSON_PRESERVE_ORDER);
+		fr_buf_printf(out, "set '%s' = %s in %s", o->path,
+		              fr_ops_redact_value(o->file, o->path) ? "<redacted>" : v ? v : "?",
+		              o->file);
 		break;
 	case OP_RENAME:
 		fr_buf_printf(out, "rename '%s' to '%s' in %s", o->from, o->to, o->file);
@@ -222,7 +225,8 @@ static void describe_op(fr_buf *out, const op *o)
 		fr_buf_printf(out, "delete '%s' from %s", o->path, o->file);
 		break;
 	case OP_ENV:
-		fr_buf_printf(out, "env %s=%s in %s", o->key, json_string_value(o->value), o->file);
+		/* A .env value is a secret as often as not: never shown. */
+		fr_buf_printf(out, "env %s=<redacted> in %s", o->key, o->file);
 		break;
 	case OP_MKDIR:
 		fr_buf_printf(out, "mkdir %s", o->path);
@@ -351,8 +355,16 @@ int fr_ops_dry_run(const ops_priv *p, const char *rel, const char *step_id, cons
 			if (f->hidden || (f->base_exists == f->cur_exists && f->base.len == f->cur.len &&
 			                  !memcmp(f->base.ptr, f->cur.ptr, f->cur.len)))
 				continue;
-			udiff(out, fr_ops_rel_of(&R, f->abs), f->base_exists, f->base.ptr, f->base.len,
-			      f->cur_exists, f->cur.ptr, f->cur.len);
+			{
+				fr_buf d = FR_BUF_INIT;
+				const char *label = fr_ops_rel_of(&R, f->abs);
+				udiff(&d, label, f->base_exists, f->base.ptr, f->base.len, f->cur_exists,
+				      f->cur.ptr, f->cur.len);
+				fr_ops_redact_diff(out, label, d.ptr, d.len);
+				if (d.oom)
+					out->oom = 1;
+				fr_buf_release(&d);
+			}
 		}
 		fr_ops_orun_free(&R);
 	}

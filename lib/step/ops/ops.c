@@ -205,4 +205,5 @@ const fr_step_kind fr_step_ops = {
 	.undo = ops_undo,
 	.undo_transactional = ops_undo_transactional,
 	.describe = ops_describe,
+	.describe_undo = fr_ops_describe_undo,
 };

@@ -168,4 +168,14 @@ int fr_ops_dry_run(const ops_priv *p, const char *rel, const char *step_id, cons
 int fr_ops_new_template(fr_buf *out, const char *name);
 int fr_ops_is_template(const char *text, size_t len);
 
+/* redact.c: secrets kept off the terminal and out of the log (dry runs). */
+int fr_ops_secret_name(const char *name, size_t len);
+int fr_ops_secret_path(const char *path);
+/* 1 when a value set at path in file is shown as <redacted>: any .env value, a secret key's. */
+int fr_ops_redact_value(const char *file, const char *path);
+/* Appends diff (a unified diff of file) with the values of secret lines redacted. */
+void fr_ops_redact_diff(fr_buf *out, const char *file, const char *diff, size_t len);
+/* Appends what an undo record puts back, key by key, without a value. */
+int fr_ops_describe_undo(const char *text, fr_buf *out);
+
 #endif
