@@ -77,15 +77,18 @@ int ferry_status(char **out, ferry *f)
 	fr_lock_holder h;
 	size_t nregs = 0, nruns = 0, i, j, npending = 0;
 	char text[FR_VERSION_STR_MAX];
-	int rc, found = 0, held;
+	int rc, found = 0, held, clean;
 	*out = NULL;
 	if ((rc = fr_catalog_and_current(f, &cur)) || (rc = fr_registry_refresh(f)))
 		return rc;
 	/*
-	 * The registry, even at the latest version: a step added later to a
-	 * version already passed is pending too (out of order).
+	 * The registry, even at the latest version (a step added later to a
+	 * version already passed is pending too, out of order), unless the
+	 * fingerprint of a clean no-op still holds: then nothing can be.
 	 */
-	if (fr_state_registry_ex(f->state, 0, &regs, &nregs) || !(idx = fr_reg_index(regs, nregs)) ||
+	clean = fr_version_cmp(&cur, fr_catalog_latest(f->cat)) >= 0 && fr_noop_is_clean(f, &cur);
+	if ((!clean && (fr_state_registry_ex(f->state, 0, &regs, &nregs) ||
+	                !(idx = fr_reg_index(regs, nregs)))) ||
 	    fr_state_runs(f->state, 1, &runs, &nruns) ||
 	    fr_state_running(f->state, &running, &found)) {
 		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
@@ -119,7 +122,7 @@ int ferry_status(char **out, ferry *f)
 		fr_step **ooo = NULL;
 		size_t nooo = 0;
 		json_t *arr = json_array();
-		if (fr_out_of_order(f, idx, nregs, &cur, &ooo, &nooo)) {
+		if (!clean && fr_out_of_order(f, idx, nregs, &cur, &ooo, &nooo)) {
 			json_decref(arr);
 			rc = fr_fail(f, FERRY_EFAILED, "out of memory");
 			goto done;

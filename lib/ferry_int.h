@@ -110,6 +110,13 @@ struct json_t *fr_run_json(const fr_run_row *r);
  */
 int fr_registry_refresh(ferry *f);
 
+/*
+ * 1 when the stat fingerprint of a clean no-op at cur (run.c) still holds:
+ * nothing can be pending, drifted or out of order, and the registry need
+ * not be read.
+ */
+int fr_noop_is_clean(ferry *f, const fr_version *cur);
+
 /* Loads the catalog once (FERRY_EINVALID with every problem in the message). */
 int fr_load_catalog(ferry *f);
 

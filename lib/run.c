@@ -1151,3 +1151,14 @@ int ferry_apply(ferry *f, const ferry_plan *p, const ferry_run_options *opts)
 	f->interrupted = 0;
 	return run_up(f, p, NULL, &o);
 }
+
+int fr_noop_is_clean(ferry *f, const fr_version *cur)
+{
+	struct ferry_plan p;
+	uint64_t fp;
+	/* The fingerprint a clean no-op up to cur stored: nothing pending, drifted or passed over. */
+	memset(&p, 0, sizeof p);
+	p.to = *cur;
+	fp = noop_fingerprint(f, &p, cur);
+	return fp && fp == fr_state_noop_fp(f->state);
+}
