@@ -79,6 +79,7 @@ static int teardown(void **state)
 	env *e = *state;
 	ferry_close(e->f);
 	t_rmrf(e->dir);
+	free(e->dir);
 	free(e);
 	return 0;
 }

@@ -1010,7 +1010,7 @@ static void test_describe(void **state)
 	                    "delete 'ratio' from config/app.json\n"
 	                    "copy config/defaults.yaml to config/local.yaml\n"
 	                    "set 'b' = 2 in config/local.yaml\n"
-	                    "env A=1 in .env\n"
+	                    "env A=<redacted> in .env\n"  /* a .env value is never shown */
 	                    "  (no change)\n"
 	                    "mkdir data/cache (mode 0750)\n"
 	                    "remove out/x (kept in the scratch folder until the step is undone)\n"
@@ -1055,7 +1055,7 @@ static void test_describe_new_file(void **state)
 	t_write(e->root, "x", "");
 	load_ok(e, "ops:\n  - env: {file: .env, key: A, value: \"1\"}\n");
 	assert_int_equal(fr_step_ops.describe(&e->step, &d), 0);
-	assert_non_null(strstr(d.ptr, "--- /dev/null\n+++ b/.env\n@@ -0,0 +1 @@\n+A=1\n"));
+	assert_non_null(strstr(d.ptr, "--- /dev/null\n+++ b/.env\n@@ -0,0 +1 @@\n+A=<redacted>\n"));
 	fr_buf_release(&d);
 }
 
