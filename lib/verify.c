@@ -8,6 +8,7 @@
 #include "backup.h"
 #include "ferry_int.h"
 #include "actions.h"
+#include "engine.h"
 #include "plan.h"
 #include "util/alloc.h"
 #include "util/fs.h"
@@ -19,7 +20,7 @@
 
 typedef struct {
 	ferry *f;
-	fr_db **dbs;     /* parallel to cfg->dbs, opened on demand */
+	engine e;        /* its pool of database connections, opened on demand */
 	fr_buf err;
 	fr_run_ctx ctx;
 	json_t *findings;
@@ -84,16 +85,18 @@ static fr_db *get_db(checker *c, int i)
 	if (i < 0)
 		return NULL;
 	conf = &c->f->cfg->dbs[i];
-	if (c->dbs[i])
-		return c->dbs[i];
+	if (c->e.dbs[i].db)
+		return c->e.dbs[i].db;
 	if (!fr_db_exists(conf)) {
 		fr_buf_printf(&c->err, "database '%s': '%s' does not exist", conf->name,
 		              fr_db_where(conf));
 		return NULL;
 	}
-	if (fr_db_open(&c->dbs[i], conf, &c->err))
+	if (fr_engine_open_db(&c->e, &c->e.dbs[i])) {
+		fr_buf_puts(&c->err, c->e.err.ptr);
 		return NULL;
-	return c->dbs[i];
+	}
+	return c->e.dbs[i].db;
 }
 
 static fr_db *ctx_db(fr_run_ctx *ctx, const char *name)
@@ -109,25 +112,26 @@ static fr_db *ctx_db(fr_run_ctx *ctx, const char *name)
 
 static int checker_init(checker *c, ferry *f)
 {
+	static const ferry_run_options defaults = FERRY_RUN_OPTIONS_INIT;
+	int rc;
 	memset(c, 0, sizeof *c);
 	c->f = f;
 	fr_buf_init(&c->err);
 	c->findings = json_array();
-	c->dbs = fr_calloc(f->cfg->ndbs ? f->cfg->ndbs : 1, sizeof *c->dbs);
+	if ((rc = fr_engine_init(&c->e, f, &defaults)))
+		return rc;
 	c->ctx.root = f->root;
 	c->ctx.db = ctx_db;
 	c->ctx.err = &c->err;
 	c->ctx.engine = c;
 	c->ctx.handle = f;
-	return c->dbs && c->findings ? 0 : fr_fail(f, FERRY_EFAILED, "out of memory");
+	return c->findings ? 0 : fr_fail(f, FERRY_EFAILED, "out of memory");
 }
 
 static void checker_free(checker *c)
 {
-	size_t i;
-	for (i = 0; c->dbs && i < c->f->cfg->ndbs; i++)
-		fr_db_close(c->dbs[i]);
-	fr_free(c->dbs);
+	if (c->e.f)
+		fr_engine_free(&c->e);
 	json_decref(c->findings);
 	fr_buf_release(&c->err);
 }
