@@ -79,7 +79,7 @@ int ferry_status(char **out, ferry *f)
 	char text[FR_VERSION_STR_MAX];
 	int rc, found = 0, held, clean;
 	*out = NULL;
-	if ((rc = fr_catalog_and_current(f, &cur)) || (rc = fr_registry_refresh(f)))
+	if ((rc = fr_catalog_and_current(f, &cur)) || (rc = fr_registry_refresh(f, NULL)))
 		return rc;
 	/*
 	 * The registry, even at the latest version (a step added later to a
@@ -198,7 +198,7 @@ int ferry_list(char **out, ferry *f)
 	char text[FR_VERSION_STR_MAX];
 	int rc, has_base;
 	*out = NULL;
-	if ((rc = fr_catalog_and_current(f, &cur)) || (rc = fr_registry_refresh(f)))
+	if ((rc = fr_catalog_and_current(f, &cur)) || (rc = fr_registry_refresh(f, NULL)))
 		return rc;
 	if (fr_state_registry(f->state, &regs, &nregs))
 		return fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));

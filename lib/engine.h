@@ -71,6 +71,7 @@ typedef struct {
 	fr_version floor_version; /* and the version it goes back to */
 	const char *undo_why; /* the registry's message for what an undo takes back */
 	int shared_only;     /* reconcile only the databases other machines share */
+	fr_buf *lost;        /* reconcile appends "ID\tDATABASE\n" of each applied row a record lacks */
 } engine;
 
 /* run.c: the engine's databases, set-up and the lock. */

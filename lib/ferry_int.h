@@ -106,9 +106,11 @@ struct json_t *fr_run_json(const fr_run_row *r);
  * state.db's mirror of the registry takes the record of every database
  * other machines share (a PostgreSQL database of several replicas), so a
  * replica's list, status and verify tell what another one applied. Takes
- * no lock; a no-op without such a database.
+ * no lock; a no-op without such a database. lost (may be NULL) gets
+ * "ID\tDATABASE\n" for each step the mirror had applied and the record no
+ * longer holds (undone elsewhere, or the record edited): verify reports them.
  */
-int fr_registry_refresh(ferry *f);
+int fr_registry_refresh(ferry *f, fr_buf *lost);
 
 /*
  * 1 when the stat fingerprint of a clean no-op at cur (run.c) still holds:

@@ -246,6 +246,8 @@ int fr_engine_reconcile(engine *e, fr_reg **regs, size_t *nregs)
 				n.message = "not in the database's record";
 				fr_state_reg_put(f->state, &n);
 				changed = 1;
+				if (e->lost)
+					fr_buf_printf(e->lost, "%s\t%s\n", g->id, r->conf->name);
 			}
 		}
 		fr_free(ids);
@@ -264,7 +266,7 @@ int fr_engine_reconcile(engine *e, fr_reg **regs, size_t *nregs)
 	return 0;
 }
 
-int fr_registry_refresh(ferry *f)
+int fr_registry_refresh(ferry *f, fr_buf *lost)
 {
 	static const ferry_run_options defaults = FERRY_RUN_OPTIONS_INIT;
 	engine e;
@@ -278,6 +280,7 @@ int fr_registry_refresh(ferry *f)
 	if ((rc = fr_engine_init(&e, f, &defaults)))
 		return rc;
 	e.shared_only = 1;
+	e.lost = lost;
 	if (fr_state_registry(f->state, &regs, &nregs))
 		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
 	else

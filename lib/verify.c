@@ -163,16 +163,36 @@ static int applied(const char *status)
 
 int ferry_verify(char **out, ferry *f)
 {
+	fr_buf lost = FR_BUF_INIT;
 	checker c;
 	fr_reg *regs = NULL;
 	size_t nregs = 0, i, j;
 	fr_version cur;
 	int rc;
 	*out = NULL;
-	if ((rc = fr_catalog_and_current(f, &cur)) || (rc = fr_registry_refresh(f)))
+	if ((rc = fr_catalog_and_current(f, &cur)) || (rc = fr_registry_refresh(f, &lost))) {
+		fr_buf_release(&lost);
 		return rc;
+	}
 	if ((rc = checker_init(&c, f)))
 		goto done;
+	/* Steps a shared database's record lost: another machine undid them, or it was edited. */
+	for (const char *l = lost.ptr; l && *l;) {
+		const char *tab = strchr(l, '\t'), *nl = strchr(l, '\n');
+		if (!tab || !nl)
+			break;
+		{
+			char *id = fr_strndup(l, (size_t)(tab - l)), *db = fr_strndup(tab + 1,
+			                                                        (size_t)(nl - tab - 1));
+			if (id && db)
+				finding(&c, "registry", id, "state.db had it applied, and the record of "
+				        "database '%s' no longer holds it (undone on another machine, or the "
+				        "record edited); it counts as not applied now", db);
+			fr_free(id);
+			fr_free(db);
+		}
+		l = nl + 1;
+	}
 	if (fr_state_registry(f->state, &regs, &nregs)) {
 		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
 		goto done;
@@ -282,6 +302,7 @@ int ferry_verify(char **out, ferry *f)
 	}
 	rc = finish(&c, out);
 done:
+	fr_buf_release(&lost);
 	fr_regs_free(regs, nregs);
 	checker_free(&c);
 	return rc;
