@@ -526,7 +526,7 @@ static int restore_impl(ferry *f, const char *id, int safety)
 
 	/* 2. The current state, backed up first. */
 	if (safety) {
-		rc = bk_create(f, "safety", NULL, NULL, &safety_id);
+		rc = bk_create(f, "safety", NULL, NULL, 0, &safety_id);
 		if (rc) {
 			fr_buf_reset(&msg);
 			fr_buf_puts(&msg, ferry_errmsg(f));
