@@ -217,8 +217,13 @@ const char *bk_archive_ext(const char *name);
 char *bk_app_token(const char *app);
 void bk_rows_free(bk_row *r, size_t n);
 void bk_row_clear(bk_row *r);
-/* Every backup (rows of state.db whose file is there, and untracked archives), newest first. */
-int bk_gather(ferry *f, bk_row **out, size_t *n);
+/*
+ * Every backup (rows of state.db whose file is there, and untracked
+ * archives), newest first. describe: read each untracked archive's
+ * manifest for its version, type and time (a listing; it reads the
+ * archive to its end), else they are what the file name and time say.
+ */
+int bk_gather(ferry *f, bk_row **out, size_t *n, int describe);
 /* The backup called id (or an archive's path) into *out. */
 int bk_find(ferry *f, const char *id, bk_row *out);
 /* The row of r in state.db, and its verified mark; fail f. */

@@ -177,7 +177,7 @@ static void untracked_from_manifest(ferry *f, bk_row *r, int *libs)
  * backup folder that the table does not know (state.db lost or replaced),
  * newest first.
  */
-int bk_gather(ferry *f, bk_row **out, size_t *n)
+int bk_gather(ferry *f, bk_row **out, size_t *n, int describe)
 {
 	fr_backup_row *t = NULL;
 	bk_row *v = NULL;
@@ -242,7 +242,8 @@ int bk_gather(ferry *f, bk_row **out, size_t *n)
 		under = strrchr(r.id, '_');
 		r.size = sb.st_size;
 		r.created_at_ms = (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
-		untracked_from_manifest(f, &r, &libs);
+		if (describe)
+			untracked_from_manifest(f, &r, &libs);
 		if (!r.type)
 			r.type = fr_strdup(under ? under + 1 : "manual");
 		if (fr_grow(&v, &cap, len + 1, sizeof *v)) {
@@ -314,7 +315,7 @@ int bk_find(ferry *f, const char *id, bk_row *out)
 			return fr_fail(f, FERRY_EFAILED, "out of memory");
 		return 0;
 	}
-	if ((rc = bk_gather(f, &rows, &n)))
+	if ((rc = bk_gather(f, &rows, &n, 0)))
 		return rc;
 	for (i = 0; i < n; i++) {
 		if (strcmp(rows[i].id, id))
@@ -367,10 +368,19 @@ static void verify_record(ferry *f, bk_row *row, json_t *man, int good)
 		bk_row_verified(f, row->id, good ? 1 : -1);
 		return;
 	}
-	if (!good || !in_backup_dir(f, row->path) || !row->version)
+	if (!good || !in_backup_dir(f, row->path) ||
+	    !json_is_string(json_object_get(man, "version")))
 		return; /* elsewhere, or not ours to describe: nothing to remember it by */
+	fr_free(row->version);
+	row->version = fr_strdup(json_string_value(json_object_get(man, "version")));
+	if (json_is_string(v = json_object_get(man, "type"))) {
+		fr_free(row->type);
+		row->type = fr_strdup(json_string_value(v));
+	}
 	if (json_is_integer(v = json_object_get(man, "created_at_ms")) && json_integer_value(v) > 0)
 		row->created_at_ms = (int64_t)json_integer_value(v);
+	if (!row->version || !row->type)
+		return; /* out of memory: not remembered, as if elsewhere */
 	row->verified = 1;
 	bk_row_put(f, row);
 }
@@ -398,10 +408,6 @@ static int verify_impl(char **out, ferry *f, const char *id)
 	r.sel = &sel;
 	if ((rc = bk_read_archive(&r, row.path, "verify", &man)))
 		goto done;
-	if (!row.version && json_is_string(json_object_get(man, "version")))
-		row.version = fr_strdup(json_string_value(json_object_get(man, "version")));
-	if (!row.type && json_is_string(json_object_get(man, "type")))
-		row.type = fr_strdup(json_string_value(json_object_get(man, "type")));
 	verify_record(f, &row, man, r.nfind == 0);
 	doc = json_object();
 	json_object_set_new(doc, "ok", json_boolean(r.nfind == 0));
@@ -464,7 +470,7 @@ int ferry_backup_list(char **out, ferry *f)
 	int64_t now = fr_now_ms();
 	int rc;
 	*out = NULL;
-	if ((rc = bk_gather(f, &rows, &n)))
+	if ((rc = bk_gather(f, &rows, &n, 1)))
 		return rc;
 	doc = json_object();
 	arr = json_array();
@@ -491,7 +497,7 @@ int ferry_backup_prune(char **out, ferry *f, int keep, long older_than_seconds)
 		keep = f->cfg->backup_keep;
 	if ((rc = bk_lock_take(f, &took)))
 		return rc;
-	if ((rc = bk_gather(f, &rows, &n)))
+	if ((rc = bk_gather(f, &rows, &n, 0)))
 		goto done;
 	/* The newest good one stays: verified, else the newest not known damaged. */
 	for (i = 0; i < n && keep_i == (size_t)-1; i++)

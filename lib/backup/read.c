@@ -1,7 +1,8 @@
 /*
  * read.c - reading a backup archive, for verify and for the extraction
- * of a restore: each entry checked as it comes (names, links, what may be
- * written), hashed in one pass, written into the staging folder when
+ * of a restore: each entry checked as it comes by one set of rules for
+ * both (entry_allowed: names, links, what may be written, once only),
+ * hashed in one pass, written into the staging folder when
  * restoring, then the whole held against the manifest. A zstd archive is
  * decompressed on a thread of its own into a ring of chunks.
  */

@@ -2,8 +2,10 @@
  * write.c - writing a backup archive (fr_backup_create, the estimate):
  * the id, a hidden temporary file in the backup folder, each database's
  * snapshot through its driver, the selected files walked in order, the
- * manifest last; then fsync, rename and fsync of the folder, and a row in
- * state.db.
+ * manifest last; then the end of the stream, fsync, close, (--verify) the
+ * archive read back, rename and fsync of the folder, and a row in
+ * state.db. It is said written only when each of those succeeded; on any
+ * failure nothing of it is left.
  *
  * Every byte streams through fixed buffers: a file is read in 1 MiB
  * chunks, hashed and handed to libarchive, whose output goes to our zstd
@@ -463,7 +465,7 @@ static int new_id(ferry *f, int64_t now_ms, const char *name, const char *type, 
 	int k, taken = 1;
 	gmtime_r(&secs, &tm);
 	strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", &tm);
-	if (!app || bk_gather(f, &rows, &nrows)) {
+	if (!app || bk_gather(f, &rows, &nrows, 0)) {
 		fr_free(app);
 		return -1;
 	}
