@@ -82,10 +82,12 @@ static json_t *list_find(json_t *list, const char *id)
 static int backup_create(int argc, char **argv)
 {
 	const char *type = NULL, *name = NULL, *comp = NULL;
+	int verify = 0;
 	const cli_opt opts[] = {
 		OPT_STR_(0, "type", &type, "T", "manual (default), pre-run, checkpoint, safety..."),
 		OPT_STR_(0, "name", &name, "N", "a label added to the id"),
 		OPT_STR_(0, "compression", &comp, "C", "zstd, gzip or none (default: ferry.yaml's, zstd)"),
+		OPT_FLAG_(0, "verify", &verify, "read the archive back whole before saying it is written"),
 		OPT_END_
 	};
 	ferry_backup_options o = FERRY_BACKUP_OPTIONS_INIT;
@@ -100,6 +102,7 @@ static int backup_create(int argc, char **argv)
 	o.type = type;
 	o.name = name;
 	o.compression = comp;
+	o.verify = verify;
 	catch_signals(cli.f);
 	if ((rc = ferry_backup_create(&id, cli.f, &o)))
 		return cli_fail(rc);

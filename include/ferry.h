@@ -270,10 +270,12 @@ typedef struct {
 	const char *type;         /* "manual" (NULL), "pre-run", "checkpoint", "safety" */
 	const char *name;         /* a label added to the id; NULL: none */
 	const char *compression;  /* "zstd", "gzip", "none"; NULL: ferry.yaml's (zstd) */
+	/* Version 2: */
+	int verify;               /* read the archive back whole before it is said written */
 } ferry_backup_options;
 
-#define FERRY_BACKUP_OPTIONS_VERSION 1
-#define FERRY_BACKUP_OPTIONS_INIT { FERRY_BACKUP_OPTIONS_VERSION, NULL, NULL, NULL }
+#define FERRY_BACKUP_OPTIONS_VERSION 2
+#define FERRY_BACKUP_OPTIONS_INIT { FERRY_BACKUP_OPTIONS_VERSION, NULL, NULL, NULL, 0 }
 
 /*
  * Writes a backup archive of the installation (files under files/, each

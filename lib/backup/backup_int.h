@@ -217,8 +217,13 @@ const char *bk_archive_ext(const char *name);
 char *bk_app_token(const char *app);
 void bk_rows_free(bk_row *r, size_t n);
 void bk_row_clear(bk_row *r);
-/* Every backup (rows of state.db whose file is there, and untracked archives), newest first. */
-int bk_gather(ferry *f, bk_row **out, size_t *n);
+/*
+ * Every backup (rows of state.db whose file is there, and untracked
+ * archives), newest first. describe: read each untracked archive's
+ * manifest for its version, type and time (a listing; it reads the
+ * archive to its end), else they are what the file name and time say.
+ */
+int bk_gather(ferry *f, bk_row **out, size_t *n, int describe);
 /* The backup called id (or an archive's path) into *out. */
 int bk_find(ferry *f, const char *id, bk_row *out);
 /* The row of r in state.db, and its verified mark; fail f. */
@@ -235,6 +240,10 @@ typedef struct {
 	size_t outcap;
 	int err;          /* errno of the first failure */
 	const char *zerr; /* zstd's message */
+	long fault_at;    /* test-only: the I/O call to fail (FERRY_FAIL_WRITE_AT), 0: none */
+	long drop_at;     /* test-only: the write to lose (FERRY_DROP_WRITE_AT), 0: none */
+	long nio;         /* I/O calls so far */
+	long nwrites;     /* writes of archive bytes so far */
 } fr_sink;
 
 typedef struct {
@@ -253,9 +262,13 @@ typedef struct {
 	int changed_warned;
 } fr_writer;
 
-/* The create behind fr_backup_create(), with a compression (NULL: ferry.yaml's). */
+/*
+ * The create behind fr_backup_create(), with a compression (NULL:
+ * ferry.yaml's); verify: read the archive back whole before it is renamed
+ * into place and said written.
+ */
 int bk_create(ferry *f, const char *type, const char *name, const char *compression,
-              char **out_id);
+              int verify, char **out_id);
 
 /* One entry of the manifest. */
 int bk_man_entry(fr_writer *w, const char *path, const char *type, const struct stat *st,
@@ -288,6 +301,8 @@ typedef struct {
 	const fr_sel *sel;    /* restore: paths the archive may not write */
 	fr_rec *recs;
 	size_t nrecs, caprecs;
+	const char **seen;    /* the records' paths, an open-addressing set: duplicates */
+	size_t nseen, capseen;
 	fr_buf manifest;
 	int have_manifest;
 	json_t *findings;
@@ -322,6 +337,8 @@ int bk_rec_cmp(const void *a, const void *b);
 fr_rec *bk_rec_find(fr_reader *r, const char *path);
 /* 1 when the staged link at rel (below top) resolves inside root through the staged links. */
 int bk_resolves_inside(const char *top, const char *root, const char *rel);
+/* The manifest of an archive, its entries unchecked (list); NULL when it has none. */
+json_t *bk_read_manifest(const char *path);
 /* Holds every entry read against the manifest; returns the parsed manifest. */
 json_t *bk_check_manifest(fr_reader *r);
 

@@ -140,17 +140,50 @@ static int row_newest_first(const void *a, const void *b)
 }
 
 /*
+ * What the manifest of an archive state.db does not know says of it: its
+ * version, type and time. Read again at each listing until a verify
+ * records the archive (it is the last entry: the whole archive is read).
+ * *libs: 0 not tried yet, 1 loaded, -1 not there (the row stays as the
+ * file name tells).
+ */
+static void untracked_from_manifest(ferry *f, bk_row *r, int *libs)
+{
+	json_t *man, *v;
+	locale_t old;
+	if (!*libs) {
+		int code = f->errcode;
+		*libs = bk_load_libs(f, 0) ? -1 : 1;
+		if (*libs < 0 && !code)
+			fr_ok(f); /* listing goes on without it */
+	}
+	if (*libs < 0)
+		return;
+	old = bk_utf8_enter();
+	man = bk_read_manifest(r->path);
+	bk_utf8_leave(old);
+	if (!man)
+		return;
+	if (json_is_string(v = json_object_get(man, "version")))
+		r->version = fr_strdup(json_string_value(v));
+	if (json_is_string(v = json_object_get(man, "type")))
+		r->type = fr_strdup(json_string_value(v));
+	if (json_is_integer(v = json_object_get(man, "created_at_ms")) && json_integer_value(v) > 0)
+		r->created_at_ms = (int64_t)json_integer_value(v);
+	json_decref(man);
+}
+
+/*
  * Every backup: rows of the table whose file is there, and archives in the
  * backup folder that the table does not know (state.db lost or replaced),
  * newest first.
  */
-int bk_gather(ferry *f, bk_row **out, size_t *n)
+int bk_gather(ferry *f, bk_row **out, size_t *n, int describe)
 {
 	fr_backup_row *t = NULL;
 	bk_row *v = NULL;
 	size_t len = 0, cap = 0, i, nn = 0, nt = 0;
 	char **names = NULL, *app = bk_app_token(f->cfg->app);
-	int rc = FERRY_EFAILED;
+	int rc = FERRY_EFAILED, libs = 0;
 	*out = NULL;
 	*n = 0;
 	if (!app)
@@ -207,9 +240,12 @@ int bk_gather(ferry *f, bk_row **out, size_t *n)
 			continue;
 		}
 		under = strrchr(r.id, '_');
-		r.type = fr_strdup(under ? under + 1 : "manual");
 		r.size = sb.st_size;
 		r.created_at_ms = (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
+		if (describe)
+			untracked_from_manifest(f, &r, &libs);
+		if (!r.type)
+			r.type = fr_strdup(under ? under + 1 : "manual");
 		if (fr_grow(&v, &cap, len + 1, sizeof *v)) {
 			bk_row_clear(&r);
 			goto oom;
@@ -234,6 +270,16 @@ done:
 	return rc;
 }
 
+/* 1 when the archive at path (real, absolute) is directly in the backup folder. */
+static int in_backup_dir(ferry *f, const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+	return slash && realpath(f->cfg->backup_dir, dir) && strlen(dir) == n &&
+	       !strncmp(dir, path, n);
+}
+
 /* The backup called id (or an archive's path) into *out. */
 int bk_find(ferry *f, const char *id, bk_row *out)
 {
@@ -251,6 +297,17 @@ int bk_find(ferry *f, const char *id, bk_row *out)
 			return fr_fail(f, FERRY_EINVALID, "no backup archive at '%s'", id);
 		base = strrchr(path, '/') + 1;
 		ext = bk_archive_ext(base);
+		if (ext && in_backup_dir(f, path)) {
+			/* One of ours, named by its path: the same backup as by its id. */
+			char *bid = fr_strndup(base, (size_t)(ext - base));
+			if (!bid)
+				return fr_fail(f, FERRY_EFAILED, "out of memory");
+			rc = bk_find(f, bid, out);
+			fr_free(bid);
+			if (rc != FERRY_EINVALID || out->id)
+				return rc;
+			fr_ok(f); /* not a name the folder lists: an archive as any other */
+		}
 		out->path = fr_strdup(path);
 		out->id = ext ? fr_strndup(base, (size_t)(ext - base)) : fr_strdup(base);
 		out->size = sb.st_size;
@@ -258,7 +315,7 @@ int bk_find(ferry *f, const char *id, bk_row *out)
 			return fr_fail(f, FERRY_EFAILED, "out of memory");
 		return 0;
 	}
-	if ((rc = bk_gather(f, &rows, &n)))
+	if ((rc = bk_gather(f, &rows, &n, 0)))
 		return rc;
 	for (i = 0; i < n; i++) {
 		if (strcmp(rows[i].id, id))
@@ -299,23 +356,59 @@ void bk_lock_give(ferry *f, int took)
 
 /* ---- verify, list, prune ---- */
 
+/*
+ * The result of a verify remembered: the row's mark, or, for an archive in
+ * the backup folder that state.db does not know, a row made from its
+ * manifest (an archive copied there by hand is then a backup as any other).
+ */
+static void verify_record(ferry *f, bk_row *row, json_t *man, int good)
+{
+	json_t *v;
+	if (row->tracked) {
+		bk_row_verified(f, row->id, good ? 1 : -1);
+		return;
+	}
+	if (!good || !in_backup_dir(f, row->path) ||
+	    !json_is_string(json_object_get(man, "version")))
+		return; /* elsewhere, or not ours to describe: nothing to remember it by */
+	fr_free(row->version);
+	row->version = fr_strdup(json_string_value(json_object_get(man, "version")));
+	if (json_is_string(v = json_object_get(man, "type"))) {
+		fr_free(row->type);
+		row->type = fr_strdup(json_string_value(v));
+	}
+	if (json_is_integer(v = json_object_get(man, "created_at_ms")) && json_integer_value(v) > 0)
+		row->created_at_ms = (int64_t)json_integer_value(v);
+	if (!row->version || !row->type)
+		return; /* out of memory: not remembered, as if elsewhere */
+	row->verified = 1;
+	bk_row_put(f, row);
+}
+
 static int verify_impl(char **out, ferry *f, const char *id)
 {
 	fr_reader r;
+	fr_sel sel;
 	bk_row row;
 	json_t *man = NULL, *doc;
 	fr_buf msg = FR_BUF_INIT;
 	int rc;
 	memset(&r, 0, sizeof r);
+	memset(&sel, 0, sizeof sel);
 	if ((rc = bk_find(f, id, &row)))
 		return rc;
 	if ((rc = bk_load_libs(f, 0)))
 		goto done;
+	/* What the archive may hold is what a restore here would allow. */
+	if (bk_sel_init(&sel, f, NULL, NULL, 0)) {
+		rc = fr_fail(f, FERRY_EFAILED, "out of memory");
+		goto done;
+	}
 	r.f = f;
+	r.sel = &sel;
 	if ((rc = bk_read_archive(&r, row.path, "verify", &man)))
 		goto done;
-	if (row.tracked || !strchr(id, '/'))
-		bk_row_verified(f, row.id, r.nfind ? -1 : 1);
+	verify_record(f, &row, man, r.nfind == 0);
 	doc = json_object();
 	json_object_set_new(doc, "ok", json_boolean(r.nfind == 0));
 	json_object_set_new(doc, "id", json_string(row.id));
@@ -333,6 +426,7 @@ static int verify_impl(char **out, ferry *f, const char *id)
 done:
 	json_decref(man);
 	bk_reader_free(&r);
+	bk_sel_free(&sel);
 	bk_row_clear(&row);
 	fr_buf_release(&msg);
 	return rc;
@@ -376,7 +470,7 @@ int ferry_backup_list(char **out, ferry *f)
 	int64_t now = fr_now_ms();
 	int rc;
 	*out = NULL;
-	if ((rc = bk_gather(f, &rows, &n)))
+	if ((rc = bk_gather(f, &rows, &n, 1)))
 		return rc;
 	doc = json_object();
 	arr = json_array();
@@ -403,7 +497,7 @@ int ferry_backup_prune(char **out, ferry *f, int keep, long older_than_seconds)
 		keep = f->cfg->backup_keep;
 	if ((rc = bk_lock_take(f, &took)))
 		return rc;
-	if ((rc = bk_gather(f, &rows, &n)))
+	if ((rc = bk_gather(f, &rows, &n, 0)))
 		goto done;
 	/* The newest good one stays: verified, else the newest not known damaged. */
 	for (i = 0; i < n && keep_i == (size_t)-1; i++)

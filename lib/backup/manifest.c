@@ -189,6 +189,59 @@ int bk_man_head(fr_writer *w, ferry *f, const char *id, const char *type, const 
 
 /* Snapshots each database into tmp and adds it under databases/. */
 
+/* 1 when path (relative or absolute) has a ".." or "." component, or an empty one. */
+static int path_dotted(const char *p)
+{
+	if (*p == '/')
+		p++;
+	for (;;) {
+		size_t n = bk_seglen(p);
+		if (!n || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 1;
+		if (!p[n])
+			return 0;
+		p += n + 1;
+	}
+}
+
+/*
+ * The manifest's databases, held to the rules a restore relies on: a
+ * name that is one word, an entry that is null or a file directly under
+ * databases/, a path that is null or names a file without "." or ".."
+ * components (ferry writes it relative to the root, or absolute outside
+ * it). Each break is an unsafe finding.
+ */
+static void man_databases_allowed(fr_reader *r, json_t *man)
+{
+	json_t *dbs = json_object_get(man, "databases"), *o;
+	size_t i;
+	if (dbs && !json_is_array(dbs)) {
+		bk_finding(r, "unsafe", "MANIFEST.json", "'databases' is not a list");
+		r->unsafe = 1;
+		return;
+	}
+	json_array_foreach(dbs, i, o) {
+		json_t *jn = json_object_get(o, "name"), *je = json_object_get(o, "entry");
+		json_t *jp = json_object_get(o, "path");
+		const char *nm = json_string_value(jn), *e = json_string_value(je);
+		const char *p = json_string_value(jp);
+		const char *why = NULL;
+		if (!nm || !*nm || strchr(nm, '/') || !strcmp(nm, ".") || !strcmp(nm, ".."))
+			why = "a name that is not one word";
+		else if ((je && !json_is_null(je) && !e) ||
+		         (e && (strncmp(e, "databases/", 10) || !e[10] || strchr(e + 10, '/') ||
+		                path_dotted(e + 10))))
+			why = "an entry that is not a file under databases/";
+		else if ((jp && !json_is_null(jp) && !p) || (p && (!*p || path_dotted(p))))
+			why = "a path with '.' or '..' in it";
+		if (why) {
+			bk_finding(r, "unsafe", "MANIFEST.json", "database %zu (%s): %s", i,
+			           nm ? nm : "?", why);
+			r->unsafe = 1;
+		}
+	}
+}
+
 static const char *type_word(char t)
 {
 	return t == 'f' ? "file" : t == 'd' ? "dir" : t == 'l' ? "symlink" : "hardlink";
@@ -212,11 +265,10 @@ json_t *bk_check_manifest(fr_reader *r)
 		json_decref(man);
 		return NULL;
 	}
+	/* A second entry of a name was found as it was read (read.c): the records are unique. */
 	if (r->nrecs)
 		qsort(r->recs, r->nrecs, sizeof *r->recs, bk_rec_cmp);
-	for (i = 1; i < r->nrecs; i++)
-		if (!strcmp(r->recs[i].path, r->recs[i - 1].path))
-			bk_finding(r, "duplicate", r->recs[i].path, "in the archive twice");
+	man_databases_allowed(r, man);
 	json_array_foreach(entries, i, o) {
 		const char *path = json_string_value(json_object_get(o, "path"));
 		const char *type = json_string_value(json_object_get(o, "type"));

@@ -1,7 +1,8 @@
 /*
  * read.c - reading a backup archive, for verify and for the extraction
- * of a restore: each entry checked as it comes (names, links, what may be
- * written), hashed in one pass, written into the staging folder when
+ * of a restore: each entry checked as it comes by one set of rules for
+ * both (entry_allowed: names, links, what may be written, once only),
+ * hashed in one pass, written into the staging folder when
  * restoring, then the whole held against the manifest. A zstd archive is
  * decompressed on a thread of its own into a ring of chunks.
  */
@@ -478,6 +479,105 @@ static int check_link(fr_reader *r, const char *name, const char *lnk, int hard)
 	return 0;
 }
 
+/* ---- what an entry may be: the one set of rules, for verify and restore alike ---- */
+
+static size_t name_hash(const char *s)
+{
+	size_t h = 1469598103934665603ull & (size_t)-1;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * (size_t)1099511628211ull;
+	return h;
+}
+
+/* 1 when an entry called name was read before. */
+static int seen_has(const fr_reader *r, const char *name)
+{
+	size_t i, mask = r->capseen - 1;
+	if (!r->capseen)
+		return 0;
+	for (i = name_hash(name) & mask; r->seen[i]; i = (i + 1) & mask)
+		if (!strcmp(r->seen[i], name))
+			return 1;
+	return 0;
+}
+
+/* Remembers the entry read at name (a record's path, which outlives the set); -1 on OOM. */
+static int seen_put(fr_reader *r, const char *name)
+{
+	size_t i, mask;
+	if ((r->nseen + 1) * 2 > r->capseen) {
+		size_t ncap = r->capseen ? r->capseen * 2 : 256, k;
+		const char **nt = fr_calloc(ncap, sizeof *nt);
+		if (!nt)
+			return -1;
+		for (k = 0; k < r->capseen; k++) {
+			if (!r->seen[k])
+				continue;
+			for (i = name_hash(r->seen[k]) & (ncap - 1); nt[i]; i = (i + 1) & (ncap - 1))
+				;
+			nt[i] = r->seen[k];
+		}
+		fr_free(r->seen);
+		r->seen = nt;
+		r->capseen = ncap;
+	}
+	mask = r->capseen - 1;
+	for (i = name_hash(name) & mask; r->seen[i]; i = (i + 1) & mask)
+		;
+	r->seen[i] = name;
+	r->nseen++;
+	return 0;
+}
+
+/*
+ * What an entry of a ferry backup may be, for verify and restore alike:
+ * under files/ (anything the installation may hold but .ferry/, a
+ * database's files and the backup folder) or a file directly under
+ * databases/; no device, pipe or socket; links that stay inside the
+ * installation; once only. 0 when it may be read on (and written); -1
+ * after a finding, with r->stop (and r->unsafe) set; 1 for a second entry
+ * of a name when verifying: a finding, and the reader reads past it.
+ */
+static int entry_allowed(fr_reader *r, const char *name, char type, const char *lnk, int hard)
+{
+	const char *rel = files_rel(name);
+	if (!type) {
+		bk_finding(r, "unsafe", name, "a device, pipe or socket");
+		r->unsafe = r->stop = 1;
+		return -1;
+	}
+	if (!rel && strcmp(name, "files") &&
+	    !(!strncmp(name, "databases/", 10) && name[10] && !strchr(name + 10, '/') &&
+	      type == 'f') && !(!strcmp(name, "databases") && type == 'd')) {
+		/* Nothing else belongs in a backup. */
+		bk_finding(r, "unexpected", name, "not part of a ferry backup");
+		r->unsafe = r->stop = 1;
+		return -1;
+	}
+	if (rel && r->sel && bk_sel_is_hard(r->sel, rel)) {
+		bk_finding(r, "unsafe", name, "would overwrite ferry's state, a database or the "
+		        "backups");
+		r->unsafe = r->stop = 1;
+		return -1;
+	}
+	if ((type == 'l' || type == 'h') && (!lnk || check_link(r, name, lnk, hard))) {
+		if (!lnk)
+			bk_finding(r, "unsafe", name, "a link without a target");
+		r->unsafe = r->stop = 1;
+		return -1;
+	}
+	if (seen_has(r, name)) {
+		/* The first copy was read (and staged): a restore cannot write both. */
+		bk_finding(r, "duplicate", name, "in the archive twice");
+		if (r->disk) {
+			r->stop = 1;
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
+}
+
 /*
  * Reads the next entry; 1 at the end, 0 to go on, -1 to stop. One
  * function because its checks are one sequence over the same entry (its
@@ -492,7 +592,7 @@ static int read_entry(fr_reader *r)
 	fr_buf dest = FR_BUF_INIT, hl = FR_BUF_INIT;
 	fr_rec *x;
 	unsigned ft;
-	int ar, rc = -1, hard;
+	int ar, rc = -1, hard, allowed;
 	char type;
 	int64_t size = 0;
 
@@ -542,33 +642,8 @@ static int read_entry(fr_reader *r)
 		rc = 0;
 		goto done;
 	}
-	if (!type) {
-		bk_finding(r, "unsafe", name, "a device, pipe or socket");
-		r->unsafe = r->stop = 1;
+	if ((allowed = entry_allowed(r, name, type, lnk, hard)) < 0)
 		goto done;
-	}
-	if (strncmp(name, "files/", 6) && strcmp(name, "files") &&
-	    !(!strncmp(name, "databases/", 10) && name[10] && !strchr(name + 10, '/') &&
-	      type == 'f') && !(!strcmp(name, "databases") && type == 'd')) {
-		/* Nothing else belongs in a backup: not written, and a finding. */
-		bk_finding(r, "unexpected", name, "not part of a ferry backup");
-		if (r->disk) {
-			r->unsafe = r->stop = 1;
-			goto done;
-		}
-	}
-	if (files_rel(name) && r->sel && bk_sel_is_hard(r->sel, files_rel(name))) {
-		bk_finding(r, "unsafe", name, "would overwrite ferry's state, a database or the "
-		        "backups");
-		r->unsafe = r->stop = 1;
-		goto done;
-	}
-	if ((type == 'l' || type == 'h') && (!lnk || check_link(r, name, lnk, hard))) {
-		if (!lnk)
-			bk_finding(r, "unsafe", name, "a link without a target");
-		r->unsafe = r->stop = 1;
-		goto done;
-	}
 	if (r->disk && strcmp(name, "files") && strcmp(name, "databases")) {
 		fr_buf_printf(&dest, "%s/%s", r->stage, name);
 		bk_ar.archive_entry_set_pathname(e, dest.ptr);
@@ -600,7 +675,13 @@ static int read_entry(fr_reader *r)
 	}
 	if (r->disk && type == 'f' && size >= BK_CHUNK)
 		start_writeback(dest.ptr);
-	if (!(x = rec_push(r, name, type))) {
+	if (allowed == 1) {
+		/* A second copy, read past: its finding is made, the first copy is the record. */
+		char sha[65];
+		rc = fr_sha256_hex_reset(r->md, sha) ? -1 : 0;
+		goto done;
+	}
+	if (!(x = rec_push(r, name, type)) || seen_put(r, x->path)) {
 		bk_finding(r, "damaged", name, "out of memory");
 		r->stop = 1;
 		goto done;
@@ -636,6 +717,7 @@ void bk_reader_free(fr_reader *r)
 		fr_free(r->recs[i].target);
 	}
 	fr_free(r->recs);
+	fr_free(r->seen);
 	fr_strv_free(r->links, r->nlinks);
 	fr_buf_release(&r->manifest);
 	json_decref(r->findings);
@@ -721,4 +803,56 @@ void bk_findings_text(fr_reader *r, fr_buf *out)
 		              json_string_value(json_object_get(o, "subject")),
 		              json_string_value(json_object_get(o, "message")));
 	}
+}
+
+/*
+ * The manifest of the archive at path, read without checking the entries
+ * before it (for `backup list` of an archive state.db does not know).
+ * NULL when it cannot be read or is not a ferry manifest.
+ */
+json_t *bk_read_manifest(const char *path)
+{
+	struct archive *a;
+	struct archive_entry *e;
+	fr_buf text = FR_BUF_INIT;
+	json_t *man = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ar, found = 0;
+	if (fd < 0)
+		return NULL;
+	if (!(a = bk_ar.archive_read_new())) {
+		close(fd);
+		return NULL;
+	}
+	bk_ar.archive_read_support_format_tar(a);
+	bk_ar.archive_read_support_filter_zstd(a);
+	bk_ar.archive_read_support_filter_gzip(a);
+	if (bk_ar.archive_read_open_fd(a, fd, BK_CHUNK) != ARCHIVE_OK)
+		goto done;
+	while (!found && bk_ar.archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		const char *name = bk_ar.archive_entry_pathname(e);
+		const void *buf;
+		size_t len;
+		la_int64_t off;
+		if (!name || strcmp(name, "MANIFEST.json") ||
+		    bk_ar.archive_entry_filetype(e) != AE_IFREG)
+			continue;
+		while ((ar = bk_ar.archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)
+			if (text.len + len > (size_t)BK_MANIFEST_MAX || fr_buf_add(&text, buf, len))
+				goto done;
+		found = ar == ARCHIVE_EOF;
+	}
+	if (found) {
+		man = json_loadb(text.ptr, text.len, 0, NULL);
+		if (!json_is_object(man) ||
+		    strcmp(json_string_value(json_object_get(man, "format")) ?
+		           json_string_value(json_object_get(man, "format")) : "", "ferry-backup")) {
+			json_decref(man);
+			man = NULL;
+		}
+	}
+done:
+	bk_ar.archive_read_free(a);
+	close(fd);
+	fr_buf_release(&text);
+	return man;
 }

@@ -526,7 +526,7 @@ static int restore_impl(ferry *f, const char *id, int safety)
 
 	/* 2. The current state, backed up first. */
 	if (safety) {
-		rc = bk_create(f, "safety", NULL, NULL, &safety_id);
+		rc = bk_create(f, "safety", NULL, NULL, 0, &safety_id);
 		if (rc) {
 			fr_buf_reset(&msg);
 			fr_buf_puts(&msg, ferry_errmsg(f));
@@ -663,7 +663,7 @@ int ferry_rollback(ferry *f, const char *id, const ferry_restore_options *opts)
 	int rc;
 	if (id)
 		return ferry_backup_restore(f, id, opts);
-	if ((rc = bk_gather(f, &rows, &n)))
+	if ((rc = bk_gather(f, &rows, &n, 0)))
 		return rc;
 	/* The newest not known bad; safety backups are a restore's own, named by id to undo one. */
 	for (i = 0; i < n && !pick; i++)

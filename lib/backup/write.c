@@ -2,8 +2,10 @@
  * write.c - writing a backup archive (fr_backup_create, the estimate):
  * the id, a hidden temporary file in the backup folder, each database's
  * snapshot through its driver, the selected files walked in order, the
- * manifest last; then fsync, rename and fsync of the folder, and a row in
- * state.db.
+ * manifest last; then the end of the stream, fsync, close, (--verify) the
+ * archive read back, rename and fsync of the folder, and a row in
+ * state.db. It is said written only when each of those succeeded; on any
+ * failure nothing of it is left.
  *
  * Every byte streams through fixed buffers: a file is read in 1 MiB
  * chunks, hashed and handed to libarchive, whose output goes to our zstd
@@ -21,17 +23,53 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * Test-only fault injection: FERRY_FAIL_WRITE_AT=N makes the Nth of the
+ * archive's I/O calls fail with ENOSPC, as a full disk would. Counted in
+ * order: each write of archive bytes, the manifest's flush, the archive's
+ * fsync and close, its rename and the folder's fsync (see
+ * tests/cli/backup_truth.bats, which fails each in turn). 0 when unset.
+ * FERRY_DROP_WRITE_AT=N makes the Nth write of archive bytes report
+ * success and write nothing, as a disk that loses data would: what
+ * `backup create --verify` is there to catch.
+ */
+static void fault_arm(fr_sink *k)
+{
+	const char *s = getenv("FERRY_FAIL_WRITE_AT"), *d = getenv("FERRY_DROP_WRITE_AT");
+	k->fault_at = s ? strtol(s, NULL, 10) : 0;
+	k->drop_at = d ? strtol(d, NULL, 10) : 0;
+	k->nio = k->nwrites = 0;
+}
+
+/* 1 (errno ENOSPC) when this I/O call is the one to fail. */
+static int fault_hit(fr_sink *k)
+{
+	if (k->fault_at > 0 && ++k->nio == k->fault_at) {
+		errno = ENOSPC;
+		return 1;
+	}
+	return 0;
+}
+
+/* Writes n bytes of the archive to its file; -1 with k->err (and a's error) set. */
+static int sink_out(struct archive *a, fr_sink *k, const void *buf, size_t n)
+{
+	if (k->drop_at > 0 && ++k->nwrites == k->drop_at)
+		return 0;
+	if (fault_hit(k) || fr_write_all(k->fd, buf, n)) {
+		if (!k->err)
+			k->err = errno;
+		bk_ar.archive_set_error(a, k->err, "%s", strerror(k->err));
+		return -1;
+	}
+	return 0;
+}
+
 static la_ssize_t sink_write(struct archive *a, void *ctx, const void *buf, size_t n)
 {
 	fr_sink *k = ctx;
-	if (!k->z) {
-		if (fr_write_all(k->fd, buf, n)) {
-			k->err = errno;
-			bk_ar.archive_set_error(a, errno, "%s", strerror(errno));
-			return -1;
-		}
-		return (la_ssize_t)n;
-	}
+	if (!k->z)
+		return sink_out(a, k, buf, n) ? -1 : (la_ssize_t)n;
 	{
 		ZSTD_inBuffer in = { buf, n, 0 };
 		while (in.pos < in.size) {
@@ -42,39 +80,48 @@ static la_ssize_t sink_write(struct archive *a, void *ctx, const void *buf, size
 				bk_ar.archive_set_error(a, EIO, "zstd: %s", k->zerr);
 				return -1;
 			}
-			if (out.pos && fr_write_all(k->fd, k->out, out.pos)) {
-				k->err = errno;
-				bk_ar.archive_set_error(a, errno, "%s", strerror(errno));
+			if (out.pos && sink_out(a, k, k->out, out.pos))
 				return -1;
-			}
 		}
 	}
 	return (la_ssize_t)n;
 }
 
-/* Ends the zstd frame (libarchive has written its end-of-archive blocks). */
+/*
+ * libarchive's close callback. libarchive ignores what it returns, so the
+ * zstd frame is not ended here but by sink_finish(), whose result counts.
+ */
 static int sink_close(struct archive *a, void *ctx)
 {
-	fr_sink *k = ctx;
+	(void)a;
+	(void)ctx;
+	return ARCHIVE_OK;
+}
+
+/*
+ * Ends the zstd frame once libarchive has written its end-of-archive
+ * blocks and closed: every byte zstd still holds (with workers, most of
+ * the archive) goes out here. 0, or -1 with k->err or k->zerr set.
+ */
+static int sink_finish(struct archive *a, fr_sink *k)
+{
 	size_t r;
+	if (k->err || k->zerr)
+		return -1; /* a write failed, whatever libarchive made of it */
 	if (!k->z)
-		return ARCHIVE_OK;
+		return 0;
 	do {
 		ZSTD_inBuffer in = { NULL, 0, 0 };
 		ZSTD_outBuffer out = { k->out, k->outcap, 0 };
 		r = bk_zs.ZSTD_compressStream2(k->z, &out, &in, ZSTD_e_end);
 		if (bk_zs.ZSTD_isError(r)) {
 			k->zerr = bk_zs.ZSTD_getErrorName(r);
-			bk_ar.archive_set_error(a, EIO, "zstd: %s", k->zerr);
-			return ARCHIVE_FATAL;
+			return -1;
 		}
-		if (out.pos && fr_write_all(k->fd, k->out, out.pos)) {
-			k->err = errno;
-			bk_ar.archive_set_error(a, errno, "%s", strerror(errno));
-			return ARCHIVE_FATAL;
-		}
+		if (out.pos && sink_out(a, k, k->out, out.pos))
+			return -1;
 	} while (r);
-	return ARCHIVE_OK;
+	return 0;
 }
 
 static int sink_zstd_init(fr_sink *k)
@@ -418,7 +465,7 @@ static int new_id(ferry *f, int64_t now_ms, const char *name, const char *type, 
 	int k, taken = 1;
 	gmtime_r(&secs, &tm);
 	strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", &tm);
-	if (!app || bk_gather(f, &rows, &nrows)) {
+	if (!app || bk_gather(f, &rows, &nrows, 0)) {
 		fr_free(app);
 		return -1;
 	}
@@ -445,13 +492,56 @@ static int new_id(ferry *f, int64_t now_ms, const char *name, const char *type, 
 	return 0;
 }
 
+/* Removes the database copy at tmp and what SQLite may have left beside it. */
+static void unlink_db_copy(const char *tmp)
+{
+	static const char *const sfx[] = { "-journal", "-wal", "-shm" };
+	fr_buf p = FR_BUF_INIT;
+	size_t i;
+	unlink(tmp);
+	for (i = 0; i < sizeof sfx / sizeof *sfx; i++) {
+		fr_buf_reset(&p);
+		fr_buf_printf(&p, "%s%s", tmp, sfx[i]);
+		if (!p.oom)
+			unlink(p.ptr);
+	}
+	fr_buf_release(&p);
+}
+
+/*
+ * backup create --verify: the archive at tmp read back whole and held
+ * against its manifest, as `backup verify` does. 0 when it is good; else
+ * a code, with why in err.
+ */
+static int read_back(ferry *f, const char *tmp, fr_buf *err)
+{
+	fr_reader r;
+	json_t *man = NULL;
+	int rc;
+	memset(&r, 0, sizeof r);
+	r.f = f;
+	rc = bk_read_archive(&r, tmp, "verify", &man);
+	if (rc == FERRY_EINTERRUPTED) {
+		/* f's message is the reader's: the caller says none was written. */
+	} else if (rc) {
+		fr_buf_printf(err, "cannot read it back: %s", ferry_errmsg(f));
+	} else if (r.nfind) {
+		fr_buf_puts(err, "reading it back found it damaged: ");
+		bk_findings_text(&r, err);
+		rc = FERRY_EFAILED;
+	}
+	json_decref(man);
+	bk_reader_free(&r);
+	return rc;
+}
+
 /*
  * One function because the archive is one stream with one single exit:
  * the temporary files and the open archive it holds from the checks to
  * the rename are removed on every failure, and only there.
  */
 int bk_create(ferry *f, const char *type, const char *name, const char *compression,
-                       char **out_id)
+              int verify, char **out_id)
 {
 	fr_writer w;
 	fr_walk wk;
@@ -531,6 +621,7 @@ int bk_create(ferry *f, const char *type, const char *name, const char *compress
 	mfd = -1;
 	w.f = f;
 	w.sink.fd = fd;
+	fault_arm(&w.sink);
 	w.buf = fr_malloc(BK_CHUNK);
 	w.md = fr_sha256_new();
 	w.e = bk_ar.archive_entry_new();
@@ -569,8 +660,10 @@ int bk_create(ferry *f, const char *type, const char *name, const char *compress
 	/* The manifest's tail, then the manifest itself as the last entry. */
 	fprintf(w.man, "\n  ],\n  \"entry_count\": %zu,\n  \"content_bytes\": %llu\n}\n",
 	        w.nentries, (unsigned long long)w.bytes);
-	if (fflush(w.man) || ferror(w.man)) {
-		fr_buf_printf(&w.err, "cannot write the manifest: %s", strerror(errno));
+	if (fault_hit(&w.sink) || fflush(w.man) || ferror(w.man)) {
+		if (!w.sink.err)
+			w.sink.err = errno;
+		fr_buf_printf(&w.err, "cannot write the manifest: %s", strerror(w.sink.err));
 		goto werr;
 	}
 	{
@@ -583,27 +676,39 @@ int bk_create(ferry *f, const char *type, const char *name, const char *compress
 		if ((rc = add_file(&w, "MANIFEST.json", mtmp.ptr, &st, 0)) != 0)
 			goto werr;
 	}
-	if (bk_ar.archive_write_close(w.a) != ARCHIVE_OK) {
+	/* The archive is written only when its last byte is on disk: each of these counts. */
+	if (bk_ar.archive_write_close(w.a) != ARCHIVE_OK || sink_finish(w.a, &w.sink)) {
 		fr_buf_printf(&w.err, "cannot finish the archive: %s", w.sink.err ?
-		              strerror(w.sink.err) : bk_ar.archive_error_string(w.a));
+		              strerror(w.sink.err) : w.sink.zerr ? w.sink.zerr :
+		              bk_ar.archive_error_string(w.a));
 		goto werr;
 	}
-	if (fsync(fd)) {
+	if (fault_hit(&w.sink) || fsync(fd)) {
+		w.sink.err = errno;
 		fr_buf_printf(&w.err, "cannot sync the archive: %s", strerror(errno));
 		goto werr;
 	}
-	if (close(fd)) {
+	{
+		int e = fault_hit(&w.sink) ? ENOSPC : 0;
+		if (close(fd) && !e)
+			e = errno;
 		fd = -1;
-		fr_buf_printf(&w.err, "cannot write the archive: %s", strerror(errno));
-		goto werr;
+		if (e) {
+			w.sink.err = e;
+			fr_buf_printf(&w.err, "cannot write the archive: %s", strerror(w.sink.err));
+			goto werr;
+		}
 	}
-	fd = -1;
-	if (rename(tmp.ptr, path.ptr)) {
+	if (verify && (rc = read_back(f, tmp.ptr, &w.err)) != 0)
+		goto werr;
+	if (fault_hit(&w.sink) || rename(tmp.ptr, path.ptr)) {
+		w.sink.err = errno;
 		fr_buf_printf(&w.err, "cannot rename the archive into place: %s", strerror(errno));
 		goto werr;
 	}
 	renamed = 1;
-	if (fr_fsync_parent(path.ptr)) {
+	if (fault_hit(&w.sink) || fr_fsync_parent(path.ptr)) {
+		w.sink.err = errno;
 		fr_buf_printf(&w.err, "cannot sync the backup folder: %s", strerror(errno));
 		goto werr;
 	}
@@ -619,10 +724,11 @@ int bk_create(ferry *f, const char *type, const char *name, const char *compress
 		row.size = stat(path.ptr, &st) == 0 ? st.st_size : 0;
 	}
 	row.created_at_ms = w.now_ms;
+	row.verified = verify ? 1 : 0;
 	if ((rc = bk_row_put(f, &row)))
 		goto done;
-	fr_log(f, FERRY_LOG_INFO, NULL, "backup '%s' written (%lld bytes)", id.ptr,
-	       (long long)row.size);
+	fr_log(f, FERRY_LOG_INFO, NULL, "backup '%s' written (%lld bytes)%s", id.ptr,
+	       (long long)row.size, verify ? ", read back whole" : "");
 	*out_id = fr_buf_detach(&id);
 	if (!*out_id)
 		goto oom;
@@ -665,7 +771,7 @@ done:
 	if (mtmp.len)
 		unlink(mtmp.ptr);
 	if (dtmp.len)
-		unlink(dtmp.ptr);
+		unlink_db_copy(dtmp.ptr);
 	if (rc && tmp.len)
 		unlink(tmp.ptr);
 	if (rc && renamed) {
@@ -689,7 +795,7 @@ done:
 int fr_backup_create(ferry *f, const char *type, const char *name, char **out_id)
 {
 	locale_t old = bk_utf8_enter();
-	int rc = bk_create(f, type, name, NULL, out_id);
+	int rc = bk_create(f, type, name, NULL, 0, out_id);
 	bk_utf8_leave(old);
 	return rc;
 }
@@ -698,15 +804,17 @@ int ferry_backup_create(char **out_id, ferry *f, const ferry_backup_options *opt
 {
 	const char *type = NULL, *name = NULL, *comp = NULL;
 	locale_t old;
-	int rc;
+	int rc, verify = 0;
 	*out_id = NULL;
 	if (opts && opts->version >= 1) {
 		type = opts->type;
 		name = opts->name;
 		comp = opts->compression;
 	}
+	if (opts && opts->version >= 2) /* older callers' structs end before it */
+		verify = opts->verify;
 	old = bk_utf8_enter();
-	rc = bk_create(f, type, name, comp, out_id);
+	rc = bk_create(f, type, name, comp, verify, out_id);
 	bk_utf8_leave(old);
 	return rc;
 }

@@ -271,6 +271,55 @@ static void test_roundtrip_gzip_none(void **state)
 	free(before);
 }
 
+/* The status `backup list` gives backup id. */
+static char *status_of(fx *x, const char *id)
+{
+	char *doc = NULL, *st = NULL;
+	json_t *j, *b;
+	size_t i;
+	assert_int_equal(ferry_backup_list(&doc, x->f), 0);
+	j = json_loads(doc, 0, NULL);
+	json_array_foreach(json_object_get(j, "backups"), i, b)
+		if (!strcmp(json_string_value(json_object_get(b, "id")), id))
+			st = strdup(json_string_value(json_object_get(b, "status")));
+	json_decref(j);
+	ferry_free(doc);
+	assert_non_null(st);
+	return st;
+}
+
+/*
+ * ferry_backup_options of version 1 (a caller built before verify was
+ * added: its struct ends at compression) is read without the field; of
+ * version 2, verify reads the archive back and the backup is verified.
+ */
+static void test_options_versions(void **state)
+{
+	fx *x = *state;
+	struct {
+		unsigned int version;
+		const char *type, *name, *compression;
+	} v1 = { 1, NULL, "old", "none" };
+	ferry_backup_options o = FERRY_BACKUP_OPTIONS_INIT;
+	char *id = NULL, *st;
+	install(x, NULL);
+	assert_int_equal(o.version, 2);
+	assert_int_equal(o.verify, 0);
+	assert_int_equal(ferry_backup_create(&id, x->f, (const ferry_backup_options *)(void *)&v1), 0);
+	assert_non_null(strstr(id, "_old_manual"));
+	st = status_of(x, id);
+	assert_string_equal(st, "unverified");
+	free(st);
+	ferry_free(id);
+	o.verify = 1;
+	o.name = "new";
+	assert_int_equal(ferry_backup_create(&id, x->f, &o), 0);
+	st = status_of(x, id);
+	assert_string_equal(st, "verified");
+	free(st);
+	ferry_free(id);
+}
+
 static void test_bad_arguments(void **state)
 {
 	fx *x = *state;
@@ -938,6 +987,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restore_puts_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_and_untracked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_options_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_second_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_estimate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_installation, setup, teardown),
