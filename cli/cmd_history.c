@@ -51,12 +51,12 @@ static void say_run(json_t *r)
 static int show_run(const char *arg)
 {
 	char *doc = NULL, *end, d[32];
-	long long id;
+	long id;
 	json_t *j, *s;
 	size_t i;
 	int rc;
 	errno = 0;
-	id = strtoll(arg[0] == '#' ? arg + 1 : arg, &end, 10);
+	id = strtol(arg[0] == '#' ? arg + 1 : arg, &end, 10);
 	if (errno || *end || end == arg || id <= 0)
 		return cli_error(EXIT_USAGE, "history: RUN is a run's number, as 'ferry history' "
 		                             "shows it, not '%s'", arg);

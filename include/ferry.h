@@ -150,7 +150,7 @@ int ferry_history(char **out, ferry *f);
  * "status", "duration_ms", "message"}]}, the steps in the order the run took
  * them. FERRY_EINVALID, naming the run, when there is no such run.
  */
-int ferry_history_run(char **out, ferry *f, long long run_id);
+int ferry_history_run(char **out, ferry *f, long run_id);
 
 /* The version history of versions.yaml, as {"versions": [...]}. */
 int ferry_versions(char **out, ferry *f);

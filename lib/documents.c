@@ -313,7 +313,7 @@ int ferry_history(char **out, ferry *f)
 	return fr_publish(f, doc, out);
 }
 
-int ferry_history_run(char **out, ferry *f, long long run_id)
+int ferry_history_run(char **out, ferry *f, long run_id)
 {
 	fr_run_row *runs = NULL;
 	fr_run_step_row *steps = NULL;
@@ -326,7 +326,7 @@ int ferry_history_run(char **out, ferry *f, long long run_id)
 		;
 	if (i == n) {
 		fr_run_rows_free(runs, n);
-		return fr_fail(f, FERRY_EINVALID, "no run #%lld (see 'ferry history')", run_id);
+		return fr_fail(f, FERRY_EINVALID, "no run #%ld (see 'ferry history')", run_id);
 	}
 	if (fr_state_run_steps(f->state, run_id, &steps, &nsteps)) {
 		fr_run_rows_free(runs, n);
