@@ -51,7 +51,7 @@ typedef struct cli_opt {
 	char short_name;        /* 0: none */
 	const char *long_name;  /* for OPT_ARG: the name shown in usage */
 	void *value;            /* int* for FLAG/INT, const char** for STRING/ARG */
-	const char *value_name; /* "SECONDS" */
+	const char *value_name; /* "SECONDS"; for OPT_ARG: its choices, "bash|zsh|fish", or NULL */
 	const char *help;
 	int required;           /* OPT_ARG: must be given */
 } cli_opt;
