@@ -26,7 +26,7 @@ int cmd_init(int argc, char **argv)
 	dir = cli.dir ? cli.dir : ".";
 	rc = ferry_init(dir, &o, &err);
 	if (rc) {
-		cli_error(rc, "%s", err ? err : "init failed");
+		cli_report(rc, "%s", err ? err : "init failed");
 		ferry_free(err);
 		return rc;
 	}

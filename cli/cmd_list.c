@@ -1,4 +1,7 @@
-/* cmd_list.c - `ferry list`: every step and its state. */
+/*
+ * cmd_list.c - `ferry list`: every step, its state, when it was applied and
+ * how long it took (the command's result: printed with -q too).
+ */
 #include "cli.h"
 
 #include <jansson.h>
@@ -36,16 +39,20 @@ int cmd_list(int argc, char **argv)
 		return 0;
 	steps = json_object_get(j, "steps");
 	if (!json_array_size(steps))
-		cli_say("no steps in the migrations folder\n");
+		cli_result("no steps in the migrations folder\n");
 	json_array_foreach(steps, i, s) {
 		const char *st = json_string_value(json_object_get(s, "state"));
 		json_t *at = json_object_get(s, "applied_at"), *base = json_object_get(s, "baseline");
-		cli_say("%s%-12s%s %s%s%s", state_color(st), st, C_RESET,
-		        json_string_value(json_object_get(s, "id")),
-		        json_is_string(at) ? "  " : "", json_is_string(at) ? json_string_value(at) : "");
+		json_t *dur = json_object_get(s, "duration_ms");
+		char d[32];
+		cli_result("%s%-12s%s %s%s%s", state_color(st), st, C_RESET,
+		           json_string_value(json_object_get(s, "id")),
+		           json_is_string(at) ? "  " : "", json_is_string(at) ? json_string_value(at) : "");
+		if (json_is_integer(dur))
+			cli_result("  %s", cli_duration((long long)json_integer_value(dur), d, sizeof d));
 		if (json_is_string(base))
-			cli_say("  (below the baseline %s)", json_string_value(base));
-		cli_say("\n");
+			cli_result("  (below the baseline %s)", json_string_value(base));
+		cli_result("\n");
 	}
 	json_decref(j);
 	return 0;

@@ -1,8 +1,13 @@
-/* cmd_misc.c - `ferry unlock` and `ferry recover`. */
+/*
+ * cmd_misc.c - `ferry unlock` and `ferry recover`. What they print is
+ * chatter (a confirmation, hidden by -q); under --json each prints a
+ * document saying what was done.
+ */
 #include "cli.h"
 
 #include <jansson.h>
 #include <string.h>
+#include <unistd.h>
 
 int cmd_unlock(int argc, char **argv)
 {
@@ -14,11 +19,24 @@ int cmd_unlock(int argc, char **argv)
 	int rc = cli_parse("unlock", "Clear the lock file. A lock dies with its holder, so this is "
 	                             "needed only with --force, for a holder that is stuck.",
 	                   opts, argc, argv);
+	char path[4096];
+	int had;
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	snprintf(path, sizeof path, "%s/.ferry/lock", cli.root);
+	had = access(path, F_OK) == 0;
 	if ((rc = ferry_unlock(cli.f, force)))
 		return cli_fail(rc);
-	cli_say("unlocked\n");
+	if (cli.json) {
+		json_t *j = json_object();
+		json_object_set_new(j, "unlocked", json_true());
+		json_object_set_new(j, "removed", json_boolean(had));
+		json_object_set_new(j, "force", json_boolean(force));
+		json_object_set_new(j, "lock_file", json_string(path));
+		cli_print_object(j);
+	} else {
+		cli_say(had ? "unlocked\n" : "unlocked (there was no lock file)\n");
+	}
 	return 0;
 }
 

@@ -27,7 +27,7 @@ int cmd_new(int argc, char **argv)
 		json_object_set_new(j, "path", json_string(path));
 		cli_print_object(j);
 	} else {
-		cli_say("created %s\n", path);
+		cli_result("created %s\n", path);
 	}
 	ferry_free(path);
 	return 0;

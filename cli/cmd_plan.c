@@ -1,4 +1,7 @@
-/* cmd_plan.c - `ferry plan`: the path to a version, step by step. */
+/*
+ * cmd_plan.c - `ferry plan`: the path to a version, step by step, as text,
+ * JSON or Graphviz (--dot). All of it is the result: printed with -q too.
+ */
 #include "cli.h"
 
 #include <jansson.h>
@@ -33,6 +36,8 @@ int cmd_plan(int argc, char **argv)
 	                   opts, argc, argv);
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	if (dot && cli.json)
+		return cli_error(EXIT_USAGE, "plan: --dot and --json are two formats; give one");
 	if ((rc = ferry_plan_for(&p, cli.f, target, &o)))
 		return cli_fail(rc);
 	rc = dot ? ferry_plan_dot(&doc, p) : ferry_plan_json(&doc, p);
@@ -40,6 +45,7 @@ int cmd_plan(int argc, char **argv)
 	if (rc)
 		return cli_fail(rc);
 	if (dot || cli.json) {
+		cli.printed = 1;
 		fputs(doc, stdout);
 		if (!dot)
 			fputc('\n', stdout);
@@ -50,76 +56,76 @@ int cmd_plan(int argc, char **argv)
 	ferry_free(doc);
 	trs = json_object_get(j, "transitions");
 	if (json_array_size(json_object_get(j, "drift"))) {
-		cli_say("%s%zu applied step%s drifted%s (up refuses without --force):\n", C_YELLOW,
+		cli_result("%s%zu applied step%s drifted%s (up refuses without --force):\n", C_YELLOW,
 		        json_array_size(json_object_get(j, "drift")),
 		        json_array_size(json_object_get(j, "drift")) == 1 ? "" : "s", C_RESET);
 		json_array_foreach(json_object_get(j, "drift"), i, s)
-			cli_say("  %s\n", json_string_value(s));
+			cli_result("  %s\n", json_string_value(s));
 	}
 	if (json_array_size(json_object_get(j, "out_of_order")) &&
 	    !json_is_true(json_object_get(json_object_get(j, "options"), "allow_out_of_order"))) {
-		cli_say("%s%zu step%s out of order%s (up refuses without --allow-out-of-order):\n",
+		cli_result("%s%zu step%s out of order%s (up refuses without --allow-out-of-order):\n",
 		        C_YELLOW, json_array_size(json_object_get(j, "out_of_order")),
 		        json_array_size(json_object_get(j, "out_of_order")) == 1 ? "" : "s", C_RESET);
 		json_array_foreach(json_object_get(j, "out_of_order"), i, s)
-			cli_say("  %s\n", json_string_value(s));
+			cli_result("  %s\n", json_string_value(s));
 	}
 	if (!json_array_size(json_object_get(j, "actions"))) {
-		cli_say("at %s: nothing to do\n", json_string_value(json_object_get(j, "from")));
+		cli_result("at %s: nothing to do\n", json_string_value(json_object_get(j, "from")));
 		json_decref(j);
 		return 0;
 	}
 	if (!json_array_size(trs)) {
 		if (strcmp(json_string_value(json_object_get(j, "from")),
 		           json_string_value(json_object_get(j, "to"))))
-			cli_say("%s -> %s: no steps, the version is recorded\n",
+			cli_result("%s -> %s: no steps, the version is recorded\n",
 			        json_string_value(json_object_get(j, "from")),
 			        json_string_value(json_object_get(j, "to")));
-		cli_say("\nwhat a run does, in order:\n");
+		cli_result("\nwhat a run does, in order:\n");
 		cli_say_actions(json_object_get(j, "actions"));
 		json_decref(j);
 		return 0;
 	}
-	cli_say("%splan%s %s -> %s via", C_BOLD, C_RESET,
+	cli_result("%splan%s %s -> %s via", C_BOLD, C_RESET,
 	        json_string_value(json_object_get(j, "from")),
 	        json_string_value(json_object_get(j, "to")));
 	json_array_foreach(json_object_get(j, "path"), i, s)
-		cli_say(" %s", json_string_value(s));
-	cli_say("\n");
+		cli_result(" %s", json_string_value(s));
+	cli_result("\n");
 	json_array_foreach(trs, i, t) {
 		json_t *d = json_object_get(t, "description");
-		cli_say("\n%s%s -> %s%s%s%s%s\n", C_BOLD, json_string_value(json_object_get(t, "from")),
+		cli_result("\n%s%s -> %s%s%s%s%s\n", C_BOLD, json_string_value(json_object_get(t, "from")),
 		        json_string_value(json_object_get(t, "to")), C_RESET,
 		        json_is_string(d) ? "  " : "", json_is_string(d) ? json_string_value(d) : "",
 		        json_is_true(json_object_get(t, "breaking_changes")) ? "  [breaking]" : "");
 		json_array_foreach(json_object_get(t, "notes"), k, s)
-			cli_say("  note: %s\n", json_string_value(s));
+			cli_result("  note: %s\n", json_string_value(s));
 		json_array_foreach(json_object_get(t, "steps"), k, s) {
 			json_t *db = json_object_get(s, "database");
-			cli_say("  %-4s %s%s%s%s\n", json_string_value(json_object_get(s, "kind")),
+			cli_result("  %-4s %s%s%s%s\n", json_string_value(json_object_get(s, "kind")),
 			        json_string_value(json_object_get(s, "id")),
 			        json_is_string(db) ? "  on " : "", json_is_string(db) ?
 			                json_string_value(db) : "",
 			        json_is_false(json_object_get(s, "reversible")) ? "  (irreversible)" : "");
 		}
 	}
-	cli_say("\nestimated %.0f s; backup %s",
+	cli_result("\nestimated %.0f s; backup %s",
 	        json_real_value(json_object_get(j, "estimated_duration_seconds")),
 	        json_is_true(json_object_get(j, "backup_required")) ? "needed" : "not needed");
 	if (json_array_size(json_object_get(j, "restarts"))) {
-		cli_say("; restarts:");
+		cli_result("; restarts:");
 		json_array_foreach(json_object_get(j, "restarts"), i, s)
-			cli_say(" %s", json_string_value(s));
+			cli_result(" %s", json_string_value(s));
 	}
 	if (json_array_size(json_object_get(j, "hooks"))) {
-		cli_say("; hooks:");
+		cli_result("; hooks:");
 		json_array_foreach(json_object_get(j, "hooks"), i, s)
-			cli_say(" %s", json_string_value(s));
+			cli_result(" %s", json_string_value(s));
 	}
-	cli_say("\n\nwhat a run does, in order:\n");
+	cli_result("\n\nwhat a run does, in order:\n");
 	cli_say_actions(json_object_get(j, "actions"));
 	if (json_is_string(json_object_get(j, "required_stop")))
-		cli_say("%sstops at %s%s, a required stop: the application must run at that version "
+		cli_result("%sstops at %s%s, a required stop: the application must run at that version "
 		        "before going on to %s\n", C_YELLOW, json_string_value(json_object_get(j, "to")),
 		        C_RESET, json_string_value(json_object_get(j, "requested")));
 	json_decref(j);

@@ -1,4 +1,7 @@
-/* cmd_status.c - `ferry status`: where the installation is and what is pending. */
+/*
+ * cmd_status.c - `ferry status`: where the installation is and what is
+ * pending (the command's result: printed with -q too).
+ */
 #include "cli.h"
 
 #include <jansson.h>
@@ -19,29 +22,29 @@ int cmd_status(int argc, char **argv)
 		return cli_fail(rc);
 	if (!(j = cli_doc(doc)))
 		return 0;
-	cli_say("%s%s%s at %s%s%s (latest %s)\n", C_BOLD, json_string_value(json_object_get(j, "app")),
+	cli_result("%s%s%s at %s%s%s (latest %s)\n", C_BOLD, json_string_value(json_object_get(j, "app")),
 	        C_RESET, C_BOLD, json_string_value(json_object_get(j, "current")), C_RESET,
 	        json_string_value(json_object_get(j, "latest")));
 	v = json_object_get(j, "pending_transitions");
 	if (json_array_size(v)) {
-		cli_say("pending: %zu transition%s, %lld step%s\n", json_array_size(v),
+		cli_result("pending: %zu transition%s, %lld step%s\n", json_array_size(v),
 		        json_array_size(v) == 1 ? "" : "s",
 		        (long long)json_integer_value(json_object_get(j, "pending_steps")),
 		        json_integer_value(json_object_get(j, "pending_steps")) == 1 ? "" : "s");
 		for (i = 0; i < json_array_size(v); i++) {
 			json_t *t = json_array_get(v, i);
-			cli_say("  %s -> %s\n", json_string_value(json_object_get(t, "from")),
+			cli_result("  %s -> %s\n", json_string_value(json_object_get(t, "from")),
 			        json_string_value(json_object_get(t, "to")));
 		}
 	} else if (json_object_get(j, "plan_error")) {
-		cli_say("%spending: no path to the latest version:%s %s\n", C_YELLOW, C_RESET,
+		cli_result("%spending: no path to the latest version:%s %s\n", C_YELLOW, C_RESET,
 		        json_string_value(json_object_get(j, "plan_error")));
 	} else {
-		cli_say("%sup to date%s\n", C_GREEN, C_RESET);
+		cli_result("%sup to date%s\n", C_GREEN, C_RESET);
 	}
 	last = json_object_get(j, "last_run");
 	if (json_is_object(last))
-		cli_say("last run: #%lld %s %s -> %s, %s, %s\n",
+		cli_result("last run: #%lld %s %s -> %s, %s, %s\n",
 		        (long long)json_integer_value(json_object_get(last, "id")),
 		        json_string_value(json_object_get(last, "kind")),
 		        json_string_value(json_object_get(last, "from")),
@@ -51,11 +54,11 @@ int cmd_status(int argc, char **argv)
 		                json_string_value(json_object_get(last, "started_at")) : "?");
 	lock = json_object_get(j, "locked_by");
 	if (json_is_object(lock) && json_is_string(json_object_get(lock, "holder")))
-		cli_say("%slocked%s on database '%s' by %s\n", C_YELLOW, C_RESET,
+		cli_result("%slocked%s on database '%s' by %s\n", C_YELLOW, C_RESET,
 		        json_string_value(json_object_get(lock, "database")),
 		        json_string_value(json_object_get(lock, "holder")));
 	else if (json_is_object(lock))
-		cli_say("%slocked%s by pid %lld on %s since %s\n", C_YELLOW, C_RESET,
+		cli_result("%slocked%s by pid %lld on %s since %s\n", C_YELLOW, C_RESET,
 		        (long long)json_integer_value(json_object_get(lock, "pid")),
 		        json_is_string(json_object_get(lock, "host")) ?
 		                json_string_value(json_object_get(lock, "host")) : "?",
@@ -64,13 +67,13 @@ int cmd_status(int argc, char **argv)
 	if (json_array_size(json_object_get(j, "out_of_order"))) {
 		json_t *o;
 		size_t k;
-		cli_say("%sout of order:%s added to versions already passed, never applied ('ferry up "
+		cli_result("%sout of order:%s added to versions already passed, never applied ('ferry up "
 		        "--allow-out-of-order' applies them):\n", C_YELLOW, C_RESET);
 		json_array_foreach(json_object_get(j, "out_of_order"), k, o)
-			cli_say("  %s\n", json_string_value(o));
+			cli_result("  %s\n", json_string_value(o));
 	}
 	if (json_is_true(json_object_get(j, "interrupted")))
-		cli_say("%sinterrupted run:%s run 'ferry recover' to roll it back "
+		cli_result("%sinterrupted run:%s run 'ferry recover' to roll it back "
 		        "(or 'ferry recover --resume')\n", C_RED, C_RESET);
 	json_decref(j);
 	return 0;

@@ -21,7 +21,7 @@ static int show_findings(int rc, char *doc, const char *ok_text)
 		if (cli.json)
 			cli_error(0, "%s: %s: %s", kind, subject, msg);
 		else
-			cli_say("%s%-12s%s %s: %s\n", C_RED, kind, C_RESET, subject, msg);
+			cli_result("%s%-12s%s %s: %s\n", C_RED, kind, C_RESET, subject, msg);
 	}
 	if (rc == 0) {
 		if (!cli.json)

@@ -11,12 +11,12 @@
 
 cli_globals cli;
 
-static const cli_cmd commands[] = {
+const cli_cmd cli_commands[] = {
 	{ "init", cmd_init, 0, "create ferry.yaml, migrations/ and .ferry/ here" },
 	{ "new", cmd_new, CMD_SETUP, "create a numbered step file for a version" },
 	{ "status", cmd_status, CMD_SETUP, "current and latest version, pending work, lock" },
 	{ "list", cmd_list, CMD_SETUP, "every step with its state" },
-	{ "history", cmd_history, CMD_SETUP, "runs, newest first (--versions: version notes)" },
+	{ "history", cmd_history, CMD_SETUP, "runs, newest first; history RUN: one run's steps" },
 	{ "plan", cmd_plan, CMD_SETUP, "the path to a version, step by step (--json, --dot)" },
 	{ "up", cmd_up, CMD_SETUP, "migrate to a version (default: the latest)" },
 	{ "down", cmd_down, CMD_SETUP, "migrate back to a version through each step's down" },
@@ -27,25 +27,32 @@ static const cli_cmd commands[] = {
 	{ "version", cmd_version, CMD_SETUP, "print the current version (--set V: record one)" },
 	{ "unlock", cmd_unlock, CMD_SETUP, "clear the lock file (--force: even if held)" },
 	{ "recover", cmd_recover, CMD_SETUP, "after an interrupted run: roll it back (or --resume)" },
+	{ "completion", cmd_completion, 0, "print the shell completion script (bash, zsh, fish)" },
 	{ NULL, NULL, 0, NULL }
 };
 
 static void usage(FILE *fp)
 {
 	const cli_cmd *c;
+	const cli_opt *o;
 	fputs("usage: ferry [global options] <command> [options] [arguments]\n\n"
 	      "ferry upgrades a self-hosted application's installation between versions:\n"
 	      "it plans the path, applies each migration step, records it, and undoes the\n"
 	      "run when a step fails.\n\ncommands:\n", fp);
-	for (c = commands; c->name; c++)
+	for (c = cli_commands; c->name; c++)
 		fprintf(fp, "    %-10s %s\n", c->name, c->summary);
 	fputs("\nglobal options:\n"
-	      "    -C DIR          the installation (default: the nearest folder up with ferry.yaml)\n"
-	      "    --json          machine output on stdout, one JSON document\n"
-	      "    -q, --quiet     only warnings and errors\n"
-	      "    -v, --verbose   every event\n"
-	      "    --no-color      no colors (also NO_COLOR=1)\n"
-	      "    --version       print ferry's version\n"
+	      "    -C DIR          the installation (default: the nearest folder up with ferry.yaml)\n",
+	      fp);
+	for (o = cli_output_opts; o->type != OPT_END; o++) {
+		char left[32];
+		if (o->short_name)
+			snprintf(left, sizeof left, "-%c, --%s", o->short_name, o->long_name);
+		else
+			snprintf(left, sizeof left, "--%s", o->long_name);
+		fprintf(fp, "    %-15s %s\n", left, o->help);
+	}
+	fputs("    --version       print ferry's version\n"
 	      "    -h, --help      this help; 'ferry <command> --help' for a command\n"
 	      "\nexit codes: 0 ok, 1 failed and rolled back, 2 bad input, 3 verification found\n"
 	      "problems, 4 locked, 5 failed and not brought back, 130 interrupted\n", fp);
@@ -63,7 +70,7 @@ static int open_installation(void)
 		rc = ferry_find_root(&cli.root, ".");
 	}
 	if (rc)
-		return cli_error(EXIT_USAGE, "no ferry.yaml in '%s' or any folder above it "
+		return cli_report(EXIT_USAGE, "no ferry.yaml in '%s' or any folder above it "
 		                             "(run 'ferry init' to make one, or use -C DIR)",
 		                 cli.dir ? cli.dir : ".");
 	o.log = cli_log;
@@ -79,7 +86,11 @@ int main(int argc, char **argv)
 	const cli_cmd *c;
 	int i, rc;
 	const char *nc = getenv("NO_COLOR");
-	cli.color = isatty(STDERR_FILENO) && !(nc && *nc);
+	/* Colors allowed; each stream then gets them only if it is a terminal (cli_color_on). */
+	cli.color = !(nc && *nc);
+	/* --json anywhere (before a "--"): a usage error is then a document too. */
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		cli.json |= !strcmp(argv[i], "--json");
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-C")) {
@@ -88,16 +99,14 @@ int main(int argc, char **argv)
 			cli.dir = argv[i];
 		} else if (!strncmp(a, "-C", 2)) {
 			cli.dir = a + 2;
-		} else if (!strcmp(a, "--json")) {
-			cli.json = 1;
-		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-			cli.quiet = 1;
-		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-			cli.verbose = 1;
-		} else if (!strcmp(a, "--no-color")) {
-			cli.color = 0;
+		} else if (cli_output_opt(a)) {
+			const cli_opt *o = cli_output_opt(a);
+			*(int *)o->value = o->value != &cli.color;
 		} else if (!strcmp(a, "--version")) {
-			printf("ferry %s\n", FERRY_VERSION_STRING);
+			if (cli.json)
+				printf("{\n  \"ferry_version\": \"%s\"\n}\n", FERRY_VERSION_STRING);
+			else
+				printf("ferry %s\n", FERRY_VERSION_STRING);
 			return 0;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
@@ -110,9 +119,10 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc) {
 		usage(stderr);
-		return EXIT_USAGE;
+		return cli.json ? cli_error(EXIT_USAGE, "no command given (see 'ferry --help')") :
+		                  EXIT_USAGE;
 	}
-	for (c = commands; c->name; c++)
+	for (c = cli_commands; c->name; c++)
 		if (!strcmp(c->name, argv[i]))
 			break;
 	if (!c->name) {

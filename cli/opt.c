@@ -1,6 +1,7 @@
 /*
  * opt.c - declarative options: the table a command declares is both what
- * parses its arguments and what prints its --help (after libgit2's
+ * parses its arguments, what prints its --help and what `ferry completion`
+ * reads (through cli.opts_sink) to complete it (after libgit2's
  * src/cli/opt.c and git's parse-options).
  */
 #include "cli.h"
@@ -58,6 +59,25 @@ void cli_help(FILE *fp, const char *cmd, const char *summary, const cli_opt *opt
 	      "see ferry(1) for exit codes and the JSON documents\n", fp);
 }
 
+/* The global options that shape output, also understood after the command. */
+const cli_opt cli_output_opts[] = {
+	OPT_FLAG_(0, "json", &cli.json, "machine output on stdout, one JSON document"),
+	OPT_FLAG_('q', "quiet", &cli.quiet, "no progress or chatter; results still print"),
+	OPT_FLAG_('v', "verbose", &cli.verbose, "every event"),
+	OPT_FLAG_(0, "no-color", &cli.color, "no colors (also NO_COLOR=1)"),
+	OPT_END_
+};
+
+const cli_opt *cli_output_opt(const char *a)
+{
+	const cli_opt *o;
+	for (o = cli_output_opts; o->type != OPT_END; o++)
+		if ((a[0] == '-' && a[1] == '-' && !strcmp(a + 2, o->long_name)) ||
+		    (o->short_name && a[0] == '-' && a[1] == o->short_name && !a[2]))
+			return o;
+	return NULL;
+}
+
 static int set_value(const char *cmd, const cli_opt *o, const char *val)
 {
 	if (o->type == OPT_STRING || o->type == OPT_ARG) {
@@ -79,6 +99,11 @@ int cli_parse(const char *cmd, const char *summary, const cli_opt *opts, int arg
 {
 	const cli_opt *o, *next_arg = opts;
 	int i, only_args = 0;
+	/* `ferry completion` reads the table without running the command. */
+	if (cli.opts_sink) {
+		cli.opts_sink(cmd, summary, opts);
+		return -1;
+	}
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!only_args && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
@@ -90,17 +115,8 @@ int cli_parse(const char *cmd, const char *summary, const cli_opt *opts, int arg
 			continue;
 		}
 		/* The global output flags are also understood after the command. */
-		if (!only_args && (!strcmp(a, "--json") || !strcmp(a, "-q") || !strcmp(a, "--quiet") ||
-		                   !strcmp(a, "-v") || !strcmp(a, "--verbose") ||
-		                   !strcmp(a, "--no-color"))) {
-			if (!strcmp(a, "--json"))
-				cli.json = 1;
-			else if (a[1] == 'q' || !strcmp(a, "--quiet"))
-				cli.quiet = 1;
-			else if (a[1] == 'v' || !strcmp(a, "--verbose"))
-				cli.verbose = 1;
-			else
-				cli.color = 0;
+		if (!only_args && (o = cli_output_opt(a)) != NULL) {
+			*(int *)o->value = o->value != &cli.color;
 			continue;
 		}
 		if (!only_args && a[0] == '-' && a[1]) {

@@ -145,6 +145,13 @@ int ferry_list(char **out, ferry *f);
 /* The `history` document: runs, newest first. */
 int ferry_history(char **out, ferry *f);
 
+/*
+ * One run of the history: {"run": {...the history entry...}, "steps": [{"id",
+ * "status", "duration_ms", "message"}]}, the steps in the order the run took
+ * them. FERRY_EINVALID, naming the run, when there is no such run.
+ */
+int ferry_history_run(char **out, ferry *f, long run_id);
+
 /* The version history of versions.yaml, as {"versions": [...]}. */
 int ferry_versions(char **out, ferry *f);
 

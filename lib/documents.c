@@ -1,6 +1,6 @@
 /*
  * documents.c - the read-only documents of an installation: status, list,
- * history, the version history (docs/json.md), and publishing a document
+ * history, one run's steps, the version history (docs/json.md), and publishing a document
  * to the caller. None takes the lock.
  */
 #include "ferry_int.h"
@@ -312,6 +312,42 @@ int ferry_history(char **out, ferry *f)
 	for (i = 0; i < n; i++)
 		json_array_append_new(arr, fr_run_json(&runs[i]));
 	json_object_set_new(doc, "runs", arr);
+	fr_run_rows_free(runs, n);
+	return fr_publish(f, doc, out);
+}
+
+int ferry_history_run(char **out, ferry *f, long run_id)
+{
+	fr_run_row *runs = NULL;
+	fr_run_step_row *steps = NULL;
+	size_t n = 0, nsteps = 0, i;
+	json_t *doc, *arr;
+	*out = NULL;
+	if (fr_state_runs(f->state, 0, &runs, &n))
+		return fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
+	for (i = 0; i < n && runs[i].id != run_id; i++)
+		;
+	if (i == n) {
+		fr_run_rows_free(runs, n);
+		return fr_fail(f, FERRY_EINVALID, "no run #%ld (see 'ferry history')", run_id);
+	}
+	if (fr_state_run_steps(f->state, run_id, &steps, &nsteps)) {
+		fr_run_rows_free(runs, n);
+		return fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
+	}
+	doc = json_object();
+	json_object_set_new(doc, "run", fr_run_json(&runs[i]));
+	arr = json_array();
+	for (i = 0; i < nsteps; i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_string(steps[i].step_id));
+		json_object_set_new(o, "status", json_string(steps[i].status));
+		json_object_set_new(o, "duration_ms", json_integer(steps[i].duration_ms));
+		json_object_set_new(o, "message", jstr_or_null(steps[i].message));
+		json_array_append_new(arr, o);
+	}
+	json_object_set_new(doc, "steps", arr);
+	fr_run_step_rows_free(steps, nsteps);
 	fr_run_rows_free(runs, n);
 	return fr_publish(f, doc, out);
 }

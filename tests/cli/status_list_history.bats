@@ -231,3 +231,28 @@ YAML
 	jq -e '.versions[] | select(.version == "0.2.0") | .notes == "Tags."' <<<"$output"
 	[ "$(jq -r '.versions[] | select(.current) | .version' <<<"$output")" = 0.1.0 ]
 }
+
+# ---- history RUN ----
+
+@test "history RUN --json: the run as history has it, then its steps in order" {
+	two_versions
+	ferry up >/dev/null 2>&1
+	run --separate-stderr ferry --json history
+	entry=$(jq -c '.runs[0]' <<<"$output")
+	run --separate-stderr ferry --json history 1
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '.run' <<<"$output")" = "$entry" ]
+	[ "$(jq -r '[.steps[].id] | join(" ")' <<<"$output")" = \
+		"0.1.0/001_users.sql 0.1.0/002_posts.sql 0.2.0/001_tags.sql" ]
+	jq -e '[.steps[] | (.status == "applied") and (.duration_ms >= 0)
+		and has("message")] | all' <<<"$output"
+	run ferry history 1
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"applied"*"0.1.0/001_users.sql"*"applied"*"0.2.0/001_tags.sql"* ]]
+}
+
+@test "history RUN and --versions together: exit 2" {
+	two_versions
+	run ferry history 1 --versions
+	[ "$status" -eq 2 ]
+}
