@@ -113,9 +113,8 @@ static int backup_create(int argc, char **argv)
 		cli_print_json(s ? s : "{}");
 		free(s);
 	} else {
-		/* The id alone on stdout, for scripts: id=$(ferry backup create) */
-		if (!cli.quiet)
-			printf("%s\n", id);
+		/* The id alone on stdout, for scripts: id=$(ferry -q backup create) */
+		cli_result("%s\n", id);
 		if (b && cli.verbose)
 			cli_say("  %s\n", json_string_value(json_object_get(b, "path")));
 	}
@@ -147,7 +146,7 @@ static int backup_list(int argc, char **argv)
 		cli_say("no backups in '%s' (take one with 'ferry backup create')\n",
 		        json_string_value(json_object_get(list, "dir")));
 	else
-		cli_say("%s%-44s %-10s %-10s %10s %5s  %s%s\n", C_BOLD, "ID", "VERSION", "TYPE", "SIZE",
+		cli_result("%s%-44s %-10s %-10s %10s %5s  %s%s\n", C_BOLD, "ID", "VERSION", "TYPE", "SIZE",
 		        "AGE", "STATUS", C_RESET);
 	json_array_foreach(arr, i, b) {
 		char size[32], age[32];
@@ -155,7 +154,7 @@ static int backup_list(int argc, char **argv)
 		const char *st = json_string_value(json_object_get(b, "status"));
 		human_size(size, sizeof size, (double)json_integer_value(json_object_get(b, "size")));
 		human_age(age, sizeof age, json_integer_value(json_object_get(b, "age_seconds")));
-		cli_say("%-44s %-10s %-10s %10s %5s  %s%s%s\n",
+		cli_result("%-44s %-10s %-10s %10s %5s  %s%s%s\n",
 		        json_string_value(json_object_get(b, "id")),
 		        json_is_string(v) ? json_string_value(v) : "?",
 		        json_string_value(json_object_get(b, "type")), size, age,
@@ -197,7 +196,7 @@ static int backup_verify(int argc, char **argv)
 		if (cli.json)
 			cli_error(0, "%s: %s: %s", kind, subject, msg);
 		else
-			cli_say("%s%-10s%s %s: %s\n", C_RED, kind, C_RESET, subject, msg);
+			cli_result("%s%-10s%s %s: %s\n", C_RED, kind, C_RESET, subject, msg);
 	}
 	if (!rc && !cli.json)
 		cli_say("%sok%s backup %s: %lld entries match the manifest\n", C_GREEN, C_RESET,
@@ -379,6 +378,8 @@ int cmd_backup(int argc, char **argv)
 			fp = stdout;
 		else
 			cli_error(EXIT_USAGE, "backup: unknown subcommand '%s'", argv[1]);
+	} else {
+		cli_error(EXIT_USAGE, "backup: a subcommand is needed");
 	}
 	fputs("usage: ferry backup <subcommand> [options]\n\nsubcommands:\n", fp);
 	for (i = 0; subs[i].name; i++)

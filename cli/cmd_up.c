@@ -34,30 +34,30 @@ static void print_dry_run(json_t *j)
 	json_t *steps = json_object_get(j, "dry_run_steps"), *s;
 	size_t i;
 	if (!json_array_size(steps)) {
-		cli_say("dry run: no steps; the version would be recorded as %s\n",
+		cli_result("dry run: no steps; the version would be recorded as %s\n",
 		        json_string_value(json_object_get(j, "to")));
 		if (json_array_size(json_object_get(j, "actions"))) {
-			cli_say("\nwhat the run would do, in order:\n");
+			cli_result("\nwhat the run would do, in order:\n");
 			cli_say_actions(json_object_get(j, "actions"));
 		}
 		return;
 	}
-	cli_say("%sdry run%s %s -> %s: %zu step%s, nothing changed\n", C_BOLD, C_RESET,
+	cli_result("%sdry run%s %s -> %s: %zu step%s, nothing changed\n", C_BOLD, C_RESET,
 	        json_string_value(json_object_get(j, "from")),
 	        json_string_value(json_object_get(j, "to")), json_array_size(steps),
 	        json_array_size(steps) == 1 ? "" : "s");
-	cli_say("\nwhat the run would do, in order:\n");
+	cli_result("\nwhat the run would do, in order:\n");
 	cli_say_actions(json_object_get(j, "actions"));
 	json_array_foreach(steps, i, s) {
 		json_t *st = json_object_get(s, "statements");
 		json_t *db = json_object_get(s, "database");
-		cli_say("\n%s== %s%s%s%s\n", C_BOLD, json_string_value(json_object_get(s, "id")),
+		cli_result("\n%s== %s%s%s%s\n", C_BOLD, json_string_value(json_object_get(s, "id")),
 		        json_is_string(db) ? " on " : "", json_is_string(db) ? json_string_value(db) : "",
 		        C_RESET);
-		cli_say("%s", json_is_string(st) ? json_string_value(st) : "-- (no down: irreversible)\n");
+		cli_result("%s", json_is_string(st) ? json_string_value(st) : "-- (no down: irreversible)\n");
 		if (json_is_string(st) && json_string_length(st) &&
 		    json_string_value(st)[json_string_length(st) - 1] != '\n')
-			cli_say("\n");
+			cli_result("\n");
 	}
 }
 
