@@ -40,11 +40,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #define TRANSITION_FILE "transition.yaml"
 #define VERSIONS_FILE "versions.yaml"
@@ -90,7 +93,8 @@ static int ignored(const char *name)
 }
 
 /* Lists path into l (initialised here). Returns 0, or -1 with errno set; free l either way. */
-static int dirlist_read(dirlist *l, const char *path)
+/* The folder's listing; *st (when not NULL) is its stat taken before the listing is read. */
+static int dirlist_read(dirlist *l, const char *path, struct stat *st)
 {
 	size_t *off = NULL, cap = 0, i;
 	struct dirent *e;
@@ -99,6 +103,8 @@ static int dirlist_read(dirlist *l, const char *path)
 	memset(l, 0, sizeof *l);
 	fr_buf_init(&l->arena);
 	if (!(l->d = opendir(path)))
+		return -1;
+	if (st && fstat(dirfd(l->d), st))
 		return -1;
 	for (;;) {
 		errno = 0;
@@ -188,6 +194,37 @@ static int grow(loader *ld, void **arr, size_t *cap, size_t n, size_t sz)
 	*arr = p;
 	*cap = ncap;
 	return 0;
+}
+
+/*
+ * Records a folder or YAML file read, a/b relative to the migrations folder
+ * ("" for the folder itself), with the stat taken before reading it; st NULL:
+ * the folder is missing (ino -1).
+ */
+static void seen_add(loader *ld, const char *a, const char *b, const struct stat *st)
+{
+	fr_catalog *c = ld->c;
+	fr_catalog_seen *e;
+	size_t la = strlen(a), lb = b ? strlen(b) : 0;
+	if (fr_grow(&c->seen, &c->cseen, c->nseen + 1, sizeof *c->seen)) {
+		ld->oom = 1;
+		return;
+	}
+	e = &c->seen[c->nseen];
+	if (!(e->rel = fr_malloc(la + 1 + lb + 1))) {
+		ld->oom = 1;
+		return;
+	}
+	memcpy(e->rel, a, la);
+	e->rel[la] = '\0';
+	if (b) {
+		e->rel[la] = '/';
+		memcpy(e->rel + la + 1, b, lb + 1);
+	}
+	e->size = st ? (int64_t)st->st_size : -1;
+	e->mtime_ns = st ? fr_mtime_ns(st) : -1;
+	e->ino = st ? (int64_t)st->st_ino : -1;
+	c->nseen++;
 }
 
 /* "<reldir>/<a>[/<b>]" into a fresh string, for messages and fr_step.rel. */
@@ -571,6 +608,7 @@ static void load_folder(loader *ld, const char *name)
 	dirlist l;
 	fr_vpattern from;
 	fr_version to, floor;
+	struct stat dst;
 	size_t i;
 
 	memset(&l, 0, sizeof l);
@@ -607,10 +645,11 @@ static void load_folder(loader *ld, const char *name)
 		fr_vpattern_format(&t->from, b, sizeof b);
 		lerr(ld, "%s: the version it leads to, '%s', is not above '%s'", rel, a, b);
 	}
-	if (dirlist_read(&l, t->dir)) {
+	if (dirlist_read(&l, t->dir, &dst)) {
 		lerr(ld, "%s: %s", rel, strerror(errno));
 		goto done;
 	}
+	seen_add(ld, name, NULL, &dst);
 	if (l.n && !(t->steps = fr_calloc(l.n, sizeof *t->steps))) {
 		ld->oom = 1;
 		goto done;
@@ -628,6 +667,7 @@ static void load_folder(loader *ld, const char *name)
 			lerr_at(ld, name, fn, "not a regular file");
 		} else if (strcmp(fn, TRANSITION_FILE) == 0) {
 			char *p = fr_path_join(t->dir, fn), *srel = rel_of(ld, name, fn);
+			seen_add(ld, name, fn, &st);
 			if (!p || !srel)
 				ld->oom = 1;
 			else
@@ -661,6 +701,7 @@ static void load_top_file(loader *ld, const char *name, const struct stat *st)
 
 	if (strcmp(name, VERSIONS_FILE) == 0) {
 		char *p = fr_path_join(ld->c->dir, name), *rel = rel_of(ld, name, NULL);
+		seen_add(ld, name, NULL, st);
 		if (!p || !rel)
 			ld->oom = 1;
 		else
@@ -752,6 +793,45 @@ static int cmp_ventry(const void *a, const void *b)
 	return x->line < y->line ? -1 : x->line > y->line;
 }
 
+/* u's decimal digits at p; returns the end. */
+static char *put_u64(char *p, uint64_t u)
+{
+	char d[20];
+	size_t n = 0;
+	do
+		d[n++] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	while (n)
+		*p++ = d[--n];
+	return p;
+}
+
+/*
+ * "<to> (flat)", the name of a version's flat transition, as
+ * fr_version_format would write the version: without printf, since it runs
+ * once per version and a chain of flat steps is all versions.
+ */
+static char *flat_name(const fr_version *v)
+{
+	char buf[FR_VERSION_STR_MAX + 8], *p = buf;
+	size_t lp = strlen(v->pre), lb = strlen(v->build);
+	p = put_u64(p, v->major);
+	*p++ = '.';
+	p = put_u64(p, v->minor);
+	*p++ = '.';
+	p = put_u64(p, v->patch);
+	if (lp) {
+		*p++ = '-';
+		p = put(p, v->pre, lp);
+	}
+	if (lb) {
+		*p++ = '+';
+		p = put(p, v->build, lb);
+	}
+	p = put(p, " (flat)", sizeof " (flat)");
+	return fr_strndup(buf, (size_t)(p - buf - 1));
+}
+
 /*
  * Flat files grouped by version into transitions, each from the greatest
  * catalogued version below it.
@@ -809,10 +889,7 @@ static void make_flat_transitions(loader *ld)
 		t->from.v = named[lo - 1];
 		t->from.fixed = 3;
 		t->to = *to;
-		fr_version_format(to, tostr, sizeof tostr);
-		fr_buf_reset(&ld->msg);
-		fr_buf_printf(&ld->msg, "%s (flat)", tostr);
-		if (!(t->name = fr_strdup(ld->msg.ptr)) || ld->msg.oom) {
+		if (!(t->name = flat_name(to))) {
 			ld->oom = 1;
 			break;
 		}
@@ -932,6 +1009,7 @@ int fr_catalog_load(fr_catalog **out, const char *dir, const char *root, fr_buf 
 	fr_catalog *c = NULL;
 	loader ld;
 	dirlist top;
+	struct stat tst;
 	size_t i, rl;
 	int rc = FERRY_EINVALID;
 
@@ -958,11 +1036,19 @@ int fr_catalog_load(fr_catalog **out, const char *dir, const char *root, fr_buf 
 	if (!(ld.vy_rel = rel_of(&ld, VERSIONS_FILE, NULL)))
 		goto done;
 
-	if (dirlist_read(&top, dir)) {
+	{
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		c->loaded_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+	}
+	if (dirlist_read(&top, dir, &tst)) {
 		if (errno != ENOENT) {
 			lerr(&ld, "%s: %s", *ld.reldir ? ld.reldir : dir, strerror(errno));
 			goto done;
 		}
+		seen_add(&ld, "", NULL, NULL); /* missing: the folder's appearing is a change */
+	} else {
+		seen_add(&ld, "", NULL, &tst);
 	}
 	for (i = 0; i < top.n && !ld.oom; i++) {
 		const char *name = top.names[i];
@@ -1019,6 +1105,10 @@ void fr_catalog_free(fr_catalog *c)
 	size_t i;
 	if (!c)
 		return;
+	fr_catalog_free(c->retired);
+	for (i = 0; i < c->nseen; i++)
+		fr_free(c->seen[i].rel);
+	fr_free(c->seen);
 	for (i = 0; i < c->ntrs; i++) {
 		fr_transition *t = c->trs[i];
 		fr_free(t->dir);
@@ -1042,6 +1132,48 @@ void fr_catalog_free(fr_catalog *c)
 	fr_free(c->versions);
 	fr_free(c->dir);
 	fr_free(c);
+}
+
+/* The stat of what was read then against now's, and old enough then to be trusted. */
+static int same_file(int64_t size, int64_t mtime_ns, int64_t ino, int64_t trusted_before,
+                     const struct stat *st)
+{
+	return mtime_ns < trusted_before && size == (int64_t)st->st_size &&
+	       mtime_ns == fr_mtime_ns(st) && ino == (int64_t)st->st_ino;
+}
+
+/*
+ * A folder's listing changes its modification time, so a step added,
+ * removed or renamed shows on its folder; an edit shows on the file. Every
+ * stat is made relative to the migrations folder, opened once.
+ */
+int fr_catalog_current(const fr_catalog *c)
+{
+	const int64_t trusted_before = c->loaded_ns - 2000000000LL;
+	size_t i, ldir = strlen(c->dir);
+	struct stat st;
+	int dfd, ok = 1;
+
+	if (!c->nseen)
+		return 0;
+	if ((dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return errno == ENOENT && c->seen[0].ino == -1; /* missing then and now */
+	for (i = 0; ok && i < c->nseen; i++) {
+		const fr_catalog_seen *e = &c->seen[i];
+		ok = e->ino != -1 && (*e->rel ? fstatat(dfd, e->rel, &st, 0) : fstat(dfd, &st)) == 0 &&
+		     same_file(e->size, e->mtime_ns, e->ino, trusted_before, &st);
+	}
+	for (i = 0; ok && i < c->nsteps; i++) {
+		const fr_step *s = c->steps[i];
+		if (fr_kind_has(s->kind, FR_KIND_NO_FILE))
+			continue;
+		/* A file step's path is the folder's, then '/' and its name under it. */
+		ok = strncmp(s->path, c->dir, ldir) == 0 && s->path[ldir] == '/' &&
+		     fstatat(dfd, s->path + ldir + 1, &st, 0) == 0 &&
+		     same_file(s->size, s->mtime_ns, s->ino, trusted_before, &st);
+	}
+	close(dfd);
+	return ok;
 }
 
 static int cmp_step_key(const void *key, const void *elem)
