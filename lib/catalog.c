@@ -744,10 +744,13 @@ static void load_top_file(loader *ld, const char *name, const struct stat *st)
 
 /* ---- whole-catalog work -------------------------------------------------- */
 
-static int cmp_version_p(const void *a, const void *b)
+/* Versions are sorted as pointers: a version is some 200 bytes, and a chain is all versions. */
+static int cmp_version_pp(const void *a, const void *b)
 {
-	return fr_version_cmp(a, b);
+	return fr_version_cmp(*(const fr_version *const *)a, *(const fr_version *const *)b);
 }
+
+static const fr_version version_zero;
 
 static int cmp_flat(const void *a, const void *b)
 {
@@ -839,7 +842,7 @@ static char *flat_name(const fr_version *v)
 static void make_flat_transitions(loader *ld)
 {
 	fr_catalog *c = ld->c;
-	fr_version *named = NULL;
+	const fr_version **named = NULL;
 	size_t nn = 0, i, j;
 
 	if (!ld->nflats)
@@ -849,15 +852,15 @@ static void make_flat_transitions(loader *ld)
 		ld->oom = 1;
 		return;
 	}
-	named[nn++] = (fr_version){ 0 };
+	named[nn++] = &version_zero;
 	for (i = 0; i < c->ntrs; i++) {
-		named[nn++] = c->trs[i]->to;
+		named[nn++] = &c->trs[i]->to;
 		if (c->trs[i]->from.fixed == 3)
-			named[nn++] = c->trs[i]->from.v;
+			named[nn++] = &c->trs[i]->from.v;
 	}
 	for (i = 0; i < ld->nflats; i++)
-		named[nn++] = ld->flats[i].v;
-	sort(named, nn, sizeof *named, cmp_version_p);
+		named[nn++] = &ld->flats[i].v;
+	sort(named, nn, sizeof *named, cmp_version_pp);
 
 	for (i = 0; i < ld->nflats && !ld->oom; i = j) {
 		const fr_version *to = &ld->flats[i].v;
@@ -870,7 +873,7 @@ static void make_flat_transitions(loader *ld)
 		/* lo = the first named version not below to */
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
-			if (fr_version_cmp(&named[mid], to) < 0)
+			if (fr_version_cmp(named[mid], to) < 0)
 				lo = mid + 1;
 			else
 				hi = mid;
@@ -886,7 +889,7 @@ static void make_flat_transitions(loader *ld)
 			ld->oom = 1;
 			break;
 		}
-		t->from.v = named[lo - 1];
+		t->from.v = *named[lo - 1];
 		t->from.fixed = 3;
 		t->to = *to;
 		if (!(t->name = flat_name(to))) {
@@ -900,7 +903,7 @@ static void make_flat_transitions(loader *ld)
 			t->steps[t->nsteps++] = ld->flats[k].s;
 		}
 	}
-	fr_free(named);
+	fr_free((void *)named);
 }
 
 /* Where a transition comes from, for messages: its folder, or its first flat file. */
@@ -944,12 +947,17 @@ static void check_duplicates(loader *ld)
 	fr_buf_release(&a);
 }
 
-/* Every catalogued version, ascending: 0.0.0, the transitions' versions, versions.yaml's. */
+/*
+ * Every catalogued version, ascending: 0.0.0, the transitions' versions,
+ * versions.yaml's. The transitions' are sorted as pointers and merged with
+ * versions.yaml's entries (sorted by version, then line); on a tie the
+ * transition's comes first, as if it were on line 0.
+ */
 static void make_versions(loader *ld)
 {
 	fr_catalog *c = ld->c;
-	size_t i, k;
-	ventry ve;
+	const fr_version **tv;
+	size_t i, j, k, nt = 0;
 
 	sort(ld->vy, ld->nvy, sizeof *ld->vy, cmp_ventry);
 	for (i = 1; i < ld->nvy; i++) {
@@ -960,45 +968,46 @@ static void make_versions(loader *ld)
 			     ld->vy_rel, ld->vy[i].line, s, ld->vy[i - 1].line);
 		}
 	}
-	memset(&ve, 0, sizeof ve);
-	ve.vi.node = 1;
-	if (grow(ld, (void **)&ld->vy, &ld->cvy, ld->nvy, sizeof *ld->vy))
-		return;
-	ld->vy[ld->nvy++] = ve; /* 0.0.0 */
-	for (i = 0; i < c->ntrs; i++) {
-		const fr_transition *t = c->trs[i];
-		ve.vi.v = t->to;
-		if (grow(ld, (void **)&ld->vy, &ld->cvy, ld->nvy, sizeof *ld->vy))
-			return;
-		ld->vy[ld->nvy++] = ve;
-		if (t->from.fixed == 3) {
-			ve.vi.v = t->from.v;
-			if (grow(ld, (void **)&ld->vy, &ld->cvy, ld->nvy, sizeof *ld->vy))
-				return;
-			ld->vy[ld->nvy++] = ve;
-		}
-	}
-	sort(ld->vy, ld->nvy, sizeof *ld->vy, cmp_ventry);
-	if (!(c->versions = fr_calloc(ld->nvy, sizeof *c->versions))) {
+	if (!(tv = fr_calloc(2 * c->ntrs + 1, sizeof *tv))) {
 		ld->oom = 1;
 		return;
 	}
-	for (i = 0, k = 0; i < ld->nvy; i++) {
-		fr_vinfo *in = &ld->vy[i].vi;
-		if (k && fr_version_cmp(&c->versions[k - 1].v, &in->v) == 0) {
-			fr_vinfo *o = &c->versions[k - 1];
-			o->node |= in->node;
+	tv[nt++] = &version_zero;
+	for (i = 0; i < c->ntrs; i++) {
+		tv[nt++] = &c->trs[i]->to;
+		if (c->trs[i]->from.fixed == 3)
+			tv[nt++] = &c->trs[i]->from.v;
+	}
+	sort(tv, nt, sizeof *tv, cmp_version_pp);
+	if (!(c->versions = fr_calloc(nt + ld->nvy, sizeof *c->versions))) {
+		fr_free((void *)tv);
+		ld->oom = 1;
+		return;
+	}
+	for (i = 0, j = 0, k = 0; i < ld->nvy || j < nt;) {
+		fr_vinfo *in = NULL, *o = k ? &c->versions[k - 1] : NULL;
+		const fr_version *v;
+		if (j < nt && (i == ld->nvy || fr_version_cmp(tv[j], &ld->vy[i].vi.v) <= 0))
+			v = tv[j++];
+		else
+			v = &(in = &ld->vy[i++].vi)->v;
+		if (!o || fr_version_cmp(&o->v, v) != 0) {
+			o = &c->versions[k++];
+			o->v = *v;
+			o->node = !in;
+		} else {
+			o->node |= !in;
+		}
+		if (in) {
 			o->required_stop |= in->required_stop;
 			if (!o->notes) {
 				o->notes = in->notes;
-				in->notes = NULL;
+				in->notes = NULL; /* moved */
 			}
-			continue;
 		}
-		c->versions[k++] = *in;
-		in->notes = NULL; /* moved */
 	}
 	c->nversions = k;
+	fr_free((void *)tv);
 }
 
 /* ---- the entry points ---------------------------------------------------- */

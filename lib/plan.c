@@ -22,7 +22,7 @@
 #include <string.h>
 
 typedef struct {
-	fr_version v;
+	const fr_version *v;      /* the start's, or a transition's to (no copy: 200 bytes each) */
 	int reached;
 	double sec;
 	size_t hops;
@@ -79,11 +79,11 @@ static int path_cmp(const pnode *nodes, size_t u, const fr_transition *t, size_t
 static size_t node_index(const pnode *nodes, size_t n, const fr_version *v)
 {
 	size_t lo = 1, hi = n;
-	if (n && fr_version_cmp(&nodes[0].v, v) == 0)
+	if (n && fr_version_cmp(nodes[0].v, v) == 0)
 		return 0;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int r = fr_version_cmp(&nodes[mid].v, v);
+		int r = fr_version_cmp(nodes[mid].v, v);
 		if (r == 0)
 			return mid;
 		if (r < 0)
@@ -111,7 +111,7 @@ static void pattern_range(const pnode *nodes, size_t n, const fr_vpattern *p, si
 	size_t a = 1, b = n;
 	while (a < b) {
 		size_t mid = a + (b - a) / 2;
-		if (pattern_side(p, &nodes[mid].v) < 0)
+		if (pattern_side(p, nodes[mid].v) < 0)
 			a = mid + 1;
 		else
 			b = mid;
@@ -120,7 +120,7 @@ static void pattern_range(const pnode *nodes, size_t n, const fr_vpattern *p, si
 	b = n;
 	while (a < b) {
 		size_t mid = a + (b - a) / 2;
-		if (pattern_side(p, &nodes[mid].v) <= 0)
+		if (pattern_side(p, nodes[mid].v) <= 0)
 			a = mid + 1;
 		else
 			b = mid;
@@ -163,13 +163,13 @@ static void shortest_paths(pnode *nodes, size_t nn, const fr_catalog *cat, const
 {
 	size_t j = 0, k;
 	for (k = 1; k < nn; k++) {
-		while (j < cat->ntrs && fr_version_cmp(&cat->trs[j]->to, &nodes[k].v) < 0)
+		while (j < cat->ntrs && fr_version_cmp(&cat->trs[j]->to, nodes[k].v) < 0)
 			j++;
-		for (; j < cat->ntrs && fr_version_cmp(&cat->trs[j]->to, &nodes[k].v) == 0; j++) {
+		for (; j < cat->ntrs && fr_version_cmp(&cat->trs[j]->to, nodes[k].v) == 0; j++) {
 			const fr_transition *t = cat->trs[j];
 			size_t u, lo, hi;
 			/* The start, by its node or by the current version itself. */
-			if (fr_vpattern_match(&t->from, &nodes[0].v) || fr_vpattern_match(&t->from, from))
+			if (fr_vpattern_match(&t->from, nodes[0].v) || fr_vpattern_match(&t->from, from))
 				relax(nodes, 0, k, t);
 			if (t->from.fixed >= 3) {
 				u = node_index(nodes, nn, &t->from.v);
@@ -252,15 +252,15 @@ int fr_plan_compute(struct ferry_plan **out, const fr_catalog *cat, const fr_ver
 	/* Nodes: start, then each distinct to in (start, eff], ascending (trs are by to). */
 	if (!(nodes = fr_calloc(cat->ntrs + 1, sizeof *nodes)))
 		goto nomem;
-	nodes[nn].v = start;
+	nodes[nn].v = &start;
 	nodes[nn++].reached = 1;
 	for (i = 0; i < cat->ntrs; i++) {
 		const fr_version *to = &cat->trs[i]->to;
 		if (fr_version_cmp(to, &start) <= 0 || fr_version_cmp(to, &eff) > 0)
 			continue;
-		if (nn > 1 && fr_version_cmp(&nodes[nn - 1].v, to) == 0)
+		if (nn > 1 && fr_version_cmp(nodes[nn - 1].v, to) == 0)
 			continue;
-		nodes[nn++].v = *to;
+		nodes[nn++].v = to;
 	}
 	shortest_paths(nodes, nn, cat, from);
 
@@ -275,7 +275,7 @@ int fr_plan_compute(struct ferry_plan **out, const fr_catalog *cat, const fr_ver
 			for (i = 1; i < nn; i++) {
 				if (!nodes[i].reached)
 					continue;
-				fr_version_format(&nodes[i].v, b, sizeof b);
+				fr_version_format(nodes[i].v, b, sizeof b);
 				fr_buf_printf(err, "%s%s", any++ ? ", " : "", b);
 			}
 			if (!any)
