@@ -72,10 +72,19 @@ static void dirlist_free(dirlist *l)
 	fr_buf_release(&l->arena);
 }
 
-/* qsort, which must not be given a NULL base even for no elements. */
+/*
+ * qsort, which must not be given a NULL base even for no elements; nothing
+ * when the elements are in order already, which costs one comparison each
+ * (steps come listed in id order, a chain of flat transitions in version
+ * order: sorting them again was most of a no-op's sorting).
+ */
 static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
-	if (n > 1)
+	const char *p = base;
+	size_t i;
+	for (i = 1; i < n && cmp(p + (i - 1) * size, p + i * size) <= 0; i++)
+		;
+	if (i < n)
 		qsort(base, n, size, cmp);
 }
 
@@ -968,17 +977,25 @@ static void make_versions(loader *ld)
 			     ld->vy_rel, ld->vy[i].line, s, ld->vy[i - 1].line);
 		}
 	}
-	if (!(tv = fr_calloc(2 * c->ntrs + 1, sizeof *tv))) {
+	if (!(tv = fr_calloc(4 * c->ntrs + 2, sizeof *tv))) {
 		ld->oom = 1;
 		return;
 	}
-	tv[nt++] = &version_zero;
-	for (i = 0; i < c->ntrs; i++) {
-		tv[nt++] = &c->trs[i]->to;
-		if (c->trs[i]->from.fixed == 3)
-			tv[nt++] = &c->trs[i]->from.v;
+	{
+		/* The tos in order (trs are sorted by to), the exact froms sorted, then merged. */
+		const fr_version **tos = tv + 2 * c->ntrs + 1, **froms = tos + c->ntrs + 1;
+		size_t nto = 0, nfrom = 0, a = 0, b = 0;
+		tos[nto++] = &version_zero;
+		for (i = 0; i < c->ntrs; i++)
+			tos[nto++] = &c->trs[i]->to;
+		for (i = 0; i < c->ntrs; i++)
+			if (c->trs[i]->from.fixed == 3)
+				froms[nfrom++] = &c->trs[i]->from.v;
+		sort(froms, nfrom, sizeof *froms, cmp_version_pp);
+		while (a < nto || b < nfrom)
+			tv[nt++] = b == nfrom || (a < nto && fr_version_cmp(tos[a], froms[b]) <= 0)
+			                   ? tos[a++] : froms[b++];
 	}
-	sort(tv, nt, sizeof *tv, cmp_version_pp);
 	if (!(c->versions = fr_calloc(nt + ld->nvy, sizeof *c->versions))) {
 		fr_free((void *)tv);
 		ld->oom = 1;
