@@ -6,7 +6,8 @@
 #   make test      every unit and command-line test; ends "N passed, N failed"
 #   make sanitize  the test suite under AddressSanitizer + UBSan
 #   make valgrind  the unit tests and the tool under valgrind (leaks are errors)
-#   make bench     the engine benchmarks (SQLite, dbmate), printed as a table
+#   make bench     the engine benchmarks (SQLite, dbmate, the no-op floors) on a
+#                  release build (build-rel/), printed as one table with targets
 #   make bench-backup, make bench-postgres: backups of 1 GiB; PostgreSQL
 
 BUILD ?= build

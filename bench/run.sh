@@ -7,10 +7,18 @@
 #   2. applying 1,000 SQL steps in one transaction (transaction: group) vs one
 #      sqlite3 process running the same statements between BEGIN and COMMIT;
 #   3. applying them with transaction: step vs sqlite3 making 1,000 commits;
-#   4. dbmate (installed with npm into bench/.cache/) on the same steps.
+#   4. dbmate (installed with npm into bench/.cache/) on the same steps;
+#   5. near the floor (issue 14): no-op `up` / `status` over BENCH_STEPS and
+#      BENCH_BIG applied flat steps against noop-floor (list, stat, one SQLite
+#      row) at the same files, the no-op inside one process (bench-inproc),
+#      and the planner over a chain of BENCH_BIG versions with shortcuts.
+# Every row gives its target and whether it was met. The published numbers
+# come from a release build: unless BUILD_DIR is one (or BENCH_AS_IS=1), the
+# script configures and builds build-rel/ (--buildtype=release) and uses it.
 # See bench/README.md.
 #
-# Environment: BENCH_REPS (default 7), BENCH_STEPS (default 1000),
+# Environment: BENCH_REPS (default 7), BENCH_STEPS (default 1000), BENCH_BIG
+# (default 10000; 0 skips the big rows), BENCH_AS_IS=1 (time BUILD_DIR as it is),
 # BENCH_TIMER=loop (skip hyperfine, use the date +%s%N loop), BENCH_NO_DBMATE=1,
 # DBMATE=/path/to/dbmate (use that binary instead of installing one), TMPDIR.
 # Progress goes to stderr; the report to stdout.
@@ -21,11 +29,34 @@ usage() { echo "usage: bash bench/run.sh BUILD_DIR" >&2; exit 2; }
 [[ $# -eq 1 ]] || usage
 [[ -d $1 ]] || { echo "bench: no build directory '$1' (run 'make' first)" >&2; exit 2; }
 BUILD=$(cd "$1" && pwd)
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+buildtype_of() { jq -r '.[] | select(.name == "buildtype") | .value' "$1/meson-info/intro-buildoptions.json" 2>/dev/null || echo "?"; }
+if [[ -z ${BENCH_AS_IS:-} && $(buildtype_of "$BUILD") != release ]]; then
+	# The published numbers are a release build's: a separate one, beside the given.
+	REL=$SRC/build-rel
+	echo "bench: $(buildtype_of "$BUILD") build given; timing a release build in $REL (BENCH_AS_IS=1: time $BUILD as it is)" >&2
+	if [[ ! -f $REL/build.ninja ]]; then
+		meson setup "$REL" "$SRC" --buildtype=release >"${TMPDIR:-/tmp}/ferry-bench-setup.log" 2>&1 ||
+			{ echo "bench: meson setup $REL failed:" >&2; tail -n 20 "${TMPDIR:-/tmp}/ferry-bench-setup.log" >&2; exit 1; }
+	fi
+	# Only what is timed: the tool, its library, the floors.
+	ninja -C "$REL" ferry bench/noop-floor bench/bench-inproc bench/bench-plan >&2 ||
+		{ echo "bench: building $REL failed" >&2; exit 1; }
+	BUILD=$REL
+fi
 FERRY=$BUILD/ferry
 [[ -x $FERRY ]] || { echo "bench: $FERRY is missing (run 'make' first)" >&2; exit 2; }
+FLOOR=$BUILD/bench/noop-floor
+INPROC=$BUILD/bench/bench-inproc
+PLANB=$BUILD/bench/bench-plan
+for b in "$FLOOR" "$INPROC" "$PLANB"; do
+	[[ -x $b ]] || { echo "bench: $b is missing (ninja -C $BUILD)" >&2; exit 2; }
+done
 
 REPS=${BENCH_REPS:-7}
 STEPS=${BENCH_STEPS:-1000}
+BIG=${BENCH_BIG:-10000}
+[[ $BIG =~ ^[0-9]+$ ]] || { echo "bench: BENCH_BIG must be a number" >&2; exit 2; }
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_REPS must be a positive integer" >&2; exit 2; }
 [[ $STEPS =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_STEPS must be a positive integer" >&2; exit 2; }
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -306,6 +337,88 @@ if command -v strace >/dev/null; then
 	"$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 || true
 fi
 
+# ---- 5. near the floor (issue 14) ---------------------------------------------
+
+# A chain of N flat steps, one version each (0.1.0 .. 0.N.0), an hour old.
+gen_flat_chain() { # DIR N
+	mkdir -p "$1"
+	awk -v dir="$1" -v n="$2" 'BEGIN {
+		for (i = 1; i <= n; i++) {
+			f = sprintf("%s/0.%d.0_create_t%05d.sql", dir, i, i)
+			printf "-- ferry:up\nCREATE TABLE t%05d(x INTEGER);\n-- ferry:down\nDROP TABLE t%05d;\n", i, i > f
+			close(f)
+		}
+	}'
+}
+# An installation with N applied flat steps, files and ferry.yaml an hour old.
+make_flat_install() { # DIR N
+	mkdir -p "$1"
+	printf 'app: bench\nmigrations: migrations\ndatabases:\n  main: sqlite:data/app.db\n' >"$1/ferry.yaml"
+	"$FERRY" -q -C "$1" init >/dev/null
+	gen_flat_chain "$1/migrations" "$2"
+	find "$1/migrations" "$1/ferry.yaml" -exec touch -d '-1 hour' {} +
+	"$FERRY" -q -C "$1" up --skip-backup >/dev/null 2>"$WORK/res/flat-apply.log" || {
+		log "applying $2 flat steps failed:"; cat "$WORK/res/flat-apply.log" >&2; exit 1; }
+	"$FERRY" -q -C "$1" up >/dev/null 2>&1 || true   # settles the cache and the fingerprint
+}
+# The floor's one-table SQLite file: one row.
+FLOOR_DB=$WORK/floor.db
+sqlite3 "$FLOOR_DB" "CREATE TABLE t(v TEXT); INSERT INTO t VALUES('0.$STEPS.0');"
+floor_cmd() { q "$FLOOR" "$1/migrations" "$FLOOR_DB" "SELECT v FROM t"; }
+
+log "near the floor: $STEPS applied flat steps"
+FLAT=$WORK/flat
+make_flat_install "$FLAT" "$STEPS"
+FLAT_SET=(flat_up "" "$(q "$FERRY" -C "$FLAT" up)"
+	flat_status "" "$(q "$FERRY" -C "$FLAT" status)"
+	flat_floor "" "$(floor_cmd "$FLAT")")
+[[ -n $DBMATE_WHY ]] || FLAT_SET+=(flat_dbmate_up "" "$(dbm noop.db up)" flat_dbmate_status "" "$(dbm noop.db status)")
+# No-ops are cheap and a shared machine is noisy: five times the runs.
+SAVED_REPS=$REPS
+REPS=$(( REPS * 5 ))
+measure 3 "${FLAT_SET[@]}"
+REPS=$SAVED_REPS
+
+# In one process: the floor there, open + up + close, the second ferry_up on a handle.
+INPROC_REPS=$(( REPS * 10 ))
+if "$INPROC" "$FLAT" "$FLOOR_DB" "$INPROC_REPS" >"$WORK/res/inproc.out" 2>"$WORK/res/inproc.err"; then
+	while read -r k v; do echo "$v" >"$WORK/res/inproc_$k"; done <"$WORK/res/inproc.out"
+else
+	log "bench-inproc failed: $(cat "$WORK/res/inproc.err")"
+fi
+
+if ((BIG > 0)); then
+	NB=$(fmt_n "$BIG")
+	log "near the floor: $BIG applied flat steps (applying them takes a while)"
+	BIGI=$WORK/flat_big
+	make_flat_install "$BIGI" "$BIG"
+	REPS=$(( SAVED_REPS * 3 ))
+	measure 2 big_up "" "$(q "$FERRY" -C "$BIGI" up)" \
+		big_status "" "$(q "$FERRY" -C "$BIGI" status)" \
+		big_floor "" "$(floor_cmd "$BIGI")"
+	REPS=$SAVED_REPS
+
+	# The planner: a chain of BIG versions and five shortcut folders, not applied.
+	log "the planner over $BIG versions"
+	PL=$WORK/plan_big
+	mkdir -p "$PL"
+	printf 'app: bench\nmigrations: migrations\ndatabases:\n  main: sqlite:data/app.db\n' >"$PL/ferry.yaml"
+	"$FERRY" -q -C "$PL" init >/dev/null
+	gen_flat_chain "$PL/migrations" "$BIG"
+	for k in 1 2 3 4 5; do
+		a=$(( k * BIG / 6 )) b=$(( k * BIG / 6 + BIG / 10 ))
+		mkdir -p "$PL/migrations/v0.$a.0_to_v0.$b.0"
+		printf -- '-- ferry:up\nSELECT 1;\n' >"$PL/migrations/v0.$a.0_to_v0.$b.0/001_skip.sql"
+	done
+	find "$PL/migrations" "$PL/ferry.yaml" -exec touch -d '-1 hour' {} +
+	if "$PLANB" "$PL/migrations" "$REPS" >"$WORK/res/plan.out" 2>"$WORK/res/plan.err"; then
+		while read -r k v; do echo "$v" >"$WORK/res/planner_$k"; done <"$WORK/res/plan.out"
+	else
+		log "bench-plan failed: $(cat "$WORK/res/plan.err")"
+	fi
+	measure 1 plan_cli "" "$(q "$FERRY" -C "$PL" plan)" plan_floor "" "$(floor_cmd "$PL")"
+fi
+
 # ---- 2./3. apply, group and step ----------------------------------------------
 
 for mode in group step; do
@@ -343,7 +456,7 @@ val() { [[ -f $WORK/res/$1 ]] && cat "$WORK/res/$1"; }
 ms() { # KEY -> "12.3 ms" or the error
 	local v
 	if v=$(val "$1"); then
-		awk -v v="$v" 'BEGIN { if (v < 100) printf "%.1f ms", v; else printf "%.0f ms", v }'
+		awk -v v="$v" 'BEGIN { if (v < 10) printf "%.2f ms", v; else if (v < 100) printf "%.1f ms", v; else printf "%.0f ms", v }'
 	elif [[ -f $WORK/res/$1.err ]]; then
 		printf 'failed: %s' "$(cut -c1-120 "$WORK/res/$1.err" | tr '|' '/')"
 	else
@@ -363,29 +476,52 @@ verdict() { if "$@"; then echo "met"; else echo "**missed**"; fi; }
 SQLITE_V=$(sqlite3 --version | awk '{print $1}')
 FS=$(df -PT "$WORK" | awk 'NR == 2 { print $2 " (" $1 ", mounted on " $7 ")" }')
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
-BUILDTYPE=$(jq -r '.[] | select(.name == "buildtype") | .value' "$BUILD/meson-info/intro-buildoptions.json" 2>/dev/null || echo "?")
+BUILDTYPE=$(buildtype_of "$BUILD")
 
 echo "## ferry benchmarks"
 echo
-echo "$NS one-statement SQL steps (\`CREATE TABLE tNNNN(x INTEGER)\`), median of $REPS runs; ratio = ferry / baseline."
+echo "$NS one-statement SQL steps (\`CREATE TABLE tNNNN(x INTEGER)\`), median of $REPS runs; ratio = ferry / floor or peer."
+echo "The floor (noop-floor) lists and stats the migrations folder and reads one row of a one-table SQLite file: all a no-op must do."
 echo
-echo "| scenario | ferry | baseline | ratio | target | ferry user+sys |"
-echo "|---|---:|---|---:|---|---:|"
-echo "| no-op \`ferry up\`, $NS applied, checksum cache warm | $(ms noop_up) | $(ms noop_base) (sqlite3 reads \`ferry_steps\`) | $(ratio noop_up noop_base) | < 5 ms: $(verdict below noop_up 5) | $(cpu noop_up) |"
-echo "| no-op \`ferry status\`, $NS applied | $(ms noop_status) | $(ms noop_base) (same) | $(ratio noop_status noop_base) | < 5 ms: $(verdict below noop_status 5) | $(cpu noop_status) |"
-echo "| no-op \`ferry up\` after \`touch\` of all $NS files (re-hash) | $(ms noop_touched) | $(ms noop_up) (cache warm) | $(ratio noop_touched noop_up) | shows the cache | $(cpu noop_touched) |"
-echo "| apply $NS steps, \`transaction: group\` | $(ms apply_group) | $(ms base_group) (sqlite3, BEGIN … COMMIT) | $(ratio apply_group base_group) | ≤ 2.0: $(verdict ratio_le apply_group base_group 2.0) | $(cpu apply_group) |"
-echo "| apply $NS steps, \`transaction: step\` | $(ms apply_step) | $(ms base_step) (sqlite3, $NS commits) | $(ratio apply_step base_step) | ≤ 1.2: $(verdict ratio_le apply_step base_step 1.2) | $(cpu apply_step) |"
+row() { # SCENARIO FERRY_KEY BASE_TEXT BASE_KEY TARGET_TEXT VERDICT CPU_KEY
+	echo "| $1 | $(ms "$2") | $3 | $( [[ -n $4 ]] && ratio "$2" "$4" || echo –) | $5 | $6 | $(cpu "$7") |"
+}
+v_ratio() { verdict ratio_le "$1" "$2" "$3"; }
+v_below() { verdict below "$1" "$2"; }
+echo "| scenario | ferry | floor / peer | ratio | target | verdict | ferry user+sys |"
+echo "|---|---:|---|---:|---|---|---:|"
+row "no-op \`ferry up\`, $NS applied flat steps" flat_up "$(ms flat_floor) (noop-floor, $NS files)" flat_floor "≤ 1.3" "$(v_ratio flat_up flat_floor 1.3)" flat_up
+row "no-op \`ferry status\`, $NS applied flat steps" flat_status "$(ms flat_floor) (same)" flat_floor "≤ 1.3" "$(v_ratio flat_status flat_floor 1.3)" flat_status
+if [[ -z $DBMATE_WHY ]]; then
+	row "no-op \`ferry up\` against dbmate $DBMATE_VERSION, $NS applied" flat_up "$(ms flat_dbmate_up) (dbmate up)" flat_dbmate_up "≤ 0.20 (5× faster)" "$(v_ratio flat_up flat_dbmate_up 0.20)" flat_up
+	row "\`ferry status\` against dbmate, $NS applied" flat_status "$(ms flat_dbmate_status) (dbmate status)" flat_dbmate_status "≤ 0.20 (5× faster)" "$(v_ratio flat_status flat_dbmate_status 0.20)" flat_status
+else
+	echo "| no-op \`up\` / \`status\` against dbmate | – | $DBMATE_WHY | – | ≤ 0.20 | not run | – |"
+fi
+if ((BIG > 0)); then
+	row "no-op \`ferry up\`, $NB applied flat steps" big_up "$(ms big_floor) (noop-floor, $NB files)" big_floor "≤ 1.3" "$(v_ratio big_up big_floor 1.3)" big_up
+	row "no-op \`ferry status\`, $NB applied flat steps" big_status "$(ms big_floor) (same)" big_floor "≤ 1.3" "$(v_ratio big_status big_floor 1.3)" big_status
+fi
+row "in one process: ferry_open + ferry_up + ferry_close, nothing to do ($NS)" inproc_cycle "$(ms inproc_floor) (the floor in the same process)" inproc_floor "≤ 1.5" "$(v_ratio inproc_cycle inproc_floor 1.5)" ""
+row "in one process: the second ferry_up() on an open handle (re-checks every file)" inproc_second "–" "" "≤ 0.5 ms" "$(v_below inproc_second 0.5)" ""
+row "in one process: each later ferry_up() on the same handle" inproc_again "–" "" "≤ 0.5 ms" "$(v_below inproc_again 0.5)" ""
+if ((BIG > 0)); then
+	row "the planner: path over $NB versions and 5 shortcuts ($(cat "$WORK/res/planner_hops" 2>/dev/null || echo ?) hops)" planner_path "$(ms planner_load) (reading that catalog)" planner_load "≤ 20 ms" "$(v_below planner_path 20)" ""
+	row "\`ferry plan\`, the same $NB versions (the whole command)" plan_cli "$(ms plan_floor) (noop-floor, $NB files)" plan_floor "– (≤ 20 ms is the planner's)" "–" plan_cli
+fi
+row "no-op \`ferry up\`, $NS steps in one folder, cache warm" noop_up "$(ms noop_base) (sqlite3 reads \`ferry_steps\`)" noop_base "< 5 ms" "$(v_below noop_up 5)" noop_up
+row "no-op \`ferry status\`, $NS steps in one folder" noop_status "$(ms noop_base) (same)" noop_base "< 5 ms" "$(v_below noop_status 5)" noop_status
+row "no-op \`ferry up\` after \`touch\` of all $NS files (re-hash)" noop_touched "$(ms noop_up) (cache warm)" noop_up "– (shows the cache)" "–" noop_touched
+row "apply $NS steps, \`transaction: group\`" apply_group "$(ms base_group) (sqlite3, BEGIN … COMMIT)" base_group "≤ 2.0" "$(v_ratio apply_group base_group 2.0)" apply_group
+row "apply $NS steps, \`transaction: step\`" apply_step "$(ms base_step) (sqlite3, $NS commits)" base_step "≤ 1.2" "$(v_ratio apply_step base_step 1.2)" apply_step
 if [[ -n $HAVE_FLOOR ]]; then
-	echo "| apply $NS, \`group\`, vs sqlite3 writing the same \`ferry_steps\` rows (record floor) | $(ms apply_group) | $(ms floor_group) (sqlite3, statements + record) | $(ratio apply_group floor_group) | – (ferry's own overhead) | $(cpu apply_group) |"
-	echo "| apply $NS, \`step\`, vs sqlite3 writing the same \`ferry_steps\` rows (record floor) | $(ms apply_step) | $(ms floor_step) (sqlite3, $NS commits + record) | $(ratio apply_step floor_step) | – (ferry's own overhead) | $(cpu apply_step) |"
+	row "apply $NS, \`group\`, vs sqlite3 writing the same \`ferry_steps\` rows (record floor)" apply_group "$(ms floor_group) (sqlite3, statements + record)" floor_group "– (ferry's own overhead)" "–" apply_group
+	row "apply $NS, \`step\`, vs sqlite3 writing the same \`ferry_steps\` rows (record floor)" apply_step "$(ms floor_step) (sqlite3, $NS commits + record)" floor_step "– (ferry's own overhead)" "–" apply_step
 fi
 if [[ -z $DBMATE_WHY ]]; then
-	echo "| dbmate $DBMATE_VERSION: apply $NS (a transaction each) vs ferry \`transaction: step\` | $(ms apply_step) | $(ms dbmate_apply) (dbmate up) | $(ratio apply_step dbmate_apply) | – | $(cpu dbmate_apply) (dbmate) |"
-	echo "| dbmate: no-op \`up\`, $NS applied | $(ms noop_up) | $(ms dbmate_noop) (dbmate up) | $(ratio noop_up dbmate_noop) | – | $(cpu dbmate_noop) (dbmate) |"
-	echo "| dbmate: \`status\`, $NS applied | $(ms noop_status) | $(ms dbmate_status) (dbmate status) | $(ratio noop_status dbmate_status) | – | $(cpu dbmate_status) (dbmate) |"
-else
-	echo "| dbmate: apply $NS, no-op \`up\`, \`status\` | – | $DBMATE_WHY | – | – | – |"
+	row "dbmate $DBMATE_VERSION: apply $NS (a transaction each) vs ferry \`transaction: step\`" apply_step "$(ms dbmate_apply) (dbmate up)" dbmate_apply "–" "–" apply_step
+	row "dbmate: no-op \`up\`, $NS applied (ferry: one folder)" noop_up "$(ms dbmate_noop) (dbmate up)" dbmate_noop "–" "–" noop_up
+	row "dbmate: \`status\`, $NS applied (ferry: one folder)" noop_status "$(ms dbmate_status) (dbmate status)" dbmate_status "–" "–" noop_status
 fi
 echo
 echo "Step files opened by a no-op \`ferry up\` (strace): $OPENS_WARM with the cache warm, $OPENS_TOUCHED after \`touch\`."

@@ -40,11 +40,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #define TRANSITION_FILE "transition.yaml"
 #define VERSIONS_FILE "versions.yaml"
@@ -69,10 +72,19 @@ static void dirlist_free(dirlist *l)
 	fr_buf_release(&l->arena);
 }
 
-/* qsort, which must not be given a NULL base even for no elements. */
+/*
+ * qsort, which must not be given a NULL base even for no elements; nothing
+ * when the elements are in order already, which costs one comparison each
+ * (steps come listed in id order, a chain of flat transitions in version
+ * order: sorting them again was most of a no-op's sorting).
+ */
 static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
-	if (n > 1)
+	const char *p = base;
+	size_t i;
+	for (i = 1; i < n && cmp(p + (i - 1) * size, p + i * size) <= 0; i++)
+		;
+	if (i < n)
 		qsort(base, n, size, cmp);
 }
 
@@ -90,7 +102,8 @@ static int ignored(const char *name)
 }
 
 /* Lists path into l (initialised here). Returns 0, or -1 with errno set; free l either way. */
-static int dirlist_read(dirlist *l, const char *path)
+/* The folder's listing; *st (when not NULL) is its stat taken before the listing is read. */
+static int dirlist_read(dirlist *l, const char *path, struct stat *st)
 {
 	size_t *off = NULL, cap = 0, i;
 	struct dirent *e;
@@ -99,6 +112,8 @@ static int dirlist_read(dirlist *l, const char *path)
 	memset(l, 0, sizeof *l);
 	fr_buf_init(&l->arena);
 	if (!(l->d = opendir(path)))
+		return -1;
+	if (st && fstat(dirfd(l->d), st))
 		return -1;
 	for (;;) {
 		errno = 0;
@@ -188,6 +203,37 @@ static int grow(loader *ld, void **arr, size_t *cap, size_t n, size_t sz)
 	*arr = p;
 	*cap = ncap;
 	return 0;
+}
+
+/*
+ * Records a folder or YAML file read, a/b relative to the migrations folder
+ * ("" for the folder itself), with the stat taken before reading it; st NULL:
+ * the folder is missing (ino -1).
+ */
+static void seen_add(loader *ld, const char *a, const char *b, const struct stat *st)
+{
+	fr_catalog *c = ld->c;
+	fr_catalog_seen *e;
+	size_t la = strlen(a), lb = b ? strlen(b) : 0;
+	if (fr_grow(&c->seen, &c->cseen, c->nseen + 1, sizeof *c->seen)) {
+		ld->oom = 1;
+		return;
+	}
+	e = &c->seen[c->nseen];
+	if (!(e->rel = fr_malloc(la + 1 + lb + 1))) {
+		ld->oom = 1;
+		return;
+	}
+	memcpy(e->rel, a, la);
+	e->rel[la] = '\0';
+	if (b) {
+		e->rel[la] = '/';
+		memcpy(e->rel + la + 1, b, lb + 1);
+	}
+	e->size = st ? (int64_t)st->st_size : -1;
+	e->mtime_ns = st ? fr_mtime_ns(st) : -1;
+	e->ino = st ? (int64_t)st->st_ino : -1;
+	c->nseen++;
 }
 
 /* "<reldir>/<a>[/<b>]" into a fresh string, for messages and fr_step.rel. */
@@ -571,6 +617,7 @@ static void load_folder(loader *ld, const char *name)
 	dirlist l;
 	fr_vpattern from;
 	fr_version to, floor;
+	struct stat dst;
 	size_t i;
 
 	memset(&l, 0, sizeof l);
@@ -607,10 +654,11 @@ static void load_folder(loader *ld, const char *name)
 		fr_vpattern_format(&t->from, b, sizeof b);
 		lerr(ld, "%s: the version it leads to, '%s', is not above '%s'", rel, a, b);
 	}
-	if (dirlist_read(&l, t->dir)) {
+	if (dirlist_read(&l, t->dir, &dst)) {
 		lerr(ld, "%s: %s", rel, strerror(errno));
 		goto done;
 	}
+	seen_add(ld, name, NULL, &dst);
 	if (l.n && !(t->steps = fr_calloc(l.n, sizeof *t->steps))) {
 		ld->oom = 1;
 		goto done;
@@ -628,6 +676,7 @@ static void load_folder(loader *ld, const char *name)
 			lerr_at(ld, name, fn, "not a regular file");
 		} else if (strcmp(fn, TRANSITION_FILE) == 0) {
 			char *p = fr_path_join(t->dir, fn), *srel = rel_of(ld, name, fn);
+			seen_add(ld, name, fn, &st);
 			if (!p || !srel)
 				ld->oom = 1;
 			else
@@ -661,6 +710,7 @@ static void load_top_file(loader *ld, const char *name, const struct stat *st)
 
 	if (strcmp(name, VERSIONS_FILE) == 0) {
 		char *p = fr_path_join(ld->c->dir, name), *rel = rel_of(ld, name, NULL);
+		seen_add(ld, name, NULL, st);
 		if (!p || !rel)
 			ld->oom = 1;
 		else
@@ -703,10 +753,13 @@ static void load_top_file(loader *ld, const char *name, const struct stat *st)
 
 /* ---- whole-catalog work -------------------------------------------------- */
 
-static int cmp_version_p(const void *a, const void *b)
+/* Versions are sorted as pointers: a version is some 200 bytes, and a chain is all versions. */
+static int cmp_version_pp(const void *a, const void *b)
 {
-	return fr_version_cmp(a, b);
+	return fr_version_cmp(*(const fr_version *const *)a, *(const fr_version *const *)b);
 }
+
+static const fr_version version_zero;
 
 static int cmp_flat(const void *a, const void *b)
 {
@@ -752,6 +805,45 @@ static int cmp_ventry(const void *a, const void *b)
 	return x->line < y->line ? -1 : x->line > y->line;
 }
 
+/* u's decimal digits at p; returns the end. */
+static char *put_u64(char *p, uint64_t u)
+{
+	char d[20];
+	size_t n = 0;
+	do
+		d[n++] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	while (n)
+		*p++ = d[--n];
+	return p;
+}
+
+/*
+ * "<to> (flat)", the name of a version's flat transition, as
+ * fr_version_format would write the version: without printf, since it runs
+ * once per version and a chain of flat steps is all versions.
+ */
+static char *flat_name(const fr_version *v)
+{
+	char buf[FR_VERSION_STR_MAX + 8], *p = buf;
+	size_t lp = strlen(v->pre), lb = strlen(v->build);
+	p = put_u64(p, v->major);
+	*p++ = '.';
+	p = put_u64(p, v->minor);
+	*p++ = '.';
+	p = put_u64(p, v->patch);
+	if (lp) {
+		*p++ = '-';
+		p = put(p, v->pre, lp);
+	}
+	if (lb) {
+		*p++ = '+';
+		p = put(p, v->build, lb);
+	}
+	p = put(p, " (flat)", sizeof " (flat)");
+	return fr_strndup(buf, (size_t)(p - buf - 1));
+}
+
 /*
  * Flat files grouped by version into transitions, each from the greatest
  * catalogued version below it.
@@ -759,7 +851,7 @@ static int cmp_ventry(const void *a, const void *b)
 static void make_flat_transitions(loader *ld)
 {
 	fr_catalog *c = ld->c;
-	fr_version *named = NULL;
+	const fr_version **named = NULL;
 	size_t nn = 0, i, j;
 
 	if (!ld->nflats)
@@ -769,15 +861,15 @@ static void make_flat_transitions(loader *ld)
 		ld->oom = 1;
 		return;
 	}
-	named[nn++] = (fr_version){ 0 };
+	named[nn++] = &version_zero;
 	for (i = 0; i < c->ntrs; i++) {
-		named[nn++] = c->trs[i]->to;
+		named[nn++] = &c->trs[i]->to;
 		if (c->trs[i]->from.fixed == 3)
-			named[nn++] = c->trs[i]->from.v;
+			named[nn++] = &c->trs[i]->from.v;
 	}
 	for (i = 0; i < ld->nflats; i++)
-		named[nn++] = ld->flats[i].v;
-	sort(named, nn, sizeof *named, cmp_version_p);
+		named[nn++] = &ld->flats[i].v;
+	sort(named, nn, sizeof *named, cmp_version_pp);
 
 	for (i = 0; i < ld->nflats && !ld->oom; i = j) {
 		const fr_version *to = &ld->flats[i].v;
@@ -790,7 +882,7 @@ static void make_flat_transitions(loader *ld)
 		/* lo = the first named version not below to */
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
-			if (fr_version_cmp(&named[mid], to) < 0)
+			if (fr_version_cmp(named[mid], to) < 0)
 				lo = mid + 1;
 			else
 				hi = mid;
@@ -806,13 +898,10 @@ static void make_flat_transitions(loader *ld)
 			ld->oom = 1;
 			break;
 		}
-		t->from.v = named[lo - 1];
+		t->from.v = *named[lo - 1];
 		t->from.fixed = 3;
 		t->to = *to;
-		fr_version_format(to, tostr, sizeof tostr);
-		fr_buf_reset(&ld->msg);
-		fr_buf_printf(&ld->msg, "%s (flat)", tostr);
-		if (!(t->name = fr_strdup(ld->msg.ptr)) || ld->msg.oom) {
+		if (!(t->name = flat_name(to))) {
 			ld->oom = 1;
 			break;
 		}
@@ -823,7 +912,7 @@ static void make_flat_transitions(loader *ld)
 			t->steps[t->nsteps++] = ld->flats[k].s;
 		}
 	}
-	fr_free(named);
+	fr_free((void *)named);
 }
 
 /* Where a transition comes from, for messages: its folder, or its first flat file. */
@@ -867,12 +956,17 @@ static void check_duplicates(loader *ld)
 	fr_buf_release(&a);
 }
 
-/* Every catalogued version, ascending: 0.0.0, the transitions' versions, versions.yaml's. */
+/*
+ * Every catalogued version, ascending: 0.0.0, the transitions' versions,
+ * versions.yaml's. The transitions' are sorted as pointers and merged with
+ * versions.yaml's entries (sorted by version, then line); on a tie the
+ * transition's comes first, as if it were on line 0.
+ */
 static void make_versions(loader *ld)
 {
 	fr_catalog *c = ld->c;
-	size_t i, k;
-	ventry ve;
+	const fr_version **tv;
+	size_t i, j, k, nt = 0;
 
 	sort(ld->vy, ld->nvy, sizeof *ld->vy, cmp_ventry);
 	for (i = 1; i < ld->nvy; i++) {
@@ -883,45 +977,54 @@ static void make_versions(loader *ld)
 			     ld->vy_rel, ld->vy[i].line, s, ld->vy[i - 1].line);
 		}
 	}
-	memset(&ve, 0, sizeof ve);
-	ve.vi.node = 1;
-	if (grow(ld, (void **)&ld->vy, &ld->cvy, ld->nvy, sizeof *ld->vy))
-		return;
-	ld->vy[ld->nvy++] = ve; /* 0.0.0 */
-	for (i = 0; i < c->ntrs; i++) {
-		const fr_transition *t = c->trs[i];
-		ve.vi.v = t->to;
-		if (grow(ld, (void **)&ld->vy, &ld->cvy, ld->nvy, sizeof *ld->vy))
-			return;
-		ld->vy[ld->nvy++] = ve;
-		if (t->from.fixed == 3) {
-			ve.vi.v = t->from.v;
-			if (grow(ld, (void **)&ld->vy, &ld->cvy, ld->nvy, sizeof *ld->vy))
-				return;
-			ld->vy[ld->nvy++] = ve;
-		}
-	}
-	sort(ld->vy, ld->nvy, sizeof *ld->vy, cmp_ventry);
-	if (!(c->versions = fr_calloc(ld->nvy, sizeof *c->versions))) {
+	if (!(tv = fr_calloc(4 * c->ntrs + 2, sizeof *tv))) {
 		ld->oom = 1;
 		return;
 	}
-	for (i = 0, k = 0; i < ld->nvy; i++) {
-		fr_vinfo *in = &ld->vy[i].vi;
-		if (k && fr_version_cmp(&c->versions[k - 1].v, &in->v) == 0) {
-			fr_vinfo *o = &c->versions[k - 1];
-			o->node |= in->node;
+	{
+		/* The tos in order (trs are sorted by to), the exact froms sorted, then merged. */
+		const fr_version **tos = tv + 2 * c->ntrs + 1, **froms = tos + c->ntrs + 1;
+		size_t nto = 0, nfrom = 0, a = 0, b = 0;
+		tos[nto++] = &version_zero;
+		for (i = 0; i < c->ntrs; i++)
+			tos[nto++] = &c->trs[i]->to;
+		for (i = 0; i < c->ntrs; i++)
+			if (c->trs[i]->from.fixed == 3)
+				froms[nfrom++] = &c->trs[i]->from.v;
+		sort(froms, nfrom, sizeof *froms, cmp_version_pp);
+		while (a < nto || b < nfrom)
+			tv[nt++] = b == nfrom || (a < nto && fr_version_cmp(tos[a], froms[b]) <= 0)
+			                   ? tos[a++] : froms[b++];
+	}
+	if (!(c->versions = fr_calloc(nt + ld->nvy, sizeof *c->versions))) {
+		fr_free((void *)tv);
+		ld->oom = 1;
+		return;
+	}
+	for (i = 0, j = 0, k = 0; i < ld->nvy || j < nt;) {
+		fr_vinfo *in = NULL, *o = k ? &c->versions[k - 1] : NULL;
+		const fr_version *v;
+		if (j < nt && (i == ld->nvy || fr_version_cmp(tv[j], &ld->vy[i].vi.v) <= 0))
+			v = tv[j++];
+		else
+			v = &(in = &ld->vy[i++].vi)->v;
+		if (!o || fr_version_cmp(&o->v, v) != 0) {
+			o = &c->versions[k++];
+			o->v = *v;
+			o->node = !in;
+		} else {
+			o->node |= !in;
+		}
+		if (in) {
 			o->required_stop |= in->required_stop;
 			if (!o->notes) {
 				o->notes = in->notes;
-				in->notes = NULL;
+				in->notes = NULL; /* moved */
 			}
-			continue;
 		}
-		c->versions[k++] = *in;
-		in->notes = NULL; /* moved */
 	}
 	c->nversions = k;
+	fr_free((void *)tv);
 }
 
 /* ---- the entry points ---------------------------------------------------- */
@@ -932,6 +1035,7 @@ int fr_catalog_load(fr_catalog **out, const char *dir, const char *root, fr_buf 
 	fr_catalog *c = NULL;
 	loader ld;
 	dirlist top;
+	struct stat tst;
 	size_t i, rl;
 	int rc = FERRY_EINVALID;
 
@@ -958,11 +1062,19 @@ int fr_catalog_load(fr_catalog **out, const char *dir, const char *root, fr_buf 
 	if (!(ld.vy_rel = rel_of(&ld, VERSIONS_FILE, NULL)))
 		goto done;
 
-	if (dirlist_read(&top, dir)) {
+	{
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		c->loaded_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+	}
+	if (dirlist_read(&top, dir, &tst)) {
 		if (errno != ENOENT) {
 			lerr(&ld, "%s: %s", *ld.reldir ? ld.reldir : dir, strerror(errno));
 			goto done;
 		}
+		seen_add(&ld, "", NULL, NULL); /* missing: the folder's appearing is a change */
+	} else {
+		seen_add(&ld, "", NULL, &tst);
 	}
 	for (i = 0; i < top.n && !ld.oom; i++) {
 		const char *name = top.names[i];
@@ -1019,6 +1131,10 @@ void fr_catalog_free(fr_catalog *c)
 	size_t i;
 	if (!c)
 		return;
+	fr_catalog_free(c->retired);
+	for (i = 0; i < c->nseen; i++)
+		fr_free(c->seen[i].rel);
+	fr_free(c->seen);
 	for (i = 0; i < c->ntrs; i++) {
 		fr_transition *t = c->trs[i];
 		fr_free(t->dir);
@@ -1042,6 +1158,48 @@ void fr_catalog_free(fr_catalog *c)
 	fr_free(c->versions);
 	fr_free(c->dir);
 	fr_free(c);
+}
+
+/* The stat of what was read then against now's, and old enough then to be trusted. */
+static int same_file(int64_t size, int64_t mtime_ns, int64_t ino, int64_t trusted_before,
+                     const struct stat *st)
+{
+	return mtime_ns < trusted_before && size == (int64_t)st->st_size &&
+	       mtime_ns == fr_mtime_ns(st) && ino == (int64_t)st->st_ino;
+}
+
+/*
+ * A folder's listing changes its modification time, so a step added,
+ * removed or renamed shows on its folder; an edit shows on the file. Every
+ * stat is made relative to the migrations folder, opened once.
+ */
+int fr_catalog_current(const fr_catalog *c)
+{
+	const int64_t trusted_before = c->loaded_ns - 2000000000LL;
+	size_t i, ldir = strlen(c->dir);
+	struct stat st;
+	int dfd, ok = 1;
+
+	if (!c->nseen)
+		return 0;
+	if ((dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return errno == ENOENT && c->seen[0].ino == -1; /* missing then and now */
+	for (i = 0; ok && i < c->nseen; i++) {
+		const fr_catalog_seen *e = &c->seen[i];
+		ok = e->ino != -1 && (*e->rel ? fstatat(dfd, e->rel, &st, 0) : fstat(dfd, &st)) == 0 &&
+		     same_file(e->size, e->mtime_ns, e->ino, trusted_before, &st);
+	}
+	for (i = 0; ok && i < c->nsteps; i++) {
+		const fr_step *s = c->steps[i];
+		if (fr_kind_has(s->kind, FR_KIND_NO_FILE))
+			continue;
+		/* A file step's path is the folder's, then '/' and its name under it. */
+		ok = strncmp(s->path, c->dir, ldir) == 0 && s->path[ldir] == '/' &&
+		     fstatat(dfd, s->path + ldir + 1, &st, 0) == 0 &&
+		     same_file(s->size, s->mtime_ns, s->ino, trusted_before, &st);
+	}
+	close(dfd);
+	return ok;
 }
 
 static int cmp_step_key(const void *key, const void *elem)

@@ -14,6 +14,7 @@
 #include "version.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct fr_transition {
 	fr_vpattern from;
@@ -40,7 +41,14 @@ typedef struct {
 	int node;             /* 1 when a transition names it (to, or exact from), or 0.0.0 */
 } fr_vinfo;
 
+/* A folder or a YAML file the catalog was read from, as stat saw it before reading. */
 typedef struct {
+	char *rel;            /* relative to the migrations folder; "" for the folder itself */
+	int64_t size, mtime_ns, ino;
+} fr_catalog_seen;
+
+typedef struct fr_catalog fr_catalog;
+struct fr_catalog {
 	char *dir;            /* absolute path of the migrations folder */
 	fr_transition **trs;  /* sorted by to, then from */
 	size_t ntrs;
@@ -48,7 +56,11 @@ typedef struct {
 	size_t nversions;
 	fr_step **steps;      /* every step, sorted by id */
 	size_t nsteps;
-} fr_catalog;
+	fr_catalog_seen *seen; /* the folders and YAML files read (steps keep their own stat) */
+	size_t nseen, cseen;
+	int64_t loaded_ns;    /* wall clock when the load began */
+	fr_catalog *retired;  /* catalogs this one replaced on a handle, freed with it */
+};
 
 /* Seconds a transition is estimated to take when transition.yaml says nothing: per step. */
 #define FR_DEFAULT_STEP_SECONDS 1.0
@@ -70,6 +82,16 @@ void fr_catalog_free(fr_catalog *c);
 int fr_catalog_add_native(fr_catalog *c, const char *from, const char *to, const char *name,
                           const fr_step_kind *kind, void *priv, const char *checksum,
                           fr_buf *err);
+
+/*
+ * 1 when every folder, YAML file and step file the catalog was read from is
+ * as stat saw it then (size, modification time, inode), and each was older
+ * than 2 seconds when the load began (git's "racy" rule: a younger one may
+ * change again within its timestamp's tick). 0 when the catalog must be
+ * read again. Costs one stat per step file, no listing and no reading: an
+ * open handle keeps its catalog while this holds.
+ */
+int fr_catalog_current(const fr_catalog *c);
 
 /* The step with that id, or NULL. */
 fr_step *fr_catalog_step(const fr_catalog *c, const char *id);

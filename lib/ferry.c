@@ -220,12 +220,20 @@ void ferry_close(ferry *f)
 	fr_free(f);
 }
 
+/*
+ * The handle's catalog, read once and kept while fr_catalog_current() says
+ * the folder is as it was read (a stat per file, no listing); otherwise
+ * read again. A replaced catalog is kept until the handle closes, since a
+ * plan made from it (ferry_plan_for) points into it.
+ */
 int fr_load_catalog(ferry *f)
 {
 	fr_buf err = FR_BUF_INIT;
+	fr_catalog *old = f->cat;
 	int rc;
-	if (f->cat)
+	if (old && fr_catalog_current(old))
 		return 0;
+	f->cat = NULL;
 	rc = fr_catalog_load(&f->cat, f->cfg->migrations, f->root, &err);
 	/* The application's C steps join the catalog like files. */
 	for (size_t i = 0; rc == 0 && i < f->nnatives; i++) {
@@ -242,8 +250,10 @@ int fr_load_catalog(ferry *f)
 	}
 	if (rc) {
 		fr_catalog_free(f->cat);
-		f->cat = NULL;
+		f->cat = old; /* still what plans made from it point into */
 		rc = fr_fail_msg(f, rc, err.ptr);
+	} else if (old) {
+		f->cat->retired = old;
 	}
 	fr_buf_release(&err);
 	return rc;

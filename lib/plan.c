@@ -18,10 +18,11 @@
 #include "ferry.h"
 #include "util/alloc.h"
 
+#include <stdint.h>
 #include <string.h>
 
 typedef struct {
-	fr_version v;
+	const fr_version *v;      /* the start's, or a transition's to (no copy: 200 bytes each) */
 	int reached;
 	double sec;
 	size_t hops;
@@ -36,13 +37,10 @@ static int cost_cmp(double sa, size_t ha, double sb, size_t hb)
 	return ha < hb ? -1 : ha > hb;
 }
 
-/* The path to node i, in order, into seq (capacity: hops + 1). Returns its length. */
-static size_t path_of(const pnode *nodes, size_t i, const fr_transition *last,
-                      const fr_transition **seq)
+/* The path to node i, in order, into seq (capacity: hops). Returns its length. */
+static size_t path_of(const pnode *nodes, size_t i, const fr_transition **seq)
 {
-	size_t n = nodes[i].hops + (last ? 1 : 0), k = n;
-	if (last)
-		seq[--k] = last;
+	size_t n = nodes[i].hops, k = n;
 	while (k > 0) {
 		seq[--k] = nodes[i].via;
 		i = nodes[i].prev;
@@ -50,29 +48,42 @@ static size_t path_of(const pnode *nodes, size_t i, const fr_transition *last,
 	return n;
 }
 
-/* Orders two paths of equal cost by their sequences of (to, name). */
-static int path_cmp(const fr_transition **a, const fr_transition **b, size_t n)
+static int step_cmp(const fr_transition *a, const fr_transition *b)
 {
-	size_t i;
-	int r;
-	for (i = 0; i < n; i++) {
-		if ((r = fr_version_cmp(&a[i]->to, &b[i]->to)) != 0)
-			return r;
-		if ((r = strcmp(a[i]->name, b[i]->name)) != 0)
-			return r;
+	int r = fr_version_cmp(&a->to, &b->to);
+	return r ? r : strcmp(a->name, b->name);
+}
+
+/*
+ * Orders two paths of equal cost (so of equal hops) by their sequences of
+ * (to, name): path(u) then t against path(p) then v. Both prefixes are
+ * branches of the tree of best paths, equal up to where they part, so only
+ * the parts after their last common node are walked, not the whole paths.
+ */
+static int path_cmp(const pnode *nodes, size_t u, const fr_transition *t, size_t p,
+                    const fr_transition *v)
+{
+	size_t cu = SIZE_MAX, cp = SIZE_MAX; /* the nodes just after the parting */
+	if (u == p)
+		return step_cmp(t, v);
+	while (u != p) {
+		cu = u;
+		cp = p;
+		u = nodes[u].prev;
+		p = nodes[p].prev;
 	}
-	return 0;
+	return step_cmp(nodes[cu].via, nodes[cp].via);
 }
 
 /* The index of the node v in nodes[0..n) (ascending from index 1), or n. */
 static size_t node_index(const pnode *nodes, size_t n, const fr_version *v)
 {
 	size_t lo = 1, hi = n;
-	if (n && fr_version_cmp(&nodes[0].v, v) == 0)
+	if (n && fr_version_cmp(nodes[0].v, v) == 0)
 		return 0;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int r = fr_version_cmp(&nodes[mid].v, v);
+		int r = fr_version_cmp(nodes[mid].v, v);
 		if (r == 0)
 			return mid;
 		if (r < 0)
@@ -81,6 +92,96 @@ static size_t node_index(const pnode *nodes, size_t n, const fr_version *v)
 			hi = mid;
 	}
 	return n;
+}
+
+/* <0, 0, >0: v's fixed leading parts against the pattern's (0: v matches a wide pattern). */
+static int pattern_side(const fr_vpattern *p, const fr_version *v)
+{
+	if (v->major != p->v.major)
+		return v->major < p->v.major ? -1 : 1;
+	if (p->fixed < 2 || v->minor == p->v.minor)
+		return 0;
+	return v->minor < p->v.minor ? -1 : 1;
+}
+
+/* The nodes in [1, n) a pattern (fixed < 3) matches: [*lo, *hi), contiguous in version order. */
+static void pattern_range(const pnode *nodes, size_t n, const fr_vpattern *p, size_t *lo,
+                          size_t *hi)
+{
+	size_t a = 1, b = n;
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		if (pattern_side(p, nodes[mid].v) < 0)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	*lo = a;
+	b = n;
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		if (pattern_side(p, nodes[mid].v) <= 0)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	*hi = a;
+}
+
+/* The path to node u, then t, when it beats node k's best so far. */
+static void relax(pnode *nodes, size_t u, size_t k, const fr_transition *t)
+{
+	pnode *d = &nodes[k];
+	double sec;
+	int r;
+	if (!nodes[u].reached)
+		return;
+	sec = nodes[u].sec + t->est_seconds;
+	if (d->reached) {
+		r = cost_cmp(sec, nodes[u].hops + 1, d->sec, d->hops);
+		if (r == 0)
+			r = path_cmp(nodes, u, t, d->prev, d->via);
+		if (r >= 0)
+			return;
+	}
+	d->reached = 1;
+	d->sec = sec;
+	d->hops = nodes[u].hops + 1;
+	d->prev = u;
+	d->via = t;
+}
+
+/*
+ * The best paths to every node, in ascending order: node k takes each
+ * transition into its version (the catalog's are sorted by to) from every
+ * node below k that the transition's from matches: one node for an exact
+ * from (a binary search), a contiguous range for a pattern. So the pass is
+ * O(transitions x log nodes) plus the ranges of the patterns, instead of
+ * every transition for every node.
+ */
+static void shortest_paths(pnode *nodes, size_t nn, const fr_catalog *cat, const fr_version *from)
+{
+	size_t j = 0, k;
+	for (k = 1; k < nn; k++) {
+		while (j < cat->ntrs && fr_version_cmp(&cat->trs[j]->to, nodes[k].v) < 0)
+			j++;
+		for (; j < cat->ntrs && fr_version_cmp(&cat->trs[j]->to, nodes[k].v) == 0; j++) {
+			const fr_transition *t = cat->trs[j];
+			size_t u, lo, hi;
+			/* The start, by its node or by the current version itself. */
+			if (fr_vpattern_match(&t->from, nodes[0].v) || fr_vpattern_match(&t->from, from))
+				relax(nodes, 0, k, t);
+			if (t->from.fixed >= 3) {
+				u = node_index(nodes, nn, &t->from.v);
+				if (u > 0 && u < k)
+					relax(nodes, u, k, t);
+				continue;
+			}
+			pattern_range(nodes, nn, &t->from, &lo, &hi);
+			for (u = lo; u < hi && u < k; u++)
+				relax(nodes, u, k, t);
+		}
+	}
 }
 
 static int add_restart(struct ferry_plan *p, const char *name)
@@ -105,7 +206,6 @@ int fr_plan_compute(struct ferry_plan **out, const fr_catalog *cat, const fr_ver
 {
 	struct ferry_plan *p = NULL;
 	pnode *nodes = NULL;
-	const fr_transition **sa = NULL, **sb = NULL;
 	char a[FR_VERSION_STR_MAX], b[FR_VERSION_STR_MAX];
 	fr_version start, goal, eff;
 	size_t nn = 0, i, j, gi;
@@ -152,54 +252,17 @@ int fr_plan_compute(struct ferry_plan **out, const fr_catalog *cat, const fr_ver
 	/* Nodes: start, then each distinct to in (start, eff], ascending (trs are by to). */
 	if (!(nodes = fr_calloc(cat->ntrs + 1, sizeof *nodes)))
 		goto nomem;
-	nodes[nn].v = start;
+	nodes[nn].v = &start;
 	nodes[nn++].reached = 1;
 	for (i = 0; i < cat->ntrs; i++) {
 		const fr_version *to = &cat->trs[i]->to;
 		if (fr_version_cmp(to, &start) <= 0 || fr_version_cmp(to, &eff) > 0)
 			continue;
-		if (nn > 1 && fr_version_cmp(&nodes[nn - 1].v, to) == 0)
+		if (nn > 1 && fr_version_cmp(nodes[nn - 1].v, to) == 0)
 			continue;
-		nodes[nn++].v = *to;
+		nodes[nn++].v = to;
 	}
-	if (!(sa = fr_calloc(nn + 1, sizeof *sa)) || !(sb = fr_calloc(nn + 1, sizeof *sb)))
-		goto nomem;
-
-	for (i = 0; i < nn; i++) {
-		if (!nodes[i].reached)
-			continue;
-		for (j = 0; j < cat->ntrs; j++) {
-			const fr_transition *t = cat->trs[j];
-			pnode *d;
-			size_t k;
-			double sec;
-			int r;
-			if (fr_version_cmp(&t->to, &nodes[i].v) <= 0 ||
-			    fr_version_cmp(&t->to, &eff) > 0)
-				continue;
-			if (!fr_vpattern_match(&t->from, &nodes[i].v) &&
-			    !(i == 0 && fr_vpattern_match(&t->from, from)))
-				continue;
-			k = node_index(nodes, nn, &t->to);
-			d = &nodes[k];
-			sec = nodes[i].sec + t->est_seconds;
-			if (d->reached) {
-				r = cost_cmp(sec, nodes[i].hops + 1, d->sec, d->hops);
-				if (r == 0) {
-					size_t n = path_of(nodes, i, t, sa);
-					path_of(nodes, k, NULL, sb);
-					r = path_cmp(sa, sb, n);
-				}
-				if (r >= 0)
-					continue;
-			}
-			d->reached = 1;
-			d->sec = sec;
-			d->hops = nodes[i].hops + 1;
-			d->prev = i;
-			d->via = t;
-		}
-	}
+	shortest_paths(nodes, nn, cat, from);
 
 	gi = node_index(nodes, nn, &eff);
 	if (gi == nn || !nodes[gi].reached) {
@@ -212,7 +275,7 @@ int fr_plan_compute(struct ferry_plan **out, const fr_catalog *cat, const fr_ver
 			for (i = 1; i < nn; i++) {
 				if (!nodes[i].reached)
 					continue;
-				fr_version_format(&nodes[i].v, b, sizeof b);
+				fr_version_format(nodes[i].v, b, sizeof b);
 				fr_buf_printf(err, "%s%s", any++ ? ", " : "", b);
 			}
 			if (!any)
@@ -224,7 +287,7 @@ int fr_plan_compute(struct ferry_plan **out, const fr_catalog *cat, const fr_ver
 	if (nodes[gi].hops) {
 		if (!(p->trs = fr_calloc(nodes[gi].hops, sizeof *p->trs)))
 			goto nomem;
-		p->ntrs = path_of(nodes, gi, NULL, (const fr_transition **)p->trs);
+		p->ntrs = path_of(nodes, gi, (const fr_transition **)p->trs);
 	}
 	for (i = 0; i < p->ntrs; i++) {
 		const fr_transition *t = p->trs[i];
@@ -246,8 +309,6 @@ done:
 	else
 		fr_plan_free(p);
 	fr_free(nodes);
-	fr_free(sa);
-	fr_free(sb);
 	return rc;
 }
 

@@ -292,12 +292,24 @@ int fr_registry_refresh(ferry *f, fr_buf *lost)
 
 /* ---- the no-op fingerprint ---- */
 
+/*
+ * Folds n bytes into h, eight at a time: FNV-1a's byte loop over every
+ * step's path was a tenth of a no-op's instructions. Not for adversaries:
+ * it tells a stat that changed from one that did not.
+ */
 static uint64_t fnv(uint64_t h, const void *data, size_t n)
 {
 	const unsigned char *p = data;
-	while (n--)
-		h = (h ^ *p++) * 1099511628211ULL;
-	return h;
+	uint64_t w;
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+		h ^= h >> 29;
+	}
+	w = (uint64_t)n << 56;
+	memcpy(&w, p, n); /* the tail's bytes below its length (n < 8) */
+	h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+	return h ^ (h >> 29);
 }
 
 /*

@@ -5,7 +5,10 @@
 #include "plan.h"
 #include "util/alloc.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define UP "-- ferry:up\nSELECT 1;\n"
 
@@ -408,6 +411,283 @@ static void test_out_of_memory(void **state)
 	fr_buf_release(&out);
 }
 
+/* ---- big catalogs: the same paths as the planner before it pulled edges per node ---- */
+
+typedef struct {
+	fr_version v;
+	int reached;
+	double sec;
+	size_t hops;
+	size_t prev;
+	const fr_transition *via;
+} rnode;
+
+static size_t ref_path_of(const rnode *n, size_t i, const fr_transition *last,
+                          const fr_transition **seq)
+{
+	size_t len = n[i].hops + (last ? 1 : 0), k = len;
+	if (last)
+		seq[--k] = last;
+	while (k > 0) {
+		seq[--k] = n[i].via;
+		i = n[i].prev;
+	}
+	return len;
+}
+
+/*
+ * The reference: plan.c's pass as it was (every transition for every node,
+ * ties decided by comparing the whole paths). Fills out with the path from
+ * from to goal and returns its length, or (size_t)-1 when there is none.
+ */
+static size_t ref_plan(const fr_catalog *cat, const fr_version *from, const fr_version *goal,
+                       const fr_transition **out)
+{
+	rnode *n = calloc(cat->ntrs + 1, sizeof *n);
+	const fr_transition **sa = calloc(cat->ntrs + 2, sizeof *sa);
+	const fr_transition **sb = calloc(cat->ntrs + 2, sizeof *sb);
+	fr_version start, eff;
+	size_t nn = 0, i, j, gi, len = (size_t)-1;
+	assert_true(n && sa && sb);
+	fr_catalog_node(cat, from, &start);
+	fr_catalog_node(cat, goal, &eff);
+	n[nn].v = start;
+	n[nn++].reached = 1;
+	for (i = 0; i < cat->ntrs; i++) {
+		const fr_version *to = &cat->trs[i]->to;
+		if (fr_version_cmp(to, &start) <= 0 || fr_version_cmp(to, &eff) > 0)
+			continue;
+		if (nn > 1 && fr_version_cmp(&n[nn - 1].v, to) == 0)
+			continue;
+		n[nn++].v = *to;
+	}
+	for (i = 0; i < nn; i++) {
+		if (!n[i].reached)
+			continue;
+		for (j = 0; j < cat->ntrs; j++) {
+			const fr_transition *t = cat->trs[j];
+			size_t k;
+			double sec;
+			int r = 0;
+			if (fr_version_cmp(&t->to, &n[i].v) <= 0 || fr_version_cmp(&t->to, &eff) > 0)
+				continue;
+			if (!fr_vpattern_match(&t->from, &n[i].v) &&
+			    !(i == 0 && fr_vpattern_match(&t->from, from)))
+				continue;
+			for (k = 1; k < nn && fr_version_cmp(&n[k].v, &t->to) != 0; k++)
+				;
+			sec = n[i].sec + t->est_seconds;
+			if (n[k].reached) {
+				if (sec != n[k].sec)
+					r = sec < n[k].sec ? -1 : 1;
+				else if (n[i].hops + 1 != n[k].hops)
+					r = n[i].hops + 1 < n[k].hops ? -1 : 1;
+				if (r == 0) {
+					size_t m = ref_path_of(n, i, t, sa), q;
+					ref_path_of(n, k, NULL, sb);
+					for (q = 0; q < m && r == 0; q++)
+						if ((r = fr_version_cmp(&sa[q]->to, &sb[q]->to)) == 0)
+							r = strcmp(sa[q]->name, sb[q]->name);
+				}
+				if (r >= 0)
+					continue;
+			}
+			n[k].reached = 1;
+			n[k].sec = sec;
+			n[k].hops = n[i].hops + 1;
+			n[k].prev = i;
+			n[k].via = t;
+		}
+	}
+	for (gi = 0; gi < nn && fr_version_cmp(&n[gi].v, &eff) != 0; gi++)
+		;
+	if (gi < nn && n[gi].reached)
+		len = ref_path_of(n, gi, NULL, out);
+	free(n);
+	free(sa);
+	free(sb);
+	return len;
+}
+
+static unsigned rnd(unsigned *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return (*s >> 16) & 0x7fff;
+}
+
+/* A flat step file of version v (text), named to stay distinct; no shell per file. */
+static void flat(fixture *f, const char *v, int k)
+{
+	char path[1024];
+	FILE *fp;
+	mkdir(f->dir, 0755);
+	snprintf(path, sizeof path, "%s/%s_s%d.sql", f->dir, v, k);
+	assert_non_null(fp = fopen(path, "wb"));
+	fputs(UP, fp);
+	fclose(fp);
+}
+
+/*
+ * Versions 1.0.0 .. 3.39.0 (and some patch releases) as a chain of flat
+ * steps (one file each for odd seeds, 1 to 3 for even ones), plus 150
+ * shortcuts: exact ones and 1.x / 2.5.x patterns, most with a
+ * transition.yaml cost as small as the flat steps', so that many paths tie
+ * and are decided by their names.
+ */
+/* tr() without a shell per file: the folder, n steps, transition.yaml when yaml is given. */
+static void tr_fast(fixture *f, const char *folder, int n, const char *yaml)
+{
+	char path[1024];
+	FILE *fp;
+	int i;
+	mkdir(f->dir, 0755);
+	snprintf(path, sizeof path, "%s/%s", f->dir, folder);
+	assert_int_equal(mkdir(path, 0755), 0);
+	for (i = 0; i <= n; i++) {
+		if (i == n && !yaml)
+			break;
+		if (i < n)
+			snprintf(path, sizeof path, "%s/%s/%03d_%s.sql", f->dir, folder, i + 1, folder);
+		else
+			snprintf(path, sizeof path, "%s/%s/transition.yaml", f->dir, folder);
+		assert_non_null(fp = fopen(path, "wb"));
+		fputs(i < n ? UP : yaml, fp);
+		fclose(fp);
+	}
+}
+
+static void random_catalog(fixture *f, unsigned seed)
+{
+	char v[64], a[24], b[24], folder[64];
+	unsigned s = seed;
+	int ma, mi, k, n, i;
+	for (ma = 1; ma <= 3; ma++)
+		for (mi = 0; mi < 40; mi++) {
+			snprintf(v, sizeof v, "%d.%d.%d", ma, mi, rnd(&s) % 7 == 0 ? 1 : 0);
+			n = seed % 2 ? 1 : 1 + (int)(rnd(&s) % 3);
+			for (k = 0; k < n; k++)
+				flat(f, v, k);
+		}
+	for (i = 0; i < 150; i++) {
+		int fa = 1 + (int)(rnd(&s) % 3), fm = (int)(rnd(&s) % 40);
+		int ta = fa + (int)(rnd(&s) % 4 == 0), tm = (int)(rnd(&s) % 40);
+		int kind = (int)(rnd(&s) % 4), steps = 1 + (int)(rnd(&s) % 4);
+		char yaml[64], *p;
+		/* Two minors at least: never the same edge as a flat step's. */
+		if (ta == fa)
+			tm = fm + 2 + (int)(rnd(&s) % 3);
+		if (kind == 0)
+			snprintf(a, sizeof a, "v%d.x", fa);
+		else if (kind == 1)
+			snprintf(a, sizeof a, "v%d.%d.x", fa, fm);
+		else
+			snprintf(a, sizeof a, "v%d.%d.0", fa, fm);
+		snprintf(b, sizeof b, "v%d.%d.0", ta, tm);
+		snprintf(folder, sizeof folder, "%s_to_%s", a, b);
+		p = t_path(f->dir, folder);
+		if (access(p, F_OK) == 0) {
+			free(p);
+			continue; /* drawn twice */
+		}
+		free(p);
+		/* Costs as small as the flat steps' (1 s a file), so that ties are many. */
+		snprintf(yaml, sizeof yaml, "estimated_duration_seconds: %d\n",
+		         1 + (int)(rnd(&s) % 3));
+		tr_fast(f, folder, steps, rnd(&s) % 4 ? yaml : NULL);
+	}
+}
+
+static void assert_same_as_reference(fixture *f, const char *from, const char *to)
+{
+	const fr_transition **want = calloc(f->cat->ntrs + 1, sizeof *want);
+	fr_version a, b;
+	size_t n, i;
+	int rc;
+	assert_non_null(want);
+	assert_int_equal(fr_version_parse(&a, from, NULL), 0);
+	assert_int_equal(fr_version_parse(&b, to, NULL), 0);
+	n = ref_plan(f->cat, &a, &b, want);
+	rc = plan(f, from, to);
+	if (n == (size_t)-1) {
+		assert_int_equal(rc, FERRY_EFAILED);
+	} else {
+		if (rc)
+			fail_msg("%s -> %s: %s", from, to, f->err.ptr);
+		if (f->plan->ntrs != n)
+			fail_msg("%s -> %s: %zu transitions, the reference %zu", from, to,
+			         f->plan->ntrs, n);
+		for (i = 0; i < n; i++)
+			if (f->plan->trs[i] != want[i])
+				fail_msg("%s -> %s: hop %zu is %s, the reference's %s", from, to, i,
+				         f->plan->trs[i]->name, want[i]->name);
+	}
+	free(want);
+}
+
+static void test_random_catalogs_same_paths_as_reference(void **state)
+{
+	static const char *const froms[] = { "0.0.0", "1.0.0", "1.3.0", "1.3.7", "1.17.0",
+	                                     "2.0.0", "2.5.0", "2.5.4", "2.39.0", "3.12.0" };
+	static const char *const tos[] = { "1.39.0", "2.0.0", "2.20.0", "3.0.0", "3.39.0",
+	                                   "3.39.5", "9.0.0" };
+	fixture *f = *state;
+	unsigned seed;
+	size_t i, j;
+	for (seed = 1; seed <= 4; seed++) {
+		t_rmrf(f->dir);
+		random_catalog(f, seed);
+		fr_catalog_free(f->cat);
+		f->cat = NULL;
+		load(f);
+		for (i = 0; i < sizeof froms / sizeof *froms; i++)
+			for (j = 0; j < sizeof tos / sizeof *tos; j++) {
+				fr_version a, b;
+				fr_version_parse(&a, froms[i], NULL);
+				fr_version_parse(&b, tos[j], NULL);
+				if (fr_version_cmp(&a, &b) <= 0)
+					assert_same_as_reference(f, froms[i], tos[j]);
+			}
+	}
+}
+
+/*
+ * 10,000 flat versions 0.1.0 .. 0.10000.0 and three shortcuts: an exact one
+ * (0.100.0 -> 0.5000.0, 1 s for 4,900), a pattern (0.5000.x -> 0.9000.0),
+ * and one slower than the flat steps it skips (5,000 s for 3,999).
+ */
+static void test_ten_thousand_versions(void **state)
+{
+	fixture *f = *state;
+	char v[32];
+	size_t i;
+	for (i = 1; i <= 10000; i++) {
+		snprintf(v, sizeof v, "0.%zu.0", i);
+		flat(f, v, 0);
+	}
+	tr_fast(f, "v0.100.0_to_v0.5000.0", 1, NULL);
+	tr_fast(f, "v0.5000.x_to_v0.9000.0", 1, NULL);
+	tr_fast(f, "v0.6000.0_to_v0.9999.0", 1, "estimated_duration_seconds: 5000\n");
+	load(f);
+	assert_int_equal(plan(f, "0.0.0", "0.10000.0"), 0);
+	assert_int_equal(f->plan->ntrs, 100 + 1 + 1 + 1000);
+	for (i = 0; i < 100; i++) {
+		snprintf(v, sizeof v, "0.%zu.0 (flat)", i + 1);
+		assert_string_equal(f->plan->trs[i]->name, v);
+	}
+	assert_string_equal(f->plan->trs[100]->name, "v0.100.0_to_v0.5000.0");
+	assert_string_equal(f->plan->trs[101]->name, "v0.5000.x_to_v0.9000.0");
+	for (i = 0; i < 1000; i++) {
+		snprintf(v, sizeof v, "0.%zu.0 (flat)", 9001 + i);
+		assert_string_equal(f->plan->trs[102 + i]->name, v);
+	}
+	assert_true(f->plan->est_seconds == 1102);
+	/* From inside the pattern's range, and from a patch release the graph does not name. */
+	assert_int_equal(plan(f, "0.5000.3", "0.9002.0"), 0);
+	assert_int_equal(f->plan->ntrs, 3);
+	assert_string_equal(f->plan->trs[0]->name, "v0.5000.x_to_v0.9000.0");
+	assert_same_as_reference(f, "0.9990.0", "0.10000.0");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -427,6 +707,8 @@ int main(void)
 		T(test_empty_catalog),
 		T(test_dot),
 		T(test_out_of_memory),
+		T(test_random_catalogs_same_paths_as_reference),
+		T(test_ten_thousand_versions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

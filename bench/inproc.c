@@ -1,0 +1,123 @@
+/*
+ * inproc.c - the no-op inside one process: what an application that links
+ * libferry pays at start-up, against the floor measured in the same process
+ * (bench/floor.h), so that process start-up and dynamic loading are out of
+ * both. Prints one "KEY MILLISECONDS" line a measurement, each the median of
+ * REPS runs after a warm-up:
+ *
+ *   floor          list and stat the migrations folder, read one SQLite row
+ *   cycle          ferry_open + ferry_up + ferry_close, nothing to do
+ *   second         the second ferry_up on a handle (the first is the open's)
+ *   again          each later ferry_up on the same open handle
+ *
+ * Usage: bench-inproc ROOT FLOOR_DB REPS
+ */
+#include "floor.h"
+#include "ferry.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_d);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int up(ferry *f)
+{
+	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
+	int rc = ferry_up(f, NULL, &o);
+	if (rc)
+		fprintf(stderr, "bench-inproc: ferry_up: %d %s\n", rc, ferry_errmsg(f));
+	return rc;
+}
+
+static int open_f(ferry **f, const char *root)
+{
+	int rc = ferry_open(f, root, NULL);
+	if (rc)
+		fprintf(stderr, "bench-inproc: ferry_open: %d %s\n", rc, ferry_errmsg(*f));
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *root, *db;
+	char dir[4096];
+	double *t, t0;
+	int reps, i, warm = 3;
+	ferry *f = NULL;
+
+	if (argc != 4 || (reps = atoi(argv[3])) < 1) {
+		fprintf(stderr, "usage: bench-inproc ROOT FLOOR_DB REPS\n");
+		return 2;
+	}
+	root = argv[1];
+	db = argv[2];
+	snprintf(dir, sizeof dir, "%s/migrations", root);
+	if (!(t = calloc((size_t)reps, sizeof *t)))
+		return 1;
+
+	for (i = -warm; i < reps; i++) {
+		t0 = now_ms();
+		if (floor_work(dir, db, "SELECT * FROM t")) {
+			fprintf(stderr, "bench-inproc: the floor failed on %s, %s\n", dir, db);
+			return 1;
+		}
+		if (i >= 0)
+			t[i] = now_ms() - t0;
+	}
+	printf("floor %.4f\n", median(t, reps));
+
+	for (i = -warm; i < reps; i++) {
+		t0 = now_ms();
+		if (open_f(&f, root) || up(f))
+			return 1;
+		ferry_close(f);
+		f = NULL;
+		if (i >= 0)
+			t[i] = now_ms() - t0;
+	}
+	printf("cycle %.4f\n", median(t, reps));
+
+	for (i = -warm; i < reps; i++) {
+		if (open_f(&f, root) || up(f))
+			return 1;
+		t0 = now_ms();
+		if (up(f))
+			return 1;
+		if (i >= 0)
+			t[i] = now_ms() - t0;
+		ferry_close(f);
+		f = NULL;
+	}
+	printf("second %.4f\n", median(t, reps));
+
+	if (open_f(&f, root) || up(f) || up(f))
+		return 1;
+	for (i = -warm; i < reps; i++) {
+		t0 = now_ms();
+		if (up(f))
+			return 1;
+		if (i >= 0)
+			t[i] = now_ms() - t0;
+	}
+	printf("again %.4f\n", median(t, reps));
+	ferry_close(f);
+	free(t);
+	return 0;
+}

@@ -1,0 +1,17 @@
+/*
+ * noop_floor.c - the floor of a no-op start as one process (bench/floor.h):
+ * list and stat the migrations folder, read one row of a one-table SQLite
+ * file. bench/run.sh times it beside `ferry up` and `ferry status`.
+ *
+ * Usage: noop-floor DIR DB SQL. Exit 0 when the row was read.
+ */
+#include "floor.h"
+
+int main(int argc, char **argv)
+{
+	if (argc != 4) {
+		fprintf(stderr, "usage: noop-floor DIR DB SQL\n");
+		return 2;
+	}
+	return floor_work(argv[1], argv[2], argv[3]) ? 1 : 0;
+}
