@@ -122,10 +122,22 @@ write:
 	}
 	*out = fr_buf_detach(&file);
 	rc = 0;
+	/* A step below what is installed will not run by itself: say so now, not at the next up. */
+	{
+		fr_version cur;
+		char cv[FR_VERSION_STR_MAX];
+		if (fr_current(f, &cur) == 0 && fr_version_cmp(&to, &cur) <= 0) {
+			fr_version_format(&cur, cv, sizeof cv);
+			fr_log(f, FERRY_LOG_WARN, NULL, "'%s' is at or below the installed version '%s': "
+			       "the new step is out of order ('ferry up' refuses it until "
+			       "--allow-out-of-order; or make it a step of a new version)", tv, cv);
+		}
+	}
 	fr_ok(f);
-	/* The catalog changed under us. */
-	fr_catalog_free(f->cat);
-	f->cat = NULL;
+	/*
+	 * The catalog changed under us; the handle notices (the folder's stat)
+	 * and reads it again, keeping this one for the plans that point into it.
+	 */
 done:
 	fr_buf_release(&dir);
 	fr_buf_release(&file);

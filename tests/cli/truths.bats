@@ -161,3 +161,12 @@ runs() { ferry --json history | jq '.runs | length'; }
 		! grep -qF "$s" "$ROOT/.ferry/log/ferry.log" || { echo "# '$s' in the log"; return 1; }
 	done
 }
+
+@test "truths: ferry new below the installed version warns that the step will be out of order" {
+	run ferry new 0.3.0 late
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"out of order"* ]]
+	run ferry new 0.5.0 later
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"out of order"* ]]
+}
