@@ -167,6 +167,8 @@ int cmd_up(int argc, char **argv)
 		          "a backup after each version; a failure rolls back to the last one"),
 		OPT_FLAG_(0, "rehearse", &o.rehearse,
 		          "run the plan on a throw-away copy, report, change nothing"),
+		OPT_FLAG_(0, "no-recover", &o.no_recover,
+		          "after an interrupted run, refuse (exit 5) rather than roll it back first"),
 		OPT_ARG_("TARGET", &target, 0, "the version to reach (default: the latest)"),
 		OPT_END_
 	};

@@ -695,8 +695,10 @@ done:
 ferry_run_options fr_run_options_of(const ferry_run_options *opts)
 {
 	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
-	if (opts && opts->version >= 2)
+	if (opts && opts->version >= 3)
 		o = *opts;
+	else if (opts && opts->version == 2)
+		memcpy(&o, opts, offsetof(ferry_run_options, no_recover));
 	else if (opts && opts->version == 1)
 		memcpy(&o, opts, offsetof(ferry_run_options, skip_backup));
 	o.version = FERRY_RUN_OPTIONS_VERSION;
