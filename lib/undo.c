@@ -722,6 +722,42 @@ done:
 	return rc;
 }
 
+/*
+ * recover --resume: the run may have committed a transition's last steps
+ * and died before recording its version. The version moves up over each
+ * transition of the path whose steps are all applied, so that the record
+ * and the data agree (the version file follows the record).
+ */
+static void resume_version(engine *e, const char *run_to)
+{
+	ferry *f = e->f;
+	ferry_plan *p = NULL;
+	fr_reg *regs = NULL;
+	fr_version cur, v;
+	size_t nregs = 0, i, k;
+	if (fr_plan_new(&p, f, run_to, &cur) || fr_state_registry(f->state, &regs, &nregs))
+		goto done;
+	v = cur;
+	for (i = 0; i < p->ntrs; i++) {
+		const fr_transition *t = p->trs[i];
+		for (k = 0; k < t->nsteps && applied_in(regs, nregs, t->steps[k]->id); k++)
+			;
+		if (k < t->nsteps || !t->nsteps)
+			break;
+		v = t->to;
+	}
+	if (fr_version_cmp(&v, &cur) > 0 && fr_engine_record_version(e, &v) == 0) {
+		char text[FR_VERSION_STR_MAX];
+		vfmt(&v, text);
+		fr_log(f, FERRY_LOG_INFO, NULL, "the run had applied every step up to %s: recorded",
+		       text);
+	}
+done:
+	fr_regs_free(regs, nregs);
+	ferry_plan_free(p);
+	fr_buf_reset(&f->err);
+}
+
 static int want_run(const fr_reg *r, const void *arg)
 {
 	return r->run_id == *(const int64_t *)arg;
@@ -761,6 +797,7 @@ int ferry_recover(ferry *f, int resume)
 	}
 	e.run_id = run.id;
 	if (resume) {
+		resume_version(&e, run.to);
 		fr_state_run_end(f->state, run.id, "interrupted", NULL,
 		                 "kept what it applied ('ferry recover --resume')");
 		fr_log(f, FERRY_LOG_INFO, NULL, "run %lld marked interrupted; its applied steps stay",

@@ -115,8 +115,8 @@ YAML
 	[ "$status" -eq 0 ]
 }
 
-@test "the crash campaign, short: every few action boundaries and 24 delays, no violation" {
-	run env ROWS=200 bash "$BATS_TEST_DIRNAME/../crash/campaign.sh" "$FERRY" 4 40 5
+@test "the crash campaign, short: every tenth action boundary, a crash between two ops, 12 delays, no violation" {
+	run env ROWS=200 bash "$BATS_TEST_DIRNAME/../crash/campaign.sh" "$FERRY" 2 40 10
 	echo "$output" | grep -v Killed
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"violations: 0;"* ]]

@@ -138,8 +138,7 @@ check() {
 			ok=1
 			[ "$how" = recover ] && [ "$v" != 1.0.0 ] && [ "$v" != "$recorded" ] &&
 				violation "$label" "recover left $v, recorded $recorded"
-			[ "$v" != "$recorded" ] && [ "$how" != "recover --resume" ] &&
-				violation "$label" "data at $v, recorded $recorded"
+			[ "$v" != "$recorded" ] && violation "$label" "data at $v, recorded $recorded"
 			break
 		fi
 	done
