@@ -12,6 +12,7 @@
 #include "util/alloc.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/proc.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -1020,7 +1021,7 @@ int fr_state_run_set_backup(fr_state *s, int64_t id, const char *backup_id)
 
 #define JOURNAL_TABLE \
 	"CREATE TABLE IF NOT EXISTS journal(id INTEGER PRIMARY KEY, run_id INTEGER, what TEXT," \
-	" kind TEXT, db TEXT, undo TEXT, pgid INTEGER)"
+	" kind TEXT, db TEXT, undo TEXT, pgid INTEGER, boot TEXT)"
 
 void fr_journal_rows_free(fr_journal_row *r, size_t n)
 {
@@ -1030,6 +1031,7 @@ void fr_journal_rows_free(fr_journal_row *r, size_t n)
 		fr_free(r[i].kind);
 		fr_free(r[i].db);
 		fr_free(r[i].undo);
+		fr_free(r[i].boot);
 	}
 	fr_free(r);
 }
@@ -1071,7 +1073,10 @@ int fr_state_journal_undo(fr_state *s, int64_t id, const char *undo)
 
 int fr_state_journal_pgid(fr_state *s, int64_t id, int64_t pgid)
 {
-	return journal_exec(s, "UPDATE journal SET pgid = ?6 WHERE id = ?5", NULL, id, pgid);
+	char boot[64];
+	const char *t[4] = { boot, NULL, NULL, NULL };
+	fr_boot_id(boot);
+	return journal_exec(s, "UPDATE journal SET pgid = ?6, boot = ?1 WHERE id = ?5", t, id, pgid);
 }
 
 int fr_state_journal_drop(fr_state *s, int64_t id)
@@ -1088,7 +1093,8 @@ int fr_state_journal(fr_state *s, fr_journal_row **out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	if (sqlite3_exec(s->db, JOURNAL_TABLE, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db, "SELECT id, run_id, what, kind, db, undo, pgid FROM journal"
+	    sqlite3_prepare_v2(s->db, "SELECT id, run_id, what, kind, db, undo, pgid, boot"
+	                              " FROM journal"
 	                              " ORDER BY id", -1, &st, NULL) != SQLITE_OK)
 		goto done;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1106,6 +1112,7 @@ int fr_state_journal(fr_state *s, fr_journal_row **out, size_t *n)
 		r->db = col_text0_oom(st, 4, &oom);
 		r->undo = col_text0_oom(st, 5, &oom);
 		r->pgid = sqlite3_column_int64(st, 6);
+		r->boot = col_text0_oom(st, 7, &oom);
 	}
 	rc = rc == SQLITE_DONE && !oom ? 0 : -1;
 done:

@@ -137,6 +137,7 @@ typedef struct {
 	char *db;     /* the step's database; "" for none */
 	char *undo;   /* the undo of the forward so far; "" for none */
 	int64_t pgid; /* 0: none */
+	char *boot;   /* the boot the group was started in (fr_boot_id) */
 } fr_journal_row;
 
 void fr_journal_rows_free(fr_journal_row *r, size_t n);
@@ -145,7 +146,7 @@ int fr_state_journal_add(fr_state *s, int64_t run_id, const char *what, const ch
                          const char *db, const char *undo, int64_t *id);
 /* Replaces the entry's undo text (an ops step, before each of its ops). */
 int fr_state_journal_undo(fr_state *s, int64_t id, const char *undo);
-/* Sets the entry's process group (the supervised child about to start). */
+/* Sets the entry's process group (the supervised child about to start), with this boot's id. */
 int fr_state_journal_pgid(fr_state *s, int64_t id, int64_t pgid);
 /* Forgets an entry (the step is recorded, the child reaped). */
 int fr_state_journal_drop(fr_state *s, int64_t id);

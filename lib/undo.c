@@ -669,12 +669,15 @@ int fr_recover_journal(engine *e, const fr_reg *regs, size_t nregs)
 	fr_journal_row *rows = NULL;
 	size_t n = 0, i;
 	int swept, rc = 0;
+	char boot[64];
 	if (fr_state_journal(f->state, &rows, &n))
 		return fr_fail(f, FERRY_EUNRECOVERED, "cannot read the crash journal: %s",
 		               fr_state_errmsg(f->state));
 	/* First no child of the dead run may still be changing things. */
+	fr_boot_id(boot);
 	for (i = 0; i < n; i++) {
-		if (!rows[i].pgid)
+		/* A group of another boot died with the machine; its number may be another's now. */
+		if (!rows[i].pgid || strcmp(rows[i].boot, boot))
 			continue;
 		if (fr_proc_group_gone((pid_t)rows[i].pgid, 5000)) {
 			rc = fr_fail(f, FERRY_EUNRECOVERED,
@@ -696,9 +699,16 @@ int fr_recover_journal(engine *e, const fr_reg *regs, size_t nregs)
 			fr_buf_reset(&e->err);
 			e->ctx.step_id = j->what;
 			if (k->undo(&e->ctx, j->what, *j->db ? j->db : NULL, j->undo)) {
-				rc = fr_fail(f, FERRY_EUNRECOVERED, "cannot undo the half-done step '%s': %s",
+				/*
+				 * Said once, then forgotten: an undo that cannot run (the
+				 * forward had not begun, say) must not block every later
+				 * recovery.
+				 */
+				rc = fr_fail(f, FERRY_EUNRECOVERED, "cannot undo the half-done step '%s': %s; "
+				             "undo what it did by hand, then run 'ferry recover' again",
 				             j->what, e->err.ptr);
 				e->ctx.step_id = NULL;
+				fr_state_journal_drop(f->state, j->id);
 				goto done;
 			}
 			e->ctx.step_id = NULL;

@@ -181,6 +181,18 @@ int fr_proc_group_gone(pid_t pgid, int wait_ms)
 	return -1;
 }
 
+void fr_boot_id(char out[64])
+{
+	fr_buf b = FR_BUF_INIT;
+	out[0] = '\0';
+	if (fr_read_file("/proc/sys/kernel/random/boot_id", &b) == 0 && b.len && b.len < 64) {
+		size_t n = strcspn(b.ptr, "\n");
+		memcpy(out, b.ptr, n);
+		out[n] = '\0';
+	}
+	fr_buf_release(&b);
+}
+
 static int crash_seen, crash_at = -1;
 static const char *crash_event;
 static size_t crash_event_len;

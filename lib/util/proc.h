@@ -105,6 +105,13 @@ void fr_proc_explain(const fr_proc_result *r, int timeout_s, fr_buf *out);
 int fr_proc_group_gone(pid_t pgid, int wait_ms);
 
 /*
+ * This boot's id (/proc/sys/kernel/random/boot_id) into out, "" when it
+ * cannot be read: a process group journaled in another boot died with the
+ * machine, and its number may name someone else's group now.
+ */
+void fr_boot_id(char out[64]);
+
+/*
  * Fault injection for the crash tests: when the environment variable
  * FERRY_CRASH_AT names this point, the process kills itself (SIGKILL).
  * FERRY_CRASH_AT=N counts every point passed (1 is the first);

@@ -169,7 +169,9 @@ one_case() {
 		pid=$!
 		sleep "$arg"
 		if [ "${POWER:-0}" = 1 ]; then
-			kill -9 -- "-$pid" 2>/dev/null
+			# a power loss: every process of ferry's session (it, its supervisors,
+			# its children in their own groups) dies at the same moment
+			kill -9 $(ps -o pid= -s "$pid") 2>/dev/null
 		else
 			kill -9 "$pid" 2>/dev/null
 		fi
