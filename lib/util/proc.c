@@ -131,7 +131,13 @@ static void watcher(int watchr, pid_t pgid, long maxfd)
 {
 	char c;
 	ssize_t n;
-	int sig;
+	int sig, null = open("/dev/null", O_RDWR);
+	/* Nothing of ferry's is kept open: not its terminal or output pipe either. */
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+	}
 	close_from_3(watchr, maxfd);
 	setpgid(0, 0);
 	for (sig = 1; sig < NSIG; sig++)
