@@ -4,6 +4,7 @@
 #
 #   make demo      a real upgrade of examples/demo on SQLite
 #   make test      every unit and command-line test; ends "N passed, N failed"
+#   make crash-test  ferry killed at every action boundary and 600 delays (slow)
 #   make sanitize  the test suite under AddressSanitizer + UBSan
 #   make valgrind  the unit tests and the tool under valgrind (leaks are errors)
 #   make bench     the engine benchmarks (SQLite, dbmate, the no-op floors) on a
@@ -14,7 +15,7 @@ BUILD ?= build
 PACKAGES := meson ninja-build pkg-config gcc g++ jq libsqlite3-dev libyaml-dev libjansson-dev \
             libssl-dev libcmocka-dev libpq-dev libarchive-dev libzstd-dev zstd bats sqlite3 \
             valgrind postgresql-15
-.PHONY: all deps demo test sanitize valgrind bench bench-backup bench-postgres clean
+.PHONY: all deps demo test crash-test sanitize valgrind bench bench-backup bench-postgres clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -30,6 +31,13 @@ demo: all
 
 test: all
 	@bash tests/run.sh $(BUILD)
+
+# The crash campaign (issue 10): ferry killed at every boundary between actions
+# and at 300 delays over a mixed run, then at 300 more with its children (a
+# power loss). tests/cli/crash.bats is its short version inside `make test`.
+crash-test: all
+	@bash tests/crash/campaign.sh $(BUILD)/ferry 50
+	@POWER=1 bash tests/crash/campaign.sh $(BUILD)/ferry 50 0
 
 sanitize: deps
 	@[ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false $(MESON_ARGS)

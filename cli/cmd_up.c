@@ -169,6 +169,8 @@ int cmd_up(int argc, char **argv)
 		          "run the plan on a throw-away copy, report, change nothing"),
 		OPT_FLAG_(0, "allow-out-of-order", &o.allow_out_of_order,
 		          "apply steps added to versions already passed, first"),
+		OPT_FLAG_(0, "no-recover", &o.no_recover,
+		          "after an interrupted run, refuse (exit 5) rather than roll it back first"),
 		OPT_ARG_("TARGET", &target, 0, "the version to reach (default: the latest)"),
 		OPT_END_
 	};

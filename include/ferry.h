@@ -209,11 +209,13 @@ typedef struct {
 	int rehearse;              /* run the plan on a throw-away copy, report, discard */
 	/* version >= 3: */
 	int allow_out_of_order;    /* apply steps added to versions already passed, first */
+	int no_recover;            /* after an interrupted run, refuse (exit 5) instead of rolling
+	                            * it back first as 'ferry recover' does */
 } ferry_run_options;
 
 #define FERRY_RUN_OPTIONS_VERSION 3
 #define FERRY_RUN_OPTIONS_INIT \
-	{ FERRY_RUN_OPTIONS_VERSION, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0 }
+	{ FERRY_RUN_OPTIONS_VERSION, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, 0 }
 
 /*
  * Migrates to target (NULL: latest). With nothing pending and nothing

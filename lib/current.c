@@ -211,10 +211,33 @@ int fr_current(ferry *f, fr_version *out)
 	return rc;
 }
 
+/*
+ * One order of writes: the record (state.db, then the shared database)
+ * first, the version file last. The file only follows the record: a crash
+ * between them leaves the file behind, and recovery writes it again from
+ * the record (fr_recover_journal).
+ */
 int fr_record_version(ferry *f, const fr_version *v)
 {
 	char text[FR_VERSION_STR_MAX];
 	fr_version_format(v, text, sizeof text);
+	if (fr_state_set_version(f->state, text))
+		return fr_fail(f, FERRY_EFAILED, "cannot record version '%s': %s", text,
+		               fr_state_errmsg(f->state));
+	{
+		int rc;
+		fr_db *vdb = fr_version_db(f, &rc);
+		fr_buf err = FR_BUF_INIT;
+		if (rc)
+			return rc;
+		if (vdb && vdb->drv->version_set(vdb, text, &err)) {
+			rc = fr_fail(f, FERRY_EFAILED, "cannot record version '%s' in database '%s': %s",
+			             text, f->cfg->dbs[0].name, err.ptr);
+			fr_buf_release(&err);
+			return rc;
+		}
+		fr_buf_release(&err);
+	}
 	if (f->cfg->version_file) {
 		fr_buf old = FR_BUF_INIT;
 		json_t *doc = NULL;
@@ -248,23 +271,6 @@ int fr_record_version(ferry *f, const fr_version *v)
 		if (r)
 			return fr_fail(f, FERRY_EFAILED, "cannot write version file '%s': %s",
 			               f->cfg->version_file, strerror(errno));
-	}
-	if (fr_state_set_version(f->state, text))
-		return fr_fail(f, FERRY_EFAILED, "cannot record version '%s': %s", text,
-		               fr_state_errmsg(f->state));
-	{
-		int rc;
-		fr_db *vdb = fr_version_db(f, &rc);
-		fr_buf err = FR_BUF_INIT;
-		if (rc)
-			return rc;
-		if (vdb && vdb->drv->version_set(vdb, text, &err)) {
-			rc = fr_fail(f, FERRY_EFAILED, "cannot record version '%s' in database '%s': %s",
-			             text, f->cfg->dbs[0].name, err.ptr);
-			fr_buf_release(&err);
-			return rc;
-		}
-		fr_buf_release(&err);
 	}
 	return 0;
 }

@@ -72,6 +72,8 @@ typedef struct {
 	const char *undo_why; /* the registry's message for what an undo takes back */
 	int shared_only;     /* reconcile only the databases other machines share */
 	fr_buf *lost;        /* reconcile appends "ID\tDATABASE\n" of each applied row a record lacks */
+	int64_t jid;         /* the crash journal's entry of the step running now, 0: none */
+	int64_t pg_jid;      /* the entry of a child started outside a journaled step, 0: none */
 } engine;
 
 /* run.c: the engine's databases, set-up and the lock. */
@@ -115,6 +117,13 @@ int fr_plan_rollback(engine *e, struct ferry_plan *u, int hooks_on, const done_s
  * an interrupt stops it between actions (down); a rollback runs to the end.
  */
 int fr_walk_undo(engine *e, const struct ferry_plan *u, int check_stop);
+/*
+ * Puts right what the crash journal holds (undo.c): every child process
+ * group journaled is made sure gone, every forward that did not finish is
+ * undone from its journaled undo, ferry's temporary files are removed, and
+ * the entries are forgotten. 0, or FERRY_EUNRECOVERED with f's message.
+ */
+int fr_recover_journal(engine *e, const fr_reg *regs, size_t nregs);
 /* Rolls back the open transaction of an undo; its undone steps stay applied. */
 void fr_abort_undo(engine *e);
 

@@ -26,6 +26,40 @@ static void hook_line(void *arg, const char *line)
 	fr_log(h->f, h->level, NULL, "hook '%s': %s", h->name, line);
 }
 
+/* A hook's process group in the crash journal, from before it starts until it is reaped. */
+typedef struct {
+	ferry *f;
+	const char *name;
+	int64_t jid;
+} hook_journal;
+
+static int hook_started(void *arg, pid_t pgid, fr_buf *err)
+{
+	hook_journal *j = arg;
+	fr_buf what = FR_BUF_INIT;
+	int rc = 0;
+	if (!j->f->state)
+		return 0;
+	fr_buf_printf(&what, "hook %s", j->name);
+	if (what.oom || fr_state_journal_add(j->f->state, 0, what.ptr, "", "", "", &j->jid) ||
+	    fr_state_journal_pgid(j->f->state, j->jid, pgid)) {
+		fr_buf_printf(err, "hook '%s': cannot write the crash journal: %s", j->name,
+		              fr_state_errmsg(j->f->state));
+		rc = -1;
+	}
+	fr_buf_release(&what);
+	return rc;
+}
+
+static void hook_ended(void *arg, pid_t pgid)
+{
+	hook_journal *j = arg;
+	(void)pgid;
+	if (j->jid)
+		fr_state_journal_drop(j->f->state, j->jid);
+	j->jid = 0;
+}
+
 /* One run of command; *r says how it ended. -1 when it could not start (err set). */
 static int hook_exec(ferry *f, const char *name, const char *command, int timeout_s,
                      ferry_log_level level, volatile sig_atomic_t *interrupted,
@@ -35,6 +69,7 @@ static int hook_exec(ferry *f, const char *name, const char *command, int timeou
 	const char *argv[] = { "/bin/sh", "-c", command, NULL };
 	const char *env[3];
 	hook_out h;
+	hook_journal j = { f, name, 0 };
 	fr_proc p;
 	int rc;
 
@@ -59,6 +94,9 @@ static int hook_exec(ferry *f, const char *name, const char *command, int timeou
 	p.line = hook_line;
 	p.line_arg = &h;
 	p.interrupted = interrupted;
+	p.started = hook_started;
+	p.ended = hook_ended;
+	p.started_arg = &j;
 	rc = fr_proc_run(&p, r, err);
 done:
 	fr_buf_release(&root);

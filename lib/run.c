@@ -16,6 +16,7 @@
 #include "run.h"
 #include "util/alloc.h"
 #include "util/fs.h"
+#include "util/proc.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -73,6 +74,49 @@ static void ctx_output(fr_run_ctx *ctx, const char *line)
 	fr_log(e->f, FERRY_LOG_DEBUG, ctx->step_id, "| %s", line);
 }
 
+/* ---- the crash journal (state.db): what a crash could cut in half ---- */
+
+static int ctx_journal_undo(fr_run_ctx *ctx, const char *undo)
+{
+	engine *e = ctx->engine;
+	if (!e->jid)
+		return 0;
+	return fr_state_journal_undo(e->f->state, e->jid, undo);
+}
+
+static int ctx_proc_started(void *arg, pid_t pgid, fr_buf *err)
+{
+	engine *e = arg;
+	fr_state *st = e->f->state;
+	int rc = e->jid ? fr_state_journal_pgid(st, e->jid, pgid) :
+	         fr_state_journal_add(st, e->run_id, e->ctx.step_id ? e->ctx.step_id : "process",
+	                              "", "", "", &e->pg_jid) ||
+	         fr_state_journal_pgid(st, e->pg_jid, pgid);
+	if (rc)
+		fr_buf_printf(err, "cannot write the crash journal: %s", fr_state_errmsg(st));
+	return rc ? -1 : 0;
+}
+
+static void ctx_proc_ended(void *arg, pid_t pgid)
+{
+	engine *e = arg;
+	(void)pgid;
+	if (e->pg_jid) {
+		fr_state_journal_drop(e->f->state, e->pg_jid);
+		e->pg_jid = 0;
+	} else if (e->jid) {
+		fr_state_journal_pgid(e->f->state, e->jid, 0);
+	}
+}
+
+/* The step is recorded (or undid itself): the journal forgets it. */
+static void journal_done(engine *e)
+{
+	if (e->jid)
+		fr_state_journal_drop(e->f->state, e->jid);
+	e->jid = 0;
+}
+
 int fr_engine_init(engine *e, ferry *f, const ferry_run_options *opts)
 {
 	size_t i;
@@ -88,6 +132,10 @@ int fr_engine_init(engine *e, ferry *f, const ferry_run_options *opts)
 	e->ctx.handle = f;
 	e->ctx.interrupted = &f->interrupted;
 	e->ctx.output = ctx_output;
+	e->ctx.journal_undo = ctx_journal_undo;
+	e->ctx.proc_started = ctx_proc_started;
+	e->ctx.proc_ended = ctx_proc_ended;
+	e->ctx.proc_arg = e;
 	e->scratch = fr_path_join(f->ferry_dir, "scratch");
 	e->ctx.scratch_dir = e->scratch;
 	e->ndbs = f->cfg->ndbs;
@@ -347,12 +395,15 @@ static uint64_t noop_fingerprint(ferry *f, const ferry_plan *p, const fr_version
 
 /* ---- pre-flight checks ---- */
 
-static int refuse_interrupted(ferry *f)
+/* Refuses after an interrupted run (exit 5); *seen (may be NULL) says that was the refusal. */
+static int refuse_interrupted(ferry *f, int *seen)
 {
 	fr_run_row r;
 	int found = 0, rc = 0;
 	if (fr_state_running(f->state, &r, &found))
 		return fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
+	if (seen)
+		*seen = found;
 	if (found) {
 		char ts[32];
 		fr_time_rfc3339(r.started_at_ms, ts, sizeof ts);
@@ -375,7 +426,42 @@ int fr_engine_lock(engine *e, int wait, int recovering)
 		return fr_fail_msg(f, rc, e->err.ptr);
 	if ((rc = lock_databases(e, wait)))
 		return rc;
-	return recovering ? 0 : refuse_interrupted(f);
+	return recovering ? 0 : refuse_interrupted(f, NULL);
+}
+
+/*
+ * The lock of `up`. After an interrupted run (a crash), the run is rolled
+ * back first as `ferry recover` does, said in the log, and the lock taken
+ * again (the plan is then made again from what recovery left); with
+ * no_recover, the refusal of exit 5 stays.
+ */
+static int lock_for_up(engine *e, int wait)
+{
+	ferry *f = e->f;
+	size_t i;
+	int rc = fr_lock_acquire(&f->lock, f->ferry_dir, wait, &f->interrupted, &e->err), seen = 0;
+	if (rc)
+		return fr_fail_msg(f, rc, e->err.ptr);
+	if ((rc = lock_databases(e, wait)))
+		return rc;
+	if (!(rc = refuse_interrupted(f, &seen)) || !seen || e->opts->no_recover)
+		return rc;
+	fr_log(f, FERRY_LOG_WARN, NULL, "%s; rolling it back first, as 'ferry recover' does",
+	       ferry_errmsg(f));
+	fr_log_flush(f);
+	for (i = 0; i < e->ndbs; i++)
+		if (e->dbs[i].locked) {
+			e->dbs[i].db->drv->unlock(e->dbs[i].db);
+			e->dbs[i].locked = 0;
+		}
+	fr_lock_release(&f->lock);
+	if ((rc = ferry_recover(f, 0)))
+		return fr_fail(f, rc, "the interrupted run could not be rolled back: %s",
+		               ferry_errmsg(f));
+	fr_log(f, FERRY_LOG_WARN, NULL, "the interrupted run was rolled back; going on with 'up'");
+	fr_free(f->last_run);
+	f->last_run = NULL;
+	return fr_engine_lock(e, wait, 0);
 }
 
 /* ---- commits ---- */
@@ -469,10 +555,30 @@ static int run_step(engine *e, const fr_action *a)
 		fr_log(f, FERRY_LOG_INFO, s->id, "applying");
 		/* The log on disk shows the step in progress, however long it takes. */
 		fr_log_flush(f);
-		if (k->forward(&e->ctx, s))
+		/*
+		 * Outside a transaction a crash can cut the forward in half: its
+		 * undo so far is journaled before it starts (and by the kind as it
+		 * goes), and recovery undoes it from there.
+		 */
+		if (!a->tx && !e->opts->dry_run) {
+			fr_buf pre = FR_BUF_INIT;
+			int jr = k->undo_text(s, &pre) || pre.oom ||
+			         fr_state_journal_add(f->state, e->run_id, s->id, k->name,
+			                              a->database ? a->database : "", pre.ptr ? pre.ptr : "",
+			                              &e->jid);
+			fr_buf_release(&pre);
+			if (jr) {
+				fr_buf_printf(&e->err, "%s: cannot write the crash journal: %s", s->id,
+				              fr_state_errmsg(f->state));
+				e->jid = 0;
+				return FERRY_EFAILED;
+			}
+		}
+		if (k->forward(&e->ctx, s) || (k->verify && k->verify(&e->ctx, s))) {
+			/* A forward that fails undoes its own half before it returns. */
+			journal_done(e);
 			return FERRY_EFAILED;
-		if (k->verify && k->verify(&e->ctx, s))
-			return FERRY_EFAILED;
+		}
 	}
 	if (fr_state_checksum(f->state, s)) {
 		fr_buf_printf(&e->err, "%s: cannot read '%s': %s", s->id, s->rel, strerror(errno));
@@ -514,6 +620,7 @@ static int run_step(engine *e, const fr_action *a)
 		fr_log(f, FERRY_LOG_INFO, s->id, "applied in %lld ms", (long long)d->duration_ms);
 	if (!a->tx)
 		settle(e, d);
+	journal_done(e);
 	return 0;
 }
 
@@ -800,6 +907,7 @@ static int walk(engine *e, const ferry_plan *p)
 		}
 		fr_exec_add(e, a, rc == FERRY_EINTERRUPTED ? "interrupted" : rc ? "failed" : status, t0,
 		            rc ? e->err.ptr : NULL);
+		fr_crash_point("action");
 	}
 	return rc;
 }
@@ -1103,7 +1211,7 @@ again:
 	/* The read transaction of the first look ends before the lock. */
 	fr_state_commit(f->state);
 	if (!locked_pass) {
-		if ((rc = fr_engine_lock(&e, o->wait_seconds, 0)))
+		if ((rc = lock_for_up(&e, o->wait_seconds)))
 			goto done;
 		/* Look again now that the lock is ours: another runner may have done it all. */
 		locked_pass = 1;

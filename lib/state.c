@@ -12,6 +12,7 @@
 #include "util/alloc.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/proc.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -1035,4 +1036,113 @@ int fr_state_run_set_backup(fr_state *s, int64_t id, const char *backup_id)
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* ---- the crash journal ---- */
+
+#define JOURNAL_TABLE \
+	"CREATE TABLE IF NOT EXISTS journal(id INTEGER PRIMARY KEY, run_id INTEGER, what TEXT," \
+	" kind TEXT, db TEXT, undo TEXT, pgid INTEGER, boot TEXT)"
+
+void fr_journal_rows_free(fr_journal_row *r, size_t n)
+{
+	size_t i;
+	for (i = 0; r && i < n; i++) {
+		fr_free(r[i].what);
+		fr_free(r[i].kind);
+		fr_free(r[i].db);
+		fr_free(r[i].undo);
+		fr_free(r[i].boot);
+	}
+	fr_free(r);
+}
+
+/* Runs sql on the table (made when missing): ?1..?4 texts, ?5 and ?6 integers. */
+static int journal_exec(fr_state *s, const char *sql, const char *const t[4], int64_t a,
+                        int64_t b)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = SQLITE_ERROR, i;
+	if (sqlite3_exec(s->db, JOURNAL_TABLE, NULL, NULL, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+		for (i = 0; t && i < 4; i++)
+			sqlite3_bind_text(st, i + 1, t[i] ? t[i] : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, a);
+		sqlite3_bind_int64(st, 6, b);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int fr_state_journal_add(fr_state *s, int64_t run_id, const char *what, const char *kind,
+                         const char *db, const char *undo, int64_t *id)
+{
+	const char *t[4] = { what, kind, db, undo };
+	if (journal_exec(s, "INSERT INTO journal(run_id, what, kind, db, undo, pgid)"
+	                    " VALUES(?5, ?1, ?2, ?3, ?4, 0)", t, run_id, 0))
+		return -1;
+	*id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int fr_state_journal_undo(fr_state *s, int64_t id, const char *undo)
+{
+	const char *t[4] = { undo, NULL, NULL, NULL };
+	return journal_exec(s, "UPDATE journal SET undo = ?1 WHERE id = ?5", t, id, 0);
+}
+
+int fr_state_journal_pgid(fr_state *s, int64_t id, int64_t pgid)
+{
+	char boot[64];
+	const char *t[4] = { boot, NULL, NULL, NULL };
+	fr_boot_id(boot);
+	return journal_exec(s, "UPDATE journal SET pgid = ?6, boot = ?1 WHERE id = ?5", t, id, pgid);
+}
+
+int fr_state_journal_drop(fr_state *s, int64_t id)
+{
+	return journal_exec(s, "DELETE FROM journal WHERE id = ?5", NULL, id, 0);
+}
+
+int fr_state_journal(fr_state *s, fr_journal_row **out, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	fr_journal_row *v = NULL;
+	size_t cap = 0;
+	int rc = -1, oom = 0;
+	*out = NULL;
+	*n = 0;
+	if (sqlite3_exec(s->db, JOURNAL_TABLE, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "SELECT id, run_id, what, kind, db, undo, pgid, boot"
+	                              " FROM journal"
+	                              " ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+		goto done;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		fr_journal_row *r;
+		if (*n == cap && fr_grow(&v, &cap, *n + 1, sizeof *v)) {
+			oom = 1;
+			break;
+		}
+		r = &v[(*n)++];
+		memset(r, 0, sizeof *r);
+		r->id = sqlite3_column_int64(st, 0);
+		r->run_id = sqlite3_column_int64(st, 1);
+		r->what = col_text0_oom(st, 2, &oom);
+		r->kind = col_text0_oom(st, 3, &oom);
+		r->db = col_text0_oom(st, 4, &oom);
+		r->undo = col_text0_oom(st, 5, &oom);
+		r->pgid = sqlite3_column_int64(st, 6);
+		r->boot = col_text0_oom(st, 7, &oom);
+	}
+	rc = rc == SQLITE_DONE && !oom ? 0 : -1;
+done:
+	sqlite3_finalize(st);
+	if (rc) {
+		fr_journal_rows_free(v, *n);
+		*n = 0;
+		return -1;
+	}
+	*out = v;
+	return 0;
 }

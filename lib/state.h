@@ -128,6 +128,39 @@ int fr_state_backup_delete(fr_state *s, const char *id);
 int fr_state_copy(fr_state *s, const char *dest, fr_buf *err);
 
 /*
+ * The crash journal: what a run has under way that a crash could cut in
+ * half, written down (and committed) before it starts. An entry is a step
+ * outside any transaction whose forward runs (what, kind, db: its id, kind
+ * and database; undo: the undo of what it did so far) or a child process
+ * group (pgid; what names the step or hook). Recovery kills each group,
+ * undoes each unfinished forward, and forgets the entries.
+ */
+typedef struct {
+	int64_t id;
+	int64_t run_id;
+	char *what;   /* the step id, or "hook NAME" */
+	char *kind;   /* the step kind's name; "" for a bare process group */
+	char *db;     /* the step's database; "" for none */
+	char *undo;   /* the undo of the forward so far; "" for none */
+	int64_t pgid; /* 0: none */
+	char *boot;   /* the boot the group was started in (fr_boot_id) */
+} fr_journal_row;
+
+void fr_journal_rows_free(fr_journal_row *r, size_t n);
+/* A new entry; *id names it for the calls below. */
+int fr_state_journal_add(fr_state *s, int64_t run_id, const char *what, const char *kind,
+                         const char *db, const char *undo, int64_t *id);
+/* Replaces the entry's undo text (an ops step, before each of its ops). */
+int fr_state_journal_undo(fr_state *s, int64_t id, const char *undo);
+/* Sets the entry's process group (the supervised child about to start), with this boot's id. */
+int fr_state_journal_pgid(fr_state *s, int64_t id, int64_t pgid);
+/* Forgets an entry (the step is recorded, the child reaped). */
+int fr_state_journal_drop(fr_state *s, int64_t id);
+/* Every entry, oldest first. */
+int fr_state_journal(fr_state *s, fr_journal_row **out, size_t *n);
+
+
+/*
  * Fills st->checksum: from the cache when size, mtime and inode match,
  * else by hashing the file (and remembering it for fr_state_cache_save).
  * Returns 0, or -1 with errno set when the file cannot be read.

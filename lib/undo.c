@@ -11,6 +11,7 @@
 #include "backup.h"
 #include "util/alloc.h"
 #include "util/fs.h"
+#include "util/proc.h"
 
 #include <string.h>
 
@@ -369,6 +370,7 @@ int fr_walk_undo(engine *e, const struct ferry_plan *u, int check_stop)
 			r = FERRY_EFAILED;
 		}
 		fr_exec_add(e, a, r ? "failed" : st, t0, r ? e->err.ptr : NULL);
+		fr_crash_point("undo");
 		if (!r)
 			continue;
 		fr_abort_undo(e);
@@ -706,6 +708,121 @@ done:
 	return rc;
 }
 
+/* 1 when registry row id says the step is applied: its forward finished. */
+static int applied_in(const fr_reg *regs, size_t nregs, const char *id)
+{
+	size_t i;
+	for (i = 0; i < nregs; i++)
+		if (!strcmp(regs[i].id, id))
+			return applied_status(regs[i].status);
+	return 0;
+}
+
+int fr_recover_journal(engine *e, const fr_reg *regs, size_t nregs)
+{
+	ferry *f = e->f;
+	fr_journal_row *rows = NULL;
+	size_t n = 0, i;
+	int swept, rc = 0;
+	char boot[64];
+	if (fr_state_journal(f->state, &rows, &n))
+		return fr_fail(f, FERRY_EUNRECOVERED, "cannot read the crash journal: %s",
+		               fr_state_errmsg(f->state));
+	/* First no child of the dead run may still be changing things. */
+	fr_boot_id(boot);
+	for (i = 0; i < n; i++) {
+		/* A group of another boot died with the machine; its number may be another's now. */
+		if (!rows[i].pgid || strcmp(rows[i].boot, boot))
+			continue;
+		if (fr_proc_group_gone((pid_t)rows[i].pgid, 5000)) {
+			rc = fr_fail(f, FERRY_EUNRECOVERED,
+			             "process group %lld of '%s' (run %lld) still runs after SIGKILL; "
+			             "stop it, then run 'ferry recover' again", (long long)rows[i].pgid,
+			             rows[i].what, (long long)rows[i].run_id);
+			goto done;
+		}
+		fr_log(f, FERRY_LOG_INFO, NULL, "process group %lld of '%s' is gone",
+		       (long long)rows[i].pgid, rows[i].what);
+	}
+	/* Then each forward that did not finish is undone (newest first), from its journal. */
+	i = n;
+	while (i--) {
+		fr_journal_row *j = &rows[i];
+		const fr_step_kind *k = *j->kind ? fr_step_kind_find(j->kind) : NULL;
+		if (k && *j->undo && !applied_in(regs, nregs, j->what)) {
+			fr_log(f, FERRY_LOG_INFO, j->what, "undoing a forward cut short (from the journal)");
+			fr_buf_reset(&e->err);
+			e->ctx.step_id = j->what;
+			if (k->undo(&e->ctx, j->what, *j->db ? j->db : NULL, j->undo)) {
+				/*
+				 * Said once, then forgotten: an undo that cannot run (the
+				 * forward had not begun, say) must not block every later
+				 * recovery.
+				 */
+				rc = fr_fail(f, FERRY_EUNRECOVERED, "cannot undo the half-done step '%s': %s; "
+				             "undo what it did by hand, then run 'ferry recover' again",
+				             j->what, e->err.ptr);
+				e->ctx.step_id = NULL;
+				fr_state_journal_drop(f->state, j->id);
+				goto done;
+			}
+			e->ctx.step_id = NULL;
+		}
+		fr_state_journal_drop(f->state, j->id);
+	}
+	/* The version file follows the record; a crash between the two left it behind. */
+	if (f->cfg->version_file) {
+		fr_version cur;
+		if ((rc = fr_current(f, &cur)) || (rc = fr_record_version(f, &cur))) {
+			rc = FERRY_EUNRECOVERED;
+			goto done;
+		}
+	}
+	swept = fr_sweep_tmp(f->root, 8);
+	if (swept)
+		fr_log(f, FERRY_LOG_INFO, NULL, "removed %d temporary file%s of ferry's", swept,
+		       swept == 1 ? "" : "s");
+done:
+	fr_journal_rows_free(rows, n);
+	return rc;
+}
+
+/*
+ * recover --resume: the run may have committed a transition's last steps
+ * and died before recording its version. The version moves up over each
+ * transition of the path whose steps are all applied, so that the record
+ * and the data agree (the version file follows the record).
+ */
+static void resume_version(engine *e, const char *run_to)
+{
+	ferry *f = e->f;
+	ferry_plan *p = NULL;
+	fr_reg *regs = NULL;
+	fr_version cur, v;
+	size_t nregs = 0, i, k;
+	if (fr_plan_new(&p, f, run_to, &cur) || fr_state_registry(f->state, &regs, &nregs))
+		goto done;
+	v = cur;
+	for (i = 0; i < p->ntrs; i++) {
+		const fr_transition *t = p->trs[i];
+		for (k = 0; k < t->nsteps && applied_in(regs, nregs, t->steps[k]->id); k++)
+			;
+		if (k < t->nsteps || !t->nsteps)
+			break;
+		v = t->to;
+	}
+	if (fr_version_cmp(&v, &cur) > 0 && fr_engine_record_version(e, &v) == 0) {
+		char text[FR_VERSION_STR_MAX];
+		vfmt(&v, text);
+		fr_log(f, FERRY_LOG_INFO, NULL, "the run had applied every step up to %s: recorded",
+		       text);
+	}
+done:
+	fr_regs_free(regs, nregs);
+	ferry_plan_free(p);
+	fr_buf_reset(&f->err);
+}
+
 static int want_run(const fr_reg *r, const void *arg)
 {
 	return r->run_id == *(const int64_t *)arg;
@@ -729,6 +846,8 @@ int ferry_recover(ferry *f, int resume)
 	e.undo_why = "undone by a down run";
 	if ((rc = undo_prologue(&e, 0, 1, &regs, &nregs)))
 		goto done;
+	if ((rc = fr_recover_journal(&e, regs, nregs)))
+		goto done;
 	if (fr_state_running(f->state, &run, &found)) {
 		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
 		goto done;
@@ -743,6 +862,7 @@ int ferry_recover(ferry *f, int resume)
 	}
 	e.run_id = run.id;
 	if (resume) {
+		resume_version(&e, run.to);
 		fr_state_run_end(f->state, run.id, "interrupted", NULL,
 		                 "kept what it applied ('ferry recover --resume')");
 		fr_log(f, FERRY_LOG_INFO, NULL, "run %lld marked interrupted; its applied steps stay",

@@ -328,6 +328,9 @@ static int script_exec(fr_run_ctx *ctx, const char *rel, const char *step_id, co
 	p.line = script_line;
 	p.line_arg = ctx;
 	p.interrupted = interruptible ? ctx->interrupted : NULL;
+	p.started = ctx->proc_started;
+	p.ended = ctx->proc_ended;
+	p.started_arg = ctx->proc_arg;
 	if (fr_proc_run(&p, r, &msg)) {
 		fr_buf_printf(ctx->err, "%s: %s", rel, msg.ptr);
 		goto done;

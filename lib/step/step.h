@@ -55,6 +55,19 @@ struct fr_run_ctx {
 	const char *scratch_dir;
 	volatile sig_atomic_t *interrupted; /* set by ferry_interrupt() */
 	struct ferry *handle; /* for native steps' callbacks */
+	/*
+	 * The crash journal (the engine's, in state.db; each member may be
+	 * NULL: no journal). journal_undo writes down, before forward() makes
+	 * its next change, the undo of what it did so far (as undo_text()
+	 * would give it): a forward cut short by a crash is undone from it.
+	 * proc_started and proc_ended go to fr_proc's started and ended with
+	 * proc_arg: the process group of a child is written down before its
+	 * program starts, so that recovery makes sure it is gone.
+	 */
+	int (*journal_undo)(fr_run_ctx *ctx, const char *undo);
+	int (*proc_started)(void *arg, pid_t pgid, fr_buf *err);
+	void (*proc_ended)(void *arg, pid_t pgid);
+	void *proc_arg;
 };
 
 /* Kind flags (fr_step_kind.flags), asked through fr_kind_has(). */

@@ -2,6 +2,7 @@
 #include "fs.h"
 #include "alloc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -83,13 +84,59 @@ int fr_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+int fr_tmp_path(fr_buf *out, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t dir = slash ? (size_t)(slash - path) + 1 : 0;
+	fr_buf_add(out, path, dir);
+	return fr_buf_printf(out, "." FR_TMP_MARK "%s.%ld", path + dir, (long)getpid());
+}
+
+int fr_is_tmp_name(const char *name)
+{
+	size_t ml = strlen(FR_TMP_MARK);
+	const char *dot;
+	if (name[0] != '.' || strncmp(name + 1, FR_TMP_MARK, ml))
+		return 0;
+	dot = strrchr(name + 1 + ml, '.');
+	if (!dot || dot == name + 1 + ml || !dot[1])
+		return 0;
+	return strspn(dot + 1, "0123456789") == strlen(dot + 1);
+}
+
+int fr_sweep_tmp(const char *dir, int depth)
+{
+	DIR *d;
+	struct dirent *de;
+	fr_buf p = FR_BUF_INIT;
+	int n = 0;
+	if (depth < 0 || !(d = opendir(dir)))
+		return 0;
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !strcmp(de->d_name, ".git"))
+			continue;
+		fr_buf_setf(&p, "%s/%s", dir, de->d_name);
+		if (p.oom || lstat(p.ptr, &st))
+			continue;
+		if (S_ISDIR(st.st_mode))
+			n += fr_sweep_tmp(p.ptr, depth - 1);
+		else if (fr_is_tmp_name(de->d_name) && unlink(p.ptr) == 0)
+			n++;
+	}
+	closedir(d);
+	fr_buf_release(&p);
+	return n;
+}
+
 int fr_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	fr_buf tmp = FR_BUF_INIT;
 	struct stat st;
 	int fd = -1, e, have_old;
 	have_old = stat(path, &st) == 0;
-	if (fr_buf_printf(&tmp, "%s.ferry-tmp.%ld", path, (long)getpid())) {
+	if (fr_tmp_path(&tmp, path)) {
 		errno = ENOMEM;
 		return -1;
 	}

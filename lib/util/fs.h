@@ -21,6 +21,19 @@ int fr_read_file(const char *path, fr_buf *out);
  */
 int fr_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/*
+ * ferry's temporary files (atomic writes, copies) are named so that
+ * recovery finds them: ".ferry-tmp.NAME.PID" beside NAME. fr_tmp_path
+ * appends that name for path to out (0, or -1 out of memory);
+ * fr_is_tmp_name says whether a file name is one; fr_sweep_tmp removes
+ * every one under dir (depth folders down, symlinks and .git left alone)
+ * and returns how many.
+ */
+#define FR_TMP_MARK "ferry-tmp."
+int fr_tmp_path(fr_buf *out, const char *path);
+int fr_is_tmp_name(const char *name);
+int fr_sweep_tmp(const char *dir, int depth);
+
 /* Writes all len bytes of p to fd, again after EINTR. Returns 0, or -1 with errno set. */
 int fr_write_all(int fd, const void *p, size_t len);
 

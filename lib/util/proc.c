@@ -1,7 +1,8 @@
 /*
  * proc.c - the child-process runner (see proc.h): fork and exec with the
  * environment, folder and process group asked for, output read line by
- * line, the group killed at the time limit or on interruption.
+ * line, the group killed at the time limit or on interruption, and the
+ * supervisor that kills it when ferry dies.
  */
 #include "proc.h"
 #include "alloc.h"
@@ -12,6 +13,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,14 +50,48 @@ static char **build_env(const char *const *extra)
 }
 
 /* In the child, between fork and exec: async-signal-safe calls only. */
-static void child(const fr_proc *p, int linew, int outw, int exw, char **envp, long maxfd)
+/* Closes every descriptor from 3 up but keep (async-signal-safe). */
+static void close_from_3(int keep, long maxfd)
+{
+	long i;
+#ifdef SYS_close_range
+	if (keep > 3)
+		syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U);
+	if (syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U) == 0)
+		return;
+#endif
+	for (i = 3; i < maxfd; i++)
+		if (i != keep)
+			close((int)i);
+}
+
+static void child(const fr_proc *p, int linew, int outw, int exw, const int gp[2],
+                  const int wp[2], pid_t parent, char **envp, long maxfd)
 {
 	sigset_t none;
 	int sig, fd, e;
-	long i;
+	char go = 0;
+	ssize_t n;
 
 	if (!p->same_pgroup)
 		setpgid(0, 0);
+	else if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		_exit(127); /* ferry is already gone */
+	/*
+	 * Not before ferry says so: its supervisor runs and the journal has the
+	 * group. Ours of the pipes' other ends closed first, so that ferry's
+	 * death is the end of the pipe here, and there.
+	 */
+	close(gp[1]);
+	if (wp[0] >= 0)
+		close(wp[0]);
+	if (wp[1] >= 0)
+		close(wp[1]);
+	while ((n = read(gp[0], &go, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
+		_exit(127);
+	close(gp[0]);
 	for (sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL); /* SIGKILL and SIGSTOP just fail */
 	sigemptyset(&none);
@@ -64,14 +101,7 @@ static void child(const fr_proc *p, int linew, int outw, int exw, char **envp, l
 	    dup2(linew, 2) < 0)
 		goto fail;
 	/* Nothing of ferry's (the lock, databases) leaks into what the program starts. */
-#ifdef SYS_close_range
-	if (exw > 3)
-		syscall(SYS_close_range, 3U, (unsigned)exw - 1, 0U);
-	if (syscall(SYS_close_range, (unsigned)exw + 1, ~0U, 0U) != 0)
-#endif
-		for (i = 3; i < maxfd; i++)
-			if (i != exw)
-				close((int)i);
+	close_from_3(exw, maxfd);
 	if (p->cwd && chdir(p->cwd))
 		goto fail;
 	execve(p->argv[0], (char *const *)p->argv, envp);
@@ -90,17 +120,129 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+/*
+ * The supervisor, in a process of its own (and a group of its own, so that
+ * a kill of ferry's group does not take it along): it blocks on the pipe
+ * from ferry. A byte is ferry's "done, leave"; the end of the pipe is
+ * ferry's death, and the child's whole group is killed. It ignores the
+ * terminal's signals: only ferry's going ends its watch.
+ */
+static void watcher(int watchr, pid_t pgid, long maxfd)
+{
+	char c;
+	ssize_t n;
+	int sig, null = open("/dev/null", O_RDWR);
+	/* Nothing of ferry's is kept open: not its terminal or output pipe either. */
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+	}
+	close_from_3(watchr, maxfd);
+	setpgid(0, 0);
+	for (sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	while ((n = read(watchr, &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
+		kill(-pgid, SIGKILL);
+	_exit(0);
+}
+
+/* Tells the supervisor to leave and reaps it. */
+static void watcher_stop(fr_proc *p)
+{
+	int st;
+	if (p->fd_watch >= 0) {
+		char c = 'q';
+		if (write(p->fd_watch, &c, 1) < 0) {
+			/* gone already: the pipe's end tells it the same */
+		}
+	}
+	close_fd(&p->fd_watch);
+	if (p->watcher > 0)
+		while (waitpid(p->watcher, &st, 0) < 0 && errno == EINTR)
+			;
+	p->watcher = -1;
+}
+
+int fr_proc_group_gone(pid_t pgid, int wait_ms)
+{
+	double t0 = fr_mono_ms();
+	if (pgid <= 1)
+		return 0;
+	if (kill(-pgid, SIGKILL) && errno == ESRCH)
+		return 0;
+	while (fr_mono_ms() - t0 < wait_ms) {
+		if (kill(-pgid, 0) && errno == ESRCH)
+			return 0;
+		poll(NULL, 0, 10);
+		kill(-pgid, SIGKILL);
+	}
+	return -1;
+}
+
+void fr_boot_id(char out[64])
+{
+	fr_buf b = FR_BUF_INIT;
+	out[0] = '\0';
+	if (fr_read_file("/proc/sys/kernel/random/boot_id", &b) == 0 && b.len && b.len < 64) {
+		size_t n = strcspn(b.ptr, "\n");
+		memcpy(out, b.ptr, n);
+		out[n] = '\0';
+	}
+	fr_buf_release(&b);
+}
+
+static int crash_seen, crash_at = -1;
+static const char *crash_event;
+static size_t crash_event_len;
+
+void fr_crash_point(const char *event)
+{
+	static int read_env;
+	if (!read_env) {
+		const char *v = getenv("FERRY_CRASH_AT"), *colon;
+		read_env = 1;
+		if (v && *v) {
+			colon = strchr(v, ':');
+			if (colon) {
+				crash_event = v;
+				crash_event_len = (size_t)(colon - v);
+				v = colon + 1;
+			}
+			crash_at = atoi(v);
+		}
+	}
+	if (crash_at < 0)
+		return;
+	if (crash_event && (strlen(event) != crash_event_len ||
+	                    strncmp(event, crash_event, crash_event_len)))
+		return;
+	if (++crash_seen == crash_at)
+		raise(SIGKILL);
+}
+
 int fr_proc_start(fr_proc *p, fr_buf *err)
 {
 	char **envp = NULL;
 	int lp[2] = { -1, -1 }, op[2] = { -1, -1 }, ex[2] = { -1, -1 };
+	int gp[2] = { -1, -1 }, wp[2] = { -1, -1 };
 	int st, e = 0, ret = -1;
 	long maxfd = sysconf(_SC_OPEN_MAX);
-	pid_t pid;
+	pid_t pid, self = getpid();
 	ssize_t n;
+	char go = 'g';
 
 	p->pid = -1;
 	p->fd_lines = p->fd_out = -1;
+	p->watcher = -1;
+	p->fd_watch = -1;
 	p->deadline = 0;
 	if (maxfd < 0 || maxfd > 65536)
 		maxfd = 65536;
@@ -114,7 +256,8 @@ int fr_proc_start(fr_proc *p, fr_buf *err)
 		fr_buf_printf(err, "cannot run '%s': out of memory", p->argv[0]);
 		goto done;
 	}
-	if (pipe2(lp, O_CLOEXEC) || (p->out && pipe2(op, O_CLOEXEC)) || pipe2(ex, O_CLOEXEC)) {
+	if (pipe2(lp, O_CLOEXEC) || (p->out && pipe2(op, O_CLOEXEC)) || pipe2(ex, O_CLOEXEC) ||
+	    pipe2(gp, O_CLOEXEC) || (!p->same_pgroup && pipe2(wp, O_CLOEXEC))) {
 		fr_buf_printf(err, "cannot run '%s': %s", p->argv[0], strerror(errno));
 		goto done;
 	}
@@ -124,12 +267,31 @@ int fr_proc_start(fr_proc *p, fr_buf *err)
 		goto done;
 	}
 	if (pid == 0)
-		child(p, lp[1], op[1], ex[1], envp, maxfd);
-	if (!p->same_pgroup)
-		setpgid(pid, pid); /* also here, so that a kill never races the child's own call */
+		child(p, lp[1], op[1], ex[1], gp, wp, self, envp, maxfd);
+	close_fd(&gp[0]);
 	close_fd(&lp[1]);
 	close_fd(&op[1]);
 	close_fd(&ex[1]);
+	if (!p->same_pgroup) {
+		setpgid(pid, pid); /* also here, so that a kill never races the child's own call */
+		p->watcher = fork();
+		if (p->watcher == 0)
+			watcher(wp[0], pid, maxfd);
+		close_fd(&wp[0]);
+		if (p->watcher < 0) {
+			fr_buf_printf(err, "cannot run '%s': %s", p->argv[0], strerror(errno));
+			goto unstarted;
+		}
+		p->fd_watch = wp[1];
+		wp[1] = -1;
+	}
+	if (p->started && p->started(p->started_arg, pid, err))
+		goto unstarted;
+	if (write(gp[1], &go, 1) != 1) {
+		fr_buf_printf(err, "cannot run '%s': %s", p->argv[0], strerror(errno));
+		goto unstarted;
+	}
+	close_fd(&gp[1]);
 
 	/* The exec pipe closes on a successful exec; the child writes errno otherwise. */
 	while ((n = read(ex[0], &e, sizeof e)) < 0 && errno == EINTR)
@@ -137,6 +299,7 @@ int fr_proc_start(fr_proc *p, fr_buf *err)
 	if (n == (ssize_t)sizeof e) {
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
+		watcher_stop(p);
 		fr_buf_printf(err, "cannot run '%s': %s", p->argv[0], strerror(e));
 		goto done;
 	}
@@ -150,7 +313,18 @@ int fr_proc_start(fr_proc *p, fr_buf *err)
 	if (p->timeout_s > 0)
 		p->deadline = fr_mono_ms() + 1000.0 * p->timeout_s;
 	ret = 0;
+	goto done;
+unstarted:
+	/* The child sees its pipe end before exec and leaves. */
+	close_fd(&gp[1]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	watcher_stop(p);
 done:
+	close_fd(&gp[0]);
+	close_fd(&gp[1]);
+	close_fd(&wp[0]);
+	close_fd(&wp[1]);
 	close_fd(&lp[0]);
 	close_fd(&lp[1]);
 	close_fd(&op[0]);
@@ -333,6 +507,9 @@ int fr_proc_finish(fr_proc *p, fr_proc_result *r)
 	}
 	close_fd(&p->fd_lines);
 	close_fd(&p->fd_out);
+	watcher_stop(p);
+	if (p->ended)
+		p->ended(p->started_arg, p->pid);
 	p->pid = -1;
 	fr_buf_release(&rd.line);
 	return 0;

@@ -12,6 +12,15 @@
  * reset in the child; file descriptors other than 0-2 are closed (the run's
  * lock must not leak into a daemon a script starts).
  *
+ * A child never outlives ferry unnoticed. A child in its own group has a
+ * supervisor: a small process forked beside it that holds a pipe from
+ * ferry and, reading its end (ferry died, by kill -9 or otherwise), kills
+ * the whole group with SIGKILL; fr_proc_finish() tells it to leave quietly
+ * instead. The child waits before exec until the supervisor is there and
+ * p->started (the caller's journal of the group) has returned, so no
+ * program runs unwatched or unjournaled. A child in ferry's own group gets
+ * PR_SET_PDEATHSIG instead (it is the only process of its own).
+ *
  * util depends on nothing of ours but util: no handle, no printing; what a
  * child writes goes to the line callback, failures into the caller's fr_buf.
  */
@@ -35,12 +44,23 @@ typedef struct fr_proc {
 	void *line_arg;
 	fr_buf *out;               /* set: stdout raw into it, only stderr to line */
 	volatile sig_atomic_t *interrupted; /* kill the group when it becomes set; may be NULL */
+	/*
+	 * Called once the child's group exists and before its program starts
+	 * (the crash journal writes pgid down); -1 stops the child, and
+	 * fr_proc_start() fails with the callback's message in err. May be NULL.
+	 */
+	int (*started)(void *arg, pid_t pgid, fr_buf *err);
+	/* Called by fr_proc_finish() once the child is reaped (the journal forgets it). May be NULL. */
+	void (*ended)(void *arg, pid_t pgid);
+	void *started_arg;         /* for started and ended */
 
 	/* Set by fr_proc_start() for fr_proc_finish(); not the caller's. */
 	pid_t pid;
 	int fd_lines;              /* merged output, or stderr with out set */
 	int fd_out;                /* stdout with out set, else -1 */
 	double deadline;           /* fr_mono_ms() of the time limit, 0: none */
+	pid_t watcher;             /* the supervisor, or -1 */
+	int fd_watch;              /* ferry's end of the supervisor's pipe, or -1 */
 } fr_proc;
 
 typedef struct {
@@ -76,5 +96,28 @@ int fr_proc_ok(const fr_proc_result *r);
  * interrupted (its process group was killed)".
  */
 void fr_proc_explain(const fr_proc_result *r, int timeout_s, fr_buf *out);
+
+/*
+ * Makes sure the process group pgid (a child of a ferry that died) is gone:
+ * SIGKILL to the group, then waits up to wait_ms for it to vanish. 0 when
+ * it is gone (or never was), -1 when something of it still runs.
+ */
+int fr_proc_group_gone(pid_t pgid, int wait_ms);
+
+/*
+ * This boot's id (/proc/sys/kernel/random/boot_id) into out, "" when it
+ * cannot be read: a process group journaled in another boot died with the
+ * machine, and its number may name someone else's group now.
+ */
+void fr_boot_id(char out[64]);
+
+/*
+ * Fault injection for the crash tests: when the environment variable
+ * FERRY_CRASH_AT names this point, the process kills itself (SIGKILL).
+ * FERRY_CRASH_AT=N counts every point passed (1 is the first);
+ * FERRY_CRASH_AT=EVENT:N counts only the points called event ("action",
+ * "undo", "op"). Unset (every real run), it costs a getenv once.
+ */
+void fr_crash_point(const char *event);
 
 #endif

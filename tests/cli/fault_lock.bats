@@ -165,7 +165,7 @@ start_holder() {
 	run ferry unlock
 	[ "$status" -eq 0 ]
 	# What is left is an interrupted run, not a lock.
-	run ferry up
+	run ferry up --no-recover
 	[ "$status" -eq 5 ]
 	[[ "$output" == *recover* ]]
 	run ferry recover

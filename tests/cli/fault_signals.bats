@@ -154,10 +154,10 @@ crash_mid_run() {
 	[[ "$output" == *recover* ]]
 }
 
-@test "kill -9 mid-run: up refuses with exit 5 and points to ferry recover; nothing changes" {
+@test "kill -9 mid-run: up --no-recover refuses with exit 5 and points to ferry recover; nothing changes" {
 	crash_mid_run
 	dump >"$BATS_TEST_TMPDIR/crashed.sql"
-	run ferry up
+	run ferry up --no-recover
 	[ "$status" -eq 5 ]
 	[[ "$output" == *"ferry recover"* ]]
 	[[ "$output" == *interrupted* ]]
@@ -165,6 +165,18 @@ crash_mid_run() {
 	run ferry down 0.1.0
 	[ "$status" -eq 5 ]
 	[[ "$output" == *"ferry recover"* ]]
+}
+
+@test "kill -9 mid-run: the next up rolls the interrupted run back by itself, says so, and goes on" {
+	crash_mid_run
+	run ferry up
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"rolling it back first"* ]]
+	[ "$(cur_version)" = 0.3.0 ]
+	[ "$(file_version)" = 0.3.0 ]
+	[ "$(sqlite3 "$ROOT/data/app.db" 'SELECT count(*), count(DISTINCT id) FROM ferry_steps')" = "4|4" ]
+	run fj st status
+	[ "$(jget "$BATS_TEST_TMPDIR/st.json" '$.interrupted')" = 0 ]
 }
 
 @test "kill -9 mid-run: recover rolls the committed steps back; database identical, version as before, exit 0" {

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Runs /bin/sh -c cmd with p's other fields as given; output lines into out. */
@@ -260,6 +261,94 @@ static void test_start_then_finish(void **state)
 	fr_buf_release(&err);
 }
 
+static int journaled_pgid;
+
+static int note_pgid(void *arg, pid_t pgid, fr_buf *err)
+{
+	(void)err;
+	*(int *)arg = (int)pgid;
+	return 0;
+}
+
+static int refuse_pgid(void *arg, pid_t pgid, fr_buf *err)
+{
+	(void)arg;
+	(void)pgid;
+	fr_buf_puts(err, "no journal");
+	return -1;
+}
+
+/* ferry killed outright (here a forked stand-in): its child's whole group dies with it. */
+static void test_group_dies_with_ferry(void **state)
+{
+	char *dir = t_tmpdir(), *pidfile = t_path(dir, "pid"), *pidtext = NULL;
+	int pfd[2], st, i;
+	pid_t stand_in, bg = 0, pgid = 0;
+	(void)state;
+	assert_int_equal(pipe(pfd), 0);
+	stand_in = fork();
+	assert_true(stand_in >= 0);
+	if (stand_in == 0) {
+		fr_buf cmd = FR_BUF_INIT, err = FR_BUF_INIT;
+		const char *argv[] = { "/bin/sh", "-c", NULL, NULL };
+		fr_proc p;
+		close(pfd[0]);
+		fr_buf_printf(&cmd, "sleep 30 & echo $! >%s; wait", pidfile);
+		argv[2] = cmd.ptr;
+		memset(&p, 0, sizeof p);
+		p.argv = argv;
+		p.started = note_pgid;
+		p.started_arg = &journaled_pgid;
+		if (fr_proc_start(&p, &err))
+			_exit(1);
+		if (write(pfd[1], &journaled_pgid, sizeof journaled_pgid) < 0)
+			_exit(1);
+		for (i = 0; i < 200 && !fr_exists(pidfile); i++)
+			usleep(10000);
+		raise(SIGKILL); /* dies without fr_proc_finish() */
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &pgid, sizeof pgid), (ssize_t)sizeof pgid);
+	close(pfd[0]);
+	assert_int_equal(waitpid(stand_in, &st, 0), stand_in);
+	assert_true(WIFSIGNALED(st));
+	assert_true(pgid > 0);
+	pidtext = t_read(dir, "pid");
+	bg = (pid_t)atoi(pidtext);
+	assert_true(bg > 0);
+	/* The group is gone within a moment, without anybody's help. */
+	for (i = 0; i < 300 && kill(-pgid, 0) == 0; i++)
+		usleep(10000);
+	assert_int_not_equal(kill(-pgid, 0), 0);
+	assert_int_equal(fr_proc_group_gone(pgid, 100), 0);
+	free(pidtext);
+	free(pidfile);
+	t_rmrf(dir);
+}
+
+/* A group the journal could not write down never runs its program. */
+static void test_unjournaled_never_runs(void **state)
+{
+	char *dir = t_tmpdir(), *mark = t_path(dir, "ran");
+	fr_buf cmd = FR_BUF_INIT, err = FR_BUF_INIT;
+	const char *argv[] = { "/bin/sh", "-c", NULL, NULL };
+	fr_proc p;
+	(void)state;
+	fr_buf_printf(&cmd, "touch %s", mark);
+	argv[2] = cmd.ptr;
+	memset(&p, 0, sizeof p);
+	p.argv = argv;
+	p.started = refuse_pgid;
+	assert_int_equal(fr_proc_start(&p, &err), -1);
+	assert_non_null(strstr(err.ptr, "no journal"));
+	usleep(50000);
+	assert_false(fr_exists(mark));
+	fr_buf_release(&cmd);
+	fr_buf_release(&err);
+	free(mark);
+	t_rmrf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +361,8 @@ int main(void)
 		cmocka_unit_test(test_lines_env_and_cwd),
 		cmocka_unit_test(test_stdout_apart),
 		cmocka_unit_test(test_start_then_finish),
+		cmocka_unit_test(test_group_dies_with_ferry),
+		cmocka_unit_test(test_unjournaled_never_runs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,6 +31,7 @@
 #include "ops_int.h"
 #include "text.h"
 #include "../../util/alloc.h"
+#include "../../util/proc.h"
 
 #include <string.h>
 
@@ -129,6 +130,7 @@ static int ops_forward(fr_run_ctx *ctx, fr_step *s)
 		}
 		if (op_apply(&R, &p->ops[i]))
 			break;
+		fr_crash_point("op"); /* the crash tests' cut between two ops */
 	}
 	if (i == p->nops) {
 		ret = 0;

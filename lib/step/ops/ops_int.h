@@ -147,6 +147,9 @@ char *fr_ops_stash_abs(const orun *R, const char *rec);
 json_t *fr_ops_action(const op *o);
 /* Appends action a (taken over; NULL: out of memory) to R->actions. */
 int fr_ops_record(orun *R, const op *o, json_t *a);
+/* The crash journal gets the actions so far (fr_ops_journal), or them and a, not kept. */
+int fr_ops_journal(orun *R, const op *o);
+int fr_ops_journal_ahead(orun *R, const op *o, json_t *a);
 /* Undoes the actions, newest first; stops at the first that fails. */
 int fr_ops_undo_actions(orun *R, const json_t *actions);
 /* The undo text of the actions forward() recorded (NULL: none), appended to out. */

@@ -30,7 +30,7 @@ static int copy_file(const char *src, const char *dst, mode_t mode)
 	int in = -1, out = -1, e = 0, rc = -1;
 	ssize_t n;
 
-	if (fr_buf_printf(&tmp, "%s.ferry-tmp.%ld", dst, (long)getpid())) {
+	if (fr_tmp_path(&tmp, dst)) {
 		errno = ENOMEM;
 		return -1;
 	}
@@ -366,18 +366,25 @@ int fr_ops_move(orun *R, const op *o)
 		fr_ops_err(R, o, "cannot move '%s' into itself ('%s')", o->from, o->to);
 		goto done;
 	}
-	if (make_parent(R, dst, created) || fr_ops_move_path(src, dst)) {
-		fr_ops_err(R, o, "cannot move '%s' to '%s': %s", o->from, o->to, strerror(errno));
-		if (!json_array_size(created))
-			goto done;
-		ret = -2;
-	}
 	a = fr_ops_action(o);
 	if (a) {
 		json_object_set_new(a, "from", json_string(fr_ops_rel_of(R, src)));
 		json_object_set_new(a, "to", json_string(fr_ops_rel_of(R, dst)));
 		json_object_set(a, "created", created);
-		if (ret == -2)
+	}
+	/* Write-ahead: the undo of a move not made yet finds the source in place, and leaves it. */
+	if (a && fr_ops_journal_ahead(R, o, a)) {
+		json_decref(a);
+		goto done;
+	}
+	if (make_parent(R, dst, created) || fr_ops_move_path(src, dst)) {
+		fr_ops_err(R, o, "cannot move '%s' to '%s': %s", o->from, o->to, strerror(errno));
+		if (!json_array_size(created)) {
+			json_decref(a);
+			goto done;
+		}
+		ret = -2;
+		if (a)
 			json_object_set_new(a, "failed", json_true());
 	}
 	if (fr_ops_record(R, o, a) || ret == -2) {
@@ -541,15 +548,21 @@ int fr_ops_remove(orun *R, const op *o)
 	}
 	if (!(stash = stash_path(R, o, abs)))
 		goto done;
-	if (fr_ops_move_path(abs, stash)) {
-		fr_ops_err(R, o, "cannot remove '%s' (moving it to '%s'): %s", o->path, stash,
-		           strerror(errno));
-		goto done;
-	}
 	a = fr_ops_action(o);
 	if (a) {
 		json_object_set_new(a, "path", json_string(fr_ops_rel_of(R, abs)));
 		json_object_set_new(a, "stash", stash_json(R, stash));
+	}
+	/* Write-ahead: a crash after the move finds the stash in the journal. */
+	if (a && fr_ops_journal_ahead(R, o, a)) {
+		json_decref(a);
+		goto done;
+	}
+	if (fr_ops_move_path(abs, stash)) {
+		fr_ops_err(R, o, "cannot remove '%s' (moving it to '%s'): %s", o->path, stash,
+		           strerror(errno));
+		json_decref(a);
+		goto done;
 	}
 	ret = fr_ops_record(R, o, a);
 done:

@@ -25,13 +25,48 @@
 
 #define UNDO_FORMAT 1       /* "ferry_ops_undo" of the undo text */
 
+/*
+ * Write-ahead: the record, with this op's undo, goes to the crash journal
+ * before the op changes anything (each op records before its change).
+ */
 int fr_ops_record(orun *R, const op *o, json_t *a)
 {
 	if (!a || json_array_append_new(R->actions, a)) {
 		fr_ops_err(R, o, "out of memory");
 		return -1;
 	}
-	return 0;
+	return fr_ops_journal(R, o);
+}
+
+int fr_ops_journal_ahead(orun *R, const op *o, json_t *a)
+{
+	int ret;
+	if (!R->ctx || !R->ctx->journal_undo)
+		return 0;
+	if (json_array_append(R->actions, a)) {
+		fr_ops_err(R, o, "out of memory");
+		return -1;
+	}
+	ret = fr_ops_journal(R, o);
+	json_array_remove(R->actions, json_array_size(R->actions) - 1);
+	return ret;
+}
+
+int fr_ops_journal(orun *R, const op *o)
+{
+	fr_buf t = FR_BUF_INIT;
+	int ret = 0;
+	if (!R->ctx || !R->ctx->journal_undo)
+		return 0;
+	if (fr_ops_undo_dump(R->actions, &t) || t.oom) {
+		fr_ops_err(R, o, "out of memory");
+		ret = -1;
+	} else if (R->ctx->journal_undo(R->ctx, t.ptr)) {
+		fr_ops_err(R, o, "cannot write the crash journal (state.db)");
+		ret = -1;
+	}
+	fr_buf_release(&t);
+	return ret;
 }
 
 json_t *fr_ops_action(const op *o)

@@ -1,0 +1,123 @@
+#!/usr/bin/env bats
+# crash.bats - crash safety (issue 10): a child dies with ferry, a half-done
+# ops step or script is undone from the crash journal, ferry's temporary files
+# are swept, the next up recovers by itself (--no-recover refuses), and a short
+# run of the crash campaign (tests/crash/campaign.sh; `make crash-test` is the
+# long one) ends with no violation.
+
+load helpers
+
+setup() {
+	make_install 0.1.0
+	mkdir -p "$ROOT/config"
+	echo "version_file: config/version.json" >>"$ROOT/ferry.yaml"
+	"$FERRY" -C "$ROOT" version --set 0.1.0 >/dev/null
+	printf '{\n  "name": "app"\n}\n' >"$ROOT/config/app.json"
+	cp "$ROOT/config/app.json" "$BATS_TEST_TMPDIR/app.json.orig"
+	step 0.1.0 0.2.0 001_t "CREATE TABLE t (a);" "DROP TABLE t;"
+}
+
+slow_script() {
+	local dir="$ROOT/migrations/v0.1.0_to_v0.2.0"
+	cat >"$dir/002_slow.sh" <<'SH'
+#!/bin/sh
+case "$1" in
+forward) sleep 1.5; echo done >data/script.out ;;
+backward) rm -f data/script.out; echo undone >data/backward.ran ;;
+esac
+SH
+	chmod +x "$dir/002_slow.sh"
+}
+
+two_ops() {
+	cat >"$ROOT/migrations/v0.1.0_to_v0.2.0/002_cfg.yaml" <<'YAML'
+description: two edits
+ops:
+  - set: {file: config/app.json, path: one, value: "1"}
+  - set: {file: config/app.json, path: two, value: "2"}
+YAML
+}
+
+@test "kill -9 during a script: its process group dies with ferry; recover runs its backward" {
+	slow_script
+	setsid "$FERRY" -C "$ROOT" up >/dev/null 2>&1 &
+	local pid=$!
+	wait_until 5 pgrep -f '002_slow.sh forward'
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null || true
+	# the script would have written its file 1.5 s in: its group is gone
+	sleep 2
+	[ ! -e "$ROOT/data/script.out" ]
+	[ -z "$(pgrep -f '002_slow.sh forward')" ]
+	run ferry status
+	[[ "$output" == *interrupted* ]]
+	run ferry recover
+	[ "$status" -eq 0 ]
+	[ -e "$ROOT/data/backward.ran" ]
+	[ "$(ferry version)" = 0.1.0 ]
+	run ferry verify
+	[ "$status" -eq 0 ]
+}
+
+@test "a crash between two ops: recover puts the file back exactly" {
+	two_ops
+	run env FERRY_CRASH_AT=op:1 "$FERRY" -C "$ROOT" up
+	[ "$status" -ne 0 ]
+	grep -q '"one"' "$ROOT/config/app.json"
+	run ferry recover
+	[ "$status" -eq 0 ]
+	cmp "$BATS_TEST_TMPDIR/app.json.orig" "$ROOT/config/app.json"
+	run ferry up
+	[ "$status" -eq 0 ]
+	grep -q '"two"' "$ROOT/config/app.json"
+	run ferry down 0.1.0
+	[ "$status" -eq 0 ]
+	cmp "$BATS_TEST_TMPDIR/app.json.orig" "$ROOT/config/app.json"
+}
+
+@test "the next up rolls an interrupted run back by itself and goes on; --no-recover refuses, exit 5" {
+	two_ops
+	run env FERRY_CRASH_AT=op:1 "$FERRY" -C "$ROOT" up
+	run ferry up --no-recover
+	[ "$status" -eq 5 ]
+	[[ "$output" == *"ferry recover"* ]]
+	run ferry up
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"rolling it back first"* ]]
+	[ "$(ferry version)" = 0.2.0 ]
+	[ "$(grep -c '"one"' "$ROOT/config/app.json")" = 1 ]
+	grep -q '"run_id"\|rolled back' "$ROOT/.ferry/log/"* || true
+	grep -q 'rolling it back first' "$ROOT/.ferry/log/"*
+}
+
+@test "ferry's temporary files are named so that recovery removes them" {
+	two_ops
+	run env FERRY_CRASH_AT=op:1 "$FERRY" -C "$ROOT" up
+	: >"$ROOT/config/.ferry-tmp.app.json.4242"
+	: >"$ROOT/config/.ferry-tmp.version.json.4243"
+	: >"$ROOT/config/keep.ferry-tmp"
+	run ferry recover
+	[ "$status" -eq 0 ]
+	[ ! -e "$ROOT/config/.ferry-tmp.app.json.4242" ]
+	[ ! -e "$ROOT/config/.ferry-tmp.version.json.4243" ]
+	[ -e "$ROOT/config/keep.ferry-tmp" ]
+}
+
+@test "the version file follows the record: a crash between them is repaired by recovery" {
+	run ferry up
+	[ "$status" -eq 0 ]
+	# as a crash after the record and before the file would leave it
+	printf '{\n  "version": "0.1.0"\n}\n' >"$ROOT/config/version.json"
+	run ferry recover
+	[ "$status" -eq 0 ]
+	grep -q '"0.2.0"' "$ROOT/config/version.json"
+	run ferry verify
+	[ "$status" -eq 0 ]
+}
+
+@test "the crash campaign, short: every tenth action boundary, a crash between two ops, 12 delays, no violation" {
+	run env ROWS=200 bash "$BATS_TEST_DIRNAME/../crash/campaign.sh" "$FERRY" 2 40 10
+	echo "$output" | grep -v Killed
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"violations: 0;"* ]]
+}
