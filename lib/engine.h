@@ -71,6 +71,7 @@ typedef struct {
 	fr_version floor_version; /* and the version it goes back to */
 	const char *undo_why; /* the registry's message for what an undo takes back */
 	int shared_only;     /* reconcile only the databases other machines share */
+	int keep_target;     /* recover: the run's record keeps the version it was going to */
 	fr_buf *lost;        /* reconcile appends "ID\tDATABASE\n" of each applied row a record lacks */
 	int64_t jid;         /* the crash journal's entry of the step running now, 0: none */
 	int64_t pg_jid;      /* the entry of a child started outside a journaled step, 0: none */

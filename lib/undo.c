@@ -510,13 +510,13 @@ static int finish_undo_run(engine *e, int rc, const fr_version *target, const ch
 			rc = fr_fail(f, rc == FERRY_EINTERRUPTED ? rc : FERRY_EFAILED,
 			             "%s\nnothing was undone; the installation is at '%s' as before",
 			             why.ptr, text);
-		fr_state_run_end(f->state, e->run_id, any_done ? "failed" : "rolled_back", text,
-		                 why.ptr);
+		fr_state_run_end(f->state, e->run_id, any_done ? "failed" : "rolled_back",
+		                 e->keep_target ? NULL : text, why.ptr);
 		fr_buf_release(&why);
 	} else {
 		fr_engine_record_version(e, target);
 		vfmt(target, text);
-		fr_state_run_end(f->state, e->run_id, "success", text, ok_msg);
+		fr_state_run_end(f->state, e->run_id, "success", e->keep_target ? NULL : text, ok_msg);
 		fr_ok(f);
 	}
 	fr_run_steps_save(e);
@@ -888,9 +888,11 @@ int ferry_recover(ferry *f, int resume)
 	fr_log(f, FERRY_LOG_INFO, NULL, "rolling back interrupted run %lld (%zu step%s)",
 	       (long long)run.id, e.ndone, e.ndone == 1 ? "" : "s");
 	rc = undo_done(&e, &from);
+	/* The interrupted run keeps its target in history: what it set out to do. */
+	e.keep_target = 1;
 	rc = finish_undo_run(&e, rc, &from, "rolled back by 'ferry recover'");
 	if (rc == 0)
-		fr_state_run_end(f->state, run.id, "rolled_back", run.from,
+		fr_state_run_end(f->state, run.id, "rolled_back", NULL,
 		                 "rolled back by 'ferry recover'");
 done:
 	fr_log_flush(f);

@@ -170,3 +170,13 @@ runs() { ferry --json history | jq '.runs | length'; }
 	[ "$status" -eq 0 ]
 	[[ "$output" != *"out of order"* ]]
 }
+
+@test "truths: recover keeps the interrupted run's real target in history" {
+	FERRY_CRASH_AT=action:2 ferry up --skip-backup --no-hooks >/dev/null 2>&1 || true
+	[ "$(ferry --json status | jq -r .interrupted)" = true ]
+	run ferry recover
+	[ "$status" -eq 0 ]
+	[ "$(ferry --json history | jq -r '.runs[0] | .from + " " + .to + " " + .status')" = "0.3.0 0.4.0 rolled_back" ]
+	[ "$(ferry version)" = 0.3.0 ]
+	[ "$(main_tables)" = "a" ]
+}
