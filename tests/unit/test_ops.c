@@ -996,6 +996,16 @@ static void test_load_errors(void **state)
 	load_fails(e, "ops:\n  - move: {from: a, to: a}\n",
 	           REL ":2: op 'move': 'from' and 'to' are the same");
 	load_fails(e, "ops: [\n", REL ":");
+	/*
+	 * a .env variable name is one the editor finds again: no line break, no
+	 * '@' (tests/fuzz/corpus/edit/env-*-key)
+	 */
+	load_fails(e, "ops:\n  - env: {file: .env, key: \"MY@VAR\", value: 1}\n",
+	           REL ":2: op 'env': 'MY@VAR' is not a variable name");
+	load_fails(e, "ops:\n  - set: {file: .env, path: \"A\\nB\", value: 1}\n",
+	           REL ":2: op 'set': 'A\nB' is not a variable name of '.env'");
+	load_fails(e, "ops:\n  - rename: {file: .env, from: A, to: \"B=C\"}\n",
+	           REL ":2: op 'rename': 'B=C' is not a variable name of '.env'");
 	/* every problem at once */
 	load_fails(e, "ops:\n  - set: {file: a.json}\n  - remove: {path: ../x}\n",
 	           REL ":2: op 'set' needs 'path'\n" REL ":2: op 'set' needs 'value'\n"

@@ -85,6 +85,12 @@ const fr_editor *fr_ed_named(const char *name);
 int fr_ed_keypath_ok(const char *path);
 
 /*
+ * 1 when name is a .env variable name the editor can find again: letters,
+ * digits, '_', '.', '-' (an assignment of any other name is not read back).
+ */
+int fr_ed_env_name_ok(const char *name);
+
+/*
  * YAML scalars as the YAML editor reads them, for the ops file to read its
  * values the same way: fr_ed_yaml_null() is 1 when a plain scalar means null;
  * fr_ed_yaml_value() is the value of a scalar (new reference; plain ones are

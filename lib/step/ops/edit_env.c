@@ -17,6 +17,20 @@ typedef struct {
 	size_t ls, le, ks, ke, vs, ve;
 } envline;
 
+/* A character of a NAME, as env_line() reads one. */
+static int env_name_char(char c)
+{
+	return isalnum((unsigned char)c) || (c && strchr("_.-", c));
+}
+
+int fr_ed_env_name_ok(const char *name)
+{
+	const char *c;
+	for (c = name; *c && env_name_char(*c); c++)
+		;
+	return c > name && !*c;
+}
+
 /* Reads the line [ls, le) as "[export ]NAME=value [# comment]". 1 when it is one. */
 static int env_line(const char *t, size_t ls, size_t le, envline *e)
 {
@@ -31,7 +45,7 @@ static int env_line(const char *t, size_t ls, size_t le, envline *e)
 	e->ls = ls;
 	e->le = le;
 	e->ks = p;
-	while (p < le && (isalnum((unsigned char)t[p]) || strchr("_.-", t[p])))
+	while (p < le && env_name_char(t[p]))
 		p++;
 	e->ke = p;
 	if (e->ke == e->ks)
