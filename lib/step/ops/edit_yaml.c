@@ -291,7 +291,8 @@ static int yparse(tdoc *d, const char *file, fr_buf *err)
 			y.cmap[k++] = i;
 	y.nchars = k;
 	started = 1;
-	yaml_parser_set_input_string(&y.p, (const unsigned char *)d->t, d->len);
+	/* past the byte order mark: told the encoding, libyaml would read it as a character */
+	yaml_parser_set_input_string(&y.p, (const unsigned char *)d->t + y.base, d->len - y.base);
 	yaml_parser_set_encoding(&y.p, YAML_UTF8_ENCODING);
 	for (;;) {
 		if (ynext(&y, &ev))
