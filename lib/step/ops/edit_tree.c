@@ -447,6 +447,10 @@ static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_b
 		json_decref(pc.v);
 		return rc;
 	}
+	if (n->n == 1 && n->kind == T_SEQ) {
+		/* the last item of a top-level block list: the list stays, "[]" (not no document) */
+		return fr_text_splice(out, d->t, d->len, entry_start(d, n, 0), n->end, "[]", 2);
+	}
 	a = entry_start(d, n, i);
 	if (fr_blank_between(d->t, fr_line_start(d->t, a), a)) {
 		a = fr_line_start(d->t, a);
