@@ -546,6 +546,30 @@ static void test_yaml_refusals(void **state)
 	forward_fails(e, REL ":2: op 'set': 'bad.yaml' is not valid YAML (line");
 }
 
+/* What tests/fuzz/fuzz_edit.c found in the YAML editor (corpus/edit/yaml-*). */
+static void test_yaml_fuzz_findings(void **state)
+{
+	env *e = *state;
+	/* a byte order mark is no indentation */
+	roundtrip(e, "b.yaml", "\xEF\xBB\xBF" "a: 1\n",
+	          "ops:\n  - set: {file: b.yaml, path: b, value: 2}\n",
+	          "\xEF\xBB\xBF" "a: 1\nb: 2\n");
+	roundtrip(e, "b.yaml", "\xEF\xBB\xBF" "a:\n  b: 1\n",
+	          "ops:\n  - set: {file: b.yaml, path: a.c, value: 2}\n",
+	          "\xEF\xBB\xBF" "a:\n  b: 1\n  c: 2\n");
+	/* the last item of a top-level list leaves the list, empty */
+	roundtrip(e, "l.yaml", "- 1\n", "ops:\n  - delete: {file: l.yaml, path: 0}\n", "[]\n");
+	/* explicit keys are refused, not edited at the wrong place */
+	t_write(e->root, "x.yaml", "? a\n: 1\n");
+	load_ok(e, "ops:\n  - set: {file: x.yaml, path: b, value: 2}\n");
+	forward_fails(e, "'x.yaml' is not valid YAML (line 1: a key written as '? key'");
+	/* and never written */
+	load_ok(e, "ops:\n  - set: {file: n.yaml, path: \"a\\nb\", value: 2}\n");
+	forward_fails(e, "cannot write the key 'a\nb' in 'n.yaml': a YAML key of more than 128 "
+	                 "bytes or with a line break");
+	assert_missing(e, "n.yaml");
+}
+
 /* ---- .env ---- */
 
 #define DOTENV "# Settings\nexport DB_PATH=data/app.db   # old name\nNAME=\"my app\"\n\n" \
@@ -1148,6 +1172,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_yaml_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_yaml_fuzz_findings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_new_file_is_private, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_not_utf8, setup, teardown),

@@ -155,6 +155,17 @@ static size_t ytrim(yscan *y, size_t start, size_t end)
 	return end;
 }
 
+/*
+ * 1 when the key at ks is an explicit one, "? key" (its '?' on the same
+ * line): entries are found, indented and removed by their key's place.
+ */
+static int yexplicit(const yscan *y, size_t ks)
+{
+	while (ks > 0 && (y->t[ks - 1] == ' ' || y->t[ks - 1] == '\t'))
+		ks--;
+	return ks > 0 && y->t[ks - 1] == '?' && (ks == 1 || strchr(" \t\n{,", y->t[ks - 2]));
+}
+
 static int ynext(yscan *y, yaml_event_t *ev)
 {
 	if (!yaml_parser_parse(&y->p, ev)) {
@@ -204,6 +215,12 @@ static tnode *ycollection(yscan *y, yaml_event_t *ev, tnode *n)
 			}
 			ks = ybyte(y, k.start_mark.index);
 			ke = ytrim(y, ks, ybyte(y, k.end_mark.index));
+			if (yexplicit(y, ks)) {
+				y->problem = "a key written as '? key' (ops cannot edit it)";
+				y->pline = k.start_mark.line + 1;
+				yaml_event_delete(&k);
+				return NULL;
+			}
 			key = fr_strndup((const char *)k.data.scalar.value, k.data.scalar.length);
 			yaml_event_delete(&k);
 			if (!key || ynext(y, &e)) {
