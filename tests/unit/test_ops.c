@@ -568,6 +568,13 @@ static void test_yaml_fuzz_findings(void **state)
 	forward_fails(e, "cannot write the key 'a\nb' in 'n.yaml': a YAML key of more than 128 "
 	                 "bytes or with a line break");
 	assert_missing(e, "n.yaml");
+	/* line breaks the editor's lines do not know are refused (corpus/edit/yaml-*-break) */
+	t_write(e->root, "r.yaml", "x:\r  b: 1\r");
+	load_ok(e, "ops:\n  - set: {file: r.yaml, path: x.c, value: 2}\n");
+	forward_fails(e, "'r.yaml' is not valid YAML (line 1: a line break other than \\n or "
+	                 "\\r\\n (ops cannot edit it))");
+	t_write(e->root, "r.yaml", "x:\n  b: 1\xE2\x80\xA8  c: 2\n");
+	forward_fails(e, "'r.yaml' is not valid YAML (line 2: a line break other than");
 }
 
 /* ---- .env ---- */

@@ -285,6 +285,25 @@ fail:
 	return NULL;
 }
 
+/*
+ * The line of the first line break libyaml reads that the editor's lines
+ * (text.c) do not: a lone \r, NEL, U+2028, U+2029; 0 when there is none.
+ */
+static size_t yodd_break(const char *t, size_t len)
+{
+	size_t i, line = 1;
+	for (i = 0; i < len; i++) {
+		if (t[i] == '\n')
+			line++;
+		else if ((t[i] == '\r' && (i + 1 == len || t[i + 1] != '\n')) ||
+		         (i + 1 < len && !memcmp(t + i, "\xC2\x85", 2)) ||
+		         (i + 2 < len && (!memcmp(t + i, "\xE2\x80\xA8", 3) ||
+		                          !memcmp(t + i, "\xE2\x80\xA9", 3))))
+			return line;
+	}
+	return 0;
+}
+
 static int yparse(tdoc *d, const char *file, fr_buf *err)
 {
 	yscan y;
@@ -308,6 +327,10 @@ static int yparse(tdoc *d, const char *file, fr_buf *err)
 			y.cmap[k++] = i;
 	y.nchars = k;
 	started = 1;
+	if ((y.pline = yodd_break(d->t, d->len)) != 0) {
+		y.problem = "a line break other than \\n or \\r\\n (ops cannot edit it)";
+		goto done;
+	}
 	/* past the byte order mark: told the encoding, libyaml would read it as a character */
 	yaml_parser_set_input_string(&y.p, (const unsigned char *)d->t + y.base, d->len - y.base);
 	yaml_parser_set_encoding(&y.p, YAML_UTF8_ENCODING);
