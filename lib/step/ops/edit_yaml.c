@@ -286,21 +286,36 @@ fail:
 }
 
 /*
- * The line of the first line break libyaml reads that the editor's lines
- * (text.c) do not: a lone \r, NEL, U+2028, U+2029; 0 when there is none.
+ * The offset of the first line break at or after from that libyaml reads
+ * and the editor's lines (text.c) do not: a lone \r, NEL, U+2028, U+2029;
+ * len when there is none.
  */
-static size_t yodd_break(const char *t, size_t len)
+static size_t yodd_break(const char *t, size_t len, size_t from)
 {
-	size_t i, line = 1;
-	for (i = 0; i < len; i++) {
-		if (t[i] == '\n')
-			line++;
-		else if ((t[i] == '\r' && (i + 1 == len || t[i + 1] != '\n')) ||
-		         (i + 1 < len && !memcmp(t + i, "\xC2\x85", 2)) ||
-		         (i + 2 < len && (!memcmp(t + i, "\xE2\x80\xA8", 3) ||
-		                          !memcmp(t + i, "\xE2\x80\xA9", 3))))
-			return line;
-	}
+	size_t i;
+	for (i = from; i < len; i++)
+		if ((t[i] == '\r' && (i + 1 == len || t[i + 1] != '\n')) ||
+		    (i + 1 < len && !memcmp(t + i, "\xC2\x85", 2)) ||
+		    (i + 2 < len && (!memcmp(t + i, "\xE2\x80\xA8", 3) ||
+		                     !memcmp(t + i, "\xE2\x80\xA9", 3))))
+			return i;
+	return len;
+}
+
+/*
+ * 1 when byte p of d is inside a quoted scalar or key of n: a line break
+ * there folds nothing and no column after it counts, as the emitter writes
+ * such breaks in quoted values.
+ */
+static int yquoted_at(const tdoc *d, const tnode *n, size_t p)
+{
+	size_t i;
+	if (n->kind == T_SCALAR)
+		return p > n->start && p < n->end && strchr("'\"", d->t[n->start]);
+	for (i = 0; i < n->n; i++)
+		if ((n->kind == T_MAP && p > n->kstart[i] && p < n->kend[i] &&
+		     strchr("'\"", d->t[n->kstart[i]])) || yquoted_at(d, n->kids[i], p))
+			return 1;
 	return 0;
 }
 
@@ -327,10 +342,6 @@ static int yparse(tdoc *d, const char *file, fr_buf *err)
 			y.cmap[k++] = i;
 	y.nchars = k;
 	started = 1;
-	if ((y.pline = yodd_break(d->t, d->len)) != 0) {
-		y.problem = "a line break other than \\n or \\r\\n (ops cannot edit it)";
-		goto done;
-	}
 	/* past the byte order mark: told the encoding, libyaml would read it as a character */
 	yaml_parser_set_input_string(&y.p, (const unsigned char *)d->t + y.base, d->len - y.base);
 	yaml_parser_set_encoding(&y.p, YAML_UTF8_ENCODING);
@@ -356,6 +367,17 @@ static int yparse(tdoc *d, const char *file, fr_buf *err)
 			continue;
 		}
 		yaml_event_delete(&ev);
+	}
+	/* Other line breaks than \n and \r\n: only inside quotes (their columns are not ours). */
+	for (i = yodd_break(d->t, d->len, 0); i < d->len; i = yodd_break(d->t, d->len, i + 1)) {
+		if (d->root && yquoted_at(d, d->root, i))
+			continue;
+		y.problem = "a line break other than \\n or \\r\\n (ops cannot edit it)";
+		for (y.pline = 1, k = 0; k < i; k++)
+			y.pline += d->t[k] == '\n';
+		fr_tnode_free(d->root);
+		d->root = NULL;
+		goto done;
 	}
 	/* A document that is only an empty scalar ("---" alone) is no document. */
 	if (d->root && d->root->kind == T_SCALAR && d->root->empty) {
