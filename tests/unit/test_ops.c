@@ -568,6 +568,11 @@ static void test_yaml_fuzz_findings(void **state)
 	forward_fails(e, "cannot write the key 'a\nb' in 'n.yaml': a YAML key of more than 128 "
 	                 "bytes or with a line break");
 	assert_missing(e, "n.yaml");
+	/* a value in a flow collection is quoted when it holds its indicators */
+	roundtrip(e, "f.yaml", "tags: [x]\nm: {a: 1}\n",
+	          "ops:\n  - set: {file: f.yaml, path: tags.1, value: \"a, b]\"}\n"
+	          "  - set: {file: f.yaml, path: m.b, value: \"c: d}\"}\n",
+	          "tags: [x, 'a, b]']\nm: {a: 1, b: 'c: d}'}\n");
 	/* line breaks the editor's lines do not know are refused (corpus/edit/yaml-*-break) */
 	t_write(e->root, "r.yaml", "x:\r  b: 1\r");
 	load_ok(e, "ops:\n  - set: {file: r.yaml, path: x.c, value: 2}\n");

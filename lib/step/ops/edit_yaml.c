@@ -575,6 +575,37 @@ int fr_yinline_value(const json_t *v)
 	       !(json_is_array(v) && json_array_size(v));
 }
 
+/*
+ * 1 when raw text of a node can stand inside a flow collection as it is:
+ * quoted, a flow collection, or a plain scalar without the indicators
+ * that end one there (a plain "a, b" from a block would become two items).
+ */
+static int yflow_safe(const char *raw, size_t n)
+{
+	size_t i;
+	if (n && strchr("'\"[{", raw[0]))
+		return 1;
+	for (i = 0; i < n; i++)
+		if (strchr(",[]{}#", raw[i]) || (raw[i] == ':' && (i + 1 == n || raw[i + 1] == ' ')))
+			return 0;
+	return 1;
+}
+
+/* v as it is written inside a flow collection: the emitter told it is inside one. */
+static int yrender_flow(fr_buf *out, json_t *v, size_t unit)
+{
+	fr_buf b = FR_BUF_INIT;
+	json_t *wrap = json_array();
+	int rc = wrap && !json_array_append(wrap, v) ? fr_render_yaml(&b, wrap, 1, unit) : -1;
+	if (!rc && b.len >= 2 && b.ptr[0] == '[' && b.ptr[b.len - 1] == ']')
+		fr_buf_add(out, b.ptr + 1, b.len - 2);
+	else
+		rc = -1;
+	json_decref(wrap);
+	fr_buf_release(&b);
+	return rc;
+}
+
 int fr_ypiece(fr_buf *out, const tdoc *d, const piece *pc, size_t col, int where, int *block,
               size_t *bcol)
 {
@@ -584,7 +615,8 @@ int fr_ypiece(fr_buf *out, const tdoc *d, const piece *pc, size_t col, int where
 	*block = 0;
 	*bcol = where == YP_SEQ ? col + 2 : col + unit;
 	if (pc->raw && (where == YP_MAP ? 1 : !pc->raw_block) &&
-	    (where != YP_FLOW || !fr_has_newline(pc->raw, 0, pc->rawlen))) {
+	    (where != YP_FLOW || (!fr_has_newline(pc->raw, 0, pc->rawlen) &&
+	                          yflow_safe(pc->raw, pc->rawlen)))) {
 		/* later lines move by as much as the key moved */
 		size_t strip = col < pc->raw_base ? pc->raw_base - col : 0;
 		fr_add_spaces(&pre, col > pc->raw_base ? col - pc->raw_base : 0);
@@ -592,7 +624,9 @@ int fr_ypiece(fr_buf *out, const tdoc *d, const piece *pc, size_t col, int where
 		*block = pc->raw_block;
 		if (pc->raw_block)
 			*bcol = pc->raw_col + col - pc->raw_base;
-	} else if (where == YP_FLOW || fr_yinline_value(pc->v)) {
+	} else if (where == YP_FLOW) {
+		rc = yrender_flow(out, pc->v, unit);
+	} else if (fr_yinline_value(pc->v)) {
 		rc = fr_render_yaml(out, pc->v, 1, unit);
 	} else {
 		fr_buf txt = FR_BUF_INIT;
