@@ -573,6 +573,9 @@ static void test_yaml_fuzz_findings(void **state)
 	          "ops:\n  - set: {file: f.yaml, path: tags.1, value: \"a, b]\"}\n"
 	          "  - set: {file: f.yaml, path: m.b, value: \"c: d}\"}\n",
 	          "tags: [x, 'a, b]']\nm: {a: 1, b: 'c: d}'}\n");
+	roundtrip(e, "f.yaml", "m: {a: 1}\n",
+	          "ops:\n  - set: {file: f.yaml, path: \"m.a, b\", value: 2}\n",
+	          "m: {a: 1, 'a, b': 2}\n");
 	/* line breaks the editor's lines do not know are refused (corpus/edit/yaml-*-break) */
 	t_write(e->root, "r.yaml", "x:\r  b: 1\r");
 	load_ok(e, "ops:\n  - set: {file: r.yaml, path: x.c, value: 2}\n");

@@ -162,7 +162,8 @@ static int render_key(fr_buf *out, const tdoc *d, const char *key)
 		return out->oom ? -1 : 0;
 	}
 	k = json_string(key);
-	rc = k ? fr_render_yaml(out, k, 1, 2) : -1;
+	/* as inside a flow mapping, which is right in a block one too */
+	rc = k ? fr_render_yaml_flow(out, k, 2) : -1;
 	json_decref(k);
 	return rc;
 }

@@ -591,8 +591,7 @@ static int yflow_safe(const char *raw, size_t n)
 	return 1;
 }
 
-/* v as it is written inside a flow collection: the emitter told it is inside one. */
-static int yrender_flow(fr_buf *out, json_t *v, size_t unit)
+int fr_render_yaml_flow(fr_buf *out, json_t *v, size_t unit)
 {
 	fr_buf b = FR_BUF_INIT;
 	json_t *wrap = json_array();
@@ -625,7 +624,7 @@ int fr_ypiece(fr_buf *out, const tdoc *d, const piece *pc, size_t col, int where
 		if (pc->raw_block)
 			*bcol = pc->raw_col + col - pc->raw_base;
 	} else if (where == YP_FLOW) {
-		rc = yrender_flow(out, pc->v, unit);
+		rc = fr_render_yaml_flow(out, pc->v, unit);
 	} else if (fr_yinline_value(pc->v)) {
 		rc = fr_render_yaml(out, pc->v, 1, unit);
 	} else {
