@@ -298,10 +298,25 @@ static char *env_text(json_t *v)
 
 /* ---- the members of fr_ed_env --------------------------------------------- */
 
+/*
+ * 0 when the document is text; -1 with a message when it holds a NUL byte
+ * (old values are kept as strings for the undo: a NUL would cut one short).
+ */
+static int env_is_text(fr_edit *e)
+{
+	if (!memchr(e->t, '\0', e->len))
+		return 0;
+	fr_buf_printf(e->err, "'%s' holds a NUL byte (not a .env text file)", e->file);
+	return -1;
+}
+
 static int env_set_value(fr_edit *e, const char *key, json_t *value, int if_missing)
 {
-	char *ev = env_text(value);
+	char *ev;
 	int ret;
+	if (env_is_text(e))
+		return -1;
+	ev = env_text(value);
 	if (!ev) {
 		fr_buf_printf(e->err, "a value in '%s' must be a string, not a list or mapping",
 		              e->file);
@@ -315,11 +330,15 @@ static int env_set_value(fr_edit *e, const char *key, json_t *value, int if_miss
 
 static int env_remove(fr_edit *e, const char *key)
 {
+	if (env_is_text(e))
+		return -1;
 	return env_delete(e->t, e->len, e->file, key, e->out, &e->changed, e->undo, e->err);
 }
 
 static int env_rename_key(fr_edit *e, const char *from, const char *to, int if_missing)
 {
+	if (env_is_text(e))
+		return -1;
 	return env_rename(e->t, e->len, e->file, from, to, if_missing, e->out, &e->changed,
 	                  e->undo, e->err);
 }
