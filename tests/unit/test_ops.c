@@ -576,6 +576,10 @@ static void test_yaml_fuzz_findings(void **state)
 	roundtrip(e, "f.yaml", "m: {a: 1}\n",
 	          "ops:\n  - set: {file: f.yaml, path: \"m.a, b\", value: 2}\n",
 	          "m: {a: 1, 'a, b': 2}\n");
+	/* a key given twice is refused, as in JSON (corpus/edit/yaml-duplicate-key) */
+	t_write(e->root, "d.yaml", "port: 1\nport: 2\n");
+	load_ok(e, "ops:\n  - delete: {file: d.yaml, path: port}\n");
+	forward_fails(e, "'d.yaml' is not valid YAML (line 2: a key given twice");
 	/* line breaks the editor's lines do not know are refused (corpus/edit/yaml-*-break) */
 	t_write(e->root, "r.yaml", "x:\r  b: 1\r");
 	load_ok(e, "ops:\n  - set: {file: r.yaml, path: x.c, value: 2}\n");

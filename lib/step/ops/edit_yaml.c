@@ -166,6 +166,15 @@ static int yexplicit(const yscan *y, size_t ks)
 	return ks > 0 && y->t[ks - 1] == '?' && (ks == 1 || strchr(" \t\n{,", y->t[ks - 2]));
 }
 
+static int yhas_key(const tnode *n, const char *key)
+{
+	size_t i;
+	for (i = 0; i < n->n; i++)
+		if (!strcmp(n->keys[i], key))
+			return 1;
+	return 0;
+}
+
 static int ynext(yscan *y, yaml_event_t *ev)
 {
 	if (!yaml_parser_parse(&y->p, ev)) {
@@ -222,6 +231,14 @@ static tnode *ycollection(yscan *y, yaml_event_t *ev, tnode *n)
 				return NULL;
 			}
 			key = fr_strndup((const char *)k.data.scalar.value, k.data.scalar.length);
+			if (key && yhas_key(n, key)) {
+				/* as JSON's editor and ferry's own files: a remove would bring the other back */
+				y->problem = "a key given twice (ops cannot edit it)";
+				y->pline = k.start_mark.line + 1;
+				fr_free(key);
+				yaml_event_delete(&k);
+				return NULL;
+			}
 			yaml_event_delete(&k);
 			if (!key || ynext(y, &e)) {
 				fr_free(key);
