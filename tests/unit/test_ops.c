@@ -694,6 +694,15 @@ static void test_undo_after_later_change(void **state)
 	undo_ok(e, u);
 	assert_file(e, ".env", "# edited\nA=1\nC=4\n");
 	free(u);
+	/* an old value that is not UTF-8 comes back as its bytes (corpus/edit/env-not-utf8-value) */
+	t_write(e->root, ".env", "NAME=caf\xe9\n");
+	load_ok(e, "ops:\n  - env: {file: .env, key: NAME, value: x}\n");
+	forward_ok(e);
+	u = take_undo(e);
+	t_write(e->root, ".env", "NAME=x\nB=2\n");
+	undo_ok(e, u);
+	assert_file(e, ".env", "NAME=caf\xe9\nB=2\n");
+	free(u);
 }
 
 static void test_mode_kept(void **state)

@@ -25,7 +25,8 @@
  *    value back on the text as it is then, even after later changes to it.
  *    The entries are each editor's own (they are kept in the ops undo
  *    record, format 1: {"path", "old"|"absent", "insert"} for JSON and
- *    YAML, {"key", "raw"|"absent"} for .env).
+ *    YAML, {"key", "raw"|"raw_base64"|"absent"} for .env, raw_base64 for bytes
+ *    that are not UTF-8).
  */
 #ifndef FR_OPS_EDIT_H
 #define FR_OPS_EDIT_H

@@ -7,6 +7,7 @@
  */
 #include "edit_int.h"
 #include "../../util/alloc.h"
+#include "../../util/base64.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -128,14 +129,21 @@ static void env_quote(fr_buf *out, const char *v, const char *old, size_t oldlen
 
 static json_t *env_sem(const char *key, const char *raw, size_t rawlen)
 {
-	json_t *e = json_object();
+	json_t *e = json_object(), *r;
 	if (!e)
 		return NULL;
 	json_object_set_new(e, "key", json_string(key));
-	if (raw)
-		json_object_set_new(e, "raw", json_stringn(raw, rawlen));
-	else
+	if (!raw) {
 		json_object_set_new(e, "absent", json_true());
+	} else if ((r = json_stringn(raw, rawlen)) != NULL) {
+		json_object_set_new(e, "raw", r);
+	} else {
+		/* not UTF-8 (a Latin-1 value): its bytes, as the file's are kept */
+		fr_buf b = FR_BUF_INIT;
+		fr_base64_encode(&b, raw, rawlen);
+		json_object_set_new(e, "raw_base64", b.oom ? NULL : json_stringn(b.ptr, b.len));
+		fr_buf_release(&b);
+	}
 	return e;
 }
 
@@ -353,11 +361,22 @@ static int env_restore(fr_edit *e, const json_t *entry)
 
 	if (!key)
 		return fr_ed_restore_damaged(e);
-	if (json_is_true(json_object_get(entry, "absent")))
+	if (json_is_true(json_object_get(entry, "absent"))) {
 		ret = env_delete(e->t, e->len, e->file, key, e->out, &e->changed, e->undo, &why);
-	else
-		ret = env_set(e->t, e->len, e->file, key, json_is_string(r) ? json_string_value(r) : "",
-		              1, 0, e->out, &e->changed, e->undo, &why);
+	} else {
+		const json_t *r64 = json_object_get(entry, "raw_base64");
+		fr_buf raw = FR_BUF_INIT;
+		if (json_is_string(r64) && fr_base64_decode(&raw, json_string_value(r64))) {
+			fr_buf_release(&raw);
+			fr_buf_release(&why);
+			return fr_ed_restore_damaged(e);
+		}
+		if (!json_is_string(r64) && json_is_string(r))
+			fr_buf_puts(&raw, json_string_value(r));
+		ret = env_set(e->t, e->len, e->file, key, raw.ptr, 1, 0, e->out, &e->changed, e->undo,
+		              &why);
+		fr_buf_release(&raw);
+	}
 	if (ret)
 		fr_ed_restore_failed(e, key, why.ptr);
 	fr_buf_release(&why);
