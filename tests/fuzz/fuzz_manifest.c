@@ -57,6 +57,9 @@ static void add_rec(fr_reader *r, char *line)
 	 */
 	if (!utf8_ok(f[3]) || (arrow && !utf8_ok(arrow + 4)))
 		return;
+	/* the reader records a link with its target (check_link() has read it) */
+	if (strchr("lh", f[0][0]) && !arrow)
+		return;
 	check(fr_grow(&r->recs, &r->caprecs, r->nrecs + 1, sizeof *r->recs) == 0);
 	x = &r->recs[r->nrecs++];
 	memset(x, 0, sizeof *x);
