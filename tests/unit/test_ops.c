@@ -587,6 +587,8 @@ static void test_yaml_fuzz_findings(void **state)
 	                 "\\r\\n (ops cannot edit it))");
 	t_write(e->root, "r.yaml", "x:\n  b: 1\xE2\x80\xA8  c: 2\n");
 	forward_fails(e, "'r.yaml' is not valid YAML (line 2: a line break other than");
+	t_write(e->root, "r.yaml", "\xEF\xBB\xBF\xEF\xBB\xBF" "a: 1\n");
+	forward_fails(e, "'r.yaml' is not valid YAML (line 1: a byte order mark inside the text");
 }
 
 /* ---- .env ---- */

@@ -303,9 +303,10 @@ fail:
 }
 
 /*
- * The offset of the first line break at or after from that libyaml reads
- * and the editor's lines (text.c) do not: a lone \r, NEL, U+2028, U+2029;
- * len when there is none.
+ * The offset of the first character at or after from that libyaml reads
+ * and the editor's lines and columns (text.c) do not: a line break other
+ * than \n and \r\n (a lone \r, NEL, U+2028, U+2029), or a byte order mark
+ * after the first (which libyaml skips as a column); len when none.
  */
 static size_t yodd_break(const char *t, size_t len, size_t from)
 {
@@ -314,7 +315,8 @@ static size_t yodd_break(const char *t, size_t len, size_t from)
 		if ((t[i] == '\r' && (i + 1 == len || t[i + 1] != '\n')) ||
 		    (i + 1 < len && !memcmp(t + i, "\xC2\x85", 2)) ||
 		    (i + 2 < len && (!memcmp(t + i, "\xE2\x80\xA8", 3) ||
-		                     !memcmp(t + i, "\xE2\x80\xA9", 3))))
+		                     !memcmp(t + i, "\xE2\x80\xA9", 3) ||
+		                     (i > 0 && !memcmp(t + i, "\xEF\xBB\xBF", 3)))))
 			return i;
 	return len;
 }
@@ -385,11 +387,13 @@ static int yparse(tdoc *d, const char *file, fr_buf *err)
 		}
 		yaml_event_delete(&ev);
 	}
-	/* Other line breaks than \n and \r\n: only inside quotes (their columns are not ours). */
+	/* Other line breaks, marks after the first: only inside quotes (their columns are not ours). */
 	for (i = yodd_break(d->t, d->len, 0); i < d->len; i = yodd_break(d->t, d->len, i + 1)) {
 		if (d->root && yquoted_at(d, d->root, i))
 			continue;
-		y.problem = "a line break other than \\n or \\r\\n (ops cannot edit it)";
+		y.problem = (unsigned char)d->t[i] == 0xEF
+		                    ? "a byte order mark inside the text (ops cannot edit it)"
+		                    : "a line break other than \\n or \\r\\n (ops cannot edit it)";
 		for (y.pline = 1, k = 0; k < i; k++)
 			y.pline += d->t[k] == '\n';
 		fr_tnode_free(d->root);
