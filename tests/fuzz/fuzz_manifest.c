@@ -52,10 +52,13 @@ static void add_rec(fr_reader *r, char *line)
 	if (arrow)
 		*arrow = '\0';
 	/*
-	 * A SHA-256 is hex; a link target that is not UTF-8 is a known finding,
-	 * reported (docs/fuzzing.md): a finding quoting it has no message.
+	 * A SHA-256 is hex. Names and link targets that are not UTF-8 are a
+	 * known finding, reported (docs/fuzzing.md): a finding quoting such a
+	 * target has no message, and valid_utf8() lets through what JSON
+	 * refuses (overlong forms, surrogates, above U+10FFFF), so a finding
+	 * about such a name has no subject.
 	 */
-	if (!utf8_ok(f[3]) || (arrow && !utf8_ok(arrow + 4)))
+	if (!utf8_ok(f[3]) || !utf8_ok(p) || (arrow && !utf8_ok(arrow + 4)))
 		return;
 	/* the reader records a link with its target (check_link() has read it) */
 	if (strchr("lh", f[0][0]) && !arrow)

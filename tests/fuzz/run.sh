@@ -25,6 +25,8 @@ if [ -z "$targets" ]; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
+# config, catalog and ops write their input to a folder: in memory when there is one
+[ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] && export TMPDIR=/dev/shm
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 pass=0
