@@ -116,7 +116,9 @@ static int yaml_same(const fr_yaml *a, const fr_yaml *b)
 		/* as the editor reads scalars (YAML 1.2's core schema): 'y' and y are one */
 		json_t *x = fr_ed_yaml_value(a->scalar, a->plain);
 		json_t *y = fr_ed_yaml_value(b->scalar, b->plain);
-		int same = x && y && json_equal(x, y);
+		/* a value JSON cannot hold (1e4001): the same text, the same quoting */
+		int same = x && y ? json_equal(x, y)
+		                  : a->plain == b->plain && !strcmp(a->scalar, b->scalar);
 		json_decref(x);
 		json_decref(y);
 		return same;
