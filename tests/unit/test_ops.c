@@ -559,6 +559,10 @@ static void test_yaml_fuzz_findings(void **state)
 	          "\xEF\xBB\xBF" "a:\n  b: 1\n  c: 2\n");
 	/* the last item of a top-level list leaves the list, empty */
 	roundtrip(e, "l.yaml", "- 1\n", "ops:\n  - delete: {file: l.yaml, path: 0}\n", "[]\n");
+	/* an item whose value starts on the line below its dash goes with its dash */
+	roundtrip(e, "l.yaml", "-\n  a: 1\n- 3\n", "ops:\n  - delete: {file: l.yaml, path: 0}\n",
+	          "- 3\n");
+	roundtrip(e, "l.yaml", "-\n  1\n", "ops:\n  - delete: {file: l.yaml, path: 0}\n", "[]\n");
 	/* explicit keys are refused, not edited at the wrong place */
 	t_write(e->root, "x.yaml", "? a\n: 1\n");
 	load_ok(e, "ops:\n  - set: {file: x.yaml, path: b, value: 2}\n");

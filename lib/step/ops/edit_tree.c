@@ -185,6 +185,17 @@ static size_t ydash(const tdoc *d, size_t start)
 	size_t p = start;
 	while (p > 0 && (d->t[p - 1] == ' ' || d->t[p - 1] == '\t'))
 		p--;
+	if (p > 0 && d->t[p - 1] == '\n' && fr_blank_between(d->t, p, start)) {
+		/* "-" alone on the line before: the value starts below its dash */
+		size_t q = p - 1;
+		if (q > 0 && d->t[q - 1] == '\r')
+			q--;
+		while (q > 0 && (d->t[q - 1] == ' ' || d->t[q - 1] == '\t'))
+			q--;
+		if (q > 0 && d->t[q - 1] == '-' &&
+		    fr_blank_between(d->t, fr_line_start(d->t, q - 1), q - 1))
+			return q - 1;
+	}
 	return p > 0 && d->t[p - 1] == '-' ? p - 1 : (size_t)-1;
 }
 
@@ -450,7 +461,7 @@ static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_b
 	}
 	if (n->n == 1 && n->kind == T_SEQ) {
 		/* the last item of a top-level block list: the list stays, "[]" (not no document) */
-		return fr_text_splice(out, d->t, d->len, entry_start(d, n, 0), n->end, "[]", 2);
+		return fr_text_splice(out, d->t, d->len, n->start, n->end, "[]", 2);
 	}
 	a = entry_start(d, n, i);
 	if (fr_blank_between(d->t, fr_line_start(d->t, a), a)) {
