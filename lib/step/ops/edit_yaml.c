@@ -156,14 +156,22 @@ static size_t ytrim(yscan *y, size_t start, size_t end)
 }
 
 /*
- * 1 when the key at ks is an explicit one, "? key" (its '?' on the same
- * line): entries are found, indented and removed by their key's place.
+ * 1 when the key at ks is an explicit one, "? key" (or a '?' opening the
+ * line above it): entries are found, indented and removed by their key's
+ * place.
  */
 static int yexplicit(const yscan *y, size_t ks)
 {
-	while (ks > 0 && (y->t[ks - 1] == ' ' || y->t[ks - 1] == '\t'))
-		ks--;
-	return ks > 0 && y->t[ks - 1] == '?' && (ks == 1 || strchr(" \t\n{,", y->t[ks - 2]));
+	size_t p = ks;
+	int nl = 0;
+	while (p > 0 && (y->t[p - 1] == ' ' || y->t[p - 1] == '\t' || y->t[p - 1] == '\r' ||
+	                 y->t[p - 1] == '\n'))
+		nl |= y->t[--p] == '\n';
+	if (p == 0 || y->t[p - 1] != '?')
+		return 0;
+	if (nl) /* "?" alone, the key below it: the '?' opens its line */
+		return fr_blank_between(y->t, fr_line_start(y->t, p - 1), p - 1);
+	return p == 1 || strchr(" \t\n{,", y->t[p - 2]);
 }
 
 static int yhas_key(const tnode *n, const char *key)
