@@ -10,12 +10,13 @@
 #   make bench     the engine benchmarks (SQLite, dbmate, the no-op floors) on a
 #                  release build (build-rel/), printed as one table with targets
 #   make bench-backup, make bench-postgres: backups of 1 GiB; PostgreSQL
+#   make fuzz      every libFuzzer target (tests/fuzz, clang) for FUZZ_SECONDS each
 
 BUILD ?= build
 PACKAGES := meson ninja-build pkg-config gcc g++ jq libsqlite3-dev libyaml-dev libjansson-dev \
             libssl-dev libcmocka-dev libpq-dev libarchive-dev libzstd-dev zstd bats sqlite3 \
             valgrind postgresql-15
-.PHONY: all deps demo test crash-test sanitize valgrind bench bench-backup bench-postgres clean
+.PHONY: all deps demo test crash-test sanitize valgrind bench bench-backup bench-postgres fuzz clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -57,5 +58,14 @@ bench-backup: all
 bench-postgres: all
 	@bash bench/postgres.sh $(BUILD)
 
+# tests/fuzz/run.sh prints each target's executions, coverage and crashes;
+# it fails on a crash (its reproducer is in tests/fuzz/crashes/).
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	@sh tools/ensure-packages.sh clang
+	@[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false
+	ninja -C build-fuzz fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh build-fuzz
+
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -371,6 +371,11 @@ int fr_yaml_parse(fr_yaml **out, const char *path, const char *text, size_t len,
 	ctx c;
 	int r;
 	*out = NULL;
+	/* past a byte order mark: told the encoding, libyaml would read it as a character */
+	if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {
+		text += 3;
+		len -= 3;
+	}
 	memset(&c, 0, sizeof c);
 	c.path = path;
 	c.text = text;

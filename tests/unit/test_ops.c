@@ -529,6 +529,55 @@ static void test_yaml_refusals(void **state)
 	forward_fails(e, REL ":2: op 'set': 'bad.yaml' is not valid YAML (line");
 }
 
+/* What tests/fuzz/fuzz_edit.c found in the YAML editor (corpus/edit/yaml-*). */
+static void test_yaml_fuzz_findings(void **state)
+{
+	env *e = *state;
+	/* a byte order mark is no indentation */
+	roundtrip(e, "b.yaml", "\xEF\xBB\xBF" "a: 1\n",
+	          "ops:\n  - set: {file: b.yaml, path: b, value: 2}\n",
+	          "\xEF\xBB\xBF" "a: 1\nb: 2\n");
+	roundtrip(e, "b.yaml", "\xEF\xBB\xBF" "a:\n  b: 1\n",
+	          "ops:\n  - set: {file: b.yaml, path: a.c, value: 2}\n",
+	          "\xEF\xBB\xBF" "a:\n  b: 1\n  c: 2\n");
+	/* the last item of a top-level list leaves the list, empty */
+	roundtrip(e, "l.yaml", "- 1\n", "ops:\n  - delete: {file: l.yaml, path: 0}\n", "[]\n");
+	/* an item whose value starts on the line below its dash goes with its dash */
+	roundtrip(e, "l.yaml", "-\n  a: 1\n- 3\n", "ops:\n  - delete: {file: l.yaml, path: 0}\n",
+	          "- 3\n");
+	roundtrip(e, "l.yaml", "-\n  1\n", "ops:\n  - delete: {file: l.yaml, path: 0}\n", "[]\n");
+	/* explicit keys are refused, not edited at the wrong place */
+	t_write(e->root, "x.yaml", "? a\n: 1\n");
+	load_ok(e, "ops:\n  - set: {file: x.yaml, path: b, value: 2}\n");
+	forward_fails(e, "'x.yaml' is not valid YAML (line 1: a key written as '? key'");
+	/* and never written */
+	load_ok(e, "ops:\n  - set: {file: n.yaml, path: \"a\\nb\", value: 2}\n");
+	forward_fails(e, "cannot write the key 'a\nb' in 'n.yaml': a YAML key of more than 128 "
+	                 "bytes or with a line break");
+	assert_missing(e, "n.yaml");
+	/* a value in a flow collection is quoted when it holds its indicators */
+	roundtrip(e, "f.yaml", "tags: [x]\nm: {a: 1}\n",
+	          "ops:\n  - set: {file: f.yaml, path: tags.1, value: \"a, b]\"}\n"
+	          "  - set: {file: f.yaml, path: m.b, value: \"c: d}\"}\n",
+	          "tags: [x, 'a, b]']\nm: {a: 1, b: 'c: d}'}\n");
+	roundtrip(e, "f.yaml", "m: {a: 1}\n",
+	          "ops:\n  - set: {file: f.yaml, path: \"m.a, b\", value: 2}\n",
+	          "m: {a: 1, 'a, b': 2}\n");
+	/* a key given twice is refused, as in JSON (corpus/edit/yaml-duplicate-key) */
+	t_write(e->root, "d.yaml", "port: 1\nport: 2\n");
+	load_ok(e, "ops:\n  - delete: {file: d.yaml, path: port}\n");
+	forward_fails(e, "'d.yaml' is not valid YAML (line 2: a key given twice");
+	/* line breaks the editor's lines do not know are refused (corpus/edit/yaml-*-break) */
+	t_write(e->root, "r.yaml", "x:\r  b: 1\r");
+	load_ok(e, "ops:\n  - set: {file: r.yaml, path: x.c, value: 2}\n");
+	forward_fails(e, "'r.yaml' is not valid YAML (line 1: a line break other than \\n or "
+	                 "\\r\\n (ops cannot edit it))");
+	t_write(e->root, "r.yaml", "x:\n  b: 1\xE2\x80\xA8  c: 2\n");
+	forward_fails(e, "'r.yaml' is not valid YAML (line 2: a line break other than");
+	t_write(e->root, "r.yaml", "\xEF\xBB\xBF\xEF\xBB\xBF" "a: 1\n");
+	forward_fails(e, "'r.yaml' is not valid YAML (line 1: a byte order mark inside the text");
+}
+
 /* ---- .env ---- */
 
 #define DOTENV "# Settings\nexport DB_PATH=data/app.db   # old name\nNAME=\"my app\"\n\n" \
@@ -633,6 +682,15 @@ static void test_undo_after_later_change(void **state)
 	t_write(e->root, ".env", "# edited\nA=2\nB=3\nC=4\n");
 	undo_ok(e, u);
 	assert_file(e, ".env", "# edited\nA=1\nC=4\n");
+	free(u);
+	/* an old value that is not UTF-8 comes back as its bytes (corpus/edit/env-not-utf8-value) */
+	t_write(e->root, ".env", "NAME=caf\xe9\n");
+	load_ok(e, "ops:\n  - env: {file: .env, key: NAME, value: x}\n");
+	forward_ok(e);
+	u = take_undo(e);
+	t_write(e->root, ".env", "NAME=x\nB=2\n");
+	undo_ok(e, u);
+	assert_file(e, ".env", "NAME=caf\xe9\nB=2\n");
 	free(u);
 }
 
@@ -979,6 +1037,16 @@ static void test_load_errors(void **state)
 	load_fails(e, "ops:\n  - move: {from: a, to: a}\n",
 	           REL ":2: op 'move': 'from' and 'to' are the same");
 	load_fails(e, "ops: [\n", REL ":");
+	/*
+	 * a .env variable name is one the editor finds again: no line break, no
+	 * '@' (tests/fuzz/corpus/edit/env-*-key)
+	 */
+	load_fails(e, "ops:\n  - env: {file: .env, key: \"MY@VAR\", value: 1}\n",
+	           REL ":2: op 'env': 'MY@VAR' is not a variable name");
+	load_fails(e, "ops:\n  - set: {file: .env, path: \"A\\nB\", value: 1}\n",
+	           REL ":2: op 'set': 'A\nB' is not a variable name of '.env'");
+	load_fails(e, "ops:\n  - rename: {file: .env, from: A, to: \"B=C\"}\n",
+	           REL ":2: op 'rename': 'B=C' is not a variable name of '.env'");
 	/* every problem at once */
 	load_fails(e, "ops:\n  - set: {file: a.json}\n  - remove: {path: ../x}\n",
 	           REL ":2: op 'set' needs 'path'\n" REL ":2: op 'set' needs 'value'\n"
@@ -1120,6 +1188,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_yaml_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_yaml_fuzz_findings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_new_file_is_private, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_not_utf8, setup, teardown),

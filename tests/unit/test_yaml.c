@@ -123,6 +123,19 @@ static void test_root_kinds(void **state)
 	fr_buf_release(&err);
 }
 
+/* A UTF-8 byte order mark is no character of the first line (tests/fuzz, fuzz_edit). */
+static void test_byte_order_mark(void **state)
+{
+	fr_buf err = FR_BUF_INIT;
+	fr_yaml *y = parse("\xEF\xBB\xBF" "a: 1\nb:\n  c: 2\n", &err);
+	assert_int_equal(y->kind, FR_YAML_MAP);
+	assert_int_equal(y->n, 2);
+	assert_string_equal(fr_yaml_get(y, "a")->scalar, "1");
+	assert_int_equal(fr_yaml_get(y, "b")->line, 3);
+	fr_yaml_free(y);
+	fr_buf_release(&err);
+}
+
 static void test_syntax_errors(void **state)
 {
 	expect_error("a: [1, 2\nb: 3\n",
@@ -343,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_tree),
 		cmocka_unit_test(test_empty_documents),
 		cmocka_unit_test(test_root_kinds),
+		cmocka_unit_test(test_byte_order_mark),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_anchors_and_aliases),

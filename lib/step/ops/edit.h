@@ -25,7 +25,8 @@
  *    value back on the text as it is then, even after later changes to it.
  *    The entries are each editor's own (they are kept in the ops undo
  *    record, format 1: {"path", "old"|"absent", "insert"} for JSON and
- *    YAML, {"key", "raw"|"absent"} for .env).
+ *    YAML, {"key", "raw"|"raw_base64"|"absent"} for .env, raw_base64 for bytes
+ *    that are not UTF-8).
  */
 #ifndef FR_OPS_EDIT_H
 #define FR_OPS_EDIT_H
@@ -83,6 +84,12 @@ const fr_editor *fr_ed_named(const char *name);
 
 /* 1 when path is a key path: dot-separated, no empty part, at most ED_MAX_COMPS parts. */
 int fr_ed_keypath_ok(const char *path);
+
+/*
+ * 1 when name is a .env variable name the editor can find again: letters,
+ * digits, '_', '.', '-' (an assignment of any other name is not read back).
+ */
+int fr_ed_env_name_ok(const char *name);
 
 /*
  * YAML scalars as the YAML editor reads them, for the ops file to read its

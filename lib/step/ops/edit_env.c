@@ -7,6 +7,7 @@
  */
 #include "edit_int.h"
 #include "../../util/alloc.h"
+#include "../../util/base64.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -16,6 +17,20 @@
 typedef struct {
 	size_t ls, le, ks, ke, vs, ve;
 } envline;
+
+/* A character of a NAME, as env_line() reads one. */
+static int env_name_char(char c)
+{
+	return isalnum((unsigned char)c) || (c && strchr("_.-", c));
+}
+
+int fr_ed_env_name_ok(const char *name)
+{
+	const char *c;
+	for (c = name; *c && env_name_char(*c); c++)
+		;
+	return c > name && !*c;
+}
 
 /* Reads the line [ls, le) as "[export ]NAME=value [# comment]". 1 when it is one. */
 static int env_line(const char *t, size_t ls, size_t le, envline *e)
@@ -31,7 +46,7 @@ static int env_line(const char *t, size_t ls, size_t le, envline *e)
 	e->ls = ls;
 	e->le = le;
 	e->ks = p;
-	while (p < le && (isalnum((unsigned char)t[p]) || strchr("_.-", t[p])))
+	while (p < le && env_name_char(t[p]))
 		p++;
 	e->ke = p;
 	if (e->ke == e->ks)
@@ -114,14 +129,21 @@ static void env_quote(fr_buf *out, const char *v, const char *old, size_t oldlen
 
 static json_t *env_sem(const char *key, const char *raw, size_t rawlen)
 {
-	json_t *e = json_object();
+	json_t *e = json_object(), *r;
 	if (!e)
 		return NULL;
 	json_object_set_new(e, "key", json_string(key));
-	if (raw)
-		json_object_set_new(e, "raw", json_stringn(raw, rawlen));
-	else
+	if (!raw) {
 		json_object_set_new(e, "absent", json_true());
+	} else if ((r = json_stringn(raw, rawlen)) != NULL) {
+		json_object_set_new(e, "raw", r);
+	} else {
+		/* not UTF-8 (a Latin-1 value): its bytes, as the file's are kept */
+		fr_buf b = FR_BUF_INIT;
+		fr_base64_encode(&b, raw, rawlen);
+		json_object_set_new(e, "raw_base64", b.oom ? NULL : json_stringn(b.ptr, b.len));
+		fr_buf_release(&b);
+	}
 	return e;
 }
 
@@ -284,10 +306,25 @@ static char *env_text(json_t *v)
 
 /* ---- the members of fr_ed_env --------------------------------------------- */
 
+/*
+ * 0 when the document is text; -1 with a message when it holds a NUL byte
+ * (old values are kept as strings for the undo: a NUL would cut one short).
+ */
+static int env_is_text(fr_edit *e)
+{
+	if (!memchr(e->t, '\0', e->len))
+		return 0;
+	fr_buf_printf(e->err, "'%s' holds a NUL byte (not a .env text file)", e->file);
+	return -1;
+}
+
 static int env_set_value(fr_edit *e, const char *key, json_t *value, int if_missing)
 {
-	char *ev = env_text(value);
+	char *ev;
 	int ret;
+	if (env_is_text(e))
+		return -1;
+	ev = env_text(value);
 	if (!ev) {
 		fr_buf_printf(e->err, "a value in '%s' must be a string, not a list or mapping",
 		              e->file);
@@ -301,11 +338,15 @@ static int env_set_value(fr_edit *e, const char *key, json_t *value, int if_miss
 
 static int env_remove(fr_edit *e, const char *key)
 {
+	if (env_is_text(e))
+		return -1;
 	return env_delete(e->t, e->len, e->file, key, e->out, &e->changed, e->undo, e->err);
 }
 
 static int env_rename_key(fr_edit *e, const char *from, const char *to, int if_missing)
 {
+	if (env_is_text(e))
+		return -1;
 	return env_rename(e->t, e->len, e->file, from, to, if_missing, e->out, &e->changed,
 	                  e->undo, e->err);
 }
@@ -320,11 +361,22 @@ static int env_restore(fr_edit *e, const json_t *entry)
 
 	if (!key)
 		return fr_ed_restore_damaged(e);
-	if (json_is_true(json_object_get(entry, "absent")))
+	if (json_is_true(json_object_get(entry, "absent"))) {
 		ret = env_delete(e->t, e->len, e->file, key, e->out, &e->changed, e->undo, &why);
-	else
-		ret = env_set(e->t, e->len, e->file, key, json_is_string(r) ? json_string_value(r) : "",
-		              1, 0, e->out, &e->changed, e->undo, &why);
+	} else {
+		const json_t *r64 = json_object_get(entry, "raw_base64");
+		fr_buf raw = FR_BUF_INIT;
+		if (json_is_string(r64) && fr_base64_decode(&raw, json_string_value(r64))) {
+			fr_buf_release(&raw);
+			fr_buf_release(&why);
+			return fr_ed_restore_damaged(e);
+		}
+		if (!json_is_string(r64) && json_is_string(r))
+			fr_buf_puts(&raw, json_string_value(r));
+		ret = env_set(e->t, e->len, e->file, key, raw.ptr, 1, 0, e->out, &e->changed, e->undo,
+		              &why);
+		fr_buf_release(&raw);
+	}
 	if (ret)
 		fr_ed_restore_failed(e, key, why.ptr);
 	fr_buf_release(&why);

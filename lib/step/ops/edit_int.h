@@ -113,6 +113,8 @@ json_t *fr_ytree_value(const tdoc *d, const tnode *n, fr_buf *err);
  * (lines at column 0, unit spaces a level). No trailing newline.
  */
 int fr_render_yaml(fr_buf *out, json_t *v, int flow, size_t unit);
+/* v as it is written inside a flow collection (quoted where it must be there); 0 or -1. */
+int fr_render_yaml_flow(fr_buf *out, json_t *v, size_t unit);
 /* 1 when a value is written on its key's line in a YAML block context. */
 int fr_yinline_value(const json_t *v);
 /*

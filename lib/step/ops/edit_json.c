@@ -129,7 +129,7 @@ int fr_jtree_parse(tdoc *d, const char *file, fr_buf *err)
 		json_t *v;
 		jscan j = { text, len, 0, 0 };
 		size_t i = 0;
-		while (i < len && strchr(" \t\r\n", text[i]))
+		while (i < len && text[i] && strchr(" \t\r\n", text[i]))
 			i++;
 		if (i == len)
 			goto unit; /* empty: no document yet */

@@ -162,7 +162,8 @@ static int render_key(fr_buf *out, const tdoc *d, const char *key)
 		return out->oom ? -1 : 0;
 	}
 	k = json_string(key);
-	rc = k ? fr_render_yaml(out, k, 1, 2) : -1;
+	/* as inside a flow mapping, which is right in a block one too */
+	rc = k ? fr_render_yaml_flow(out, k, 2) : -1;
 	json_decref(k);
 	return rc;
 }
@@ -184,6 +185,17 @@ static size_t ydash(const tdoc *d, size_t start)
 	size_t p = start;
 	while (p > 0 && (d->t[p - 1] == ' ' || d->t[p - 1] == '\t'))
 		p--;
+	if (p > 0 && d->t[p - 1] == '\n' && fr_blank_between(d->t, p, start)) {
+		/* "-" alone on the line before: the value starts below its dash */
+		size_t q = p - 1;
+		if (q > 0 && d->t[q - 1] == '\r')
+			q--;
+		while (q > 0 && (d->t[q - 1] == ' ' || d->t[q - 1] == '\t'))
+			q--;
+		if (q > 0 && d->t[q - 1] == '-' &&
+		    fr_blank_between(d->t, fr_line_start(d->t, q - 1), q - 1))
+			return q - 1;
+	}
 	return p > 0 && d->t[p - 1] == '-' ? p - 1 : (size_t)-1;
 }
 
@@ -446,6 +458,10 @@ static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_b
 		rc = pc.v ? ed_replace(d, c->node[k - 2], c->idx[k - 2], n, &pc, out) : -1;
 		json_decref(pc.v);
 		return rc;
+	}
+	if (n->n == 1 && n->kind == T_SEQ) {
+		/* the last item of a top-level block list: the list stays, "[]" (not no document) */
+		return fr_text_splice(out, d->t, d->len, n->start, n->end, "[]", 2);
 	}
 	a = entry_start(d, n, i);
 	if (fr_blank_between(d->t, fr_line_start(d->t, a), a)) {
@@ -785,6 +801,51 @@ out:
 
 /* ---- the members of fr_ed_json and fr_ed_yaml ------------------------------ */
 
+/*
+ * 1 when libyaml's emitter writes key as a simple key. One of more than 128
+ * bytes or with a line break it writes as "? key", which the YAML editor
+ * refuses to edit (edit_yaml.c): set and rename refuse to write it.
+ */
+static int ykey_simple(const char *key)
+{
+	return strlen(key) <= 128 && !strpbrk(key, "\r\n") && !strstr(key, "\xC2\x85") &&
+	       !strstr(key, "\xE2\x80\xA8") && !strstr(key, "\xE2\x80\xA9");
+}
+
+/* The first key of value's mappings (at any depth) that is not simple, or NULL. */
+static const char *yvalue_key_refused(const json_t *value)
+{
+	const char *k, *bad;
+	const json_t *v;
+	size_t i;
+	json_object_foreach((json_t *)value, k, v)
+		if (!ykey_simple(k) || (bad = yvalue_key_refused(v)) != NULL)
+			return ykey_simple(k) ? bad : k;
+	json_array_foreach(value, i, v)
+		if ((bad = yvalue_key_refused(v)) != NULL)
+			return bad;
+	return NULL;
+}
+
+/* 0, or -1 with a message when a YAML edit would write a key the editor cannot read back. */
+static int ykeys_check(int fmt, fr_edit *e, char **comps, size_t n, const json_t *value)
+{
+	const char *bad = NULL;
+	size_t i;
+	if (fmt != FMT_YAML)
+		return 0;
+	for (i = 0; i < n && !bad; i++)
+		if (!ykey_simple(comps[i]))
+			bad = comps[i];
+	if (!bad && value)
+		bad = yvalue_key_refused(value);
+	if (!bad)
+		return 0;
+	fr_buf_printf(e->err, "cannot write the key '%.40s' in '%s': a YAML key of more than 128 "
+	              "bytes or with a line break", bad, e->file);
+	return -1;
+}
+
 /* set; insert: put the value before the list item at key rather than in its place. */
 static int tree_set_at(int fmt, fr_edit *e, const char *key, json_t *value, int if_missing,
                        int insert)
@@ -808,6 +869,15 @@ static int tree_set_at(int fmt, fr_edit *e, const char *key, json_t *value, int 
 
 int fr_tree_set(int fmt, fr_edit *e, const char *key, json_t *value, int if_missing)
 {
+	char **a;
+	size_t na;
+	int bad;
+	if (fr_split_keypath(key, &a, &na) == 0) {
+		bad = ykeys_check(fmt, e, a, na, value);
+		fr_free_comps(a, na);
+		if (bad)
+			return -1;
+	}
 	return tree_set_at(fmt, e, key, value, if_missing, 0);
 }
 
@@ -834,7 +904,7 @@ int fr_tree_rename(int fmt, fr_edit *e, const char *from, const char *to, int if
 
 	if (fr_split_keypath(from, &a, &na) || fr_split_keypath(to, &b, &nb))
 		fr_buf_printf(e->err, "not a key path: '%s'", to);
-	else
+	else if (ykeys_check(fmt, e, b, nb, NULL) == 0)
 		ret = tree_rename_comps(fmt, e->t, e->len, e->file, a, na, b, nb, if_missing, e->out,
 		                        &e->changed, e->undo, e->err);
 	fr_free_comps(a, na);

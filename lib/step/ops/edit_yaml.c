@@ -155,6 +155,34 @@ static size_t ytrim(yscan *y, size_t start, size_t end)
 	return end;
 }
 
+/*
+ * 1 when the key at ks is an explicit one, "? key" (or a '?' opening the
+ * line above it): entries are found, indented and removed by their key's
+ * place.
+ */
+static int yexplicit(const yscan *y, size_t ks)
+{
+	size_t p = ks;
+	int nl = 0;
+	while (p > 0 && (y->t[p - 1] == ' ' || y->t[p - 1] == '\t' || y->t[p - 1] == '\r' ||
+	                 y->t[p - 1] == '\n'))
+		nl |= y->t[--p] == '\n';
+	if (p == 0 || y->t[p - 1] != '?')
+		return 0;
+	if (nl) /* "?" alone, the key below it: the '?' opens its line */
+		return fr_blank_between(y->t, fr_line_start(y->t, p - 1), p - 1);
+	return p == 1 || strchr(" \t\n{,", y->t[p - 2]);
+}
+
+static int yhas_key(const tnode *n, const char *key)
+{
+	size_t i;
+	for (i = 0; i < n->n; i++)
+		if (!strcmp(n->keys[i], key))
+			return 1;
+	return 0;
+}
+
 static int ynext(yscan *y, yaml_event_t *ev)
 {
 	if (!yaml_parser_parse(&y->p, ev)) {
@@ -204,7 +232,21 @@ static tnode *ycollection(yscan *y, yaml_event_t *ev, tnode *n)
 			}
 			ks = ybyte(y, k.start_mark.index);
 			ke = ytrim(y, ks, ybyte(y, k.end_mark.index));
+			if (yexplicit(y, ks)) {
+				y->problem = "a key written as '? key' (ops cannot edit it)";
+				y->pline = k.start_mark.line + 1;
+				yaml_event_delete(&k);
+				return NULL;
+			}
 			key = fr_strndup((const char *)k.data.scalar.value, k.data.scalar.length);
+			if (key && yhas_key(n, key)) {
+				/* as JSON's editor and ferry's own files: a remove would bring the other back */
+				y->problem = "a key given twice (ops cannot edit it)";
+				y->pline = k.start_mark.line + 1;
+				fr_free(key);
+				yaml_event_delete(&k);
+				return NULL;
+			}
 			yaml_event_delete(&k);
 			if (!key || ynext(y, &e)) {
 				fr_free(key);
@@ -268,6 +310,42 @@ fail:
 	return NULL;
 }
 
+/*
+ * The offset of the first character at or after from that libyaml reads
+ * and the editor's lines and columns (text.c) do not: a line break other
+ * than \n and \r\n (a lone \r, NEL, U+2028, U+2029), or a byte order mark
+ * after the first (which libyaml skips as a column); len when none.
+ */
+static size_t yodd_break(const char *t, size_t len, size_t from)
+{
+	size_t i;
+	for (i = from; i < len; i++)
+		if ((t[i] == '\r' && (i + 1 == len || t[i + 1] != '\n')) ||
+		    (i + 1 < len && !memcmp(t + i, "\xC2\x85", 2)) ||
+		    (i + 2 < len && (!memcmp(t + i, "\xE2\x80\xA8", 3) ||
+		                     !memcmp(t + i, "\xE2\x80\xA9", 3) ||
+		                     (i > 0 && !memcmp(t + i, "\xEF\xBB\xBF", 3)))))
+			return i;
+	return len;
+}
+
+/*
+ * 1 when byte p of d is inside a quoted scalar or key of n: a line break
+ * there folds nothing and no column after it counts, as the emitter writes
+ * such breaks in quoted values.
+ */
+static int yquoted_at(const tdoc *d, const tnode *n, size_t p)
+{
+	size_t i;
+	if (n->kind == T_SCALAR)
+		return p > n->start && p < n->end && strchr("'\"", d->t[n->start]);
+	for (i = 0; i < n->n; i++)
+		if ((n->kind == T_MAP && p > n->kstart[i] && p < n->kend[i] &&
+		     strchr("'\"", d->t[n->kstart[i]])) || yquoted_at(d, n->kids[i], p))
+			return 1;
+	return 0;
+}
+
 static int yparse(tdoc *d, const char *file, fr_buf *err)
 {
 	yscan y;
@@ -291,7 +369,8 @@ static int yparse(tdoc *d, const char *file, fr_buf *err)
 			y.cmap[k++] = i;
 	y.nchars = k;
 	started = 1;
-	yaml_parser_set_input_string(&y.p, (const unsigned char *)d->t, d->len);
+	/* past the byte order mark: told the encoding, libyaml would read it as a character */
+	yaml_parser_set_input_string(&y.p, (const unsigned char *)d->t + y.base, d->len - y.base);
 	yaml_parser_set_encoding(&y.p, YAML_UTF8_ENCODING);
 	for (;;) {
 		if (ynext(&y, &ev))
@@ -315,6 +394,19 @@ static int yparse(tdoc *d, const char *file, fr_buf *err)
 			continue;
 		}
 		yaml_event_delete(&ev);
+	}
+	/* Other line breaks, marks after the first: only inside quotes (their columns are not ours). */
+	for (i = yodd_break(d->t, d->len, 0); i < d->len; i = yodd_break(d->t, d->len, i + 1)) {
+		if (d->root && yquoted_at(d, d->root, i))
+			continue;
+		y.problem = (unsigned char)d->t[i] == 0xEF
+		                    ? "a byte order mark inside the text (ops cannot edit it)"
+		                    : "a line break other than \\n or \\r\\n (ops cannot edit it)";
+		for (y.pline = 1, k = 0; k < i; k++)
+			y.pline += d->t[k] == '\n';
+		fr_tnode_free(d->root);
+		d->root = NULL;
+		goto done;
 	}
 	/* A document that is only an empty scalar ("---" alone) is no document. */
 	if (d->root && d->root->kind == T_SCALAR && d->root->empty) {
@@ -512,6 +604,36 @@ int fr_yinline_value(const json_t *v)
 	       !(json_is_array(v) && json_array_size(v));
 }
 
+/*
+ * 1 when raw text of a node can stand inside a flow collection as it is:
+ * quoted, a flow collection, or a plain scalar without the indicators
+ * that end one there (a plain "a, b" from a block would become two items).
+ */
+static int yflow_safe(const char *raw, size_t n)
+{
+	size_t i;
+	if (n && strchr("'\"[{", raw[0]))
+		return 1;
+	for (i = 0; i < n; i++)
+		if (strchr(",[]{}#", raw[i]) || (raw[i] == ':' && (i + 1 == n || raw[i + 1] == ' ')))
+			return 0;
+	return 1;
+}
+
+int fr_render_yaml_flow(fr_buf *out, json_t *v, size_t unit)
+{
+	fr_buf b = FR_BUF_INIT;
+	json_t *wrap = json_array();
+	int rc = wrap && !json_array_append(wrap, v) ? fr_render_yaml(&b, wrap, 1, unit) : -1;
+	if (!rc && b.len >= 2 && b.ptr[0] == '[' && b.ptr[b.len - 1] == ']')
+		fr_buf_add(out, b.ptr + 1, b.len - 2);
+	else
+		rc = -1;
+	json_decref(wrap);
+	fr_buf_release(&b);
+	return rc;
+}
+
 int fr_ypiece(fr_buf *out, const tdoc *d, const piece *pc, size_t col, int where, int *block,
               size_t *bcol)
 {
@@ -521,7 +643,8 @@ int fr_ypiece(fr_buf *out, const tdoc *d, const piece *pc, size_t col, int where
 	*block = 0;
 	*bcol = where == YP_SEQ ? col + 2 : col + unit;
 	if (pc->raw && (where == YP_MAP ? 1 : !pc->raw_block) &&
-	    (where != YP_FLOW || !fr_has_newline(pc->raw, 0, pc->rawlen))) {
+	    (where != YP_FLOW || (!fr_has_newline(pc->raw, 0, pc->rawlen) &&
+	                          yflow_safe(pc->raw, pc->rawlen)))) {
 		/* later lines move by as much as the key moved */
 		size_t strip = col < pc->raw_base ? pc->raw_base - col : 0;
 		fr_add_spaces(&pre, col > pc->raw_base ? col - pc->raw_base : 0);
@@ -529,7 +652,9 @@ int fr_ypiece(fr_buf *out, const tdoc *d, const piece *pc, size_t col, int where
 		*block = pc->raw_block;
 		if (pc->raw_block)
 			*bcol = pc->raw_col + col - pc->raw_base;
-	} else if (where == YP_FLOW || fr_yinline_value(pc->v)) {
+	} else if (where == YP_FLOW) {
+		rc = fr_render_yaml_flow(out, pc->v, unit);
+	} else if (fr_yinline_value(pc->v)) {
 		rc = fr_render_yaml(out, pc->v, 1, unit);
 	} else {
 		fr_buf txt = FR_BUF_INIT;

@@ -261,7 +261,7 @@ static void load_op(lctx *l, const fr_yaml *item, op *o)
 				o->to = s;
 		} else if (!strcmp(k, "key")) {
 			if ((o->key = arg_string(l, v, opn, k)) != NULL &&
-			    (!*o->key || strpbrk(o->key, "= \t\r\n#\"'")))
+			    !fr_ed_env_name_ok(o->key))
 				lerr(l, v->line, "op 'env': '%s' is not a variable name", o->key);
 		} else if (!strcmp(k, "value")) {
 			if (t == OP_ENV) {
@@ -286,10 +286,14 @@ static void load_op(lctx *l, const fr_yaml *item, op *o)
 	}
 	if (l->nerr == errs && (t == OP_SET || t == OP_DELETE || t == OP_RENAME) &&
 	    o->ed == &fr_ed_env) {
+		/* a name the editor would write but never find again (a newline cuts the line) */
 		const char *kp = t == OP_RENAME ? o->from : o->path;
-		if (kp && strpbrk(kp, "= \t#\"'"))
+		if (kp && !fr_ed_env_name_ok(kp))
 			lerr(l, item->line, "op '%s': '%s' is not a variable name of '%s'", opn, kp,
 			     o->file);
+		else if (t == OP_RENAME && o->to && !fr_ed_env_name_ok(o->to))
+			lerr(l, item->line, "op '%s': '%s' is not a variable name of '%s'", opn,
+			     o->to, o->file);
 	}
 	if (l->nerr == errs && (t == OP_MOVE || t == OP_COPY || t == OP_RENAME) && o->from &&
 	    o->to && !strcmp(o->from, o->to))

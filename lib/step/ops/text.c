@@ -27,9 +27,13 @@ int fr_all_in(const char *s, const char *set)
 
 size_t fr_line_start(const char *t, size_t off)
 {
-	while (off > 0 && t[off - 1] != '\n')
-		off--;
-	return off;
+	size_t ls = off;
+	while (ls > 0 && t[ls - 1] != '\n')
+		ls--;
+	/* the first line starts after a UTF-8 byte order mark: it is no indentation */
+	if (ls == 0 && off >= 3 && !memcmp(t, "\xEF\xBB\xBF", 3))
+		return 3;
+	return ls;
 }
 
 size_t fr_line_end(const char *t, size_t len, size_t off)

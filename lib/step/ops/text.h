@@ -17,7 +17,7 @@ const char *fr_base_name(const char *path);
 /* 1 when s is not empty and every byte of it is in set. */
 int fr_all_in(const char *s, const char *set);
 
-/* The offset of the first byte of the line holding off. */
+/* The offset of the first byte of the line holding off (after a UTF-8 byte order mark). */
 size_t fr_line_start(const char *t, size_t off);
 /* The offset of the '\n' ending the line of off, or len. */
 size_t fr_line_end(const char *t, size_t len, size_t off);
