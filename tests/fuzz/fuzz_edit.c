@@ -360,7 +360,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	default:
 		if (!last_is_index(key))
 			nothing_to_do(ed, file, &out, E_REMOVE, key, NULL, NULL);
-		nothing_to_do(ed, file, &out, E_SET_IF_MISSING, to, NULL, value);
+		/* to is there: setting it if missing has nothing to do (a string: .env takes one) */
+		{
+			json_t *probe = json_string("x");
+			check(probe != NULL);
+			nothing_to_do(ed, file, &out, E_SET_IF_MISSING, to, NULL, probe);
+			json_decref(probe);
+		}
 	}
 	/*
 	 * Blanks are no document yet: the edit made one, its undo leaves an
