@@ -177,6 +177,9 @@ static int env_set(const char *t, size_t len, const char *file, const char *key,
 			ret = 0;
 			goto done;
 		}
+		/* an empty value right before its " # comment": keep a blank between them */
+		if (nv.len && e->ve < e->le && t[e->ve] == '#')
+			fr_buf_putc(&nv, ' ');
 		if (fr_text_splice(out, t, len, e->vs, e->ve, nv.ptr, nv.len) ||
 		    json_array_append_new(sem, env_sem(key, t + e->vs, e->ve - e->vs)))
 			goto oom;

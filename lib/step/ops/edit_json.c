@@ -133,6 +133,11 @@ int fr_jtree_parse(tdoc *d, const char *file, fr_buf *err)
 			i++;
 		if (i == len)
 			goto unit; /* empty: no document yet */
+		if (memchr(text, '\0', len)) {
+			/* jansson stops at a NUL: what follows would be kept unread */
+			fr_buf_printf(err, "'%s' is not valid JSON (it holds a NUL byte)", file);
+			return -1;
+		}
 		v = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
 		if (!v) {
 			fr_buf_printf(err, "'%s' is not valid JSON (line %d: %s)", file, je.line, je.text);

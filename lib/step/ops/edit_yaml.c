@@ -171,7 +171,8 @@ static int yexplicit(const yscan *y, size_t ks)
 		return 0;
 	if (nl) /* "?" alone, the key below it: the '?' opens its line */
 		return fr_blank_between(y->t, fr_line_start(y->t, p - 1), p - 1);
-	return p == 1 || strchr(" \t\n{,", y->t[p - 2]);
+	return p == 1 || strchr(" \t\n{,", y->t[p - 2]) ||
+	       fr_blank_between(y->t, fr_line_start(y->t, p - 1), p - 1); /* after a mark */
 }
 
 static int yhas_key(const tnode *n, const char *key)
