@@ -45,6 +45,10 @@ for t in $targets; do
 	args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192
 	      -print_final_stats=1 -artifact_prefix="$crashes/$t-")
 	[ -f "$src/$t.dict" ] && args+=(-dict="$src/$t.dict")
+	# A seeded campaign is the same inputs in the same order: CI repeats one
+	# that passed (a run cut short by the time limit tries a prefix of them).
+	[ -n "${FUZZ_SEED:-}" ] && args+=(-seed="$FUZZ_SEED")
+	[ -n "${FUZZ_RUNS:-}" ] && args+=(-runs="$FUZZ_RUNS")
 	echo "== fuzz_$t: ${secs}s"
 	"$exe" "${args[@]}" "$work/corpus-$t" >"$log" 2>&1
 	rc=$?

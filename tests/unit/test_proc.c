@@ -324,6 +324,7 @@ static void test_group_dies_with_ferry(void **state)
 	free(pidtext);
 	free(pidfile);
 	t_rmrf(dir);
+	free(dir);
 }
 
 /* A group the journal could not write down never runs its program. */
@@ -347,6 +348,7 @@ static void test_unjournaled_never_runs(void **state)
 	fr_buf_release(&err);
 	free(mark);
 	t_rmrf(dir);
+	free(dir);
 }
 
 int main(void)
