@@ -40,6 +40,9 @@ for t in $targets; do
 		fail=$((fail + 1))
 		continue
 	fi
+	# A fresh copy of the seed corpus each time: what a run adds stays out of the next
+	# (a seeded run then tries exactly the inputs it tried on a fresh clone).
+	rm -rf "$work/corpus-$t"
 	mkdir -p "$work/corpus-$t"
 	[ -d "$src/corpus/$t" ] && cp -p "$src/corpus/$t"/* "$work/corpus-$t"/ 2>/dev/null
 	args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192
