@@ -1,6 +1,8 @@
 /* helpers.c - see helpers.h. */
 #include "helpers.h"
 
+#include <ferry.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,4 +125,31 @@ fr_record t_record(const char *id, const char *undo)
 	r.duration_ms = 17;
 	r.run_id = 5;
 	return r;
+}
+
+char *t_actions_shape(json_t *actions)
+{
+	static const char *const names[] = { "id", "hook", "version", "type" };
+	size_t i, k, n = 0;
+	json_t *a;
+	char *out = calloc(1, 8192);
+	json_array_foreach(actions, i, a) {
+		const char *id = NULL;
+		json_t *db = json_object_get(a, "database"), *tx = json_object_get(a, "transaction");
+		for (k = 0; k < sizeof names / sizeof *names && !id; k++)
+			id = json_string_value(json_object_get(a, names[k]));
+		n += (size_t)snprintf(out + n, 8192 - n, "%s %s %s %lld\n",
+		                      json_string_value(json_object_get(a, "kind")), id ? id : "-",
+		                      json_is_string(db) ? json_string_value(db) : "-",
+		                      json_is_integer(tx) ? (long long)json_integer_value(tx) : 0LL);
+	}
+	return out;
+}
+
+json_t *t_doc_of(char *text)
+{
+	json_t *j = json_loads(text, 0, NULL);
+	assert_non_null(j);
+	ferry_free(text);
+	return j;
 }

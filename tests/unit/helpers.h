@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "db/db.h"
 
@@ -33,5 +34,14 @@ void t_exec_ok(fr_db *db, const char *sql);
 int t_qbool(fr_db *db, const char *sql);
 /* A record with every field set (strings borrowed): applied, sql, from 0.1.x to 0.2.0. */
 fr_record t_record(const char *id, const char *undo);
+
+/*
+ * A plan's or a run's `actions` as "kind id database transaction" lines
+ * (id: the step, hook, version or backup type; "-" and 0 when none), to
+ * compare what was planned with what ran. malloc'd.
+ */
+char *t_actions_shape(json_t *actions);
+/* The JSON document text (a library document, freed here) parsed; fails the test if it is not. */
+json_t *t_doc_of(char *text);
 
 #endif

@@ -84,37 +84,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* "kind id database transaction" per action, one per line. */
-static char *shape(json_t *actions)
-{
-	size_t i, n = 0;
-	json_t *a;
-	char *out = calloc(1, 8192);
-	json_array_foreach(actions, i, a) {
-		const char *id = json_string_value(json_object_get(a, "id"));
-		json_t *db = json_object_get(a, "database"), *tx = json_object_get(a, "transaction");
-		if (!id)
-			id = json_string_value(json_object_get(a, "hook"));
-		if (!id)
-			id = json_string_value(json_object_get(a, "version"));
-		if (!id)
-			id = json_string_value(json_object_get(a, "type"));
-		n += (size_t)snprintf(out + n, 8192 - n, "%s %s %s %lld\n",
-		                      json_string_value(json_object_get(a, "kind")), id ? id : "-",
-		                      json_is_string(db) ? json_string_value(db) : "-",
-		                      json_is_integer(tx) ? (long long)json_integer_value(tx) : 0LL);
-	}
-	return out;
-}
-
-static json_t *doc_of(char *text)
-{
-	json_t *j = json_loads(text, 0, NULL);
-	assert_non_null(j);
-	ferry_free(text);
-	return j;
-}
-
 static int has_table(env *e, const char *db, const char *table)
 {
 	return t_sh("sqlite3 '%s/%s' \"SELECT name FROM sqlite_master WHERE name = '%s'\" | "
@@ -133,8 +102,8 @@ static void test_plan_equals_run_with_native_steps(void **state)
 	assert_int_equal(ferry_plan_step_count(p), 6);
 	assert_int_equal(ferry_plan_json(&text, p), 0);
 	ferry_plan_free(p);
-	pj = doc_of(text);
-	want = shape(json_object_get(pj, "actions"));
+	pj = t_doc_of(text);
+	want = t_actions_shape(json_object_get(pj, "actions"));
 	assert_string_equal(want,
 	                    "step 1.0.0/001_a.sql main 1\n"
 	                    "step 1.0.0/002_b.sql main 1\n"
@@ -149,8 +118,8 @@ static void test_plan_equals_run_with_native_steps(void **state)
 	                    "version 2.0.0 - 0\n");
 	assert_int_equal(ferry_up(e->f, NULL, &o), 0);
 	assert_int_equal(ferry_last_run(&text, e->f), 0);
-	rj = doc_of(text);
-	got = shape(json_object_get(rj, "actions"));
+	rj = t_doc_of(text);
+	got = t_actions_shape(json_object_get(rj, "actions"));
 	assert_string_equal(got, want);
 	/* What the list says happened, happened. */
 	assert_int_equal(e->forward, 2);
@@ -177,7 +146,7 @@ static void test_failing_native_step_runs_its_undo_plan(void **state)
 	assert_int_equal(ferry_up(e->f, NULL, &o), FERRY_EFAILED);
 	assert_non_null(strstr(ferry_errmsg(e->f), "the index server said no"));
 	assert_int_equal(ferry_last_run(&text, e->f), 0);
-	rj = doc_of(text);
+	rj = t_doc_of(text);
 	acts = json_object_get(rj, "actions");
 	for (i = 0; i < json_array_size(acts); i++)
 		if (!strcmp(json_string_value(json_object_get(json_array_get(acts, i), "status")),
@@ -189,8 +158,8 @@ static void test_failing_native_step_runs_its_undo_plan(void **state)
 	tail = json_array();
 	for (i = k + 1; i < json_array_size(acts); i++)
 		json_array_append(tail, json_array_get(acts, i));
-	ran = shape(tail);
-	planned = shape(json_object_get(rj, "undo_plan"));
+	ran = t_actions_shape(tail);
+	planned = t_actions_shape(json_object_get(rj, "undo_plan"));
 	assert_string_equal(ran, planned);
 	assert_string_equal(planned, "undo 2.0.0/001_c.sql main 1\ncommit - main 1\n");
 	assert_false(has_table(e, "main.db", "c"));

@@ -603,35 +603,6 @@ static void version_is(ferry *f, const char *want)
 	ferry_free(v);
 }
 
-/* "kind id database transaction" per action, one per line (as test_actions.c). */
-static char *shape(json_t *actions)
-{
-	size_t i, n = 0;
-	json_t *a;
-	char *out = calloc(1, 8192);
-	json_array_foreach(actions, i, a) {
-		const char *id = json_string_value(json_object_get(a, "id"));
-		json_t *db = json_object_get(a, "database"), *tx = json_object_get(a, "transaction");
-		if (!id)
-			id = json_string_value(json_object_get(a, "version"));
-		if (!id)
-			id = json_string_value(json_object_get(a, "type"));
-		n += (size_t)snprintf(out + n, 8192 - n, "%s %s %s %lld\n",
-		                      json_string_value(json_object_get(a, "kind")), id ? id : "-",
-		                      json_is_string(db) ? json_string_value(db) : "-",
-		                      json_is_integer(tx) ? (long long)json_integer_value(tx) : 0LL);
-	}
-	return out;
-}
-
-static json_t *doc_of(char *text)
-{
-	json_t *j = json_loads(text, 0, NULL);
-	assert_non_null(j);
-	ferry_free(text);
-	return j;
-}
-
 static void test_engine_up_down_verify(void **state)
 {
 	char *root = install(), *text = NULL, *want, *got;
@@ -646,8 +617,8 @@ static void test_engine_up_down_verify(void **state)
 	assert_int_equal(ferry_plan_step_count(p), 3);
 	assert_int_equal(ferry_plan_json(&text, p), 0);
 	ferry_plan_free(p);
-	pj = doc_of(text);
-	want = shape(json_object_get(pj, "actions"));
+	pj = t_doc_of(text);
+	want = t_actions_shape(json_object_get(pj, "actions"));
 	assert_string_equal(want, "step 1.0.0/001_a.sql main 1\n"
 	                          "commit - main 1\n"
 	                          "step 1.0.0/002_files.mock - 0\n"
@@ -656,8 +627,8 @@ static void test_engine_up_down_verify(void **state)
 	                          "version 1.0.0 - 0\n");
 	assert_int_equal(ferry_up(f, NULL, &o), 0);
 	assert_int_equal(ferry_last_run(&text, f), 0);
-	rj = doc_of(text);
-	got = shape(json_object_get(rj, "actions"));
+	rj = t_doc_of(text);
+	got = t_actions_shape(json_object_get(rj, "actions"));
 	assert_string_equal(got, want);
 	assert_true(has(root, "data/one.txt") && has(root, "data/sub/two.txt"));
 	assert_true(has_table(root, "a") && has_table(root, "b"));
@@ -682,7 +653,7 @@ static void test_engine_up_down_verify(void **state)
 	assert_int_equal(ferry_up(f, NULL, &o), 0);
 	json_decref(rj);
 	assert_int_equal(ferry_last_run(&text, f), 0);
-	rj = doc_of(text);
+	rj = t_doc_of(text);
 	st = json_array_get(json_object_get(rj, "steps"), 1);
 	assert_string_equal(json_string_value(json_object_get(st, "id")), "1.0.0/002_files.mock");
 	assert_string_equal(json_string_value(json_object_get(st, "status")), "skipped");
@@ -722,7 +693,7 @@ static void test_engine_failing_up_undoes_itself(void **state)
 	version_is(f, "1.0.0");
 	/* after the failing action: exactly the plan of its rollback */
 	assert_int_equal(ferry_last_run(&text, f), 0);
-	rj = doc_of(text);
+	rj = t_doc_of(text);
 	acts = json_object_get(rj, "actions");
 	for (i = 0; i < json_array_size(acts); i++)
 		if (!strcmp(json_string_value(json_object_get(json_array_get(acts, i), "status")),
@@ -733,8 +704,8 @@ static void test_engine_failing_up_undoes_itself(void **state)
 	tail = json_array();
 	for (i = k + 1; i < json_array_size(acts); i++)
 		json_array_append(tail, json_array_get(acts, i));
-	ran = shape(tail);
-	planned = shape(json_object_get(rj, "undo_plan"));
+	ran = t_actions_shape(tail);
+	planned = t_actions_shape(json_object_get(rj, "undo_plan"));
 	assert_string_equal(ran, planned);
 	assert_string_equal(planned, "undo 2.0.0/002_three.mock - 0\n"
 	                             "undo 2.0.0/001_c.sql main 1\n"
@@ -787,7 +758,7 @@ static void test_engine_rehearsal(void **state)
 		fail_msg("rehearsal: %s", ferry_errmsg(f));
 	/* the mock step ran (on the copy: the real installation is untouched) */
 	assert_int_equal(ferry_last_run(&text, f), 0);
-	rj = doc_of(text);
+	rj = t_doc_of(text);
 	assert_true(json_is_true(json_object_get(rj, "rehearsal")));
 	st = json_array_get(json_object_get(rj, "steps"), 1);
 	assert_string_equal(json_string_value(json_object_get(st, "id")), "1.0.0/002_files.mock");
