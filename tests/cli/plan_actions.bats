@@ -257,3 +257,16 @@ YAML
 	[ "$(main_tables)" = "a" ]
 	[ "$(ferry version)" = 1.0.0 ]
 }
+
+@test "actions: the plan names the applied steps that drifted, as up then refuses them" {
+	step 0.0.0 1.0.0 001_a "CREATE TABLE a (x, y);" "DROP TABLE a;"
+	run --separate-stderr ferry --json plan
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -r '.drift | length')" = 1 ]
+	[[ "$(echo "$output" | jq -r '.drift[0]')" == "1.0.0/001_a.sql: changed since it was applied"* ]]
+	BEFORE=$(dump)
+	run ferry up
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"1.0.0/001_a.sql: changed since it was applied"* ]]
+	[ "$(dump)" = "$BEFORE" ]
+}
