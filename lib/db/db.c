@@ -241,6 +241,16 @@ void fr_db_close(fr_db *db)
 		db->drv->close(db);
 }
 
+int fr_db_query(fr_db *db, const char *sql, const fr_val *params, size_t nparams,
+                fr_db_row_fn row, void *arg, fr_buf *err)
+{
+	if (!db->drv->query) {
+		fr_buf_printf(err, "database driver '%s' runs no queries", db->drv->name);
+		return -1;
+	}
+	return db->drv->query(db, sql, params, nparams, row, arg, err);
+}
+
 int fr_db_files(const fr_dbconf *c, char ***out, size_t *n, fr_buf *err)
 {
 	const fr_db_driver *drv = fr_db_driver_find(c->driver);

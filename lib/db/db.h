@@ -58,6 +58,26 @@ typedef struct {
 void fr_records_free(fr_record *r, size_t n);
 
 /*
+ * A value of a query's parameter or result column (query() below). Text is
+ * NUL-terminated; p and len are valid only during the row callback.
+ */
+typedef enum { FR_VAL_NULL, FR_VAL_INT, FR_VAL_REAL, FR_VAL_TEXT, FR_VAL_BLOB } fr_val_type;
+typedef struct {
+	fr_val_type type;
+	int64_t i;          /* FR_VAL_INT (a boolean is 0 or 1) */
+	double r;           /* FR_VAL_REAL */
+	const char *p;      /* FR_VAL_TEXT, FR_VAL_BLOB */
+	size_t len;
+	/* Result columns only: */
+	const char *name;   /* the column's name */
+	const char *decl;   /* SQLite: the declared type, or NULL; PostgreSQL: NULL */
+	unsigned type_oid;  /* PostgreSQL: the type's OID; SQLite: 0 */
+} fr_val;
+
+/* Called for each row of a query with its ncols values; non-zero stops the query with it. */
+typedef int (*fr_db_row_fn)(void *arg, const fr_val *cols, size_t ncols);
+
+/*
  * What a driver can do, asked with fr_db_can(). Each bit comes with the
  * members it names: a driver sets the bit if and only if it provides them
  * (fr_db_open refuses a driver where the two disagree).
@@ -161,6 +181,19 @@ typedef struct fr_db_driver {
 	 * false or NULL, -1 when there is no row. Must provide.
 	 */
 	int (*query_bool)(fr_db *db, const char *sql, int *out, fr_buf *err);
+
+	/*
+	 * Optional (NULL: the driver runs no queries; fr_db_query says so).
+	 * Runs one statement with nparams parameters, written $1, $2, ... in
+	 * sql for every driver, and calls row() for each result row. Integers
+	 * (and PostgreSQL booleans) come as FR_VAL_INT, floating point as
+	 * FR_VAL_REAL, bytes (SQLite blobs, PostgreSQL bytea) as FR_VAL_BLOB,
+	 * everything else as text in the server's own form. Returns 0, the
+	 * non-zero return of row(), or -1 with a message in err. Inside an
+	 * open transaction it runs in it; outside, on its own.
+	 */
+	int (*query)(fr_db *db, const char *sql, const fr_val *params, size_t nparams,
+	             fr_db_row_fn row, void *arg, fr_buf *err);
 
 	/*
 	 * Must provide, all three. All records in order of application; none
@@ -309,6 +342,10 @@ const char *fr_db_where(const fr_dbconf *c);
 /* Opens conf's database with its driver; refuses a driver fr_db_driver_check faults. */
 int fr_db_open(fr_db **out, const fr_dbconf *conf, fr_buf *err);
 void fr_db_close(fr_db *db);
+
+/* db->drv->query, or -1 with "database driver 'X' runs no queries" when it has none. */
+int fr_db_query(fr_db *db, const char *sql, const fr_val *params, size_t nparams,
+                fr_db_row_fn row, void *arg, fr_buf *err);
 
 /* conf made again from url (its driver and location): a rehearsal's clone. */
 int fr_db_repoint(fr_dbconf *c, const char *url, const char *root, fr_buf *err);

@@ -87,6 +87,7 @@
 #define PG_FLOAT4OID 700
 #define PG_FLOAT8OID 701
 #define PG_NUMERICOID 1700
+#define PG_BYTEAOID 17
 
 #define PG_COLUMNS \
 	"id, seq, checksum, kind, from_version, to_version, status, undo, " \
@@ -172,6 +173,8 @@ static struct {
 	__typeof__(PQntuples) *PQntuples;
 	__typeof__(PQnfields) *PQnfields;
 	__typeof__(PQftype) *PQftype;
+	__typeof__(PQfname) *PQfname;
+	__typeof__(PQunescapeBytea) *PQunescapeBytea;
 	__typeof__(PQcmdStatus) *PQcmdStatus;
 	__typeof__(PQconninfoParse) *PQconninfoParse;
 	__typeof__(PQconninfoFree) *PQconninfoFree;
@@ -197,7 +200,7 @@ static const fr_dl_sym pq_syms[] = {
 	FR_DL_SYM(P, PQexecParams), FR_DL_SYM(P, PQprepare), FR_DL_SYM(P, PQexecPrepared),
 	FR_DL_SYM(P, PQresultStatus), FR_DL_SYM(P, PQresultErrorField), FR_DL_SYM(P, PQclear),
 	FR_DL_SYM(P, PQgetvalue), FR_DL_SYM(P, PQgetisnull), FR_DL_SYM(P, PQgetlength),
-	FR_DL_SYM(P, PQntuples), FR_DL_SYM(P, PQnfields), FR_DL_SYM(P, PQftype),
+	FR_DL_SYM(P, PQntuples), FR_DL_SYM(P, PQnfields), FR_DL_SYM(P, PQfname), FR_DL_SYM(P, PQunescapeBytea), FR_DL_SYM(P, PQftype),
 	FR_DL_SYM(P, PQcmdStatus), FR_DL_SYM(P, PQconninfoParse), FR_DL_SYM(P, PQconninfoFree),
 	FR_DL_SYM(P, PQfreemem), FR_DL_SYM(P, PQsendQuery), FR_DL_SYM(P, PQgetResult),
 	FR_DL_SYM(P, PQconsumeInput), FR_DL_SYM(P, PQisBusy), FR_DL_SYM(P, PQsocket),
@@ -1293,6 +1296,142 @@ static int pg_query_bool(fr_db *db, const char *sql, int *out, fr_buf *err)
 	}
 done:
 	P.PQclear(r);
+	pg_sync_tx(d);
+	return ret;
+}
+
+/*
+ * One statement with parameters through the extended protocol: numbers
+ * and text are sent as text, bytes in binary; results come as text and
+ * are typed from the column's OID.
+ */
+static int pg_query_rows(fr_db *db, const char *sql, const fr_val *params, size_t nparams,
+                         fr_db_row_fn row, void *arg, fr_buf *err)
+{
+	pg_db *d = (pg_db *)db;
+	PGresult *r = NULL;
+	const char **vals = NULL;
+	int *lens = NULL, *fmts = NULL;
+	char (*num)[32] = NULL;
+	fr_val *cols = NULL;
+	unsigned char **bytes = NULL; /* each bytea column's value in this row */
+	int ret = -1, nf = 0, nt, i, j;
+	size_t k;
+
+	if (nparams > 65535) {
+		fr_buf_puts(err, "too many query parameters");
+		return -1;
+	}
+	if ((!db->in_tx && pg_ensure(d, err)) || pg_flush(d, err))
+		return -1;
+	pg_forget_settings(d, sql);
+	if (nparams && (!(vals = fr_calloc(nparams, sizeof *vals)) ||
+	                !(lens = fr_calloc(nparams, sizeof *lens)) ||
+	                !(fmts = fr_calloc(nparams, sizeof *fmts)) ||
+	                !(num = fr_calloc(nparams, sizeof *num)))) {
+		err->oom = 1;
+		goto done;
+	}
+	for (k = 0; k < nparams; k++) {
+		const fr_val *v = &params[k];
+		switch (v->type) {
+		case FR_VAL_NULL:
+			break;
+		case FR_VAL_INT:
+			snprintf(num[k], sizeof num[k], "%lld", (long long)v->i);
+			vals[k] = num[k];
+			break;
+		case FR_VAL_REAL:
+			snprintf(num[k], sizeof num[k], "%.17g", v->r);
+			vals[k] = num[k];
+			break;
+		case FR_VAL_TEXT:
+			vals[k] = v->p;
+			break;
+		case FR_VAL_BLOB:
+			vals[k] = v->p;
+			lens[k] = (int)v->len;
+			fmts[k] = 1;
+			break;
+		}
+	}
+	r = P.PQexecParams(d->c, sql, (int)nparams, NULL, vals, lens, fmts, 0);
+	if (!pg_ok(r)) {
+		pg_put_error(d, r, err);
+		goto done;
+	}
+	ret = 0;
+	if (P.PQresultStatus(r) != PGRES_TUPLES_OK)
+		goto done;
+	nf = P.PQnfields(r);
+	nt = P.PQntuples(r);
+	if (nf > 0 && (!(cols = fr_calloc((size_t)nf, sizeof *cols)) ||
+	               !(bytes = fr_calloc((size_t)nf, sizeof *bytes)))) {
+		err->oom = 1;
+		ret = -1;
+		goto done;
+	}
+	for (j = 0; j < nf; j++) {
+		cols[j].name = P.PQfname(r, j);
+		cols[j].type_oid = (unsigned)P.PQftype(r, j);
+	}
+	for (i = 0; i < nt && ret == 0; i++) {
+		for (j = 0; j < nf; j++) {
+			fr_val *v = &cols[j];
+			const char *t = P.PQgetvalue(r, i, j);
+			v->p = NULL;
+			v->len = 0;
+			if (P.PQgetisnull(r, i, j)) {
+				v->type = FR_VAL_NULL;
+				continue;
+			}
+			switch (v->type_oid) {
+			case PG_BOOLOID:
+				v->type = FR_VAL_INT;
+				v->i = t[0] == 't';
+				break;
+			case PG_INT2OID:
+			case PG_INT4OID:
+			case PG_INT8OID:
+			case PG_OIDOID:
+				v->type = FR_VAL_INT;
+				v->i = strtoll(t, NULL, 10);
+				break;
+			case PG_FLOAT4OID:
+			case PG_FLOAT8OID:
+				v->type = FR_VAL_REAL;
+				v->r = strtod(t, NULL);
+				break;
+			case PG_BYTEAOID:
+				P.PQfreemem(bytes[j]);
+				bytes[j] = P.PQunescapeBytea((const unsigned char *)t, &v->len);
+				if (!bytes[j]) {
+					err->oom = 1;
+					ret = -1;
+					goto done;
+				}
+				v->type = FR_VAL_BLOB;
+				v->p = (const char *)bytes[j];
+				break;
+			default:
+				v->type = FR_VAL_TEXT;
+				v->p = t;
+				v->len = (size_t)P.PQgetlength(r, i, j);
+				break;
+			}
+		}
+		ret = row(arg, cols, (size_t)nf);
+	}
+done:
+	for (j = 0; bytes && j < nf; j++)
+		P.PQfreemem(bytes[j]);
+	fr_free(bytes);
+	P.PQclear(r);
+	fr_free(cols);
+	fr_free(vals);
+	fr_free(lens);
+	fr_free(fmts);
+	fr_free(num);
 	pg_sync_tx(d);
 	return ret;
 }
@@ -2459,6 +2598,7 @@ const fr_db_driver fr_db_postgres = {
 	.rollback = pg_rollback,
 	.exec = pg_exec,
 	.query_bool = pg_query_bool,
+	.query = pg_query_rows,
 	.record_read = pg_record_read,
 	.record_put = pg_record_put,
 	.record_delete = pg_record_delete,

@@ -327,6 +327,133 @@ done:
 	return ret;
 }
 
+/* Binds query parameters, written $1, $2, ... (SQLite takes "$1" as a parameter's name). */
+static int sq_bind(sq_db *d, sqlite3_stmt *st, const fr_val *params, size_t n, fr_buf *err)
+{
+	char name[24];
+	size_t i;
+	int at, rc = SQLITE_OK;
+	if ((size_t)sqlite3_bind_parameter_count(st) != n) {
+		fr_buf_printf(err, "the query takes %d parameters, %zu were given",
+		              sqlite3_bind_parameter_count(st), n);
+		return -1;
+	}
+	for (i = 0; i < n && rc == SQLITE_OK; i++) {
+		snprintf(name, sizeof name, "$%zu", i + 1);
+		at = sqlite3_bind_parameter_index(st, name);
+		if (at == 0) {
+			fr_buf_printf(err, "the query has no parameter %s", name);
+			return -1;
+		}
+		switch (params[i].type) {
+		case FR_VAL_NULL:
+			rc = sqlite3_bind_null(st, at);
+			break;
+		case FR_VAL_INT:
+			rc = sqlite3_bind_int64(st, at, params[i].i);
+			break;
+		case FR_VAL_REAL:
+			rc = sqlite3_bind_double(st, at, params[i].r);
+			break;
+		case FR_VAL_TEXT:
+			rc = sqlite3_bind_text64(st, at, params[i].p, params[i].len, SQLITE_STATIC,
+			                         SQLITE_UTF8);
+			break;
+		case FR_VAL_BLOB:
+			rc = sqlite3_bind_blob64(st, at, params[i].p, params[i].len, SQLITE_STATIC);
+			break;
+		}
+	}
+	if (rc != SQLITE_OK) {
+		d->errcode = rc;
+		fr_buf_puts(err, sqlite3_errmsg(d->h));
+		return -1;
+	}
+	return 0;
+}
+
+static int sq_query(fr_db *db, const char *sql, const fr_val *params, size_t nparams,
+                    fr_db_row_fn row, void *arg, fr_buf *err)
+{
+	sq_db *d = (sq_db *)db;
+	sqlite3_stmt *st = NULL;
+	const char *tail = NULL;
+	fr_val *cols = NULL;
+	int rc, ret = -1, n = 0, i;
+
+	rc = sqlite3_prepare_v2(d->h, sql, -1, &st, &tail);
+	if (rc != SQLITE_OK)
+		goto fail;
+	if (!st) {
+		fr_buf_puts(err, "empty query");
+		goto done;
+	}
+	if (tail && *sq_skip(tail)) {
+		fr_buf_puts(err, "expected one query, found more statements after it");
+		goto done;
+	}
+	if (sq_bind(d, st, params, nparams, err))
+		goto done;
+	n = sqlite3_column_count(st);
+	if (n > 0 && !(cols = fr_calloc((size_t)n, sizeof *cols))) {
+		err->oom = 1;
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		cols[i].name = sqlite3_column_name(st, i);
+		cols[i].decl = sqlite3_column_decltype(st, i);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (i = 0; i < n; i++) {
+			fr_val *v = &cols[i];
+			v->p = NULL;
+			v->len = 0;
+			switch (sqlite3_column_type(st, i)) {
+			case SQLITE_NULL:
+				v->type = FR_VAL_NULL;
+				break;
+			case SQLITE_INTEGER:
+				v->type = FR_VAL_INT;
+				v->i = sqlite3_column_int64(st, i);
+				break;
+			case SQLITE_FLOAT:
+				v->type = FR_VAL_REAL;
+				v->r = sqlite3_column_double(st, i);
+				break;
+			case SQLITE_BLOB:
+				v->type = FR_VAL_BLOB;
+				v->p = sqlite3_column_blob(st, i);
+				v->len = (size_t)sqlite3_column_bytes(st, i);
+				if (!v->p)
+					v->p = "";
+				break;
+			default:
+				v->type = FR_VAL_TEXT;
+				v->p = (const char *)sqlite3_column_text(st, i);
+				v->len = (size_t)sqlite3_column_bytes(st, i);
+				if (!v->p)
+					v->p = "";
+				break;
+			}
+		}
+		if ((ret = row(arg, cols, (size_t)n)) != 0)
+			goto done;
+	}
+	ret = -1;
+	if (rc != SQLITE_DONE)
+		goto fail;
+	ret = 0;
+	goto done;
+fail:
+	d->errcode = sqlite3_extended_errcode(d->h);
+	fr_buf_puts(err, sqlite3_errmsg(d->h));
+done:
+	fr_free(cols);
+	sqlite3_finalize(st);
+	sq_sync_tx(d);
+	return ret;
+}
+
 /* *yes = 1 when ferry_steps exists; trusts the per-connection cache when set. */
 static int sq_table_exists(sq_db *d, int *yes, fr_buf *err)
 {
@@ -883,6 +1010,7 @@ const fr_db_driver fr_db_sqlite = {
 	.rollback = sq_rollback,
 	.exec = sq_exec,
 	.query_bool = sq_query_bool,
+	.query = sq_query,
 	.record_read = sq_record_read,
 	.record_put = sq_record_put,
 	.record_delete = sq_record_delete,

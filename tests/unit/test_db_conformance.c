@@ -5,7 +5,7 @@
  * mock of mock_db.c. Each driver brings a dialect (the statements that mean
  * the same in its language, and the capabilities it claims); the cases are
  * the interface's promises in db.h: transactions, exec errors and their
- * offsets, the query_bool truth table, the record's order and round trip,
+ * offsets, the query_bool truth table, query() with typed values, the record's order and round trip,
  * capabilities against members, urls, exists/prepare/writable/
  * script_value/describe, snapshot/restore, and clone/drop_clone for the
  * drivers that clone (PostgreSQL, the mock).
@@ -38,6 +38,7 @@ typedef struct {
 	const char *q_true, *q_false, *q_null, *q_none; /* the truth table */
 	const char *reset;               /* run first (outside a transaction) */
 	unsigned caps;                   /* the FR_DB_CAP_* the driver claims */
+	const char *q_table;             /* a table of every value type; NULL: no query() */
 } dialect;
 
 static const dialect dialects[] = {
@@ -46,17 +47,19 @@ static const dialect dialects[] = {
 	  "SELECT count(*) FROM sqlite_master WHERE name = 'b'",
 	  "SELECT count(*) FROM sqlite_master WHERE name = 'ferry_steps'",
 	  "INSERT INTO nope VALUES (1)", "SELECT 1", "SELECT 0", "SELECT NULL",
-	  "SELECT 1 WHERE 0", "", FR_DB_CAP_SNAPSHOT | FR_DB_CAP_FILES },
+	  "SELECT 1 WHERE 0", "", FR_DB_CAP_SNAPSHOT | FR_DB_CAP_FILES,
+	  "CREATE TABLE q (i INTEGER, r REAL, s TEXT, b BLOB, n TEXT)" },
 	{ "postgres", "CREATE TABLE a (x int)", "CREATE TABLE b (x int)",
 	  "SELECT to_regclass('a') IS NOT NULL", "SELECT to_regclass('b') IS NOT NULL",
 	  "SELECT to_regclass('ferry.ferry_steps') IS NOT NULL",
 	  "INSERT INTO nope VALUES (1)", "SELECT true", "SELECT false", "SELECT NULL",
 	  "SELECT 1 WHERE false",
-	  "DROP SCHEMA IF EXISTS ferry CASCADE; DROP TABLE IF EXISTS a, b",
+	  "DROP SCHEMA IF EXISTS ferry CASCADE; DROP TABLE IF EXISTS a, b, q",
 	  FR_DB_CAP_SESSION_LOCK | FR_DB_CAP_SHARED_VERSION | FR_DB_CAP_LOCK_TIMEOUT |
-	  FR_DB_CAP_SNAPSHOT | FR_DB_CAP_CLONE },
+	  FR_DB_CAP_SNAPSHOT | FR_DB_CAP_CLONE,
+	  "CREATE TABLE q (i bigint, r double precision, s text, b bytea, n text)" },
 	{ "mock", "CREATE a", "CREATE b", "EXISTS a", "EXISTS b", "EXISTS ferry_steps", "FAIL",
-	  "TRUE", "FALSE", "NULL", "NONE", "", FR_DB_CAP_SNAPSHOT | FR_DB_CAP_CLONE },
+	  "TRUE", "FALSE", "NULL", "NONE", "", FR_DB_CAP_SNAPSHOT | FR_DB_CAP_CLONE, NULL },
 };
 
 typedef struct {
@@ -1009,10 +1012,99 @@ static void test_rehearse_through_mock(void **state)
 	free(root);
 }
 
+/* What test_query's row callback saw. */
+typedef struct {
+	int rows, stop_at;
+	fr_val v[5];
+	char text[32], blob[8], name[8];
+} seen_rows;
+
+static int see_row(void *arg, const fr_val *cols, size_t n)
+{
+	seen_rows *s = arg;
+	assert_int_equal(n, 5);
+	memcpy(s->v, cols, sizeof s->v);
+	if (cols[2].type == FR_VAL_TEXT)
+		snprintf(s->text, sizeof s->text, "%s", cols[2].p);
+	if (cols[3].type == FR_VAL_BLOB && cols[3].len <= sizeof s->blob)
+		memcpy(s->blob, cols[3].p, cols[3].len);
+	snprintf(s->name, sizeof s->name, "%s", cols[1].name);
+	return ++s->rows == s->stop_at ? 7 : 0;
+}
+
+/*
+ * query(): $N parameters of every type in, every type back as it went in
+ * (64-bit integers exact, bytes with a NUL in them), column names, a row
+ * callback that stops, a parameter count that does not match, inside a
+ * transaction that is rolled back. A driver without it is refused by
+ * fr_db_query with a message.
+ */
+static void test_query(void **state)
+{
+	env *e = *state;
+	fr_db *db = open_db(e);
+	const char *ins = "INSERT INTO q VALUES ($1, $2, $3, $4, $5)";
+	const char *sel = "SELECT i, r, s, b, n FROM q WHERE i >= $1 ORDER BY i";
+	fr_val p[5] = { { .type = FR_VAL_INT, .i = 9007199254740993LL },
+	                { .type = FR_VAL_REAL, .r = 1.5 },
+	                { .type = FR_VAL_TEXT, .p = "h\xc3\xa9llo", .len = 6 },
+	                { .type = FR_VAL_BLOB, .p = "a\0b", .len = 3 },
+	                { .type = FR_VAL_NULL } };
+	fr_val from = { .type = FR_VAL_INT, .i = 0 };
+	seen_rows s = { 0 };
+
+	if (!e->d->q_table) {
+		assert_int_equal(fr_db_query(db, "SELECT 1", NULL, 0, see_row, &s, &e->err), -1);
+		assert_non_null(strstr(e->err.ptr, "runs no queries"));
+		return;
+	}
+	t_exec_ok(db, e->d->q_table);
+	assert_int_equal(fr_db_query(db, ins, p, 5, see_row, &s, &e->err), 0);
+	assert_int_equal(s.rows, 0);
+	p[0].i = -5;
+	assert_int_equal(fr_db_query(db, ins, p, 5, see_row, &s, &e->err), 0);
+	assert_int_equal(fr_db_query(db, sel, &from, 1, see_row, &s, &e->err), 0);
+	assert_int_equal(s.rows, 1);
+	assert_int_equal(s.v[0].type, FR_VAL_INT);
+	assert_true(s.v[0].i == 9007199254740993LL);
+	assert_int_equal(s.v[1].type, FR_VAL_REAL);
+	assert_true(s.v[1].r == 1.5);
+	assert_string_equal(s.name, "r");
+	assert_int_equal(s.v[2].type, FR_VAL_TEXT);
+	assert_string_equal(s.text, "h\xc3\xa9llo");
+	assert_int_equal(s.v[3].type, FR_VAL_BLOB);
+	assert_int_equal(s.v[3].len, 3);
+	assert_memory_equal(s.blob, "a\0b", 3);
+	assert_int_equal(s.v[4].type, FR_VAL_NULL);
+	/* Both rows; the callback's non-zero return stops the query with it. */
+	from.i = -100;
+	s.rows = 0;
+	s.stop_at = 1;
+	assert_int_equal(fr_db_query(db, sel, &from, 1, see_row, &s, &e->err), 7);
+	assert_int_equal(s.rows, 1);
+	assert_true(s.v[0].i == -5);
+	/* A parameter count that does not match is an error, not a guess. */
+	assert_int_equal(fr_db_query(db, sel, NULL, 0, see_row, &s, &e->err), -1);
+	assert_true(e->err.len > 0);
+	fr_buf_reset(&e->err);
+	/* Inside a transaction; a rollback takes the row back. */
+	assert_int_equal(db->drv->begin(db, &e->err), 0);
+	p[0].i = 1;
+	assert_int_equal(fr_db_query(db, ins, p, 5, see_row, &s, &e->err), 0);
+	assert_int_equal(db->drv->rollback(db, &e->err), 0);
+	s.rows = 0;
+	s.stop_at = 0;
+	assert_int_equal(fr_db_query(db, sel, &from, 1, see_row, &s, &e->err), 0);
+	assert_int_equal(s.rows, 2);
+	/* One statement only. */
+	assert_int_equal(fr_db_query(db, "SELECT 1; SELECT 2", NULL, 0, see_row, &s, &e->err),
+	                 -1);
+}
+
 #define CASE(drv, fn) { #drv ": " #fn, fn, setup_##drv, teardown, NULL }
 #define DRIVER_CASES(drv)                                                   \
 	CASE(drv, test_transactions), CASE(drv, test_exec_errors),          \
-	CASE(drv, test_query_bool), CASE(drv, test_records),                \
+	CASE(drv, test_query_bool), CASE(drv, test_query), CASE(drv, test_records),                \
 	CASE(drv, test_record_table_rollback),                              \
 	CASE(drv, test_caps_and_members), CASE(drv, test_urls),             \
 	CASE(drv, test_location), CASE(drv, test_snapshot)
