@@ -172,6 +172,10 @@ struct fr_step {
 	char checksum[FR_CHECKSUM_LEN + 1]; /* "" until computed */
 	int loaded;    /* load() has run */
 	void *priv;    /* the kind's parsed form */
+	/* A step of another tool's folder (lib/layout/): NULL for ferry's own layout. */
+	const char *layout;   /* the layout's name: "dbmate", "goose", ... */
+	char *tool_version;   /* the tool's id of the migration, as its history table writes it */
+	char *tool_name;      /* the migration's name or description, as the tool writes it */
 };
 
 /* The kind that claims filename, or NULL. */

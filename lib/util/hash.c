@@ -27,6 +27,7 @@ static struct {
 	__typeof__(EVP_DigestUpdate) *EVP_DigestUpdate;
 	__typeof__(EVP_DigestFinal_ex) *EVP_DigestFinal_ex;
 	__typeof__(EVP_sha256) *EVP_sha256;
+	__typeof__(EVP_sha384) *EVP_sha384;
 	__typeof__(EVP_Digest) *EVP_Digest;
 } C;
 
@@ -34,6 +35,7 @@ static const fr_dl_sym syms[] = {
 	FR_DL_SYM(C, EVP_MD_CTX_new), FR_DL_SYM(C, EVP_MD_CTX_free),
 	FR_DL_SYM(C, EVP_DigestInit_ex), FR_DL_SYM(C, EVP_DigestUpdate),
 	FR_DL_SYM(C, EVP_DigestFinal_ex), FR_DL_SYM(C, EVP_sha256), FR_DL_SYM(C, EVP_Digest),
+	FR_DL_SYM(C, EVP_sha384),
 	{ NULL, NULL }
 };
 
@@ -113,6 +115,16 @@ int fr_sha256_hex(const void *data, size_t len, char out[65])
 	if (!ready() || !C.EVP_Digest(data, len, md, &mdlen, C.EVP_sha256(), NULL))
 		return -1;
 	hex(md, mdlen, out);
+	return 0;
+}
+
+int fr_sha384(const void *data, size_t len, unsigned char out[48])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	if (!ready() || !C.EVP_Digest(data, len, md, &mdlen, C.EVP_sha384(), NULL) || mdlen != 48)
+		return -1;
+	memcpy(out, md, 48);
 	return 0;
 }
 

@@ -19,6 +19,9 @@ int fr_checksum_file(const char *path, char out[FR_CHECKSUM_LEN + 1]);
 /* Plain hex SHA-256 of data, no normalisation (for backups and manifests). */
 int fr_sha256_hex(const void *data, size_t len, char out[65]);
 
+/* The SHA-384 of data, 48 bytes (sqlx's migration checksum, lib/history/sqlx.c). 0 or -1. */
+int fr_sha384(const void *data, size_t len, unsigned char out[48]);
+
 /*
  * A streaming SHA-256 (backups hash archives as they stream). new gives
  * NULL when libcrypto cannot be loaded (fr_crypto_error() says why) or

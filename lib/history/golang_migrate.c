@@ -1,0 +1,130 @@
+/*
+ * golang_migrate.c - golang-migrate's schema_migrations: a single row, the
+ * current version and whether it is dirty (a migration that failed half
+ * way). Every migration of the folder up to that version counts as
+ * applied: read() gives it as the watermark (fr_history.upto), and the
+ * version itself as failed when dirty.
+ *
+ * golang-migrate (github.com/golang-migrate/migrate, commit 18966c7, v4):
+ *   database/sqlite3/sqlite3.go  ensureVersionTable (the table and a unique
+ *     index), SetVersion: DELETE every row, then INSERT (version, dirty)
+ *     unless the version is nil (-1) and clean
+ *   database/postgres/postgres.go  ensureVersionTable, SetVersion (TRUNCATE,
+ *     then INSERT), Version; the table in current_schema()
+ *   migrate.go  runMigrations: SetVersion(target, dirty=true), run the body,
+ *     SetVersion(target, false); a down's target is the version before, or
+ *     nil (the table emptied) below the first
+ * ferry writes the last SetVersion only: inside the step's transaction the
+ * dirty row between the two would never be seen.
+ */
+#include "history.h"
+
+#include "../util/alloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* database/sqlite3/sqlite3.go, ensureVersionTable. */
+#define DDL_SQLITE "\n\tCREATE TABLE IF NOT EXISTS schema_migrations (version uint64,dirty bool);\n" \
+	"  CREATE UNIQUE INDEX IF NOT EXISTS version_unique ON schema_migrations (version);\n  "
+/* database/postgres/postgres.go, ensureVersionTable (schema: current_schema()). */
+#define DDL_PG "CREATE TABLE IF NOT EXISTS \"schema_migrations\" " \
+	"(version bigint not null primary key, dirty boolean not null)"
+
+typedef struct {
+	fr_history *h;
+	fr_buf *err;
+} reader;
+
+/* golang-migrate's schema_migrations has a `dirty` column; dbmate's has not. */
+static int gm_present(fr_db *db, int *yes, fr_buf *err)
+{
+	int dirty = 0;
+	if (fr_history_table_exists(db, "schema_migrations", yes, err))
+		return -1;
+	if (*yes && fr_history_has_column(db, "schema_migrations", "dirty", &dirty, err))
+		return -1;
+	*yes = *yes && dirty;
+	return 0;
+}
+
+static int gm_row(void *arg, const fr_val *cols, size_t n)
+{
+	reader *r = arg;
+	if (n < 2 || cols[0].type == FR_VAL_NULL || r->h->upto)
+		return 0;
+	if (!(r->h->upto = fr_history_text(&cols[0]))) {
+		r->err->oom = 1;
+		return -1;
+	}
+	r->h->upto_failed = fr_history_bool(&cols[1]);
+	return 0;
+}
+
+static int gm_read(fr_db *db, fr_history *out, fr_buf *err)
+{
+	reader r = { out, err };
+	int yes;
+	fr_history_clear(out);
+	if (gm_present(db, &yes, err))
+		return -1;
+	if (!yes)
+		return 0;
+	/* database/postgres/postgres.go, Version. */
+	if (fr_db_query(db, "SELECT version, dirty FROM \"schema_migrations\" LIMIT 1", NULL, 0,
+	                gm_row, &r, err))
+		return -1;
+	/* Nil version kept dirty (a failed down of the first migration): -1 is no version. */
+	if (out->upto && !strcmp(out->upto, "-1") && !out->upto_failed)
+		FR_FREE(out->upto);
+	return 0;
+}
+
+/* SetVersion(version, false); version NULL is nil: the table emptied. */
+static int set_version(fr_db *db, const char *version, fr_buf *err)
+{
+	fr_val p[2] = { { .type = FR_VAL_INT }, { .type = FR_VAL_INT, .i = 0 } };
+	char *end;
+	int pg = fr_history_is_pg(db);
+	if (version) {
+		p[0].i = strtoll(version, &end, 10);
+		if (!*version || *end) {
+			fr_buf_printf(err, "golang-migrate version '%s' is not an integer", version);
+			return -1;
+		}
+	}
+	if (db->drv->exec(db, pg ? DDL_PG : DDL_SQLITE, NULL, err))
+		return -1;
+	if (fr_history_run(db, pg ? "TRUNCATE \"schema_migrations\""
+	                          : "DELETE FROM schema_migrations", NULL, 0, err))
+		return -1;
+	if (!version)
+		return 0;
+	return fr_history_run(db, "INSERT INTO schema_migrations (version, dirty) VALUES ($1, $2)",
+	                      p, 2, err);
+}
+
+static int gm_record(fr_db *db, const fr_history_entry *e, fr_buf *err)
+{
+	return set_version(db, e->version, err);
+}
+
+static int gm_unrecord(fr_db *db, const fr_history_entry *e, fr_buf *err)
+{
+	return set_version(db, e->prev_version, err);
+}
+
+static int gm_checksum(const char *text, size_t len, fr_buf *out, fr_buf *err)
+{
+	return 0;
+}
+
+const fr_history_tool fr_history_golang_migrate = {
+	.name = "golang-migrate",
+	.table = "schema_migrations",
+	.present = gm_present,
+	.read = gm_read,
+	.record = gm_record,
+	.unrecord = gm_unrecord,
+	.checksum = gm_checksum,
+};
