@@ -14,8 +14,8 @@
 
 #include <string.h>
 
-/* pkg/driver/sqlite/sqlite.go, CreateMigrationsTable. */
-#define DDL_SQLITE "create table if not exists schema_migrations " \
+/* pkg/driver/sqlite/sqlite.go, CreateMigrationsTable (the name quoted by quoteIdentifier). */
+#define DDL_SQLITE "create table if not exists \"schema_migrations\" " \
 	"(version varchar(128) primary key)"
 /* pkg/driver/postgres/postgres.go, CreateMigrationsTable: in current_schema(). */
 #define DDL_PG "create table if not exists schema_migrations (version varchar primary key)"
