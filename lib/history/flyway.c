@@ -198,7 +198,7 @@ static int rank_row(void *arg, const fr_val *cols, size_t n)
 	return 0;
 }
 
-/* AbbreviationUtils: a description past 200 characters ends "...", a script past 1000 starts so. */
+/* AbbreviationUtils: a description past 200 characters ends "...", a longer script starts so. */
 static int abbreviate(fr_buf *b, const char *s, size_t max, int tail)
 {
 	size_t n = strlen(s);

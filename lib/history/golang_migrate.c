@@ -25,7 +25,8 @@
 #include <string.h>
 
 /* database/sqlite3/sqlite3.go, ensureVersionTable. */
-#define DDL_SQLITE "\n\tCREATE TABLE IF NOT EXISTS schema_migrations (version uint64,dirty bool);\n" \
+#define DDL_SQLITE "\n\tCREATE TABLE IF NOT EXISTS schema_migrations " \
+	"(version uint64,dirty bool);\n" \
 	"  CREATE UNIQUE INDEX IF NOT EXISTS version_unique ON schema_migrations (version);\n  "
 /* database/postgres/postgres.go, ensureVersionTable (schema: current_schema()). */
 #define DDL_PG "CREATE TABLE IF NOT EXISTS \"schema_migrations\" " \
