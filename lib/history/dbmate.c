@@ -63,8 +63,12 @@ static int dm_read(fr_db *db, fr_history *out, fr_buf *err)
 	if (!yes)
 		return 0;
 	/* pkg/driver/sqlite/sqlite.go, SelectMigrations. */
-	return fr_db_query(db, "select version from schema_migrations order by version desc",
-	                   NULL, 0, dm_row, &r, err) ? -1 : 0;
+	if (fr_db_query(db, "select version from schema_migrations order by version desc",
+	                NULL, 0, dm_row, &r, err)) {
+		fr_history_clear(out);
+		return -1;
+	}
+	return 0;
 }
 
 static int dm_record(fr_db *db, const fr_history_entry *e, fr_buf *err)

@@ -59,8 +59,12 @@ static int ds_read(fr_db *db, fr_history *out, fr_buf *err)
 	if (!yes)
 		return 0;
 	/* migration_harness.rs, applied_migrations: the versions, newest first. */
-	return fr_db_query(db, "SELECT version FROM __diesel_schema_migrations "
-	                   "ORDER BY version DESC", NULL, 0, ds_row, &r, err) ? -1 : 0;
+	if (fr_db_query(db, "SELECT version FROM __diesel_schema_migrations "
+	                "ORDER BY version DESC", NULL, 0, ds_row, &r, err)) {
+		fr_history_clear(out);
+		return -1;
+	}
+	return 0;
 }
 
 static int ds_record(fr_db *db, const fr_history_entry *e, fr_buf *err)

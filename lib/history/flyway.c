@@ -187,6 +187,8 @@ static int fw_read(fr_db *db, fr_history *out, fr_buf *err)
 	                 "\"success\" FROM \"flyway_schema_history\" "
 	                 "ORDER BY \"installed_rank\" DESC", NULL, 0, fw_row, &r, err);
 	fr_history_clear(&r.seen);
+	if (rc)
+		fr_history_clear(out);
 	return rc ? -1 : 0;
 }
 

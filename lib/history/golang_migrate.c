@@ -73,10 +73,15 @@ static int gm_read(fr_db *db, fr_history *out, fr_buf *err)
 		return 0;
 	/* database/postgres/postgres.go, Version. */
 	if (fr_db_query(db, "SELECT version, dirty FROM \"schema_migrations\" LIMIT 1", NULL, 0,
-	                gm_row, &r, err))
+	                gm_row, &r, err)) {
+		fr_history_clear(out);
 		return -1;
-	/* Nil version kept dirty (a failed down of the first migration): -1 is no version. */
-	if (out->upto && !strcmp(out->upto, "-1") && !out->upto_failed)
+	}
+	/*
+	 * The nil version (-1) kept dirty: a down of the first migration failed
+	 * half way. No version is applied, and the table stays dirty.
+	 */
+	if (out->upto && !strcmp(out->upto, "-1"))
 		FR_FREE(out->upto);
 	return 0;
 }

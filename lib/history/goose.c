@@ -86,6 +86,8 @@ static int gs_read(fr_db *db, fr_history *out, fr_buf *err)
 	rc = fr_db_query(db, "SELECT version_id, is_applied from goose_db_version ORDER BY id DESC",
 	                 NULL, 0, gs_row, &r, err);
 	fr_free(r.seen);
+	if (rc)
+		fr_history_clear(out);
 	return rc ? -1 : 0;
 }
 

@@ -42,7 +42,12 @@ typedef struct {
 	 * row), compared by fr_history_cmp(). NULL: none.
 	 */
 	char *upto;
-	int upto_failed; /* golang-migrate: dirty = true, the watermark's own version failed */
+	/*
+	 * golang-migrate's dirty = true: the watermark's own version failed half
+	 * way (upto NULL: the down of the first one did). golang-migrate runs
+	 * nothing while its table is dirty, and neither should the engine.
+	 */
+	int upto_failed;
 } fr_history;
 
 #define FR_HISTORY_INIT { NULL, 0, NULL, 0 }

@@ -92,9 +92,12 @@ static int sx_read(fr_db *db, fr_history *out, fr_buf *err)
 	if (!yes)
 		return 0;
 	/* migrate.rs, list_applied_migrations (and dirty_version's success). */
-	return fr_db_query(db, "SELECT version, description, checksum, success "
-	                   "FROM _sqlx_migrations ORDER BY version", NULL, 0, sx_row, &r, err)
-		? -1 : 0;
+	if (fr_db_query(db, "SELECT version, description, checksum, success "
+	                "FROM _sqlx_migrations ORDER BY version", NULL, 0, sx_row, &r, err)) {
+		fr_history_clear(out);
+		return -1;
+	}
+	return 0;
 }
 
 static int version_val(const char *s, fr_val *v, fr_buf *err)

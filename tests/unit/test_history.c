@@ -333,6 +333,14 @@ static void test_golang_migrate(void **state)
 	assert_rows(e, "SELECT count(*) FROM schema_migrations", "0");
 	read_ok(e, t, &h);
 	assert_null(h.upto);
+	assert_int_equal(h.upto_failed, 0);
+	assert_int_equal(state_of(&h, "1"), FR_HISTORY_PENDING);
+	/* The nil version kept dirty (SetVersion(-1, true): the first one's down failed). */
+	t_exec_ok(e->db, is_pg(e) ? "INSERT INTO schema_migrations VALUES (-1, true)"
+	                          : "INSERT INTO schema_migrations VALUES (-1, 1)");
+	read_ok(e, t, &h);
+	assert_null(h.upto);
+	assert_int_equal(h.upto_failed, 1);
 	assert_int_equal(state_of(&h, "1"), FR_HISTORY_PENDING);
 	fr_history_clear(&h);
 }
@@ -580,6 +588,92 @@ static void test_rollback_leaves_nothing(void **state)
 	assert_int_equal(i, 6);
 }
 
+/* What a tool cannot write is refused with a message, and nothing is written. */
+static void test_refusals(void **state)
+{
+	env *e = *state;
+	fr_history_entry bad = { .version = "20240101_x" }, noscript = { .version = "1" };
+	static const char *numeric[] = { "goose", "golang-migrate", "sqlx" };
+	size_t i;
+	int yes;
+
+	open_db(e);
+	for (i = 0; i < 3; i++) {
+		const fr_history_tool *t = fr_history_tool_find(numeric[i]);
+		fr_buf_reset(&e->err);
+		assert_int_equal(e->db->drv->begin(e->db, &e->err), 0);
+		assert_int_equal(t->record(e->db, &bad, &e->err), -1);
+		assert_non_null(strstr(e->err.ptr, "'20240101_x' is not an integer"));
+		assert_int_equal(e->db->drv->rollback(e->db, &e->err), 0);
+		assert_int_equal(t->present(e->db, &yes, &e->err), 0);
+		assert_int_equal(yes, 0);
+	}
+	fr_buf_reset(&e->err);
+	assert_int_equal(e->db->drv->begin(e->db, &e->err), 0);
+	assert_int_equal(fr_history_flyway.record(e->db, &noscript, &e->err), -1);
+	assert_non_null(strstr(e->err.ptr, "file name"));
+	fr_buf_reset(&e->err);
+	assert_int_equal(fr_history_flyway.unrecord(e->db, &noscript, &e->err), -1);
+	assert_non_null(strstr(e->err.ptr, "U file"));
+	assert_int_equal(e->db->drv->rollback(e->db, &e->err), 0);
+}
+
+/*
+ * Every allocation failing in turn (lib/util/alloc.h): read() fails with
+ * nothing half read, record() fails inside a transaction that is rolled
+ * back; then both succeed.
+ */
+static void test_alloc_faults(void **state)
+{
+	env *e = *state;
+	const char *up = "CREATE TABLE a (x int);\n";
+	fr_history_entry en[2] = {
+		{ .version = "1", .name = "one", .script = "V1__one.sql", .text = up,
+		  .len = strlen(up) },
+		{ .version = "2", .name = "two", .script = "V2__two.sql", .text = up,
+		  .len = strlen(up) },
+	};
+	const fr_history_tool *t;
+	size_t i;
+	long n;
+	int rc;
+
+	open_db(e);
+	for (i = 0; (t = fr_history_tool_at(i)) != NULL; i++) {
+		if (!strcmp(t->name, "golang-migrate"))
+			continue; /* dbmate's schema_migrations is there */
+		tx_record(e, t, &en[0], 0);
+		for (n = 0;; n++) {
+			fr_history h = FR_HISTORY_INIT;
+			fr_buf_reset(&e->err);
+			fr_alloc_fail_after(n);
+			rc = t->read(e->db, &h, &e->err);
+			fr_alloc_fail_after(-1);
+			if (rc == 0) {
+				assert_int_equal(h.n, 1);
+				assert_true(n > 0); /* some allocation failed on the way */
+				fr_history_clear(&h);
+				break;
+			}
+			assert_int_equal(h.n, 0);
+			assert_null(h.rows);
+			assert_true(n < 10000);
+		}
+		for (n = 0;; n++) {
+			fr_buf_reset(&e->err);
+			assert_int_equal(e->db->drv->begin(e->db, &e->err), 0);
+			fr_alloc_fail_after(n);
+			rc = t->record(e->db, &en[1], &e->err);
+			fr_alloc_fail_after(-1);
+			assert_int_equal(e->db->drv->rollback(e->db, &e->err), 0);
+			if (rc == 0)
+				break; /* (dbmate's and diesel's allocate nothing) */
+			assert_true(n < 10000);
+		}
+		assert_versions(e, t, "1"); /* every record() above was rolled back */
+	}
+}
+
 static void test_find_and_checksums(void **state)
 {
 	static const char *names[] = { "dbmate", "goose", "golang-migrate", "flyway", "diesel",
@@ -625,7 +719,8 @@ static void test_cmp(void **state)
 	cmocka_unit_test_setup_teardown(test_flyway, setup, teardown), \
 	cmocka_unit_test_setup_teardown(test_diesel, setup, teardown), \
 	cmocka_unit_test_setup_teardown(test_sqlx, setup, teardown), \
-	cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown)
+	cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown), \
+	cmocka_unit_test_setup_teardown(test_refusals, setup, teardown)
 
 int main(void)
 {
@@ -634,7 +729,10 @@ int main(void)
 		cmocka_unit_test(test_cmp),
 		cmocka_unit_test(test_flyway_checksum),
 	};
-	const struct CMUnitTest sqlite[] = { DB_TESTS(setup_sqlite) };
+	const struct CMUnitTest sqlite[] = {
+		DB_TESTS(setup_sqlite),
+		cmocka_unit_test_setup_teardown(test_alloc_faults, setup_sqlite, teardown),
+	};
 #ifdef FR_HAVE_PQ
 	const struct CMUnitTest postgres[] = { DB_TESTS(setup_postgres) };
 #endif
