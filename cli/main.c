@@ -29,6 +29,7 @@ const cli_cmd cli_commands[] = {
 	{ "recover", cmd_recover, CMD_SETUP, "after an interrupted run: roll it back (or --resume)" },
 	{ "pause", cmd_pause, CMD_SETUP, "pause the run in progress at its next safe point" },
 	{ "resume", cmd_resume, CMD_SETUP, "let a paused run go on" },
+	{ "serve", cmd_serve, CMD_SETUP, "the migration dashboard: a local web page and its API" },
 	{ "completion", cmd_completion, 0, "print the shell completion script (bash, zsh, fish)" },
 	{ NULL, NULL, 0, NULL }
 };
