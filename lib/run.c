@@ -863,6 +863,7 @@ static int walk(engine *e, const ferry_plan *p)
 		/* A safe point: nothing half-done, no transaction open (pause.c). */
 		if (!e->tx && (rc = fr_pause_point(e)))
 			break;
+		t0 = fr_mono_ms(); /* a pause is no action's time */
 		if ((a->kind == FR_ACT_STEP || a->kind == FR_ACT_COMMIT) && f->interrupted) {
 			rc = FERRY_EINTERRUPTED;
 			break;

@@ -88,6 +88,8 @@ function onEvent(ev) {
 	} else if (ev.event === "action_end") {
 		const a = ev.action;
 		setRowState(runRow(ev.index, a), a.status, ms(a.duration_ms), a.message);
+		/* A backup, a commit or a version changes what the other sections show. */
+		if (a.kind === "backup" || a.kind === "commit" || a.kind === "version") refresh();
 	} else if (ev.event === "paused") {
 		showState("paused", "paused by " + ev.by);
 	} else if (ev.event === "resumed") {
@@ -213,10 +215,10 @@ async function refresh() {
 	try {
 		const [s, p, h, b] = await Promise.all([api("/api/status"), api("/api/plan"),
 			api("/api/history"), api("/api/backups")]);
-		plan = p;
 		renderBackups(b);
+		/* While a run goes its plan stays as it began; after, the plan from where it ended. */
+		if (!s.locked_by || !plan) renderPlan(p);
 		renderStatus(s);
-		renderPlan(p);
 		renderHistory(h);
 		renderStatus(s);
 	} catch (e) {

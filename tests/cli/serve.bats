@@ -234,3 +234,18 @@ same() {
 	[[ "$URL" =~ ^http://127\.0\.0\.1:[0-9]+/\?token= ]]
 	[ "$(get /api/status)" = 200 ]
 }
+
+@test "serve: in a real browser (chromium, puppeteer-core): Upgrade, each step applied, Pause, Resume" {
+	tx_step
+	slow_step 0.1.0 0.2.0 002_slow_a
+	slow_step 0.2.0 0.3.0 002_slow_b
+	slow_step 0.2.0 0.3.0 003_slow_c
+	start_serve
+	run "$BATS_TEST_DIRNAME/../browser/run.sh" "$URL" "${FERRY_SCREENSHOT:-$BATS_TEST_TMPDIR/dashboard.png}"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "ok: 5 steps applied, paused and resumed" ]]
+	[ "$(api_current)" = 0.3.0 ]
+	[ "$(record_count)" = 5 ]
+	[ -s "${FERRY_SCREENSHOT:-$BATS_TEST_TMPDIR/dashboard.png}" ]
+}
