@@ -2,13 +2,15 @@
  * cmd_serve.c - `ferry serve`: the migration dashboard (docs/dashboard.md).
  * Starts libmicrohttpd on 127.0.0.1 (or --listen ADDR:PORT), a free port
  * unless --port says which, with a random token; prints the page's address
- * with the token as the first line on stdout; serves until SIGINT or
+ * with the token as the first line on stdout (under --json a one-line
+ * {"url", "port", "token"}); serves until SIGINT or
  * SIGTERM, which stop a run in progress cleanly as they stop `ferry up`
  * (exit 130 then, else 0). The requests are serve_api.c's.
  */
 #include "serve.h"
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -102,7 +104,7 @@ int cmd_serve(int argc, char **argv)
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *info;
 	sigset_t set;
-	char host[INET6_ADDRSTRLEN];
+	char host[INET6_ADDRSTRLEN], url[256];
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
 	rc = cli_parse("serve", "Serve the migration dashboard: a local web page with the status, "
 	               "the plan, the run in progress, history and backups, and buttons to upgrade, "
@@ -145,8 +147,22 @@ int cmd_serve(int argc, char **argv)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&addr)->sin6_addr, host, sizeof host);
 	else
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&addr)->sin_addr, host, sizeof host);
-	printf(v6 ? "http://[%s]:%d/?token=%s\n" : "http://%s:%d/?token=%s\n", host, port,
-	       serve.token);
+	snprintf(url, sizeof url, v6 ? "http://[%s]:%d/?token=%s" : "http://%s:%d/?token=%s",
+	         host, port, serve.token);
+	if (cli.json) {
+		/* One line still: {"url", "port", "token"}. */
+		json_t *j = json_object();
+		char *text;
+		json_object_set_new(j, "url", json_string(url));
+		json_object_set_new(j, "port", json_integer(port));
+		json_object_set_new(j, "token", json_string(serve.token));
+		text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		printf("%s\n", text ? text : "{}");
+		free(text);
+		json_decref(j);
+	} else {
+		printf("%s\n", url);
+	}
 	fflush(stdout);
 	if (!cli.quiet)
 		fprintf(stderr, "ferry: serving the dashboard of '%s'; Ctrl-C stops\n", cli.root);

@@ -249,3 +249,16 @@ same() {
 	[ "$(record_count)" = 5 ]
 	[ -s "${FERRY_SCREENSHOT:-$BATS_TEST_TMPDIR/dashboard.png}" ]
 }
+
+@test "serve --json: the first line is {url, port, token}" {
+	"$FERRY" -C "$ROOT" --json serve >"$BATS_TEST_TMPDIR/serve.out" 2>/dev/null 3>&- &
+	SERVE_PID=$!
+	BG_PIDS+=("$SERVE_PID")
+	wait_until 10 grep -q '^{' "$BATS_TEST_TMPDIR/serve.out"
+	local line
+	line=$(head -1 "$BATS_TEST_TMPDIR/serve.out")
+	TOKEN=$(echo "$line" | jq -r .token)
+	BASE="http://127.0.0.1:$(echo "$line" | jq -r .port)"
+	[ "$(echo "$line" | jq -r .url)" = "$BASE/?token=$TOKEN" ]
+	[ "$(get /api/status)" = 200 ]
+}
