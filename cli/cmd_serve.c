@@ -136,6 +136,7 @@ int cmd_serve(int argc, char **argv)
 	                     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 	                     MHD_OPTION_NOTIFY_COMPLETED, serve_completed, NULL,
 	                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,
+	                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
 	                     MHD_OPTION_END);
 	if (!d)
 		return cli_report(EXIT_FAILED, "serve: cannot listen on '%s' port %d: %s",

@@ -286,7 +286,8 @@ void ferry_interrupt(ferry *f);
  * holding the lock until ferry_resume(); ferry_interrupt() (SIGINT,
  * SIGTERM) still stops it cleanly. by says who asks (NULL: "pid N"); the
  * status document shows it under "paused" once the run waits. Returns at
- * once: FERRY_EFAILED, "no run in progress", when nothing holds the lock.
+ * once: FERRY_EFAILED, "no run in progress", when nothing holds the lock,
+ * and when the holder is a run that does not pause (ferry_down).
  */
 int ferry_pause(ferry *f, const char *by);
 

@@ -182,8 +182,20 @@ int ferry_pause(ferry *f, const char *by)
 	fr_buf text = FR_BUF_INIT;
 	char *path = NULL;
 	int rc;
+	fr_run_row r;
+	int found = 0;
 	if (fr_lock_probe(f->ferry_dir, &h) != 1 || !h.pid)
 		return fr_fail(f, FERRY_EFAILED, "no run in progress (nothing holds the lock)");
+	/* Only up walks a plan with safe points; a down or a recover holding the lock does not. */
+	if (fr_state_running(f->state, &r, &found) == 0 && found) {
+		int other = r.pid == h.pid && strcmp(r.kind, "up");
+		char kind[16];
+		snprintf(kind, sizeof kind, "%s", r.kind);
+		fr_run_row_clear(&r);
+		if (other)
+			return fr_fail(f, FERRY_EFAILED, "the run in progress (pid %ld) is a '%s', which "
+			               "does not pause; only 'up' does", h.pid, kind);
+	}
 	fr_buf_printf(&text, "%ld %s\n", h.pid, h.since);
 	if (by)
 		fr_buf_printf(&text, "%s\n", by);

@@ -135,3 +135,22 @@ up_then_pause() {
 	[ "$status" -eq 0 ]
 	[ "$(cur_version)" = 0.3.0 ]
 }
+
+@test "pause during a down: exit 1, only up pauses; the down runs through" {
+	"$FERRY" -C "$ROOT" up >/dev/null 2>&1
+	[ "$(cur_version)" = 0.3.0 ]
+	# A down whose undo takes a while.
+	step 0.2.0 0.3.0 003_slowdown "CREATE TABLE z (x);" \
+		"DROP TABLE z; CREATE TABLE slowz AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < $SLOW_N) SELECT count(*) AS n FROM c; DROP TABLE slowz;"
+	"$FERRY" -C "$ROOT" up --allow-out-of-order >/dev/null 2>&1
+	bg_ferry down down 0.2.0
+	wait_lock_line 10
+	wait_until 10 sh -c "sqlite3 '$ROOT/.ferry/state.db' \"SELECT 1 FROM runs WHERE kind = 'down' AND status = 'running'\" | grep -q 1"
+	run "$FERRY" -C "$ROOT" pause
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is a 'down', which does not pause"* ]]
+	[ ! -e "$ROOT/.ferry/pause" ]
+	wait_exit "$BG_PID" 60
+	[ "$WAIT_RC" = 0 ]
+	[ "$(cur_version)" = 0.2.0 ]
+}
