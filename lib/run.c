@@ -1265,10 +1265,10 @@ int ferry_up(ferry *f, const char *target, const ferry_run_options *opts)
 {
 	ferry_run_options oo = fr_run_options_of(opts);
 	const ferry_run_options *o = &oo;
+	int rc;
 	fr_free(f->last_run);
 	f->last_run = NULL;
 	f->interrupted = 0;
-	int rc;
 	if (o->rehearse && !o->dry_run)
 		return fr_rehearse(f, target, o);
 	rc = run_up(f, NULL, target, o);
@@ -1279,9 +1279,9 @@ int ferry_up(ferry *f, const char *target, const ferry_run_options *opts)
 int ferry_apply(ferry *f, const ferry_plan *p, const ferry_run_options *opts)
 {
 	ferry_run_options o = fr_run_options_of(opts);
+	int rc;
 	fr_free(f->last_run);
 	f->last_run = NULL;
-	int rc;
 	f->interrupted = 0;
 	rc = run_up(f, p, NULL, &o);
 	fr_event_finished(f, rc);
