@@ -150,6 +150,9 @@ int cmd_recover(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* The command table (main.c), for usage and completion. */
 extern const cli_cmd cli_commands[];

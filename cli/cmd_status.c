@@ -64,6 +64,11 @@ int cmd_status(int argc, char **argv)
 		                json_string_value(json_object_get(lock, "host")) : "?",
 		        json_is_string(json_object_get(lock, "since")) ?
 		                json_string_value(json_object_get(lock, "since")) : "?");
+	v = json_object_get(j, "paused");
+	if (json_is_object(v))
+		cli_result("%spaused%s since %s by %s ('ferry resume' lets it go on)\n", C_YELLOW,
+		        C_RESET, json_string_value(json_object_get(v, "since")),
+		        json_string_value(json_object_get(v, "by")));
 	if (json_array_size(json_object_get(j, "out_of_order"))) {
 		json_t *o;
 		size_t k;

@@ -27,6 +27,9 @@ const cli_cmd cli_commands[] = {
 	{ "version", cmd_version, CMD_SETUP, "print the current version (--set V: record one)" },
 	{ "unlock", cmd_unlock, CMD_SETUP, "clear the lock file (--force: even if held)" },
 	{ "recover", cmd_recover, CMD_SETUP, "after an interrupted run: roll it back (or --resume)" },
+	{ "pause", cmd_pause, CMD_SETUP, "pause the run in progress at its next safe point" },
+	{ "resume", cmd_resume, CMD_SETUP, "let a paused run go on" },
+	{ "serve", cmd_serve, CMD_SETUP, "the migration dashboard: a local web page and its API" },
 	{ "completion", cmd_completion, 0, "print the shell completion script (bash, zsh, fish)" },
 	{ NULL, NULL, 0, NULL }
 };

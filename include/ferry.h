@@ -68,16 +68,29 @@ typedef void (*ferry_log_fn)(void *ctx, ferry_log_level level, const char *step_
 typedef void (*ferry_progress_fn)(void *ctx, const char *what, unsigned long done,
                                   unsigned long total);
 
+/*
+ * Called at each event of a run, with a JSON object (docs/dashboard.md):
+ * {"event": "action_start", "index", "action"}, {"event": "action_end",
+ * "index", "action"} (the action as the run's executed list has it, with
+ * its status and duration), {"event": "paused", "by", "since"},
+ * {"event": "resumed"}, {"event": "finished", "status", "code"}. Called on
+ * the thread that runs; the text is valid only during the call.
+ */
+typedef void (*ferry_event_fn)(void *ctx, const char *event);
+
 typedef struct {
 	unsigned int version; /* FERRY_OPEN_OPTIONS_VERSION */
 	ferry_log_fn log;     /* may be NULL */
 	void *log_ctx;
 	ferry_progress_fn progress; /* version >= 2; may be NULL */
 	void *progress_ctx;
+	ferry_event_fn event; /* version >= 3; may be NULL */
+	void *event_ctx;
 } ferry_open_options;
 
-#define FERRY_OPEN_OPTIONS_VERSION 2
-#define FERRY_OPEN_OPTIONS_INIT { FERRY_OPEN_OPTIONS_VERSION, NULL, NULL, NULL, NULL }
+#define FERRY_OPEN_OPTIONS_VERSION 3
+#define FERRY_OPEN_OPTIONS_INIT \
+	{ FERRY_OPEN_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL }
 
 /*
  * Opens the installation at root (a folder holding ferry.yaml). opts may be
@@ -265,6 +278,24 @@ int ferry_last_run(char **out, ferry *f);
  * Async-signal-safe: it sets a flag, nothing else.
  */
 void ferry_interrupt(ferry *f);
+
+/*
+ * Asks the run in progress on this installation, whichever process runs it
+ * (the tool, a dashboard, an application's ferry_up), to pause at its next
+ * safe point: between actions, with no transaction open. It waits there
+ * holding the lock until ferry_resume(); ferry_interrupt() (SIGINT,
+ * SIGTERM) still stops it cleanly. by says who asks (NULL: "pid N"); the
+ * status document shows it under "paused" once the run waits. Returns at
+ * once: FERRY_EFAILED, "no run in progress", when nothing holds the lock,
+ * and when the holder is a run that does not pause (ferry_down).
+ */
+int ferry_pause(ferry *f, const char *by);
+
+/*
+ * Lets a paused run go on (or takes back a pause not reached yet).
+ * FERRY_EFAILED when no run is in progress or it is not paused.
+ */
+int ferry_resume(ferry *f);
 
 /*
  * After an interrupted run (a crash, kill -9): undo its committed steps

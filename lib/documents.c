@@ -163,6 +163,20 @@ int ferry_status(char **out, ferry *f)
 		fr_buf_release(&werr);
 	}
 	json_object_set_new(doc, "locked_by", locked);
+	/* A paused run: the walker that recorded it still holds the lock (lib/pause.c). */
+	{
+		fr_pause_row pr;
+		json_t *paused = json_null();
+		int got = fr_state_pause_get(f->state, &pr);
+		if (got > 0 && held > 0 && pr.pid == h.pid) {
+			paused = json_object();
+			json_object_set_new(paused, "run", pr.run_id ? json_integer(pr.run_id) : json_null());
+			json_object_set_new(paused, "since", jtime(pr.since_ms));
+			json_object_set_new(paused, "by", json_string(pr.by));
+		}
+		fr_free(pr.by);
+		json_object_set_new(doc, "paused", paused);
+	}
 	json_object_set_new(doc, "interrupted", json_boolean(found && held <= 0));
 	if (found && held <= 0)
 		json_object_set_new(doc, "interrupted_run", fr_run_json(&running));

@@ -110,6 +110,18 @@ void fr_run_steps_save(engine *e);
 /* The up/down document, kept on the handle (ferry_last_run); extra is merged in. */
 void fr_set_result(engine *e, const char *status, const char *backup_id, json_t *extra);
 
+/* pause.c: a run's safe points and its events (ferry_event_fn). */
+/* Waits while a pause is asked for this run; 0, or FERRY_EINTERRUPTED (stopped meanwhile). */
+int fr_pause_point(engine *e);
+/* Removes a pause request (the run that holds the lock ends). */
+void fr_pause_forget(ferry *f);
+/* Sends ev (freed) to the caller's event callback. */
+void fr_event(ferry *f, json_t *ev);
+/* action_start (end 0) or action_end (end 1: the executed list's last entry) of a->index. */
+void fr_event_action(engine *e, size_t index, const fr_action *a, int end);
+/* The run's end: its document's status and the code. */
+void fr_event_finished(ferry *f, int rc);
+
 /* undo.c: the plan of a rollback, and walking an undo plan. */
 int fr_plan_rollback(engine *e, struct ferry_plan *u, int hooks_on, const done_step **blocked);
 /*

@@ -181,6 +181,10 @@ int ferry_open(ferry **out, const char *root, const ferry_open_options *opts)
 		f->progress = opts->progress;
 		f->progress_ctx = opts->progress_ctx;
 	}
+	if (opts && opts->version >= 3) {
+		f->event = opts->event;
+		f->event_ctx = opts->event_ctx;
+	}
 	*out = f;
 	if (!root || !realpath(root, path))
 		return fr_fail(f, FERRY_EINVALID, "cannot open installation '%s': %s",

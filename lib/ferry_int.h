@@ -45,6 +45,8 @@ struct ferry {
 	struct fr_vdb_job *vdb_read; /* its version, not taken yet by fr_current() */
 	ferry_progress_fn progress;
 	void *progress_ctx;
+	ferry_event_fn event; /* the run's events (lib/pause.c: fr_event) */
+	void *event_ctx;
 	/* Native steps registered by the application (ferry_register_step). */
 	ferry_native_step *natives;
 	size_t nnatives;

@@ -860,11 +860,16 @@ static int walk(engine *e, const ferry_plan *p)
 			fr_buf_puts(&e->err, ferry_errmsg(f));
 			break;
 		}
+		/* A safe point: nothing half-done, no transaction open (pause.c). */
+		if (!e->tx && (rc = fr_pause_point(e)))
+			break;
+		t0 = fr_mono_ms(); /* a pause is no action's time */
 		if ((a->kind == FR_ACT_STEP || a->kind == FR_ACT_COMMIT) && f->interrupted) {
 			rc = FERRY_EINTERRUPTED;
 			break;
 		}
 		fr_buf_reset(&e->err);
+		fr_event_action(e, i, a, 0);
 		switch (a->kind) {
 		case FR_ACT_BACKUP:
 			rc = !strcmp(a->id, "pre-run") ? pre_run_backup(e) : checkpoint(e, &a->version);
@@ -906,6 +911,7 @@ static int walk(engine *e, const ferry_plan *p)
 		}
 		fr_exec_add(e, a, rc == FERRY_EINTERRUPTED ? "interrupted" : rc ? "failed" : status, t0,
 		            rc ? e->err.ptr : NULL);
+		fr_event_action(e, i, a, 1);
 		fr_crash_point("action");
 	}
 	return rc;
@@ -1238,6 +1244,8 @@ again:
 done:
 	fr_state_commit(f->state); /* a read transaction left open by an early exit */
 	fr_log_flush(f);
+	if (f->lock.fd >= 0)
+		fr_pause_forget(f); /* a pause asked too late for this run is not the next one's */
 	fr_lock_release(&f->lock);
 	/* Refused before it began (lock, drift, bad input): nothing was changed. */
 	if (rc && !f->last_run)
@@ -1257,21 +1265,27 @@ int ferry_up(ferry *f, const char *target, const ferry_run_options *opts)
 {
 	ferry_run_options oo = fr_run_options_of(opts);
 	const ferry_run_options *o = &oo;
+	int rc;
 	fr_free(f->last_run);
 	f->last_run = NULL;
 	f->interrupted = 0;
 	if (o->rehearse && !o->dry_run)
 		return fr_rehearse(f, target, o);
-	return run_up(f, NULL, target, o);
+	rc = run_up(f, NULL, target, o);
+	fr_event_finished(f, rc);
+	return rc;
 }
 
 int ferry_apply(ferry *f, const ferry_plan *p, const ferry_run_options *opts)
 {
 	ferry_run_options o = fr_run_options_of(opts);
+	int rc;
 	fr_free(f->last_run);
 	f->last_run = NULL;
 	f->interrupted = 0;
-	return run_up(f, p, NULL, &o);
+	rc = run_up(f, p, NULL, &o);
+	fr_event_finished(f, rc);
+	return rc;
 }
 
 int fr_noop_is_clean(ferry *f, const fr_version *cur)

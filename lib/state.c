@@ -1146,3 +1146,53 @@ done:
 	*out = v;
 	return 0;
 }
+
+/* ---- a paused run (lib/pause.c) ---- */
+
+/* One row at most: the run waiting at a safe point, the pid that walks it, since, who asked. */
+#define PAUSE_TABLE \
+	"CREATE TABLE IF NOT EXISTS pause(id INTEGER PRIMARY KEY CHECK (id = 1), run_id INTEGER," \
+	" pid INTEGER, since_ms INTEGER, by TEXT)"
+
+int fr_state_pause_set(fr_state *s, int64_t run_id, int64_t since_ms, const char *by)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = SQLITE_ERROR;
+	const char *sql = by ? "INSERT OR REPLACE INTO pause(id, run_id, pid, since_ms, by)"
+	                       " VALUES (1, ?1, ?2, ?3, ?4)"
+	                     : "DELETE FROM pause";
+	if (sqlite3_exec(s->db, PAUSE_TABLE, NULL, NULL, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (by) {
+			sqlite3_bind_int64(st, 1, run_id);
+			sqlite3_bind_int64(st, 2, (sqlite3_int64)getpid());
+			sqlite3_bind_int64(st, 3, since_ms);
+			sqlite3_bind_text(st, 4, by, -1, SQLITE_STATIC);
+		}
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int fr_state_pause_get(fr_state *s, fr_pause_row *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0, oom = 0;
+	memset(out, 0, sizeof *out);
+	/* A state.db that never saw a pause has no table: nothing is paused. */
+	if (sqlite3_prepare_v2(s->db, "SELECT run_id, pid, since_ms, by FROM pause WHERE id = 1",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return 0;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		out->run_id = sqlite3_column_int64(st, 0);
+		out->pid = (long)sqlite3_column_int64(st, 1);
+		out->since_ms = sqlite3_column_int64(st, 2);
+		out->by = col_text0(st, 3);
+		rc = out->by && !oom ? 1 : -1;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}

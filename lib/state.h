@@ -124,6 +124,19 @@ int fr_state_backups(fr_state *s, fr_backup_row **out, size_t *n);
 int fr_state_backup_put(fr_state *s, const fr_backup_row *r);
 int fr_state_backup_set_verified(fr_state *s, const char *id, int verified);
 int fr_state_backup_delete(fr_state *s, const char *id);
+/*
+ * The paused run (lib/pause.c): at most one row, the run waiting at a safe
+ * point, the pid walking it, since when and who asked. Set with by, cleared
+ * with by NULL; 0 or -1. _get: 1 and *out filled (out->by freed by the
+ * caller), 0 when nothing is paused, -1 out of memory.
+ */
+typedef struct {
+	int64_t run_id, since_ms;
+	long pid;
+	char *by;
+} fr_pause_row;
+int fr_state_pause_set(fr_state *s, int64_t run_id, int64_t since_ms, const char *by);
+int fr_state_pause_get(fr_state *s, fr_pause_row *out);
 /* A consistent copy of state.db into the new file dest (a rehearsal's). -1 with err appended. */
 int fr_state_copy(fr_state *s, const char *dest, fr_buf *err);
 
