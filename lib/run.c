@@ -682,10 +682,26 @@ static int check_backup_space(engine *e)
 	return 0;
 }
 
-static int pre_run_backup(engine *e)
+/*
+ * The pre-run backup, or the plan's reuse of an earlier attempt's: that
+ * one is noted (with the version, registry digest and fingerprint it was
+ * taken at) so that a later attempt can tell it is still unused.
+ */
+static int pre_run_backup(engine *e, const ferry_plan *p, const fr_action *a)
 {
 	ferry *f = e->f;
+	char fp[65], v[FR_VERSION_STR_MAX];
 	int rc;
+	if (a->reuse) {
+		fr_log(f, FERRY_LOG_INFO, NULL, "reusing the pre-run backup %s: an earlier attempt "
+		       "took it and nothing changed since", a->reuse);
+		if (!(e->backup_id = fr_strdup(a->reuse)) || !(e->restore_id = fr_strdup(a->reuse)))
+			return fr_fail(f, FERRY_EFAILED, "out of memory");
+		e->backup_reused = 1;
+		return 0;
+	}
+	if (fr_backup_fingerprint(f, fp))
+		fp[0] = '\0';
 	fr_log(f, FERRY_LOG_INFO, NULL, "taking the pre-run backup");
 	rc = fr_backup_create(f, "pre-run", NULL, &e->backup_id);
 	if (rc) {
@@ -699,6 +715,8 @@ static int pre_run_backup(engine *e)
 	e->restore_id = fr_strdup(e->backup_id);
 	if (e->run_id)
 		fr_state_run_set_backup(f->state, e->run_id, e->backup_id);
+	vfmt(&e->from, v);
+	fr_backup_note_prerun(f, e->backup_id, v, p->basis_registry, fp);
 	return 0;
 }
 
@@ -867,7 +885,8 @@ static int walk(engine *e, const ferry_plan *p)
 		fr_buf_reset(&e->err);
 		switch (a->kind) {
 		case FR_ACT_BACKUP:
-			rc = !strcmp(a->id, "pre-run") ? pre_run_backup(e) : checkpoint(e, &a->version);
+			rc = !strcmp(a->id, "pre-run") ? pre_run_backup(e, p, a) :
+			                                 checkpoint(e, &a->version);
 			break;
 		case FR_ACT_HOOK:
 			if ((rc = fr_engine_hook(e, a->id)))
@@ -999,6 +1018,9 @@ static int finish_up(engine *e, const ferry_plan *p, int rc, int hooks_on)
 			fr_state_run_end(f->state, e->run_id,
 			                 rc == FERRY_EINTERRUPTED ? "interrupted" : "rolled_back", NULL,
 			                 why.ptr);
+			/* Put back as before: the pre-run backup still holds the installation. */
+			if (rc != FERRY_EINTERRUPTED && !e->floor && e->backup_id)
+				fr_backup_refresh_prerun(f, e->backup_id);
 		}
 		fr_buf_release(&why);
 	} else {
