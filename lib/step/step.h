@@ -126,6 +126,15 @@ typedef struct fr_step_kind {
 	/* Optional: 1 when that undo may run inside a transaction (NULL: it may). */
 	int (*undo_transactional)(const char *text);
 
+	/*
+	 * Optional (`ferry check`): asks the step's database whether the text
+	 * forward() would run parses, running none of it (the driver's parse).
+	 * 0: it does, or nothing can tell; 1: it does not, with
+	 * "<file>:<line>: syntax error ..." in ctx->err; -1: could not ask
+	 * (ctx->err).
+	 */
+	int (*lint)(fr_run_ctx *ctx, fr_step *s);
+
 	/* Must provide: appends what forward() would do (every statement) for --dry-run. */
 	int (*describe)(const fr_step *s, fr_buf *out);
 

@@ -105,3 +105,79 @@ prerun_ids() { ferry --json backup list | jq -r '[.backups[] | select(.type == "
 	[[ "$output" != *"reusing"* ]]
 }
 
+# ---- `ferry check` asks the database whether pending SQL parses ----
+
+sql_steps() {
+	rm -rf "$ROOT/migrations"/*
+	put_step 0.0.0 1.0.0 001_base <<'SQL'
+-- ferry:up
+CREATE TABLE base (x INTEGER);
+INSERT INTO base VALUES (1);
+SQL
+	ferry up >/dev/null 2>&1
+	# Statements that need the DDL before them: no false error.
+	put_step 1.0.0 2.0.0 001_tags <<'SQL'
+-- ferry:up
+CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT);
+INSERT INTO tags (name) SELECT 'x' FROM base;
+CREATE INDEX tags_name ON tags (name);
+ALTER TABLE tags ADD COLUMN color TEXT;
+UPDATE tags SET color = 'red' WHERE name = 'x';
+-- ferry:down
+DROP TABLE tags;
+SQL
+}
+
+@test "check: pending SQL whose statements need the DDL before them is no finding" {
+	sql_steps
+	run ferry check
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"ready to upgrade"* ]]
+}
+
+@test "check: SQL that does not parse is a finding with its file and line (exit 3); the database is unchanged" {
+	sql_steps
+	put_step 1.0.0 2.0.0 002_bad <<'SQL'
+-- a comment first
+-- ferry:up
+CREATE TABLE later (x INTEGER);
+
+INSERT INTO later
+  VALUES (1));
+-- ferry:down
+DROP TABLE later;
+SQL
+	before=$(sqlite3 "$ROOT/data/app.db" .dump; ls -l --time-style=full-iso "$ROOT/data")
+	run ferry check
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"migrations/v1.0.0_to_v2.0.0/002_bad.sql:6: syntax error near \")\""* ]]
+	[[ "$output" != *"001_tags"* ]]
+	run --separate-stderr ferry --json check
+	[ "$status" -eq 3 ]
+	[ "$(jq -r '[.findings[] | select(.kind == "syntax")] | length' <<<"$output")" = 1 ]
+	[ "$(jq -r '.findings[] | select(.kind == "syntax") | .subject' <<<"$output")" = 2.0.0/002_bad.sql ]
+	after=$(sqlite3 "$ROOT/data/app.db" .dump; ls -l --time-style=full-iso "$ROOT/data")
+	[ "$before" = "$after" ]
+	[ "$(ferry version)" = 1.0.0 ]
+	# An applied step is not asked again; the pending one is what up then refuses.
+	run ferry up
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"002_bad.sql:"*"syntax error"* ]]
+}
+
+@test "check: the steps of a database not made yet are parsed in a stand-in, and none is made" {
+	rm -rf "$ROOT/migrations"/* "$ROOT/data"
+	put_step 0.0.0 1.0.0 001_base <<'SQL'
+-- ferry:up
+CREATE TABLE base (x INTEGER);
+INSERT INTO base VALUES (1);
+SELEC x FROM base;
+SQL
+	mkdir "$BATS_TEST_TMPDIR/tmp"
+	TMPDIR="$BATS_TEST_TMPDIR/tmp" run ferry check
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"001_base.sql:4: syntax error near \"SELEC\""* ]]
+	[ ! -e "$ROOT/data/app.db" ]
+	# The stand-in was made in TMPDIR and is gone.
+	[ -z "$(ls -A "$BATS_TEST_TMPDIR/tmp")" ]
+}
