@@ -45,6 +45,7 @@ struct fr_run_ctx {
 	/* Database names and URLs (FERRY_DB_<NAME>), ndbs of them. */
 	const char *const *db_names;
 	const char *const *db_urls;
+	const char *const *db_shown; /* the same for display: passwords hidden (NULL: none) */
 	size_t ndbs;
 	/*
 	 * A line a step printed (a script's stdout/stderr): to the log,
@@ -137,6 +138,12 @@ typedef struct fr_step_kind {
 
 	/* Must provide: appends what forward() would do (every statement) for --dry-run. */
 	int (*describe)(const fr_step *s, fr_buf *out);
+	/*
+	 * Optional: describe() with the run's context (ctx->from, to, step_id,
+	 * the databases' db_shown values): what forward() would do with what
+	 * this run gives it, passwords hidden. NULL: describe().
+	 */
+	int (*describe_in)(fr_run_ctx *ctx, const fr_step *s, fr_buf *out);
 
 	/*
 	 * Optional, together: the file `ferry new` writes, <NNN>_<name>.<new_ext>

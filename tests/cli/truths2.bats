@@ -181,3 +181,63 @@ SQL
 	# The stand-in was made in TMPDIR and is gone.
 	[ -z "$(ls -A "$BATS_TEST_TMPDIR/tmp")" ]
 }
+
+# ---- --dry-run: a script's real environment, and its check told it is a dry run ----
+
+dry_script() {
+	rm -rf "$ROOT/migrations"/*
+	mkdir -p "$ROOT/migrations/v0.0.0_to_v1.0.0"
+	cat >"$ROOT/migrations/v0.0.0_to_v1.0.0/001_index.sh" <<SH
+#!/bin/sh
+case "\$1" in
+check) printf '%s\n' "\$FERRY_DRY_RUN" >'$BATS_TEST_TMPDIR/dry.txt'; [ -f data/built ] && exit 1; exit 0 ;;
+forward) echo built >data/built ;;
+backward) rm -f data/built ;;
+esac
+SH
+}
+
+@test "dry-run: a script's FERRY_DB_<NAME> is the database's real path, passwords hidden" {
+	dry_script
+	add_config <<'YAML'
+  remote: postgres://app:s3cret-pw@db.example:5432/app
+YAML
+	run --separate-stderr ferry up --dry-run
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"FERRY_DB_MAIN='$ROOT/data/app.db'"* ]]
+	[[ "$output" == *"FERRY_DB_REMOTE='postgres://app:***@db.example:5432/app'"* ]]
+	[[ "$output" != *"s3cret-pw"* ]]
+	[[ "$output" != *"<each database"* ]]
+	run --separate-stderr ferry --json up --dry-run
+	[ "$status" -eq 0 ]
+	jq -e --arg p "FERRY_DB_MAIN='$ROOT/data/app.db'" \
+		'.dry_run_steps[0].statements | contains($p)' <<<"$output"
+	[[ "$output" != *"s3cret-pw"* ]]
+	[ ! -e "$ROOT/data/built" ]
+	[ ! -e "$ROOT/data/app.db" ] # nothing was made
+}
+
+@test "dry-run: a script's check runs with FERRY_DRY_RUN=1, and one that says done shows the step skipped" {
+	dry_script
+	run ferry up --dry-run
+	[ "$status" -eq 0 ]
+	[ "$(cat "$BATS_TEST_TMPDIR/dry.txt")" = 1 ]
+	[ ! -e "$ROOT/data/built" ]
+	run --separate-stderr ferry --json up --dry-run
+	[ "$(jq -r '.dry_run_steps[0].needed // true' <<<"$output")" = true ]
+	[ "$(jq -r '.steps[0].status' <<<"$output")" = pending ]
+	# Its check says done: the dry run says the run would skip it.
+	echo built >"$ROOT/data/built"
+	run --separate-stderr ferry --json up --dry-run
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.dry_run_steps[0].needed' <<<"$output")" = false ]
+	[ "$(jq -r '.steps[0].status' <<<"$output")" = skipped ]
+	run ferry up --dry-run
+	[[ "$output" == *"== 1.0.0/001_index.sh"*"-- skipped: its check says it is done"* ]]
+	rm "$ROOT/data/built"
+	# A real run gives its check 0.
+	run ferry up
+	[ "$status" -eq 0 ]
+	[ "$(cat "$BATS_TEST_TMPDIR/dry.txt")" = 0 ]
+	[ -f "$ROOT/data/built" ]
+}
