@@ -800,7 +800,7 @@ static int preflight(engine *e, const ferry_plan *p)
 	for (i = 0; i < p->nacts; i++) {
 		const fr_action *a = &p->acts[i];
 		const char *db;
-		backup |= a->kind == FR_ACT_BACKUP && !strcmp(a->id, "pre-run");
+		backup |= a->kind == FR_ACT_BACKUP && !strcmp(a->id, "pre-run") && !a->reuse;
 		if (a->kind != FR_ACT_STEP)
 			continue;
 		db = a->step->kind->database(a->step);

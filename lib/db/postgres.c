@@ -1258,6 +1258,8 @@ static int pg_parse(fr_db *db, const char *sql, size_t *err_offset, fr_buf *err)
 	int ret = -1, k, outer = !db->in_tx;
 	if (!db->in_tx && pg_ensure(d, err))
 		return -1;
+	if (pg_flush(d, err))
+		return -1;
 	if (pg_split(sql, &st, &n)) {
 		fr_buf_puts(err, "out of memory");
 		goto done;
@@ -1323,6 +1325,8 @@ static int pg_parse(fr_db *db, const char *sql, size_t *err_offset, fr_buf *err)
 	{
 		PGresult *r = P.PQexec(d->c, outer ? "ROLLBACK" : "ROLLBACK TO SAVEPOINT ferry_parse");
 		P.PQclear(r);
+		if (!outer)
+			P.PQclear(P.PQexec(d->c, "RELEASE SAVEPOINT ferry_parse"));
 	}
 done:
 	pg_sync_tx(d);
