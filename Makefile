@@ -11,12 +11,14 @@
 #                  release build (build-rel/), printed as one table with targets
 #   make bench-backup, make bench-postgres: backups of 1 GiB; PostgreSQL
 #   make fuzz      every libFuzzer target (tests/fuzz, clang) for FUZZ_SECONDS each
+#   make deb       the Debian packages (debian/: ferry, libferry0, libferry-dev),
+#                  built from a copy of the tree, into build-deb/ with lintian's report
 
 BUILD ?= build
 PACKAGES := meson ninja-build pkg-config gcc g++ jq libsqlite3-dev libyaml-dev libjansson-dev \
             libssl-dev libcmocka-dev libpq-dev libarchive-dev libzstd-dev zstd bats sqlite3 \
-            valgrind postgresql-15 libmicrohttpd-dev chromium npm
-.PHONY: all deps demo test crash-test sanitize valgrind bench bench-backup bench-postgres fuzz clean
+            valgrind postgresql-15 libmicrohttpd-dev chromium npm debhelper dpkg-dev lintian
+.PHONY: all deps demo test crash-test sanitize valgrind bench bench-backup bench-postgres fuzz deb clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -68,5 +70,12 @@ fuzz: deps
 	ninja -C build-fuzz fuzz
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh build-fuzz
 
+# tools/deb.sh: dpkg-buildpackage -us -uc -b in build-deb/src (a copy of the
+# tree), then lintian; an error from lintian fails it, warnings are listed.
+# The package build skips meson test (DEB_BUILD_OPTIONS=nocheck) unless told
+# otherwise: `make test` runs them. tests/cli/deb.bats builds it in `make test`.
+deb: deps
+	@sh tools/deb.sh build-deb
+
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz build-deb

@@ -54,6 +54,8 @@ static void print_dry_run(json_t *j)
 		cli_result("\n%s== %s%s%s%s\n", C_BOLD, json_string_value(json_object_get(s, "id")),
 		        json_is_string(db) ? " on " : "", json_is_string(db) ? json_string_value(db) : "",
 		        C_RESET);
+		if (json_is_false(json_object_get(s, "needed")))
+			cli_result("-- skipped: its check says it is done\n");
 		cli_result("%s", json_is_string(st) ? json_string_value(st) : "-- (no down: irreversible)\n");
 		if (json_is_string(st) && json_string_length(st) &&
 		    json_string_value(st)[json_string_length(st) - 1] != '\n')

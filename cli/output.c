@@ -309,6 +309,8 @@ static void say_action(size_t n, json_t *a)
 		cli_result(", transaction %lld", (long long)json_integer_value(tx));
 	if (json_is_false(json_object_get(a, "reversible")))
 		cli_result("  (irreversible)");
+	if (json_is_string(json_object_get(a, "reuse")))
+		cli_result("  (reuse backup %s)", json_string_value(json_object_get(a, "reuse")));
 	if (json_is_string(st))
 		cli_result("  [%s]", json_string_value(st));
 	cli_result("\n");

@@ -13,6 +13,7 @@
  * recorded once the transition that reaches it is whole and committed.
  */
 #include "actions.h"
+#include "backup.h"
 #include "util/alloc.h"
 #include "util/hash.h"
 
@@ -263,6 +264,28 @@ int fr_out_of_order(ferry *f, fr_reg **idx, size_t nregs, const fr_version *cur,
 }
 
 /*
+ * A pre-run backup an earlier attempt took and nothing used since stands
+ * for this run's (lib/backup/reuse.c decides when that is safe): the plan
+ * says which, and the engine takes no new one.
+ */
+static void plan_reuse(struct ferry_plan *p, ferry *f)
+{
+	char v[FR_VERSION_STR_MAX];
+	size_t i;
+	if (!f || !f->state)
+		return;
+	for (i = 0; i < p->nacts; i++) {
+		fr_action *a = &p->acts[i];
+		if (a->kind != FR_ACT_BACKUP || strcmp(a->id, "pre-run"))
+			continue;
+		fr_version_format(&p->from, v, sizeof v);
+		fr_free(a->reuse);
+		a->reuse = fr_backup_reusable(f, v, p->basis_registry);
+		return;
+	}
+}
+
+/*
  * Digests of what the plan was made from, so that a plan file refuses to
  * run elsewhere: the catalog's part (every step on the path and of the
  * plan, with its checksum) and the registry's (the version, every applied
@@ -455,6 +478,8 @@ out:
 		fr_buf_printf(err, "cannot make the plan's digest: %s", fr_crypto_error());
 		rc = FERRY_EFAILED;
 	}
+	if (rc == 0 && p->nacts)
+		plan_reuse(p, f);
 	p->resolved = rc == 0;
 	fr_free(ooo);
 	fr_buf_release(&drift);
@@ -479,6 +504,8 @@ json_t *fr_action_json(const fr_action *a)
 	switch (a->kind) {
 	case FR_ACT_BACKUP:
 		json_object_set_new(o, "type", json_string(a->id));
+		if (a->reuse)
+			json_object_set_new(o, "reuse", json_string(a->reuse));
 		if (!strcmp(a->id, "checkpoint")) {
 			fr_version_format(&a->version, v, sizeof v);
 			json_object_set_new(o, "version", json_string(v));

@@ -114,6 +114,29 @@ int fr_copy_installation(ferry *f, const char *dest_root, fr_buf *err);
 int fr_copy_db_path(ferry *f, const fr_dbconf *dc, const char *real, char **out, fr_buf *err);
 
 /*
+ * The reuse of a pre-run backup by a later attempt (reuse.c says when it
+ * is safe). fr_backup_fingerprint: the SHA-256 of what a backup would hold
+ * as stat sees it (paths, modes, sizes, mtimes of the selected files and
+ * the database files) into out; 0, 1 when a database has no files to stat
+ * (a server), -1 on error. fr_backup_note_prerun: notes a pre-run backup
+ * just taken with the version, registry digest and fingerprint it was
+ * taken at (a NULL or empty fingerprint notes none). fr_backup_reusable:
+ * the id of the noted backup (the caller frees it) when it may stand for
+ * a new run's at this version and registry digest, else NULL.
+ */
+int fr_backup_fingerprint(ferry *f, char out[65]);
+void fr_backup_note_prerun(ferry *f, const char *id, const char *version, const char *registry,
+                           const char *fingerprint);
+char *fr_backup_reusable(ferry *f, const char *version, const char *registry);
+/*
+ * After a run that used backup id was rolled back to where it began: the
+ * installation is again what id holds (less ferry's own bookkeeping, such
+ * as its record table made in a database), so the note takes the
+ * fingerprint of now. Does nothing when id is not the noted backup.
+ */
+void fr_backup_refresh_prerun(ferry *f, const char *id);
+
+/*
  * Glob matching as backup.include/exclude use it (see above), exposed for
  * tests: 1 when pattern matches the whole relative path.
  */

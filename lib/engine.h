@@ -64,8 +64,10 @@ typedef struct {
 	int touched;         /* a restart, start or health hook ran: the new version is up */
 	size_t unmirrored;   /* committed steps whose registry rows are not written yet */
 	const char **db_names, **db_urls; /* what scripts get as FERRY_DB_<NAME> */
+	const char **db_shown; /* db_urls for display, passwords hidden (fr_db_where) */
 	char *scratch;       /* .ferry/scratch: what ops steps took away, kept until undone */
 	char *backup_id;     /* the pre-run backup */
+	int backup_reused;   /* backup_id is an earlier attempt's, reused (reuse.c) */
 	char *restore_id;    /* what a failure restores: the pre-run or last checkpoint backup */
 	size_t floor;        /* a failure undoes done[floor..]: 0, or after the last checkpoint */
 	fr_version floor_version; /* and the version it goes back to */

@@ -368,6 +368,7 @@ void fr_actions_clear(fr_action *a, size_t n)
 	for (i = 0; a && i < n; i++) {
 		fr_free(a[i].id);
 		fr_free(a[i].database);
+		fr_free(a[i].reuse);
 	}
 }
 

@@ -37,6 +37,7 @@ typedef struct {
 	int reversible;    /* STEP, UNDO: it has an undo */
 	fr_version version; /* VERSION; BACKUP checkpoint */
 	size_t done;       /* UNDO: the engine's index of the step it undoes */
+	char *reuse;       /* BACKUP pre-run: an earlier attempt's unused backup it stands for */
 } fr_action;
 
 /* The JSON name of an action kind ("backup", "hook", "step", ...). */

@@ -174,6 +174,8 @@ void fr_set_result(engine *e, const char *status, const char *backup_id, json_t 
 	vfmt(&e->recorded, text);
 	json_object_set_new(doc, "to", json_string(text));
 	json_object_set_new(doc, "backup_id", backup_id ? json_string(backup_id) : json_null());
+	if (backup_id && e->backup_reused)
+		json_object_set_new(doc, "backup_reused", json_true());
 	for (i = 0; i < e->nout; i++) {
 		json_t *o = json_object();
 		json_object_set_new(o, "id", json_string(e->out[i].id));

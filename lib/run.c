@@ -142,15 +142,18 @@ int fr_engine_init(engine *e, ferry *f, const ferry_run_options *opts)
 		e->dbs = fr_calloc(e->ndbs, sizeof *e->dbs);
 		e->db_names = fr_calloc(e->ndbs, sizeof *e->db_names);
 		e->db_urls = fr_calloc(e->ndbs, sizeof *e->db_urls);
-		if (!e->dbs || !e->db_names || !e->db_urls)
+		e->db_shown = fr_calloc(e->ndbs, sizeof *e->db_shown);
+		if (!e->dbs || !e->db_names || !e->db_urls || !e->db_shown)
 			return fr_fail(f, FERRY_EFAILED, "out of memory");
 		for (i = 0; i < e->ndbs; i++) {
 			e->dbs[i].conf = &f->cfg->dbs[i];
 			e->db_names[i] = f->cfg->dbs[i].name;
 			e->db_urls[i] = fr_db_script_value(&f->cfg->dbs[i]);
+			e->db_shown[i] = fr_db_where(&f->cfg->dbs[i]);
 		}
 		e->ctx.db_names = e->db_names;
 		e->ctx.db_urls = e->db_urls;
+		e->ctx.db_shown = e->db_shown;
 		e->ctx.ndbs = e->ndbs;
 	}
 	return e->scratch ? 0 : fr_fail(f, FERRY_EFAILED, "out of memory");
@@ -172,6 +175,7 @@ void fr_engine_free(engine *e)
 	fr_free(e->dbs);
 	fr_free(e->db_names);
 	fr_free(e->db_urls);
+	fr_free(e->db_shown);
 	fr_free(e->scratch);
 	for (i = 0; i < e->ndone; i++)
 		fr_done_clear(&e->done[i]);
@@ -682,10 +686,26 @@ static int check_backup_space(engine *e)
 	return 0;
 }
 
-static int pre_run_backup(engine *e)
+/*
+ * The pre-run backup, or the plan's reuse of an earlier attempt's: that
+ * one is noted (with the version, registry digest and fingerprint it was
+ * taken at) so that a later attempt can tell it is still unused.
+ */
+static int pre_run_backup(engine *e, const ferry_plan *p, const fr_action *a)
 {
 	ferry *f = e->f;
+	char fp[65], v[FR_VERSION_STR_MAX];
 	int rc;
+	if (a->reuse) {
+		fr_log(f, FERRY_LOG_INFO, NULL, "reusing the pre-run backup %s: an earlier attempt "
+		       "took it and nothing changed since", a->reuse);
+		if (!(e->backup_id = fr_strdup(a->reuse)) || !(e->restore_id = fr_strdup(a->reuse)))
+			return fr_fail(f, FERRY_EFAILED, "out of memory");
+		e->backup_reused = 1;
+		return 0;
+	}
+	if (fr_backup_fingerprint(f, fp))
+		fp[0] = '\0';
 	fr_log(f, FERRY_LOG_INFO, NULL, "taking the pre-run backup");
 	rc = fr_backup_create(f, "pre-run", NULL, &e->backup_id);
 	if (rc) {
@@ -699,6 +719,8 @@ static int pre_run_backup(engine *e)
 	e->restore_id = fr_strdup(e->backup_id);
 	if (e->run_id)
 		fr_state_run_set_backup(f->state, e->run_id, e->backup_id);
+	vfmt(&e->from, v);
+	fr_backup_note_prerun(f, e->backup_id, v, p->basis_registry, fp);
 	return 0;
 }
 
@@ -778,7 +800,7 @@ static int preflight(engine *e, const ferry_plan *p)
 	for (i = 0; i < p->nacts; i++) {
 		const fr_action *a = &p->acts[i];
 		const char *db;
-		backup |= a->kind == FR_ACT_BACKUP && !strcmp(a->id, "pre-run");
+		backup |= a->kind == FR_ACT_BACKUP && !strcmp(a->id, "pre-run") && !a->reuse;
 		if (a->kind != FR_ACT_STEP)
 			continue;
 		db = a->step->kind->database(a->step);
@@ -872,7 +894,8 @@ static int walk(engine *e, const ferry_plan *p)
 		fr_event_action(e, i, a, 0);
 		switch (a->kind) {
 		case FR_ACT_BACKUP:
-			rc = !strcmp(a->id, "pre-run") ? pre_run_backup(e) : checkpoint(e, &a->version);
+			rc = !strcmp(a->id, "pre-run") ? pre_run_backup(e, p, a) :
+			                                 checkpoint(e, &a->version);
 			break;
 		case FR_ACT_HOOK:
 			if ((rc = fr_engine_hook(e, a->id)))
@@ -1005,6 +1028,9 @@ static int finish_up(engine *e, const ferry_plan *p, int rc, int hooks_on)
 			fr_state_run_end(f->state, e->run_id,
 			                 rc == FERRY_EINTERRUPTED ? "interrupted" : "rolled_back", NULL,
 			                 why.ptr);
+			/* Put back as before: the pre-run backup still holds the installation. */
+			if (rc != FERRY_EINTERRUPTED && !e->floor && e->backup_id)
+				fr_backup_refresh_prerun(f, e->backup_id);
 		}
 		fr_buf_release(&why);
 	} else {
@@ -1034,30 +1060,68 @@ static int finish_up(engine *e, const ferry_plan *p, int rc, int hooks_on)
 	return rc;
 }
 
+/*
+ * A dry run's look at whether a step is still needed: its check, with
+ * FERRY_DRY_RUN=1 for a script (the kinds' check must change nothing).
+ * Asked only of a step on no database or on one that exists (opening a
+ * SQLite file that is not there would make it). 1 needed, 0 not; a check
+ * that fails is logged and the step counted as needed.
+ */
+static int dry_needed(engine *e, const fr_action *a)
+{
+	fr_step *s = a->step;
+	run_db *r = a->database ? find_db(e, a->database) : NULL;
+	int needed = 1;
+	if (!s->kind->check || a->rerun || (a->database && (!r || !fr_db_exists(r->conf))))
+		return 1;
+	fr_buf_reset(&e->err);
+	if (s->kind->check(&e->ctx, s, &needed)) {
+		fr_log(e->f, FERRY_LOG_WARN, s->id, "its check failed in the dry run: %s", e->err.ptr);
+		needed = 1;
+	}
+	fr_buf_reset(&e->err);
+	return needed;
+}
+
 static int dry_run(engine *e, const ferry_plan *p)
 {
 	ferry *f = e->f;
 	json_t *extra = json_object(), *steps = json_array();
 	fr_buf text = FR_BUF_INIT, err = FR_BUF_INIT;
+	char fv[FR_VERSION_STR_MAX], tv[FR_VERSION_STR_MAX];
 	size_t i;
 	for (i = 0; i < p->nacts; i++) {
 		const fr_action *a = &p->acts[i];
 		fr_step *s = a->step;
 		json_t *o;
+		int needed;
 		if (a->kind != FR_ACT_STEP)
 			continue;
 		o = json_object();
+		fr_vpattern_format(&s->tr->from, fv, sizeof fv);
+		vfmt(&s->tr->to, tv);
+		e->ctx.from = fv;
+		e->ctx.to = tv;
+		e->ctx.step_id = s->id;
+		needed = dry_needed(e, a);
 		fr_buf_reset(&text);
-		s->kind->describe(s, &text);
+		if (s->kind->describe_in)
+			s->kind->describe_in(&e->ctx, s, &text);
+		else
+			s->kind->describe(s, &text);
 		json_object_set_new(o, "id", json_string(s->id));
 		json_object_set_new(o, "kind", json_string(s->kind->name));
 		json_object_set_new(o, "database", a->database ? json_string(a->database) : json_null());
 		json_object_set_new(o, "transaction", json_boolean(a->tx != 0));
 		json_object_set_new(o, "reversible", json_boolean(a->reversible));
 		json_object_set_new(o, "statements", json_string(text.ptr));
+		if (!needed)
+			json_object_set_new(o, "needed", json_false());
 		json_array_append_new(steps, o);
-		fr_outcome_add(e, s->id, "pending", 0, NULL);
+		fr_outcome_add(e, s->id, needed ? "pending" : "skipped", 0,
+		               needed ? NULL : "its check says it is done");
 	}
+	e->ctx.from = e->ctx.to = e->ctx.step_id = NULL;
 	json_object_set_new(extra, "dry_run_steps", steps);
 	json_object_set_new(extra, "plan", fr_plan_to_json(p, &err));
 	json_decref(e->executed);

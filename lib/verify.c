@@ -13,8 +13,10 @@
 #include "util/alloc.h"
 #include "util/fs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,6 +26,10 @@ typedef struct {
 	fr_buf err;
 	fr_run_ctx ctx;
 	json_t *findings;
+	/* check: empty stand-ins for file databases not made yet, in scratch_dir */
+	fr_db **scratch;
+	fr_dbconf *scratch_conf;
+	char *scratch_dir;
 } checker;
 
 static void finding(checker *c, const char *kind, const char *subject, const char *fmt, ...)
@@ -107,7 +113,75 @@ static fr_db *ctx_db(fr_run_ctx *ctx, const char *name)
 		fr_buf_printf(&c->err, "database '%s' is not defined in ferry.yaml", name ? name : "");
 		return NULL;
 	}
+	if (c->scratch && c->scratch[i])
+		return c->scratch[i];
 	return get_db(c, i);
+}
+
+/*
+ * An empty database of database i's driver in a private temporary folder
+ * (never in the installation), for asking it to parse the steps of a
+ * database that is not made yet; 0, or -1 when the driver keeps no files.
+ */
+static int scratch_db(checker *c, int i)
+{
+	const fr_dbconf *orig = &c->f->cfg->dbs[i];
+	const char *tmp = getenv("TMPDIR");
+	fr_buf dir = FR_BUF_INIT, err = FR_BUF_INIT;
+	char *path = NULL;
+	size_t n = c->f->cfg->ndbs;
+	int rc = -1;
+	if (!fr_db_can(orig, FR_DB_CAP_FILES))
+		return -1;
+	if (!c->scratch && (!(c->scratch = fr_calloc(n, sizeof *c->scratch)) ||
+	                    !(c->scratch_conf = fr_calloc(n, sizeof *c->scratch_conf))))
+		return -1;
+	if (!c->scratch_dir) {
+		fr_buf_printf(&dir, "%s/ferry-check-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		if (dir.oom || !mkdtemp(dir.ptr) || !(c->scratch_dir = fr_strdup(dir.ptr)))
+			goto done;
+	}
+	if (!(path = fr_path_join(c->scratch_dir, orig->name)) ||
+	    fr_db_url_parse(&c->scratch_conf[i], orig->url, c->f->root, &err) ||
+	    !(c->scratch_conf[i].name = fr_strdup(orig->name)) ||
+	    fr_db_point_at_file(&c->scratch_conf[i], path, &err) ||
+	    fr_db_open(&c->scratch[i], &c->scratch_conf[i], &err))
+		goto done;
+	rc = 0;
+done:
+	fr_free(path);
+	fr_buf_release(&dir);
+	fr_buf_release(&err);
+	return rc;
+}
+
+static void scratch_free(checker *c)
+{
+	size_t i;
+	DIR *dh;
+	struct dirent *de;
+	for (i = 0; c->scratch && i < c->f->cfg->ndbs; i++) {
+		if (c->scratch[i])
+			c->scratch[i]->drv->close(c->scratch[i]);
+		fr_dbconf_clear(&c->scratch_conf[i]);
+	}
+	fr_free(c->scratch);
+	fr_free(c->scratch_conf);
+	/* The stand-ins and whatever their driver made beside them (journals). */
+	if (c->scratch_dir && (dh = opendir(c->scratch_dir))) {
+		while ((de = readdir(dh))) {
+			char *p;
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			if ((p = fr_path_join(c->scratch_dir, de->d_name)))
+				unlink(p);
+			fr_free(p);
+		}
+		closedir(dh);
+	}
+	if (c->scratch_dir)
+		rmdir(c->scratch_dir);
+	fr_free(c->scratch_dir);
 }
 
 static int checker_init(checker *c, ferry *f)
@@ -130,6 +204,7 @@ static int checker_init(checker *c, ferry *f)
 
 static void checker_free(checker *c)
 {
+	scratch_free(c);
 	if (c->e.f)
 		fr_engine_free(&c->e);
 	json_decref(c->findings);
@@ -314,6 +389,30 @@ static void check_writable(checker *c, const char *path, const char *what)
 		finding(c, "permission", path, "%s is not writable: %s", what, strerror(errno));
 }
 
+/*
+ * A pending step's text asked of its database (the kind's lint): SQL that
+ * does not parse is a finding. Nothing runs: SQLite prepares each
+ * statement and steps none, PostgreSQL compiles each inside a PL/pgSQL
+ * block that returns first, in a transaction rolled back (the drivers'
+ * parse). A file database not made yet is never made by check: an empty
+ * one in a temporary folder stands in for it (scratch_db).
+ */
+static void check_parses(checker *c, fr_step *s)
+{
+	int i;
+	if (!s->kind->lint)
+		return;
+	i = db_index(c, s->kind->database(s));
+	if (i < 0)
+		return;
+	if (!fr_db_exists(&c->f->cfg->dbs[i]) && !(c->scratch && c->scratch[i]) &&
+	    scratch_db(c, i))
+		return;
+	fr_buf_reset(&c->err);
+	if (s->kind->lint(&c->ctx, s) == 1)
+		finding(c, "syntax", s->id, "%s", c->err.ptr);
+}
+
 int ferry_check(char **out, ferry *f, const char *target)
 {
 	fr_version cur;
@@ -321,8 +420,9 @@ int ferry_check(char **out, ferry *f, const char *target)
 	ferry_plan *p = NULL;
 	fr_reg *regs = NULL;
 	fr_lock_holder h;
+	fr_reg **idx = NULL;
 	size_t nregs = 0, i, j;
-	int rc;
+	int rc, have_regs;
 	*out = NULL;
 	if ((rc = checker_init(&c, f)))
 		goto done;
@@ -355,9 +455,15 @@ int ferry_check(char **out, ferry *f, const char *target)
 			fr_buf_release(&hb);
 		}
 	}
+	have_regs = fr_state_registry(f->state, &regs, &nregs) == 0;
+	if (have_regs && !(idx = fr_reg_index(regs, nregs)) && nregs) {
+		rc = fr_fail(f, FERRY_EFAILED, "out of memory");
+		goto done;
+	}
 	for (i = 0; p && i < p->ntrs; i++) {
 		for (j = 0; j < p->trs[i]->nsteps; j++) {
 			fr_step *s = p->trs[i]->steps[j];
+			const fr_reg *r;
 			const char *db;
 			fr_buf_reset(&c.err);
 			if (fr_step_load(s, &c.err)) {
@@ -365,9 +471,15 @@ int ferry_check(char **out, ferry *f, const char *target)
 				continue;
 			}
 			db = s->kind->database(s);
-			if (db && *db && db_index(&c, db) < 0)
+			if (db && *db && db_index(&c, db) < 0) {
 				finding(&c, "database", s->id, "names database '%s', which ferry.yaml does "
 				                              "not define", db);
+				continue;
+			}
+			r = idx ? fr_reg_lookup(idx, nregs, s->id) : NULL;
+			if (r && applied(r->status))
+				continue;
+			check_parses(&c, s);
 		}
 	}
 	for (i = 0; i < f->cfg->ndbs; i++) {
@@ -379,7 +491,7 @@ int ferry_check(char **out, ferry *f, const char *target)
 		else if (fr_db_writable(conf, &c.err))
 			finding(&c, "permission", fr_db_where(conf), "%s", c.err.ptr);
 	}
-	if (fr_state_registry(f->state, &regs, &nregs) == 0) {
+	if (have_regs) {
 		for (i = 0; i < nregs; i++) {
 			fr_drift d;
 			if (!applied(regs[i].status))
@@ -397,6 +509,7 @@ int ferry_check(char **out, ferry *f, const char *target)
 	rc = finish(&c, out);
 done:
 	ferry_plan_free(p);
+	fr_free(idx);
 	fr_regs_free(regs, nregs);
 	checker_free(&c);
 	return rc;

@@ -196,6 +196,17 @@ typedef struct fr_db_driver {
 	             fr_db_row_fn row, void *arg, fr_buf *err);
 
 	/*
+	 * Optional (`ferry check`): asks the database whether sql (one or more
+	 * statements) parses, running none of it and changing nothing. 0: it
+	 * parses, as far as the database can tell without running the
+	 * statements before each (a name that an earlier statement would make
+	 * is no error); 1: a syntax error, its message in err and *err_offset
+	 * the byte offset in sql where it is (or where its statement starts);
+	 * -1: the database could not be asked (err).
+	 */
+	int (*parse)(fr_db *db, const char *sql, size_t *err_offset, fr_buf *err);
+
+	/*
 	 * Must provide, all three. All records in order of application; none
 	 * (and no error) without the table.
 	 */

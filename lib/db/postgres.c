@@ -1216,6 +1216,129 @@ done:
 	return ret;
 }
 
+/*
+ * ---- parse (`ferry check`) ----
+ *
+ * PostgreSQL has no "parse only" command for every statement (PREPARE
+ * takes only SELECT, INSERT, UPDATE, DELETE, MERGE and VALUES, and
+ * resolves names). PL/pgSQL does: compiling a block runs the core parser
+ * over each SQL statement in it, resolving nothing until the statement
+ * runs. So each statement is sent as
+ *     DO $ferry_parse$ BEGIN RETURN; <statement>; END $ferry_parse$
+ * whose RETURN comes first: the block compiles, then returns before any
+ * statement of it runs. It runs in a transaction that is rolled back (or,
+ * inside one, under a savepoint rolled back to), so nothing is left even
+ * in principle. Statements that PL/pgSQL reads as its own commands rather
+ * than SQL (transaction control, cursors, COPY) are passed over, and only
+ * errors that say "syntax error" (SQLSTATE 42601) count.
+ */
+
+/* 1 when statement s is one PL/pgSQL would read otherwise than the server does. */
+static int pg_parse_skips(const char *sql, const pg_stmt *s)
+{
+	static const char *const words[] = { "begin", "start", "commit", "end", "rollback",
+		                             "abort", "savepoint", "release", "copy", "fetch",
+		                             "move", "close", "declare", "prepare", "execute",
+		                             "deallocate", NULL };
+	const char *p = sql + s->start;
+	size_t n = 0, i;
+	if (*p == '\\')
+		return 1; /* a psql command */
+	while (n < s->end - s->start && pg_word_char((unsigned char)p[n]))
+		n++;
+	for (i = 0; words[i]; i++)
+		if (strlen(words[i]) == n && !strncasecmp(p, words[i], n))
+			return 1;
+	return 0;
+}
+
+static int pg_parse(fr_db *db, const char *sql, size_t *err_offset, fr_buf *err)
+{
+	pg_db *d = (pg_db *)db;
+	pg_stmt *st = NULL;
+	fr_buf q = FR_BUF_INIT, tag = FR_BUF_INIT;
+	size_t n = 0, i, pre;
+	int ret = -1, k, outer = !db->in_tx;
+	if (!db->in_tx && pg_ensure(d, err))
+		return -1;
+	if (pg_flush(d, err))
+		return -1;
+	if (pg_split(sql, &st, &n)) {
+		fr_buf_puts(err, "out of memory");
+		goto done;
+	}
+	if (pg_run(d, outer ? "BEGIN" : "SAVEPOINT ferry_parse", "cannot begin", err))
+		goto done;
+	ret = 0;
+	for (i = 0; i < n && ret == 0; i++) {
+		PGresult *r;
+		const char *state, *ps;
+		if (pg_parse_skips(sql, &st[i]))
+			continue;
+		/* A dollar tag the statement does not hold. */
+		for (k = 0;; k++) {
+			fr_buf_reset(&tag);
+			fr_buf_printf(&tag, "$ferry_parse%d$", k);
+			if (!strstr(sql + st[i].start, tag.ptr))
+				break;
+		}
+		fr_buf_reset(&q);
+		fr_buf_printf(&q, "DO %s BEGIN RETURN; ", tag.ptr);
+		pre = q.len;
+		fr_buf_add(&q, sql + st[i].start, st[i].end - st[i].start);
+		fr_buf_printf(&q, "\n; END %s", tag.ptr);
+		if (q.oom) {
+			fr_buf_puts(err, "out of memory");
+			ret = -1;
+			break;
+		}
+		r = P.PQexec(d->c, q.ptr);
+		if (!pg_ok(r)) {
+			const char *prim = r ? P.PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+			int unended = prim && strstr(prim, "end of function") != NULL;
+			state = r ? P.PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+			ps = r ? P.PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION) : NULL;
+			if (!state && P.PQstatus(d->c) == CONNECTION_BAD) {
+				pg_put_error(d, r, err);
+				P.PQclear(r);
+				ret = -1;
+				break;
+			}
+			if (state && !strcmp(state, "42601") && prim &&
+			    (strstr(prim, "syntax error") || unended)) {
+				size_t at = ps ? pg_char_offset(q.ptr, strtol(ps, NULL, 10)) : 0;
+				if (unended)
+					fr_buf_puts(err, "syntax error: the statement does not end (an unclosed "
+					                 "parenthesis or quote?)");
+				else
+					pg_put_error(d, r, err);
+				if (err_offset)
+					*err_offset = at >= pre && at - pre < st[i].end - st[i].start ?
+					              st[i].start + (at - pre) : st[i].start;
+				ret = 1;
+			}
+			/* Back to a clean transaction for the next statement. */
+			P.PQclear(r);
+			r = P.PQexec(d->c, outer ? "ROLLBACK" : "ROLLBACK TO SAVEPOINT ferry_parse");
+			P.PQclear(r);
+			r = P.PQexec(d->c, outer ? "BEGIN" : "SAVEPOINT ferry_parse");
+		}
+		P.PQclear(r);
+	}
+	{
+		PGresult *r = P.PQexec(d->c, outer ? "ROLLBACK" : "ROLLBACK TO SAVEPOINT ferry_parse");
+		P.PQclear(r);
+		if (!outer)
+			P.PQclear(P.PQexec(d->c, "RELEASE SAVEPOINT ferry_parse"));
+	}
+done:
+	pg_sync_tx(d);
+	fr_free(st);
+	fr_buf_release(&q);
+	fr_buf_release(&tag);
+	return ret;
+}
+
 /* A script that may change lock_timeout makes what set_lock_timeout knows stale. */
 static void pg_forget_settings(pg_db *d, const char *sql)
 {
@@ -2597,6 +2720,7 @@ const fr_db_driver fr_db_postgres = {
 	.commit = pg_commit,
 	.rollback = pg_rollback,
 	.exec = pg_exec,
+	.parse = pg_parse,
 	.query_bool = pg_query_bool,
 	.query = pg_query_rows,
 	.record_read = pg_record_read,

@@ -258,6 +258,68 @@ done:
 	return ret;
 }
 
+/* SQLite's words for text that does not parse (as against names it cannot resolve). */
+static int sq_syntax_error(const char *msg)
+{
+	return strstr(msg, "syntax error") || !strncmp(msg, "incomplete input", 16) ||
+	       !strncmp(msg, "unrecognized token", 18);
+}
+
+/* The end of the statement starting at p: past the first ';' that completes it. */
+static const char *sq_stmt_end(const char *p)
+{
+	fr_buf b = FR_BUF_INIT;
+	const char *q = p, *end = p + strlen(p);
+	while ((q = strchr(q, ';'))) {
+		q++;
+		fr_buf_reset(&b);
+		if (fr_buf_add(&b, p, (size_t)(q - p)))
+			break;
+		if (sqlite3_complete(b.ptr)) {
+			end = q;
+			break;
+		}
+	}
+	fr_buf_release(&b);
+	return end;
+}
+
+/*
+ * Each statement prepared and finalized, never stepped: preparing reads
+ * the schema and writes nothing. A statement that does not prepare for a
+ * name it cannot resolve (a table an earlier statement creates) is passed
+ * over; only the parser's own errors count.
+ */
+static int sq_parse(fr_db *db, const char *sql, size_t *err_offset, fr_buf *err)
+{
+	sq_db *d = (sq_db *)db;
+	sqlite3_stmt *st = NULL;
+	const char *p = sql, *tail = NULL;
+	int rc;
+
+	while (*(p = sq_skip(p))) {
+		tail = NULL;
+		rc = sqlite3_prepare_v2(d->h, p, -1, &st, &tail);
+		sqlite3_finalize(st);
+		st = NULL;
+		if (rc != SQLITE_OK) {
+			const char *msg = sqlite3_errmsg(d->h);
+			int at = sqlite3_error_offset(d->h);
+			if (sq_syntax_error(msg)) {
+				fr_buf_puts(err, msg);
+				if (err_offset)
+					*err_offset = (size_t)(p - sql) + (at > 0 ? (size_t)at : 0);
+				return 1;
+			}
+			tail = sq_stmt_end(p);
+		}
+		if (!tail || tail <= p)
+			break; /* no progress: what is left cannot be told apart */
+		p = tail;
+	}
+	return 0;
+}
+
 /* Truth of a text value: "", "0", "f", "false", "no", "off" are false. */
 static int sq_text_true(const char *s)
 {
@@ -1009,6 +1071,7 @@ const fr_db_driver fr_db_sqlite = {
 	.commit = sq_commit,
 	.rollback = sq_rollback,
 	.exec = sq_exec,
+	.parse = sq_parse,
 	.query_bool = sq_query_bool,
 	.query = sq_query,
 	.record_read = sq_record_read,

@@ -586,10 +586,12 @@ static int script_undo_transactional(const char *text)
 
 /*
  * What --dry-run shows: the working folder, the environment and the
- * command line. The databases' URLs are the engine's to give; describe()
- * only sees the step, so FERRY_DB_<NAME> is named, not spelled out.
+ * command line. With the run's context (describe_in), FERRY_DRY_RUN and
+ * each FERRY_DB_<NAME> as the run gives them, passwords hidden (the
+ * engine's db_shown); without (describe), FERRY_DB_<NAME> is named, not
+ * spelled out.
  */
-static int script_describe(const fr_step *s, fr_buf *out)
+static int script_describe_with(fr_run_ctx *ctx, const fr_step *s, fr_buf *out)
 {
 	const script_priv *p = s->priv;
 	size_t lp = s->path ? strlen(s->path) : 0, lr = s->rel ? strlen(s->rel) : 0;
@@ -620,13 +622,35 @@ static int script_describe(const fr_step *s, fr_buf *out)
 	sh_quote(out, to);
 	fr_buf_puts(out, " FERRY_STEP=");
 	sh_quote(out, s->id ? s->id : "");
-	fr_buf_puts(out, " FERRY_DRY_RUN=0 FERRY_DB_<NAME>=<each database's path or URI> \\\n  ");
+	if (!ctx || !ctx->db_shown) {
+		fr_buf_puts(out, " FERRY_DRY_RUN=0 FERRY_DB_<NAME>=<each database's path or URI> \\\n  ");
+	} else {
+		size_t i;
+		fr_buf_puts(out, " FERRY_DRY_RUN=0");
+		for (i = 0; i < ctx->ndbs && ctx->db_names; i++) {
+			fr_buf_puts(out, " FERRY_DB_");
+			env_db_name(out, ctx->db_names[i]);
+			fr_buf_putc(out, '=');
+			sh_quote(out, ctx->db_shown[i] ? ctx->db_shown[i] : "");
+		}
+		fr_buf_puts(out, " \\\n  ");
+	}
 	if (!script_direct(s))
 		fr_buf_puts(out, "/bin/sh ");
 	sh_quote(out, s->path ? s->path : script_rel(s));
 	fr_buf_puts(out, " forward\n");
 	fr_buf_release(&root);
 	return out->oom ? -1 : 0;
+}
+
+static int script_describe(const fr_step *s, fr_buf *out)
+{
+	return script_describe_with(NULL, s, out);
+}
+
+static int script_describe_in(fr_run_ctx *ctx, const fr_step *s, fr_buf *out)
+{
+	return script_describe_with(ctx, s, out);
 }
 
 /* ---- ferry new ------------------------------------------------------------ */
@@ -689,4 +713,5 @@ const fr_step_kind fr_step_script = {
 	.undo = script_undo,
 	.undo_transactional = script_undo_transactional,
 	.describe = script_describe,
+	.describe_in = script_describe_in,
 };

@@ -517,6 +517,43 @@ done:
 	return ret;
 }
 
+/*
+ * The up section asked of its database through the driver's parse: a
+ * syntax error is "<file>:<line>: syntax error near X" (SQLite says
+ * 'near "X": syntax error'; the words are put in one order for both).
+ */
+static int sql_lint(fr_run_ctx *ctx, fr_step *s)
+{
+	sql_priv *p = s->priv;
+	fr_buf msg = FR_BUF_INIT;
+	size_t off = 0;
+	fr_db *db;
+	int rc;
+	const char *m, *near;
+	if (!p->sec[SEC_UP].text || !sql_has_code(p->sec[SEC_UP].text))
+		return 0;
+	if (!(db = sql_db(ctx, p->database)))
+		return -1;
+	if (!db->drv->parse)
+		return 0; /* the driver cannot tell without running it */
+	rc = db->drv->parse(db, p->sec[SEC_UP].text, &off, &msg);
+	if (rc == 1) {
+		m = msg.ptr;
+		fr_buf_printf(ctx->err, "%s:%d: ", sql_rel(s), sql_line_at(&p->sec[SEC_UP], off));
+		near = !strncmp(m, "near ", 5) ? strstr(m, ": syntax error") : NULL;
+		if (near)
+			fr_buf_printf(ctx->err, "syntax error near %.*s%s", (int)(near - m - 5), m + 5,
+			              near + strlen(": syntax error"));
+		else
+			fr_buf_puts(ctx->err, m);
+	} else if (rc) {
+		fr_buf_printf(ctx->err, "%s: cannot ask the database to parse it: %s", sql_rel(s),
+		              msg.ptr);
+	}
+	fr_buf_release(&msg);
+	return rc;
+}
+
 static int sql_verify(fr_run_ctx *ctx, fr_step *s)
 {
 	sql_priv *p = s->priv;
@@ -639,4 +676,5 @@ const fr_step_kind fr_step_sql = {
 	.undo = sql_undo,
 	.undo_transactional = sql_undo_transactional,
 	.describe = sql_describe,
+	.lint = sql_lint,
 };

@@ -45,6 +45,7 @@ struct fr_run_ctx {
 	/* Database names and URLs (FERRY_DB_<NAME>), ndbs of them. */
 	const char *const *db_names;
 	const char *const *db_urls;
+	const char *const *db_shown; /* the same for display: passwords hidden (NULL: none) */
 	size_t ndbs;
 	/*
 	 * A line a step printed (a script's stdout/stderr): to the log,
@@ -126,8 +127,23 @@ typedef struct fr_step_kind {
 	/* Optional: 1 when that undo may run inside a transaction (NULL: it may). */
 	int (*undo_transactional)(const char *text);
 
+	/*
+	 * Optional (`ferry check`): asks the step's database whether the text
+	 * forward() would run parses, running none of it (the driver's parse).
+	 * 0: it does, or nothing can tell; 1: it does not, with
+	 * "<file>:<line>: syntax error ..." in ctx->err; -1: could not ask
+	 * (ctx->err).
+	 */
+	int (*lint)(fr_run_ctx *ctx, fr_step *s);
+
 	/* Must provide: appends what forward() would do (every statement) for --dry-run. */
 	int (*describe)(const fr_step *s, fr_buf *out);
+	/*
+	 * Optional: describe() with the run's context (ctx->from, to, step_id,
+	 * the databases' db_shown values): what forward() would do with what
+	 * this run gives it, passwords hidden. NULL: describe().
+	 */
+	int (*describe_in)(fr_run_ctx *ctx, const fr_step *s, fr_buf *out);
 
 	/*
 	 * Optional, together: the file `ferry new` writes, <NNN>_<name>.<new_ext>

@@ -268,6 +268,50 @@ static void test_exec_errors(void **state)
 	fr_buf_release(&sql);
 }
 
+/* parse (`ferry check`): tells syntax errors, runs nothing, leaves a transaction usable. */
+static void test_parse(void **state)
+{
+	env *e = *state;
+	fr_db *db = open_db(e);
+	fr_buf sql = FR_BUF_INIT;
+	size_t off = 12345, want;
+
+	if (!db->drv->parse) {
+		/* Optional: the sql kind then says nothing. The mock has none. */
+		assert_string_equal(e->d->driver, "mock");
+		return;
+	}
+	/* A statement that needs the DDL before it is no error, and neither ran. */
+	fr_buf_printf(&sql, "%s;\nINSERT INTO a VALUES (1);\n", e->d->create_a);
+	assert_int_equal(db->drv->parse(db, sql.ptr, &off, &e->err), 0);
+	assert_string_equal(e->err.ptr, "");
+	assert_int_equal(t_qbool(db, e->d->has_a), 0);
+	assert_int_equal(db->in_tx, 0);
+
+	fr_buf_reset(&sql);
+	fr_buf_printf(&sql, "%s;\n  -- the next one does not parse\n  ", e->d->create_a);
+	want = sql.len;
+	fr_buf_puts(&sql, "SELEC 1;\nSELECT 1;\n");
+	assert_int_equal(db->drv->parse(db, sql.ptr, &off, &e->err), 1);
+	assert_true(off >= want && off < want + 5);
+	assert_non_null(strstr(e->err.ptr, "syntax error"));
+	assert_int_equal(t_qbool(db, e->d->has_a), 0);
+	fr_buf_reset(&e->err);
+
+	/* Inside a transaction: what it did so far stays, and it goes on. */
+	assert_int_equal(db->drv->begin(db, &e->err), 0);
+	fr_buf_reset(&sql);
+	fr_buf_printf(&sql, "%s;", e->d->create_b);
+	assert_int_equal(db->drv->exec(db, sql.ptr, NULL, &e->err), 0);
+	assert_int_equal(db->drv->parse(db, "SELECT (1;", &off, &e->err), 1);
+	fr_buf_reset(&e->err);
+	assert_int_equal(db->in_tx, 1);
+	assert_int_equal(t_qbool(db, e->d->has_b), 1);
+	assert_int_equal(db->drv->rollback(db, &e->err), 0);
+	assert_int_equal(t_qbool(db, e->d->has_b), 0);
+	fr_buf_release(&sql);
+}
+
 static void test_query_bool(void **state)
 {
 	env *e = *state;
@@ -1107,7 +1151,7 @@ static void test_query(void **state)
 	CASE(drv, test_query_bool), CASE(drv, test_query), CASE(drv, test_records),                \
 	CASE(drv, test_record_table_rollback),                              \
 	CASE(drv, test_caps_and_members), CASE(drv, test_urls),             \
-	CASE(drv, test_location), CASE(drv, test_snapshot)
+	CASE(drv, test_location), CASE(drv, test_snapshot), CASE(drv, test_parse)
 
 int main(void)
 {

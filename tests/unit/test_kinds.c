@@ -434,6 +434,25 @@ static void test_describe(void **state)
 	load_ok(e, e->kc->valid, 0);
 	assert_int_equal(k->describe(&e->step, &d), 0);
 	assert_true(d.len > 0);
+	if (k->describe_in) {
+		/* With the run's context: the values it gives, as db_shown spells them. */
+		static const char *const dbn[] = { "main", "other-db" };
+		static const char *const urls[] = { "/srv/app.db", "postgres://u:pw@h/x" };
+		static const char *const shown[] = { "/srv/app.db", "postgres://u:***@h/x" };
+		fr_run_ctx c = e->ctx;
+		c.db_names = dbn;
+		c.db_urls = urls;
+		c.db_shown = shown;
+		c.ndbs = 2;
+		fr_buf_reset(&d);
+		assert_int_equal(k->describe_in(&c, &e->step, &d), 0);
+		assert_true(d.len > 0);
+		if (k == &fr_step_script) {
+			assert_non_null(strstr(d.ptr, "FERRY_DB_MAIN='/srv/app.db'"));
+			assert_non_null(strstr(d.ptr, "FERRY_DB_OTHER_DB='postgres://u:***@h/x'"));
+			assert_null(strstr(d.ptr, ":pw@"));
+		}
+	}
 	fr_buf_release(&d);
 	/* a dry run changes nothing */
 	e->ctx.dry_run = 1;
