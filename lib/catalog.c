@@ -31,9 +31,25 @@
  *
  * Its versions join the catalog's version list (for notes and required
  * stops) but do not become nodes of the graph: only transitions do that.
+ * An entry may say which migrations of another tool's folder the version
+ * ships: `schema: "<tool version>"` (the last of them; with one foreign
+ * source) or `schema: {<source path>: "<tool version>", ...}`.
+ *
+ * Other tools' folders (ferry.yaml's sources, lib/layout/) are read by
+ * their layout into one chain each, of SQL steps with the id
+ * "<layout>:<source path>/<migration>" (dbmate:db/migrations/1_x.sql: no
+ * version in it, so that mapping it to another release changes no id, and
+ * a ':' no version holds, so that it never meets one of ferry's ids). The
+ * chain is cut at each mapped version: the steps after the previous cut up
+ * to its schema go into the transition into that version (made, from the
+ * greatest catalogued node below it, when none leads there), before the
+ * transition's own steps unless its transition.yaml says `foreign: after`;
+ * the steps no version ships go into the transition into the greatest
+ * node, or into schema_tr when nothing is catalogued but 0.0.0.
  */
 #include "catalog.h"
 #include "ferry.h"
+#include "layout/layout.h"
 #include "util/alloc.h"
 #include "util/fs.h"
 #include "util/yaml.h"
@@ -162,6 +178,16 @@ typedef struct {
 	int line;     /* line in versions.yaml; 0 for versions named by transitions */
 } ventry;
 
+/* A versions.yaml `schema:`: version v ships src's chain up to its migration tv. */
+typedef struct {
+	fr_version v;
+	char *src;    /* the source as written; NULL: the only foreign one */
+	char *tv;     /* the tool's version of its last migration */
+	int line;
+	size_t si;    /* resolved: the source */
+	size_t cut;   /* resolved: how many of its chain's steps are shipped by v or before */
+} smap;
+
 typedef struct {
 	fr_catalog *c;
 	const char *reldir;  /* the folder relative to the root ("" for the root itself) */
@@ -175,6 +201,14 @@ typedef struct {
 	ventry *vy;          /* versions.yaml entries, then every version */
 	size_t nvy, cvy;
 	char *vy_rel;        /* versions.yaml's path for messages */
+	smap *maps;          /* versions.yaml's schema: entries */
+	size_t nmaps, cmaps;
+	const char *root;
+	const fr_source *src; /* ferry.yaml's sources */
+	size_t nsrc;
+	const fr_layout **lay; /* each source's layout; NULL: ferry's own or none */
+	fr_step ***chains;   /* each source's steps, in its chain */
+	size_t *nchain;
 } loader;
 
 static void lerr(loader *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -465,7 +499,8 @@ static int y_seconds(loader *ld, const char *rel, const char *key, const fr_yaml
 static void load_transition_yaml(loader *ld, fr_transition *t, const char *path, const char *rel)
 {
 	static const char keys[] = "description, breaking_changes, notes, "
-	                           "estimated_duration_seconds, requires_restart, backup_required";
+	                           "estimated_duration_seconds, requires_restart, backup_required, "
+	                           "foreign";
 	fr_yaml *doc = load_yaml(ld, path, rel);
 	size_t i;
 
@@ -492,12 +527,59 @@ static void load_transition_yaml(loader *ld, fr_transition *t, const char *path,
 			y_list(ld, rel, k, v, &t->restarts, &t->nrestarts);
 		else if (strcmp(k, "backup_required") == 0)
 			y_bool(ld, rel, k, v, &t->backup_required);
-		else
+		else if (strcmp(k, "foreign") == 0) {
+			/* where the steps of other tools' folders it ships run: before (default) */
+			if (v->kind == FR_YAML_SCALAR && !strcmp(v->scalar, "after"))
+				t->foreign_after = 1;
+			else if (!(v->kind == FR_YAML_SCALAR && !strcmp(v->scalar, "before")))
+				lerr(ld, "%s:%d: 'foreign' must be 'before' or 'after'", rel, v->line);
+		} else
 			lerr(ld, "%s:%d: unknown key '%s' (expected %s)", rel,
 			     doc->key_lines[i], k, keys);
 	}
 done:
 	fr_yaml_free(doc);
+}
+
+static int add_map(loader *ld, const char *src, const fr_yaml *v)
+{
+	smap *m;
+	if (grow(ld, (void **)&ld->maps, &ld->cmaps, ld->nmaps, sizeof *ld->maps))
+		return -1;
+	m = &ld->maps[ld->nmaps];
+	memset(m, 0, sizeof *m);
+	m->line = v->line;
+	if ((src && !(m->src = fr_strdup(src))) || !(m->tv = fr_strdup(v->scalar))) {
+		fr_free(m->src);
+		ld->oom = 1;
+		return -1;
+	}
+	ld->nmaps++;
+	return 0;
+}
+
+/* schema: "<tool version>" or {<source>: "<tool version>", ...}. 0, or -1 after reporting. */
+static int schema_entry(loader *ld, const char *rel, const fr_yaml *v)
+{
+	size_t i;
+	if (v->kind == FR_YAML_SCALAR && !fr_yaml_is_null(v) && *v->scalar)
+		return add_map(ld, NULL, v);
+	if (v->kind == FR_YAML_MAP) {
+		for (i = 0; i < v->n; i++) {
+			if (v->items[i]->kind != FR_YAML_SCALAR || !*v->items[i]->scalar) {
+				lerr(ld, "%s:%d: 'schema' of '%s' must be a migration's version", rel,
+				     v->items[i]->line, v->keys[i]);
+				return -1;
+			}
+			if (add_map(ld, v->keys[i], v->items[i]))
+				return -1;
+		}
+		return 0;
+	}
+	lerr(ld, "%s:%d: 'schema' must be the version of the last migration of another tool's "
+	     "folder the version ships, or a mapping of source path to that version", rel,
+	     v->line);
+	return -1;
 }
 
 /* One entry of versions.yaml; version_node is the version's own node when keyed by version. */
@@ -506,7 +588,7 @@ static void versions_entry(loader *ld, const char *rel, const fr_yaml *e, const 
 {
 	const fr_yaml *vnode = NULL;
 	ventry ve;
-	size_t i;
+	size_t i, first = ld->nmaps;
 
 	memset(&ve, 0, sizeof ve);
 	if (key) {
@@ -538,9 +620,12 @@ static void versions_entry(loader *ld, const char *rel, const fr_yaml *e, const 
 			} else if (strcmp(k, "required_stop") == 0) {
 				if (y_bool(ld, rel, k, v, &ve.vi.required_stop))
 					goto fail;
+			} else if (strcmp(k, "schema") == 0) {
+				if (schema_entry(ld, rel, v))
+					goto fail;
 			} else {
 				lerr(ld, "%s:%d: unknown key '%s' (expected %snotes, "
-				     "required_stop)", rel, e->key_lines[i], k,
+				     "required_stop, schema)", rel, e->key_lines[i], k,
 				     key ? "" : "version, ");
 				goto fail;
 			}
@@ -562,9 +647,16 @@ static void versions_entry(loader *ld, const char *rel, const fr_yaml *e, const 
 	if (grow(ld, (void **)&ld->vy, &ld->cvy, ld->nvy, sizeof *ld->vy))
 		goto fail;
 	ld->vy[ld->nvy++] = ve;
+	for (i = first; i < ld->nmaps; i++)
+		ld->maps[i].v = ve.vi.v;
 	return;
 fail:
 	fr_free(ve.vi.notes);
+	while (ld->nmaps > first) {
+		ld->nmaps--;
+		fr_free(ld->maps[ld->nmaps].src);
+		fr_free(ld->maps[ld->nmaps].tv);
+	}
 }
 
 static void load_versions_yaml(loader *ld, const char *path, const char *rel)
@@ -857,7 +949,7 @@ static void make_flat_transitions(loader *ld)
 	if (!ld->nflats)
 		return;
 	sort(ld->flats, ld->nflats, sizeof *ld->flats, cmp_flat);
-	if (!(named = fr_calloc(2 * c->ntrs + ld->nflats + 1, sizeof *named))) {
+	if (!(named = fr_calloc(2 * c->ntrs + ld->nflats + ld->nmaps + 1, sizeof *named))) {
 		ld->oom = 1;
 		return;
 	}
@@ -869,6 +961,8 @@ static void make_flat_transitions(loader *ld)
 	}
 	for (i = 0; i < ld->nflats; i++)
 		named[nn++] = &ld->flats[i].v;
+	for (i = 0; i < ld->nmaps; i++)
+		named[nn++] = &ld->maps[i].v; /* a version that ships foreign steps is a node */
 	sort(named, nn, sizeof *named, cmp_version_pp);
 
 	for (i = 0; i < ld->nflats && !ld->oom; i = j) {
@@ -1027,76 +1121,579 @@ static void make_versions(loader *ld)
 	fr_free((void *)tv);
 }
 
+/* ---- other tools' folders (lib/layout/) --------------------------------------- */
+
+/* A source's path as written, without "./" in front or '/' behind. */
+static void norm_rel(const char *s, fr_buf *out)
+{
+	size_t n;
+	fr_buf_reset(out);
+	while (s[0] == '.' && s[1] == '/')
+		s += 2;
+	n = strlen(s);
+	while (n > 1 && s[n - 1] == '/')
+		n--;
+	fr_buf_add(out, s, n);
+}
+
+/*
+ * A foreign step in one allocation, as new_step makes ferry's: the struct,
+ * then id, name, path, rel, tool_version, tool_name, down_path, meta_path.
+ */
+static fr_step *new_foreign_step(loader *ld, size_t si, const fr_layout *lay, const char *srel,
+                                 const fr_layout_mig *m, const struct stat *st)
+{
+	const fr_source *src = &ld->src[si];
+	fr_buf b = FR_BUF_INIT;
+	size_t off[8], i;
+	fr_step *s;
+	char *base;
+
+	/* The strings one after another, each NUL-terminated, then the block is made. */
+	off[0] = b.len;
+	fr_buf_printf(&b, "%s:%s/%s", lay->name, srel, m->entry);
+	fr_buf_putc(&b, '\0');
+	off[1] = b.len;
+	fr_buf_puts(&b, m->entry);
+	fr_buf_putc(&b, '\0');
+	off[2] = b.len;
+	fr_buf_printf(&b, "%s/%s", src->path, m->file);
+	fr_buf_putc(&b, '\0');
+	off[3] = b.len;
+	fr_buf_printf(&b, "%s/%s", srel, m->file);
+	fr_buf_putc(&b, '\0');
+	off[4] = b.len;
+	fr_buf_puts(&b, m->version ? m->version : "");
+	fr_buf_putc(&b, '\0');
+	off[5] = b.len;
+	fr_buf_puts(&b, m->name ? m->name : "");
+	fr_buf_putc(&b, '\0');
+	off[6] = b.len;
+	if (m->down)
+		fr_buf_printf(&b, "%s/%s", src->path, m->down);
+	fr_buf_putc(&b, '\0');
+	off[7] = b.len;
+	if (m->meta)
+		fr_buf_printf(&b, "%s/%s", src->path, m->meta);
+	fr_buf_putc(&b, '\0');
+	if (b.oom || grow(ld, (void **)&ld->c->steps, &ld->csteps, ld->c->nsteps,
+	                  sizeof *ld->c->steps) ||
+	    !(s = fr_calloc(1, sizeof *s + b.len))) {
+		fr_buf_release(&b);
+		ld->oom = 1;
+		return NULL;
+	}
+	base = (char *)(s + 1);
+	memcpy(base, b.ptr, b.len);
+	fr_buf_release(&b);
+	s->id = base + off[0];
+	s->name = base + off[1];
+	s->path = base + off[2];
+	s->rel = base + off[3];
+	s->tool_version = base + off[4];
+	s->tool_name = base + off[5];
+	s->down_path = m->down ? base + off[6] : NULL;
+	s->meta_path = m->meta ? base + off[7] : NULL;
+	s->layout = lay->name;
+	s->split = lay->split;
+	s->source_db = src->database;
+	s->repeatable = m->repeatable;
+	s->source = si;
+	for (i = strlen(m->file); i > 0 && m->file[i - 1] != '/'; i--)
+		;
+	s->kind = fr_step_kind_for(m->file + i, 0);
+	s->size = (int64_t)st->st_size;
+	s->mtime_ns = fr_mtime_ns(st);
+	s->ino = (int64_t)st->st_ino;
+	ld->c->steps[ld->c->nsteps++] = s;
+	return s;
+}
+
+/* Records an absolute path the chain depends on (a down file, a diesel folder), when it is. */
+static void seen_abs(loader *ld, const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) == 0)
+		seen_add(ld, path, NULL, &st);
+}
+
+/* Reads source si, of layout lay (NULL: detect it), into its chain. */
+static void load_foreign(loader *ld, size_t si, const fr_layout *lay, const dirlist *l,
+                         const char *srel)
+{
+	const fr_source *src = &ld->src[si];
+	fr_layout_entry *ents = NULL;
+	fr_layout_chain chain;
+	size_t i, nerr0;
+	fr_step **v = NULL;
+
+	memset(&chain, 0, sizeof chain);
+	if (l->n && !(ents = fr_calloc(l->n, sizeof *ents))) {
+		ld->oom = 1;
+		return;
+	}
+	for (i = 0; i < l->n; i++) {
+		struct stat st;
+		ents[i].name = l->names[i];
+		ents[i].dir = fstatat(dirfd(l->d), l->names[i], &st, 0) == 0 && S_ISDIR(st.st_mode);
+	}
+	fr_buf_reset(&ld->msg);
+	if (!lay) {
+		int is_ferry = 0;
+		lay = fr_layout_detect(src->path, srel, ents, l->n, &is_ferry, &ld->msg);
+		if (!lay) {
+			if (ld->msg.len)
+				lerr(ld, "%s", ld->msg.ptr);
+			goto done;
+		}
+	}
+	ld->lay[si] = lay;
+	fr_buf_reset(&ld->msg);
+	nerr0 = ld->nerr;
+	if (lay->scan(src->path, srel, ents, l->n, &chain, &ld->msg)) {
+		lerr(ld, "%s", ld->msg.len ? ld->msg.ptr : srel);
+		goto done;
+	}
+	if (chain.n && !(v = fr_calloc(chain.n, sizeof *v))) {
+		ld->oom = 1;
+		goto done;
+	}
+	for (i = 0; i < chain.n && !ld->oom; i++) {
+		const fr_layout_mig *m = &chain.v[i];
+		struct stat st;
+		fr_step *s;
+		char *p = fr_path_join(src->path, m->file);
+		if (!p) {
+			ld->oom = 1;
+			break;
+		}
+		if (stat(p, &st)) {
+			lerr(ld, "%s/%s: %s", srel, m->file, strerror(errno));
+		} else if ((s = new_foreign_step(ld, si, lay, srel, m, &st)) != NULL) {
+			if (!s->kind)
+				lerr(ld, "%s: cannot tell the step kind", s->rel);
+			s->chain = i;
+			v[i] = s;
+			if (strchr(m->file, '/')) {
+				/* diesel: its folder's listing shows a down.sql added or removed */
+				char *slash = strrchr(p, '/');
+				*slash = '\0';
+				seen_abs(ld, p);
+			}
+			if (s->down_path)
+				seen_abs(ld, s->down_path);
+			if (s->meta_path)
+				seen_abs(ld, s->meta_path);
+		}
+		fr_free(p);
+	}
+	if (ld->nerr == nerr0 && !ld->oom) {
+		ld->chains[si] = v;
+		ld->nchain[si] = chain.n;
+		v = NULL;
+	}
+done:
+	fr_free(v);
+	fr_free(ents);
+	fr_chain_free(&chain);
+}
+
+/* The transition into v that takes the steps v ships: from the greatest exact version. */
+static fr_transition *transition_into(fr_catalog *c, const fr_version *v)
+{
+	fr_transition *best = NULL;
+	size_t i;
+	for (i = 0; i < c->ntrs; i++) {
+		fr_transition *t = c->trs[i];
+		if (fr_version_cmp(&t->to, v) != 0)
+			continue;
+		if (!best || (t->from.fixed == 3 &&
+		              (best->from.fixed < 3 || fr_version_cmp(&t->from.v, &best->from.v) > 0)))
+			best = t;
+	}
+	return best;
+}
+
+/* "<v> (schema)": the transition a version that ships foreign steps, and no other, makes. */
+static fr_transition *schema_transition(loader *ld, const fr_version *v)
+{
+	fr_catalog *c = ld->c;
+	fr_version from;
+	char text[FR_VERSION_STR_MAX];
+	fr_transition *t;
+	size_t i;
+	memset(&from, 0, sizeof from);
+	for (i = 0; i < c->ntrs; i++) {
+		const fr_transition *u = c->trs[i];
+		if (fr_version_cmp(&u->to, v) < 0 && fr_version_cmp(&u->to, &from) > 0)
+			from = u->to;
+		if (u->from.fixed == 3 && fr_version_cmp(&u->from.v, v) < 0 &&
+		    fr_version_cmp(&u->from.v, &from) > 0)
+			from = u->from.v;
+	}
+	for (i = 0; i < ld->nmaps; i++)
+		if (fr_version_cmp(&ld->maps[i].v, v) < 0 && fr_version_cmp(&ld->maps[i].v, &from) > 0)
+			from = ld->maps[i].v;
+	if (!(t = new_transition(ld)))
+		return NULL;
+	t->from.v = from;
+	t->from.fixed = 3;
+	t->to = *v;
+	fr_version_format(v, text, sizeof text);
+	fr_buf_reset(&ld->msg);
+	fr_buf_printf(&ld->msg, "%s (schema)", text);
+	if (!(t->name = fr_strdup(ld->msg.ptr)))
+		ld->oom = 1;
+	return t;
+}
+
+/* Puts steps v[0..n) into t: before its own steps, or after them with `foreign: after`. */
+static void ship(loader *ld, fr_transition *t, fr_step **v, size_t n)
+{
+	fr_step **ns;
+	size_t i, at;
+	if (!n)
+		return;
+	if (!(ns = fr_realloc(t->steps, (t->nsteps + n) * sizeof *ns))) {
+		ld->oom = 1;
+		return;
+	}
+	t->steps = ns;
+	/* foreign steps of several sources keep the sources' order: after those shipped before */
+	for (at = 0; !t->foreign_after && at < t->nsteps && t->steps[at]->layout; at++)
+		;
+	if (t->foreign_after)
+		at = t->nsteps;
+	memmove(ns + at + n, ns + at, (t->nsteps - at) * sizeof *ns);
+	for (i = 0; i < n; i++) {
+		ns[at + i] = v[i];
+		v[i]->tr = t;
+		v[i]->from = &t->from;
+		v[i]->to = &t->to;
+	}
+	t->nsteps += n;
+}
+
+static int cmp_smap(const void *a, const void *b)
+{
+	const smap *x = a, *y = b;
+	int r = x->si < y->si ? -1 : x->si > y->si;
+	return r ? r : fr_version_cmp(&x->v, &y->v);
+}
+
+/*
+ * One function: resolving versions.yaml's schema: entries against the
+ * chains and cutting the chains by them is one walk over each source.
+ */
+static void ship_foreign(loader *ld)
+{
+	fr_catalog *c = ld->c;
+	fr_buf a = FR_BUF_INIT;
+	size_t i, j, nforeign = 0, total = 0, single = SIZE_MAX, bad = ld->nerr;
+	fr_transition *top = NULL;
+
+	for (i = 0; i < ld->nsrc; i++) {
+		if (!ld->lay[i])
+			continue;
+		nforeign++;
+		single = i;
+	}
+	for (i = 0; i < ld->nmaps; i++) {
+		smap *m = &ld->maps[i];
+		char vt[FR_VERSION_STR_MAX];
+		fr_version_format(&m->v, vt, sizeof vt);
+		if (!m->src) {
+			if (nforeign != 1) {
+				lerr(ld, "%s:%d: 'schema' of '%s' names no source, and ferry.yaml has %zu "
+				     "sources of other tools' layouts (write schema: {<source path>: "
+				     "\"<version>\"})", ld->vy_rel, m->line, vt, nforeign);
+				continue;
+			}
+			m->si = single;
+		} else {
+			fr_buf want = FR_BUF_INIT;
+			norm_rel(m->src, &want);
+			for (m->si = 0; m->si < ld->nsrc; m->si++) {
+				norm_rel(ld->src[m->si].rel, &a);
+				if (ld->lay[m->si] && !strcmp(a.ptr, want.ptr))
+					break;
+			}
+			fr_buf_release(&want);
+			if (m->si == ld->nsrc) {
+				lerr(ld, "%s:%d: 'schema' of '%s' names '%s', which is no source of another "
+				     "tool's layout in ferry.yaml", ld->vy_rel, m->line, vt, m->src);
+				continue;
+			}
+		}
+		for (j = 0; j < ld->nchain[m->si]; j++)
+			if (!ld->chains[m->si][j]->repeatable &&
+			    !strcmp(ld->chains[m->si][j]->tool_version, m->tv))
+				break;
+		if (j == ld->nchain[m->si]) {
+			norm_rel(ld->src[m->si].rel, &a);
+			lerr(ld, "%s:%d: 'schema' of '%s' names migration '%s', which '%s' does not hold",
+			     ld->vy_rel, m->line, vt, m->tv, a.ptr);
+			continue;
+		}
+		m->cut = j + 1;
+	}
+	if (ld->nerr > bad || ld->oom)
+		goto done;
+	sort(ld->maps, ld->nmaps, sizeof *ld->maps, cmp_smap);
+	for (i = 0; i < c->ntrs; i++)
+		if (!top || fr_version_cmp(&c->trs[i]->to, &top->to) > 0)
+			top = c->trs[i];
+	for (i = 0; i < ld->nsrc && !ld->oom; i++) {
+		size_t done_n = 0, k;
+		if (!ld->lay[i])
+			continue;
+		for (k = 0; k < ld->nmaps && !ld->oom; k++) {
+			smap *m = &ld->maps[k];
+			fr_transition *t;
+			if (m->si != i)
+				continue;
+			if (m->cut < done_n) {
+				char vt[FR_VERSION_STR_MAX];
+				fr_version_format(&m->v, vt, sizeof vt);
+				lerr(ld, "%s:%d: 'schema' of '%s' is '%s', a migration before the one an "
+				     "earlier version ships", ld->vy_rel, m->line, vt, m->tv);
+				continue;
+			}
+			if (!(t = transition_into(c, &m->v)) && !(t = schema_transition(ld, &m->v)))
+				break;
+			ship(ld, t, ld->chains[i] + done_n, m->cut - done_n);
+			done_n = m->cut;
+			if (!top || fr_version_cmp(&t->to, &top->to) > 0)
+				top = t;
+		}
+		if (done_n == ld->nchain[i] || ld->oom)
+			continue;
+		if (!top && !c->schema_tr) {
+			/* Nothing catalogued but 0.0.0: the steps run without a version change. */
+			if (!(c->schema_tr = fr_calloc(1, sizeof *c->schema_tr)) ||
+			    !(c->schema_tr->name = fr_strdup("(schema only)"))) {
+				ld->oom = 1;
+				break;
+			}
+			c->schema_tr->from.fixed = 3;
+			c->schema_tr->backup_required = 1;
+			c->schema_tr->schema_only = 1;
+		}
+		ship(ld, top ? top : c->schema_tr, ld->chains[i] + done_n, ld->nchain[i] - done_n);
+	}
+	/* Every foreign step, by source, in its chain. */
+	for (i = 0; i < ld->nsrc; i++)
+		total += ld->nchain[i];
+	if (total && !(c->foreign = fr_calloc(total, sizeof *c->foreign))) {
+		ld->oom = 1;
+		goto done;
+	}
+	for (i = 0; i < ld->nsrc; i++)
+		for (j = 0; j < ld->nchain[i]; j++)
+			c->foreign[c->nforeign++] = ld->chains[i][j];
+done:
+	fr_buf_release(&a);
+}
+
 /* ---- the entry points ---------------------------------------------------- */
 
 int fr_catalog_load(fr_catalog **out, const char *dir, const char *root, fr_buf *err)
 {
+	fr_source src;
+	memset(&src, 0, sizeof src);
+	src.path = (char *)dir;
+	src.rel = (char *)dir;
+	src.layout = (char *)"ferry";
+	return fr_catalog_load_sources(out, &src, 1, root, err);
+}
+
+/* dir relative to root, or dir itself when it is not below root. */
+static const char *rel_to_root(const char *dir, const char *root)
+{
+	size_t rl = root ? strlen(root) : 0;
+	while (rl > 1 && root[rl - 1] == '/')
+		rl--;
+	if (rl && strncmp(dir, root, rl) == 0 && (dir[rl] == '/' || !dir[rl])) {
+		dir += rl;
+		while (*dir == '/')
+			dir++;
+	}
+	return dir;
+}
+
+/* ferry's own layout: the folder c->dir, its transitions, flat steps and YAML files. */
+static void load_ferry(loader *ld)
+{
+	fr_catalog *c = ld->c;
+	dirlist top;
+	struct stat tst;
+	size_t i;
+
+	memset(&top, 0, sizeof top);
+	ld->reldir = rel_to_root(c->dir, ld->root);
+	if (!(ld->vy_rel = rel_of(ld, VERSIONS_FILE, NULL)))
+		return;
+	if (dirlist_read(&top, c->dir, &tst)) {
+		if (errno != ENOENT) {
+			lerr(ld, "%s: %s", *ld->reldir ? ld->reldir : c->dir, strerror(errno));
+			goto done;
+		}
+		seen_add(ld, "", NULL, NULL); /* missing: the folder's appearing is a change */
+	} else {
+		seen_add(ld, "", NULL, &tst);
+	}
+	for (i = 0; i < top.n && !ld->oom; i++) {
+		const char *name = top.names[i];
+		struct stat st;
+		if (fstatat(dirfd(top.d), name, &st, 0)) {
+			lerr_at(ld, NULL, name, "%s", strerror(errno));
+		} else if (S_ISDIR(st.st_mode)) {
+			load_folder(ld, name);
+		} else if (S_ISREG(st.st_mode)) {
+			load_top_file(ld, name, &st);
+		} else {
+			lerr_at(ld, NULL, name, "not a regular file or folder");
+		}
+	}
+done:
+	dirlist_free(&top);
+}
+
+/*
+ * Each source's layout: the one it names, or the one its file names say.
+ * The folder of ferry's own layout becomes c->dir (one at most); the
+ * others are read into their chains.
+ */
+static void load_sources(loader *ld)
+{
+	fr_buf rel = FR_BUF_INIT;
+	size_t i, ferry_at = SIZE_MAX;
+
+	for (i = 0; i < ld->nsrc && !ld->oom; i++) {
+		const fr_source *src = &ld->src[i];
+		const fr_layout *lay = NULL;
+		int is_ferry = src->layout && !strcmp(src->layout, "ferry");
+		dirlist l;
+		struct stat st;
+
+		memset(&l, 0, sizeof l);
+		norm_rel(src->rel ? src->rel : rel_to_root(src->path, ld->root), &rel);
+		if (src->layout && !is_ferry && !(lay = fr_layout_find(src->layout))) {
+			lerr(ld, "%s: unknown layout '%s'", rel.ptr, src->layout);
+			continue;
+		}
+		if (!is_ferry) {
+			if (dirlist_read(&l, src->path, &st)) {
+				if (errno != ENOENT)
+					lerr(ld, "%s: %s", rel.ptr, strerror(errno));
+				else if (!lay && ferry_at == SIZE_MAX)
+					is_ferry = 1; /* a missing folder: ferry's own, empty for now */
+				else
+					seen_add(ld, src->path, NULL, NULL);
+				dirlist_free(&l);
+				if (!is_ferry)
+					continue;
+			} else {
+				int detected_ferry = 0;
+				if (!lay) {
+					/* ferry's own when its names say so */
+					fr_layout_entry *e = fr_calloc(l.n ? l.n : 1, sizeof *e);
+					size_t k;
+					if (!e) {
+						ld->oom = 1;
+						dirlist_free(&l);
+						break;
+					}
+					for (k = 0; k < l.n; k++) {
+						struct stat es;
+						e[k].name = l.names[k];
+						e[k].dir = fstatat(dirfd(l.d), l.names[k], &es, 0) == 0 &&
+						           S_ISDIR(es.st_mode);
+					}
+					fr_buf_reset(&ld->msg);
+					lay = fr_layout_detect(src->path, rel.ptr, e, l.n, &detected_ferry,
+					                       &ld->msg);
+					fr_free(e);
+					if (!lay && !detected_ferry) {
+						lerr(ld, "%s", ld->msg.ptr);
+						dirlist_free(&l);
+						continue;
+					}
+				}
+				if (detected_ferry) {
+					is_ferry = 1;
+				} else {
+					seen_add(ld, src->path, NULL, &st);
+					load_foreign(ld, i, lay, &l, rel.ptr);
+				}
+				dirlist_free(&l);
+				if (!is_ferry)
+					continue;
+			}
+		}
+		if (ferry_at != SIZE_MAX) {
+			lerr(ld, "%s: a second folder of ferry's own layout (the first is '%s'); give "
+			     "each other tool's folder its 'layout:' in ferry.yaml", rel.ptr,
+			     ld->c->dir);
+			continue;
+		}
+		ferry_at = i;
+		if (!(ld->c->dir = fr_strdup(src->path))) {
+			ld->oom = 1;
+			break;
+		}
+		load_ferry(ld);
+	}
+	fr_buf_release(&rel);
+}
+
+int fr_catalog_load_sources(fr_catalog **out, const fr_source *src, size_t nsrc,
+                            const char *root, fr_buf *err)
+{
 	fr_buf scratch_err = FR_BUF_INIT;
 	fr_catalog *c = NULL;
 	loader ld;
-	dirlist top;
-	struct stat tst;
-	size_t i, rl;
+	size_t i;
 	int rc = FERRY_EINVALID;
 
 	*out = NULL;
 	memset(&ld, 0, sizeof ld);
-	memset(&top, 0, sizeof top);
 	fr_buf_init(&ld.msg);
 	ld.err = err ? err : &scratch_err;
-	if (!(c = fr_calloc(1, sizeof *c)) || !(c->dir = fr_strdup(dir))) {
+	ld.root = root;
+	ld.reldir = "";
+	ld.src = src;
+	ld.nsrc = nsrc;
+	if (!(c = fr_calloc(1, sizeof *c)) ||
+	    (nsrc && (!(ld.lay = fr_calloc(nsrc, sizeof *ld.lay)) ||
+	              !(ld.chains = fr_calloc(nsrc, sizeof *ld.chains)) ||
+	              !(ld.nchain = fr_calloc(nsrc, sizeof *ld.nchain))))) {
 		ld.oom = 1;
 		goto done;
 	}
 	ld.c = c;
-	/* The folder relative to the root, for messages. */
-	ld.reldir = c->dir;
-	rl = root ? strlen(root) : 0;
-	while (rl > 1 && root[rl - 1] == '/')
-		rl--;
-	if (rl && strncmp(c->dir, root, rl) == 0 && (c->dir[rl] == '/' || !c->dir[rl])) {
-		ld.reldir = c->dir + rl;
-		while (*ld.reldir == '/')
-			ld.reldir++;
-	}
-	if (!(ld.vy_rel = rel_of(&ld, VERSIONS_FILE, NULL)))
-		goto done;
-
 	{
 		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now);
 		c->loaded_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
 	}
-	if (dirlist_read(&top, dir, &tst)) {
-		if (errno != ENOENT) {
-			lerr(&ld, "%s: %s", *ld.reldir ? ld.reldir : dir, strerror(errno));
-			goto done;
-		}
-		seen_add(&ld, "", NULL, NULL); /* missing: the folder's appearing is a change */
-	} else {
-		seen_add(&ld, "", NULL, &tst);
-	}
-	for (i = 0; i < top.n && !ld.oom; i++) {
-		const char *name = top.names[i];
-		struct stat st;
-		if (fstatat(dirfd(top.d), name, &st, 0)) {
-			lerr_at(&ld, NULL, name, "%s", strerror(errno));
-		} else if (S_ISDIR(st.st_mode)) {
-			load_folder(&ld, name);
-		} else if (S_ISREG(st.st_mode)) {
-			load_top_file(&ld, name, &st);
-		} else {
-			lerr_at(&ld, NULL, name, "not a regular file or folder");
-		}
-	}
+	load_sources(&ld);
 	if (ld.oom)
 		goto done;
+	if (!ld.vy_rel && !(ld.vy_rel = fr_strdup(VERSIONS_FILE))) {
+		ld.oom = 1;
+		goto done;
+	}
 	make_flat_transitions(&ld);
+	if (!ld.oom)
+		ship_foreign(&ld);
 	for (i = 0; i < c->ntrs; i++) {
 		fr_transition *t = c->trs[i];
 		if (!t->est_given)
 			t->est_seconds = (double)t->nsteps * FR_DEFAULT_STEP_SECONDS;
 	}
+	if (c->schema_tr)
+		c->schema_tr->est_seconds = (double)c->schema_tr->nsteps * FR_DEFAULT_STEP_SECONDS;
 	if (ld.oom)
 		goto done;
 	/* Transitions are made whole or not at all, so the checks below run even after errors. */
@@ -1115,12 +1712,21 @@ done:
 		*out = c;
 	else
 		fr_catalog_free(c);
-	dirlist_free(&top);
 	for (i = 0; i < ld.nvy; i++)
 		fr_free(ld.vy[i].vi.notes);
 	fr_free(ld.vy);
 	fr_free(ld.vy_rel);
 	fr_free(ld.flats);
+	for (i = 0; i < ld.nmaps; i++) {
+		fr_free(ld.maps[i].src);
+		fr_free(ld.maps[i].tv);
+	}
+	fr_free(ld.maps);
+	for (i = 0; i < nsrc && ld.chains; i++)
+		fr_free(ld.chains[i]);
+	fr_free(ld.chains);
+	fr_free(ld.nchain);
+	fr_free((void *)ld.lay);
 	fr_buf_release(&ld.msg);
 	fr_buf_release(&scratch_err);
 	return rc;
@@ -1146,6 +1752,12 @@ void fr_catalog_free(fr_catalog *c)
 		fr_free(t);
 	}
 	fr_free(c->trs);
+	if (c->schema_tr) {
+		fr_free(c->schema_tr->name);
+		fr_free(c->schema_tr->steps);
+		fr_free(c->schema_tr);
+	}
+	fr_free(c->foreign);
 	for (i = 0; i < c->nsteps; i++) {
 		fr_step *s = c->steps[i];
 		if (s->loaded && s->kind && s->kind->unload)
@@ -1176,13 +1788,14 @@ static int same_file(int64_t size, int64_t mtime_ns, int64_t ino, int64_t truste
 int fr_catalog_current(const fr_catalog *c)
 {
 	const int64_t trusted_before = c->loaded_ns - 2000000000LL;
-	size_t i, ldir = strlen(c->dir);
+	size_t i, ldir = c->dir ? strlen(c->dir) : 0;
 	struct stat st;
-	int dfd, ok = 1;
+	int dfd = AT_FDCWD, ok = 1;
 
 	if (!c->nseen)
 		return 0;
-	if ((dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	/* Without a folder of ferry's own, every path recorded is absolute. */
+	if (c->dir && (dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return errno == ENOENT && c->seen[0].ino == -1; /* missing then and now */
 	for (i = 0; ok && i < c->nseen; i++) {
 		const fr_catalog_seen *e = &c->seen[i];
@@ -1191,14 +1804,17 @@ int fr_catalog_current(const fr_catalog *c)
 	}
 	for (i = 0; ok && i < c->nsteps; i++) {
 		const fr_step *s = c->steps[i];
+		const char *p = s->path;
 		if (fr_kind_has(s->kind, FR_KIND_NO_FILE))
 			continue;
-		/* A file step's path is the folder's, then '/' and its name under it. */
-		ok = strncmp(s->path, c->dir, ldir) == 0 && s->path[ldir] == '/' &&
-		     fstatat(dfd, s->path + ldir + 1, &st, 0) == 0 &&
+		/* A file step's path is the folder's, then '/' and its name under it; or absolute. */
+		if (ldir && strncmp(s->path, c->dir, ldir) == 0 && s->path[ldir] == '/')
+			p = s->path + ldir + 1;
+		ok = fstatat(dfd, p, &st, 0) == 0 &&
 		     same_file(s->size, s->mtime_ns, s->ino, trusted_before, &st);
 	}
-	close(dfd);
+	if (dfd != AT_FDCWD)
+		close(dfd);
 	return ok;
 }
 
