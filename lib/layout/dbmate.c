@@ -156,7 +156,7 @@ static int dbmate_split(const fr_split_in *in, fr_split_out *out, fr_buf *err)
 	if (!fr_sql_blank(in->up, (size_t)(first - in->up))) {
 		fr_buf_printf(err, "%s:%d: statements before the first '-- migrate:' block (dbmate "
 		              "runs only what is inside the blocks)", in->rel,
-		              1 + fr_count_lines(in->up, first));
+		              1 + fr_count_lines(in->up, fr_sql_code(in->up, (size_t)(first - in->up))));
 		return -1;
 	}
 	out->up = fr_strndup(start[0], (size_t)(stop[0] - start[0]));

@@ -205,7 +205,7 @@ void fr_chain_free(fr_layout_chain *c)
 	memset(c, 0, sizeof *c);
 }
 
-int fr_sql_blank(const char *p, size_t n)
+const char *fr_sql_code(const char *p, size_t n)
 {
 	const char *end = p + n;
 	while (p < end) {
@@ -219,13 +219,18 @@ int fr_sql_blank(const char *p, size_t n)
 			while (end - q >= 2 && !(q[0] == '*' && q[1] == '/'))
 				q++;
 			if (end - q < 2)
-				return 1;
+				return end;
 			p = q + 2;
 		} else {
-			return 0;
+			return p;
 		}
 	}
-	return 1;
+	return end;
+}
+
+int fr_sql_blank(const char *p, size_t n)
+{
+	return fr_sql_code(p, n) == p + n;
 }
 
 int fr_count_lines(const char *p, const char *q)

@@ -107,6 +107,8 @@ int fr_chain_add(fr_layout_chain *c, const char *file, const char *down, const c
                  const char *entry, const char *version, const char *name, int repeatable);
 void fr_chain_free(fr_layout_chain *c);
 
+/* The first byte of [p, p+n) that is no whitespace or SQL comment, or p+n. */
+const char *fr_sql_code(const char *p, size_t n);
 /* 1 when [p, p+n) holds only whitespace and SQL comments (-- and slash-star). */
 int fr_sql_blank(const char *p, size_t n);
 /* The number of '\n' in [p, q). */
