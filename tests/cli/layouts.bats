@@ -306,3 +306,22 @@ CREATE TABLE t (x INTEGER);"
 	[ "$(sqlite3 "$ROOT/data/reports.db" "SELECT count(*) FROM ferry_steps")" = 5 ]
 	[ ! -s "$ROOT/data/app.db" ] || [ "$(sqlite3 "$ROOT/data/app.db" "SELECT count(*) FROM sqlite_master WHERE name = 'users'")" = 0 ]
 }
+
+@test "a shortcut past a version that ships migrations still runs them, in the transition it takes" {
+	map dbmate "" 20240102000000
+	rm "$ROOT/upgrade/2.0.0_seed.sql"
+	mkdir -p "$ROOT/upgrade/v1.0.0_to_v2.0.0" "$ROOT/upgrade/v0.0.0_to_v2.0.0"
+	printf -- '-- ferry:up\nSELECT 1;\n' >"$ROOT/upgrade/v1.0.0_to_v2.0.0/001_step.sql"
+	printf -- '-- ferry:up\nINSERT INTO tags (id, name) VALUES (3, %s);\n' "'green'" \
+		>"$ROOT/upgrade/v0.0.0_to_v2.0.0/001_all_in_one.sql"
+	printf 'estimated_duration_seconds: 0.1\n' >"$ROOT/upgrade/v0.0.0_to_v2.0.0/transition.yaml"
+	run ferry plan --json
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.path | join(" ")' <<<"$output")" = "0.0.0 2.0.0" ]
+	[ "$(jq -r '.transitions[0].steps | map(.tool_version // .id) | join(" ")' <<<"$output")" = "20240101000000 20240102000000 20240103000000 20240104000000 20240105000000 2.0.0/001_all_in_one.sql" ]
+	run ferry up
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"done 0.0.0 -> 2.0.0 (6 steps)"* ]]
+	[ "$(sqlite3 "$ROOT/data/app.db" "SELECT group_concat(name, ' ') FROM tags")" = "red green" ]
+	[ "$(sqlite3 "$ROOT/data/app.db" "SELECT count(*) FROM ferry_steps")" = 6 ]
+}
