@@ -48,8 +48,8 @@
  * node, or into schema_tr when nothing is catalogued but 0.0.0.
  */
 #include "catalog.h"
+#include "catalog_int.h"
 #include "ferry.h"
-#include "layout/layout.h"
 #include "util/alloc.h"
 #include "util/fs.h"
 #include "util/yaml.h"
@@ -70,15 +70,7 @@
 
 /* ---- folder listings ---------------------------------------------------- */
 
-/* A folder's entry names, sorted bytewise, in one arena; the folder stays open for fstatat. */
-typedef struct {
-	DIR *d;
-	char **names;
-	size_t n;
-	fr_buf arena;
-} dirlist;
-
-static void dirlist_free(dirlist *l)
+void fr_cat_dirlist_free(dirlist *l)
 {
 	if (l->d)
 		closedir(l->d);
@@ -119,7 +111,7 @@ static int ignored(const char *name)
 
 /* Lists path into l (initialised here). Returns 0, or -1 with errno set; free l either way. */
 /* The folder's listing; *st (when not NULL) is its stat taken before the listing is read. */
-static int dirlist_read(dirlist *l, const char *path, struct stat *st)
+int fr_cat_dirlist_read(dirlist *l, const char *path, struct stat *st)
 {
 	size_t *off = NULL, cap = 0, i;
 	struct dirent *e;
@@ -168,51 +160,7 @@ done:
 
 /* ---- the loader ---------------------------------------------------------- */
 
-typedef struct {
-	fr_version v;
-	fr_step *s;
-} flat_entry;
-
-typedef struct {
-	fr_vinfo vi;
-	int line;     /* line in versions.yaml; 0 for versions named by transitions */
-} ventry;
-
-/* A versions.yaml `schema:`: version v ships src's chain up to its migration tv. */
-typedef struct {
-	fr_version v;
-	char *src;    /* the source as written; NULL: the only foreign one */
-	char *tv;     /* the tool's version of its last migration */
-	int line;
-	size_t si;    /* resolved: the source */
-	size_t cut;   /* resolved: how many of its chain's steps are shipped by v or before */
-} smap;
-
-typedef struct {
-	fr_catalog *c;
-	const char *reldir;  /* the folder relative to the root ("" for the root itself) */
-	fr_buf *err;
-	size_t nerr;
-	int oom;
-	size_t ctrs, csteps;
-	fr_buf msg;          /* a callee's message, before it is prefixed with a path */
-	flat_entry *flats;
-	size_t nflats, cflats;
-	ventry *vy;          /* versions.yaml entries, then every version */
-	size_t nvy, cvy;
-	char *vy_rel;        /* versions.yaml's path for messages */
-	smap *maps;          /* versions.yaml's schema: entries */
-	size_t nmaps, cmaps;
-	const char *root;
-	const fr_source *src; /* ferry.yaml's sources */
-	size_t nsrc;
-	const fr_layout **lay; /* each source's layout; NULL: ferry's own or none */
-	fr_step ***chains;   /* each source's steps, in its chain */
-	size_t *nchain;
-} loader;
-
-static void lerr(loader *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void lerr(loader *ld, const char *fmt, ...)
+void fr_cat_err(loader *ld, const char *fmt, ...)
 {
 	va_list ap;
 	if (ld->nerr++)
@@ -223,7 +171,7 @@ static void lerr(loader *ld, const char *fmt, ...)
 }
 
 /* Grows *arr (of *cap elements of size sz) to hold one more than n. */
-static int grow(loader *ld, void **arr, size_t *cap, size_t n, size_t sz)
+int fr_cat_grow(loader *ld, void **arr, size_t *cap, size_t n, size_t sz)
 {
 	void *p;
 	size_t ncap;
@@ -244,7 +192,7 @@ static int grow(loader *ld, void **arr, size_t *cap, size_t n, size_t sz)
  * ("" for the folder itself), with the stat taken before reading it; st NULL:
  * the folder is missing (ino -1).
  */
-static void seen_add(loader *ld, const char *a, const char *b, const struct stat *st)
+void fr_cat_seen_add(loader *ld, const char *a, const char *b, const struct stat *st)
 {
 	fr_catalog *c = ld->c;
 	fr_catalog_seen *e;
@@ -285,11 +233,11 @@ static char *rel_of(loader *ld, const char *a, const char *b)
 	return s;
 }
 
-static fr_transition *new_transition(loader *ld)
+fr_transition *fr_cat_new_transition(loader *ld)
 {
 	fr_catalog *c = ld->c;
 	fr_transition *t;
-	if (grow(ld, (void **)&c->trs, &ld->ctrs, c->ntrs, sizeof *c->trs))
+	if (fr_cat_grow(ld, (void **)&c->trs, &ld->ctrs, c->ntrs, sizeof *c->trs))
 		return NULL;
 	if (!(t = fr_calloc(1, sizeof *t))) {
 		ld->oom = 1;
@@ -322,7 +270,7 @@ static fr_step *new_step(loader *ld, const char *sub, const char *name, const ch
 
 	total = (lto + 1 + lname + 1) + (lname + 1) + (ldir + 1 + lsub + 1 + lname + 1) +
 	        (lrd + 1 + lsub + 1 + lname + 1);
-	if (grow(ld, (void **)&ld->c->steps, &ld->csteps, ld->c->nsteps, sizeof *ld->c->steps))
+	if (fr_cat_grow(ld, (void **)&ld->c->steps, &ld->csteps, ld->c->nsteps, sizeof *ld->c->steps))
 		return NULL;
 	if (!(s = fr_calloc(1, sizeof *s + total))) {
 		ld->oom = 1;
@@ -402,13 +350,13 @@ static fr_yaml *load_yaml(loader *ld, const char *path, const char *rel)
 	fr_buf text = FR_BUF_INIT;
 	fr_yaml *doc = NULL;
 	if (fr_read_file(path, &text)) {
-		lerr(ld, "%s: %s", rel, strerror(errno));
+		fr_cat_err(ld, "%s: %s", rel, strerror(errno));
 		goto done;
 	}
 	fr_buf_reset(&ld->msg);
 	if (fr_yaml_parse(&doc, rel, text.ptr, text.len, &ld->msg)) {
 		doc = NULL;
-		lerr(ld, "%s", ld->msg.len ? ld->msg.ptr : rel);
+		fr_cat_err(ld, "%s", ld->msg.len ? ld->msg.ptr : rel);
 	}
 done:
 	fr_buf_release(&text);
@@ -419,7 +367,7 @@ done:
 static int y_str(loader *ld, const char *rel, const char *key, const fr_yaml *v, char **out)
 {
 	if (v->kind != FR_YAML_SCALAR) {
-		lerr(ld, "%s:%d: '%s' must be a string, not a %s", rel, v->line, key,
+		fr_cat_err(ld, "%s:%d: '%s' must be a string, not a %s", rel, v->line, key,
 		     fr_yaml_kind_name(v->kind));
 		return -1;
 	}
@@ -435,7 +383,7 @@ static int y_str(loader *ld, const char *rel, const char *key, const fr_yaml *v,
 static int y_bool(loader *ld, const char *rel, const char *key, const fr_yaml *v, int *out)
 {
 	if (v->kind != FR_YAML_SCALAR || fr_yaml_bool(v, out)) {
-		lerr(ld, "%s:%d: '%s' must be true or false", rel, v->line, key);
+		fr_cat_err(ld, "%s:%d: '%s' must be true or false", rel, v->line, key);
 		return -1;
 	}
 	return 0;
@@ -448,13 +396,13 @@ static int y_list(loader *ld, const char *rel, const char *key, const fr_yaml *v
 	size_t i, cnt = v->kind == FR_YAML_SEQ ? v->n : (fr_yaml_is_null(v) ? 0 : 1);
 	char **arr;
 	if (v->kind == FR_YAML_MAP) {
-		lerr(ld, "%s:%d: '%s' must be a list of strings, not a mapping", rel, v->line,
+		fr_cat_err(ld, "%s:%d: '%s' must be a list of strings, not a mapping", rel, v->line,
 		     key);
 		return -1;
 	}
 	for (i = 0; v->kind == FR_YAML_SEQ && i < v->n; i++) {
 		if (v->items[i]->kind != FR_YAML_SCALAR) {
-			lerr(ld, "%s:%d: '%s' must be a list of strings", rel, v->items[i]->line,
+			fr_cat_err(ld, "%s:%d: '%s' must be a list of strings", rel, v->items[i]->line,
 			     key);
 			return -1;
 		}
@@ -489,7 +437,7 @@ static int y_seconds(loader *ld, const char *rel, const char *key, const fr_yaml
 	errno = 0;
 	d = *s && strspn(s, "0123456789.eE+-") == strlen(s) ? strtod(s, &end) : -1.0;
 	if (v->kind != FR_YAML_SCALAR || !end || *end || errno || !isfinite(d) || d < 0) {
-		lerr(ld, "%s:%d: '%s' must be a number of seconds >= 0", rel, v->line, key);
+		fr_cat_err(ld, "%s:%d: '%s' must be a number of seconds >= 0", rel, v->line, key);
 		return -1;
 	}
 	*out = d;
@@ -507,7 +455,7 @@ static void load_transition_yaml(loader *ld, fr_transition *t, const char *path,
 	if (!doc)
 		return;
 	if (doc->kind != FR_YAML_MAP) {
-		lerr(ld, "%s:%d: expected a mapping of %s, not a %s", rel, doc->line, keys,
+		fr_cat_err(ld, "%s:%d: expected a mapping of %s, not a %s", rel, doc->line, keys,
 		     fr_yaml_kind_name(doc->kind));
 		goto done;
 	}
@@ -532,9 +480,9 @@ static void load_transition_yaml(loader *ld, fr_transition *t, const char *path,
 			if (v->kind == FR_YAML_SCALAR && !strcmp(v->scalar, "after"))
 				t->foreign_after = 1;
 			else if (!(v->kind == FR_YAML_SCALAR && !strcmp(v->scalar, "before")))
-				lerr(ld, "%s:%d: 'foreign' must be 'before' or 'after'", rel, v->line);
+				fr_cat_err(ld, "%s:%d: 'foreign' must be 'before' or 'after'", rel, v->line);
 		} else
-			lerr(ld, "%s:%d: unknown key '%s' (expected %s)", rel,
+			fr_cat_err(ld, "%s:%d: unknown key '%s' (expected %s)", rel,
 			     doc->key_lines[i], k, keys);
 	}
 done:
@@ -544,7 +492,7 @@ done:
 static int add_map(loader *ld, const char *src, const fr_yaml *v)
 {
 	smap *m;
-	if (grow(ld, (void **)&ld->maps, &ld->cmaps, ld->nmaps, sizeof *ld->maps))
+	if (fr_cat_grow(ld, (void **)&ld->maps, &ld->cmaps, ld->nmaps, sizeof *ld->maps))
 		return -1;
 	m = &ld->maps[ld->nmaps];
 	memset(m, 0, sizeof *m);
@@ -567,7 +515,7 @@ static int schema_entry(loader *ld, const char *rel, const fr_yaml *v)
 	if (v->kind == FR_YAML_MAP) {
 		for (i = 0; i < v->n; i++) {
 			if (v->items[i]->kind != FR_YAML_SCALAR || !*v->items[i]->scalar) {
-				lerr(ld, "%s:%d: 'schema' of '%s' must be a migration's version", rel,
+				fr_cat_err(ld, "%s:%d: 'schema' of '%s' must be a migration's version", rel,
 				     v->items[i]->line, v->keys[i]);
 				return -1;
 			}
@@ -576,7 +524,7 @@ static int schema_entry(loader *ld, const char *rel, const fr_yaml *v)
 		}
 		return 0;
 	}
-	lerr(ld, "%s:%d: 'schema' must be the version of the last migration of another tool's "
+	fr_cat_err(ld, "%s:%d: 'schema' must be the version of the last migration of another tool's "
 	     "folder the version ships, or a mapping of source path to that version", rel,
 	     v->line);
 	return -1;
@@ -609,7 +557,7 @@ static void versions_entry(loader *ld, const char *rel, const fr_yaml *e, const 
 			const fr_yaml *v = e->items[i];
 			if (strcmp(k, "version") == 0 && !key) {
 				if (v->kind != FR_YAML_SCALAR) {
-					lerr(ld, "%s:%d: 'version' must be a string", rel,
+					fr_cat_err(ld, "%s:%d: 'version' must be a string", rel,
 					     v->line);
 					goto fail;
 				}
@@ -624,27 +572,27 @@ static void versions_entry(loader *ld, const char *rel, const fr_yaml *e, const 
 				if (schema_entry(ld, rel, v))
 					goto fail;
 			} else {
-				lerr(ld, "%s:%d: unknown key '%s' (expected %snotes, "
+				fr_cat_err(ld, "%s:%d: unknown key '%s' (expected %snotes, "
 				     "required_stop, schema)", rel, e->key_lines[i], k,
 				     key ? "" : "version, ");
 				goto fail;
 			}
 		}
 	} else {
-		lerr(ld, "%s:%d: expected a version entry, not a %s", rel, e->line,
+		fr_cat_err(ld, "%s:%d: expected a version entry, not a %s", rel, e->line,
 		     fr_yaml_kind_name(e->kind));
 		goto fail;
 	}
 	if (!vnode) {
-		lerr(ld, "%s:%d: entry without a 'version'", rel, e->line);
+		fr_cat_err(ld, "%s:%d: entry without a 'version'", rel, e->line);
 		goto fail;
 	}
 	fr_buf_reset(&ld->msg);
 	if (fr_version_parse(&ve.vi.v, key ? key : vnode->scalar, &ld->msg)) {
-		lerr(ld, "%s:%d: %s", rel, vnode->line, ld->msg.ptr);
+		fr_cat_err(ld, "%s:%d: %s", rel, vnode->line, ld->msg.ptr);
 		goto fail;
 	}
-	if (grow(ld, (void **)&ld->vy, &ld->cvy, ld->nvy, sizeof *ld->vy))
+	if (fr_cat_grow(ld, (void **)&ld->vy, &ld->cvy, ld->nvy, sizeof *ld->vy))
 		goto fail;
 	ld->vy[ld->nvy++] = ve;
 	for (i = first; i < ld->nmaps; i++)
@@ -671,7 +619,7 @@ static void load_versions_yaml(loader *ld, const char *path, const char *rel)
 	if (doc->kind == FR_YAML_MAP) {
 		for (i = 0; i < doc->n; i++) {
 			if (strcmp(doc->keys[i], "versions") != 0) {
-				lerr(ld, "%s:%d: unknown key '%s' (expected versions)", rel,
+				fr_cat_err(ld, "%s:%d: unknown key '%s' (expected versions)", rel,
 				     doc->key_lines[i], doc->keys[i]);
 				goto done;
 			}
@@ -691,7 +639,7 @@ static void load_versions_yaml(loader *ld, const char *path, const char *rel)
 			versions_entry(ld, rel, list->items[i], &key, list->keys[i]);
 		}
 	} else {
-		lerr(ld, "%s:%d: expected a list of versions", rel, list->line);
+		fr_cat_err(ld, "%s:%d: expected a list of versions", rel, list->line);
 	}
 done:
 	fr_yaml_free(doc);
@@ -716,7 +664,7 @@ static void load_folder(loader *ld, const char *name)
 	if (!(rel = rel_of(ld, name, NULL)))
 		goto done;
 	if (!sep) {
-		lerr(ld, "%s: does not match a layout (expected a folder FROM_to_TO such as "
+		fr_cat_err(ld, "%s: does not match a layout (expected a folder FROM_to_TO such as "
 		         "v0.1.0_to_v0.2.0)", rel);
 		goto done;
 	}
@@ -727,10 +675,10 @@ static void load_folder(loader *ld, const char *name)
 	fr_buf_reset(&ld->msg);
 	if (fr_vpattern_parse(&from, from_text, &ld->msg) ||
 	    fr_version_parse(&to, sep + 4, &ld->msg)) {
-		lerr(ld, "%s: %s", rel, ld->msg.ptr);
+		fr_cat_err(ld, "%s: %s", rel, ld->msg.ptr);
 		goto done;
 	}
-	if (!(t = new_transition(ld)))
+	if (!(t = fr_cat_new_transition(ld)))
 		goto done;
 	tostr = sep[4] == 'v' ? sep + 5 : sep + 4; /* as parsed: the format without v */
 	t->from = from;
@@ -744,13 +692,13 @@ static void load_folder(loader *ld, const char *name)
 		char a[FR_VERSION_STR_MAX], b[FR_VERSION_STR_MAX];
 		fr_version_format(&t->to, a, sizeof a);
 		fr_vpattern_format(&t->from, b, sizeof b);
-		lerr(ld, "%s: the version it leads to, '%s', is not above '%s'", rel, a, b);
+		fr_cat_err(ld, "%s: the version it leads to, '%s', is not above '%s'", rel, a, b);
 	}
-	if (dirlist_read(&l, t->dir, &dst)) {
-		lerr(ld, "%s: %s", rel, strerror(errno));
+	if (fr_cat_dirlist_read(&l, t->dir, &dst)) {
+		fr_cat_err(ld, "%s: %s", rel, strerror(errno));
 		goto done;
 	}
-	seen_add(ld, name, NULL, &dst);
+	fr_cat_seen_add(ld, name, NULL, &dst);
 	if (l.n && !(t->steps = fr_calloc(l.n, sizeof *t->steps))) {
 		ld->oom = 1;
 		goto done;
@@ -768,7 +716,7 @@ static void load_folder(loader *ld, const char *name)
 			lerr_at(ld, name, fn, "not a regular file");
 		} else if (strcmp(fn, TRANSITION_FILE) == 0) {
 			char *p = fr_path_join(t->dir, fn), *srel = rel_of(ld, name, fn);
-			seen_add(ld, name, fn, &st);
+			fr_cat_seen_add(ld, name, fn, &st);
 			if (!p || !srel)
 				ld->oom = 1;
 			else
@@ -785,7 +733,7 @@ static void load_folder(loader *ld, const char *name)
 		}
 	}
 done:
-	dirlist_free(&l);
+	fr_cat_dirlist_free(&l);
 	fr_free(from_text);
 	fr_free(rel);
 }
@@ -802,7 +750,7 @@ static void load_top_file(loader *ld, const char *name, const struct stat *st)
 
 	if (strcmp(name, VERSIONS_FILE) == 0) {
 		char *p = fr_path_join(ld->c->dir, name), *rel = rel_of(ld, name, NULL);
-		seen_add(ld, name, NULL, st);
+		fr_cat_seen_add(ld, name, NULL, st);
 		if (!p || !rel)
 			ld->oom = 1;
 		else
@@ -836,7 +784,7 @@ static void load_top_file(loader *ld, const char *name, const struct stat *st)
 	/* as parsed, the text is the version's format, but for a leading v */
 	if (!(s = new_step(ld, NULL, name, vtext[0] == 'v' ? vtext + 1 : vtext, st, k)))
 		return;
-	if (grow(ld, (void **)&ld->flats, &ld->cflats, ld->nflats, sizeof *ld->flats))
+	if (fr_cat_grow(ld, (void **)&ld->flats, &ld->cflats, ld->nflats, sizeof *ld->flats))
 		return;
 	ld->flats[ld->nflats].v = v;
 	ld->flats[ld->nflats].s = s;
@@ -983,11 +931,11 @@ static void make_flat_transitions(loader *ld)
 		}
 		if (lo == 0) {
 			fr_version_format(to, tostr, sizeof tostr);
-			lerr(ld, "%s: no catalogued version below '%s' to come from",
+			fr_cat_err(ld, "%s: no catalogued version below '%s' to come from",
 			     ld->flats[i].s->rel, tostr);
 			continue;
 		}
-		t = new_transition(ld);
+		t = fr_cat_new_transition(ld);
 		if (!t || !(t->steps = fr_calloc(j - i, sizeof *t->steps))) {
 			ld->oom = 1;
 			break;
@@ -1034,7 +982,7 @@ static void check_duplicates(loader *ld)
 			where(ld, y, &ld->msg);
 			fr_vpattern_format(&y->from, f, sizeof f);
 			fr_version_format(&y->to, t, sizeof t);
-			lerr(ld, "%s: a second transition from '%s' to '%s' (the first is '%s')",
+			fr_cat_err(ld, "%s: a second transition from '%s' to '%s' (the first is '%s')",
 			     ld->msg.ptr, f, t, a.ptr);
 		} else {
 			first = i;
@@ -1042,7 +990,7 @@ static void check_duplicates(loader *ld)
 	}
 	for (i = 1, first = 0; i < c->nsteps; i++) {
 		if (strcmp(c->steps[first]->id, c->steps[i]->id) == 0)
-			lerr(ld, "%s: duplicate step id '%s' (also '%s')", c->steps[i]->rel,
+			fr_cat_err(ld, "%s: duplicate step id '%s' (also '%s')", c->steps[i]->rel,
 			     c->steps[i]->id, c->steps[first]->rel);
 		else
 			first = i;
@@ -1067,7 +1015,7 @@ static void make_versions(loader *ld)
 		if (fr_version_cmp(&ld->vy[i - 1].vi.v, &ld->vy[i].vi.v) == 0) {
 			char s[FR_VERSION_STR_MAX];
 			fr_version_format(&ld->vy[i].vi.v, s, sizeof s);
-			lerr(ld, "%s:%d: version '%s' is listed twice (first on line %d)",
+			fr_cat_err(ld, "%s:%d: version '%s' is listed twice (first on line %d)",
 			     ld->vy_rel, ld->vy[i].line, s, ld->vy[i - 1].line);
 		}
 	}
@@ -1121,380 +1069,6 @@ static void make_versions(loader *ld)
 	fr_free((void *)tv);
 }
 
-/* ---- other tools' folders (lib/layout/) --------------------------------------- */
-
-/* A source's path as written, without "./" in front or '/' behind. */
-static void norm_rel(const char *s, fr_buf *out)
-{
-	size_t n;
-	fr_buf_reset(out);
-	while (s[0] == '.' && s[1] == '/')
-		s += 2;
-	n = strlen(s);
-	while (n > 1 && s[n - 1] == '/')
-		n--;
-	fr_buf_add(out, s, n);
-}
-
-/*
- * A foreign step in one allocation, as new_step makes ferry's: the struct,
- * then id, name, path, rel, tool_version, tool_name, down_path, meta_path.
- */
-static fr_step *new_foreign_step(loader *ld, size_t si, const fr_layout *lay, const char *srel,
-                                 const fr_layout_mig *m, const struct stat *st)
-{
-	const fr_source *src = &ld->src[si];
-	fr_buf b = FR_BUF_INIT;
-	size_t off[8], i;
-	fr_step *s;
-	char *base;
-
-	/* The strings one after another, each NUL-terminated, then the block is made. */
-	off[0] = b.len;
-	fr_buf_printf(&b, "%s:%s/%s", lay->name, srel, m->entry);
-	fr_buf_putc(&b, '\0');
-	off[1] = b.len;
-	fr_buf_puts(&b, m->entry);
-	fr_buf_putc(&b, '\0');
-	off[2] = b.len;
-	fr_buf_printf(&b, "%s/%s", src->path, m->file);
-	fr_buf_putc(&b, '\0');
-	off[3] = b.len;
-	fr_buf_printf(&b, "%s/%s", srel, m->file);
-	fr_buf_putc(&b, '\0');
-	off[4] = b.len;
-	fr_buf_puts(&b, m->version ? m->version : "");
-	fr_buf_putc(&b, '\0');
-	off[5] = b.len;
-	fr_buf_puts(&b, m->name ? m->name : "");
-	fr_buf_putc(&b, '\0');
-	off[6] = b.len;
-	if (m->down)
-		fr_buf_printf(&b, "%s/%s", src->path, m->down);
-	fr_buf_putc(&b, '\0');
-	off[7] = b.len;
-	if (m->meta)
-		fr_buf_printf(&b, "%s/%s", src->path, m->meta);
-	fr_buf_putc(&b, '\0');
-	if (b.oom || grow(ld, (void **)&ld->c->steps, &ld->csteps, ld->c->nsteps,
-	                  sizeof *ld->c->steps) ||
-	    !(s = fr_calloc(1, sizeof *s + b.len))) {
-		fr_buf_release(&b);
-		ld->oom = 1;
-		return NULL;
-	}
-	base = (char *)(s + 1);
-	memcpy(base, b.ptr, b.len);
-	fr_buf_release(&b);
-	s->id = base + off[0];
-	s->name = base + off[1];
-	s->path = base + off[2];
-	s->rel = base + off[3];
-	s->tool_version = base + off[4];
-	s->tool_name = base + off[5];
-	s->down_path = m->down ? base + off[6] : NULL;
-	s->meta_path = m->meta ? base + off[7] : NULL;
-	s->layout = lay->name;
-	s->split = lay->split;
-	s->source_db = src->database;
-	s->repeatable = m->repeatable;
-	s->source = si;
-	for (i = strlen(m->file); i > 0 && m->file[i - 1] != '/'; i--)
-		;
-	s->kind = fr_step_kind_for(m->file + i, 0);
-	s->size = (int64_t)st->st_size;
-	s->mtime_ns = fr_mtime_ns(st);
-	s->ino = (int64_t)st->st_ino;
-	ld->c->steps[ld->c->nsteps++] = s;
-	return s;
-}
-
-/* Records an absolute path the chain depends on (a down file, a diesel folder), when it is. */
-static void seen_abs(loader *ld, const char *path)
-{
-	struct stat st;
-	if (stat(path, &st) == 0)
-		seen_add(ld, path, NULL, &st);
-}
-
-/* Reads source si, of layout lay (NULL: detect it), into its chain. */
-static void load_foreign(loader *ld, size_t si, const fr_layout *lay, const dirlist *l,
-                         const char *srel)
-{
-	const fr_source *src = &ld->src[si];
-	fr_layout_entry *ents = NULL;
-	fr_layout_chain chain;
-	size_t i, nerr0;
-	fr_step **v = NULL;
-
-	memset(&chain, 0, sizeof chain);
-	if (l->n && !(ents = fr_calloc(l->n, sizeof *ents))) {
-		ld->oom = 1;
-		return;
-	}
-	for (i = 0; i < l->n; i++) {
-		struct stat st;
-		ents[i].name = l->names[i];
-		ents[i].dir = fstatat(dirfd(l->d), l->names[i], &st, 0) == 0 && S_ISDIR(st.st_mode);
-	}
-	fr_buf_reset(&ld->msg);
-	if (!lay) {
-		int is_ferry = 0;
-		lay = fr_layout_detect(src->path, srel, ents, l->n, &is_ferry, &ld->msg);
-		if (!lay) {
-			if (ld->msg.len)
-				lerr(ld, "%s", ld->msg.ptr);
-			goto done;
-		}
-	}
-	ld->lay[si] = lay;
-	fr_buf_reset(&ld->msg);
-	nerr0 = ld->nerr;
-	if (lay->scan(src->path, srel, ents, l->n, &chain, &ld->msg)) {
-		lerr(ld, "%s", ld->msg.len ? ld->msg.ptr : srel);
-		goto done;
-	}
-	if (chain.n && !(v = fr_calloc(chain.n, sizeof *v))) {
-		ld->oom = 1;
-		goto done;
-	}
-	for (i = 0; i < chain.n && !ld->oom; i++) {
-		const fr_layout_mig *m = &chain.v[i];
-		struct stat st;
-		fr_step *s;
-		char *p = fr_path_join(src->path, m->file);
-		if (!p) {
-			ld->oom = 1;
-			break;
-		}
-		if (stat(p, &st)) {
-			lerr(ld, "%s/%s: %s", srel, m->file, strerror(errno));
-		} else if ((s = new_foreign_step(ld, si, lay, srel, m, &st)) != NULL) {
-			if (!s->kind)
-				lerr(ld, "%s: cannot tell the step kind", s->rel);
-			s->chain = i;
-			v[i] = s;
-			if (strchr(m->file, '/')) {
-				/* diesel: its folder's listing shows a down.sql added or removed */
-				char *slash = strrchr(p, '/');
-				*slash = '\0';
-				seen_abs(ld, p);
-			}
-			if (s->down_path)
-				seen_abs(ld, s->down_path);
-			if (s->meta_path)
-				seen_abs(ld, s->meta_path);
-		}
-		fr_free(p);
-	}
-	if (ld->nerr == nerr0 && !ld->oom) {
-		ld->chains[si] = v;
-		ld->nchain[si] = chain.n;
-		v = NULL;
-	}
-done:
-	fr_free(v);
-	fr_free(ents);
-	fr_chain_free(&chain);
-}
-
-/* The transition into v that takes the steps v ships: from the greatest exact version. */
-static fr_transition *transition_into(fr_catalog *c, const fr_version *v)
-{
-	fr_transition *best = NULL;
-	size_t i;
-	for (i = 0; i < c->ntrs; i++) {
-		fr_transition *t = c->trs[i];
-		if (fr_version_cmp(&t->to, v) != 0)
-			continue;
-		if (!best || (t->from.fixed == 3 &&
-		              (best->from.fixed < 3 || fr_version_cmp(&t->from.v, &best->from.v) > 0)))
-			best = t;
-	}
-	return best;
-}
-
-/* "<v> (schema)": the transition a version that ships foreign steps, and no other, makes. */
-static fr_transition *schema_transition(loader *ld, const fr_version *v)
-{
-	fr_catalog *c = ld->c;
-	fr_version from;
-	char text[FR_VERSION_STR_MAX];
-	fr_transition *t;
-	size_t i;
-	memset(&from, 0, sizeof from);
-	for (i = 0; i < c->ntrs; i++) {
-		const fr_transition *u = c->trs[i];
-		if (fr_version_cmp(&u->to, v) < 0 && fr_version_cmp(&u->to, &from) > 0)
-			from = u->to;
-		if (u->from.fixed == 3 && fr_version_cmp(&u->from.v, v) < 0 &&
-		    fr_version_cmp(&u->from.v, &from) > 0)
-			from = u->from.v;
-	}
-	for (i = 0; i < ld->nmaps; i++)
-		if (fr_version_cmp(&ld->maps[i].v, v) < 0 && fr_version_cmp(&ld->maps[i].v, &from) > 0)
-			from = ld->maps[i].v;
-	if (!(t = new_transition(ld)))
-		return NULL;
-	t->from.v = from;
-	t->from.fixed = 3;
-	t->to = *v;
-	fr_version_format(v, text, sizeof text);
-	fr_buf_reset(&ld->msg);
-	fr_buf_printf(&ld->msg, "%s (schema)", text);
-	if (!(t->name = fr_strdup(ld->msg.ptr)))
-		ld->oom = 1;
-	return t;
-}
-
-/* Puts steps v[0..n) into t: before its own steps, or after them with `foreign: after`. */
-static void ship(loader *ld, fr_transition *t, fr_step **v, size_t n)
-{
-	fr_step **ns;
-	size_t i, at;
-	if (!n)
-		return;
-	if (!(ns = fr_realloc(t->steps, (t->nsteps + n) * sizeof *ns))) {
-		ld->oom = 1;
-		return;
-	}
-	t->steps = ns;
-	/* foreign steps of several sources keep the sources' order: after those shipped before */
-	for (at = 0; !t->foreign_after && at < t->nsteps && t->steps[at]->layout; at++)
-		;
-	if (t->foreign_after)
-		at = t->nsteps;
-	memmove(ns + at + n, ns + at, (t->nsteps - at) * sizeof *ns);
-	for (i = 0; i < n; i++) {
-		ns[at + i] = v[i];
-		v[i]->tr = t;
-		v[i]->from = &t->from;
-		v[i]->to = &t->to;
-	}
-	t->nsteps += n;
-}
-
-static int cmp_smap(const void *a, const void *b)
-{
-	const smap *x = a, *y = b;
-	int r = x->si < y->si ? -1 : x->si > y->si;
-	return r ? r : fr_version_cmp(&x->v, &y->v);
-}
-
-/*
- * One function: resolving versions.yaml's schema: entries against the
- * chains and cutting the chains by them is one walk over each source.
- */
-static void ship_foreign(loader *ld)
-{
-	fr_catalog *c = ld->c;
-	fr_buf a = FR_BUF_INIT;
-	size_t i, j, nforeign = 0, total = 0, single = SIZE_MAX, bad = ld->nerr;
-	fr_transition *top = NULL;
-
-	for (i = 0; i < ld->nsrc; i++) {
-		if (!ld->lay[i])
-			continue;
-		nforeign++;
-		single = i;
-	}
-	for (i = 0; i < ld->nmaps; i++) {
-		smap *m = &ld->maps[i];
-		char vt[FR_VERSION_STR_MAX];
-		fr_version_format(&m->v, vt, sizeof vt);
-		if (!m->src) {
-			if (nforeign != 1) {
-				lerr(ld, "%s:%d: 'schema' of '%s' names no source, and ferry.yaml has %zu "
-				     "sources of other tools' layouts (write schema: {<source path>: "
-				     "\"<version>\"})", ld->vy_rel, m->line, vt, nforeign);
-				continue;
-			}
-			m->si = single;
-		} else {
-			fr_buf want = FR_BUF_INIT;
-			norm_rel(m->src, &want);
-			for (m->si = 0; m->si < ld->nsrc; m->si++) {
-				norm_rel(ld->src[m->si].rel, &a);
-				if (ld->lay[m->si] && !strcmp(a.ptr, want.ptr))
-					break;
-			}
-			fr_buf_release(&want);
-			if (m->si == ld->nsrc) {
-				lerr(ld, "%s:%d: 'schema' of '%s' names '%s', which is no source of another "
-				     "tool's layout in ferry.yaml", ld->vy_rel, m->line, vt, m->src);
-				continue;
-			}
-		}
-		for (j = 0; j < ld->nchain[m->si]; j++)
-			if (!ld->chains[m->si][j]->repeatable &&
-			    !strcmp(ld->chains[m->si][j]->tool_version, m->tv))
-				break;
-		if (j == ld->nchain[m->si]) {
-			norm_rel(ld->src[m->si].rel, &a);
-			lerr(ld, "%s:%d: 'schema' of '%s' names migration '%s', which '%s' does not hold",
-			     ld->vy_rel, m->line, vt, m->tv, a.ptr);
-			continue;
-		}
-		m->cut = j + 1;
-	}
-	if (ld->nerr > bad || ld->oom)
-		goto done;
-	sort(ld->maps, ld->nmaps, sizeof *ld->maps, cmp_smap);
-	for (i = 0; i < c->ntrs; i++)
-		if (!top || fr_version_cmp(&c->trs[i]->to, &top->to) > 0)
-			top = c->trs[i];
-	for (i = 0; i < ld->nsrc && !ld->oom; i++) {
-		size_t done_n = 0, k;
-		if (!ld->lay[i])
-			continue;
-		for (k = 0; k < ld->nmaps && !ld->oom; k++) {
-			smap *m = &ld->maps[k];
-			fr_transition *t;
-			if (m->si != i)
-				continue;
-			if (m->cut < done_n) {
-				char vt[FR_VERSION_STR_MAX];
-				fr_version_format(&m->v, vt, sizeof vt);
-				lerr(ld, "%s:%d: 'schema' of '%s' is '%s', a migration before the one an "
-				     "earlier version ships", ld->vy_rel, m->line, vt, m->tv);
-				continue;
-			}
-			if (!(t = transition_into(c, &m->v)) && !(t = schema_transition(ld, &m->v)))
-				break;
-			ship(ld, t, ld->chains[i] + done_n, m->cut - done_n);
-			done_n = m->cut;
-			if (!top || fr_version_cmp(&t->to, &top->to) > 0)
-				top = t;
-		}
-		if (done_n == ld->nchain[i] || ld->oom)
-			continue;
-		if (!top && !c->schema_tr) {
-			/* Nothing catalogued but 0.0.0: the steps run without a version change. */
-			if (!(c->schema_tr = fr_calloc(1, sizeof *c->schema_tr)) ||
-			    !(c->schema_tr->name = fr_strdup("(schema only)"))) {
-				ld->oom = 1;
-				break;
-			}
-			c->schema_tr->from.fixed = 3;
-			c->schema_tr->backup_required = 1;
-			c->schema_tr->schema_only = 1;
-		}
-		ship(ld, top ? top : c->schema_tr, ld->chains[i] + done_n, ld->nchain[i] - done_n);
-	}
-	/* Every foreign step, by source, in its chain. */
-	for (i = 0; i < ld->nsrc; i++)
-		total += ld->nchain[i];
-	if (total && !(c->foreign = fr_calloc(total, sizeof *c->foreign))) {
-		ld->oom = 1;
-		goto done;
-	}
-	for (i = 0; i < ld->nsrc; i++)
-		for (j = 0; j < ld->nchain[i]; j++)
-			c->foreign[c->nforeign++] = ld->chains[i][j];
-done:
-	fr_buf_release(&a);
-}
-
 /* ---- the entry points ---------------------------------------------------- */
 
 int fr_catalog_load(fr_catalog **out, const char *dir, const char *root, fr_buf *err)
@@ -1508,7 +1082,7 @@ int fr_catalog_load(fr_catalog **out, const char *dir, const char *root, fr_buf 
 }
 
 /* dir relative to root, or dir itself when it is not below root. */
-static const char *rel_to_root(const char *dir, const char *root)
+const char *fr_cat_rel_to_root(const char *dir, const char *root)
 {
 	size_t rl = root ? strlen(root) : 0;
 	while (rl > 1 && root[rl - 1] == '/')
@@ -1522,7 +1096,7 @@ static const char *rel_to_root(const char *dir, const char *root)
 }
 
 /* ferry's own layout: the folder c->dir, its transitions, flat steps and YAML files. */
-static void load_ferry(loader *ld)
+void fr_cat_load_ferry(loader *ld)
 {
 	fr_catalog *c = ld->c;
 	dirlist top;
@@ -1530,17 +1104,17 @@ static void load_ferry(loader *ld)
 	size_t i;
 
 	memset(&top, 0, sizeof top);
-	ld->reldir = rel_to_root(c->dir, ld->root);
+	ld->reldir = fr_cat_rel_to_root(c->dir, ld->root);
 	if (!(ld->vy_rel = rel_of(ld, VERSIONS_FILE, NULL)))
 		return;
-	if (dirlist_read(&top, c->dir, &tst)) {
+	if (fr_cat_dirlist_read(&top, c->dir, &tst)) {
 		if (errno != ENOENT) {
-			lerr(ld, "%s: %s", *ld->reldir ? ld->reldir : c->dir, strerror(errno));
+			fr_cat_err(ld, "%s: %s", *ld->reldir ? ld->reldir : c->dir, strerror(errno));
 			goto done;
 		}
-		seen_add(ld, "", NULL, NULL); /* missing: the folder's appearing is a change */
+		fr_cat_seen_add(ld, "", NULL, NULL); /* missing: the folder's appearing is a change */
 	} else {
-		seen_add(ld, "", NULL, &tst);
+		fr_cat_seen_add(ld, "", NULL, &tst);
 	}
 	for (i = 0; i < top.n && !ld->oom; i++) {
 		const char *name = top.names[i];
@@ -1556,95 +1130,7 @@ static void load_ferry(loader *ld)
 		}
 	}
 done:
-	dirlist_free(&top);
-}
-
-/*
- * Each source's layout: the one it names, or the one its file names say.
- * The folder of ferry's own layout becomes c->dir (one at most); the
- * others are read into their chains.
- */
-static void load_sources(loader *ld)
-{
-	fr_buf rel = FR_BUF_INIT;
-	size_t i, ferry_at = SIZE_MAX;
-
-	for (i = 0; i < ld->nsrc && !ld->oom; i++) {
-		const fr_source *src = &ld->src[i];
-		const fr_layout *lay = NULL;
-		int is_ferry = src->layout && !strcmp(src->layout, "ferry");
-		dirlist l;
-		struct stat st;
-
-		memset(&l, 0, sizeof l);
-		norm_rel(src->rel ? src->rel : rel_to_root(src->path, ld->root), &rel);
-		if (src->layout && !is_ferry && !(lay = fr_layout_find(src->layout))) {
-			lerr(ld, "%s: unknown layout '%s'", rel.ptr, src->layout);
-			continue;
-		}
-		if (!is_ferry) {
-			if (dirlist_read(&l, src->path, &st)) {
-				if (errno != ENOENT)
-					lerr(ld, "%s: %s", rel.ptr, strerror(errno));
-				else if (!lay && ferry_at == SIZE_MAX)
-					is_ferry = 1; /* a missing folder: ferry's own, empty for now */
-				else
-					seen_add(ld, src->path, NULL, NULL);
-				dirlist_free(&l);
-				if (!is_ferry)
-					continue;
-			} else {
-				int detected_ferry = 0;
-				if (!lay) {
-					/* ferry's own when its names say so */
-					fr_layout_entry *e = fr_calloc(l.n ? l.n : 1, sizeof *e);
-					size_t k;
-					if (!e) {
-						ld->oom = 1;
-						dirlist_free(&l);
-						break;
-					}
-					for (k = 0; k < l.n; k++) {
-						struct stat es;
-						e[k].name = l.names[k];
-						e[k].dir = fstatat(dirfd(l.d), l.names[k], &es, 0) == 0 &&
-						           S_ISDIR(es.st_mode);
-					}
-					fr_buf_reset(&ld->msg);
-					lay = fr_layout_detect(src->path, rel.ptr, e, l.n, &detected_ferry,
-					                       &ld->msg);
-					fr_free(e);
-					if (!lay && !detected_ferry) {
-						lerr(ld, "%s", ld->msg.ptr);
-						dirlist_free(&l);
-						continue;
-					}
-				}
-				if (detected_ferry) {
-					is_ferry = 1;
-				} else {
-					seen_add(ld, src->path, NULL, &st);
-					load_foreign(ld, i, lay, &l, rel.ptr);
-				}
-				dirlist_free(&l);
-				if (!is_ferry)
-					continue;
-			}
-		}
-		if (ferry_at != SIZE_MAX) {
-			lerr(ld, "%s: a second folder of ferry's own layout (the first is '%s'); give "
-			     "each other tool's folder its 'layout:' in ferry.yaml", rel.ptr,
-			     ld->c->dir);
-			continue;
-		}
-		ferry_at = i;
-		if (!(ld->c->dir = fr_strdup(src->path))) {
-			ld->oom = 1;
-			break;
-		}
-		load_ferry(ld);
-	}
-	fr_buf_release(&rel);
+	fr_cat_dirlist_free(&top);
 }
 
 int fr_catalog_load_sources(fr_catalog **out, const fr_source *src, size_t nsrc,
@@ -1677,7 +1163,7 @@ int fr_catalog_load_sources(fr_catalog **out, const fr_source *src, size_t nsrc,
 		clock_gettime(CLOCK_REALTIME, &now);
 		c->loaded_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
 	}
-	load_sources(&ld);
+	fr_cat_load_sources(&ld);
 	if (ld.oom)
 		goto done;
 	if (!ld.vy_rel && !(ld.vy_rel = fr_strdup(VERSIONS_FILE))) {
@@ -1686,7 +1172,7 @@ int fr_catalog_load_sources(fr_catalog **out, const fr_source *src, size_t nsrc,
 	}
 	make_flat_transitions(&ld);
 	if (!ld.oom)
-		ship_foreign(&ld);
+		fr_cat_ship_foreign(&ld);
 	for (i = 0; i < c->ntrs; i++) {
 		fr_transition *t = c->trs[i];
 		if (!t->est_given)
@@ -1705,7 +1191,7 @@ int fr_catalog_load_sources(fr_catalog **out, const fr_source *src, size_t nsrc,
 		rc = 0;
 done:
 	if (ld.oom) {
-		lerr(&ld, "%s", "out of memory while reading the migrations folder");
+		fr_cat_err(&ld, "%s", "out of memory while reading the migrations folder");
 		rc = FERRY_EFAILED;
 	}
 	if (rc == 0)
