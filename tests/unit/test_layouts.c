@@ -318,6 +318,7 @@ static void detection(void **state)
 		fr_buf_release(&err);
 	}
 	t_rmrf(root);
+	free(root);
 }
 
 static void layout_errors(void **state)
@@ -347,6 +348,7 @@ static void layout_errors(void **state)
 	expect_error(root, "dbmate", "m/x.sql: not a dbmate migration (expected "
 	                             "<version>_<name>.sql, the version its leading digits)");
 	t_rmrf(root);
+	free(root);
 }
 
 /* A layout's split: markers, options, text before the first block. */
@@ -488,6 +490,7 @@ static void config_sources(void **state)
 	             ":2: a source in 'migrations' needs a 'path'");
 	fr_buf_release(&err);
 	t_rmrf(root);
+	free(root);
 }
 
 /* ---- versions.yaml's schema: ------------------------------------------------------ */
@@ -579,6 +582,7 @@ static void schema_mapping(void **state)
 	                             "which is no source of another tool's layout in ferry.yaml");
 	fr_buf_release(&err);
 	t_rmrf(root);
+	free(root);
 }
 
 int main(void)
