@@ -256,6 +256,9 @@ fr_drift fr_drift_of(ferry *f, const fr_reg *r, fr_step **s_out, int rehash)
 	if (!s)
 		return fr_kind_has(fr_step_kind_find(r->kind), FR_KIND_NO_FILE) ? FR_DRIFT_NO_FILE :
 		                                                                   FR_DRIFT_GONE;
+	/* A repeatable one (Flyway's R__) that changed is pending again (fr_step_pending). */
+	if (s->repeatable)
+		return FR_DRIFT_NONE;
 	/*
 	 * verify reads the bytes: an edit that kept the size and put the
 	 * modification time back fools the stat cache, which only the start-up
@@ -276,9 +279,9 @@ size_t fr_find_drift(ferry *f, const fr_reg *regs, size_t n, fr_buf *out)
 {
 	size_t i, count = 0;
 	for (i = 0; i < n; i++) {
-		fr_step *s = fr_catalog_step(f->cat, regs[i].id);
-		if (!applied_status(regs[i].status) || (s && s->repeatable))
-			continue; /* a repeatable one that changed is pending again, not drifted */
+		fr_step *s;
+		if (!applied_status(regs[i].status))
+			continue;
 		switch (fr_drift_of(f, &regs[i], &s, 0)) {
 		case FR_DRIFT_NONE:
 		case FR_DRIFT_NO_FILE:

@@ -262,8 +262,9 @@ int ferry_list(char **out, ferry *f)
 		 * transition already taken (out of order), or the path went another
 		 * way or began above it (bypassed, then below the baseline if one was set).
 		 */
-		if (s->layout && fr_step_pending(f, idx, nregs, s)) {
-			/* another tool's step: pending until applied, whatever its version (schema only) */
+		int pending = s->layout && fr_step_pending(f, idx, nregs, s);
+		if (pending) {
+			/* another tool's step: pending until applied (or changed, when repeatable) */
 		} else if (fr_version_cmp(&s->tr->to, &cur) <= 0) {
 			size_t k;
 			state = "bypassed";
@@ -274,7 +275,7 @@ int ferry_list(char **out, ferry *f)
 			    fr_version_cmp(&s->tr->to, &base) <= 0)
 				below_base = 1;
 		}
-		if (r && (applied_status(r->status) || strcmp(state, "bypassed"))) {
+		if (r && !pending && (applied_status(r->status) || strcmp(state, "bypassed"))) {
 			state = r->status;
 			if (applied_status(r->status) && fr_drift_of(f, r, NULL, 0) != FR_DRIFT_NONE)
 				state = "changed";

@@ -236,6 +236,11 @@ mapped() {
 	run ferry plan --json
 	[ "$(jq -r '.drift | length' <<<"$output")" = 0 ]
 	[ "$(jq -r '[.actions[] | select(.kind == "step") | .id, .rerun] | join(" ")' <<<"$output")" = "flyway:db/R__user_names_view.sql true" ]
+	[ "$(jq -r '.schema_only.steps | map(.id) | join(" ")' <<<"$output")" = "flyway:db/R__user_names_view.sql" ]
+	run ferry list --json
+	[ "$(jq -r '.steps[] | select(.id == "flyway:db/R__user_names_view.sql") | .state, .tool_version' <<<"$output" | paste -sd ' ' -)" = "pending null" ]
+	run ferry verify
+	[ "$status" -eq 0 ]
 	run ferry up
 	[ "$status" -eq 0 ]
 	[ "$(sqlite3 "$ROOT/data/app.db" "SELECT name FROM user_names")" = ADA ]
