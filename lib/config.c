@@ -377,6 +377,7 @@ static int add_source(loader *l, fr_config *c, char *rel, char *layout, char *da
 {
 	fr_source *v = fr_realloc(c->sources, (c->nsources + 1) * sizeof *v);
 	char *abs = rel ? fr_path_join(l->root, rel) : NULL;
+	size_t n;
 	if (!v || !abs) {
 		if (v)
 			c->sources = v;
@@ -388,6 +389,8 @@ static int add_source(loader *l, fr_config *c, char *rel, char *layout, char *da
 		return -1;
 	}
 	c->sources = v;
+	for (n = strlen(abs); n > 1 && abs[n - 1] == '/'; n--)
+		abs[n - 1] = '\0'; /* "db/" is "db" */
 	v[c->nsources].path = abs;
 	v[c->nsources].rel = rel;
 	v[c->nsources].layout = layout;
@@ -480,6 +483,23 @@ static void load_migrations(loader *l, const fr_yaml *n, fr_config *c)
 				        "takes no 'database' (its steps name theirs with -- ferry:database)");
 				goto bad;
 			}
+		}
+		{
+			/* one folder, one chain: a second source of it would run its steps twice */
+			char *abs = fr_path_join(l->root, path);
+			size_t k, len = abs ? strlen(abs) : 0;
+			while (len > 1 && abs[len - 1] == '/')
+				abs[--len] = '\0';
+			for (k = 0; abs && k < c->nsources; k++)
+				if (!strcmp(c->sources[k].path, abs))
+					break;
+			if (abs && k < c->nsources) {
+				problem(l, e->line, "source '%s' is the folder of source '%s' (line %d) "
+				        "again", path, c->sources[k].rel, c->sources[k].line);
+				fr_free(abs);
+				goto bad;
+			}
+			fr_free(abs);
 		}
 		if (add_source(l, c, path, layout, db, e->line))
 			break;

@@ -486,6 +486,9 @@ static void config_sources(void **state)
 	                   "    layout: ferry\n",
 	             ":4: a second source of layout 'ferry' in 'migrations' (the first is 'a', "
 	             "line 2)");
+	config_error(root, "migrations:\n  - path: db\n    layout: dbmate\n  - path: db/\n"
+	                   "    layout: goose\n",
+	             ":4: source 'db/' is the folder of source 'db' (line 2) again");
 	config_error(root, "migrations:\n  - layout: dbmate\n",
 	             ":2: a source in 'migrations' needs a 'path'");
 	fr_buf_release(&err);
