@@ -189,8 +189,8 @@ typedef struct fr_step_kind {
 } fr_step_kind;
 
 struct fr_step {
-	char *id;      /* "<to>/<file name>" */
-	char *name;    /* file name */
+	char *id;      /* "<to>/<file name>"; another tool's: "<layout>:<source path>/<migration>" */
+	char *name;    /* file name (another tool's: the migration, diesel's folder) */
 	char *path;    /* absolute path of the file */
 	char *rel;     /* path relative to the root, for messages */
 	const fr_step_kind *kind;
