@@ -835,8 +835,12 @@ static int begin_run(engine *e, const ferry_plan *p)
 	e->next_seq = fr_state_next_seq(f->state);
 	if (e->backup_id)
 		fr_state_run_set_backup(f->state, e->run_id, e->backup_id);
-	fr_log(f, FERRY_LOG_INFO, NULL, "run %lld: %s -> %s, %zu step%s", (long long)e->run_id, a,
-	       b, n, n == 1 ? "" : "s");
+	if (!strcmp(a, b)) /* other tools' steps of a version reached: the version stays */
+		fr_log(f, FERRY_LOG_INFO, NULL, "run %lld: at %s, the version stays, %zu step%s",
+		       (long long)e->run_id, a, n, n == 1 ? "" : "s");
+	else
+		fr_log(f, FERRY_LOG_INFO, NULL, "run %lld: %s -> %s, %zu step%s",
+		       (long long)e->run_id, a, b, n, n == 1 ? "" : "s");
 	return 0;
 }
 
