@@ -28,21 +28,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int applied_status(const char *s)
-{
-	return !strcmp(s, "applied") || !strcmp(s, "skipped");
-}
 
 static int is_applied(fr_reg **idx, size_t n, const char *id)
 {
 	const fr_reg *r = fr_reg_lookup(idx, n, id);
-	return r && applied_status(r->status);
+	return r && fr_reg_applied(r->status);
 }
 
 int fr_step_pending(ferry *f, fr_reg **idx, size_t nregs, fr_step *s)
 {
 	const fr_reg *r = fr_reg_lookup(idx, nregs, s->id);
-	if (!r || !applied_status(r->status))
+	if (!r || !fr_reg_applied(r->status))
 		return 1;
 	/* A repeatable one runs again when its checksum is not the one recorded. */
 	return s->repeatable && fr_state_checksum(f->state, s) == 0 &&
@@ -280,7 +276,7 @@ size_t fr_find_drift(ferry *f, const fr_reg *regs, size_t n, fr_buf *out)
 	size_t i, count = 0;
 	for (i = 0; i < n; i++) {
 		fr_step *s;
-		if (!applied_status(regs[i].status))
+		if (!fr_reg_applied(regs[i].status))
 			continue;
 		switch (fr_drift_of(f, &regs[i], &s, 0)) {
 		case FR_DRIFT_NONE:
@@ -400,7 +396,7 @@ static int make_basis(struct ferry_plan *p, ferry *f, fr_reg **idx, size_t nregs
 	fr_sha256_update(h, v, strlen(v) + 1);
 	for (i = 0; i < nregs; i++) {
 		const fr_reg *r = idx[i];
-		if (!applied_status(r->status))
+		if (!fr_reg_applied(r->status))
 			continue;
 		fr_sha256_update(h, r->id, strlen(r->id) + 1);
 		fr_sha256_update(h, r->checksum, strlen(r->checksum) + 1);
@@ -892,6 +888,9 @@ int ferry_plan_for(ferry_plan **out, ferry *f, const char *target,
 		goto done;
 	}
 	p->want_basis = 1;
+	/* The registry as the databases (and other tools' tables) say it is. */
+	if ((rc = fr_registry_refresh(f, NULL)))
+		goto done;
 	if (fr_state_registry_ex(f->state, 0, &regs, &nregs)) {
 		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
 		goto done;

@@ -60,10 +60,6 @@ json_t *fr_run_json(const fr_run_row *r)
 	return o;
 }
 
-static int applied_status(const char *status)
-{
-	return !strcmp(status, "applied") || !strcmp(status, "skipped");
-}
 
 
 int ferry_status(char **out, ferry *f)
@@ -275,9 +271,9 @@ int ferry_list(char **out, ferry *f)
 			    fr_version_cmp(&s->tr->to, &base) <= 0)
 				below_base = 1;
 		}
-		if (r && !pending && (applied_status(r->status) || strcmp(state, "bypassed"))) {
+		if (r && !pending && (fr_reg_applied(r->status) || strcmp(state, "bypassed"))) {
 			state = r->status;
-			if (applied_status(r->status) && fr_drift_of(f, r, NULL, 0) != FR_DRIFT_NONE)
+			if (fr_reg_applied(r->status) && fr_drift_of(f, r, NULL, 0) != FR_DRIFT_NONE)
 				state = "changed";
 		}
 		json_object_set_new(o, "id", json_string(s->id));
@@ -294,7 +290,7 @@ int ferry_list(char **out, ferry *f)
 			json_object_set_new(o, "tool_name", json_string(s->tool_name));
 		}
 		json_object_set_new(o, "checksum", ck ? json_null() : json_string(s->checksum));
-		json_object_set_new(o, "applied_at", r && applied_status(r->status) ?
+		json_object_set_new(o, "applied_at", r && fr_reg_applied(r->status) ?
 		                                         jtime(r->applied_at_ms) : json_null());
 		json_object_set_new(o, "duration_ms", r ? json_integer(r->duration_ms) : json_null());
 		if (r && strcmp(state, r->status) == 0 && r->message)
@@ -308,7 +304,7 @@ int ferry_list(char **out, ferry *f)
 	/* Applied steps whose files are gone. */
 	for (i = 0; i < nregs; i++) {
 		json_t *o;
-		if (fr_catalog_step(f->cat, regs[i].id) || !applied_status(regs[i].status))
+		if (fr_catalog_step(f->cat, regs[i].id) || !fr_reg_applied(regs[i].status))
 			continue;
 		o = json_object();
 		json_object_set_new(o, "id", json_string(regs[i].id));

@@ -156,10 +156,6 @@ static int finish(checker *c, char **out)
 	return 0;
 }
 
-static int applied(const char *status)
-{
-	return !strcmp(status, "applied") || !strcmp(status, "skipped");
-}
 
 int ferry_verify(char **out, ferry *f)
 {
@@ -200,7 +196,7 @@ int ferry_verify(char **out, ferry *f)
 	/* Checksums and each step's verify. */
 	for (i = 0; i < nregs; i++) {
 		fr_step *s;
-		if (!applied(regs[i].status))
+		if (!fr_reg_applied(regs[i].status))
 			continue;
 		switch (fr_drift_of(f, &regs[i], &s, 1)) {
 		case FR_DRIFT_NO_FILE:
@@ -237,7 +233,7 @@ int ferry_verify(char **out, ferry *f)
 		fr_db *db;
 		int any_reg = 0;
 		for (j = 0; j < nregs; j++)
-			any_reg |= applied(regs[j].status) && !strcmp(regs[j].database, conf->name);
+			any_reg |= fr_reg_applied(regs[j].status) && !strcmp(regs[j].database, conf->name);
 		fr_buf_reset(&c.err);
 		if (!fr_db_exists(conf) && !any_reg)
 			continue; /* not created yet, and nothing applied to it */
@@ -259,7 +255,7 @@ int ferry_verify(char **out, ferry *f)
 			size_t k;
 			int ok = 0;
 			for (k = 0; k < nregs && !ok; k++)
-				ok = !strcmp(regs[k].id, recs[j].id) && applied(regs[k].status);
+				ok = !strcmp(regs[k].id, recs[j].id) && fr_reg_applied(regs[k].status);
 			if (!ok)
 				finding(&c, "registry", recs[j].id,
 				        "recorded in database '%s' but not in .ferry/state.db "
@@ -270,7 +266,7 @@ int ferry_verify(char **out, ferry *f)
 		for (j = 0; j < nregs; j++) {
 			size_t k;
 			int ok = 0;
-			if (!applied(regs[j].status) || strcmp(regs[j].database, conf->name))
+			if (!fr_reg_applied(regs[j].status) || strcmp(regs[j].database, conf->name))
 				continue;
 			for (k = 0; k < nrecs && !ok; k++)
 				ok = !strcmp(regs[j].id, recs[k].id);
@@ -382,7 +378,7 @@ int ferry_check(char **out, ferry *f, const char *target)
 	if (fr_state_registry(f->state, &regs, &nregs) == 0) {
 		for (i = 0; i < nregs; i++) {
 			fr_drift d;
-			if (!applied(regs[i].status))
+			if (!fr_reg_applied(regs[i].status))
 				continue;
 			d = fr_drift_of(f, &regs[i], NULL, 0);
 			if (d == FR_DRIFT_GONE)

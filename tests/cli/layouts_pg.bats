@@ -61,15 +61,23 @@ YAML
 }
 
 pg_state() {
-	pg_dump --schema-only --no-owner --exclude-schema=ferry "$FERRY_TEST_PG_ADMIN" |
+	pg_dump --schema-only --no-owner --exclude-schema=ferry "$FERRY_TEST_PG_ADMIN" \
+		--exclude-table=schema_migrations --exclude-table=flyway_schema_history |
 		grep -v -e '^--' -e '^$' -e '^\\restrict ' -e '^\\unrestrict '
 	app_sql "SELECT 'users', count(*) FROM users"
 }
-tables() { app_sql "SELECT string_agg(tablename, ' ' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'"; }
+# The application's tables, without the tools' history tables ferry keeps (adopt.bats holds them).
+tables() { app_sql "SELECT string_agg(tablename, ' ' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('schema_migrations', 'flyway_schema_history')"; }
+# What the tool's table lists as applied, as lib/history/ reads it, on one line.
+tool_applied() {
+	"${FERRY_BUILD:-$BATS_TEST_DIRNAME/../../build}/tests/unit/history_probe" "$PGURL" "$1" read |
+		sort -V | paste -sd ' ' -
+}
 recorded() { app_sql "SELECT id FROM ferry.ferry_steps ORDER BY seq" | paste -sd ' ' -; }
 
-# mapped FIRST_TWO NREST IDS: up 1.0.0 (the first two of the chain), then up
-# (NREST steps), then down 1.0.0 back to the same dump.
+# mapped FIRST_TWO NREST IDS TOOL: up 1.0.0 (the first two of the chain), then up
+# (NREST steps), then down 1.0.0 back to the same dump; TOOL's own table
+# lists what is applied at each end, as the tool writes it.
 mapped() {
 	run ferry plan 1.0.0 --json
 	[ "$status" -eq 0 ]
@@ -80,6 +88,7 @@ mapped() {
 	[[ "$output" == *"done 0.0.0 -> 1.0.0 (2 steps)"* ]]
 	[ "$(tables)" = users ]
 	[ "$(app_sql "SELECT version FROM ferry.version")" = 1.0.0 ]
+	[ "$(tool_applied "$4")" = "$1" ]
 	pg_state >"$BATS_TEST_TMPDIR/at1"
 	run ferry up
 	[ "$status" -eq 0 ]
@@ -96,13 +105,14 @@ mapped() {
 	[ "$(app_sql "SELECT version FROM ferry.version")" = 1.0.0 ]
 	pg_state | diff "$BATS_TEST_TMPDIR/at1" -
 	[ "$(tables)" = users ]
+	[ "$(tool_applied "$4")" = "$1" ]
 }
 
 @test "postgres: dbmate's folder by versions; a transaction:false index built concurrently; down" {
 	install dbmate 20240102000000
 	printf -- '-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY posts_user ON posts (user_id);\n-- migrate:down\nDROP INDEX CONCURRENTLY posts_user;\n' \
 		>"$ROOT/db/20240106000000_posts_user.sql"
-	mapped "20240101000000 20240102000000" 5 "dbmate:db/20240101000000_create_users.sql dbmate:db/20240102000000_placeholder.sql dbmate:db/20240103000000_create_posts.sql dbmate:db/20240104000000_create_audit.sql dbmate:db/20240105000000_create_tags.sql dbmate:db/20240106000000_posts_user.sql 2.0.0/001_seed.sql"
+	mapped "20240101000000 20240102000000" 5 "dbmate:db/20240101000000_create_users.sql dbmate:db/20240102000000_placeholder.sql dbmate:db/20240103000000_create_posts.sql dbmate:db/20240104000000_create_audit.sql dbmate:db/20240105000000_create_tags.sql dbmate:db/20240106000000_posts_user.sql 2.0.0/001_seed.sql" dbmate
 }
 
 @test "postgres: Flyway's folder by versions; executeInTransaction=false; the repeatable; down" {
@@ -111,7 +121,7 @@ mapped() {
 	printf 'CREATE INDEX CONCURRENTLY posts_user ON posts (user_id);\n' >"$ROOT/db/V11__posts_user.sql"
 	printf 'DROP INDEX CONCURRENTLY posts_user;\n' >"$ROOT/db/U11__posts_user.sql"
 	printf 'executeInTransaction=false\n' >"$ROOT/db/V11__posts_user.sql.conf"
-	mapped "1 1.1" 5 "flyway:db/V1__create_users.sql flyway:db/V1_1__placeholder.sql flyway:db/V1.2__create_posts.sql flyway:db/V2__create_audit.sql flyway:db/V10__create_tags.sql flyway:db/V11__posts_user.sql 2.0.0/001_seed.sql"
+	mapped "1 1.1" 5 "flyway:db/V1__create_users.sql flyway:db/V1_1__placeholder.sql flyway:db/V1.2__create_posts.sql flyway:db/V2__create_audit.sql flyway:db/V10__create_tags.sql flyway:db/V11__posts_user.sql 2.0.0/001_seed.sql" flyway
 	# the repeatable runs after every versioned one, and again when it changes
 	cp "$FIX/flyway/R__user_names_view.sql" "$ROOT/db/"
 	run ferry up
