@@ -204,7 +204,10 @@ static int adopt_one(engine *e, run_db *r, const char *db, const fr_history_tool
 			/* Under the lock, ferry's own record follows the tool's table. */
 			if (locked && r->db->drv->record_delete(r->db, s->id, &e->err))
 				goto done;
-			fr_log(f, FERRY_LOG_WARN, s->id, "%s no longer lists it: pending again", t->table);
+			/* Said by the run that acts on it; a look (status, list) shows it as a state. */
+			if (locked)
+				fr_log(f, FERRY_LOG_WARN, s->id, "%s no longer lists it: pending again",
+				       t->table);
 			*changed = 1;
 		}
 	}
