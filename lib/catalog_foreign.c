@@ -285,6 +285,7 @@ void fr_cat_ship_foreign(loader *ld)
 	fr_buf a = FR_BUF_INIT;
 	size_t i, j, nforeign = 0, total = 0, single = SIZE_MAX, bad = ld->nerr;
 	fr_transition *top = NULL;
+	const fr_version *latest;
 
 	for (i = 0; i < ld->nsrc; i++) {
 		if (!ld->lay[i])
@@ -363,6 +364,22 @@ void fr_cat_ship_foreign(loader *ld)
 		}
 		if (done_n == ld->nchain[i] || ld->oom)
 			continue;
+		/*
+		 * The rest ship with the latest catalogued version, even one no
+		 * transition names yet (versions.yaml's 2.0.0 after a 1.0.0 that
+		 * ships part of the chain): they are what it adds.
+		 */
+		latest = NULL;
+		for (k = 0; k < ld->nvy; k++)
+			if (!latest || fr_version_cmp(&ld->vy[k].vi.v, latest) > 0)
+				latest = &ld->vy[k].vi.v;
+		if (latest && (latest->major || latest->minor || latest->patch) &&
+		    (!top || fr_version_cmp(latest, &top->to) > 0)) {
+			fr_transition *t = transition_into(c, latest);
+			if (!t && !(t = schema_transition(ld, latest)))
+				break;
+			top = t;
+		}
 		if (!top && !c->schema_tr) {
 			/* Nothing catalogued but 0.0.0: the steps run without a version change. */
 			if (!(c->schema_tr = fr_calloc(1, sizeof *c->schema_tr)) ||

@@ -347,3 +347,25 @@ CREATE TABLE t (x INTEGER);"
 	[ "$(sqlite3 "$ROOT/data/app.db" "SELECT group_concat(name, ' ') FROM tags")" = "red green" ]
 	[ "$(sqlite3 "$ROOT/data/app.db" "SELECT count(*) FROM ferry_steps")" = 6 ]
 }
+
+@test "the migrations after the last schema: ship with the latest version, even one with no steps of its own" {
+	install dbmate
+	sed -i 's/^databases:/  - path: upgrade\ndatabases:/' "$ROOT/ferry.yaml"
+	mkdir -p "$ROOT/upgrade"
+	printf -- '- version: 1.0.0\n  schema: "20240102000000"\n- version: 2.0.0\n' >"$ROOT/upgrade/versions.yaml"
+	run ferry plan --json
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.path | join(" ")' <<<"$output")" = "0.0.0 1.0.0 2.0.0" ]
+	[ "$(jq -r '.transitions[1].steps | map(.tool_version) | join(" ")' <<<"$output")" = \
+	  "20240103000000 20240104000000 20240105000000" ]
+	run ferry up
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"done 0.0.0 -> 2.0.0 (5 steps)"* ]]
+	run ferry list --json
+	[ "$(jq -r '.steps[] | select(.tool_version == "20240105000000") | .to' <<<"$output")" = 2.0.0 ]
+	run ferry down 1.0.0
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"done 2.0.0 -> 1.0.0 (3 steps)"* ]]
+	[ "$(tables)" = users ]
+	[ "$(tool_applied dbmate)" = "20240101000000 20240102000000" ]
+}
