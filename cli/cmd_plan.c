@@ -7,6 +7,30 @@
 #include <jansson.h>
 #include <string.h>
 
+/* A step as a transition lists it: kind, id, its database, what it is. */
+static void say_step(json_t *s)
+{
+	json_t *db = json_object_get(s, "database");
+	cli_result("  %-4s %s%s%s%s%s\n", json_string_value(json_object_get(s, "kind")),
+	           json_string_value(json_object_get(s, "id")), json_is_string(db) ? "  on " : "",
+	           json_is_string(db) ? json_string_value(db) : "",
+	           json_is_true(json_object_get(s, "empty")) ? "  (empty)" : "",
+	           json_is_false(json_object_get(s, "reversible")) ? "  (irreversible)" : "");
+}
+
+/* Other tools' steps of versions reached: they run at the version, which stays. */
+static void say_schema_only(json_t *so)
+{
+	size_t k;
+	json_t *s;
+	if (!json_is_object(so))
+		return;
+	cli_result("\n%sschema only at %s%s  (other tools' migrations; the version stays)\n", C_BOLD,
+	           json_string_value(json_object_get(so, "version")), C_RESET);
+	json_array_foreach(json_object_get(so, "steps"), k, s)
+		say_step(s);
+}
+
 int cmd_plan(int argc, char **argv)
 {
 	const char *target = NULL;
@@ -81,6 +105,7 @@ int cmd_plan(int argc, char **argv)
 			cli_result("%s -> %s: no steps, the version is recorded\n",
 			        json_string_value(json_object_get(j, "from")),
 			        json_string_value(json_object_get(j, "to")));
+		say_schema_only(json_object_get(j, "schema_only"));
 		cli_result("\nwhat a run does, in order:\n");
 		cli_say_actions(json_object_get(j, "actions"));
 		json_decref(j);
@@ -92,6 +117,7 @@ int cmd_plan(int argc, char **argv)
 	json_array_foreach(json_object_get(j, "path"), i, s)
 		cli_result(" %s", json_string_value(s));
 	cli_result("\n");
+	say_schema_only(json_object_get(j, "schema_only"));
 	json_array_foreach(trs, i, t) {
 		json_t *d = json_object_get(t, "description");
 		cli_result("\n%s%s -> %s%s%s%s%s\n", C_BOLD, json_string_value(json_object_get(t, "from")),
@@ -100,14 +126,8 @@ int cmd_plan(int argc, char **argv)
 		        json_is_true(json_object_get(t, "breaking_changes")) ? "  [breaking]" : "");
 		json_array_foreach(json_object_get(t, "notes"), k, s)
 			cli_result("  note: %s\n", json_string_value(s));
-		json_array_foreach(json_object_get(t, "steps"), k, s) {
-			json_t *db = json_object_get(s, "database");
-			cli_result("  %-4s %s%s%s%s\n", json_string_value(json_object_get(s, "kind")),
-			        json_string_value(json_object_get(s, "id")),
-			        json_is_string(db) ? "  on " : "", json_is_string(db) ?
-			                json_string_value(db) : "",
-			        json_is_false(json_object_get(s, "reversible")) ? "  (irreversible)" : "");
-		}
+		json_array_foreach(json_object_get(t, "steps"), k, s)
+			say_step(s);
 	}
 	cli_result("\nestimated %.0f s; backup %s",
 	        json_real_value(json_object_get(j, "estimated_duration_seconds")),

@@ -36,6 +36,12 @@ int cmd_status(int argc, char **argv)
 			cli_result("  %s -> %s\n", json_string_value(json_object_get(t, "from")),
 			        json_string_value(json_object_get(t, "to")));
 		}
+	} else if (json_integer_value(json_object_get(j, "schema_only_steps")) > 0) {
+		/* other tools' steps at the version reached: they run, the version stays */
+		long long n = (long long)json_integer_value(json_object_get(j, "schema_only_steps"));
+		cli_result("pending: %lld step%s schema only (other tools' migrations; the version "
+		           "stays %s)\n", n, n == 1 ? "" : "s",
+		           json_string_value(json_object_get(j, "current")));
 	} else if (json_object_get(j, "plan_error")) {
 		cli_result("%spending: no path to the latest version:%s %s\n", C_YELLOW, C_RESET,
 		        json_string_value(json_object_get(j, "plan_error")));

@@ -86,13 +86,23 @@ static int report(int rc)
 					     !strcmp(json_string_value(json_object_get(s, "status")),
 					             "rolled_back");
 				json_t *b = json_object_get(j, "backup_id");
-				cli_say("%s%s%s %s -> %s (%zu step%s)%s%s\n", C_GREEN,
-				        json_is_true(json_object_get(j, "rehearsal")) ?
-				                "rehearsed" : "done", C_RESET,
-				        json_string_value(json_object_get(j, "from")),
-				        json_string_value(json_object_get(j, "to")), n, n == 1 ? "" : "s",
-				        json_is_string(b) ? "; backup " : "",
-				        json_is_string(b) ? json_string_value(b) : "");
+				const char *from = json_string_value(json_object_get(j, "from"));
+				const char *to = json_string_value(json_object_get(j, "to"));
+				if (from && to && !strcmp(from, to) && n)
+					/* steps at the version reached (another tool's, or --only): it stays */
+					cli_say("%s%s%s at %s, the version stays (%zu step%s)%s%s\n",
+					        C_GREEN, json_is_true(json_object_get(j, "rehearsal")) ?
+					                "rehearsed" : "done", C_RESET, from, n,
+					        n == 1 ? "" : "s", json_is_string(b) ? "; backup " : "",
+					        json_is_string(b) ? json_string_value(b) : "");
+				else
+					cli_say("%s%s%s %s -> %s (%zu step%s)%s%s\n", C_GREEN,
+					        json_is_true(json_object_get(j, "rehearsal")) ?
+					                "rehearsed" : "done", C_RESET,
+					        json_string_value(json_object_get(j, "from")),
+					        json_string_value(json_object_get(j, "to")), n, n == 1 ? "" : "s",
+					        json_is_string(b) ? "; backup " : "",
+					        json_is_string(b) ? json_string_value(b) : "");
 				if (json_is_true(json_object_get(j, "rehearsal")))
 					cli_say("the copy was discarded; the installation is unchanged\n");
 				if (json_is_string(json_object_get(j, "required_stop")))

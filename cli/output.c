@@ -307,6 +307,8 @@ static void say_action(size_t n, json_t *a)
 		cli_result("%son %s", *what ? " " : "", json_string_value(db));
 	if (json_is_integer(tx))
 		cli_result(", transaction %lld", (long long)json_integer_value(tx));
+	if (json_is_true(json_object_get(a, "empty")))
+		cli_result("  (empty)");
 	if (json_is_false(json_object_get(a, "reversible")))
 		cli_result("  (irreversible)");
 	if (json_is_string(json_object_get(a, "reuse")))

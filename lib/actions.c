@@ -11,6 +11,13 @@
  * next step is of another database or outside any transaction, after every
  * step with `transaction: step`, and before a checkpoint. A version is
  * recorded once the transition that reaches it is whole and committed.
+ *
+ * Steps of other tools' folders (catalog.c ships them into transitions)
+ * run in the transition that ships them, before its own steps (after them
+ * with `foreign: after`); those of a transition the path goes around run
+ * in the next one it takes. Pending ones of versions already reached run
+ * first, schema only: no version is recorded for them. A repeatable one
+ * (Flyway's R__) is pending again when its file changed.
  */
 #include "actions.h"
 #include "backup.h"
@@ -22,15 +29,86 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int applied_status(const char *s)
-{
-	return !strcmp(s, "applied") || !strcmp(s, "skipped");
-}
 
 static int is_applied(fr_reg **idx, size_t n, const char *id)
 {
 	const fr_reg *r = fr_reg_lookup(idx, n, id);
-	return r && applied_status(r->status);
+	return r && fr_reg_applied(r->status);
+}
+
+int fr_step_pending(ferry *f, fr_reg **idx, size_t nregs, fr_step *s)
+{
+	const fr_reg *r = fr_reg_lookup(idx, nregs, s->id);
+	if (!r || !fr_reg_applied(r->status))
+		return 1;
+	/* A repeatable one runs again when its checksum is not the one recorded. */
+	return s->repeatable && fr_state_checksum(f->state, s) == 0 &&
+	       strcmp(s->checksum, r->checksum) != 0;
+}
+
+static int on_path(const struct ferry_plan *p, const fr_transition *t)
+{
+	size_t i;
+	for (i = 0; i < p->ntrs; i++)
+		if (p->trs[i] == t)
+			return 1;
+	return 0;
+}
+
+int fr_plan_steps_of(const struct ferry_plan *p, size_t i, fr_step ***out, size_t *n)
+{
+	const fr_catalog *cat = p->cat;
+	const fr_transition *t = p->trs[i];
+	const fr_version *lo = i ? &p->trs[i - 1]->to : &p->from;
+	fr_step **v;
+	size_t j, k = 0, at;
+	*out = NULL;
+	*n = 0;
+	if (!(v = fr_calloc(t->nsteps + cat->nforeign + 1, sizeof *v)))
+		return -1;
+	/* Where the foreign steps go: before its first one, or where they would be. */
+	for (at = 0; at < t->nsteps && !t->steps[at]->layout; at++)
+		;
+	if (at == t->nsteps && !t->foreign_after)
+		at = 0;
+	for (j = 0; j < at; j++)
+		v[k++] = t->steps[j];
+	for (j = 0; j < cat->nforeign; j++) {
+		fr_step *s = cat->foreign[j];
+		if (s->tr->schema_only || on_path(p, s->tr) || fr_version_cmp(&s->tr->to, lo) <= 0 ||
+		    fr_version_cmp(&s->tr->to, &t->to) > 0)
+			continue;
+		v[k++] = s;
+	}
+	for (j = at; j < t->nsteps; j++)
+		v[k++] = t->steps[j];
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+int fr_schema_pending(ferry *f, fr_reg **idx, size_t nregs, const fr_version *cur,
+                      fr_step ***out, size_t *n)
+{
+	size_t i, k = 0;
+	fr_step **v;
+	*out = NULL;
+	*n = 0;
+	if (!f->cat->nforeign)
+		return 0;
+	if (!(v = fr_calloc(f->cat->nforeign, sizeof *v)))
+		return -1;
+	for (i = 0; i < f->cat->nforeign; i++) {
+		fr_step *s = f->cat->foreign[i];
+		if ((s->tr->schema_only || fr_version_cmp(&s->tr->to, cur) <= 0) &&
+		    fr_step_pending(f, idx, nregs, s))
+			v[k++] = s;
+	}
+	if (!k)
+		FR_FREE(v);
+	*out = v;
+	*n = k;
+	return 0;
 }
 
 /* The planner's state while it lays out the steps. */
@@ -114,6 +192,7 @@ static int add_step(layout *L, fr_step *s, int rerun)
 	a->rerun = rerun;
 	a->tx = transactional ? L->tx : 0;
 	a->reversible = s->kind->reversible(s);
+	a->empty = fr_step_empty(s);
 	if (transactional && f->cfg->tx_per_step)
 		return add_commit(L);
 	return 0;
@@ -174,6 +253,9 @@ fr_drift fr_drift_of(ferry *f, const fr_reg *r, fr_step **s_out, int rehash)
 	if (!s)
 		return fr_kind_has(fr_step_kind_find(r->kind), FR_KIND_NO_FILE) ? FR_DRIFT_NO_FILE :
 		                                                                   FR_DRIFT_GONE;
+	/* A repeatable one (Flyway's R__) that changed is pending again (fr_step_pending). */
+	if (s->repeatable)
+		return FR_DRIFT_NONE;
 	/*
 	 * verify reads the bytes: an edit that kept the size and put the
 	 * modification time back fools the stat cache, which only the start-up
@@ -195,7 +277,7 @@ size_t fr_find_drift(ferry *f, const fr_reg *regs, size_t n, fr_buf *out)
 	size_t i, count = 0;
 	for (i = 0; i < n; i++) {
 		fr_step *s;
-		if (!applied_status(regs[i].status))
+		if (!fr_reg_applied(regs[i].status))
 			continue;
 		switch (fr_drift_of(f, &regs[i], &s, 0)) {
 		case FR_DRIFT_NONE:
@@ -245,11 +327,12 @@ int fr_out_of_order(ferry *f, fr_reg **idx, size_t nregs, const fr_version *cur,
 		if (has_base && fr_version_cmp(&t->to, &base) <= 0)
 			continue;
 		for (j = 0; j < t->nsteps && !taken; j++)
-			taken = is_applied(idx, nregs, t->steps[j]->id);
+			taken = !t->steps[j]->layout && is_applied(idx, nregs, t->steps[j]->id);
 		if (!taken)
 			continue; /* a transition the path went around: its steps are bypassed */
 		for (j = 0; j < t->nsteps; j++) {
-			if (is_applied(idx, nregs, t->steps[j]->id))
+			/* another tool's steps of a version reached run schema only (fr_schema_pending) */
+			if (t->steps[j]->layout || is_applied(idx, nregs, t->steps[j]->id))
 				continue;
 			if (fr_grow(&v, &cap, cnt + 1, sizeof *v)) {
 				fr_free(v);
@@ -299,16 +382,28 @@ static int make_basis(struct ferry_plan *p, ferry *f, fr_reg **idx, size_t nregs
 	int rc = -1;
 	if (!h)
 		return -1;
-	for (i = 0; i < p->ntrs; i++) {
-		fr_sha256_update(h, p->trs[i]->name, strlen(p->trs[i]->name) + 1);
-		for (j = 0; j < p->trs[i]->nsteps; j++) {
-			fr_step *s = p->trs[i]->steps[j];
-			if (!s->checksum[0] && !fr_kind_has(s->kind, FR_KIND_NO_FILE) &&
-			    fr_state_checksum(f->state, s))
+	for (i = 0; i <= p->ntrs; i++) {
+		fr_step **sv = p->schema;
+		size_t n = p->nschema;
+		/* the schema-only steps, then each transition's */
+		if (i < p->ntrs) {
+			fr_sha256_update(h, p->trs[i]->name, strlen(p->trs[i]->name) + 1);
+			if (fr_plan_steps_of(p, i, &sv, &n))
 				goto done;
+		}
+		for (j = 0; j < n; j++) {
+			fr_step *s = sv[j];
+			if (!s->checksum[0] && !fr_kind_has(s->kind, FR_KIND_NO_FILE) &&
+			    fr_state_checksum(f->state, s)) {
+				if (i < p->ntrs)
+					fr_free(sv);
+				goto done;
+			}
 			fr_sha256_update(h, s->id, strlen(s->id) + 1);
 			fr_sha256_update(h, s->checksum, strlen(s->checksum) + 1);
 		}
+		if (i < p->ntrs)
+			fr_free(sv);
 	}
 	/* A step --only or --rerun names may be off the path. */
 	for (i = 0; i < p->nacts; i++) {
@@ -324,7 +419,7 @@ static int make_basis(struct ferry_plan *p, ferry *f, fr_reg **idx, size_t nregs
 	fr_sha256_update(h, v, strlen(v) + 1);
 	for (i = 0; i < nregs; i++) {
 		const fr_reg *r = idx[i];
-		if (!applied_status(r->status))
+		if (!fr_reg_applied(r->status))
 			continue;
 		fr_sha256_update(h, r->id, strlen(r->id) + 1);
 		fr_sha256_update(h, r->checksum, strlen(r->checksum) + 1);
@@ -344,9 +439,9 @@ int fr_plan_resolve(struct ferry_plan *p, ferry *f, fr_reg **idx, const fr_reg *
                     size_t nregs, const ferry_run_options *o, fr_buf *err)
 {
 	layout L;
-	fr_step *only = NULL, *extra = NULL, **ooo = NULL;
+	fr_step *only = NULL, *extra = NULL, **ooo = NULL, **steps = NULL;
 	fr_buf drift = FR_BUF_INIT;
-	size_t i, j, npend = 0, nooo = 0;
+	size_t i, j, npend = 0, nooo = 0, nsteps = 0;
 	int stopped = 0, rc = FERRY_EFAILED;
 
 	fr_actions_clear(p->acts, p->nacts);
@@ -389,13 +484,23 @@ int fr_plan_resolve(struct ferry_plan *p, ferry *f, fr_reg **idx, const fr_reg *
 	}
 	if (!o->allow_out_of_order)
 		nooo = 0; /* listed, not planned: up refuses them */
+	FR_FREE(p->schema);
+	p->nschema = 0;
+	if (!only && fr_schema_pending(f, idx, nregs, &p->from, &p->schema, &p->nschema))
+		goto nomem;
+	for (i = 0; i < p->nschema; i++)
+		p->backup_required |= p->schema[i]->tr->backup_required;
 	/* What is pending decides whether there is a run at all. */
-	if (only || extra || nooo)
+	if (only || extra || nooo || p->nschema)
 		npend = 1;
-	for (i = 0; !only && !npend && i < p->ntrs; i++)
-		for (j = 0; j < p->trs[i]->nsteps && !npend; j++)
-			npend = !is_applied(idx, nregs, p->trs[i]->steps[j]->id) ||
-			        (o->rerun && !strcmp(o->rerun, p->trs[i]->steps[j]->id));
+	for (i = 0; !only && !npend && i < p->ntrs; i++) {
+		if (fr_plan_steps_of(p, i, &steps, &nsteps))
+			goto nomem;
+		for (j = 0; j < nsteps && !npend; j++)
+			npend = fr_step_pending(f, idx, nregs, steps[j]) ||
+			        (o->rerun && !strcmp(o->rerun, steps[j]->id));
+		FR_FREE(steps);
+	}
 	if (nregs) {
 		size_t k, nd = fr_find_drift(f, regs, nregs, &drift);
 		char *line = drift.ptr;
@@ -432,16 +537,24 @@ int fr_plan_resolve(struct ferry_plan *p, ferry *f, fr_reg **idx, const fr_reg *
 		for (i = 0; i < nooo; i++)
 			if (add_step(&L, ooo[i], 0))
 				goto nomem;
+		/* Schema only: other tools' pending steps of versions reached; no version after. */
+		for (i = 0; i < p->nschema; i++)
+			if (add_step(&L, p->schema[i], is_applied(idx, nregs, p->schema[i]->id)))
+				goto nomem;
 		for (i = 0; i < p->ntrs; i++) {
 			fr_transition *t = p->trs[i];
-			for (j = 0; j < t->nsteps; j++) {
-				fr_step *s = t->steps[j];
+			if (fr_plan_steps_of(p, i, &steps, &nsteps))
+				goto nomem;
+			for (j = 0; j < nsteps; j++) {
+				fr_step *s = steps[j];
 				int rerun = o->rerun && !strcmp(o->rerun, s->id);
-				if (is_applied(idx, nregs, s->id) && !rerun)
+				if (!fr_step_pending(f, idx, nregs, s) && !rerun)
 					continue;
-				if (add_step(&L, s, rerun))
+				/* a repeatable one that changed runs again over its record */
+				if (add_step(&L, s, rerun || is_applied(idx, nregs, s->id)))
 					goto nomem;
 			}
+			FR_FREE(steps);
 			/* The transition is whole: its version counts once its steps are committed. */
 			if (L.tx) {
 				L.pending = t->to;
@@ -482,6 +595,7 @@ out:
 		plan_reuse(p, f);
 	p->resolved = rc == 0;
 	fr_free(ooo);
+	fr_free(steps);
 	fr_buf_release(&drift);
 	return rc;
 }
@@ -523,6 +637,8 @@ json_t *fr_action_json(const fr_action *a)
 			json_object_set_new(o, "reversible", json_boolean(a->reversible));
 			if (a->rerun)
 				json_object_set_new(o, "rerun", json_true());
+			if (a->empty)
+				json_object_set_new(o, "empty", json_true());
 		}
 		break;
 	case FR_ACT_COMMIT:
@@ -573,12 +689,45 @@ static json_t *jstrings(char **v, size_t n)
 	return a;
 }
 
+/* A step as a plan's transitions list it; a load problem goes to err, a line each. */
+static json_t *step_json(fr_step *s, const char *dflt, fr_buf *err)
+{
+	json_t *so = json_object();
+	const char *db = NULL;
+	json_object_set_new(so, "id", json_string(s->id));
+	json_object_set_new(so, "kind", json_string(s->kind->name));
+	if (fr_step_load(s, err) == 0) {
+		db = s->kind->database(s);
+		json_object_set_new(so, "reversible", json_boolean(s->kind->reversible(s)));
+		if (fr_step_empty(s))
+			json_object_set_new(so, "empty", json_true());
+	} else {
+		/* One problem a line, however many steps have one. */
+		if (err->len && err->ptr[err->len - 1] != '\n')
+			fr_buf_putc(err, '\n');
+		json_object_set_new(so, "reversible", json_null());
+	}
+	if (db && !*db)
+		json_object_set_new(so, "database", json_null());
+	else
+		json_object_set_new(so, "database", json_string(db ? db : dflt));
+	if (s->layout) {
+		/* another tool's migration: its layout and its own id and name */
+		json_object_set_new(so, "layout", json_string(s->layout));
+		json_object_set_new(so, "tool_version", s->repeatable ? json_null() :
+		                                                        json_string(s->tool_version));
+		json_object_set_new(so, "tool_name", json_string(s->tool_name));
+	}
+	return so;
+}
+
 json_t *fr_plan_to_json(const struct ferry_plan *p, fr_buf *err)
 {
 	const char *dflt = p->f && p->f->cfg->ndbs ? p->f->cfg->dbs[0].name : "default";
 	json_t *doc = json_object(), *path = json_array(), *trs = json_array();
 	char text[FR_VERSION_STR_MAX];
-	size_t i, j;
+	fr_step **list = NULL;
+	size_t i, j, nlist = 0;
 	fr_version_format(&p->from, text, sizeof text);
 	json_object_set_new(doc, "from", json_string(text));
 	fr_version_format(&p->to, text, sizeof text);
@@ -601,27 +750,13 @@ json_t *fr_plan_to_json(const struct ferry_plan *p, fr_buf *err)
 		json_object_set_new(o, "requires_restart", jstrings(t->restarts, t->nrestarts));
 		json_object_set_new(o, "backup_required", json_boolean(t->backup_required));
 		json_object_set_new(o, "estimated_duration_seconds", json_real(t->est_seconds));
-		for (j = 0; j < t->nsteps; j++) {
-			fr_step *s = t->steps[j];
-			json_t *so = json_object();
-			const char *db = NULL;
-			json_object_set_new(so, "id", json_string(s->id));
-			json_object_set_new(so, "kind", json_string(s->kind->name));
-			if (fr_step_load(s, err) == 0) {
-				db = s->kind->database(s);
-				json_object_set_new(so, "reversible", json_boolean(s->kind->reversible(s)));
-			} else {
-				/* One problem a line, however many steps have one. */
-				if (err->len && err->ptr[err->len - 1] != '\n')
-					fr_buf_putc(err, '\n');
-				json_object_set_new(so, "reversible", json_null());
-			}
-			if (db && !*db)
-				json_object_set_new(so, "database", json_null());
-			else
-				json_object_set_new(so, "database", json_string(db ? db : dflt));
-			json_array_append_new(steps, so);
+		if (fr_plan_steps_of(p, i, &list, &nlist)) {
+			fr_buf_puts(err, "out of memory");
+			break;
 		}
+		for (j = 0; j < nlist; j++)
+			json_array_append_new(steps, step_json(list[j], dflt, err));
+		FR_FREE(list);
 		json_object_set_new(o, "steps", steps);
 		json_array_append_new(trs, o);
 	}
@@ -634,6 +769,18 @@ json_t *fr_plan_to_json(const struct ferry_plan *p, fr_buf *err)
 	}
 	json_object_set_new(doc, "path", path);
 	json_object_set_new(doc, "transitions", trs);
+	/* Other tools' steps run at the current version, recording none: not a transition. */
+	if (p->nschema) {
+		json_t *so = json_object(), *steps = json_array();
+		fr_version_format(&p->from, text, sizeof text);
+		json_object_set_new(so, "version", json_string(text));
+		for (i = 0; i < p->nschema; i++)
+			json_array_append_new(steps, step_json(p->schema[i], dflt, err));
+		json_object_set_new(so, "steps", steps);
+		json_object_set_new(doc, "schema_only", so);
+	} else {
+		json_object_set_new(doc, "schema_only", json_null());
+	}
 	json_object_set_new(doc, "estimated_duration_seconds", json_real(p->est_seconds));
 	json_object_set_new(doc, "backup_required", json_boolean(p->backup_required));
 	json_object_set_new(doc, "restarts", jstrings(p->restarts, p->nrestarts));
@@ -768,6 +915,9 @@ int ferry_plan_for(ferry_plan **out, ferry *f, const char *target,
 		goto done;
 	}
 	p->want_basis = 1;
+	/* The registry as the databases (and other tools' tables) say it is. */
+	if ((rc = fr_registry_refresh(f, NULL)))
+		goto done;
 	if (fr_state_registry_ex(f->state, 0, &regs, &nregs)) {
 		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
 		goto done;

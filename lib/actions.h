@@ -23,6 +23,27 @@
 int fr_plan_resolve(struct ferry_plan *p, ferry *f, fr_reg **idx, const fr_reg *regs,
                     size_t nregs, const ferry_run_options *o, fr_buf *err);
 
+/*
+ * The steps path transition i of p runs, in order: the steps of other
+ * tools' folders that transitions the path goes around ship (a shortcut
+ * past a version that ships some: they still run, here), placed with the
+ * transition's own foreign steps (first, or after its own steps with
+ * `foreign: after`), and its own. Applied steps too. fr_free *out.
+ * -1 out of memory.
+ */
+int fr_plan_steps_of(const struct ferry_plan *p, size_t i, fr_step ***out, size_t *n);
+
+/*
+ * The pending steps of other tools' folders that the path from cur does not
+ * hold: their version is at or below cur (or none is catalogued but
+ * 0.0.0). They run schema only, first. fr_free *out; -1 out of memory.
+ */
+int fr_schema_pending(ferry *f, fr_reg **idx, size_t nregs, const fr_version *cur,
+                      fr_step ***out, size_t *n);
+
+/* 1 when step s is to run: not applied, or a repeatable one whose file changed since. */
+int fr_step_pending(ferry *f, fr_reg **idx, size_t nregs, fr_step *s);
+
 /* The number of step actions of a resolved plan. */
 size_t fr_plan_nsteps(const struct ferry_plan *p);
 

@@ -31,8 +31,24 @@
  *
  * Its versions join the catalog's version list (for notes and required
  * stops) but do not become nodes of the graph: only transitions do that.
+ * An entry may say which migrations of another tool's folder the version
+ * ships: `schema: "<tool version>"` (the last of them; with one foreign
+ * source) or `schema: {<source path>: "<tool version>", ...}`.
+ *
+ * Other tools' folders (ferry.yaml's sources, lib/layout/) are read by
+ * their layout into one chain each, of SQL steps with the id
+ * "<layout>:<source path>/<migration>" (dbmate:db/migrations/1_x.sql: no
+ * version in it, so that mapping it to another release changes no id, and
+ * a ':' no version holds, so that it never meets one of ferry's ids). The
+ * chain is cut at each mapped version: the steps after the previous cut up
+ * to its schema go into the transition into that version (made, from the
+ * greatest catalogued node below it, when none leads there), before the
+ * transition's own steps unless its transition.yaml says `foreign: after`;
+ * the steps no version ships go into the transition into the greatest
+ * node, or into schema_tr when nothing is catalogued but 0.0.0.
  */
 #include "catalog.h"
+#include "catalog_int.h"
 #include "ferry.h"
 #include "util/alloc.h"
 #include "util/fs.h"
@@ -54,15 +70,7 @@
 
 /* ---- folder listings ---------------------------------------------------- */
 
-/* A folder's entry names, sorted bytewise, in one arena; the folder stays open for fstatat. */
-typedef struct {
-	DIR *d;
-	char **names;
-	size_t n;
-	fr_buf arena;
-} dirlist;
-
-static void dirlist_free(dirlist *l)
+void fr_cat_dirlist_free(dirlist *l)
 {
 	if (l->d)
 		closedir(l->d);
@@ -103,7 +111,7 @@ static int ignored(const char *name)
 
 /* Lists path into l (initialised here). Returns 0, or -1 with errno set; free l either way. */
 /* The folder's listing; *st (when not NULL) is its stat taken before the listing is read. */
-static int dirlist_read(dirlist *l, const char *path, struct stat *st)
+int fr_cat_dirlist_read(dirlist *l, const char *path, struct stat *st)
 {
 	size_t *off = NULL, cap = 0, i;
 	struct dirent *e;
@@ -152,33 +160,7 @@ done:
 
 /* ---- the loader ---------------------------------------------------------- */
 
-typedef struct {
-	fr_version v;
-	fr_step *s;
-} flat_entry;
-
-typedef struct {
-	fr_vinfo vi;
-	int line;     /* line in versions.yaml; 0 for versions named by transitions */
-} ventry;
-
-typedef struct {
-	fr_catalog *c;
-	const char *reldir;  /* the folder relative to the root ("" for the root itself) */
-	fr_buf *err;
-	size_t nerr;
-	int oom;
-	size_t ctrs, csteps;
-	fr_buf msg;          /* a callee's message, before it is prefixed with a path */
-	flat_entry *flats;
-	size_t nflats, cflats;
-	ventry *vy;          /* versions.yaml entries, then every version */
-	size_t nvy, cvy;
-	char *vy_rel;        /* versions.yaml's path for messages */
-} loader;
-
-static void lerr(loader *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void lerr(loader *ld, const char *fmt, ...)
+void fr_cat_err(loader *ld, const char *fmt, ...)
 {
 	va_list ap;
 	if (ld->nerr++)
@@ -189,7 +171,7 @@ static void lerr(loader *ld, const char *fmt, ...)
 }
 
 /* Grows *arr (of *cap elements of size sz) to hold one more than n. */
-static int grow(loader *ld, void **arr, size_t *cap, size_t n, size_t sz)
+int fr_cat_grow(loader *ld, void **arr, size_t *cap, size_t n, size_t sz)
 {
 	void *p;
 	size_t ncap;
@@ -210,7 +192,7 @@ static int grow(loader *ld, void **arr, size_t *cap, size_t n, size_t sz)
  * ("" for the folder itself), with the stat taken before reading it; st NULL:
  * the folder is missing (ino -1).
  */
-static void seen_add(loader *ld, const char *a, const char *b, const struct stat *st)
+void fr_cat_seen_add(loader *ld, const char *a, const char *b, const struct stat *st)
 {
 	fr_catalog *c = ld->c;
 	fr_catalog_seen *e;
@@ -251,11 +233,11 @@ static char *rel_of(loader *ld, const char *a, const char *b)
 	return s;
 }
 
-static fr_transition *new_transition(loader *ld)
+fr_transition *fr_cat_new_transition(loader *ld)
 {
 	fr_catalog *c = ld->c;
 	fr_transition *t;
-	if (grow(ld, (void **)&c->trs, &ld->ctrs, c->ntrs, sizeof *c->trs))
+	if (fr_cat_grow(ld, (void **)&c->trs, &ld->ctrs, c->ntrs, sizeof *c->trs))
 		return NULL;
 	if (!(t = fr_calloc(1, sizeof *t))) {
 		ld->oom = 1;
@@ -288,7 +270,7 @@ static fr_step *new_step(loader *ld, const char *sub, const char *name, const ch
 
 	total = (lto + 1 + lname + 1) + (lname + 1) + (ldir + 1 + lsub + 1 + lname + 1) +
 	        (lrd + 1 + lsub + 1 + lname + 1);
-	if (grow(ld, (void **)&ld->c->steps, &ld->csteps, ld->c->nsteps, sizeof *ld->c->steps))
+	if (fr_cat_grow(ld, (void **)&ld->c->steps, &ld->csteps, ld->c->nsteps, sizeof *ld->c->steps))
 		return NULL;
 	if (!(s = fr_calloc(1, sizeof *s + total))) {
 		ld->oom = 1;
@@ -368,13 +350,13 @@ static fr_yaml *load_yaml(loader *ld, const char *path, const char *rel)
 	fr_buf text = FR_BUF_INIT;
 	fr_yaml *doc = NULL;
 	if (fr_read_file(path, &text)) {
-		lerr(ld, "%s: %s", rel, strerror(errno));
+		fr_cat_err(ld, "%s: %s", rel, strerror(errno));
 		goto done;
 	}
 	fr_buf_reset(&ld->msg);
 	if (fr_yaml_parse(&doc, rel, text.ptr, text.len, &ld->msg)) {
 		doc = NULL;
-		lerr(ld, "%s", ld->msg.len ? ld->msg.ptr : rel);
+		fr_cat_err(ld, "%s", ld->msg.len ? ld->msg.ptr : rel);
 	}
 done:
 	fr_buf_release(&text);
@@ -385,7 +367,7 @@ done:
 static int y_str(loader *ld, const char *rel, const char *key, const fr_yaml *v, char **out)
 {
 	if (v->kind != FR_YAML_SCALAR) {
-		lerr(ld, "%s:%d: '%s' must be a string, not a %s", rel, v->line, key,
+		fr_cat_err(ld, "%s:%d: '%s' must be a string, not a %s", rel, v->line, key,
 		     fr_yaml_kind_name(v->kind));
 		return -1;
 	}
@@ -401,7 +383,7 @@ static int y_str(loader *ld, const char *rel, const char *key, const fr_yaml *v,
 static int y_bool(loader *ld, const char *rel, const char *key, const fr_yaml *v, int *out)
 {
 	if (v->kind != FR_YAML_SCALAR || fr_yaml_bool(v, out)) {
-		lerr(ld, "%s:%d: '%s' must be true or false", rel, v->line, key);
+		fr_cat_err(ld, "%s:%d: '%s' must be true or false", rel, v->line, key);
 		return -1;
 	}
 	return 0;
@@ -414,13 +396,13 @@ static int y_list(loader *ld, const char *rel, const char *key, const fr_yaml *v
 	size_t i, cnt = v->kind == FR_YAML_SEQ ? v->n : (fr_yaml_is_null(v) ? 0 : 1);
 	char **arr;
 	if (v->kind == FR_YAML_MAP) {
-		lerr(ld, "%s:%d: '%s' must be a list of strings, not a mapping", rel, v->line,
+		fr_cat_err(ld, "%s:%d: '%s' must be a list of strings, not a mapping", rel, v->line,
 		     key);
 		return -1;
 	}
 	for (i = 0; v->kind == FR_YAML_SEQ && i < v->n; i++) {
 		if (v->items[i]->kind != FR_YAML_SCALAR) {
-			lerr(ld, "%s:%d: '%s' must be a list of strings", rel, v->items[i]->line,
+			fr_cat_err(ld, "%s:%d: '%s' must be a list of strings", rel, v->items[i]->line,
 			     key);
 			return -1;
 		}
@@ -455,7 +437,7 @@ static int y_seconds(loader *ld, const char *rel, const char *key, const fr_yaml
 	errno = 0;
 	d = *s && strspn(s, "0123456789.eE+-") == strlen(s) ? strtod(s, &end) : -1.0;
 	if (v->kind != FR_YAML_SCALAR || !end || *end || errno || !isfinite(d) || d < 0) {
-		lerr(ld, "%s:%d: '%s' must be a number of seconds >= 0", rel, v->line, key);
+		fr_cat_err(ld, "%s:%d: '%s' must be a number of seconds >= 0", rel, v->line, key);
 		return -1;
 	}
 	*out = d;
@@ -465,14 +447,15 @@ static int y_seconds(loader *ld, const char *rel, const char *key, const fr_yaml
 static void load_transition_yaml(loader *ld, fr_transition *t, const char *path, const char *rel)
 {
 	static const char keys[] = "description, breaking_changes, notes, "
-	                           "estimated_duration_seconds, requires_restart, backup_required";
+	                           "estimated_duration_seconds, requires_restart, backup_required, "
+	                           "foreign";
 	fr_yaml *doc = load_yaml(ld, path, rel);
 	size_t i;
 
 	if (!doc)
 		return;
 	if (doc->kind != FR_YAML_MAP) {
-		lerr(ld, "%s:%d: expected a mapping of %s, not a %s", rel, doc->line, keys,
+		fr_cat_err(ld, "%s:%d: expected a mapping of %s, not a %s", rel, doc->line, keys,
 		     fr_yaml_kind_name(doc->kind));
 		goto done;
 	}
@@ -492,12 +475,59 @@ static void load_transition_yaml(loader *ld, fr_transition *t, const char *path,
 			y_list(ld, rel, k, v, &t->restarts, &t->nrestarts);
 		else if (strcmp(k, "backup_required") == 0)
 			y_bool(ld, rel, k, v, &t->backup_required);
-		else
-			lerr(ld, "%s:%d: unknown key '%s' (expected %s)", rel,
+		else if (strcmp(k, "foreign") == 0) {
+			/* where the steps of other tools' folders it ships run: before (default) */
+			if (v->kind == FR_YAML_SCALAR && !strcmp(v->scalar, "after"))
+				t->foreign_after = 1;
+			else if (!(v->kind == FR_YAML_SCALAR && !strcmp(v->scalar, "before")))
+				fr_cat_err(ld, "%s:%d: 'foreign' must be 'before' or 'after'", rel, v->line);
+		} else
+			fr_cat_err(ld, "%s:%d: unknown key '%s' (expected %s)", rel,
 			     doc->key_lines[i], k, keys);
 	}
 done:
 	fr_yaml_free(doc);
+}
+
+static int add_map(loader *ld, const char *src, const fr_yaml *v)
+{
+	smap *m;
+	if (fr_cat_grow(ld, (void **)&ld->maps, &ld->cmaps, ld->nmaps, sizeof *ld->maps))
+		return -1;
+	m = &ld->maps[ld->nmaps];
+	memset(m, 0, sizeof *m);
+	m->line = v->line;
+	if ((src && !(m->src = fr_strdup(src))) || !(m->tv = fr_strdup(v->scalar))) {
+		fr_free(m->src);
+		ld->oom = 1;
+		return -1;
+	}
+	ld->nmaps++;
+	return 0;
+}
+
+/* schema: "<tool version>" or {<source>: "<tool version>", ...}. 0, or -1 after reporting. */
+static int schema_entry(loader *ld, const char *rel, const fr_yaml *v)
+{
+	size_t i;
+	if (v->kind == FR_YAML_SCALAR && !fr_yaml_is_null(v) && *v->scalar)
+		return add_map(ld, NULL, v);
+	if (v->kind == FR_YAML_MAP) {
+		for (i = 0; i < v->n; i++) {
+			if (v->items[i]->kind != FR_YAML_SCALAR || !*v->items[i]->scalar) {
+				fr_cat_err(ld, "%s:%d: 'schema' of '%s' must be a migration's version", rel,
+				     v->items[i]->line, v->keys[i]);
+				return -1;
+			}
+			if (add_map(ld, v->keys[i], v->items[i]))
+				return -1;
+		}
+		return 0;
+	}
+	fr_cat_err(ld, "%s:%d: 'schema' must be the version of the last migration of another tool's "
+	     "folder the version ships, or a mapping of source path to that version", rel,
+	     v->line);
+	return -1;
 }
 
 /* One entry of versions.yaml; version_node is the version's own node when keyed by version. */
@@ -506,7 +536,7 @@ static void versions_entry(loader *ld, const char *rel, const fr_yaml *e, const 
 {
 	const fr_yaml *vnode = NULL;
 	ventry ve;
-	size_t i;
+	size_t i, first = ld->nmaps;
 
 	memset(&ve, 0, sizeof ve);
 	if (key) {
@@ -527,7 +557,7 @@ static void versions_entry(loader *ld, const char *rel, const fr_yaml *e, const 
 			const fr_yaml *v = e->items[i];
 			if (strcmp(k, "version") == 0 && !key) {
 				if (v->kind != FR_YAML_SCALAR) {
-					lerr(ld, "%s:%d: 'version' must be a string", rel,
+					fr_cat_err(ld, "%s:%d: 'version' must be a string", rel,
 					     v->line);
 					goto fail;
 				}
@@ -538,33 +568,43 @@ static void versions_entry(loader *ld, const char *rel, const fr_yaml *e, const 
 			} else if (strcmp(k, "required_stop") == 0) {
 				if (y_bool(ld, rel, k, v, &ve.vi.required_stop))
 					goto fail;
+			} else if (strcmp(k, "schema") == 0) {
+				if (schema_entry(ld, rel, v))
+					goto fail;
 			} else {
-				lerr(ld, "%s:%d: unknown key '%s' (expected %snotes, "
-				     "required_stop)", rel, e->key_lines[i], k,
+				fr_cat_err(ld, "%s:%d: unknown key '%s' (expected %snotes, "
+				     "required_stop, schema)", rel, e->key_lines[i], k,
 				     key ? "" : "version, ");
 				goto fail;
 			}
 		}
 	} else {
-		lerr(ld, "%s:%d: expected a version entry, not a %s", rel, e->line,
+		fr_cat_err(ld, "%s:%d: expected a version entry, not a %s", rel, e->line,
 		     fr_yaml_kind_name(e->kind));
 		goto fail;
 	}
 	if (!vnode) {
-		lerr(ld, "%s:%d: entry without a 'version'", rel, e->line);
+		fr_cat_err(ld, "%s:%d: entry without a 'version'", rel, e->line);
 		goto fail;
 	}
 	fr_buf_reset(&ld->msg);
 	if (fr_version_parse(&ve.vi.v, key ? key : vnode->scalar, &ld->msg)) {
-		lerr(ld, "%s:%d: %s", rel, vnode->line, ld->msg.ptr);
+		fr_cat_err(ld, "%s:%d: %s", rel, vnode->line, ld->msg.ptr);
 		goto fail;
 	}
-	if (grow(ld, (void **)&ld->vy, &ld->cvy, ld->nvy, sizeof *ld->vy))
+	if (fr_cat_grow(ld, (void **)&ld->vy, &ld->cvy, ld->nvy, sizeof *ld->vy))
 		goto fail;
 	ld->vy[ld->nvy++] = ve;
+	for (i = first; i < ld->nmaps; i++)
+		ld->maps[i].v = ve.vi.v;
 	return;
 fail:
 	fr_free(ve.vi.notes);
+	while (ld->nmaps > first) {
+		ld->nmaps--;
+		fr_free(ld->maps[ld->nmaps].src);
+		fr_free(ld->maps[ld->nmaps].tv);
+	}
 }
 
 static void load_versions_yaml(loader *ld, const char *path, const char *rel)
@@ -579,7 +619,7 @@ static void load_versions_yaml(loader *ld, const char *path, const char *rel)
 	if (doc->kind == FR_YAML_MAP) {
 		for (i = 0; i < doc->n; i++) {
 			if (strcmp(doc->keys[i], "versions") != 0) {
-				lerr(ld, "%s:%d: unknown key '%s' (expected versions)", rel,
+				fr_cat_err(ld, "%s:%d: unknown key '%s' (expected versions)", rel,
 				     doc->key_lines[i], doc->keys[i]);
 				goto done;
 			}
@@ -599,7 +639,7 @@ static void load_versions_yaml(loader *ld, const char *path, const char *rel)
 			versions_entry(ld, rel, list->items[i], &key, list->keys[i]);
 		}
 	} else {
-		lerr(ld, "%s:%d: expected a list of versions", rel, list->line);
+		fr_cat_err(ld, "%s:%d: expected a list of versions", rel, list->line);
 	}
 done:
 	fr_yaml_free(doc);
@@ -624,7 +664,7 @@ static void load_folder(loader *ld, const char *name)
 	if (!(rel = rel_of(ld, name, NULL)))
 		goto done;
 	if (!sep) {
-		lerr(ld, "%s: does not match a layout (expected a folder FROM_to_TO such as "
+		fr_cat_err(ld, "%s: does not match a layout (expected a folder FROM_to_TO such as "
 		         "v0.1.0_to_v0.2.0)", rel);
 		goto done;
 	}
@@ -635,10 +675,10 @@ static void load_folder(loader *ld, const char *name)
 	fr_buf_reset(&ld->msg);
 	if (fr_vpattern_parse(&from, from_text, &ld->msg) ||
 	    fr_version_parse(&to, sep + 4, &ld->msg)) {
-		lerr(ld, "%s: %s", rel, ld->msg.ptr);
+		fr_cat_err(ld, "%s: %s", rel, ld->msg.ptr);
 		goto done;
 	}
-	if (!(t = new_transition(ld)))
+	if (!(t = fr_cat_new_transition(ld)))
 		goto done;
 	tostr = sep[4] == 'v' ? sep + 5 : sep + 4; /* as parsed: the format without v */
 	t->from = from;
@@ -652,13 +692,13 @@ static void load_folder(loader *ld, const char *name)
 		char a[FR_VERSION_STR_MAX], b[FR_VERSION_STR_MAX];
 		fr_version_format(&t->to, a, sizeof a);
 		fr_vpattern_format(&t->from, b, sizeof b);
-		lerr(ld, "%s: the version it leads to, '%s', is not above '%s'", rel, a, b);
+		fr_cat_err(ld, "%s: the version it leads to, '%s', is not above '%s'", rel, a, b);
 	}
-	if (dirlist_read(&l, t->dir, &dst)) {
-		lerr(ld, "%s: %s", rel, strerror(errno));
+	if (fr_cat_dirlist_read(&l, t->dir, &dst)) {
+		fr_cat_err(ld, "%s: %s", rel, strerror(errno));
 		goto done;
 	}
-	seen_add(ld, name, NULL, &dst);
+	fr_cat_seen_add(ld, name, NULL, &dst);
 	if (l.n && !(t->steps = fr_calloc(l.n, sizeof *t->steps))) {
 		ld->oom = 1;
 		goto done;
@@ -676,7 +716,7 @@ static void load_folder(loader *ld, const char *name)
 			lerr_at(ld, name, fn, "not a regular file");
 		} else if (strcmp(fn, TRANSITION_FILE) == 0) {
 			char *p = fr_path_join(t->dir, fn), *srel = rel_of(ld, name, fn);
-			seen_add(ld, name, fn, &st);
+			fr_cat_seen_add(ld, name, fn, &st);
 			if (!p || !srel)
 				ld->oom = 1;
 			else
@@ -693,7 +733,7 @@ static void load_folder(loader *ld, const char *name)
 		}
 	}
 done:
-	dirlist_free(&l);
+	fr_cat_dirlist_free(&l);
 	fr_free(from_text);
 	fr_free(rel);
 }
@@ -710,7 +750,7 @@ static void load_top_file(loader *ld, const char *name, const struct stat *st)
 
 	if (strcmp(name, VERSIONS_FILE) == 0) {
 		char *p = fr_path_join(ld->c->dir, name), *rel = rel_of(ld, name, NULL);
-		seen_add(ld, name, NULL, st);
+		fr_cat_seen_add(ld, name, NULL, st);
 		if (!p || !rel)
 			ld->oom = 1;
 		else
@@ -744,7 +784,7 @@ static void load_top_file(loader *ld, const char *name, const struct stat *st)
 	/* as parsed, the text is the version's format, but for a leading v */
 	if (!(s = new_step(ld, NULL, name, vtext[0] == 'v' ? vtext + 1 : vtext, st, k)))
 		return;
-	if (grow(ld, (void **)&ld->flats, &ld->cflats, ld->nflats, sizeof *ld->flats))
+	if (fr_cat_grow(ld, (void **)&ld->flats, &ld->cflats, ld->nflats, sizeof *ld->flats))
 		return;
 	ld->flats[ld->nflats].v = v;
 	ld->flats[ld->nflats].s = s;
@@ -857,7 +897,7 @@ static void make_flat_transitions(loader *ld)
 	if (!ld->nflats)
 		return;
 	sort(ld->flats, ld->nflats, sizeof *ld->flats, cmp_flat);
-	if (!(named = fr_calloc(2 * c->ntrs + ld->nflats + 1, sizeof *named))) {
+	if (!(named = fr_calloc(2 * c->ntrs + ld->nflats + ld->nmaps + 1, sizeof *named))) {
 		ld->oom = 1;
 		return;
 	}
@@ -869,6 +909,8 @@ static void make_flat_transitions(loader *ld)
 	}
 	for (i = 0; i < ld->nflats; i++)
 		named[nn++] = &ld->flats[i].v;
+	for (i = 0; i < ld->nmaps; i++)
+		named[nn++] = &ld->maps[i].v; /* a version that ships foreign steps is a node */
 	sort(named, nn, sizeof *named, cmp_version_pp);
 
 	for (i = 0; i < ld->nflats && !ld->oom; i = j) {
@@ -889,11 +931,11 @@ static void make_flat_transitions(loader *ld)
 		}
 		if (lo == 0) {
 			fr_version_format(to, tostr, sizeof tostr);
-			lerr(ld, "%s: no catalogued version below '%s' to come from",
+			fr_cat_err(ld, "%s: no catalogued version below '%s' to come from",
 			     ld->flats[i].s->rel, tostr);
 			continue;
 		}
-		t = new_transition(ld);
+		t = fr_cat_new_transition(ld);
 		if (!t || !(t->steps = fr_calloc(j - i, sizeof *t->steps))) {
 			ld->oom = 1;
 			break;
@@ -940,7 +982,7 @@ static void check_duplicates(loader *ld)
 			where(ld, y, &ld->msg);
 			fr_vpattern_format(&y->from, f, sizeof f);
 			fr_version_format(&y->to, t, sizeof t);
-			lerr(ld, "%s: a second transition from '%s' to '%s' (the first is '%s')",
+			fr_cat_err(ld, "%s: a second transition from '%s' to '%s' (the first is '%s')",
 			     ld->msg.ptr, f, t, a.ptr);
 		} else {
 			first = i;
@@ -948,7 +990,7 @@ static void check_duplicates(loader *ld)
 	}
 	for (i = 1, first = 0; i < c->nsteps; i++) {
 		if (strcmp(c->steps[first]->id, c->steps[i]->id) == 0)
-			lerr(ld, "%s: duplicate step id '%s' (also '%s')", c->steps[i]->rel,
+			fr_cat_err(ld, "%s: duplicate step id '%s' (also '%s')", c->steps[i]->rel,
 			     c->steps[i]->id, c->steps[first]->rel);
 		else
 			first = i;
@@ -973,7 +1015,7 @@ static void make_versions(loader *ld)
 		if (fr_version_cmp(&ld->vy[i - 1].vi.v, &ld->vy[i].vi.v) == 0) {
 			char s[FR_VERSION_STR_MAX];
 			fr_version_format(&ld->vy[i].vi.v, s, sizeof s);
-			lerr(ld, "%s:%d: version '%s' is listed twice (first on line %d)",
+			fr_cat_err(ld, "%s:%d: version '%s' is listed twice (first on line %d)",
 			     ld->vy_rel, ld->vy[i].line, s, ld->vy[i - 1].line);
 		}
 	}
@@ -1031,72 +1073,113 @@ static void make_versions(loader *ld)
 
 int fr_catalog_load(fr_catalog **out, const char *dir, const char *root, fr_buf *err)
 {
+	fr_source src;
+	memset(&src, 0, sizeof src);
+	src.path = (char *)dir;
+	src.rel = (char *)dir;
+	src.layout = (char *)"ferry";
+	return fr_catalog_load_sources(out, &src, 1, root, err);
+}
+
+/* dir relative to root, or dir itself when it is not below root. */
+const char *fr_cat_rel_to_root(const char *dir, const char *root)
+{
+	size_t rl = root ? strlen(root) : 0;
+	while (rl > 1 && root[rl - 1] == '/')
+		rl--;
+	if (rl && strncmp(dir, root, rl) == 0 && (dir[rl] == '/' || !dir[rl])) {
+		dir += rl;
+		while (*dir == '/')
+			dir++;
+	}
+	return dir;
+}
+
+/* ferry's own layout: the folder c->dir, its transitions, flat steps and YAML files. */
+void fr_cat_load_ferry(loader *ld)
+{
+	fr_catalog *c = ld->c;
+	dirlist top;
+	struct stat tst;
+	size_t i;
+
+	memset(&top, 0, sizeof top);
+	ld->reldir = fr_cat_rel_to_root(c->dir, ld->root);
+	if (!(ld->vy_rel = rel_of(ld, VERSIONS_FILE, NULL)))
+		return;
+	if (fr_cat_dirlist_read(&top, c->dir, &tst)) {
+		if (errno != ENOENT) {
+			fr_cat_err(ld, "%s: %s", *ld->reldir ? ld->reldir : c->dir, strerror(errno));
+			goto done;
+		}
+		fr_cat_seen_add(ld, "", NULL, NULL); /* missing: the folder's appearing is a change */
+	} else {
+		fr_cat_seen_add(ld, "", NULL, &tst);
+	}
+	for (i = 0; i < top.n && !ld->oom; i++) {
+		const char *name = top.names[i];
+		struct stat st;
+		if (fstatat(dirfd(top.d), name, &st, 0)) {
+			lerr_at(ld, NULL, name, "%s", strerror(errno));
+		} else if (S_ISDIR(st.st_mode)) {
+			load_folder(ld, name);
+		} else if (S_ISREG(st.st_mode)) {
+			load_top_file(ld, name, &st);
+		} else {
+			lerr_at(ld, NULL, name, "not a regular file or folder");
+		}
+	}
+done:
+	fr_cat_dirlist_free(&top);
+}
+
+int fr_catalog_load_sources(fr_catalog **out, const fr_source *src, size_t nsrc,
+                            const char *root, fr_buf *err)
+{
 	fr_buf scratch_err = FR_BUF_INIT;
 	fr_catalog *c = NULL;
 	loader ld;
-	dirlist top;
-	struct stat tst;
-	size_t i, rl;
+	size_t i;
 	int rc = FERRY_EINVALID;
 
 	*out = NULL;
 	memset(&ld, 0, sizeof ld);
-	memset(&top, 0, sizeof top);
 	fr_buf_init(&ld.msg);
 	ld.err = err ? err : &scratch_err;
-	if (!(c = fr_calloc(1, sizeof *c)) || !(c->dir = fr_strdup(dir))) {
+	ld.root = root;
+	ld.reldir = "";
+	ld.src = src;
+	ld.nsrc = nsrc;
+	if (!(c = fr_calloc(1, sizeof *c)) ||
+	    (nsrc && (!(ld.lay = fr_calloc(nsrc, sizeof *ld.lay)) ||
+	              !(ld.chains = fr_calloc(nsrc, sizeof *ld.chains)) ||
+	              !(ld.nchain = fr_calloc(nsrc, sizeof *ld.nchain))))) {
 		ld.oom = 1;
 		goto done;
 	}
 	ld.c = c;
-	/* The folder relative to the root, for messages. */
-	ld.reldir = c->dir;
-	rl = root ? strlen(root) : 0;
-	while (rl > 1 && root[rl - 1] == '/')
-		rl--;
-	if (rl && strncmp(c->dir, root, rl) == 0 && (c->dir[rl] == '/' || !c->dir[rl])) {
-		ld.reldir = c->dir + rl;
-		while (*ld.reldir == '/')
-			ld.reldir++;
-	}
-	if (!(ld.vy_rel = rel_of(&ld, VERSIONS_FILE, NULL)))
-		goto done;
-
 	{
 		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now);
 		c->loaded_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
 	}
-	if (dirlist_read(&top, dir, &tst)) {
-		if (errno != ENOENT) {
-			lerr(&ld, "%s: %s", *ld.reldir ? ld.reldir : dir, strerror(errno));
-			goto done;
-		}
-		seen_add(&ld, "", NULL, NULL); /* missing: the folder's appearing is a change */
-	} else {
-		seen_add(&ld, "", NULL, &tst);
-	}
-	for (i = 0; i < top.n && !ld.oom; i++) {
-		const char *name = top.names[i];
-		struct stat st;
-		if (fstatat(dirfd(top.d), name, &st, 0)) {
-			lerr_at(&ld, NULL, name, "%s", strerror(errno));
-		} else if (S_ISDIR(st.st_mode)) {
-			load_folder(&ld, name);
-		} else if (S_ISREG(st.st_mode)) {
-			load_top_file(&ld, name, &st);
-		} else {
-			lerr_at(&ld, NULL, name, "not a regular file or folder");
-		}
-	}
+	fr_cat_load_sources(&ld);
 	if (ld.oom)
 		goto done;
+	if (!ld.vy_rel && !(ld.vy_rel = fr_strdup(VERSIONS_FILE))) {
+		ld.oom = 1;
+		goto done;
+	}
 	make_flat_transitions(&ld);
+	if (!ld.oom)
+		fr_cat_ship_foreign(&ld);
 	for (i = 0; i < c->ntrs; i++) {
 		fr_transition *t = c->trs[i];
 		if (!t->est_given)
 			t->est_seconds = (double)t->nsteps * FR_DEFAULT_STEP_SECONDS;
 	}
+	if (c->schema_tr)
+		c->schema_tr->est_seconds = (double)c->schema_tr->nsteps * FR_DEFAULT_STEP_SECONDS;
 	if (ld.oom)
 		goto done;
 	/* Transitions are made whole or not at all, so the checks below run even after errors. */
@@ -1108,19 +1191,28 @@ int fr_catalog_load(fr_catalog **out, const char *dir, const char *root, fr_buf 
 		rc = 0;
 done:
 	if (ld.oom) {
-		lerr(&ld, "%s", "out of memory while reading the migrations folder");
+		fr_cat_err(&ld, "%s", "out of memory while reading the migrations folder");
 		rc = FERRY_EFAILED;
 	}
 	if (rc == 0)
 		*out = c;
 	else
 		fr_catalog_free(c);
-	dirlist_free(&top);
 	for (i = 0; i < ld.nvy; i++)
 		fr_free(ld.vy[i].vi.notes);
 	fr_free(ld.vy);
 	fr_free(ld.vy_rel);
 	fr_free(ld.flats);
+	for (i = 0; i < ld.nmaps; i++) {
+		fr_free(ld.maps[i].src);
+		fr_free(ld.maps[i].tv);
+	}
+	fr_free(ld.maps);
+	for (i = 0; i < nsrc && ld.chains; i++)
+		fr_free(ld.chains[i]);
+	fr_free(ld.chains);
+	fr_free(ld.nchain);
+	fr_free((void *)ld.lay);
 	fr_buf_release(&ld.msg);
 	fr_buf_release(&scratch_err);
 	return rc;
@@ -1146,6 +1238,12 @@ void fr_catalog_free(fr_catalog *c)
 		fr_free(t);
 	}
 	fr_free(c->trs);
+	if (c->schema_tr) {
+		fr_free(c->schema_tr->name);
+		fr_free(c->schema_tr->steps);
+		fr_free(c->schema_tr);
+	}
+	fr_free(c->foreign);
 	for (i = 0; i < c->nsteps; i++) {
 		fr_step *s = c->steps[i];
 		if (s->loaded && s->kind && s->kind->unload)
@@ -1176,13 +1274,14 @@ static int same_file(int64_t size, int64_t mtime_ns, int64_t ino, int64_t truste
 int fr_catalog_current(const fr_catalog *c)
 {
 	const int64_t trusted_before = c->loaded_ns - 2000000000LL;
-	size_t i, ldir = strlen(c->dir);
+	size_t i, ldir = c->dir ? strlen(c->dir) : 0;
 	struct stat st;
-	int dfd, ok = 1;
+	int dfd = AT_FDCWD, ok = 1;
 
 	if (!c->nseen)
 		return 0;
-	if ((dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	/* Without a folder of ferry's own, every path recorded is absolute. */
+	if (c->dir && (dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return errno == ENOENT && c->seen[0].ino == -1; /* missing then and now */
 	for (i = 0; ok && i < c->nseen; i++) {
 		const fr_catalog_seen *e = &c->seen[i];
@@ -1191,14 +1290,17 @@ int fr_catalog_current(const fr_catalog *c)
 	}
 	for (i = 0; ok && i < c->nsteps; i++) {
 		const fr_step *s = c->steps[i];
+		const char *p = s->path;
 		if (fr_kind_has(s->kind, FR_KIND_NO_FILE))
 			continue;
-		/* A file step's path is the folder's, then '/' and its name under it. */
-		ok = strncmp(s->path, c->dir, ldir) == 0 && s->path[ldir] == '/' &&
-		     fstatat(dfd, s->path + ldir + 1, &st, 0) == 0 &&
+		/* A file step's path is the folder's, then '/' and its name under it; or absolute. */
+		if (ldir && strncmp(s->path, c->dir, ldir) == 0 && s->path[ldir] == '/')
+			p = s->path + ldir + 1;
+		ok = fstatat(dfd, p, &st, 0) == 0 &&
 		     same_file(s->size, s->mtime_ns, s->ino, trusted_before, &st);
 	}
-	close(dfd);
+	if (dfd != AT_FDCWD)
+		close(dfd);
 	return ok;
 }
 

@@ -9,6 +9,7 @@
 #ifndef FR_CATALOG_H
 #define FR_CATALOG_H
 
+#include "config.h"
 #include "step/step.h"
 #include "util/buf.h"
 #include "version.h"
@@ -30,8 +31,10 @@ struct fr_transition {
 	char **restarts;      /* requires_restart */
 	size_t nrestarts;
 	int backup_required;  /* default 1 */
-	fr_step **steps;      /* in file-name order */
+	fr_step **steps;      /* the foreign steps it ships, then its own in file-name order */
 	size_t nsteps;
+	int foreign_after;    /* transition.yaml `foreign: after`: its own steps first */
+	int schema_only;      /* the catalog's schema_tr: in no path, records no version */
 };
 
 typedef struct {
@@ -56,6 +59,14 @@ struct fr_catalog {
 	size_t nversions;
 	fr_step **steps;      /* every step, sorted by id */
 	size_t nsteps;
+	fr_step **foreign;    /* every step of another tool's folder: by source, in its chain */
+	size_t nforeign;
+	/*
+	 * Where the foreign steps no version ships go when no transition is
+	 * catalogued at all (only 0.0.0): a transition of none of the graph's
+	 * edges, from and to 0.0.0, schema_only set. NULL otherwise.
+	 */
+	fr_transition *schema_tr;
 	fr_catalog_seen *seen; /* the folders and YAML files read (steps keep their own stat) */
 	size_t nseen, cseen;
 	int64_t loaded_ns;    /* wall clock when the load began */
@@ -71,6 +82,18 @@ struct fr_catalog {
  * one line each, "<path>: <what>" (with ":<line>" for YAML files).
  */
 int fr_catalog_load(fr_catalog **out, const char *dir, const char *root, fr_buf *err);
+
+/*
+ * Loads every source of ferry.yaml (fr_config.sources): the one of ferry's
+ * own layout as fr_catalog_load does (c->dir; NULL when there is none), and
+ * each other tool's folder through its layout (lib/layout/, detected from
+ * the file names when the source names none) as a chain of SQL steps, cut
+ * into the transitions of the versions that ship them (versions.yaml's
+ * `schema:`), the rest into the transition into the greatest catalogued
+ * node (or schema_tr). The same errors and codes as fr_catalog_load.
+ */
+int fr_catalog_load_sources(fr_catalog **out, const fr_source *src, size_t nsrc,
+                            const char *root, fr_buf *err);
 void fr_catalog_free(fr_catalog *c);
 
 /*

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 #include "ferry.h"
+#include "layout/layout.h"
 #include "util/alloc.h"
 #include "util/fs.h"
 #include "util/yaml.h"
@@ -27,6 +28,7 @@ static const char *const backup_keys[] = {
 	"dir", "include", "exclude", "compression", "keep", NULL
 };
 static const char *const hook_keys[] = { "stop", "start", "health", "restart", NULL };
+static const char *const source_keys[] = { "path", "layout", "database", NULL };
 
 typedef struct {
 	const char *path; /* of ferry.yaml, for messages */
@@ -370,6 +372,151 @@ done:
 	fr_buf_release(&name);
 }
 
+/* Appends a source; 0, or -1 out of memory (path and rel are taken over either way). */
+static int add_source(loader *l, fr_config *c, char *rel, char *layout, char *database, int line)
+{
+	fr_source *v = fr_realloc(c->sources, (c->nsources + 1) * sizeof *v);
+	char *abs = rel ? fr_path_join(l->root, rel) : NULL;
+	size_t n;
+	if (!v || !abs) {
+		if (v)
+			c->sources = v;
+		fr_free(abs);
+		fr_free(rel);
+		fr_free(layout);
+		fr_free(database);
+		l->oom = 1;
+		return -1;
+	}
+	c->sources = v;
+	for (n = strlen(abs); n > 1 && abs[n - 1] == '/'; n--)
+		abs[n - 1] = '\0'; /* "db/" is "db" */
+	v[c->nsources].path = abs;
+	v[c->nsources].rel = rel;
+	v[c->nsources].layout = layout;
+	v[c->nsources].database = database;
+	v[c->nsources].line = line;
+	c->nsources++;
+	return 0;
+}
+
+/*
+ * migrations: a folder (ferry's layout), or a list of sources {path,
+ * layout, database}. At most one source is of ferry's layout; a layout is
+ * one lib/layout/ knows; a database is one that databases: names.
+ */
+static void load_migrations(loader *l, const fr_yaml *n, fr_config *c)
+{
+	fr_buf names = FR_BUF_INIT;
+	const fr_source *ferry_src = NULL;
+	size_t i;
+
+	fr_free(c->migrations);
+	c->migrations = NULL;
+	if (n->kind == FR_YAML_SCALAR) {
+		char *s = NULL;
+		if (scalar(l, n, "migrations", "a folder or a list of sources", &s))
+			return;
+		if (!*s) {
+			/* As for any string key: empty is absent, the default folder. */
+			fr_free(s);
+			if (!(c->migrations = fr_path_join(l->root, "migrations")))
+				l->oom = 1;
+			else
+				add_source(l, c, fr_strdup("migrations"), fr_strdup("ferry"), NULL, 0);
+			return;
+		}
+		if (!(c->migrations = fr_path_join(l->root, s))) {
+			fr_free(s);
+			l->oom = 1;
+			return;
+		}
+		add_source(l, c, s, fr_strdup("ferry"), NULL, n->line);
+		return;
+	}
+	if (n->kind != FR_YAML_SEQ) {
+		problem(l, n->line, "'migrations' must be a folder or a list of sources {path, layout, "
+		        "database} (got a %s)", fr_yaml_kind_name(n->kind));
+		return;
+	}
+	fr_layout_names(&names);
+	for (i = 0; i < n->n && !l->oom; i++) {
+		const fr_yaml *e = n->items[i];
+		char *path = NULL, *layout = NULL, *db = NULL;
+		if (e->kind == FR_YAML_SCALAR && !fr_yaml_is_null(e)) {
+			/* - db/migrations: a folder, its layout detected */
+			if (scalar(l, e, "migrations", "a source", &path) == 0)
+				add_source(l, c, path, NULL, NULL, e->line);
+			continue;
+		}
+		if (e->kind != FR_YAML_MAP) {
+			problem(l, e->line, "'migrations' items must be sources {path, layout, database} "
+			        "(got a %s)", fr_yaml_kind_name(e->kind));
+			continue;
+		}
+		check_keys(l, e, source_keys, "migrations");
+		opt_string(l, e, "path", "migrations", &path);
+		opt_string(l, e, "layout", "migrations", &layout);
+		opt_string(l, e, "database", "migrations", &db);
+		if (!path) {
+			problem(l, e->line, "a source in 'migrations' needs a 'path'");
+			goto bad;
+		}
+		if (layout && strcmp(layout, "ferry") && !fr_layout_find(layout)) {
+			problem(l, fr_yaml_get(e, "layout")->line, "unknown layout '%s' in 'migrations' "
+			        "(expected one of: ferry, %s)", layout, names.ptr);
+			goto bad;
+		}
+		if (db && !fr_config_db(c, db)) {
+			problem(l, fr_yaml_get(e, "database")->line, "source '%s' names database '%s', "
+			        "which 'databases' does not list", path, db);
+			goto bad;
+		}
+		if (layout && !strcmp(layout, "ferry")) {
+			if (ferry_src) {
+				problem(l, e->line, "a second source of layout 'ferry' in 'migrations' "
+				        "(the first is '%s', line %d)", ferry_src->rel, ferry_src->line);
+				goto bad;
+			}
+			if (db) {
+				problem(l, fr_yaml_get(e, "database")->line, "a source of layout 'ferry' "
+				        "takes no 'database' (its steps name theirs with -- ferry:database)");
+				goto bad;
+			}
+		}
+		{
+			/* one folder, one chain: a second source of it would run its steps twice */
+			char *abs = fr_path_join(l->root, path);
+			size_t k, len = abs ? strlen(abs) : 0;
+			while (len > 1 && abs[len - 1] == '/')
+				abs[--len] = '\0';
+			for (k = 0; abs && k < c->nsources; k++)
+				if (!strcmp(c->sources[k].path, abs))
+					break;
+			if (abs && k < c->nsources) {
+				problem(l, e->line, "source '%s' is the folder of source '%s' (line %d) "
+				        "again", path, c->sources[k].rel, c->sources[k].line);
+				fr_free(abs);
+				goto bad;
+			}
+			fr_free(abs);
+		}
+		if (add_source(l, c, path, layout, db, e->line))
+			break;
+		if (layout && !strcmp(layout, "ferry")) {
+			ferry_src = &c->sources[c->nsources - 1];
+			if (!(c->migrations = fr_strdup(ferry_src->path)))
+				l->oom = 1;
+		}
+		continue;
+bad:
+		fr_free(path);
+		fr_free(layout);
+		fr_free(db);
+	}
+	fr_buf_release(&names);
+}
+
 static void load_top(loader *l, const fr_yaml *doc, fr_config *c)
 {
 	const fr_yaml *v;
@@ -381,7 +528,6 @@ static void load_top(loader *l, const fr_yaml *doc, fr_config *c)
 	}
 	check_keys(l, doc, top_keys, NULL);
 	opt_string(l, doc, "app", NULL, &c->app);
-	opt_path(l, doc, "migrations", NULL, &c->migrations);
 	opt_path(l, doc, "version_file", NULL, &c->version_file);
 
 	v = fr_yaml_get(doc, "transaction");
@@ -400,6 +546,12 @@ static void load_top(loader *l, const fr_yaml *doc, fr_config *c)
 	v = fr_yaml_get(doc, "databases");
 	if (v && !fr_yaml_is_null(v))
 		load_databases(l, v, c);
+	/* After databases: a source names one of them. */
+	v = fr_yaml_get(doc, "migrations");
+	if (v && !fr_yaml_is_null(v))
+		load_migrations(l, v, c);
+	else if (c->migrations && !c->nsources)
+		add_source(l, c, fr_strdup("migrations"), fr_strdup("ferry"), NULL, 0);
 	v = fr_yaml_get(doc, "backup");
 	if (v && !fr_yaml_is_null(v))
 		load_backup(l, v, c);
@@ -509,6 +661,13 @@ void fr_config_free(fr_config *c)
 	for (i = 0; i < c->ndbs; i++)
 		fr_dbconf_clear(&c->dbs[i]);
 	fr_free(c->dbs);
+	for (i = 0; i < c->nsources; i++) {
+		fr_free(c->sources[i].path);
+		fr_free(c->sources[i].rel);
+		fr_free(c->sources[i].layout);
+		fr_free(c->sources[i].database);
+	}
+	fr_free(c->sources);
 	for (i = 0; i < c->n_hook_restart; i++) {
 		fr_free(c->hook_restart[i].name);
 		fr_free(c->hook_restart[i].command);

@@ -19,11 +19,26 @@ typedef struct {
 	char *command;
 } fr_hookconf;
 
+/*
+ * One source of steps (SPEC section 2): a folder of ferry's own layout, or
+ * one written for another tool, read as it is (lib/layout/).
+ */
+typedef struct {
+	char *path;            /* absolute */
+	char *rel;             /* as ferry.yaml gives it, for messages */
+	char *layout;          /* "ferry", a layout's name, or NULL: detected from the file names */
+	char *database;        /* the database its steps run on; NULL: the default database */
+	int line;              /* in ferry.yaml; 0 for the default source */
+} fr_source;
+
 typedef struct {
 	char *path;            /* absolute path of ferry.yaml */
 	char *root;            /* absolute path of the installation */
 	char *app;             /* default: the root folder's name */
-	char *migrations;      /* absolute path; default <root>/migrations */
+	char *migrations;      /* the ferry-layout folder, absolute; default <root>/migrations;
+	                          NULL when a list of sources names none (it may be detected) */
+	fr_source *sources;    /* migrations: every source in file order (one for a string) */
+	size_t nsources;
 	int tx_per_step;       /* transaction: step */
 	char *version_file;    /* absolute path, or NULL */
 	fr_dbconf *dbs;        /* in file order; dbs[0] is the default */

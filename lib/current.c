@@ -305,7 +305,7 @@ int ferry_set_version(ferry *f, const char *version, int force)
 			               fr_state_errmsg(f->state));
 		for (i = 0; i < n; i++) {
 			fr_version to;
-			if (strcmp(regs[i].status, "applied") && strcmp(regs[i].status, "skipped"))
+			if (!fr_reg_applied(regs[i].status))
 				continue;
 			if (fr_version_parse(&to, regs[i].to, NULL) == 0 && fr_version_cmp(&to, &v) > 0) {
 				rc = fr_fail(f, FERRY_EINVALID,

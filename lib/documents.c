@@ -60,10 +60,6 @@ json_t *fr_run_json(const fr_run_row *r)
 	return o;
 }
 
-static int applied_status(const char *status)
-{
-	return !strcmp(status, "applied") || !strcmp(status, "skipped");
-}
 
 
 int ferry_status(char **out, ferry *f)
@@ -75,7 +71,8 @@ int ferry_status(char **out, ferry *f)
 	fr_reg *regs = NULL, **idx = NULL;
 	fr_run_row *runs = NULL, running;
 	fr_lock_holder h;
-	size_t nregs = 0, nruns = 0, i, j, npending = 0;
+	size_t nregs = 0, nruns = 0, i, j, npending = 0, nsteps = 0;
+	fr_step **steps = NULL;
 	char text[FR_VERSION_STR_MAX];
 	int rc, found = 0, held, clean;
 	*out = NULL;
@@ -111,12 +108,26 @@ int ferry_status(char **out, ferry *f)
 			fr_version_format(&t->to, text, sizeof text);
 			json_object_set_new(o, "to", json_string(text));
 			json_array_append_new(pend, o);
-			for (j = 0; j < t->nsteps; j++) {
-				const fr_reg *r = fr_reg_lookup(idx, nregs, t->steps[j]->id);
-				if (!r || !applied_status(r->status))
-					npending++;
+			if (fr_plan_steps_of(plan, i, &steps, &nsteps)) {
+				rc = fr_fail(f, FERRY_EFAILED, "out of memory");
+				goto done;
 			}
+			for (j = 0; j < nsteps; j++)
+				npending += (size_t)fr_step_pending(f, idx, nregs, steps[j]);
+			FR_FREE(steps);
 		}
+	}
+	/* Other tools' steps of versions reached: pending too, run without a version change. */
+	if (!clean) {
+		if (fr_schema_pending(f, idx, nregs, &cur, &steps, &nsteps)) {
+			rc = fr_fail(f, FERRY_EFAILED, "out of memory");
+			goto done;
+		}
+		npending += nsteps;
+		json_object_set_new(doc, "schema_only_steps", json_integer((json_int_t)nsteps));
+		FR_FREE(steps);
+	} else {
+		json_object_set_new(doc, "schema_only_steps", json_integer(0));
 	}
 	{
 		fr_step **ooo = NULL;
@@ -199,7 +210,17 @@ static int step_order(const void *a, const void *b)
 {
 	const fr_step *x = *(fr_step *const *)a, *y = *(fr_step *const *)b;
 	int c = fr_version_cmp(&x->tr->to, &y->tr->to);
-	return c ? c : strcmp(x->id, y->id);
+	if (c)
+		return c;
+	/* Other tools' steps keep their chain's order, before (or after) a version's own. */
+	if (x->layout && y->layout) {
+		if (x->source != y->source)
+			return x->source < y->source ? -1 : 1;
+		return x->chain < y->chain ? -1 : x->chain > y->chain;
+	}
+	if (x->layout || y->layout)
+		return (x->layout ? -1 : 1) * (x->tr->foreign_after ? -1 : 1);
+	return strcmp(x->id, y->id);
 }
 
 int ferry_list(char **out, ferry *f)
@@ -251,7 +272,10 @@ int ferry_list(char **out, ferry *f)
 		 * transition already taken (out of order), or the path went another
 		 * way or began above it (bypassed, then below the baseline if one was set).
 		 */
-		if (fr_version_cmp(&s->tr->to, &cur) <= 0) {
+		int pending = s->layout && fr_step_pending(f, idx, nregs, s);
+		if (pending) {
+			/* another tool's step: pending until applied (or changed, when repeatable) */
+		} else if (fr_version_cmp(&s->tr->to, &cur) <= 0) {
 			size_t k;
 			state = "bypassed";
 			for (k = 0; k < nooo; k++)
@@ -261,9 +285,9 @@ int ferry_list(char **out, ferry *f)
 			    fr_version_cmp(&s->tr->to, &base) <= 0)
 				below_base = 1;
 		}
-		if (r && (applied_status(r->status) || strcmp(state, "bypassed"))) {
+		if (r && !pending && (fr_reg_applied(r->status) || strcmp(state, "bypassed"))) {
 			state = r->status;
-			if (applied_status(r->status) && fr_drift_of(f, r, NULL, 0) != FR_DRIFT_NONE)
+			if (fr_reg_applied(r->status) && fr_drift_of(f, r, NULL, 0) != FR_DRIFT_NONE)
 				state = "changed";
 		}
 		json_object_set_new(o, "id", json_string(s->id));
@@ -273,8 +297,14 @@ int ferry_list(char **out, ferry *f)
 		json_object_set_new(o, "to", json_string(text));
 		json_object_set_new(o, "kind", json_string(s->kind->name));
 		json_object_set_new(o, "state", json_string(state));
+		if (s->layout) {
+			json_object_set_new(o, "layout", json_string(s->layout));
+			json_object_set_new(o, "tool_version", s->repeatable ? json_null() :
+			                                                       json_string(s->tool_version));
+			json_object_set_new(o, "tool_name", json_string(s->tool_name));
+		}
 		json_object_set_new(o, "checksum", ck ? json_null() : json_string(s->checksum));
-		json_object_set_new(o, "applied_at", r && applied_status(r->status) ?
+		json_object_set_new(o, "applied_at", r && fr_reg_applied(r->status) ?
 		                                         jtime(r->applied_at_ms) : json_null());
 		json_object_set_new(o, "duration_ms", r ? json_integer(r->duration_ms) : json_null());
 		if (r && strcmp(state, r->status) == 0 && r->message)
@@ -288,7 +318,7 @@ int ferry_list(char **out, ferry *f)
 	/* Applied steps whose files are gone. */
 	for (i = 0; i < nregs; i++) {
 		json_t *o;
-		if (fr_catalog_step(f->cat, regs[i].id) || !applied_status(regs[i].status))
+		if (fr_catalog_step(f->cat, regs[i].id) || !fr_reg_applied(regs[i].status))
 			continue;
 		o = json_object();
 		json_object_set_new(o, "id", json_string(regs[i].id));

@@ -83,6 +83,18 @@ typedef struct {
 int fr_engine_init(engine *e, ferry *f, const ferry_run_options *opts);
 void fr_engine_free(engine *e);
 run_db *fr_engine_db(engine *e, const char *name);
+
+/*
+ * adopt.c: other tools' history tables. fr_engine_adopt brings the
+ * registry in line with them after fr_engine_reconcile (re-reading *regs
+ * when it changed it); locked: a run holds the lock, so a failed mark
+ * refuses it (FERRY_EVERIFY) and ferry's record follows the tool's table.
+ * fr_adopt_record / fr_adopt_unrecord write the tool's row of step id on
+ * db in the open transaction (nothing for ferry's own steps).
+ */
+int fr_engine_adopt(engine *e, fr_reg **regs, size_t *nregs, int locked);
+int fr_adopt_record(engine *e, const char *id, fr_db *db, int64_t duration_ms);
+int fr_adopt_unrecord(engine *e, const char *id, fr_db *db);
 int fr_engine_open_db(engine *e, run_db *r);
 /* Lock, each database's own lock, refuse after an interrupted run (unless recovering). */
 int fr_engine_lock(engine *e, int wait, int recovering);

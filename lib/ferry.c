@@ -238,7 +238,11 @@ int fr_load_catalog(ferry *f)
 	if (old && fr_catalog_current(old))
 		return 0;
 	f->cat = NULL;
-	rc = fr_catalog_load(&f->cat, f->cfg->migrations, f->root, &err);
+	if (f->cfg->nsources)
+		rc = fr_catalog_load_sources(&f->cat, f->cfg->sources, f->cfg->nsources, f->root,
+		                             &err);
+	else
+		rc = fr_catalog_load(&f->cat, f->cfg->migrations, f->root, &err);
 	/* The application's C steps join the catalog like files. */
 	for (size_t i = 0; rc == 0 && i < f->nnatives; i++) {
 		const ferry_native_step *n = &f->natives[i];

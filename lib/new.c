@@ -20,7 +20,7 @@ int ferry_new_step(char **out, ferry *f, const char *to_version, const char *nam
 	fr_buf dir = FR_BUF_INIT, file = FR_BUF_INIT, text = FR_BUF_INIT;
 	char tv[FR_VERSION_STR_MAX], fv[FR_VERSION_STR_MAX];
 	const fr_step_kind *sk = fr_step_kind_for_new(kind);
-	const char *ext = NULL;
+	const char *ext = NULL, *mig;
 	size_t i;
 	int rc = FERRY_EFAILED, have_from = 0;
 	*out = NULL;
@@ -44,6 +44,10 @@ int ferry_new_step(char **out, ferry *f, const char *to_version, const char *nam
 	}
 	if ((rc = fr_load_catalog(f)))
 		return rc;
+	/* The folder of ferry's own layout: ferry.yaml's, or the source detected as one. */
+	if (!(mig = f->cfg->migrations ? f->cfg->migrations : f->cat->dir))
+		return fr_fail(f, FERRY_EINVALID, "ferry.yaml's migrations name no folder of ferry's "
+		               "own layout to write the step in (add a source with layout: ferry)");
 	if (fr_kind_new_template(sk, name, &text, &ext)) {
 		fr_buf_release(&text);
 		return fr_fail(f, FERRY_EFAILED, "out of memory");
@@ -66,7 +70,7 @@ int ferry_new_step(char **out, ferry *f, const char *to_version, const char *nam
 	fr_version_format(&to, tv, sizeof tv);
 	if (tr && !tr->dir) {
 		/* A flat transition: the new step is one more flat file of that version. */
-		fr_buf_printf(&file, "%s/%s_%s.%s", f->cfg->migrations, tv, name, ext);
+		fr_buf_printf(&file, "%s/%s_%s.%s", mig, tv, name, ext);
 		goto write;
 	}
 	if (tr) {
@@ -93,7 +97,7 @@ int ferry_new_step(char **out, ferry *f, const char *to_version, const char *nam
 			goto done;
 		}
 		fr_vpattern_format(&from, fv, sizeof fv);
-		fr_buf_printf(&dir, "%s/v%s_to_v%s", f->cfg->migrations, fv, tv);
+		fr_buf_printf(&dir, "%s/v%s_to_v%s", mig, fv, tv);
 	}
 	if (fr_mkdir_p(dir.ptr, 0755)) {
 		rc = fr_fail(f, FERRY_EFAILED, "cannot create '%s': %s", dir.ptr, strerror(errno));

@@ -321,6 +321,7 @@ void fr_plan_free(struct ferry_plan *p)
 		fr_free(p->restarts[i]);
 	fr_free(p->restarts);
 	fr_free(p->trs);
+	fr_free(p->schema);
 	fr_actions_clear(p->acts, p->nacts);
 	fr_free(p->acts);
 	fr_free(p->target_text);

@@ -35,6 +35,7 @@ typedef struct {
 	fr_step *step;     /* STEP: borrowed from the catalog */
 	int rerun;         /* STEP: run even if applied, without its check */
 	int reversible;    /* STEP, UNDO: it has an undo */
+	int empty;         /* STEP: a placeholder (an up of only comments): runs as a no-op */
 	fr_version version; /* VERSION; BACKUP checkpoint */
 	size_t done;       /* UNDO: the engine's index of the step it undoes */
 	char *reuse;       /* BACKUP pre-run: an earlier attempt's unused backup it stands for */
@@ -52,6 +53,15 @@ struct ferry_plan {
 	int stopped_at_required; /* to is a required_stop below requested */
 	fr_transition **trs;   /* the path, in order (borrowed from cat) */
 	size_t ntrs;
+	/*
+	 * Schema only (fr_plan_resolve): the pending steps of other tools'
+	 * folders whose version the installation has reached already (or that
+	 * no version ships, when only 0.0.0 is catalogued). They run first, and
+	 * no version is recorded for them: a transition from a version to
+	 * itself is none. Borrowed from cat.
+	 */
+	fr_step **schema;
+	size_t nschema;
 	double est_seconds;
 	int backup_required;
 	char **restarts;       /* union of requires_restart, in order of first mention */

@@ -108,7 +108,10 @@ int fr_record_put(engine *e, done_step *d)
 	rec.duration_ms = d->duration_ms;
 	rec.run_id = e->run_id;
 	rec.seq = d->seq;
-	return d->rdb->db->drv->record_put(d->rdb->db, &rec, &e->err);
+	if (d->rdb->db->drv->record_put(d->rdb->db, &rec, &e->err))
+		return -1;
+	/* Another tool's step: its history table too, as the tool writes it (adopt.c). */
+	return d->skipped ? 0 : fr_adopt_record(e, d->id, d->rdb->db, d->duration_ms);
 }
 
 /* Writes the registry rows of the committed steps not written yet, in one transaction. */

@@ -193,10 +193,6 @@ void fr_engine_free(engine *e)
 	fr_buf_release(&e->err);
 }
 
-static int applied_status(const char *s)
-{
-	return !strcmp(s, "applied") || !strcmp(s, "skipped");
-}
 
 static int str_ptr_cmp(const void *a, const void *b)
 {
@@ -265,7 +261,7 @@ int fr_engine_reconcile(engine *e, fr_reg **regs, size_t *nregs)
 		qsort(ids, nrecs, sizeof *ids, str_ptr_cmp);
 		for (j = 0; j < nrecs; j++) {
 			const fr_reg *g = fr_reg_lookup(idx, *nregs, recs[j].id);
-			if (!g || !applied_status(g->status) || strcmp(g->status, recs[j].status) ||
+			if (!g || !fr_reg_applied(g->status) || strcmp(g->status, recs[j].status) ||
 			    strcmp(g->checksum, recs[j].checksum ? recs[j].checksum : "")) {
 				fr_reg n;
 				memset(&n, 0, sizeof n);
@@ -289,7 +285,9 @@ int fr_engine_reconcile(engine *e, fr_reg **regs, size_t *nregs)
 		for (j = 0; j < *nregs; j++) {
 			const fr_reg *g = &(*regs)[j];
 			char *key = g->id;
-			if (strcmp(g->database, r->conf->name) || !applied_status(g->status))
+			/* An adopted one is in the tool's table, not ferry's (adopt.c). */
+			if (strcmp(g->database, r->conf->name) || !fr_reg_applied(g->status) ||
+			    !strcmp(g->status, "adopted"))
 				continue;
 			if (!nrecs || !bsearch(&key, ids, nrecs, sizeof *ids, str_ptr_cmp)) {
 				fr_reg n = *g;
@@ -326,7 +324,7 @@ int fr_registry_refresh(ferry *f, fr_buf *lost)
 	int rc, any = 0;
 	for (i = 0; i < f->cfg->ndbs; i++)
 		any |= fr_db_can(&f->cfg->dbs[i], FR_DB_CAP_SHARED_VERSION);
-	if (!any)
+	if (!any && !(f->cat && f->cat->nforeign))
 		return 0;
 	if ((rc = fr_engine_init(&e, f, &defaults)))
 		return rc;
@@ -334,8 +332,8 @@ int fr_registry_refresh(ferry *f, fr_buf *lost)
 	e.lost = lost;
 	if (fr_state_registry(f->state, &regs, &nregs))
 		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
-	else
-		rc = fr_engine_reconcile(&e, &regs, &nregs);
+	else if (!(rc = fr_engine_reconcile(&e, &regs, &nregs)))
+		rc = fr_engine_adopt(&e, &regs, &nregs, 0);
 	fr_regs_free(regs, nregs);
 	fr_engine_free(&e);
 	return rc;
@@ -367,7 +365,9 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n)
  * A digest of everything a clean no-op depends on that a stat can see:
  * ferry.yaml, every step file (path, size, mtime, inode), the current and
  * target versions. 0 when a file is too fresh to trust its mtime (the
- * "racy git" rule: changed within the same tick as we look).
+ * "racy git" rule: changed within the same tick as we look), and 0 with
+ * another tool's folder: its history table changes with no file's stat
+ * (`dbmate rollback`), so the registry is read, and the table, each time.
  */
 static uint64_t noop_fingerprint(ferry *f, const ferry_plan *p, const fr_version *cur)
 {
@@ -376,7 +376,7 @@ static uint64_t noop_fingerprint(ferry *f, const ferry_plan *p, const fr_version
 	char v[FR_VERSION_STR_MAX];
 	struct stat st;
 	size_t i;
-	if (stat(f->cfg->path, &st) || fr_mtime_ns(&st) > fresh)
+	if (f->cat->nforeign || stat(f->cfg->path, &st) || fr_mtime_ns(&st) > fresh)
 		return 0;
 	h = fnv(h, &st.st_size, sizeof st.st_size);
 	h = fnv(h, &st.st_mtim, sizeof st.st_mtim);
@@ -857,8 +857,12 @@ static int begin_run(engine *e, const ferry_plan *p)
 	e->next_seq = fr_state_next_seq(f->state);
 	if (e->backup_id)
 		fr_state_run_set_backup(f->state, e->run_id, e->backup_id);
-	fr_log(f, FERRY_LOG_INFO, NULL, "run %lld: %s -> %s, %zu step%s", (long long)e->run_id, a,
-	       b, n, n == 1 ? "" : "s");
+	if (!strcmp(a, b)) /* other tools' steps of a version reached: the version stays */
+		fr_log(f, FERRY_LOG_INFO, NULL, "run %lld: at %s, the version stays, %zu step%s",
+		       (long long)e->run_id, a, n, n == 1 ? "" : "s");
+	else
+		fr_log(f, FERRY_LOG_INFO, NULL, "run %lld: %s -> %s, %zu step%s",
+		       (long long)e->run_id, a, b, n, n == 1 ? "" : "s");
 	return 0;
 }
 
@@ -1212,6 +1216,9 @@ again:
 		goto done;
 	}
 	if (locked_pass && (rc = fr_engine_reconcile(&e, &regs, &nregs)))
+		goto done;
+	/* Other tools' tables, in both passes: the first must not call a step done that is not. */
+	if ((rc = fr_engine_adopt(&e, &regs, &nregs, locked_pass)))
 		goto done;
 	fr_free(idx);
 	if (!(idx = fr_reg_index(regs, nregs))) {

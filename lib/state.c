@@ -886,6 +886,12 @@ static int reg_ptr_cmp(const void *a, const void *b)
 	return strcmp((*(fr_reg *const *)a)->id, (*(fr_reg *const *)b)->id);
 }
 
+int fr_reg_applied(const char *status)
+{
+	return !strcmp(status, "applied") || !strcmp(status, "skipped") ||
+	       !strcmp(status, "adopted");
+}
+
 fr_reg **fr_reg_index(fr_reg *regs, size_t n)
 {
 	fr_reg **idx = fr_malloc((n ? n : 1) * sizeof *idx);

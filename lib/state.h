@@ -48,7 +48,11 @@ typedef struct {
 	char *kind;
 	char *from, *to;
 	char *checksum;
-	char *status;       /* applied | skipped | failed | rolled_back */
+	/*
+	 * applied | skipped | adopted (another tool's history table lists it,
+	 * lib/adopt.c) | failed | rolled_back
+	 */
+	char *status;
 	char *undo;         /* NULL when irreversible */
 	char *message;
 	int64_t applied_at_ms;
@@ -58,6 +62,8 @@ typedef struct {
 } fr_reg;
 
 void fr_regs_free(fr_reg *r, size_t n);
+/* 1 when a row of that status counts as applied: applied, skipped or adopted. */
+int fr_reg_applied(const char *status);
 /* Every registry row, by seq, with the undo and message texts. */
 int fr_state_registry(fr_state *s, fr_reg **out, size_t *n);
 /* The same; without with_text, undo and message are NULL and the order is unset (cheaper). */

@@ -15,10 +15,6 @@
 
 #include <string.h>
 
-static int applied_status(const char *s)
-{
-	return !strcmp(s, "applied") || !strcmp(s, "skipped");
-}
 
 static fr_action *add(struct ferry_plan *u, fr_act_kind k, const char *id, const run_db *r)
 {
@@ -45,6 +41,9 @@ static int undo_step(engine *e, done_step *d)
 	}
 	if (rc == 0 && db)
 		rc = db->drv->record_delete(db, d->id, &e->err);
+	/* Another tool's step: its history table says it is undone too, in the same transaction. */
+	if (rc == 0 && db)
+		rc = fr_adopt_unrecord(e, d->id, db);
 	return rc;
 }
 
@@ -420,7 +419,7 @@ static int load_undo(engine *e, const fr_reg *regs, size_t nregs,
 		const fr_reg *g = &regs[i];
 		done_step *d;
 		const fr_step_kind *k;
-		if (!applied_status(g->status) || !want(g, arg))
+		if (!fr_reg_applied(g->status) || !want(g, arg))
 			continue;
 		d = fr_done_add(e);
 		if (!d)
@@ -534,7 +533,10 @@ static int undo_prologue(engine *e, int wait, int recovering, fr_reg **regs, siz
 		return rc;
 	if (fr_state_registry(f->state, regs, nregs))
 		return fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
-	return fr_engine_reconcile(e, regs, nregs);
+	if ((rc = fr_engine_reconcile(e, regs, nregs)))
+		return rc;
+	/* A failed mark does not stop going back: only what it leaves to undo counts. */
+	return fr_engine_adopt(e, regs, nregs, 0);
 }
 
 /*
@@ -714,7 +716,7 @@ static int applied_in(const fr_reg *regs, size_t nregs, const char *id)
 	size_t i;
 	for (i = 0; i < nregs; i++)
 		if (!strcmp(regs[i].id, id))
-			return applied_status(regs[i].status);
+			return fr_reg_applied(regs[i].status);
 	return 0;
 }
 

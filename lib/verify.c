@@ -231,10 +231,6 @@ static int finish(checker *c, char **out)
 	return 0;
 }
 
-static int applied(const char *status)
-{
-	return !strcmp(status, "applied") || !strcmp(status, "skipped");
-}
 
 int ferry_verify(char **out, ferry *f)
 {
@@ -275,7 +271,7 @@ int ferry_verify(char **out, ferry *f)
 	/* Checksums and each step's verify. */
 	for (i = 0; i < nregs; i++) {
 		fr_step *s;
-		if (!applied(regs[i].status))
+		if (!fr_reg_applied(regs[i].status))
 			continue;
 		switch (fr_drift_of(f, &regs[i], &s, 1)) {
 		case FR_DRIFT_NO_FILE:
@@ -312,7 +308,7 @@ int ferry_verify(char **out, ferry *f)
 		fr_db *db;
 		int any_reg = 0;
 		for (j = 0; j < nregs; j++)
-			any_reg |= applied(regs[j].status) && !strcmp(regs[j].database, conf->name);
+			any_reg |= fr_reg_applied(regs[j].status) && !strcmp(regs[j].database, conf->name);
 		fr_buf_reset(&c.err);
 		if (!fr_db_exists(conf) && !any_reg)
 			continue; /* not created yet, and nothing applied to it */
@@ -334,7 +330,7 @@ int ferry_verify(char **out, ferry *f)
 			size_t k;
 			int ok = 0;
 			for (k = 0; k < nregs && !ok; k++)
-				ok = !strcmp(regs[k].id, recs[j].id) && applied(regs[k].status);
+				ok = !strcmp(regs[k].id, recs[j].id) && fr_reg_applied(regs[k].status);
 			if (!ok)
 				finding(&c, "registry", recs[j].id,
 				        "recorded in database '%s' but not in .ferry/state.db "
@@ -345,7 +341,7 @@ int ferry_verify(char **out, ferry *f)
 		for (j = 0; j < nregs; j++) {
 			size_t k;
 			int ok = 0;
-			if (!applied(regs[j].status) || strcmp(regs[j].database, conf->name))
+			if (!fr_reg_applied(regs[j].status) || strcmp(regs[j].database, conf->name))
 				continue;
 			for (k = 0; k < nrecs && !ok; k++)
 				ok = !strcmp(regs[j].id, recs[k].id);
@@ -477,7 +473,7 @@ int ferry_check(char **out, ferry *f, const char *target)
 				continue;
 			}
 			r = idx ? fr_reg_lookup(idx, nregs, s->id) : NULL;
-			if (r && applied(r->status))
+			if (r && fr_reg_applied(r->status))
 				continue;
 			check_parses(&c, s);
 		}
@@ -494,7 +490,7 @@ int ferry_check(char **out, ferry *f, const char *target)
 	if (have_regs) {
 		for (i = 0; i < nregs; i++) {
 			fr_drift d;
-			if (!applied(regs[i].status))
+			if (!fr_reg_applied(regs[i].status))
 				continue;
 			d = fr_drift_of(f, &regs[i], NULL, 0);
 			if (d == FR_DRIFT_GONE)

@@ -19,12 +19,24 @@
  * the file line it starts on, so an error names the line of the failing
  * statement.
  *
+ * An up of only comments or blank lines is a placeholder: applied as a
+ * no-op and recorded (the plan marks it empty); an untouched `ferry new`
+ * template is refused before this kind sees it (step.c).
+ *
+ * A step of another tool's folder (s->split set, lib/layout/) is read by
+ * its layout instead of by these markers: the kind reads the up file, the
+ * separate down file and options file when the step has them, and hands
+ * the texts to s->split; it runs on the source's database (s->source_db).
+ *
  * check: no row means "not needed" (the query's first column is true while
  * the step is still needed; no row is no true). verify: no row is success.
  * forward() never begins or commits: the engine owns transactions.
  */
 #include "step.h"
 #include "../util/alloc.h"
+#include "../util/fs.h"
+
+#include <errno.h>
 
 #include <string.h>
 #include <strings.h>
@@ -43,6 +55,7 @@ typedef struct {
 	char *database; /* NULL: the default database */
 	int no_tx;
 	int lock_timeout_ms;
+	int empty;      /* up holds only comments or blank lines: a placeholder */
 } sql_priv;
 
 /* How long up waits for a lock unless the step says otherwise (SPEC section 4). */
@@ -302,6 +315,75 @@ static int sql_close_section(sql_priv *p, int cur, const char *start, const char
 	return p->sec[cur].text ? 0 : -1;
 }
 
+/* Reads an optional file of the step's into b; 0, or -1 with the reason in err. */
+static int sql_read_side(const fr_step *s, const char *path, fr_buf *b, fr_buf *err)
+{
+	if (fr_read_file(path, b) == 0 && !b->oom)
+		return 0;
+	fr_buf_printf(err, "%s: cannot read '%s': %s", sql_rel(s), path,
+	              b->oom ? strerror(ENOMEM) : strerror(errno));
+	return -1;
+}
+
+/* A step of another tool's folder: its layout's split says what up, down and no_tx are. */
+static int sql_load_split(fr_step *s, const char *text, size_t len, fr_buf *err)
+{
+	fr_buf down = FR_BUF_INIT, meta = FR_BUF_INIT;
+	fr_split_in in;
+	fr_split_out o;
+	sql_priv *p = NULL;
+	int ret = -1;
+
+	memset(&in, 0, sizeof in);
+	memset(&o, 0, sizeof o);
+	if (memchr(text, '\0', len)) {
+		fr_buf_printf(err, "%s: contains a NUL byte (not an SQL text file)", sql_rel(s));
+		goto done;
+	}
+	if (s->down_path && sql_read_side(s, s->down_path, &down, err))
+		goto done;
+	if (s->meta_path && sql_read_side(s, s->meta_path, &meta, err))
+		goto done;
+	in.rel = sql_rel(s);
+	in.up = text;
+	in.up_len = len;
+	if (s->down_path) {
+		in.down = down.ptr;
+		in.down_len = down.len;
+	}
+	if (s->meta_path) {
+		in.meta = meta.ptr;
+		in.meta_len = meta.len;
+	}
+	if (s->split(&in, &o, err))
+		goto done;
+	if (!(p = fr_calloc(1, sizeof *p)) ||
+	    (s->source_db && !(p->database = fr_strdup(s->source_db)))) {
+		fr_buf_printf(err, "%s: out of memory", sql_rel(s));
+		goto done;
+	}
+	p->lock_timeout_ms = SQL_LOCK_TIMEOUT_MS;
+	p->no_tx = o.no_tx;
+	p->sec[SEC_UP].text = o.up;
+	p->sec[SEC_UP].line = o.up_line;
+	o.up = NULL;
+	p->empty = !sql_has_code(p->sec[SEC_UP].text);
+	if (sql_has_code(o.down)) {
+		p->sec[SEC_DOWN].text = o.down; /* an empty or comment-only down is no down */
+		o.down = NULL;
+	}
+	s->priv = p;
+	p = NULL;
+	ret = 0;
+done:
+	sql_priv_free(p);
+	fr_free(o.up);
+	fr_free(o.down);
+	fr_buf_release(&down);
+	fr_buf_release(&meta);
+	return ret;
+}
+
 static int sql_load(fr_step *s, const char *text, size_t len, fr_buf *err)
 {
 	const char *rel = sql_rel(s);
@@ -314,6 +396,8 @@ static int sql_load(fr_step *s, const char *text, size_t len, fr_buf *err)
 	int seen[SEC_N] = { 0 };
 
 	sql_unload(s);
+	if (s->split)
+		return sql_load_split(s, text, len, err);
 	if (memchr(text, '\0', len)) {
 		fr_buf_printf(err, "%s: contains a NUL byte (not an SQL text file)", rel);
 		goto done;
@@ -389,15 +473,12 @@ static int sql_load(fr_step *s, const char *text, size_t len, fr_buf *err)
 		              "(put it under '-- ferry:up')", rel, 1 + sql_count_lines(text, a));
 		goto done;
 	}
-	if (!sql_has_code(p->sec[SEC_UP].text)) {
-		if (seen[SEC_UP])
-			fr_buf_printf(err, "%s:%d: the '-- ferry:up' section holds no SQL (only blank "
-			                   "lines or comments); write the change under it", rel,
-			              p->sec[SEC_UP].line - 1);
-		else
-			fr_buf_printf(err, "%s: no '-- ferry:up' section (every SQL step needs one)", rel);
+	if (!seen[SEC_UP]) {
+		fr_buf_printf(err, "%s: no '-- ferry:up' section (every SQL step needs one)", rel);
 		goto done;
 	}
+	/* Only comments or blank lines: a placeholder, run as a no-op and recorded. */
+	p->empty = !sql_has_code(p->sec[SEC_UP].text);
 	/* An empty down, check or verify is the same as none. */
 	for (i = SEC_DOWN; i < SEC_N; i++)
 		if (!sql_has_code(p->sec[i].text))
@@ -424,6 +505,12 @@ static int sql_transactional(const fr_step *s)
 {
 	const sql_priv *p = s->priv;
 	return p ? !p->no_tx : 1;
+}
+
+static int sql_empty(const fr_step *s)
+{
+	const sql_priv *p = s->priv;
+	return p && p->empty;
 }
 
 static int sql_reversible(const fr_step *s)
@@ -487,8 +574,8 @@ static int sql_forward(fr_run_ctx *ctx, fr_step *s)
 	fr_db *db;
 	int ret = -1;
 
-	if (ctx->dry_run)
-		return 0; /* describe() tells what would run */
+	if (ctx->dry_run || p->empty)
+		return 0; /* describe() tells what would run; a placeholder runs nothing */
 	db = sql_db(ctx, p->database);
 	if (!db)
 		goto done;
@@ -677,4 +764,5 @@ const fr_step_kind fr_step_sql = {
 	.undo_transactional = sql_undo_transactional,
 	.describe = sql_describe,
 	.lint = sql_lint,
+	.empty = sql_empty,
 };

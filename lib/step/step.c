@@ -93,6 +93,11 @@ const fr_step_kind *fr_step_kind_for_new(const char *name)
 	return NULL;
 }
 
+int fr_step_empty(const fr_step *s)
+{
+	return s && s->loaded && s->kind && s->kind->empty && s->kind->empty(s);
+}
+
 int fr_kind_has(const fr_step_kind *k, unsigned flag)
 {
 	return k && (k->flags & flag) == flag;

@@ -23,6 +23,31 @@ typedef struct fr_step fr_step;
 typedef struct fr_transition fr_transition;
 typedef struct fr_run_ctx fr_run_ctx;
 
+/*
+ * A step of another tool's folder has its up, down and transaction rule
+ * told by that tool's layout (lib/layout/) rather than by ferry's markers:
+ * the SQL kind hands the texts it read to the step's split function.
+ */
+typedef struct {
+	const char *rel;                /* the step, for messages */
+	const char *up;                 /* the up file's text (NUL-terminated), up_len bytes */
+	size_t up_len;
+	const char *down;               /* a separate down file's text, or NULL */
+	size_t down_len;
+	const char *meta;               /* a file of options beside it (metadata.toml), or NULL */
+	size_t meta_len;
+} fr_split_in;
+
+typedef struct {
+	char *up;        /* fr_malloc'd; never NULL on success ("" for an empty up) */
+	int up_line;     /* the file line up starts on */
+	char *down;      /* fr_malloc'd, or NULL: no down */
+	int no_tx;       /* 1: up runs outside a transaction */
+} fr_split_out;
+
+/* 0, or -1 with "<rel>:<line>: <what>" appended to err; out is the caller's to free. */
+typedef int (*fr_step_split_fn)(const fr_split_in *in, fr_split_out *out, fr_buf *err);
+
 /* What a step kind gets from the engine while it runs. */
 struct fr_run_ctx {
 	const char *root;
@@ -170,11 +195,18 @@ typedef struct fr_step_kind {
 	 * shown as it is (an SQL down, a script).
 	 */
 	int (*describe_undo)(const char *text, fr_buf *out);
+
+	/*
+	 * Optional: 1 when the loaded step's forward() does nothing (an up of
+	 * only comments or blank lines: a placeholder, applied as a no-op and
+	 * recorded). NULL: never.
+	 */
+	int (*empty)(const fr_step *s);
 } fr_step_kind;
 
 struct fr_step {
-	char *id;      /* "<to>/<file name>" */
-	char *name;    /* file name */
+	char *id;      /* "<to>/<file name>"; another tool's: "<layout>:<source path>/<migration>" */
+	char *name;    /* file name (another tool's: the migration, diesel's folder) */
 	char *path;    /* absolute path of the file */
 	char *rel;     /* path relative to the root, for messages */
 	const fr_step_kind *kind;
@@ -192,6 +224,13 @@ struct fr_step {
 	const char *layout;   /* the layout's name: "dbmate", "goose", ... */
 	char *tool_version;   /* the tool's id of the migration, as its history table writes it */
 	char *tool_name;      /* the migration's name or description, as the tool writes it */
+	fr_step_split_fn split; /* the layout's reading of its files (NULL: ferry's markers) */
+	char *down_path;      /* absolute: a down file apart from path, or NULL */
+	char *meta_path;      /* absolute: a file of options (metadata.toml, V1__x.sql.conf), or NULL */
+	const char *source_db; /* the database its source names (NULL: the default) */
+	int repeatable;       /* Flyway's R__: runs again when its checksum changes */
+	size_t chain;         /* its place in its source's chain (the tool's order) */
+	size_t source;        /* which source of ferry.yaml it comes from */
 };
 
 /* The kind that claims filename, or NULL. */
@@ -211,6 +250,9 @@ const fr_step_kind *fr_step_kind_for_new(const char *name);
  * and a registry row written before rows recorded their kind (SQL then).
  */
 const fr_step_kind *fr_step_kind_default(void);
+
+/* 1 when the loaded step s does nothing when it runs (a placeholder: kind->empty). */
+int fr_step_empty(const fr_step *s);
 
 /* 1 when k (may be NULL: 0) has every bit of flag. */
 int fr_kind_has(const fr_step_kind *k, unsigned flag);

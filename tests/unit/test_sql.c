@@ -241,10 +241,12 @@ static void test_load_errors(void **state)
 	           REL ": no '-- ferry:up' section (every SQL step needs one)");
 	load_fails(e, "-- just a comment\n-- ferry:down\nDROP TABLE a;\n",
 	           REL ": no '-- ferry:up' section (every SQL step needs one)");
-	/* An up marker with only comments under it says so, with the marker's line. */
-	load_fails(e, "-- ferry:up\n-- nothing here\n\n-- ferry:down\nDROP TABLE a;\n",
-	           REL ":1: the '-- ferry:up' section holds no SQL (only blank lines or comments); "
-	               "write the change under it");
+	/* An up marker with only comments under it is a placeholder: loaded, empty (issue 12). */
+	load_ok(e, "-- ferry:up\n-- nothing here\n\n-- ferry:down\nDROP TABLE a;\n");
+	assert_true(fr_step_sql.empty(&e->step));
+	assert_true(fr_step_sql.reversible(&e->step));
+	load_ok(e, "-- ferry:up\nSELECT 1;\n");
+	assert_false(fr_step_sql.empty(&e->step));
 	load_fails(e, "", REL ": no '-- ferry:up' section (every SQL step needs one)");
 	load_fails(e, "-- ferry:up\nSELECT 1;\n-- ferry:down\nSELECT 2;\n\n-- ferry:down\nSELECT 3;\n",
 	           REL ":6: second '-- ferry:down' section");

@@ -1,0 +1,117 @@
+/*
+ * sqlx.c - sqlx's folder (github.com/launchbadge/sqlx, sqlx-core/src/
+ * migrate/source.rs and migration_type.rs), read as sqlx reads it:
+ *  - a migration is <version>_<description>.sql (up only), or a pair
+ *    <version>_<description>.up.sql / .down.sql; the version is the i64
+ *    before the first '_', applied in numeric order; _sqlx_migrations keeps
+ *    the i64 and the description with each '_' made a space;
+ *  - a file whose text starts with `-- no-transaction` runs outside a
+ *    transaction.
+ */
+#include "layout.h"
+#include "../util/alloc.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int sqlx_claims(const fr_layout_entry *e)
+{
+	size_t nd = fr_digits(e->name);
+	if (e->dir || !nd || e->name[nd] != '_')
+		return 0;
+	return fr_lay_suffix(e->name, ".sql");
+}
+
+typedef struct {
+	int64_t v;
+	const char *up, *down;
+	int pair;  /* .up.sql/.down.sql */
+} sx_mig;
+
+static int cmp_sx(const void *a, const void *b)
+{
+	const sx_mig *x = a, *y = b;
+	return x->v < y->v ? -1 : x->v > y->v;
+}
+
+static int sqlx_scan(const char *dir, const char *rel, const fr_layout_entry *ents, size_t n,
+                     fr_layout_chain *out, fr_buf *err)
+{
+	sx_mig *m = fr_calloc(n ? n : 1, sizeof *m);
+	size_t i, j, k = 0, bad = 0;
+	(void)dir;
+	if (!m) {
+		fr_buf_printf(err, "%s: out of memory", rel);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		const char *name = ents[i].name;
+		int64_t v = 0;
+		int down = fr_lay_suffix(name, ".down.sql"), pair = down || fr_lay_suffix(name, ".up.sql");
+		if (!sqlx_claims(&ents[i])) {
+			fr_buf_printf(err, "%s%s/%s: not an sqlx migration (expected "
+			              "<version>_<description>.sql, or .up.sql and .down.sql)",
+			              bad++ ? "\n" : "", rel, name);
+			continue;
+		}
+		if (!fr_parse_i64(name, fr_digits(name), &v)) {
+			fr_buf_printf(err, "%s%s/%s: the version does not fit 64 bits", bad++ ? "\n" : "",
+			              rel, name);
+			continue;
+		}
+		for (j = 0; j < k && m[j].v != v; j++)
+			;
+		if (j == k) {
+			m[k].pair = pair;
+			m[k++].v = v;
+		}
+		if ((down ? m[j].down : m[j].up) != NULL || m[j].pair != pair) {
+			fr_buf_printf(err, "%s%s/%s: a second migration of version %" PRId64 " (also '%s')",
+			              bad++ ? "\n" : "", rel, name, v, m[j].up ? m[j].up : m[j].down);
+			continue;
+		}
+		if (down)
+			m[j].down = name;
+		else
+			m[j].up = name;
+	}
+	qsort(m, k, sizeof *m, cmp_sx);
+	for (i = 0; i < k && !bad; i++) {
+		char ver[24];
+		char *desc;
+		const char *t;
+		if (!m[i].up) {
+			fr_buf_printf(err, "%s%s/%s: a down file without its up file", bad++ ? "\n" : "",
+			              rel, m[i].down);
+			continue;
+		}
+		t = strchr(m[i].up, '_') + 1;
+		snprintf(ver, sizeof ver, "%" PRId64, m[i].v);
+		desc = fr_underscores_to_spaces(t, strlen(t) - strlen(m[i].pair ? ".up.sql" : ".sql"));
+		if (!desc || fr_chain_add(out, m[i].up, m[i].down, NULL, m[i].up, ver, desc, 0)) {
+			fr_free(desc);
+			fr_buf_printf(err, "%s%s: out of memory", bad++ ? "\n" : "", rel);
+			break;
+		}
+		fr_free(desc);
+	}
+	fr_free(m);
+	return bad ? -1 : 0;
+}
+
+static int sqlx_split(const fr_split_in *in, fr_split_out *out, fr_buf *err)
+{
+	static const char mark[] = "-- no-transaction";
+	int no_tx = in->up_len >= sizeof mark - 1 && memcmp(in->up, mark, sizeof mark - 1) == 0;
+	return fr_split_whole(in, out, no_tx, err);
+}
+
+const fr_layout fr_layout_sqlx = {
+	.name = "sqlx",
+	.files = "<version>_<description>.sql, or .up.sql and .down.sql",
+	.claims = sqlx_claims,
+	.scan = sqlx_scan,
+	.split = sqlx_split,
+};
