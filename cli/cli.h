@@ -150,6 +150,8 @@ int cmd_recover(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 /* The command table (main.c), for usage and completion. */
 extern const cli_cmd cli_commands[];
