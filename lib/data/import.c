@@ -216,16 +216,155 @@ static const char *diagnose(import_job *x, const file_table *t, const fr_val *va
 	return hit;
 }
 
+/*
+ * Rows go in batches, one INSERT of many rows each (a round trip a row is
+ * what makes a PostgreSQL import slow), of at most this many rows and this
+ * many parameters (SQLite's smallest limit).
+ */
+#define IMPORT_BATCH_ROWS 100
+#define IMPORT_BATCH_PARAMS 999
+
+typedef struct {
+	size_t cap;          /* rows a batch holds */
+	size_t m;            /* rows in it now */
+	json_t **rows;       /* each row's object: its values point into it */
+	long *lines;         /* each row's line in the file */
+	long long first;     /* the table's number (from 1) of the batch's first row */
+	fr_val *vals;        /* cap * ncols, row by row */
+	fr_buf *bufs, *conv; /* each value's own (decoded bytes, converted text) */
+	fr_buf full, sql;    /* the INSERT of cap rows; of fewer */
+} batch;
+
+static void batch_free(batch *b, size_t ncols)
+{
+	size_t k;
+	for (k = 0; k < b->m; k++)
+		json_decref(b->rows[k]);
+	for (k = 0; b->bufs && b->conv && k < b->cap * ncols; k++) {
+		fr_buf_release(&b->bufs[k]);
+		fr_buf_release(&b->conv[k]);
+	}
+	fr_free(b->rows);
+	fr_free(b->lines);
+	fr_free(b->vals);
+	fr_free(b->bufs);
+	fr_free(b->conv);
+	fr_buf_release(&b->full);
+	fr_buf_release(&b->sql);
+}
+
+static int batch_init(batch *b, import_job *x, const file_table *t)
+{
+	size_t n = t->ncols ? t->ncols : 1, k;
+	memset(b, 0, sizeof *b);
+	fr_buf_init(&b->full);
+	fr_buf_init(&b->sql);
+	b->cap = IMPORT_BATCH_PARAMS / n;
+	if (b->cap > IMPORT_BATCH_ROWS)
+		b->cap = IMPORT_BATCH_ROWS;
+	if (b->cap == 0)
+		b->cap = 1;
+	b->rows = fr_calloc(b->cap, sizeof *b->rows);
+	b->lines = fr_calloc(b->cap, sizeof *b->lines);
+	b->vals = fr_calloc(b->cap * n, sizeof *b->vals);
+	b->bufs = fr_calloc(b->cap * n, sizeof *b->bufs);
+	b->conv = fr_calloc(b->cap * n, sizeof *b->conv);
+	if (!b->rows || !b->lines || !b->vals || !b->bufs || !b->conv)
+		return fr_fail(x->f, FERRY_EFAILED, "out of memory");
+	for (k = 0; k < b->cap * n; k++) {
+		fr_buf_init(&b->bufs[k]);
+		fr_buf_init(&b->conv[k]);
+	}
+	fr_db_insert_sql(x->db, t->target, t->map, t->ncols, b->cap, &b->full);
+	return b->full.oom ? fr_fail(x->f, FERRY_EFAILED, "out of memory") : 0;
+}
+
+/* The line just read as the batch's next row, each value decoded and converted. */
+static int batch_add(import_job *x, const file_table *t, batch *b, long long n)
+{
+	json_error_t je;
+	json_t *row = json_loadb(x->line.ptr, x->line.len, JSON_ALLOW_NUL, &je);
+	fr_val *vals = &b->vals[b->m * t->ncols];
+	size_t k;
+	if (!json_is_object(row)) {
+		json_decref(row);
+		return bad(x, "table '%s': a row that is no JSON object (%s)", t->name, je.text);
+	}
+	if (b->m == 0)
+		b->first = n;
+	b->rows[b->m] = row;
+	b->lines[b->m++] = x->lineno;
+	if (json_object_size(row) != t->ncols)
+		return bad(x, "table '%s': a row whose keys are not the columns of the table line",
+		           t->name);
+	for (k = 0; k < t->ncols; k++) {
+		json_t *j = json_object_get(row, col_name(t, k));
+		size_t at = (b->m - 1) * t->ncols + k;
+		fr_buf_reset(&x->err);
+		if (!j || fr_data_get_value(j, &vals[k], &b->bufs[at], &x->err) ||
+		    fr_db_convert(x->db, t->map[k], col_type(t, k), &vals[k], &b->conv[at],
+		                  &x->err))
+			return bad(x, "table '%s', row %lld, column '%s': %s; nothing was imported",
+			           t->name, n, col_name(t, k), j ? x->err.ptr : "missing from the row");
+	}
+	return 0;
+}
+
+/*
+ * The batch's rows into the database. When the database refuses them the
+ * import's transaction is over: it is rolled back, and each row's values
+ * are tried against their columns' types to name the row and column.
+ */
+static int batch_flush(import_job *x, const file_table *t, batch *b)
+{
+	fr_buf *sql = &b->full, why = FR_BUF_INIT, dberr = FR_BUF_INIT;
+	const char *col = NULL;
+	size_t r, k;
+	int rc = 0, dummy = 0;
+	if (b->m == 0)
+		return 0;
+	if (b->m < b->cap) {
+		sql = &b->sql;
+		fr_buf_reset(sql);
+		fr_db_insert_sql(x->db, t->target, t->map, t->ncols, b->m, sql);
+		if (sql->oom)
+			return fr_fail(x->f, FERRY_EFAILED, "out of memory");
+	}
+	fr_buf_reset(&x->err);
+	if (fr_db_query(x->db, sql->ptr, b->vals, b->m * t->ncols, seen_row, &dummy, &x->err)) {
+		fr_buf_puts(&dberr, x->err.ptr);
+		x->db->drv->rollback(x->db, &why);
+		for (r = 0; r < b->m && !col; r++)
+			col = diagnose(x, t, &b->vals[r * t->ncols], &why);
+		x->lineno = b->lines[col ? r - 1 : 0];
+		if (col)
+			rc = bad(x, "table '%s', row %lld, column '%s': %s; nothing was imported",
+			         t->name, b->first + (long long)r - 1, col, why.ptr);
+		else if (b->m == 1)
+			rc = bad(x, "table '%s', row %lld: %s; nothing was imported", t->name, b->first,
+			         dberr.ptr);
+		else
+			rc = bad(x, "table '%s', rows %lld to %lld (to line %ld): %s; nothing was "
+			            "imported", t->name, b->first, b->first + (long long)b->m - 1,
+			         b->lines[b->m - 1], dberr.ptr);
+	}
+	for (k = 0; k < b->m; k++)
+		json_decref(b->rows[k]);
+	b->m = 0;
+	fr_buf_release(&why);
+	fr_buf_release(&dberr);
+	return rc;
+}
+
 /* One table's rows, from where the first pass found them. */
 static int import_table(import_job *x, file_table *t, int append)
 {
-	fr_buf sql = FR_BUF_INIT, why = FR_BUF_INIT, *bufs = NULL, *conv = NULL;
-	fr_val *vals = NULL;
-	json_t *row = NULL;
+	fr_buf sql = FR_BUF_INIT;
+	batch b;
 	long long n = 0;
-	size_t k, n0 = t->ncols ? t->ncols : 1;
-	int rc = FERRY_EFAILED, any = 0;
+	int rc, any = 0;
 
+	memset(&b, 0, sizeof b);
 	fr_buf_printf(&sql, "SELECT 1 FROM %s LIMIT 1", t->target->sql);
 	if (!append && (fr_db_query(x->db, sql.ptr, NULL, 0, seen_row, &any, &x->err) || any)) {
 		if (any)
@@ -235,22 +374,8 @@ static int import_table(import_job *x, file_table *t, int append)
 			rc = fr_fail(x->f, FERRY_EFAILED, "import: table '%s': %s", t->name, x->err.ptr);
 		goto done;
 	}
-	fr_buf_reset(&sql);
-	{
-		const fr_db_column **cols = t->map;
-		fr_db_insert_sql(x->db, t->target, cols, t->ncols, &sql);
-	}
-	vals = fr_calloc(n0, sizeof *vals);
-	bufs = fr_calloc(n0, sizeof *bufs);
-	conv = fr_calloc(n0, sizeof *conv);
-	if (!vals || !bufs || !conv || sql.oom) {
-		rc = fr_fail(x->f, FERRY_EFAILED, "out of memory");
+	if ((rc = batch_init(&b, x, t)) != 0)
 		goto done;
-	}
-	for (k = 0; k < n0; k++) {
-		fr_buf_init(&bufs[k]);
-		fr_buf_init(&conv[k]);
-	}
 	if (fseeko(x->fp, (off_t)t->offset, SEEK_SET)) {
 		rc = fr_fail(x->f, FERRY_EFAILED, "import: cannot read '%s' again: %s", x->path,
 		             strerror(errno));
@@ -259,70 +384,22 @@ static int import_table(import_job *x, file_table *t, int append)
 	x->offset = t->offset;
 	x->lineno = t->line - 1;
 	while (next_line(x) && !is_control(&x->line, "$table") && !is_control(&x->line, "$end")) {
-		json_error_t je;
-		n++;
-		json_decref(row);
-		row = json_loadb(x->line.ptr, x->line.len, JSON_ALLOW_NUL, &je);
-		if (!json_is_object(row)) {
-			rc = bad(x, "table '%s': a row that is no JSON object (%s)", t->name, je.text);
+		if ((rc = batch_add(x, t, &b, ++n)) != 0 ||
+		    (b.m == b.cap && (rc = batch_flush(x, t, &b)) != 0))
 			goto done;
-		}
-		if (json_object_size(row) != t->ncols) {
-			rc = bad(x, "table '%s': a row whose keys are not the columns of the table "
-			            "line", t->name);
-			goto done;
-		}
-		for (k = 0; k < t->ncols; k++) {
-			json_t *j = json_object_get(row, col_name(t, k));
-			fr_buf_reset(&x->err);
-			if (!j || fr_data_get_value(j, &vals[k], &bufs[k], &x->err) ||
-			    fr_db_convert(x->db, t->map[k], col_type(t, k), &vals[k], &conv[k],
-			                  &x->err)) {
-				fr_buf msg = FR_BUF_INIT;
-				fr_buf_printf(&msg, "column '%s': %s", col_name(t, k),
-				              j ? x->err.ptr : "missing from the row");
-				rc = bad(x, "table '%s', row %lld, %s; nothing was imported", t->name, n,
-				         msg.ptr);
-				fr_buf_release(&msg);
-				goto done;
-			}
-		}
-		fr_buf_reset(&x->err);
-		if (fr_db_query(x->db, sql.ptr, vals, t->ncols, seen_row, &any, &x->err)) {
-			const char *col;
-			fr_buf dberr = FR_BUF_INIT;
-			fr_buf_puts(&dberr, x->err.ptr);
-			x->db->drv->rollback(x->db, &why);
-			col = diagnose(x, t, vals, &why);
-			if (col)
-				rc = bad(x, "table '%s', row %lld, column '%s': %s; nothing was imported",
-				         t->name, n, col, why.ptr);
-			else
-				rc = bad(x, "table '%s', row %lld: %s; nothing was imported", t->name, n,
-				         dberr.ptr);
-			fr_buf_release(&dberr);
-			goto done;
-		}
 		if (x->f->progress && n % 1000 == 0)
 			x->f->progress(x->f->progress_ctx, "import", (unsigned long)x->offset, x->size);
 	}
+	if ((rc = batch_flush(x, t, &b)) != 0)
+		goto done;
 	if (fr_db_after_import(x->db, t->target, &x->err)) {
 		rc = fr_fail(x->f, FERRY_EFAILED, "import: table '%s': %s", t->name, x->err.ptr);
 		goto done;
 	}
 	t->rows = n;
-	rc = 0;
 done:
-	json_decref(row);
-	for (k = 0; bufs && conv && k < n0; k++) {
-		fr_buf_release(&bufs[k]);
-		fr_buf_release(&conv[k]);
-	}
-	fr_free(bufs);
-	fr_free(conv);
-	fr_free(vals);
+	batch_free(&b, t->ncols ? t->ncols : 1);
 	fr_buf_release(&sql);
-	fr_buf_release(&why);
 	return rc;
 }
 

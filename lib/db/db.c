@@ -430,9 +430,9 @@ int fr_db_scan(fr_db *db, const fr_db_table *t, fr_db_row_fn row, void *arg, fr_
 }
 
 void fr_db_insert_sql(fr_db *db, const fr_db_table *t, const fr_db_column *const *cols,
-                      size_t n, fr_buf *out)
+                      size_t n, size_t rows, fr_buf *out)
 {
-	size_t i;
+	size_t i, r;
 	fr_buf_printf(out, "INSERT INTO %s (", t->sql);
 	for (i = 0; i < n; i++) {
 		if (i)
@@ -442,10 +442,13 @@ void fr_db_insert_sql(fr_db *db, const fr_db_table *t, const fr_db_column *const
 	fr_buf_puts(out, ") ");
 	if (db->drv->insert_overriding)
 		fr_buf_printf(out, "%s ", db->drv->insert_overriding);
-	fr_buf_puts(out, "VALUES (");
-	for (i = 0; i < n; i++)
-		fr_buf_printf(out, "%s$%zu", i ? ", " : "", i + 1);
-	fr_buf_putc(out, ')');
+	fr_buf_puts(out, "VALUES ");
+	for (r = 0; r < rows; r++) {
+		fr_buf_puts(out, r ? ", (" : "(");
+		for (i = 0; i < n; i++)
+			fr_buf_printf(out, "%s$%zu", i ? ", " : "", r * n + i + 1);
+		fr_buf_putc(out, ')');
+	}
 }
 
 int fr_db_convert(fr_db *db, const fr_db_column *to, const char *from_type, fr_val *v,

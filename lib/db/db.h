@@ -438,9 +438,12 @@ int fr_db_read_begin(fr_db *db, fr_buf *err);
 int fr_db_write_begin(fr_db *db, fr_buf *err);
 /* Every row of t through the driver's scan, or a query of its columns. */
 int fr_db_scan(fr_db *db, const fr_db_table *t, fr_db_row_fn row, void *arg, fr_buf *err);
-/* "INSERT INTO <t> (<cols>) [overriding] VALUES ($1, ...)" into out, the n columns given. */
+/*
+ * "INSERT INTO <t> (<cols>) [overriding] VALUES ($1, ...), ..." into out:
+ * the n columns given, rows rows of them ($1..$n the first row's).
+ */
 void fr_db_insert_sql(fr_db *db, const fr_db_table *t, const fr_db_column *const *cols,
-                      size_t n, fr_buf *out);
+                      size_t n, size_t rows, fr_buf *out);
 int fr_db_convert(fr_db *db, const fr_db_column *to, const char *from_type, fr_val *v,
                   fr_buf *scratch, fr_buf *err);
 int fr_db_after_import(fr_db *db, const fr_db_table *t, fr_buf *err);

@@ -1197,7 +1197,7 @@ static void test_export_members(void **state)
 	/* An import's transaction: explicit ids, then the next id past them. */
 	cols[0] = &xp->cols[0];
 	cols[1] = &xp->cols[1];
-	fr_db_insert_sql(db, xp, cols, 2, &sql);
+	fr_db_insert_sql(db, xp, cols, 2, 1, &sql);
 	assert_int_equal(fr_db_write_begin(db, &e->err), 0);
 	assert_true(db->in_tx);
 	assert_int_equal(fr_db_query(db, sql.ptr, v, 2, see_nothing, NULL, &e->err), 0);
