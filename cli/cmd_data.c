@@ -128,7 +128,7 @@ int cmd_export(int argc, char **argv)
 	if (rc) {
 		if (output)
 			remove(output);
-		return doc ? rc : cli_fail(rc);
+		return cli_fail(rc);
 	}
 	j = cli_doc(doc);
 	/* The data may be on stdout: the counts then go to stderr, as chatter. */
