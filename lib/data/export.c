@@ -113,6 +113,25 @@ static void put_header(ferry *f, fr_buf *b, const fr_dbconf *c)
 	free(s);
 }
 
+/* The last line: each table's row count and the sum; a file without it was cut short. */
+static void put_end(fr_buf *b, json_t *counts, long long total)
+{
+	json_t *end = json_object();
+	char *s;
+	json_object_set_new(end, "$end", json_true());
+	json_object_set(end, "tables", counts);
+	json_object_set_new(end, "rows", json_integer(total));
+	s = json_dumps(end, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(end);
+	if (!s) {
+		b->oom = 1;
+		return;
+	}
+	fr_buf_puts(b, s);
+	fr_buf_putc(b, '\n');
+	free(s);
+}
+
 /* Marks in keep[] the tables opts names; FERRY_EINVALID naming one the database lacks. */
 static int select_tables(ferry *f, const fr_dbconf *c, const fr_db_table *t, size_t n,
                          const char *const *names, size_t nnames, unsigned char *keep)
@@ -203,21 +222,7 @@ int ferry_export(char **out, ferry *f, const ferry_export_options *opts, ferry_w
 		json_object_set_new(counts, tb->name, json_integer(x.rows));
 		total += x.rows;
 	}
-	{
-		json_t *end = json_object();
-		char *s;
-		json_object_set_new(end, "$end", json_true());
-		json_object_set(end, "tables", counts);
-		json_object_set_new(end, "rows", json_integer(total));
-		s = json_dumps(end, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		json_decref(end);
-		if (s)
-			fr_buf_puts(&x.out, s);
-		else
-			x.out.oom = 1;
-		fr_buf_putc(&x.out, '\n');
-		free(s);
-	}
+	put_end(&x.out, counts, total);
 	if (x.out.oom) {
 		fr_fail(f, rc, "out of memory");
 		goto done;

@@ -423,7 +423,7 @@ static int select_tables(import_job *x, const ferry_import_options *opts)
 	return 0;
 }
 
-/* The header against this installation: another application's is refused, another version warned. */
+/* The header against this installation: another application's refused, another version warned. */
 static int check_header(import_job *x)
 {
 	const char *app = json_string_value(json_object_get(x->header, "app"));

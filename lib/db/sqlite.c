@@ -1075,7 +1075,7 @@ static int sq_tables(fr_db *db, fr_db_table **out, size_t *n, fr_buf *err)
 	int rc, ret = -1;
 	*out = NULL;
 	*n = 0;
-	/* Virtual tables are the module's (their shadow tables hold the rows); ferry's are left out. */
+	/* Virtual tables are their module's (shadow tables hold the rows); ferry's are left out. */
 	rc = sqlite3_prepare_v2(d->h, "SELECT name FROM sqlite_master WHERE type = 'table' AND "
 	                              "name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND "
 	                              "name <> 'ferry_steps' AND "
