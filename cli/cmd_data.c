@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /*
  * Every --table value of argv (repeated, or comma-separated), which the
@@ -63,6 +65,64 @@ static int gather_tables(int argc, char **argv, char ***out, size_t *n)
 	return 0;
 }
 
+/*
+ * Where an export goes. A regular file is written under a temporary name
+ * beside it (mode 0600: it holds the application's data) and renamed in
+ * when the export is whole, so a failed export leaves what was there; a
+ * pipe or a device (-o /dev/stdout) is written as it is.
+ */
+typedef struct {
+	FILE *fp;
+	char *tmp;         /* the temporary name; NULL when written in place */
+	const char *path;
+} output_file;
+
+static int output_open(output_file *o, const char *path)
+{
+	struct stat st;
+	int fd;
+	o->path = path;
+	o->tmp = NULL;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		o->fp = fopen(path, "wb");
+		return o->fp ? 0 : -1;
+	}
+	o->tmp = malloc(strlen(path) + 8);
+	if (!o->tmp)
+		return -1;
+	memcpy(o->tmp, path, strlen(path));
+	memcpy(o->tmp + strlen(path), ".XXXXXX", 8);
+	fd = mkstemp(o->tmp);
+	if (fd < 0 || !(o->fp = fdopen(fd, "wb"))) {
+		if (fd >= 0) {
+			close(fd);
+			unlink(o->tmp);
+		}
+		free(o->tmp);
+		o->tmp = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Closes o: renamed in when ok, else removed. 0, or the errno of what failed. */
+static int output_close(output_file *o, int ok)
+{
+	int e = 0;
+	if (fflush(o->fp) || (o->tmp && fsync(fileno(o->fp))))
+		e = errno;
+	if (fclose(o->fp) && !e)
+		e = errno;
+	if (o->tmp) {
+		if (ok && !e && rename(o->tmp, o->path))
+			e = errno;
+		if (!ok || e)
+			unlink(o->tmp);
+		free(o->tmp);
+	}
+	return e;
+}
+
 static int write_file(void *ctx, const char *data, size_t len)
 {
 	return fwrite(data, 1, len, ctx) == len ? 0 : -1;
@@ -89,14 +149,17 @@ int cmd_export(int argc, char **argv)
 		OPT_STR_(0, "database", &database, "NAME", "the database of ferry.yaml (default: the "
 		                                            "first)"),
 		OPT_STR_(0, "table", &table, "TABLE", "only this table (repeat it, or a,b,c)"),
-		OPT_STR_('o', "output", &output, "FILE", "write to FILE (default: stdout)"),
+		OPT_STR_('o', "output", &output, "FILE", "write to FILE, whole or not at all "
+		                                         "(default: stdout)"),
 		OPT_END_
 	};
 	ferry_export_options o = FERRY_EXPORT_OPTIONS_INIT;
 	char **tables = NULL, *doc = NULL;
 	size_t ntables = 0;
 	FILE *fp = stdout;
+	output_file of = { NULL, NULL, NULL };
 	json_t *j;
+	int closed = 0;
 	int rc = cli_parse("export", "Write a database's data as JSON lines: a header, then each "
 	                             "table's columns with their declared types and one object per "
 	                             "row (docs/data.md). Every table of the application, ferry's "
@@ -111,23 +174,27 @@ int cmd_export(int argc, char **argv)
 		return cli_report(EXIT_FAILED, "out of memory");
 	if (output && !strcmp(output, "-"))
 		output = NULL;
-	if (output && !(fp = fopen(output, "wb"))) {
+	if (output && output_open(&of, output)) {
 		free(tables);
 		return cli_report(EXIT_USAGE, "export: cannot write '%s': %s", output,
 		                  strerror(errno));
 	}
+	if (output)
+		fp = of.fp;
 	o.database = database;
 	o.tables = (const char *const *)tables;
 	o.ntables = ntables;
 	rc = ferry_export(&doc, cli.f, &o, write_file, fp);
-	if (fp != stdout && fclose(fp) && !rc)
-		rc = cli_report(EXIT_FAILED, "export: cannot write '%s': %s", output, strerror(errno));
-	else if (fp == stdout)
+	if (fp == stdout)
 		fflush(stdout);
+	else
+		closed = output_close(&of, rc == 0);
 	free(tables);
-	if (rc) {
-		if (output)
-			remove(output);
+	if (rc || closed) {
+		ferry_free(doc);
+		if (closed)
+			return cli_report(EXIT_FAILED, "export: cannot write '%s': %s", output,
+			                  strerror(closed));
 		return cli_fail(rc);
 	}
 	j = cli_doc(doc);

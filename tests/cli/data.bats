@@ -159,6 +159,14 @@ pgdump() { # URL: the data, without what names the database or the dump's time
 	run -2 ferry export --table nope -o "$BATS_TEST_TMPDIR/z.jsonl"
 	[[ "$output" == *"no table 'nope'"* ]]
 	[ ! -e "$BATS_TEST_TMPDIR/z.jsonl" ]
+	# Whole or not at all: a failed export leaves the file that was there, and no temporary.
+	echo before >"$BATS_TEST_TMPDIR/keep.jsonl"
+	run -2 ferry export --table nope -o "$BATS_TEST_TMPDIR/keep.jsonl"
+	[ "$(cat "$BATS_TEST_TMPDIR/keep.jsonl")" = before ]
+	[ "$(ls "$BATS_TEST_TMPDIR" | grep -c '^keep.jsonl')" = 1 ]
+	[ "$(stat -c %a "$BATS_TEST_TMPDIR/x.jsonl")" = 600 ]
+	run -0 ferry -q export --table authors -o /dev/stdout
+	[[ "$output" == '{"$ferry":"export"'* ]]
 	run -2 ferry export --database nope
 	run -2 ferry --json export
 }
