@@ -239,10 +239,13 @@ int ferry_export(char **out, ferry *f, const ferry_export_options *opts, ferry_w
 	list = NULL;
 	json_object_set_new(doc, "rows", json_integer(total));
 	json_object_set_new(doc, "bytes", json_integer((json_int_t)x.written));
-	rc = out ? fr_publish(f, doc, out) : 0;
-	doc = NULL;
-	if (!out)
+	if (out) {
+		rc = fr_publish(f, doc, out); /* consumes doc */
+		doc = NULL;
+	} else {
+		rc = 0;
 		fr_ok(f);
+	}
 done:
 	if (db && db->in_tx)
 		db->drv->rollback(db, &err);

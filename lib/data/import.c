@@ -561,10 +561,13 @@ int ferry_import(char **out, ferry *f, const char *path, const ferry_import_opti
 	json_object_set(doc, "warnings", x.warnings);
 	fr_log(f, FERRY_LOG_DEBUG, NULL, "imported %lld rows into database '%s' from '%s'", total,
 	       c->name, path);
-	rc = out ? fr_publish(f, doc, out) : 0;
-	doc = NULL;
-	if (!out)
+	if (out) {
+		rc = fr_publish(f, doc, out); /* consumes doc */
+		doc = NULL;
+	} else {
+		rc = 0;
 		fr_ok(f);
+	}
 done:
 	if (x.db && x.db->in_tx)
 		x.db->drv->rollback(x.db, &x.err);

@@ -253,7 +253,7 @@ static ferry *install(const char *root)
 
 static void test_api_round_trip(void **state)
 {
-	char *root = fr_strdup(t_tmpdir()), *doc = NULL, *path = NULL;
+	char *root = t_tmpdir(), *doc = NULL, *path = NULL;
 	ferry *f = install(root);
 	ferry_export_options eo = FERRY_EXPORT_OPTIONS_INIT;
 	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
@@ -308,13 +308,13 @@ static void test_api_round_trip(void **state)
 	free(path);
 	ferry_close(f);
 	t_rmrf(root);
-	fr_free(root);
+	free(root);
 }
 
 /* A row that breaks the file's shape, deep in it: nothing before it stays. */
 static void test_api_bad_row(void **state)
 {
-	char *root = fr_strdup(t_tmpdir()), *path;
+	char *root = t_tmpdir(), *path;
 	ferry *f = install(root);
 	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
 	sink k = { FR_BUF_INIT, 0 };
@@ -335,7 +335,7 @@ static void test_api_bad_row(void **state)
 	free(path);
 	ferry_close(f);
 	t_rmrf(root);
-	fr_free(root);
+	free(root);
 }
 
 int main(void)
