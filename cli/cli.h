@@ -153,6 +153,8 @@ int cmd_completion(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 /* The command table (main.c), for usage and completion. */
 extern const cli_cmd cli_commands[];

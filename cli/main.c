@@ -23,6 +23,8 @@ const cli_cmd cli_commands[] = {
 	{ "verify", cmd_verify, CMD_SETUP, "check applied steps, databases and state" },
 	{ "check", cmd_check, CMD_SETUP, "pre-flight for an upgrade; changes nothing" },
 	{ "backup", cmd_backup, CMD_SETUP, "create, list, verify, restore or prune backups" },
+	{ "export", cmd_export, CMD_SETUP, "write a database's data as JSON lines (-o FILE)" },
+	{ "import", cmd_import, CMD_SETUP, "read an export into a database, all rows or none" },
 	{ "rollback", cmd_rollback, CMD_SETUP, "restore a backup and its version (--last: newest)" },
 	{ "version", cmd_version, CMD_SETUP, "print the current version (--set V: record one)" },
 	{ "unlock", cmd_unlock, CMD_SETUP, "clear the lock file (--force: even if held)" },

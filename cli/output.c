@@ -257,9 +257,13 @@ void cli_progress(void *ctx, const char *what, unsigned long done, unsigned long
 		bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
 	bar[30] = '\0';
 	rate = now > start ? (double)done / (now - start) : 0;
-	n = snprintf(line, sizeof line, "%-8s [%s] %3.0f%% %7.1f / %.1f MiB  %6.1f MiB/s", what,
-	             bar, pct * 100, (double)done / 1048576, (double)total / 1048576,
-	             rate / 1048576);
+	if (total)
+		n = snprintf(line, sizeof line, "%-8s [%s] %3.0f%% %7.1f / %.1f MiB  %6.1f MiB/s",
+		             what, bar, pct * 100, (double)done / 1048576, (double)total / 1048576,
+		             rate / 1048576);
+	else /* the size is not known (an export): what is done so far */
+		n = snprintf(line, sizeof line, "%-8s %7.1f MiB  %6.1f MiB/s", what,
+		             (double)done / 1048576, rate / 1048576);
 	if (rate > 0 && total > done && n > 0 && (size_t)n < sizeof line)
 		snprintf(line + n, sizeof line - (size_t)n, "  %.0fs left",
 		         (double)(total - done) / rate);

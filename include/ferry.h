@@ -359,6 +359,61 @@ int ferry_rollback(ferry *f, const char *id, const ferry_restore_options *opts);
  */
 int ferry_backup_prune(char **out, ferry *f, int keep, long older_than_seconds);
 
+/* ---- moving data: export and import (docs/data.md) ------------------------ */
+
+/*
+ * Called with each piece of an export's text, in order; returns 0, or
+ * non-zero to stop the export (which then fails with FERRY_EFAILED).
+ */
+typedef int (*ferry_write_fn)(void *ctx, const char *data, size_t len);
+
+typedef struct {
+	unsigned int version;      /* FERRY_EXPORT_OPTIONS_VERSION */
+	const char *database;      /* the database of ferry.yaml; NULL: the default one */
+	const char *const *tables; /* only these tables; NULL: every one of the application's */
+	size_t ntables;
+} ferry_export_options;
+
+#define FERRY_EXPORT_OPTIONS_VERSION 1
+#define FERRY_EXPORT_OPTIONS_INIT { FERRY_EXPORT_OPTIONS_VERSION, NULL, NULL, 0 }
+
+/*
+ * Writes the data of one database as JSON lines through write (a header,
+ * then each table's columns and rows; ferry's own tables left out), read
+ * in one transaction, in memory that does not grow with the data.
+ * Progress goes to the progress callback ("export", bytes written, 0).
+ * *out (may be NULL) gets {"database", "driver", "tables": [{"name",
+ * "rows"}], "rows"}. FERRY_EINVALID for an unknown database or table.
+ */
+int ferry_export(char **out, ferry *f, const ferry_export_options *opts, ferry_write_fn write,
+                 void *write_ctx);
+
+typedef struct {
+	unsigned int version;      /* FERRY_IMPORT_OPTIONS_VERSION */
+	const char *database;      /* NULL: the default one */
+	const char *const *tables; /* only these tables of the file; NULL: all it holds */
+	size_t ntables;
+	int append;                /* add to tables that hold rows already */
+} ferry_import_options;
+
+#define FERRY_IMPORT_OPTIONS_VERSION 1
+#define FERRY_IMPORT_OPTIONS_INIT { FERRY_IMPORT_OPTIONS_VERSION, NULL, NULL, 0, 0 }
+
+/*
+ * Reads the export at path into a database whose schema is there already,
+ * in one transaction: every row or none. Each value is converted to its
+ * column's type; tables go in the order their foreign keys need; sequences
+ * are moved past the ids imported. FERRY_EINVALID, nothing imported, for a
+ * file of another application, a table or column the database lacks, a
+ * table that holds rows (unless append), or a value that does not convert
+ * (the message names table, row and column). A file of another version of
+ * the application is imported with a warning (the log callback) when every
+ * column it holds exists. Takes the installation's lock. Progress:
+ * ("import", bytes read, the file's size). *out (may be NULL) gets the
+ * export's document with "warnings" added.
+ */
+int ferry_import(char **out, ferry *f, const char *path, const ferry_import_options *opts);
+
 /* ---- native steps (SPEC section 4) --------------------------------------- */
 
 /*

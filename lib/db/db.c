@@ -342,3 +342,122 @@ int fr_db_drop_clone(const fr_dbconf *c, const char *name, fr_buf *err)
 		return 0;
 	return d->drop_clone(c, name, err);
 }
+
+/* ---- export and import (lib/data/): wrappers of the optional members ---- */
+
+void fr_db_tables_free(fr_db_table *t, size_t n)
+{
+	size_t i, j;
+	for (i = 0; t && i < n; i++) {
+		fr_free(t[i].name);
+		fr_free(t[i].sql);
+		for (j = 0; j < t[i].ncols; j++) {
+			fr_free(t[i].cols[j].name);
+			fr_free(t[i].cols[j].type);
+		}
+		fr_free(t[i].cols);
+		fr_strv_free(t[i].refs, t[i].nrefs);
+	}
+	fr_free(t);
+}
+
+int fr_db_tables(fr_db *db, fr_db_table **out, size_t *n, fr_buf *err)
+{
+	*out = NULL;
+	*n = 0;
+	if (!db->drv->tables) {
+		fr_buf_printf(err, "database driver '%s' cannot list its tables, so its data can be "
+		                   "neither exported nor imported", db->drv->name);
+		return -1;
+	}
+	return db->drv->tables(db, out, n, err);
+}
+
+int fr_db_read_begin(fr_db *db, fr_buf *err)
+{
+	return db->drv->read_begin ? db->drv->read_begin(db, err) : db->drv->begin(db, err);
+}
+
+int fr_db_write_begin(fr_db *db, fr_buf *err)
+{
+	return db->drv->write_begin ? db->drv->write_begin(db, err) : db->drv->begin(db, err);
+}
+
+void fr_db_put_ident(fr_buf *b, const char *name)
+{
+	fr_buf_putc(b, '"');
+	for (; *name; name++) {
+		if (*name == '"')
+			fr_buf_putc(b, '"');
+		fr_buf_putc(b, *name);
+	}
+	fr_buf_putc(b, '"');
+}
+
+void fr_db_put_order(fr_buf *b, const fr_db_table *t)
+{
+	size_t i, k, any = 0;
+	for (k = 1; k <= t->ncols; k++)
+		for (i = 0; i < t->ncols; i++)
+			if (t->cols[i].pk == (int)k) {
+				fr_buf_puts(b, any++ ? ", " : " ORDER BY ");
+				fr_db_put_ident(b, t->cols[i].name);
+			}
+}
+
+int fr_db_scan(fr_db *db, const fr_db_table *t, fr_db_row_fn row, void *arg, fr_buf *err)
+{
+	fr_buf sql = FR_BUF_INIT;
+	size_t i;
+	int rc;
+	if (db->drv->scan)
+		return db->drv->scan(db, t, row, arg, err);
+	fr_buf_puts(&sql, "SELECT ");
+	for (i = 0; i < t->ncols; i++) {
+		if (i)
+			fr_buf_puts(&sql, ", ");
+		fr_db_put_ident(&sql, t->cols[i].name);
+	}
+	fr_buf_printf(&sql, " FROM %s", t->sql);
+	fr_db_put_order(&sql, t);
+	if (sql.oom) {
+		err->oom = 1;
+		return -1;
+	}
+	rc = fr_db_query(db, sql.ptr, NULL, 0, row, arg, err);
+	fr_buf_release(&sql);
+	return rc;
+}
+
+void fr_db_insert_sql(fr_db *db, const fr_db_table *t, const fr_db_column *const *cols,
+                      size_t n, size_t rows, fr_buf *out)
+{
+	size_t i, r;
+	fr_buf_printf(out, "INSERT INTO %s (", t->sql);
+	for (i = 0; i < n; i++) {
+		if (i)
+			fr_buf_puts(out, ", ");
+		fr_db_put_ident(out, cols[i]->name);
+	}
+	fr_buf_puts(out, ") ");
+	if (db->drv->insert_overriding)
+		fr_buf_printf(out, "%s ", db->drv->insert_overriding);
+	fr_buf_puts(out, "VALUES ");
+	for (r = 0; r < rows; r++) {
+		fr_buf_puts(out, r ? ", (" : "(");
+		for (i = 0; i < n; i++)
+			fr_buf_printf(out, "%s$%zu", i ? ", " : "", r * n + i + 1);
+		fr_buf_putc(out, ')');
+	}
+}
+
+int fr_db_convert(fr_db *db, const fr_db_column *to, const char *from_type, fr_val *v,
+                  fr_buf *scratch, fr_buf *err)
+{
+	return db->drv->convert ? db->drv->convert(to, from_type, v, scratch, err) : 0;
+}
+
+int fr_db_after_import(fr_db *db, const fr_db_table *t, fr_buf *err)
+{
+	return db->drv->after_import ? db->drv->after_import(db, t, err) : 0;
+}

@@ -78,6 +78,32 @@ typedef struct {
 typedef int (*fr_db_row_fn)(void *arg, const fr_val *cols, size_t ncols);
 
 /*
+ * The application's tables, as export and import see them (lib/data/):
+ * the columns a row is made of, with the type the schema declares, and
+ * the tables its foreign keys point at. Owned by the array, freed with
+ * fr_db_tables_free().
+ */
+typedef struct {
+	char *name;    /* the column's name */
+	char *type;    /* its declared type as the database spells it ("INTEGER",
+	                * "timestamp with time zone", "numeric(20,5)"); "" when none */
+	int notnull;   /* declared NOT NULL */
+	int pk;        /* its place in the primary key, from 1; 0 when not in it */
+} fr_db_column;
+
+typedef struct {
+	char *name;        /* as the application names it ("items"; PostgreSQL outside
+	                    * schema public: "audit.items") */
+	char *sql;         /* the same, quoted for SQL ("\"items\"", "\"audit\".\"items\"") */
+	fr_db_column *cols; /* in the table's order; generated columns left out */
+	size_t ncols;
+	char **refs;       /* the names of the tables its foreign keys reference (not itself) */
+	size_t nrefs;
+} fr_db_table;
+
+void fr_db_tables_free(fr_db_table *t, size_t n);
+
+/*
  * What a driver can do, asked with fr_db_can(). Each bit comes with the
  * members it names: a driver sets the bit if and only if it provides them
  * (fr_db_open refuses a driver where the two disagree).
@@ -299,6 +325,63 @@ typedef struct fr_db_driver {
 	 * online backup API, as snapshot()). NULL for servers: they clone().
 	 */
 	int (*copy)(const fr_dbconf *c, const char *dest, fr_buf *err);
+
+	/* ---- export and import (lib/data/) ---- */
+	/*
+	 * Optional (NULL: the driver's data can be neither exported nor
+	 * imported; fr_db_tables says so). The application's tables, ferry's
+	 * own left out (SQLite: ferry_steps and sqlite_*; PostgreSQL: schema
+	 * ferry and the system's), by name, each with its columns and the
+	 * tables its foreign keys reference. *out is freed with fr_db_tables_free.
+	 */
+	int (*tables)(fr_db *db, fr_db_table **out, size_t *n, fr_buf *err);
+	/*
+	 * Optional (NULL: begin). Opens the transaction an export reads in:
+	 * one snapshot of every table, and values in the form the export
+	 * writes (PostgreSQL: REPEATABLE READ READ ONLY, TimeZone UTC,
+	 * DateStyle ISO, floats in their shortest exact form).
+	 */
+	int (*read_begin)(fr_db *db, fr_buf *err);
+	/*
+	 * Optional (NULL: query() of SELECT <every column> FROM <table>, which
+	 * must then step through the rows). Calls row() for each row of t, the
+	 * columns in t's order, in memory that does not grow with the table
+	 * (PostgreSQL: a cursor fetched a thousand rows at a time). Inside
+	 * read_begin's transaction.
+	 */
+	int (*scan)(fr_db *db, const fr_db_table *t, fr_db_row_fn row, void *arg, fr_buf *err);
+	/*
+	 * Optional (NULL: begin). Opens the transaction an import writes in,
+	 * foreign keys checked at its commit where the database can defer them
+	 * (SQLite: foreign_keys on, defer_foreign_keys; PostgreSQL: SET
+	 * CONSTRAINTS ALL DEFERRED, which defers only the DEFERRABLE ones, and
+	 * TimeZone UTC, so a timestamp without a zone is read as UTC).
+	 */
+	int (*write_begin)(fr_db *db, fr_buf *err);
+	/*
+	 * Optional: what an import's INSERT says between its column list and
+	 * VALUES so that explicit ids are taken (PostgreSQL: "OVERRIDING
+	 * SYSTEM VALUE", for GENERATED ALWAYS identities). NULL: nothing.
+	 */
+	const char *insert_overriding;
+	/*
+	 * Optional (NULL: values go as they are; the database casts them to
+	 * the column's type or says why not). Rewrites a value read from an
+	 * export, whose column was declared from_type where it was exported,
+	 * into what this database keeps for column to (SQLite: a timestamp with
+	 * a zone becomes UTC text without one). Text it makes goes in scratch,
+	 * this value's own buffer, which v then points into. 0, or -1 with why
+	 * in err.
+	 */
+	int (*convert)(const fr_db_column *to, const char *from_type, fr_val *v, fr_buf *scratch,
+	               fr_buf *err);
+	/*
+	 * Optional (NULL: nothing to do). After t's rows are in, inside the
+	 * import's transaction: what the database keeps beside them is brought
+	 * in line (PostgreSQL: each sequence that gives t's ids is moved past
+	 * the greatest imported one).
+	 */
+	int (*after_import)(fr_db *db, const fr_db_table *t, fr_buf *err);
 } fr_db_driver;
 
 /* Every driver embeds this as its first member. */
@@ -357,6 +440,28 @@ void fr_db_close(fr_db *db);
 /* db->drv->query, or -1 with "database driver 'X' runs no queries" when it has none. */
 int fr_db_query(fr_db *db, const char *sql, const fr_val *params, size_t nparams,
                 fr_db_row_fn row, void *arg, fr_buf *err);
+
+/* ---- export and import: wrappers of the members above ---- */
+
+/* db->drv->tables, or -1 with "database driver 'X' cannot list its tables" when it has none. */
+int fr_db_tables(fr_db *db, fr_db_table **out, size_t *n, fr_buf *err);
+int fr_db_read_begin(fr_db *db, fr_buf *err);
+int fr_db_write_begin(fr_db *db, fr_buf *err);
+/* Every row of t through the driver's scan, or a query of its columns. */
+int fr_db_scan(fr_db *db, const fr_db_table *t, fr_db_row_fn row, void *arg, fr_buf *err);
+/*
+ * "INSERT INTO <t> (<cols>) [overriding] VALUES ($1, ...), ..." into out:
+ * the n columns given, rows rows of them ($1..$n the first row's).
+ */
+void fr_db_insert_sql(fr_db *db, const fr_db_table *t, const fr_db_column *const *cols,
+                      size_t n, size_t rows, fr_buf *out);
+int fr_db_convert(fr_db *db, const fr_db_column *to, const char *from_type, fr_val *v,
+                  fr_buf *scratch, fr_buf *err);
+int fr_db_after_import(fr_db *db, const fr_db_table *t, fr_buf *err);
+/* Appends name as a quoted SQL identifier ("a""b"): the same in every driver's SQL. */
+void fr_db_put_ident(fr_buf *b, const char *name);
+/* Appends " ORDER BY <t's primary key>" (nothing without one): exports come out the same. */
+void fr_db_put_order(fr_buf *b, const fr_db_table *t);
 
 /* conf made again from url (its driver and location): a rehearsal's clone. */
 int fr_db_repoint(fr_dbconf *c, const char *url, const char *root, fr_buf *err);

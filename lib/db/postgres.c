@@ -2706,6 +2706,294 @@ static const char *pg_where(const fr_dbconf *c)
 	return c->where;
 }
 
+/* ---- export and import ---- */
+
+/* The catalogue queries of tables(); ferry's schema, the system's and extensions' left out. */
+#define PG_EXP_TABLES \
+	"SELECT c.oid::int8, n.nspname, c.relname FROM pg_catalog.pg_class c " \
+	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname <> 'ferry' " \
+	"AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' " \
+	"AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = " \
+	"'pg_catalog.pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e') " \
+	"ORDER BY n.nspname <> 'public', n.nspname, c.relname"
+#define PG_EXP_COLUMNS \
+	"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull, " \
+	"coalesce((SELECT u.k FROM pg_catalog.pg_index i, " \
+	"unnest(i.indkey::int2[]) WITH ORDINALITY AS u(att, k) WHERE i.indrelid = a.attrelid " \
+	"AND i.indisprimary AND u.att = a.attnum), 0) " \
+	"FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::int8::oid AND a.attnum > 0 " \
+	"AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum"
+#define PG_EXP_REFS \
+	"SELECT DISTINCT n.nspname, c.relname FROM pg_catalog.pg_constraint k " \
+	"JOIN pg_catalog.pg_class c ON c.oid = k.confrelid " \
+	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"WHERE k.contype = 'f' AND k.conrelid = $1::int8::oid AND k.confrelid <> k.conrelid"
+#define PG_EXP_SEQUENCES \
+	"SELECT a.attname, pg_catalog.pg_get_serial_sequence($1::text, a.attname) " \
+	"FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 " \
+	"AND NOT a.attisdropped AND pg_catalog.pg_get_serial_sequence($1::text, a.attname) " \
+	"IS NOT NULL"
+/* The form an export's values are written in, whatever the server's or role's settings. */
+#define PG_EXP_SETTINGS \
+	"SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; " \
+	"SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 3; " \
+	"SET LOCAL bytea_output = 'hex'"
+#define PG_EXP_CURSOR "ferry_export"
+#define PG_EXP_FETCH "FETCH FORWARD 1000 FROM " PG_EXP_CURSOR
+
+typedef struct {
+	fr_db_table *t;    /* the tables read so far */
+	size_t n, cap, ocap, ccap, rcap;
+	int64_t *oids;     /* each one's oid */
+	int oom;
+} pg_exp_list;
+
+/* "name" in schema public, "schema.name" elsewhere; *sql the same quoted. */
+static int pg_exp_names(const char *nsp, const char *rel, char **name, char **sql)
+{
+	fr_buf b = FR_BUF_INIT, q = FR_BUF_INIT;
+	if (strcmp(nsp, "public")) {
+		fr_buf_printf(&b, "%s.", nsp);
+		fr_db_put_ident(&q, nsp);
+		fr_buf_putc(&q, '.');
+	}
+	fr_buf_puts(&b, rel);
+	fr_db_put_ident(&q, rel);
+	*name = fr_buf_detach(&b);
+	*sql = fr_buf_detach(&q);
+	return *name && *sql ? 0 : -1;
+}
+
+static int pg_exp_table_row(void *arg, const fr_val *v, size_t n)
+{
+	pg_exp_list *l = arg;
+	fr_db_table *t;
+	(void)n;
+	if (fr_grow(&l->t, &l->cap, l->n + 1, sizeof *l->t) ||
+	    fr_grow(&l->oids, &l->ocap, l->n + 1, sizeof *l->oids))
+		return l->oom = -1;
+	t = &l->t[l->n];
+	memset(t, 0, sizeof *t);
+	l->oids[l->n++] = v[0].i;
+	if (pg_exp_names(v[1].p, v[2].p, &t->name, &t->sql))
+		return l->oom = -1;
+	return 0;
+}
+
+static int pg_exp_column_row(void *arg, const fr_val *v, size_t n)
+{
+	pg_exp_list *l = arg;
+	fr_db_table *t = &l->t[l->n];
+	fr_db_column *c;
+	(void)n;
+	if (fr_grow(&t->cols, &l->ccap, t->ncols + 1, sizeof *t->cols))
+		return l->oom = -1;
+	c = &t->cols[t->ncols++];
+	memset(c, 0, sizeof *c);
+	c->name = fr_strdup(v[0].p);
+	c->type = fr_strdup(v[1].p);
+	c->notnull = v[2].type == FR_VAL_INT && v[2].i;
+	c->pk = v[3].type == FR_VAL_INT ? (int)v[3].i : 0;
+	return c->name && c->type ? 0 : (l->oom = -1);
+}
+
+static int pg_exp_ref_row(void *arg, const fr_val *v, size_t n)
+{
+	pg_exp_list *l = arg;
+	fr_db_table *t = &l->t[l->n];
+	char *name = NULL, *sql = NULL;
+	(void)n;
+	if (pg_exp_names(v[0].p, v[1].p, &name, &sql) ||
+	    fr_grow(&t->refs, &l->rcap, t->nrefs + 1, sizeof *t->refs)) {
+		fr_free(name);
+		fr_free(sql);
+		return l->oom = -1;
+	}
+	fr_free(sql);
+	t->refs[t->nrefs++] = name;
+	return 0;
+}
+
+static int pg_exp_tables(fr_db *db, fr_db_table **out, size_t *n, fr_buf *err)
+{
+	pg_exp_list l = { 0 };
+	size_t i, nt;
+	int rc = -1;
+	*out = NULL;
+	*n = 0;
+	if (pg_query_rows(db, PG_EXP_TABLES, NULL, 0, pg_exp_table_row, &l, err))
+		goto done;
+	/* l.n counts the tables listed; each detail query fills the table at l.n. */
+	nt = l.n;
+	for (i = 0; i < nt; i++) {
+		fr_val oid = { .type = FR_VAL_INT };
+		oid.i = l.oids[i];
+		l.n = i;
+		l.ccap = l.rcap = 0;
+		if (pg_query_rows(db, PG_EXP_COLUMNS, &oid, 1, pg_exp_column_row, &l, err) ||
+		    pg_query_rows(db, PG_EXP_REFS, &oid, 1, pg_exp_ref_row, &l, err))
+			break;
+	}
+	l.n = nt;
+	if (i == nt)
+		rc = 0;
+done:
+	if (l.oom) {
+		err->oom = 1;
+		rc = -1;
+	}
+	fr_free(l.oids);
+	if (rc) {
+		fr_db_tables_free(l.t, l.n);
+		return -1;
+	}
+	*out = l.t;
+	*n = l.n;
+	return 0;
+}
+
+static int pg_exp_read_begin(fr_db *db, fr_buf *err)
+{
+	pg_db *d = (pg_db *)db;
+	if (db->in_tx) {
+		fr_buf_printf(err, "database '%s': a transaction is already open", pg_name(d));
+		return -1;
+	}
+	if (pg_ensure(d, err))
+		return -1;
+	if (pg_run(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+	           "cannot begin a transaction", err) ||
+	    pg_run(d, PG_EXP_SETTINGS, "cannot set the export's value forms", err)) {
+		pg_sync_tx(d);
+		return -1;
+	}
+	pg_sync_tx(d);
+	return 0;
+}
+
+static int pg_exp_write_begin(fr_db *db, fr_buf *err)
+{
+	pg_db *d = (pg_db *)db;
+	if (pg_begin(db, err))
+		return -1;
+	if (pg_run(d, "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; "
+	              "SET CONSTRAINTS ALL DEFERRED", "cannot set up the import", err)) {
+		pg_sync_tx(d);
+		return -1;
+	}
+	return 0;
+}
+
+typedef struct {
+	fr_db_row_fn row;
+	void *arg;
+	size_t got;
+} pg_exp_fetch;
+
+static int pg_exp_fetched(void *arg, const fr_val *cols, size_t n)
+{
+	pg_exp_fetch *f = arg;
+	f->got++;
+	return f->row(f->arg, cols, n);
+}
+
+/* A cursor read a thousand rows at a time: memory stays that of a thousand rows. */
+static int pg_exp_scan(fr_db *db, const fr_db_table *t, fr_db_row_fn row, void *arg,
+                       fr_buf *err)
+{
+	pg_db *d = (pg_db *)db;
+	pg_exp_fetch f = { row, arg, 0 };
+	fr_buf sql = FR_BUF_INIT;
+	size_t i;
+	int rc;
+	if (!db->in_tx) {
+		fr_buf_printf(err, "database '%s': a table is read inside a transaction", pg_name(d));
+		return -1;
+	}
+	fr_buf_puts(&sql, "DECLARE " PG_EXP_CURSOR " NO SCROLL CURSOR FOR SELECT ");
+	for (i = 0; i < t->ncols; i++) {
+		if (i)
+			fr_buf_puts(&sql, ", ");
+		fr_db_put_ident(&sql, t->cols[i].name);
+	}
+	fr_buf_printf(&sql, " FROM %s", t->sql);
+	fr_db_put_order(&sql, t);
+	if (sql.oom) {
+		err->oom = 1;
+		return -1;
+	}
+	rc = pg_run(d, sql.ptr, "cannot read the table", err);
+	fr_buf_release(&sql);
+	if (rc)
+		return -1;
+	do {
+		f.got = 0;
+		rc = pg_query_rows(db, PG_EXP_FETCH, NULL, 0, pg_exp_fetched, &f, err);
+	} while (rc == 0 && f.got == 1000);
+	if (rc == 0 && pg_run(d, "CLOSE " PG_EXP_CURSOR, "cannot close the cursor", err))
+		rc = -1;
+	pg_sync_tx(d);
+	return rc;
+}
+
+typedef struct {
+	char **v;     /* column, sequence, column, sequence, ... */
+	size_t n, cap;
+	int oom;
+} pg_exp_seqs;
+
+static int pg_exp_seq_row(void *arg, const fr_val *v, size_t n)
+{
+	pg_exp_seqs *s = arg;
+	(void)n;
+	if (fr_grow(&s->v, &s->cap, s->n + 2, sizeof *s->v))
+		return s->oom = -1;
+	s->v[s->n] = fr_strdup(v[0].p);
+	s->v[s->n + 1] = fr_strdup(v[1].p);
+	s->n += 2;
+	return s->v[s->n - 2] && s->v[s->n - 1] ? 0 : (s->oom = -1);
+}
+
+static int pg_exp_ignore(void *arg, const fr_val *v, size_t n)
+{
+	(void)arg;
+	(void)v;
+	(void)n;
+	return 0;
+}
+
+/* Each sequence behind t's columns (serial, identity) set to the greatest id there is. */
+static int pg_exp_after_import(fr_db *db, const fr_db_table *t, fr_buf *err)
+{
+	pg_exp_seqs s = { 0 };
+	fr_val p = { .type = FR_VAL_TEXT };
+	fr_buf sql = FR_BUF_INIT;
+	size_t i;
+	int rc;
+	p.p = t->sql;
+	p.len = strlen(t->sql);
+	rc = pg_query_rows(db, PG_EXP_SEQUENCES, &p, 1, pg_exp_seq_row, &s, err);
+	for (i = 0; rc == 0 && i < s.n; i += 2) {
+		fr_buf_reset(&sql);
+		fr_buf_puts(&sql, "SELECT pg_catalog.setval($1::text::regclass, max(");
+		fr_db_put_ident(&sql, s.v[i]);
+		fr_buf_printf(&sql, ")) FROM %s HAVING max(", t->sql);
+		fr_db_put_ident(&sql, s.v[i]);
+		fr_buf_puts(&sql, ") IS NOT NULL");
+		p.p = s.v[i + 1];
+		p.len = strlen(p.p);
+		rc = sql.oom ? -1 : pg_query_rows(db, sql.ptr, &p, 1, pg_exp_ignore, NULL, err);
+	}
+	if (s.oom || sql.oom) {
+		err->oom = 1;
+		rc = -1;
+	}
+	fr_strv_free(s.v, s.n);
+	fr_buf_release(&sql);
+	return rc;
+}
+
 const fr_db_driver fr_db_postgres = {
 	.name = "postgres",
 	.caps = FR_DB_CAP_SESSION_LOCK | FR_DB_CAP_SHARED_VERSION | FR_DB_CAP_LOCK_TIMEOUT |
@@ -2741,4 +3029,10 @@ const fr_db_driver fr_db_postgres = {
 	.drop_clone = pg_drop_clone,
 	.files = NULL, /* a server: no file of it here */
 	.copy = NULL,  /* clone() instead */
+	.tables = pg_exp_tables,
+	.read_begin = pg_exp_read_begin,
+	.scan = pg_exp_scan,
+	.write_begin = pg_exp_write_begin,
+	.insert_overriding = "OVERRIDING SYSTEM VALUE",
+	.after_import = pg_exp_after_import,
 };

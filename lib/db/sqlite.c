@@ -34,6 +34,7 @@
 #include <sqlite3.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SQ_BUSY_TIMEOUT_MS 5000
@@ -1054,6 +1055,254 @@ static const char *sq_path(const fr_dbconf *c)
 	return c->path;
 }
 
+/* ---- export and import ---- */
+
+/* Appends a copy of s to the string array *v (of *n, room for *cap). */
+static int sq_push_str(char ***v, size_t *n, size_t *cap, const char *s)
+{
+	char *c = fr_strdup(s ? s : "");
+	if (!c || fr_grow(v, cap, *n + 1, sizeof **v)) {
+		fr_free(c);
+		return -1;
+	}
+	(*v)[(*n)++] = c;
+	return 0;
+}
+
+/* t's columns (table_xinfo: generated and hidden ones left out) and the tables it references. */
+static int sq_table_detail(sq_db *d, fr_db_table *t, fr_buf *err)
+{
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0, rcap = 0, i;
+	int rc, ret = -1;
+	rc = sqlite3_prepare_v2(d->h, "SELECT name, type, \"notnull\", pk, hidden "
+	                              "FROM pragma_table_xinfo(?1) ORDER BY cid", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		fr_db_column *c;
+		if (sqlite3_column_int(st, 4) != 0)
+			continue; /* generated (2, 3) or a virtual table's hidden column (1) */
+		if (fr_grow(&t->cols, &cap, t->ncols + 1, sizeof *t->cols))
+			goto oom;
+		c = &t->cols[t->ncols++];
+		memset(c, 0, sizeof *c);
+		c->name = fr_strdup((const char *)sqlite3_column_text(st, 0));
+		c->type = fr_strdup(sqlite3_column_text(st, 1) ?
+		                    (const char *)sqlite3_column_text(st, 1) : "");
+		c->notnull = sqlite3_column_int(st, 2) != 0;
+		c->pk = sqlite3_column_int(st, 3);
+		if (!c->name || !c->type)
+			goto oom;
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	st = NULL;
+	rc = sqlite3_prepare_v2(d->h, "SELECT DISTINCT \"table\" FROM pragma_foreign_key_list(?1)",
+	                        -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *ref = (const char *)sqlite3_column_text(st, 0);
+		int seen = !ref || !strcmp(ref, t->name);
+		for (i = 0; i < t->nrefs && !seen; i++)
+			seen = !strcmp(t->refs[i], ref);
+		if (!seen && sq_push_str(&t->refs, &t->nrefs, &rcap, ref))
+			goto oom;
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	ret = 0;
+	goto done;
+oom:
+	err->oom = 1;
+	goto done;
+fail:
+	sq_fail(d, err, "cannot read the schema");
+done:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int sq_tables(fr_db *db, fr_db_table **out, size_t *n, fr_buf *err)
+{
+	sq_db *d = (sq_db *)db;
+	sqlite3_stmt *st = NULL;
+	fr_db_table *t = NULL;
+	fr_buf q = FR_BUF_INIT;
+	size_t cap = 0, nt = 0, i;
+	int rc, ret = -1;
+	*out = NULL;
+	*n = 0;
+	/* Virtual tables are their module's (shadow tables hold the rows); ferry's are left out. */
+	rc = sqlite3_prepare_v2(d->h, "SELECT name FROM sqlite_master WHERE type = 'table' AND "
+	                              "name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND "
+	                              "name <> 'ferry_steps' AND "
+	                              "coalesce(sql, '') NOT LIKE 'CREATE VIRTUAL%' ORDER BY name",
+	                        -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		sq_fail(d, err, "cannot read the schema");
+		goto done;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (fr_grow(&t, &cap, nt + 1, sizeof *t))
+			goto oom;
+		memset(&t[nt], 0, sizeof *t);
+		t[nt].name = fr_strdup((const char *)sqlite3_column_text(st, 0));
+		nt++;
+		fr_buf_reset(&q);
+		fr_db_put_ident(&q, t[nt - 1].name ? t[nt - 1].name : "");
+		t[nt - 1].sql = fr_buf_detach(&q);
+		if (!t[nt - 1].name || !t[nt - 1].sql)
+			goto oom;
+	}
+	if (rc != SQLITE_DONE) {
+		sq_fail(d, err, "cannot read the schema");
+		goto done;
+	}
+	for (i = 0; i < nt; i++)
+		if (sq_table_detail(d, &t[i], err))
+			goto done;
+	*out = t;
+	*n = nt;
+	t = NULL;
+	ret = 0;
+	goto done;
+oom:
+	err->oom = 1;
+done:
+	sqlite3_finalize(st);
+	fr_buf_release(&q);
+	fr_db_tables_free(t, nt);
+	return ret;
+}
+
+/*
+ * A read that sees one snapshot without taking the write lock (begin()'s
+ * IMMEDIATE would hold the application's writers back for the whole
+ * export): deferred, and a first read starts the snapshot.
+ */
+static int sq_read_begin(fr_db *db, fr_buf *err)
+{
+	sq_db *d = (sq_db *)db;
+	if (db->in_tx) {
+		fr_buf_printf(err, "database '%s': a transaction is already open", sq_name(d));
+		return -1;
+	}
+	if (sq_run(d, "BEGIN DEFERRED", "cannot begin a transaction", err) ||
+	    sq_run(d, "SELECT count(*) FROM sqlite_master", "cannot read the schema", err)) {
+		sq_sync_tx(d);
+		return -1;
+	}
+	d->next_seq = 0;
+	db->in_tx = 1;
+	return 0;
+}
+
+/*
+ * Foreign keys are checked at the commit: on for the import's connection
+ * (outside a transaction, where the pragma works), deferred inside it.
+ */
+static int sq_write_begin(fr_db *db, fr_buf *err)
+{
+	sq_db *d = (sq_db *)db;
+	if (!db->in_tx && sq_run(d, "PRAGMA foreign_keys = ON", "cannot check foreign keys", err))
+		return -1;
+	if (sq_begin(db, err))
+		return -1;
+	return sq_run(d, "PRAGMA defer_foreign_keys = ON", "cannot defer foreign keys", err);
+}
+
+static int sq_digits(const char *p, int n, int *out)
+{
+	int i, v = 0;
+	for (i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * "YYYY-MM-DD HH:MM:SS[.ffffff]" (or with a 'T') and a zone (+HH, +HH:MM,
+ * +HHMM, Z) into UTC text without the zone, as an application that keeps
+ * timestamps in SQLite writes them (CURRENT_TIMESTAMP is UTC). -1 when t
+ * is not of that form.
+ */
+static int sq_utc_text(const char *t, size_t len, fr_buf *out)
+{
+	struct tm tm;
+	time_t at;
+	size_t i = 19, fend;
+	int y, mo, dd, h, mi, se, oh = 0, om = 0, sign = 1;
+	if (len < 19 || sq_digits(t, 4, &y) || t[4] != '-' || sq_digits(t + 5, 2, &mo) ||
+	    t[7] != '-' || sq_digits(t + 8, 2, &dd) || (t[10] != ' ' && t[10] != 'T') ||
+	    sq_digits(t + 11, 2, &h) || t[13] != ':' || sq_digits(t + 14, 2, &mi) ||
+	    t[16] != ':' || sq_digits(t + 17, 2, &se))
+		return -1;
+	if (i < len && t[i] == '.')
+		for (i++; i < len && t[i] >= '0' && t[i] <= '9'; i++)
+			;
+	fend = i;
+	if (i < len && (t[i] == 'Z' || t[i] == 'z')) {
+		i++;
+	} else if (i < len && (t[i] == '+' || t[i] == '-')) {
+		sign = t[i] == '-' ? -1 : 1;
+		if (i + 3 > len || sq_digits(t + i + 1, 2, &oh))
+			return -1;
+		i += 3;
+		if (i < len && t[i] == ':')
+			i++;
+		if (i + 2 <= len && !sq_digits(t + i, 2, &om))
+			i += 2;
+		if (i + 3 <= len && t[i] == ':') /* seconds of an old zone: rounded away */
+			i += 3;
+	}
+	if (i != len)
+		return -1;
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = dd;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = se;
+	at = timegm(&tm) - (time_t)sign * (oh * 3600 + om * 60);
+	if (!gmtime_r(&at, &tm))
+		return -1;
+	fr_buf_printf(out, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+	              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	fr_buf_add(out, t + 19, fend - 19);
+	return 0;
+}
+
+/* A timestamp with a zone (PostgreSQL's timestamptz) is kept as UTC text without one. */
+static int sq_convert(const fr_db_column *to, const char *from_type, fr_val *v, fr_buf *scratch,
+                      fr_buf *err)
+{
+	(void)to;
+	if (v->type != FR_VAL_TEXT || !from_type ||
+	    (strcmp(from_type, "timestamp with time zone") && strcmp(from_type, "timestamptz")))
+		return 0;
+	fr_buf_reset(scratch);
+	if (sq_utc_text(v->p, v->len, scratch)) {
+		fr_buf_printf(err, "'%.40s' is not a timestamp", v->p);
+		return -1;
+	}
+	if (scratch->oom) {
+		err->oom = 1;
+		return -1;
+	}
+	v->p = scratch->ptr;
+	v->len = scratch->len;
+	return 0;
+}
+
 const fr_db_driver fr_db_sqlite = {
 	.name = "sqlite",
 	.caps = FR_DB_CAP_SNAPSHOT | FR_DB_CAP_FILES,
@@ -1084,4 +1333,8 @@ const fr_db_driver fr_db_sqlite = {
 	.snapshot_ext = ".sqlite",
 	.files = sq_files,
 	.copy = sq_copy,
+	.tables = sq_tables,
+	.read_begin = sq_read_begin,
+	.write_begin = sq_write_begin,
+	.convert = sq_convert,
 };

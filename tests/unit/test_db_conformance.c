@@ -39,6 +39,8 @@ typedef struct {
 	const char *reset;               /* run first (outside a transaction) */
 	unsigned caps;                   /* the FR_DB_CAP_* the driver claims */
 	const char *q_table;             /* a table of every value type; NULL: no query() */
+	const char *x_schema;            /* tables xp and xc (xc.p references xp); NULL: no export */
+	const char *x_tz;                /* what convert() makes of a timestamptz text */
 } dialect;
 
 static const dialect dialects[] = {
@@ -48,18 +50,25 @@ static const dialect dialects[] = {
 	  "SELECT count(*) FROM sqlite_master WHERE name = 'ferry_steps'",
 	  "INSERT INTO nope VALUES (1)", "SELECT 1", "SELECT 0", "SELECT NULL",
 	  "SELECT 1 WHERE 0", "", FR_DB_CAP_SNAPSHOT | FR_DB_CAP_FILES,
-	  "CREATE TABLE q (i INTEGER, r REAL, s TEXT, b BLOB, n TEXT)" },
+	  "CREATE TABLE q (i INTEGER, r REAL, s TEXT, b BLOB, n TEXT)",
+	  "CREATE TABLE xp (id INTEGER PRIMARY KEY, name TEXT NOT NULL);"
+	  "CREATE TABLE xc (id INTEGER PRIMARY KEY, p INTEGER REFERENCES xp(id), at TIMESTAMP)",
+	  "2024-01-02 01:04:05.5" },
 	{ "postgres", "CREATE TABLE a (x int)", "CREATE TABLE b (x int)",
 	  "SELECT to_regclass('a') IS NOT NULL", "SELECT to_regclass('b') IS NOT NULL",
 	  "SELECT to_regclass('ferry.ferry_steps') IS NOT NULL",
 	  "INSERT INTO nope VALUES (1)", "SELECT true", "SELECT false", "SELECT NULL",
 	  "SELECT 1 WHERE false",
-	  "DROP SCHEMA IF EXISTS ferry CASCADE; DROP TABLE IF EXISTS a, b, q",
+	  "DROP SCHEMA IF EXISTS ferry CASCADE; DROP TABLE IF EXISTS a, b, q, xc, xp",
 	  FR_DB_CAP_SESSION_LOCK | FR_DB_CAP_SHARED_VERSION | FR_DB_CAP_LOCK_TIMEOUT |
 	  FR_DB_CAP_SNAPSHOT | FR_DB_CAP_CLONE,
-	  "CREATE TABLE q (i bigint, r double precision, s text, b bytea, n text)" },
+	  "CREATE TABLE q (i bigint, r double precision, s text, b bytea, n text)",
+	  "CREATE TABLE xp (id serial PRIMARY KEY, name text NOT NULL);"
+	  "CREATE TABLE xc (id bigint PRIMARY KEY, p int REFERENCES xp(id), at timestamptz)",
+	  "2024-01-02 03:04:05.5+02" },
 	{ "mock", "CREATE a", "CREATE b", "EXISTS a", "EXISTS b", "EXISTS ferry_steps", "FAIL",
-	  "TRUE", "FALSE", "NULL", "NONE", "", FR_DB_CAP_SNAPSHOT | FR_DB_CAP_CLONE, NULL },
+	  "TRUE", "FALSE", "NULL", "NONE", "", FR_DB_CAP_SNAPSHOT | FR_DB_CAP_CLONE, NULL, NULL,
+	  NULL },
 };
 
 typedef struct {
@@ -1145,10 +1154,126 @@ static void test_query(void **state)
 	                 -1);
 }
 
+/* What test_export_members's scan saw: the ids and names of xp, in order. */
+typedef struct {
+	int rows;
+	long long ids[4];
+	char names[4][8];
+} seen_xp;
+
+static int see_xp(void *arg, const fr_val *cols, size_t n)
+{
+	seen_xp *s = arg;
+	assert_int_equal(n, 2);
+	assert_int_equal(cols[0].type, FR_VAL_INT);
+	assert_int_equal(cols[1].type, FR_VAL_TEXT);
+	if (s->rows < 4) {
+		s->ids[s->rows] = (long long)cols[0].i;
+		snprintf(s->names[s->rows], sizeof s->names[0], "%s", cols[1].p);
+	}
+	s->rows++;
+	return 0;
+}
+
+static int see_nothing(void *arg, const fr_val *cols, size_t n)
+{
+	(void)arg;
+	(void)cols;
+	(void)n;
+	return 0;
+}
+
+/*
+ * The members of export and import (lib/data/): tables() lists the
+ * application's tables by name (ferry's own left out) with each column's
+ * declared type, NOT NULL and primary key and the tables its foreign keys
+ * reference; an import's transaction takes explicit ids, after_import()
+ * moves what gives the next id past them; scan() reads in primary-key
+ * order in read_begin()'s transaction; convert() keeps a timestamp with a
+ * zone as the database keeps one. A driver without tables() is refused.
+ */
+static void test_export_members(void **state)
+{
+	env *e = *state;
+	fr_db *db = open_db(e);
+	fr_db_table *t = NULL;
+	fr_db_column col = { (char *)"at", (char *)"", 0, 0 };
+	const fr_db_column *cols[2];
+	fr_buf sql = FR_BUF_INIT, scratch = FR_BUF_INIT;
+	fr_record r = t_record("0.2.0/001_a.sql", NULL);
+	fr_val v[2] = { { .type = FR_VAL_INT, .i = 5 }, { .type = FR_VAL_TEXT, .p = "a", .len = 1 } };
+	seen_xp s = { 0 };
+	const fr_db_table *xc = NULL, *xp = NULL;
+	size_t n = 7, i;
+
+	if (!e->d->x_schema) {
+		assert_int_equal(fr_db_tables(db, &t, &n, &e->err), -1);
+		assert_null(t);
+		assert_int_equal(n, 0);
+		assert_non_null(strstr(e->err.ptr, "cannot list its tables"));
+		return;
+	}
+	t_exec_ok(db, e->d->x_schema);
+	assert_int_equal(db->drv->record_put(db, &r, &e->err), 0);
+	assert_int_equal(fr_db_tables(db, &t, &n, &e->err), 0);
+	/* By name (the shared test server may hold other tables); none of ferry's. */
+	for (i = 0; i < n; i++) {
+		assert_null(strstr(t[i].name, "ferry"));
+		if (!strcmp(t[i].name, "xc"))
+			xc = &t[i];
+		if (!strcmp(t[i].name, "xp"))
+			xp = &t[i];
+		assert_true(i == 0 || strcmp(t[i - 1].name, t[i].name) < 0);
+	}
+	assert_non_null(xc);
+	assert_non_null(xp);
+	assert_string_equal(xp->sql, "\"xp\"");
+	assert_int_equal(xc->nrefs, 1);
+	assert_string_equal(xc->refs[0], "xp");
+	assert_int_equal(xp->nrefs, 0);
+	assert_int_equal(xc->ncols, 3);
+	assert_string_equal(xc->cols[2].name, "at");
+	assert_true(strlen(xc->cols[2].type) > 0);
+	assert_int_equal(xp->cols[0].pk, 1);
+	assert_int_equal(xp->cols[1].pk, 0);
+	assert_int_equal(xp->cols[1].notnull, 1);
+
+	/* An import's transaction: explicit ids, then the next id past them. */
+	cols[0] = &xp->cols[0];
+	cols[1] = &xp->cols[1];
+	fr_db_insert_sql(db, xp, cols, 2, 1, &sql);
+	assert_int_equal(fr_db_write_begin(db, &e->err), 0);
+	assert_true(db->in_tx);
+	assert_int_equal(fr_db_query(db, sql.ptr, v, 2, see_nothing, NULL, &e->err), 0);
+	assert_int_equal(fr_db_after_import(db, xp, &e->err), 0);
+	assert_int_equal(db->drv->commit(db, &e->err), 0);
+	t_exec_ok(db, "INSERT INTO xp (name) VALUES ('b')");
+
+	assert_int_equal(fr_db_read_begin(db, &e->err), 0);
+	assert_int_equal(fr_db_scan(db, xp, see_xp, &s, &e->err), 0);
+	assert_int_equal(db->drv->rollback(db, &e->err), 0);
+	assert_int_equal(s.rows, 2);
+	assert_true(s.ids[0] == 5 && s.ids[1] == 6);
+	assert_string_equal(s.names[0], "a");
+	assert_string_equal(s.names[1], "b");
+
+	/* A timestamp with a zone, as this database keeps one. */
+	v[1].p = "2024-01-02 03:04:05.5+02";
+	v[1].len = strlen(v[1].p);
+	assert_int_equal(fr_db_convert(db, &col, "timestamp with time zone", &v[1], &scratch,
+	                               &e->err), 0);
+	assert_int_equal(v[1].len, strlen(e->d->x_tz));
+	assert_memory_equal(v[1].p, e->d->x_tz, v[1].len);
+	fr_db_tables_free(t, n);
+	fr_buf_release(&sql);
+	fr_buf_release(&scratch);
+}
+
 #define CASE(drv, fn) { #drv ": " #fn, fn, setup_##drv, teardown, NULL }
 #define DRIVER_CASES(drv)                                                   \
 	CASE(drv, test_transactions), CASE(drv, test_exec_errors),          \
-	CASE(drv, test_query_bool), CASE(drv, test_query), CASE(drv, test_records),                \
+	CASE(drv, test_query_bool), CASE(drv, test_query), CASE(drv, test_records),  \
+	CASE(drv, test_export_members),                \
 	CASE(drv, test_record_table_rollback),                              \
 	CASE(drv, test_caps_and_members), CASE(drv, test_urls),             \
 	CASE(drv, test_location), CASE(drv, test_snapshot), CASE(drv, test_parse)
