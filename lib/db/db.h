@@ -197,6 +197,12 @@ typedef struct fr_db_driver {
 	 * else does.
 	 */
 	int (*lock_holder)(fr_db *db, fr_buf *out, fr_buf *err);
+	/*
+	 * Optional, with FR_DB_CAP_SESSION_LOCK: which lock lock() takes on
+	 * this connection, for check: *kind a static word ("session", "lease")
+	 * and one line in detail saying what it is and why. NULL: not said.
+	 */
+	int (*lock_kind)(fr_db *db, const char **kind, fr_buf *detail, fr_buf *err);
 
 	/*
 	 * How long a statement may wait for a lock before it fails (0: no
