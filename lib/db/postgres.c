@@ -1241,10 +1241,12 @@ static int pg_exec_each(pg_db *d, const char *sql, size_t *err_offset, fr_buf *e
 			goto again;
 		}
 		if (!bare && !strcmp(d->sqlstate, "25001"))
-			fr_buf_puts(&msg, "; behind a connection pooler a statement that cannot run in a "
-			                  "transaction cannot be given the url's options either: set them "
-			                  "for the role (ALTER ROLE ... SET) instead, or connect directly");
-		pg_put_advice(d, &msg);
+			fr_buf_puts(&msg, "; behind a connection pooler the url's options cannot be given "
+			                  "to a statement that refuses any transaction (it would run without "
+			                  "them): set them for the role instead (ALTER ROLE ... SET ...), "
+			                  "or run this step connected to the server directly");
+		else
+			pg_put_advice(d, &msg);
 		fr_buf_printf(err, "statement %zu of %zu ('", i + 1, n);
 		pg_put_first_line(err, sql, &st[i]);
 		fr_buf_printf(err, "') failed: %s; ", msg.ptr);

@@ -43,11 +43,11 @@ setup() {
 	admin_sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 		WHERE datname = current_database() AND pid <> pg_backend_pid()
 		AND backend_type = 'client backend' AND usename <> 'postgres';
-		DROP SCHEMA IF EXISTS ferry CASCADE; DROP SCHEMA IF EXISTS app CASCADE;
+		DROP SCHEMA IF EXISTS ferry CASCADE; DROP SCHEMA IF EXISTS store CASCADE;
 		DROP SCHEMA IF EXISTS public CASCADE;
 		CREATE SCHEMA public AUTHORIZATION pg_database_owner;
 		GRANT USAGE ON SCHEMA public TO PUBLIC;
-		CREATE SCHEMA app AUTHORIZATION app;
+		CREATE SCHEMA store AUTHORIZATION app;
 		REVOKE CREATE ON SCHEMA public FROM PUBLIC;" >/dev/null
 	export FERRY_PG_LEASE_SECONDS=2
 }
@@ -60,15 +60,23 @@ teardown() {
 
 admin_sql() { psql "$FERRY_TEST_PG_ADMIN" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
 
+# Ends PgBouncer's server sessions, so that the next ones start with the role's settings.
+drop_server_sessions() {
+	admin_sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app'" \
+		>/dev/null
+	sleep 0.5
+}
+
 # The url with the schema the steps create in; PgBouncer drops `options`.
 url_of() { # direct|bouncer
 	local u=$FERRY_TEST_PG
 	[ "$1" = bouncer ] && u=$FERRY_TEST_PGB
-	case $u in *\?*) echo "$u&options=-csearch_path%3Dapp" ;; *) echo "$u?options=-csearch_path%3Dapp" ;; esac
+	case $u in *\?*) echo "$u&options=-csearch_path%3Dstore" ;; *) echo "$u?options=-csearch_path%3Dstore" ;; esac
 }
 
 # install DIR direct|bouncer [SLOW]: four steps, each INSERTs its name into
-# marker (in schema app, found through search_path only); the second one
+# marker (in schema store, found through search_path only: the role may
+# not create in public); the second one
 # sleeps SLOW seconds (default 1), the fourth runs outside a transaction.
 install() {
 	local root=$1 slow=${3:-1}
@@ -136,12 +144,12 @@ replicas() {
 	done
 }
 
-# Each step applied once, in schema app, recorded once; the version recorded.
+# Each step applied once, in schema store, recorded once; the version recorded.
 applied_once() {
 	[ "$(admin_sql "SELECT string_agg(step || ':' || n, ' ' ORDER BY step) FROM
-		(SELECT step, count(*) n FROM app.marker GROUP BY step) s")" = "001:1 002:1 003:1 004:1" ]
+		(SELECT step, count(*) n FROM store.marker GROUP BY step) s")" = "001:1 002:1 003:1 004:1" ]
 	[ "$(admin_sql "SELECT string_agg(tablename, ' ' ORDER BY tablename) FROM pg_tables
-		WHERE schemaname = 'app'")" = "marker slow_t t3 t4" ]
+		WHERE schemaname = 'store'")" = "marker slow_t t3 t4" ]
 	[ "$(admin_sql "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" = 0 ]
 	[ "$(admin_sql "SELECT count(*) || ' ' || count(DISTINCT id) FROM ferry.ferry_steps")" = "4 4" ]
 	[ "$(admin_sql "SELECT version FROM ferry.version")" = 1.0.0 ]
@@ -256,4 +264,31 @@ sleeping() {
 	replicas 6 direct
 	applied_once
 	[ "$(admin_sql "SELECT count(*) FROM ferry.lock")" = 0 ]
+}
+
+@test "pgbouncer: a statement that refuses any transaction runs bare, unless the url has options" {
+	install "$BATS_TEST_TMPDIR/a" bouncer
+	cat >"$BATS_TEST_TMPDIR/a/migrations/v0.0.0_to_v1.0.0/005_index.sql" <<'SQL'
+-- ferry:up
+-- ferry:no-transaction
+CREATE INDEX CONCURRENTLY t3_x ON store.t3 (x);
+-- ferry:down
+DROP INDEX store.t3_x;
+SQL
+	# search_path would be lost for it: refused, naming what to do, all rolled back.
+	run "$FERRY" -C "$BATS_TEST_TMPDIR/a" up --skip-backup
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"refuses any transaction"*"ALTER ROLE"* ]]
+	[ "$(admin_sql "SELECT count(*) FROM pg_tables WHERE schemaname = 'store'")" = 0 ]
+	# With the setting on the role instead, the url needs none: it runs.
+	admin_sql "ALTER ROLE app SET search_path = store" >/dev/null
+	drop_server_sessions
+	sed -i 's/?options=.*$//; s/&options=.*$//' "$BATS_TEST_TMPDIR/a/ferry.yaml"
+	run "$FERRY" -C "$BATS_TEST_TMPDIR/a" up --skip-backup
+	admin_sql "ALTER ROLE app RESET search_path" >/dev/null
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(admin_sql "SELECT count(*) FROM pg_indexes WHERE indexname = 't3_x'")" = 1 ]
+	[ "$(admin_sql "SELECT count(*) FROM ferry.ferry_steps")" = 5 ]
 }
