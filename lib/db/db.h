@@ -183,9 +183,10 @@ typedef struct fr_db_driver {
 	int (*errcode)(fr_db *db);
 
 	/*
-	 * A session-level lock held for the whole run, so that runners on
-	 * other machines sharing the database wait for each other (PostgreSQL
-	 * advisory lock). Waits up to wait_seconds; returns 0, FERRY_ELOCKED
+	 * A lock held for the whole run, so that runners on other machines
+	 * sharing the database wait for each other (PostgreSQL: a session
+	 * advisory lock, or a lease behind a pooler; docs/locking.md). Waits
+	 * up to wait_seconds; returns 0, FERRY_ELOCKED
 	 * naming the holder, or FERRY_EINTERRUPTED when *stop became non-zero.
 	 * With FR_DB_CAP_SESSION_LOCK; SQLite has none (the flock is enough).
 	 */

@@ -27,8 +27,16 @@
  *  - the record lives in ferry.ferry_steps, the shared version in
  *    ferry.version (one row); both are created on first write, never by a
  *    read; the insert is prepared once per connection;
- *  - the run lock is a session advisory lock on FR_PG_LOCK_KEY, so it goes
- *    away with the connection when the holder dies;
+ *  - the run lock is a session advisory lock on FR_PG_LOCK_KEY when
+ *    connected to the server directly, so it goes away with the connection
+ *    when the holder dies; behind a connection pooler (seen in the lock's
+ *    own query) it is a lease in ferry.lock, renewed by a heartbeat thread
+ *    and fenced in every transaction; each refuses while the other is held
+ *    (docs/locking.md);
+ *  - behind a pooler nothing is set for the session: the url's options and
+ *    lock_timeout go with each transaction (SET LOCAL, in BEGIN's round
+ *    trip) and with each statement outside one, and no statement is
+ *    prepared;
  *  - a connection found broken outside a transaction is re-opened once
  *    (and the advisory lock taken again); inside one, the transaction is
  *    reported lost and rollback() succeeds, as the server rolled it back;
@@ -2513,7 +2521,7 @@ static int pg_lock_kind(fr_db *db, const char **kind, fr_buf *detail, fr_buf *er
 	}
 	if (!db->in_tx && pg_ensure(d, err))
 		return -1;
-	if (mode == PG_LOCK_AUTO && (ret = pg_detect(d, err)) != 0)
+	if (mode != PG_LOCK_LEASE && (ret = pg_detect(d, err)) != 0)
 		goto done;
 	if (mode == PG_LOCK_LEASE || (mode == PG_LOCK_AUTO && d->pooled == 1)) {
 		*kind = "lease";
@@ -2526,8 +2534,13 @@ static int pg_lock_kind(fr_db *db, const char **kind, fr_buf *detail, fr_buf *er
 	} else {
 		*kind = "session";
 		fr_buf_puts(detail, "a session advisory lock (key " FR_PG_LOCK_KEY ")");
-		fr_buf_puts(detail, mode == PG_LOCK_SESSION ? ": FERRY_PG_LOCK=session" :
-		                                              ": connected to the server directly");
+		if (mode == PG_LOCK_AUTO)
+			fr_buf_puts(detail, ": connected to the server directly");
+		else if (d->pooled == 1)
+			fr_buf_puts(detail, ": FERRY_PG_LOCK=session, though a connection pooler is in "
+			                    "front of the server, where this lock holds nothing");
+		else
+			fr_buf_puts(detail, ": FERRY_PG_LOCK=session");
 	}
 done:
 	pg_sync_tx(d);
