@@ -257,6 +257,7 @@ typedef struct {
 	int beat_on;            /* the heartbeat thread runs */
 	int beat_stop;          /* under beat_mu: the thread is asked to end */
 	int lease_lost;         /* under beat_mu: the lease is no longer ours */
+	int lease_stale;        /* under beat_mu: no renewal got through for a whole lease */
 } pg_db;
 
 static int pg_flush(pg_db *d, fr_buf *err);
@@ -269,6 +270,7 @@ static void pg_tx_prefix(pg_db *d, fr_buf *b, int fence);
 static int pg_lease_lost(pg_db *d);
 static int pg_fail_lost(pg_db *d, fr_buf *err);
 static int pg_parse_settings(pg_db *d, const char *opts);
+static int pg_detect(pg_db *d, fr_buf *err);
 static void pg_lease_release(pg_db *d);
 
 
@@ -1323,6 +1325,22 @@ static int pg_query_bool(fr_db *db, const char *sql, int *out, fr_buf *err)
 	*out = -1;
 	if ((!db->in_tx && pg_ensure(d, err)) || pg_flush(d, err))
 		return -1;
+	if (!db->in_tx && d->settings && d->pooled != 0) {
+		/* Behind a pooler the url's settings hold in a transaction only. */
+		if (pg_detect(d, err))
+			return -1;
+		if (d->pooled == 1) {
+			fr_buf ignore = FR_BUF_INIT;
+			if (pg_begin(db, err))
+				return -1;
+			ret = pg_query_bool(db, sql, out, err);
+			if (ret || pg_commit(db, err))
+				ret = -1;
+			pg_rollback(db, &ignore);
+			fr_buf_release(&ignore);
+			return ret;
+		}
+	}
 	pg_forget_settings(d, sql);
 	/* The extended protocol takes one statement only, as the interface wants. */
 	r = P.PQexecParams(d->c, sql, 0, NULL, NULL, NULL, NULL, 0);
@@ -1828,7 +1846,14 @@ static int pg_errcode(fr_db *db)
 	"AND l.classid = " FR_PG_LOCK_CLASSID " AND l.objid = " FR_PG_LOCK_OBJID \
 	" AND l.objsubid = 1 AND l.database = " \
 	"(SELECT oid FROM pg_database WHERE datname = current_database()))"
-#define PG_LEASE_LIVE "SELECT EXISTS (SELECT 1 FROM ferry.lock WHERE expires > now())"
+/*
+ * The advisory side's look at the lease: an expired row is removed as a
+ * taker would (waiting, as a taker does, for a transaction that holds it),
+ * so that its stalled holder's next transaction fails its fence.
+ */
+#define PG_LEASE_LIVE \
+	"SET LOCAL lock_timeout = 1000; DELETE FROM ferry.lock WHERE expires < now(); " \
+	"SELECT EXISTS (SELECT 1 FROM ferry.lock)"
 
 /* FERRY_PG_LOCK: PG_LOCK_*, or -1 when it says something else. */
 static int pg_lock_mode(void)
@@ -1972,15 +1997,31 @@ static void pg_tx_prefix(pg_db *d, fr_buf *b, int fence)
 	}
 }
 
-/* The heartbeat's verdict, read by the engine's thread. */
+/*
+ * The heartbeat's verdict, read by the engine's thread: 1 when the lease is
+ * gone (its row was taken over), 0 while it holds. When no renewal got
+ * through for a whole lease (a pool too busy to serve the heartbeat), the
+ * row itself is asked on the engine's connection.
+ */
 static int pg_lease_lost(pg_db *d)
 {
-	int lost;
+	fr_buf sql = FR_BUF_INIT;
+	PGresult *r;
+	int lost, stale;
 	if (!d->beat_on)
 		return 0;
 	pthread_mutex_lock(&d->beat_mu);
 	lost = d->lease_lost;
+	stale = d->lease_stale;
 	pthread_mutex_unlock(&d->beat_mu);
+	if (lost || !stale)
+		return lost;
+	fr_buf_puts(&sql, "SELECT 1 FROM ferry.lock WHERE holder = ");
+	pg_put_literal(&sql, d->token, strlen(d->token));
+	r = sql.oom ? NULL : P.PQexec(d->c, sql.ptr);
+	lost = !r || P.PQresultStatus(r) != PGRES_TUPLES_OK || P.PQntuples(r) != 1;
+	P.PQclear(r);
+	fr_buf_release(&sql);
 	return lost;
 }
 
@@ -2124,10 +2165,15 @@ static int pg_lease_live(pg_db *d, int *live, fr_buf *err)
 	if (ret || !table)
 		return ret;
 	r = P.PQexec(d->c, PG_LEASE_LIVE);
-	if (pg_ok(r))
+	if (pg_ok(r)) {
 		*live = P.PQntuples(r) == 1 && P.PQgetvalue(r, 0, 0)[0] == 't';
-	else if (!PG_NO_TABLE(P.PQresultErrorField(r, PG_DIAG_SQLSTATE)))
-		ret = pg_fail(d, r, err, "cannot read ferry.lock");
+	} else {
+		const char *st = P.PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		if (st && (!strcmp(st, "55P03") || !strcmp(st, "40P01")))
+			*live = 1; /* a holder's transaction has its row: held */
+		else if (!PG_NO_TABLE(st))
+			ret = pg_fail(d, r, err, "cannot read ferry.lock");
+	}
 	P.PQclear(r);
 	return ret;
 }
@@ -2216,8 +2262,8 @@ static void *pg_beat_main(void *arg)
 		pthread_mutex_lock(&d->beat_mu);
 		if (got == 1)
 			last_ok = fr_mono_ms();
-		else if (got == 0 || fr_mono_ms() - last_ok > d->lease_ms)
-			d->lease_lost = 1;
+		d->lease_lost |= got == 0;
+		d->lease_stale = got != 1 && fr_mono_ms() - last_ok > d->lease_ms;
 	}
 	pthread_mutex_unlock(&d->beat_mu);
 	fr_buf_release(&sql);
@@ -2310,7 +2356,7 @@ done:
 static int pg_beat_start(pg_db *d, fr_buf *err)
 {
 	int e;
-	d->beat_stop = d->lease_lost = 0;
+	d->beat_stop = d->lease_lost = d->lease_stale = 0;
 	if ((e = fr_thread_start(&d->beat, pg_beat_main, d)) != 0) {
 		fr_buf_printf(err, "database '%s': cannot start the lease's heartbeat: %s",
 		              pg_name(d), strerror(e));

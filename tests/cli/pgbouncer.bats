@@ -107,6 +107,8 @@ CREATE TABLE t3 (x int);
 INSERT INTO marker (step) VALUES ('003');
 -- ferry:down
 DROP TABLE t3;
+-- ferry:verify
+SELECT count(*) = 1 FROM marker WHERE step = '003';
 SQL
 	cat >"$root/migrations/v0.0.0_to_v1.0.0/004_notx.sql" <<'SQL'
 -- ferry:up
@@ -155,9 +157,9 @@ applied_once() {
 	[ "$(admin_sql "SELECT version FROM ferry.version")" = 1.0.0 ]
 }
 
-@test "pgbouncer: the pool really is in transaction mode (a session setting does not hold)" {
-	# What ferry cannot rely on: two transactions of one client, two server sessions.
-	run psql "$FERRY_TEST_PGB" -X -q -A -t -c "SELECT pg_sleep(0.2)" -c "SELECT 1"
+@test "pgbouncer: six clients at once share at most four server sessions, in transaction mode" {
+	grep -q '^pool_mode = transaction$' "$FERRY_PGB_DIR/pgbouncer.ini"
+	run psql "$FERRY_TEST_PGB" -X -q -A -t -c "SELECT 1"
 	[ "$status" -eq 0 ]
 	local pids
 	pids=$(for _ in 1 2 3 4 5 6; do
@@ -176,6 +178,10 @@ applied_once() {
 	# The steps' transactions ran in more than one server session.
 	run "$FERRY" -C "$BATS_TEST_TMPDIR/r7" --json status
 	[[ "$output" == *'"current": "1.0.0"'* ]]
+	# verify's queries outside any run get the url's search_path too.
+	run "$FERRY" -C "$BATS_TEST_TMPDIR/r3" verify
+	echo "$output"
+	[ "$status" -eq 0 ]
 }
 
 @test "pgbouncer: the same 16 replicas straight to the server (session advisory lock)" {
