@@ -23,6 +23,14 @@ static int show_findings(int rc, char *doc, const char *ok_text)
 		else
 			cli_result("%s%-12s%s %s: %s\n", C_RED, kind, C_RESET, subject, msg);
 	}
+	/* check: the lock each database is taken with (PostgreSQL). */
+	json_array_foreach(json_object_get(j, "locks"), i, f) {
+		if (!cli.json)
+			cli_say("lock %s: %s, %s\n",
+			        json_string_value(json_object_get(f, "database")),
+			        json_string_value(json_object_get(f, "lock")),
+			        json_string_value(json_object_get(f, "detail")));
+	}
 	if (rc == 0) {
 		if (!cli.json)
 			cli_say("%sok%s %s\n", C_GREEN, C_RESET, ok_text);

@@ -30,6 +30,7 @@ typedef struct {
 	fr_db **scratch;
 	fr_dbconf *scratch_conf;
 	char *scratch_dir;
+	json_t *locks;   /* check: how each database with a lock of its own is locked */
 } checker;
 
 static void finding(checker *c, const char *kind, const char *subject, const char *fmt, ...)
@@ -208,6 +209,7 @@ static void checker_free(checker *c)
 	if (c->e.f)
 		fr_engine_free(&c->e);
 	json_decref(c->findings);
+	json_decref(c->locks);
 	fr_buf_release(&c->err);
 }
 
@@ -219,6 +221,8 @@ static int finish(checker *c, char **out)
 	char *s;
 	json_object_set_new(doc, "ok", json_boolean(n == 0));
 	json_object_set_new(doc, "findings", json_incref(c->findings));
+	if (c->locks)
+		json_object_set_new(doc, "locks", json_incref(c->locks));
 	s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(doc);
 	*out = s ? fr_strdup(s) : NULL;
@@ -379,6 +383,27 @@ done:
 	return rc;
 }
 
+/* check: which lock a run would take on database i (PostgreSQL: session or lease). */
+static void lock_kind(checker *c, int i)
+{
+	fr_db *db = c->e.dbs[i].db;
+	fr_buf detail = FR_BUF_INIT;
+	const char *kind = NULL;
+	json_t *o;
+	if (!db || !fr_db_can(db->conf, FR_DB_CAP_SESSION_LOCK) || !db->drv->lock_kind)
+		return;
+	fr_buf_reset(&c->err);
+	if (db->drv->lock_kind(db, &kind, &detail, &c->err) || !kind) {
+		finding(c, "lock", db->conf->name, "%s", c->err.ptr);
+	} else if ((c->locks || (c->locks = json_array())) && (o = json_object())) {
+		json_object_set_new(o, "database", json_string(db->conf->name));
+		json_object_set_new(o, "lock", json_string(kind));
+		json_object_set_new(o, "detail", json_string(detail.ptr));
+		json_array_append_new(c->locks, o);
+	}
+	fr_buf_release(&detail);
+}
+
 static void check_writable(checker *c, const char *path, const char *what)
 {
 	if (access(path, W_OK) != 0 && errno != ENOENT)
@@ -486,6 +511,8 @@ int ferry_check(char **out, ferry *f, const char *target)
 			finding(&c, "database", conf->name, "%s", c.err.ptr);
 		else if (fr_db_writable(conf, &c.err))
 			finding(&c, "permission", fr_db_where(conf), "%s", c.err.ptr);
+		else
+			lock_kind(&c, (int)i);
 	}
 	if (have_regs) {
 		for (i = 0; i < nregs; i++) {

@@ -253,9 +253,10 @@ typedef struct fr_db_driver {
 	int (*errcode)(fr_db *db);
 
 	/*
-	 * A session-level lock held for the whole run, so that runners on
-	 * other machines sharing the database wait for each other (PostgreSQL
-	 * advisory lock). Waits up to wait_seconds; returns 0, FERRY_ELOCKED
+	 * A lock held for the whole run, so that runners on other machines
+	 * sharing the database wait for each other (PostgreSQL: a session
+	 * advisory lock, or a lease behind a pooler; docs/locking.md). Waits
+	 * up to wait_seconds; returns 0, FERRY_ELOCKED
 	 * naming the holder, or FERRY_EINTERRUPTED when *stop became non-zero.
 	 * With FR_DB_CAP_SESSION_LOCK; SQLite has none (the flock is enough).
 	 */
@@ -267,6 +268,12 @@ typedef struct fr_db_driver {
 	 * else does.
 	 */
 	int (*lock_holder)(fr_db *db, fr_buf *out, fr_buf *err);
+	/*
+	 * Optional, with FR_DB_CAP_SESSION_LOCK: which lock lock() takes on
+	 * this connection, for check: *kind a static word ("session", "lease")
+	 * and one line in detail saying what it is and why. NULL: not said.
+	 */
+	int (*lock_kind)(fr_db *db, const char **kind, fr_buf *detail, fr_buf *err);
 
 	/*
 	 * How long a statement may wait for a lock before it fails (0: no

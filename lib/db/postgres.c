@@ -27,8 +27,16 @@
  *  - the record lives in ferry.ferry_steps, the shared version in
  *    ferry.version (one row); both are created on first write, never by a
  *    read; the insert is prepared once per connection;
- *  - the run lock is a session advisory lock on FR_PG_LOCK_KEY, so it goes
- *    away with the connection when the holder dies;
+ *  - the run lock is a session advisory lock on FR_PG_LOCK_KEY when
+ *    connected to the server directly, so it goes away with the connection
+ *    when the holder dies; behind a connection pooler (seen in the lock's
+ *    own query) it is a lease in ferry.lock, renewed by a heartbeat thread
+ *    and fenced in every transaction; each refuses while the other is held
+ *    (docs/locking.md);
+ *  - behind a pooler nothing is set for the session: the url's options and
+ *    lock_timeout go with each transaction (SET LOCAL, in BEGIN's round
+ *    trip) and with each statement outside one, and no statement is
+ *    prepared;
  *  - a connection found broken outside a transaction is re-opened once
  *    (and the advisory lock taken again); inside one, the transaction is
  *    reported lost and rollback() succeeds, as the server rolled it back;
@@ -47,11 +55,13 @@
 #include "../util/dl.h"
 #include "../util/fs.h"
 #include "../util/proc.h"
+#include "../util/thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -237,10 +247,35 @@ typedef struct {
 	fr_record *pend;        /* records put in the open transaction, not sent yet */
 	size_t npend, cap_pend;
 	int pend_lost;          /* a put failed: the transaction must not commit */
+	/* ---- behind a pooler (see "the run lock" below) ---- */
+	int pooled;             /* 1 behind a pooler, 0 direct, -1 not known yet */
+	int lease;              /* the lock taken is the lease in ferry.lock, not the advisory one */
+	char *settings;         /* "SELECT set_config(...)" of the url's options; NULL: none */
+	char token[112];        /* this run's holder id in ferry.lock */
+	int lease_ms;           /* how long a lease lasts unless renewed */
+	PGconn *beat_c;         /* the heartbeat's own connection */
+	pthread_t beat;
+	pthread_mutex_t beat_mu;
+	pthread_cond_t beat_cv;
+	int beat_on;            /* the heartbeat thread runs */
+	int beat_stop;          /* under beat_mu: the thread is asked to end */
+	int lease_lost;         /* under beat_mu: the lease is no longer ours */
+	int lease_stale;        /* under beat_mu: no renewal got through for a whole lease */
 } pg_db;
 
 static int pg_flush(pg_db *d, fr_buf *err);
 static void pg_discard(pg_db *d);
+/* behind a pooler, and the lease: in "the run lock" below */
+static int pg_try_lock(pg_db *d, int *got, fr_buf *err);
+static int pg_per_tx(const pg_db *d);
+static int pg_begin_tx(pg_db *d, fr_buf *err);
+static void pg_tx_prefix(pg_db *d, fr_buf *b, int fence);
+static int pg_lease_lost(pg_db *d);
+static int pg_fail_lost(pg_db *d, fr_buf *err);
+static int pg_parse_settings(pg_db *d, const char *opts);
+static int pg_detect(pg_db *d, fr_buf *err);
+static void pg_lease_release(pg_db *d);
+
 
 static const char *pg_name(const pg_db *d)
 {
@@ -552,6 +587,8 @@ static void pg_close(fr_db *db)
 	int i;
 	if (!d)
 		return;
+	if (d->locked && d->lease)
+		pg_lease_release(d); /* the engine unlocks first; this is for every other way out */
 	/* PQfinish ends the session: an open transaction rolls back, the lock goes. */
 	if (d->c)
 		P.PQfinish(d->c);
@@ -563,6 +600,9 @@ static void pg_close(fr_db *db)
 	for (i = 0; i < PG_NSECRETS; i++)
 		fr_free(d->secrets[i]);
 	fr_free(d->blocker);
+	fr_free(d->settings);
+	pthread_mutex_destroy(&d->beat_mu);
+	pthread_cond_destroy(&d->beat_cv);
 	pg_discard(d);
 	fr_free(d);
 }
@@ -593,6 +633,15 @@ static int pg_open(fr_db **out, const fr_dbconf *conf, fr_buf *err)
 	d->base.drv = &fr_db_postgres;
 	d->base.conf = conf;
 	d->lt_session = d->lt_tx = -1;
+	d->pooled = -1;
+	pthread_mutex_init(&d->beat_mu, NULL);
+	{
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&d->beat_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	d->secrets[0] = pg_raw_password(conf->url);
 	if (env_pw && *env_pw && !(d->secrets[2] = fr_strdup(env_pw)))
 		goto oom;
@@ -610,6 +659,13 @@ static int pg_open(fr_db **out, const fr_dbconf *conf, fr_buf *err)
 	}
 	if (pg_describe(d, opts))
 		goto oom;
+	{
+		const PQconninfoOption *o;
+		for (o = opts; o->keyword && strcmp(o->keyword, "options"); o++)
+			;
+		if (pg_parse_settings(d, o->keyword ? o->val : NULL))
+			goto oom;
+	}
 	if (d->password && !(d->secrets[1] = fr_strdup(d->password)))
 		goto oom;
 
@@ -657,19 +713,6 @@ done:
 
 static void pg_watch_client(pg_db *d);
 
-/* Takes the advisory lock without waiting; *got = 1 when held. */
-static int pg_try_lock(pg_db *d, int *got, fr_buf *err)
-{
-	PGresult *r = NULL;
-	*got = 0;
-	if (pg_query(d, "SELECT pg_try_advisory_lock(" FR_PG_LOCK_KEY ")", 0, NULL, &r,
-	             "cannot take the advisory lock", err))
-		return -1;
-	*got = P.PQntuples(r) == 1 && P.PQgetvalue(r, 0, 0)[0] == 't';
-	P.PQclear(r);
-	return 0;
-}
-
 /*
  * A connection found broken is re-opened once (outside a transaction: the
  * one it had is gone, and the caller learnt that from the failure), and
@@ -696,7 +739,7 @@ static int pg_ensure(pg_db *d, fr_buf *err)
 	P.PQsetNoticeProcessor(d->c, pg_notice_ignore, NULL);
 	d->lock_timeout_ms = 0;
 	d->lt_session = d->lt_tx = -1;
-	if (d->locked) {
+	if (d->locked && !d->lease) { /* a lease is not the connection's: nothing to take again */
 		pg_watch_client(d);
 		if (pg_try_lock(d, &got, err))
 			return -1;
@@ -720,6 +763,8 @@ static int pg_begin(fr_db *db, fr_buf *err)
 	}
 	if (pg_ensure(d, err))
 		return -1;
+	if (pg_per_tx(d) || (d->pooled < 0 && d->settings))
+		return pg_begin_tx(d, err);
 	if (pg_run(d, "BEGIN", "cannot begin a transaction", err)) {
 		pg_sync_tx(d);
 		return -1;
@@ -1185,7 +1230,18 @@ static int pg_exec_each(pg_db *d, const char *sql, size_t *err_offset, fr_buf *e
 		goto done;
 	}
 	for (i = 0; i < n; i++) {
+		int bare = !pg_per_tx(d);
+		if (d->lease && d->locked && pg_lease_lost(d)) {
+			fr_buf_reset(&msg);
+			pg_fail_lost(d, &msg);
+			fr_buf_printf(err, "before statement %zu of %zu: %s", i + 1, n, msg.ptr);
+			goto done;
+		}
+	again:
 		fr_buf_reset(&one);
+		/* Per transaction: the settings go with the statement, one implicit transaction. */
+		if (!bare)
+			pg_tx_prefix(d, &one, 0);
 		if (fr_buf_add(&one, sql + st[i].start, st[i].end - st[i].start)) {
 			fr_buf_puts(err, "out of memory");
 			goto done;
@@ -1193,7 +1249,17 @@ static int pg_exec_each(pg_db *d, const char *sql, size_t *err_offset, fr_buf *e
 		fr_buf_reset(&msg);
 		if (pg_send(d, one.ptr, &done, &pos, &msg) == 0)
 			continue;
-		pg_put_advice(d, &msg);
+		if (!bare && !d->settings && !strcmp(d->sqlstate, "25001")) {
+			bare = 1; /* it refuses any transaction: it runs without ferry's lock_timeout */
+			goto again;
+		}
+		if (!bare && !strcmp(d->sqlstate, "25001"))
+			fr_buf_puts(&msg, "; behind a connection pooler the url's options cannot be given "
+			                  "to a statement that refuses any transaction (it would run without "
+			                  "them): set them for the role instead (ALTER ROLE ... SET ...), "
+			                  "or run this step connected to the server directly");
+		else
+			pg_put_advice(d, &msg);
 		fr_buf_printf(err, "statement %zu of %zu ('", i + 1, n);
 		pg_put_first_line(err, sql, &st[i]);
 		fr_buf_printf(err, "') failed: %s; ", msg.ptr);
@@ -1385,6 +1451,22 @@ static int pg_query_bool(fr_db *db, const char *sql, int *out, fr_buf *err)
 	*out = -1;
 	if ((!db->in_tx && pg_ensure(d, err)) || pg_flush(d, err))
 		return -1;
+	if (!db->in_tx && d->settings && d->pooled != 0) {
+		/* Behind a pooler the url's settings hold in a transaction only. */
+		if (pg_detect(d, err))
+			return -1;
+		if (d->pooled == 1) {
+			fr_buf ignore = FR_BUF_INIT;
+			if (pg_begin(db, err))
+				return -1;
+			ret = pg_query_bool(db, sql, out, err);
+			if (ret || pg_commit(db, err))
+				ret = -1;
+			pg_rollback(db, &ignore);
+			fr_buf_release(&ignore);
+			return ret;
+		}
+	}
 	pg_forget_settings(d, sql);
 	/* The extended protocol takes one statement only, as the interface wants. */
 	r = P.PQexecParams(d->c, sql, 0, NULL, NULL, NULL, NULL, 0);
@@ -1832,6 +1914,18 @@ static int pg_record_put(fr_db *db, const fr_record *rec, fr_buf *err)
 	}
 	if (!db->in_tx && pg_ensure(d, err))
 		return -1;
+	if (!db->in_tx && pg_per_tx(d)) {
+		/* Per transaction: its settings and the lease's fence hold for the record too. */
+		if (pg_begin(db, err))
+			return -1;
+		if (pg_record_put(db, rec, err) || pg_commit(db, err)) {
+			fr_buf ignore = FR_BUF_INIT;
+			pg_rollback(db, &ignore);
+			fr_buf_release(&ignore);
+			return -1;
+		}
+		return 0;
+	}
 	if (pg_need_table(d, err))
 		goto done;
 	if (db->in_tx && rec->seq > 0) {
@@ -1848,7 +1942,10 @@ static int pg_record_put(fr_db *db, const fr_record *rec, fr_buf *err)
 	}
 	if (pg_flush(d, err))
 		goto done;
-	if (!d->put_prepared) {
+	if (pg_per_tx(d)) {
+		/* A statement prepared in one server session is unknown to the next one. */
+		r = NULL;
+	} else if (!d->put_prepared) {
 		r = P.PQprepare(d->c, PG_PUT_NAME, PG_PUT, 11, NULL);
 		if (!pg_ok(r)) {
 			pg_fail(d, r, err, "cannot record the step");
@@ -1873,7 +1970,8 @@ static int pg_record_put(fr_db *db, const fr_record *rec, fr_buf *err)
 	params[8] = at;
 	params[9] = dur;
 	params[10] = run;
-	r = P.PQexecPrepared(d->c, PG_PUT_NAME, 11, params, NULL, NULL, 0);
+	r = pg_per_tx(d) ? P.PQexecParams(d->c, PG_PUT, 11, NULL, params, NULL, NULL, 0) :
+	                   P.PQexecPrepared(d->c, PG_PUT_NAME, 11, params, NULL, NULL, 0);
 	if (!pg_ok(r)) {
 		pg_fail(d, r, err, "cannot record the step");
 		goto done;
@@ -1978,19 +2076,575 @@ static int pg_errcode(fr_db *db)
 /* ---- the run lock ---- */
 
 /*
+ * Two locks, one of them per run (docs/locking.md says why each is safe):
+ *  - session: the advisory lock on FR_PG_LOCK_KEY, held by this
+ *    connection's session and gone with it; for a connection straight to
+ *    the server;
+ *  - lease: the one row of ferry.lock, taken in a short transaction of its
+ *    own, renewed by a heartbeat thread on a connection of its own, and
+ *    deleted at the end; a crashed holder's row is taken over once its
+ *    expiry, kept by the server's clock, has passed. Behind a pooler in
+ *    transaction mode, where consecutive transactions of one connection
+ *    may run in different server sessions and a session lock holds nothing.
+ * FERRY_PG_LOCK picks one (auto, the default: lease when a pooler is seen);
+ * each refuses while the other is held, so replicas that reach the server
+ * both ways still take turns.
+ */
+#define PG_LOCK_AUTO 0
+#define PG_LOCK_SESSION 1
+#define PG_LOCK_LEASE 2
+#define PG_LEASE_DEFAULT_S 30
+#define PG_TAKE_WAIT_MS 1000 /* one attempt's wait behind a holder's open transaction */
+#define PG_NO_TABLE(st) ((st) && (!strcmp((st), "42P01") || !strcmp((st), "3F000")))
+
+#define PG_CREATE_LOCK \
+	"CREATE TABLE IF NOT EXISTS ferry.lock (" \
+	"holder text PRIMARY KEY, one boolean NOT NULL DEFAULT true UNIQUE CHECK (one), " \
+	"application text NOT NULL, host text NOT NULL, pid bigint NOT NULL, " \
+	"acquired timestamptz NOT NULL, expires timestamptz NOT NULL)"
+/* Any session of this database holding the advisory lock (ours included). */
+#define PG_ADVISORY_HELD \
+	"SELECT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted " \
+	"AND l.classid = " FR_PG_LOCK_CLASSID " AND l.objid = " FR_PG_LOCK_OBJID \
+	" AND l.objsubid = 1 AND l.database = " \
+	"(SELECT oid FROM pg_database WHERE datname = current_database()))"
+/*
+ * The advisory side's look at the lease: an expired row is removed as a
+ * taker would (waiting, as a taker does, for a transaction that holds it),
+ * so that its stalled holder's next transaction fails its fence.
+ */
+#define PG_LEASE_LIVE \
+	"SET LOCAL lock_timeout = 1000; DELETE FROM ferry.lock WHERE expires < now(); " \
+	"SELECT EXISTS (SELECT 1 FROM ferry.lock)"
+
+/* FERRY_PG_LOCK: PG_LOCK_*, or -1 when it says something else. */
+static int pg_lock_mode(void)
+{
+	const char *m = getenv("FERRY_PG_LOCK");
+	if (!m || !*m || !strcmp(m, "auto"))
+		return PG_LOCK_AUTO;
+	if (!strcmp(m, "session"))
+		return PG_LOCK_SESSION;
+	if (!strcmp(m, "lease"))
+		return PG_LOCK_LEASE;
+	return -1;
+}
+
+/* FERRY_PG_LEASE_SECONDS (1 to 3600; default 30), in ms. */
+static int pg_lease_length_ms(void)
+{
+	const char *s = getenv("FERRY_PG_LEASE_SECONDS");
+	char *end = NULL;
+	long v = s && *s ? strtol(s, &end, 10) : 0;
+	if (!s || !*s || *end || v < 1 || v > 3600)
+		v = PG_LEASE_DEFAULT_S;
+	return (int)v * 1000;
+}
+
+/* Appends s as an SQL literal, right whatever standard_conforming_strings says. */
+static void pg_put_literal(fr_buf *b, const char *s, size_t n)
+{
+	size_t i;
+	if (memchr(s, '\\', n))
+		fr_buf_putc(b, 'E');
+	fr_buf_putc(b, '\'');
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\'' || s[i] == '\\')
+			fr_buf_putc(b, s[i]);
+		fr_buf_putc(b, s[i]);
+	}
+	fr_buf_putc(b, '\'');
+}
+
+/*
+ * The url's options ("-c search_path=app", "-csearch_path=app",
+ * "--search-path=app", words split as the server splits them), or
+ * PGOPTIONS when the url has none, as one "SELECT set_config(name, value,
+ * true), ..." that gives them to a transaction: a pooler does not keep the
+ * session the server was given them in (PgBouncer refuses or ignores the
+ * startup parameter). d->settings stays NULL when there are none. 0, or -1
+ * on out of memory.
+ */
+static int pg_parse_settings(pg_db *d, const char *opts)
+{
+	fr_buf sql = FR_BUF_INIT, word = FR_BUF_INIT;
+	const char *p = opts, *w, *eq;
+	int want_c = 0, n = 0, ret = 0;
+	size_t i;
+	if (!p || !*p)
+		p = getenv("PGOPTIONS");
+	while (p && *p) {
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+			p++;
+		if (!*p)
+			break;
+		fr_buf_reset(&word);
+		while (*p && !strchr(" \t\n\r", *p)) {
+			if (*p == '\\' && p[1])
+				p++;
+			fr_buf_putc(&word, *p++);
+		}
+		w = word.ptr;
+		if (want_c)
+			want_c = 0;
+		else if (!strcmp(w, "-c") && (want_c = 1))
+			continue;
+		else if (!strncmp(w, "-c", 2) || !strncmp(w, "--", 2))
+			w += 2;
+		else
+			continue; /* another switch: nothing ferry keeps per transaction */
+		if (!(eq = strchr(w, '=')) || eq == w)
+			continue;
+		fr_buf_puts(&sql, n++ ? ", set_config(" : "SELECT set_config(");
+		for (i = 0; w + i < eq; i++)
+			if (w[i] == '-')
+				word.ptr[(size_t)(w - word.ptr) + i] = '_'; /* as the server reads a name */
+		pg_put_literal(&sql, w, (size_t)(eq - w));
+		fr_buf_puts(&sql, ", ");
+		pg_put_literal(&sql, eq + 1, strlen(eq + 1));
+		fr_buf_puts(&sql, ", true)");
+	}
+	if (sql.oom || word.oom)
+		ret = -1;
+	else if (n && !(d->settings = fr_buf_detach(&sql)))
+		ret = -1;
+	fr_buf_release(&sql);
+	fr_buf_release(&word);
+	return ret;
+}
+
+/* Settings kept per transaction, not per session: behind a pooler, or under a lease. */
+static int pg_per_tx(const pg_db *d)
+{
+	return d->pooled == 1 || d->lease;
+}
+
+/*
+ * Whether a pooler stands between us and the server: the session that
+ * answers is not the one the connection was told of at its start (a pooler
+ * hands out a cancel key of its own: PgBouncer, Odyssey, PgCat, Supavisor).
+ */
+static int pg_detect(pg_db *d, fr_buf *err)
+{
+	PGresult *r = NULL;
+	if (d->pooled >= 0)
+		return 0;
+	if (pg_query(d, "SELECT pg_backend_pid()", 0, NULL, &r, "cannot ask for the session",
+	             err))
+		return -1;
+	d->pooled = strtol(P.PQgetvalue(r, 0, 0), NULL, 10) != P.PQbackendPID(d->c);
+	P.PQclear(r);
+	return 0;
+}
+
+/*
+ * What a transaction is given when settings are per transaction: the url's
+ * settings, the lock timeout asked for, and under a lease the fence: the
+ * lease row locked FOR KEY SHARE, which no taker's DELETE gets past until
+ * the transaction ends, and which the heartbeat's UPDATE does not wait for.
+ */
+static void pg_tx_prefix(pg_db *d, fr_buf *b, int fence)
+{
+	if (d->settings)
+		fr_buf_printf(b, "%s; ", d->settings);
+	if (d->lock_timeout_ms > 0)
+		fr_buf_printf(b, "SET LOCAL lock_timeout = %d; ", d->lock_timeout_ms);
+	/* A run killed in the middle of a statement: its transaction (and fence) end soon. */
+	if (P.PQserverVersion(d->c) >= 140000)
+		fr_buf_puts(b, "SET LOCAL client_connection_check_interval = 1000; ");
+	if (fence) {
+		fr_buf_puts(b, "SELECT 1 FROM ferry.lock WHERE holder = ");
+		pg_put_literal(b, d->token, strlen(d->token));
+		fr_buf_puts(b, " FOR KEY SHARE; ");
+	}
+}
+
+/*
+ * The heartbeat's verdict, read by the engine's thread: 1 when the lease is
+ * gone (its row was taken over), 0 while it holds. When no renewal got
+ * through for a whole lease (a pool too busy to serve the heartbeat), the
+ * row itself is asked on the engine's connection.
+ */
+static int pg_lease_lost(pg_db *d)
+{
+	fr_buf sql = FR_BUF_INIT;
+	PGresult *r;
+	int lost, stale;
+	if (!d->beat_on)
+		return 0;
+	pthread_mutex_lock(&d->beat_mu);
+	lost = d->lease_lost;
+	stale = d->lease_stale;
+	pthread_mutex_unlock(&d->beat_mu);
+	if (lost || !stale)
+		return lost;
+	fr_buf_puts(&sql, "SELECT 1 FROM ferry.lock WHERE holder = ");
+	pg_put_literal(&sql, d->token, strlen(d->token));
+	r = sql.oom ? NULL : P.PQexec(d->c, sql.ptr);
+	lost = !r || P.PQresultStatus(r) != PGRES_TUPLES_OK || P.PQntuples(r) != 1;
+	P.PQclear(r);
+	fr_buf_release(&sql);
+	return lost;
+}
+
+static int pg_fail_lost(pg_db *d, fr_buf *err)
+{
+	pg_set_state(d, "55P03");
+	fr_buf_printf(err, "database '%s': this run no longer holds its lease in ferry.lock (it "
+	                   "was not renewed in time and another run took it over); nothing more "
+	                   "was done (run 'ferry status')", pg_name(d));
+	return -1;
+}
+
+/*
+ * BEGIN with what the transaction needs: one round trip. When it is not
+ * known yet whether a pooler is in front and the url has settings, BEGIN
+ * asks (and a second round trip gives them when one is).
+ */
+static int pg_begin_tx(pg_db *d, fr_buf *err)
+{
+	fr_buf sql = FR_BUF_INIT;
+	PGresult *r = NULL;
+	int fence = d->lease && d->locked, ret = -1, ask = d->pooled < 0 && d->settings;
+	if (fence && pg_lease_lost(d))
+		return pg_fail_lost(d, err);
+	fr_buf_puts(&sql, "BEGIN; ");
+	if (ask)
+		fr_buf_puts(&sql, "SELECT pg_backend_pid(); ");
+	else if (pg_per_tx(d))
+		pg_tx_prefix(d, &sql, fence);
+	if (sql.oom) {
+		fr_buf_printf(err, "database '%s': out of memory", pg_name(d));
+		goto done;
+	}
+	r = P.PQexec(d->c, sql.ptr);
+	if (!pg_ok(r)) {
+		pg_fail(d, r, err, "cannot begin a transaction");
+		goto done;
+	}
+	d->base.in_tx = 1;
+	if (ask) {
+		d->pooled = strtol(P.PQgetvalue(r, 0, 0), NULL, 10) != P.PQbackendPID(d->c);
+		if (pg_per_tx(d)) {
+			P.PQclear(r);
+			fr_buf_reset(&sql);
+			pg_tx_prefix(d, &sql, fence);
+			r = P.PQexec(d->c, sql.ptr);
+			if (!pg_ok(r)) {
+				pg_fail(d, r, err, "cannot give the transaction its settings");
+				goto done;
+			}
+		}
+	}
+	if (pg_per_tx(d) && d->lock_timeout_ms > 0)
+		d->lt_tx = d->lock_timeout_ms;
+	if (fence && P.PQntuples(r) != 1) {
+		pg_fail_lost(d, err);
+		goto done;
+	}
+	ret = 0;
+done:
+	P.PQclear(r);
+	fr_buf_release(&sql);
+	if (ret && d->base.in_tx) {
+		r = P.PQexec(d->c, "ROLLBACK");
+		P.PQclear(r);
+	}
+	pg_sync_tx(d);
+	if (!ret)
+		d->base.in_tx = 1;
+	return ret;
+}
+
+/*
  * The lock goes when the session ends; a holder killed in the middle of a
  * long statement would keep its session (and the lock) until the statement
  * ends, as the server looks at the client only when it talks to it. Since
  * PostgreSQL 14 it can look every second; older servers refuse the
- * setting, which changes nothing else.
+ * setting, which changes nothing else. Never behind a pooler: the setting
+ * would stay with a server session that others use next.
  */
 static void pg_watch_client(pg_db *d)
 {
 	PGresult *r;
-	if (P.PQserverVersion(d->c) < 140000)
+	if (P.PQserverVersion(d->c) < 140000 || pg_per_tx(d))
 		return;
 	r = P.PQexec(d->c, "SET client_connection_check_interval = 1000");
 	P.PQclear(r);
+}
+
+/*
+ * Takes the advisory lock without waiting; *got = 1 when held. While it
+ * is not known whether a pooler is in front, the same query asks, and
+ * takes nothing when one is (d->pooled = 1, *got = 0).
+ */
+static int pg_try_lock(pg_db *d, int *got, fr_buf *err)
+{
+	PGresult *r = NULL;
+	char sql[160];
+	*got = 0;
+	if (d->pooled < 0)
+		snprintf(sql, sizeof sql, "SELECT CASE WHEN pg_backend_pid() = %d THEN "
+		                          "pg_try_advisory_lock(" FR_PG_LOCK_KEY ") END",
+		         P.PQbackendPID(d->c));
+	else
+		snprintf(sql, sizeof sql, "SELECT pg_try_advisory_lock(" FR_PG_LOCK_KEY ")");
+	if (pg_query(d, sql, 0, NULL, &r, "cannot take the advisory lock", err))
+		return -1;
+	if (P.PQntuples(r) == 1 && P.PQgetisnull(r, 0, 0)) {
+		d->pooled = 1;
+	} else {
+		d->pooled = 0;
+		*got = P.PQntuples(r) == 1 && P.PQgetvalue(r, 0, 0)[0] == 't';
+	}
+	P.PQclear(r);
+	return 0;
+}
+
+/*
+ * With the advisory lock held: whether a lease holder runs too (a replica
+ * behind a pooler). Asked after the lock was granted, as the lease side
+ * asks after its row committed: of two runners, the later one sees the
+ * other. One round trip, with client_connection_check_interval, while
+ * ferry.lock was never made (a statement that cannot fail: an error would
+ * take the SET with it); a second one to read it when it was.
+ */
+static int pg_lease_live(pg_db *d, int *live, fr_buf *err)
+{
+	PGresult *r;
+	int ret = 0, watch = P.PQserverVersion(d->c) >= 140000, table = 0;
+	*live = 0;
+	if (!watch)
+		pg_watch_client(d);
+	r = P.PQexec(d->c, watch ? "SET client_connection_check_interval = 1000; "
+	                           "SELECT to_regclass('ferry.lock') IS NOT NULL" :
+	                           "SELECT to_regclass('ferry.lock') IS NOT NULL");
+	if (!pg_ok(r))
+		ret = pg_fail(d, r, err, "cannot read the schema");
+	else
+		table = P.PQntuples(r) == 1 && P.PQgetvalue(r, 0, 0)[0] == 't';
+	P.PQclear(r);
+	if (ret || !table)
+		return ret;
+	r = P.PQexec(d->c, PG_LEASE_LIVE);
+	if (pg_ok(r)) {
+		*live = P.PQntuples(r) == 1 && P.PQgetvalue(r, 0, 0)[0] == 't';
+	} else {
+		const char *st = P.PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		if (st && (!strcmp(st, "55P03") || !strcmp(st, "40P01")))
+			*live = 1; /* a holder's transaction has its row: held */
+		else if (!PG_NO_TABLE(st))
+			ret = pg_fail(d, r, err, "cannot read ferry.lock");
+	}
+	P.PQclear(r);
+	return ret;
+}
+
+/* Creates ferry.lock (and the schema), when replicas race to it too. */
+static int pg_lease_table(pg_db *d, fr_buf *err)
+{
+	PGresult *r = NULL;
+	int tries;
+	for (tries = 0; tries < 5; tries++) {
+		const char *st;
+		P.PQclear(r);
+		r = P.PQexec(d->c, PG_CREATE_SCHEMA "; " PG_CREATE_LOCK);
+		if (pg_ok(r)) {
+			P.PQclear(r);
+			return 0;
+		}
+		st = P.PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		/* Two IF NOT EXISTS at once: one of them fails on the catalog's unique index. */
+		if (!st || (strcmp(st, "23505") && strcmp(st, "42P07") && strcmp(st, "42P06")))
+			break;
+	}
+	pg_fail(d, r, err, "cannot create ferry.lock");
+	P.PQclear(r);
+	return -1;
+}
+
+/* The heartbeat's one renewal: 1 renewed, 0 the row is gone, -1 no answer. */
+static int pg_beat_once(pg_db *d, const char *sql)
+{
+	PGresult *r;
+	int ret = -1;
+	if (!d->beat_c || P.PQstatus(d->beat_c) != CONNECTION_OK) {
+		if (d->beat_c)
+			P.PQfinish(d->beat_c);
+		d->beat_c = pg_connect(d);
+		if (!d->beat_c || P.PQstatus(d->beat_c) != CONNECTION_OK)
+			return -1;
+		P.PQsetNoticeProcessor(d->beat_c, pg_notice_ignore, NULL);
+	}
+	r = P.PQexec(d->beat_c, sql);
+	if (r && P.PQresultStatus(r) == PGRES_TUPLES_OK)
+		ret = P.PQntuples(r) == 1;
+	P.PQclear(r);
+	return ret;
+}
+
+static void pg_deadline(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/*
+ * The heartbeat: renews the lease every third of its length, on its own
+ * connection, so that a long statement of the engine's thread does not
+ * delay it; the lease is lost when its row is gone, or when no renewal got
+ * through for a whole lease.
+ */
+static void *pg_beat_main(void *arg)
+{
+	pg_db *d = arg;
+	fr_buf sql = FR_BUF_INIT;
+	struct timespec ts;
+	double last_ok = fr_mono_ms();
+	int every = d->lease_ms / 3 > 100 ? d->lease_ms / 3 : 100, got;
+	fr_buf_printf(&sql, "UPDATE ferry.lock SET expires = now() + interval '%d milliseconds' "
+	                    "WHERE holder = ", d->lease_ms);
+	pg_put_literal(&sql, d->token, strlen(d->token));
+	fr_buf_puts(&sql, " RETURNING 1");
+	pthread_mutex_lock(&d->beat_mu);
+	while (!d->beat_stop) {
+		pg_deadline(&ts, every);
+		while (!d->beat_stop &&
+		       pthread_cond_timedwait(&d->beat_cv, &d->beat_mu, &ts) != ETIMEDOUT)
+			;
+		if (d->beat_stop)
+			break;
+		pthread_mutex_unlock(&d->beat_mu);
+		got = sql.oom ? -1 : pg_beat_once(d, sql.ptr);
+		pthread_mutex_lock(&d->beat_mu);
+		if (got == 1)
+			last_ok = fr_mono_ms();
+		d->lease_lost |= got == 0;
+		d->lease_stale = got != 1 && fr_mono_ms() - last_ok > d->lease_ms;
+	}
+	pthread_mutex_unlock(&d->beat_mu);
+	fr_buf_release(&sql);
+	return NULL;
+}
+
+static void pg_beat_end(pg_db *d)
+{
+	if (!d->beat_on)
+		return;
+	pthread_mutex_lock(&d->beat_mu);
+	d->beat_stop = 1;
+	pthread_cond_signal(&d->beat_cv);
+	pthread_mutex_unlock(&d->beat_mu);
+	pthread_join(d->beat, NULL);
+	d->beat_on = 0;
+}
+
+/*
+ * One attempt at the lease, in a transaction of its own: a row whose
+ * expiry passed (by the server's clock) is deleted, then ours inserted
+ * unless another one is there. A holder's open transaction keeps its row
+ * locked (the fence), so the DELETE waits: at most PG_TAKE_WAIT_MS, then
+ * the attempt counts as "held". After the commit, a session holding the
+ * advisory lock (a replica connected directly) makes us give it back.
+ */
+static int pg_lease_take(pg_db *d, int *got, fr_buf *err)
+{
+	fr_buf sql = FR_BUF_INIT;
+	PGresult *r = NULL;
+	char host[64] = "";
+	int ret = -1, tries;
+	*got = 0;
+	gethostname(host, sizeof host - 1);
+	fr_buf_printf(&sql, "SET LOCAL lock_timeout = %d; "
+	                    "DELETE FROM ferry.lock WHERE expires < now(); "
+	                    "INSERT INTO ferry.lock (holder, application, host, pid, acquired, "
+	                    "expires) VALUES (", PG_TAKE_WAIT_MS);
+	pg_put_literal(&sql, d->token, strlen(d->token));
+	fr_buf_puts(&sql, ", ");
+	pg_put_literal(&sql, d->appname, strlen(d->appname));
+	fr_buf_puts(&sql, ", ");
+	pg_put_literal(&sql, host[0] ? host : "-", strlen(host[0] ? host : "-"));
+	fr_buf_printf(&sql, ", %ld, now(), now() + interval '%d milliseconds') "
+	                    "ON CONFLICT DO NOTHING RETURNING 1", (long)getpid(), d->lease_ms);
+	if (sql.oom) {
+		fr_buf_printf(err, "database '%s': out of memory", pg_name(d));
+		goto done;
+	}
+	for (tries = 0; tries < 2; tries++) {
+		const char *st;
+		P.PQclear(r);
+		r = P.PQexec(d->c, sql.ptr);
+		if (pg_ok(r))
+			break;
+		st = P.PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		if (st && (!strcmp(st, "55P03") || !strcmp(st, "40P01") || !strcmp(st, "40001"))) {
+			ret = 0; /* a holder's transaction is open: held */
+			goto done;
+		}
+		if (tries || !PG_NO_TABLE(st)) {
+			pg_fail(d, r, err, "cannot take the lease in ferry.lock");
+			goto done;
+		}
+		if (pg_lease_table(d, err))
+			goto done;
+	}
+	*got = P.PQntuples(r) == 1;
+	P.PQclear(r);
+	r = NULL;
+	if (*got) {
+		r = P.PQexec(d->c, PG_ADVISORY_HELD);
+		if (!pg_ok(r) || P.PQgetvalue(r, 0, 0)[0] == 't') {
+			P.PQclear(r);
+			fr_buf_reset(&sql);
+			fr_buf_puts(&sql, "DELETE FROM ferry.lock WHERE holder = ");
+			pg_put_literal(&sql, d->token, strlen(d->token));
+			r = P.PQexec(d->c, sql.ptr);
+			*got = 0;
+		}
+	}
+	ret = 0;
+done:
+	P.PQclear(r);
+	fr_buf_release(&sql);
+	return ret;
+}
+
+/* Starts the heartbeat of the lease just taken. 0, or -1 (the lease given back). */
+static int pg_beat_start(pg_db *d, fr_buf *err)
+{
+	int e;
+	d->beat_stop = d->lease_lost = d->lease_stale = 0;
+	if ((e = fr_thread_start(&d->beat, pg_beat_main, d)) != 0) {
+		fr_buf_printf(err, "database '%s': cannot start the lease's heartbeat: %s",
+		              pg_name(d), strerror(e));
+		return -1;
+	}
+	d->beat_on = 1;
+	return 0;
+}
+
+/* Gives the lease back: the heartbeat ends, the row goes. */
+static void pg_lease_release(pg_db *d)
+{
+	fr_buf sql = FR_BUF_INIT;
+	PGconn *c = P.PQstatus(d->c) == CONNECTION_OK ? d->c : d->beat_c;
+	PGresult *r;
+	pg_beat_end(d);
+	fr_buf_puts(&sql, "DELETE FROM ferry.lock WHERE holder = ");
+	pg_put_literal(&sql, d->token, strlen(d->token));
+	if (c && !sql.oom && P.PQstatus(c) == CONNECTION_OK) {
+		r = P.PQexec(c, sql.ptr);
+		P.PQclear(r);
+	}
+	fr_buf_release(&sql);
+	if (d->beat_c)
+		P.PQfinish(d->beat_c);
+	d->beat_c = NULL;
 }
 
 /* Appends who holds the advisory lock; nothing when nobody (else) does. */
@@ -2017,40 +2671,111 @@ static int pg_holder(pg_db *d, fr_buf *out, fr_buf *err)
 	return 0;
 }
 
+/* Appends who holds a live lease (not this run); nothing when nobody does. */
+static int pg_lease_holder(pg_db *d, fr_buf *out, fr_buf *err)
+{
+	fr_buf sql = FR_BUF_INIT;
+	PGresult *r;
+	size_t from = out->len;
+	int ret = 0;
+	fr_buf_puts(&sql, "SELECT application, host, pid, to_char(acquired AT TIME ZONE 'UTC', "
+	                  "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+	                  "ceil(extract(epoch FROM expires - now()))::bigint "
+	                  "FROM ferry.lock WHERE expires > now() AND holder <> ");
+	pg_put_literal(&sql, d->token, strlen(d->token));
+	r = P.PQexec(d->c, sql.ptr);
+	if (!pg_ok(r)) {
+		if (!PG_NO_TABLE(P.PQresultErrorField(r, PG_DIAG_SQLSTATE)))
+			ret = pg_fail(d, r, err, "cannot read ferry.lock");
+	} else if (P.PQntuples(r) == 1) {
+		fr_buf_printf(out, "lease of '%s' in ferry.lock (pid %s on '%s', since %s; expires "
+		                   "in %s s unless renewed)", P.PQgetvalue(r, 0, 0),
+		              P.PQgetvalue(r, 0, 2), P.PQgetvalue(r, 0, 1), P.PQgetvalue(r, 0, 3),
+		              P.PQgetvalue(r, 0, 4));
+		pg_scrub(d, out, from);
+	}
+	P.PQclear(r);
+	fr_buf_release(&sql);
+	return ret;
+}
+
+/* Either lock's holder: the advisory lock's first, then a lease's. */
+static int pg_any_holder(pg_db *d, fr_buf *out, fr_buf *err)
+{
+	size_t from = out->len;
+	if (pg_holder(d, out, err))
+		return -1;
+	return out->len > from ? 0 : pg_lease_holder(d, out, err);
+}
+
 static int pg_lock(fr_db *db, int wait_seconds, volatile sig_atomic_t *stop, fr_buf *err)
 {
 	pg_db *d = (pg_db *)db;
 	fr_buf who = FR_BUF_INIT;
 	double deadline = fr_mono_ms() + (wait_seconds > 0 ? wait_seconds : 0) * 1000.0;
-	int got, rc = FERRY_EFAILED;
+	int got, live, rc = FERRY_EFAILED, mode = pg_lock_mode();
 
 	if (d->locked)
 		return 0;
+	if (mode < 0) {
+		fr_buf_printf(err, "FERRY_PG_LOCK is '%s': use auto, session or lease",
+		              getenv("FERRY_PG_LOCK"));
+		return FERRY_EINVALID;
+	}
 	if (!db->in_tx && pg_ensure(d, err))
 		return FERRY_EFAILED;
-	pg_watch_client(d);
+	d->lease = mode == PG_LOCK_LEASE;
+	d->lease_ms = pg_lease_length_ms();
+	if (!d->token[0])
+		snprintf(d->token, sizeof d->token, "%s#%lld", d->appname, (long long)fr_now_ms());
 	for (;;) {
 		struct timespec ts = { 0, PG_LOCK_POLL_MS * 1000000L };
-		if (pg_try_lock(d, &got, err))
-			goto done;
-		if (got) {
-			d->locked = 1;
-			rc = 0;
-			goto done;
+		if (!d->lease) {
+			if (pg_try_lock(d, &got, err))
+				goto done;
+			if (d->pooled == 1 && mode == PG_LOCK_AUTO) {
+				d->lease = 1; /* a pooler in front: a session lock would hold nothing */
+				continue;
+			}
+			if (got && pg_lease_live(d, &live, err)) {
+				P.PQclear(P.PQexec(d->c, "SELECT pg_advisory_unlock(" FR_PG_LOCK_KEY ")"));
+				goto done;
+			}
+			if (got && !live) {
+				d->locked = 1;
+				rc = 0;
+				goto done;
+			}
+			if (got) /* a lease holder runs: give the advisory lock back, wait */
+				P.PQclear(P.PQexec(d->c, "SELECT pg_advisory_unlock(" FR_PG_LOCK_KEY ")"));
+		} else {
+			if (pg_lease_take(d, &got, err))
+				goto done;
+			if (got) {
+				if (pg_beat_start(d, err)) {
+					pg_lease_release(d);
+					goto done;
+				}
+				d->locked = 1;
+				rc = 0;
+				goto done;
+			}
 		}
 		if (stop && *stop) {
-			fr_buf_printf(err, "database '%s': interrupted while waiting for its advisory "
-			                   "lock; nothing was changed", pg_name(d));
+			fr_buf_printf(err, "database '%s': interrupted while waiting for its %s; nothing "
+			                   "was changed", pg_name(d),
+			              d->lease ? "lease in ferry.lock" : "advisory lock");
 			rc = FERRY_EINTERRUPTED;
 			goto done;
 		}
 		if (fr_mono_ms() >= deadline) {
 			fr_buf ignore = FR_BUF_INIT;
-			pg_holder(d, &who, &ignore);
+			pg_any_holder(d, &who, &ignore);
 			fr_buf_release(&ignore);
-			fr_buf_printf(err, "database '%s': another ferry run holds its advisory lock%s%s; "
-			                   "wait for it, or use --wait SECONDS",
-			              pg_name(d), who.len ? ": " : "", who.ptr);
+			fr_buf_printf(err, "database '%s': another ferry run holds its %s%s%s; "
+			                   "wait for it, or use --wait SECONDS", pg_name(d),
+			              d->lease ? "lock (lease in ferry.lock)" : "advisory lock",
+			              who.len ? ": " : "", who.ptr);
 			rc = FERRY_ELOCKED;
 			goto done;
 		}
@@ -2069,6 +2794,11 @@ static void pg_unlock(fr_db *db)
 	if (!d || !d->locked)
 		return;
 	d->locked = 0;
+	if (d->lease) {
+		pg_lease_release(d);
+		pg_sync_tx(d);
+		return;
+	}
 	if (P.PQstatus(d->c) != CONNECTION_OK)
 		return; /* the lock went with the session */
 	r = P.PQexec(d->c, "SELECT pg_advisory_unlock(" FR_PG_LOCK_KEY ")");
@@ -2082,7 +2812,45 @@ static int pg_lock_holder(fr_db *db, fr_buf *out, fr_buf *err)
 	int ret;
 	if (!db->in_tx && pg_ensure(d, err))
 		return -1;
-	ret = pg_holder(d, out, err);
+	ret = pg_any_holder(d, out, err);
+	pg_sync_tx(d);
+	return ret;
+}
+
+static int pg_lock_kind(fr_db *db, const char **kind, fr_buf *detail, fr_buf *err)
+{
+	pg_db *d = (pg_db *)db;
+	int mode = pg_lock_mode(), ret = 0;
+	*kind = NULL;
+	if (mode < 0) {
+		fr_buf_printf(err, "FERRY_PG_LOCK is '%s': use auto, session or lease",
+		              getenv("FERRY_PG_LOCK"));
+		return -1;
+	}
+	if (!db->in_tx && pg_ensure(d, err))
+		return -1;
+	if (mode != PG_LOCK_LEASE && (ret = pg_detect(d, err)) != 0)
+		goto done;
+	if (mode == PG_LOCK_LEASE || (mode == PG_LOCK_AUTO && d->pooled == 1)) {
+		*kind = "lease";
+		fr_buf_printf(detail, "a lease in ferry.lock (%d s, renewed every %d s; settings per "
+		                      "transaction)", pg_lease_length_ms() / 1000,
+		              pg_lease_length_ms() / 3000 ? pg_lease_length_ms() / 3000 : 1);
+		fr_buf_puts(detail, mode == PG_LOCK_LEASE ? ": FERRY_PG_LOCK=lease" :
+		                                            ": a connection pooler is in front of the "
+		                                            "server");
+	} else {
+		*kind = "session";
+		fr_buf_puts(detail, "a session advisory lock (key " FR_PG_LOCK_KEY ")");
+		if (mode == PG_LOCK_AUTO)
+			fr_buf_puts(detail, ": connected to the server directly");
+		else if (d->pooled == 1)
+			fr_buf_puts(detail, ": FERRY_PG_LOCK=session, though a connection pooler is in "
+			                    "front of the server, where this lock holds nothing");
+		else
+			fr_buf_puts(detail, ": FERRY_PG_LOCK=session");
+	}
+done:
 	pg_sync_tx(d);
 	return ret;
 }
@@ -2096,11 +2864,14 @@ static int pg_set_lock_timeout(fr_db *db, int ms, fr_buf *err)
 	if (!db->in_tx && pg_ensure(d, err))
 		return -1;
 	d->lock_timeout_ms = ms;
+	/* Per transaction: each transaction, and each statement outside one, is given it. */
+	if (!db->in_tx && pg_per_tx(d))
+		return 0;
 	/*
 	 * Already in force: a group of 1,000 steps sets it once, not 1,000
 	 * round trips. Scripts that may change it make the driver forget.
 	 */
-	if (db->in_tx ? d->lt_tx == ms || (d->lt_tx < 0 && d->lt_session == ms) :
+	if (db->in_tx ? d->lt_tx == ms || (!pg_per_tx(d) && d->lt_tx < 0 && d->lt_session == ms) :
 	                d->lt_session == ms)
 		return 0;
 	/* SET LOCAL ends with the transaction; outside one, the next step sets its own. */
@@ -3019,6 +3790,7 @@ const fr_db_driver fr_db_postgres = {
 	.lock = pg_lock,
 	.unlock = pg_unlock,
 	.lock_holder = pg_lock_holder,
+	.lock_kind = pg_lock_kind,
 	.set_lock_timeout = pg_set_lock_timeout,
 	.snapshot = pg_snapshot,
 	.restore = pg_restore,
