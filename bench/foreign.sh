@@ -17,10 +17,14 @@ trap 'rm -rf "$W"' EXIT
 
 # One installation with N dbmate migrations, one with N flat ferry steps.
 mkdir -p "$W/dm/db" "$W/dm/data" "$W/own/migrations" "$W/own/data"
+# One table, then one row a migration (as bench/run.sh's steps: a schema of a
+# thousand tables would time SQLite reading its schema, not ferry).
 for ((i = 1; i <= N; i++)); do
-	printf -- '-- migrate:up\nCREATE TABLE t%d (x INTEGER);\n-- migrate:down\nDROP TABLE t%d;\n' "$i" "$i" \
+	if ((i == 1)); then up='CREATE TABLE t (x INTEGER)'; down='DROP TABLE t'
+	else up="INSERT INTO t VALUES ($i)"; down="DELETE FROM t WHERE x = $i"; fi
+	printf -- '-- migrate:up\n%s;\n-- migrate:down\n%s;\n' "$up" "$down" \
 		>"$W/dm/db/$(printf '2024%010d' "$i")_t$i.sql"
-	printf -- '-- ferry:up\nCREATE TABLE t%d (x INTEGER);\n-- ferry:down\nDROP TABLE t%d;\n' "$i" "$i" \
+	printf -- '-- ferry:up\n%s;\n-- ferry:down\n%s;\n' "$up" "$down" \
 		>"$W/own/migrations/1.0.$i""_t$i.sql"
 done
 printf 'app: dm\nmigrations:\n  - path: db\n    layout: dbmate\ndatabases:\n  main: sqlite:data/app.db\n' \

@@ -104,7 +104,7 @@ int cmd_serve(int argc, char **argv)
 	struct MHD_Daemon *d;
 	const union MHD_DaemonInfo *info;
 	sigset_t set;
-	char host[INET6_ADDRSTRLEN], url[256];
+	char host[INET6_ADDRSTRLEN], url[256], why[256];
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
 	rc = cli_parse("serve", "Serve the migration dashboard: a local web page with the status, "
 	               "the plan, the run in progress, history and backups, and buttons to upgrade, "
@@ -121,6 +121,8 @@ int cmd_serve(int argc, char **argv)
 		((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)port);
 	else
 		((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)port);
+	if (mhd_load(why, sizeof why))
+		return cli_report(EXIT_FAILED, "serve: %s", why);
 	if (make_token())
 		return cli_report(EXIT_FAILED, "serve: cannot read /dev/urandom for the token");
 	serve.root = cli.root;

@@ -8,7 +8,7 @@
 
 #include "cli.h"
 
-#include <microhttpd.h>
+#include "mhd.h"
 #include <pthread.h>
 
 typedef struct {

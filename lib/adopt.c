@@ -154,6 +154,7 @@ static int adopt_one(engine *e, run_db *r, const char *db, const fr_history_tool
 		return -1;
 	if (t->present(r->db, &yes, &e->err) || (yes && t->read(r->db, &h, &e->err)))
 		goto done;
+	fr_history_sort(&h); /* each step is looked up in it */
 	if (h.upto_failed)
 		fr_buf_printf(failed, "  %s in database '%s' is dirty at version %s: fix the database "
 		              "by hand, then force the version with the tool (migrate force V)\n",
@@ -340,4 +341,64 @@ int fr_adopt_record(engine *e, const char *id, fr_db *db, int64_t duration_ms)
 int fr_adopt_unrecord(engine *e, const char *id, fr_db *db)
 {
 	return history_write(e, id, db, 0, 0);
+}
+
+/*
+ * The no-op fingerprint's part of other tools' tables (run.c): what each
+ * tool's table of each database with its steps lists, one line a row, in
+ * out. A database not made yet adds its name and "none". -1 when one
+ * cannot be read: then the start takes the long way, which reports it.
+ */
+int fr_adopt_tables_text(ferry *f, fr_buf *out)
+{
+	const fr_catalog *c = f->cat;
+	fr_buf err = FR_BUF_INIT;
+	size_t i, j, k;
+	int rc = 0;
+	for (i = 0; c && i < c->nforeign && !rc; i++) {
+		const fr_step *s = c->foreign[i];
+		const char *db = foreign_db(f, s);
+		const fr_history_tool *t = fr_history_tool_find(s->layout);
+		const fr_dbconf *conf = NULL;
+		fr_history h = FR_HISTORY_INIT;
+		fr_db *d = NULL;
+		int seen = 0, yes = 0;
+		for (j = 0; j < i && !seen; j++)
+			seen = !strcmp(c->foreign[j]->layout, s->layout) &&
+			       !strcmp(foreign_db(f, c->foreign[j]), db);
+		if (seen || !t || !db)
+			continue;
+		for (j = 0; j < f->cfg->ndbs && !conf; j++)
+			if (!strcmp(f->cfg->dbs[j].name, db))
+				conf = &f->cfg->dbs[j];
+		fr_buf_printf(out, "%s\t%s\n", t->name, db);
+		if (!conf) {
+			rc = -1;
+			break;
+		}
+		if (!fr_db_exists(conf)) {
+			fr_buf_puts(out, "none\n");
+			continue;
+		}
+		if (fr_db_open(&d, conf, &err) || t->present(d, &yes, &err) ||
+		    (yes && t->read(d, &h, &err))) {
+			rc = -1;
+		} else {
+			/* Not through printf: a row of every migration, at every start. */
+			for (k = 0; k < h.n; k++) {
+				const fr_history_row *w = &h.rows[k];
+				fr_buf_puts(out, w->version ? w->version : "");
+				fr_buf_putc(out, '\t');
+				fr_buf_puts(out, w->name ? w->name : "");
+				fr_buf_putc(out, '\t');
+				fr_buf_puts(out, w->checksum ? w->checksum : "");
+				fr_buf_puts(out, w->failed ? "\tfailed\n" : "\n");
+			}
+			fr_buf_printf(out, "upto\t%s\t%d\n", h.upto ? h.upto : "", h.upto_failed);
+		}
+		fr_history_clear(&h);
+		fr_db_close(d);
+	}
+	fr_buf_release(&err);
+	return rc || out->oom ? -1 : 0;
 }

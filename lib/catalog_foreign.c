@@ -30,6 +30,14 @@ static void norm_rel(const char *s, fr_buf *out)
 	fr_buf_add(out, s, n);
 }
 
+/* Appends "<dir>/<file>" (not through printf: it runs a few times for every step at every start). */
+static void put_path(fr_buf *b, const char *dir, const char *file)
+{
+	fr_buf_puts(b, dir);
+	fr_buf_putc(b, '/');
+	fr_buf_puts(b, file);
+}
+
 /*
  * A foreign step in one allocation, as new_step makes ferry's: the struct,
  * then id, name, path, rel, tool_version, tool_name, down_path, meta_path.
@@ -44,17 +52,20 @@ static fr_step *new_foreign_step(loader *ld, size_t si, const fr_layout *lay, co
 	char *base;
 
 	/* The strings one after another, each NUL-terminated, then the block is made. */
+	fr_buf_grow(&b, 2 * strlen(src->path) + 3 * strlen(m->file) + 64);
 	off[0] = b.len;
-	fr_buf_printf(&b, "%s:%s/%s", lay->name, srel, m->entry);
+	fr_buf_puts(&b, lay->name);
+	fr_buf_putc(&b, ':');
+	put_path(&b, srel, m->entry);
 	fr_buf_putc(&b, '\0');
 	off[1] = b.len;
 	fr_buf_puts(&b, m->entry);
 	fr_buf_putc(&b, '\0');
 	off[2] = b.len;
-	fr_buf_printf(&b, "%s/%s", src->path, m->file);
+	put_path(&b, src->path, m->file);
 	fr_buf_putc(&b, '\0');
 	off[3] = b.len;
-	fr_buf_printf(&b, "%s/%s", srel, m->file);
+	put_path(&b, srel, m->file);
 	fr_buf_putc(&b, '\0');
 	off[4] = b.len;
 	fr_buf_puts(&b, m->version ? m->version : "");
@@ -64,11 +75,11 @@ static fr_step *new_foreign_step(loader *ld, size_t si, const fr_layout *lay, co
 	fr_buf_putc(&b, '\0');
 	off[6] = b.len;
 	if (m->down)
-		fr_buf_printf(&b, "%s/%s", src->path, m->down);
+		put_path(&b, src->path, m->down);
 	fr_buf_putc(&b, '\0');
 	off[7] = b.len;
 	if (m->meta)
-		fr_buf_printf(&b, "%s/%s", src->path, m->meta);
+		put_path(&b, src->path, m->meta);
 	fr_buf_putc(&b, '\0');
 	if (b.oom || fr_cat_grow(ld, (void **)&ld->c->steps, &ld->csteps, ld->c->nsteps,
 	                  sizeof *ld->c->steps) ||

@@ -95,6 +95,8 @@ run_db *fr_engine_db(engine *e, const char *name);
 int fr_engine_adopt(engine *e, fr_reg **regs, size_t *nregs, int locked);
 int fr_adopt_record(engine *e, const char *id, fr_db *db, int64_t duration_ms);
 int fr_adopt_unrecord(engine *e, const char *id, fr_db *db);
+/* What other tools' tables list, as text, for the no-op fingerprint; -1: read them the long way. */
+int fr_adopt_tables_text(ferry *f, fr_buf *out);
 int fr_engine_open_db(engine *e, run_db *r);
 /* Lock, each database's own lock, refuse after an interrupted run (unless recovering). */
 int fr_engine_lock(engine *e, int wait, int recovering);

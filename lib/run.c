@@ -364,10 +364,10 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n)
 /*
  * A digest of everything a clean no-op depends on that a stat can see:
  * ferry.yaml, every step file (path, size, mtime, inode), the current and
- * target versions. 0 when a file is too fresh to trust its mtime (the
- * "racy git" rule: changed within the same tick as we look), and 0 with
- * another tool's folder: its history table changes with no file's stat
- * (`dbmate rollback`), so the registry is read, and the table, each time.
+ * target versions, and what other tools' history tables list (they
+ * change with no file's stat: `dbmate rollback`; one query a table). 0 when
+ * a file is too fresh to trust its mtime (the "racy git" rule: changed
+ * within the same tick as we look), or a table cannot be read.
  */
 static uint64_t noop_fingerprint(ferry *f, const ferry_plan *p, const fr_version *cur)
 {
@@ -376,8 +376,17 @@ static uint64_t noop_fingerprint(ferry *f, const ferry_plan *p, const fr_version
 	char v[FR_VERSION_STR_MAX];
 	struct stat st;
 	size_t i;
-	if (f->cat->nforeign || stat(f->cfg->path, &st) || fr_mtime_ns(&st) > fresh)
+	if (stat(f->cfg->path, &st) || fr_mtime_ns(&st) > fresh)
 		return 0;
+	if (f->cat->nforeign) {
+		fr_buf tables = FR_BUF_INIT;
+		int bad = fr_adopt_tables_text(f, &tables);
+		if (!bad)
+			h = fnv(h, tables.ptr, tables.len);
+		fr_buf_release(&tables);
+		if (bad)
+			return 0;
+	}
 	h = fnv(h, &st.st_size, sizeof st.st_size);
 	h = fnv(h, &st.st_mtim, sizeof st.st_mtim);
 	for (i = 0; i < f->cat->nsteps; i++) {

@@ -59,12 +59,17 @@ int fr_history_add(fr_history *h, const char *version, const char *name, const c
                    int failed, fr_buf *err)
 {
 	fr_history_row *r, *rows;
-	rows = fr_realloc(h->rows, (h->n + 1) * sizeof *rows);
-	if (!rows) {
-		err->oom = 1;
-		return -1;
+	/* Room doubles at each power of two: a table of a thousand rows is read at every start. */
+	if (h->n == 0 || (h->n >= 8 && (h->n & (h->n - 1)) == 0)) {
+		rows = fr_realloc(h->rows, (h->n ? 2 * h->n : 8) * sizeof *rows);
+		if (!rows) {
+			err->oom = 1;
+			return -1;
+		}
+		h->rows = rows;
 	}
-	h->rows = rows;
+	rows = h->rows;
+	h->sorted = 0;
 	r = &rows[h->n];
 	memset(r, 0, sizeof *r);
 	r->failed = failed;
@@ -82,18 +87,68 @@ int fr_history_add(fr_history *h, const char *version, const char *name, const c
 
 /* ---- what a table says ---- */
 
+/* Rows by version (a repeatable, without one, after every versioned row), then name. */
+static int cmp_key(const char *va, const char *na, const char *vb, const char *nb)
+{
+	if (!va != !vb)
+		return va ? -1 : 1;
+	if (va)
+		return strcmp(va, vb);
+	if (!na != !nb)
+		return na ? -1 : 1;
+	return na ? strcmp(na, nb) : 0;
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+	const fr_history_row *x = a, *y = b;
+	return cmp_key(x->version, x->name, y->version, y->name);
+}
+
+void fr_history_sort(fr_history *h)
+{
+	if (h->n > 1)
+		qsort(h->rows, h->n, sizeof *h->rows, cmp_row);
+	h->sorted = 1;
+}
+
+/* The row of version (or of the repeatable called name), or NULL. */
+static const fr_history_row *find_row(const fr_history *h, const char *version, const char *name)
+{
+	size_t i, lo = 0, hi = h->n;
+	if (!version && !name)
+		return NULL;
+	if (!h->sorted) {
+		for (i = 0; i < h->n; i++) {
+			const fr_history_row *r = &h->rows[i];
+			if (version ? r->version && !strcmp(r->version, version)
+			            : !r->version && r->name && !strcmp(r->name, name))
+				return r;
+		}
+		return NULL;
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const fr_history_row *r = &h->rows[mid];
+		int c = version ? (r->version ? strcmp(version, r->version) : -1)
+		                : cmp_key(NULL, name, r->version, r->name);
+		if (c == 0)
+			return r;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
 int fr_history_state(const fr_history *h, const char *version, const char *name,
                      const char **checksum)
 {
-	size_t i;
+	const fr_history_row *r;
 	if (checksum)
 		*checksum = NULL;
-	for (i = 0; i < h->n; i++) {
-		const fr_history_row *r = &h->rows[i];
-		int match = version ? r->version && !strcmp(r->version, version)
-		                    : !r->version && name && r->name && !strcmp(r->name, name);
-		if (!match)
-			continue;
+	if ((r = find_row(h, version, name))) {
 		if (checksum)
 			*checksum = r->checksum;
 		return r->failed ? FR_HISTORY_FAILED : FR_HISTORY_APPLIED;

@@ -48,9 +48,10 @@ typedef struct {
 	 * nothing while its table is dirty, and neither should the engine.
 	 */
 	int upto_failed;
+	int sorted;      /* rows are in fr_history_sort's order: fr_history_state searches */
 } fr_history;
 
-#define FR_HISTORY_INIT { NULL, 0, NULL, 0 }
+#define FR_HISTORY_INIT { NULL, 0, NULL, 0, 0 }
 
 /* What the engine tells record() and unrecord() of a step of the tool's folder. */
 typedef struct {
@@ -116,6 +117,13 @@ enum {
 	FR_HISTORY_APPLIED = 1, /* listed as applied (or under the watermark) */
 	FR_HISTORY_FAILED = 2   /* listed as failed or dirty: the run stops */
 };
+
+/*
+ * Sorts h's rows (by version, then a repeatable's name) so that
+ * fr_history_state finds each in log time: the engine asks it of every
+ * step of a folder at every start. A read gives each version once.
+ */
+void fr_history_sort(fr_history *h);
 
 /*
  * The state of the migration with version (or, when version is NULL, the
