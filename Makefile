@@ -5,7 +5,8 @@
 #   make demo      a real upgrade of examples/demo on SQLite
 #   make test      every unit and command-line test; ends "N passed, N failed"
 #   make crash-test  ferry killed at every action boundary and 600 delays (slow)
-#   make sanitize  the test suite under AddressSanitizer + UBSan
+#   make sanitize  the test suite under AddressSanitizer + UBSan (deb.bats, which tests
+#                  the package and not this build, runs in make test only)
 #   make valgrind  the unit tests and the tool under valgrind (leaks are errors)
 #   make bench     the engine benchmarks (SQLite, dbmate, the no-op floors) on a
 #                  release build (build-rel/), printed as one table with targets
@@ -47,7 +48,7 @@ sanitize: deps
 	@[ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false $(MESON_ARGS)
 	ninja -C build-asan
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
-		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 FERRY_SUITE_APART=deb \
 		bash tests/run.sh build-asan
 
 valgrind: all
