@@ -205,3 +205,32 @@ crash_then_recover() {
 	[ "$(stat -c %a "$ROOT/data/tree/in")" = 755 ]
 	[ "$(stat -c %a "$ROOT/data/tree")" = 755 ]
 }
+
+@test "a kill after the run's last version record: the next up, with nothing to do, closes the run as recover does" {
+	local n
+	n=$(ferry plan | grep -cE '^ *[0-9]+\. ')
+	[ "$n" -ge 3 ]
+	run env FERRY_CRASH_AT="action:$n" "$FERRY" -C "$ROOT" up
+	[ "$status" -ne 0 ]
+	# the last action is done: the installation is at the target, its run still open
+	[ "$(ferry version)" = 0.2.0 ]
+	run ferry status
+	[[ "$output" == *interrupted* ]]
+	run ferry up --no-recover
+	[ "$status" -eq 5 ]
+	run ferry up
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"rolling it back first"* ]]
+	[[ "$output" == *"going on with 'up'"* ]]
+	[ "$(ferry version)" = 0.2.0 ]
+	grep -q '"0.2.0"' "$ROOT/config/version.json"
+	run ferry status
+	[[ "$output" != *interrupted* ]]
+	run ferry verify
+	[ "$status" -eq 0 ]
+	grep -q 'rolling it back first' "$ROOT/.ferry/log/"*
+	# and the next up is a plain no-op again
+	run ferry up
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"rolling"* ]]
+}
