@@ -212,6 +212,7 @@ static tnode *ycollection(yscan *y, yaml_event_t *ev, tnode *n)
 	for (;;) {
 		char *key = NULL;
 		size_t ks = 0, ke = 0;
+		int kprops = 0;
 		tnode *kid;
 		if (ynext(y, &k))
 			return NULL;
@@ -231,6 +232,10 @@ static tnode *ycollection(yscan *y, yaml_event_t *ev, tnode *n)
 				yaml_event_delete(&k);
 				return NULL;
 			}
+			/* a key's anchor or tag is its mapping's: a value put back has neither */
+			kprops = k.data.scalar.anchor != NULL || k.data.scalar.tag != NULL;
+			n->anchor |= k.data.scalar.anchor != NULL;
+			n->tagged |= k.data.scalar.tag != NULL;
 			ks = ybyte(y, k.start_mark.index);
 			ke = ytrim(y, ks, ybyte(y, k.end_mark.index));
 			if (yexplicit(y, ks)) {
@@ -258,6 +263,11 @@ static tnode *ycollection(yscan *y, yaml_event_t *ev, tnode *n)
 		}
 		kid = ynode_read(y, &e);
 		yaml_event_delete(&e);
+		if (kid) {
+			n->anchor |= kid->anchor;
+			n->tagged |= kid->tagged;
+			kid->keyprops = kprops;
+		}
 		if (!kid || fr_tnode_add(n, kid, key, ks, ke)) {
 			fr_tnode_free(kid);
 			fr_free(key);
@@ -277,6 +287,22 @@ static tnode *ynode_read(yscan *y, yaml_event_t *ev)
 		goto fail;
 	}
 	n->start = ybyte(y, ev->start_mark.index);
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		n->anchor = ev->data.scalar.anchor != NULL;
+		n->tagged = ev->data.scalar.tag != NULL; /* "!" too, which libyaml calls implicit */
+		break;
+	case YAML_MAPPING_START_EVENT:
+		n->anchor = ev->data.mapping_start.anchor != NULL;
+		n->tagged = ev->data.mapping_start.tag != NULL;
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+		n->anchor = ev->data.sequence_start.anchor != NULL;
+		n->tagged = ev->data.sequence_start.tag != NULL;
+		break;
+	default:
+		break;
+	}
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT: {
 		const char *tag = (const char *)ev->data.scalar.tag;
@@ -615,8 +641,9 @@ static int yflow_safe(const char *raw, size_t n)
 	size_t i;
 	if (n && strchr("'\"[{", raw[0]))
 		return 1;
+	/* ':' in any place: libyaml reads ":x" in a flow collection otherwise than in a block */
 	for (i = 0; i < n; i++)
-		if (strchr(",[]{}#", raw[i]) || (raw[i] == ':' && (i + 1 == n || raw[i + 1] == ' ')))
+		if (strchr(",[]{}#:", raw[i]))
 			return 0;
 	return 1;
 }
@@ -635,6 +662,22 @@ int fr_render_yaml_flow(fr_buf *out, json_t *v, size_t unit)
 	return rc;
 }
 
+/* 1 when the last word of raw text is a tag ("!t", "!!str"): an empty value with a tag. */
+static int yends_in_tag(const char *raw, size_t n)
+{
+	size_t i = n;
+	while (i > 0 && raw[i - 1] != ' ' && raw[i - 1] != '\t')
+		i--;
+	return i < n && raw[i] == '!';
+}
+
+int fr_yraw_fits(const piece *pc, int where)
+{
+	return pc->raw && (where == YP_MAP ? 1 : !pc->raw_block) &&
+	       (where != YP_FLOW || (!fr_has_newline(pc->raw, 0, pc->rawlen) &&
+	                             yflow_safe(pc->raw, pc->rawlen)));
+}
+
 int fr_ypiece(fr_buf *out, const tdoc *d, const piece *pc, size_t col, int where, int *block,
               size_t *bcol)
 {
@@ -643,13 +686,14 @@ int fr_ypiece(fr_buf *out, const tdoc *d, const piece *pc, size_t col, int where
 	int rc = 0;
 	*block = 0;
 	*bcol = where == YP_SEQ ? col + 2 : col + unit;
-	if (pc->raw && (where == YP_MAP ? 1 : !pc->raw_block) &&
-	    (where != YP_FLOW || (!fr_has_newline(pc->raw, 0, pc->rawlen) &&
-	                          yflow_safe(pc->raw, pc->rawlen)))) {
+	if (fr_yraw_fits(pc, where)) {
 		/* later lines move by as much as the key moved */
 		size_t strip = col < pc->raw_base ? pc->raw_base - col : 0;
 		fr_add_spaces(&pre, col > pc->raw_base ? col - pc->raw_base : 0);
 		fr_add_indented(out, pc->raw, pc->rawlen, strip, pre.ptr, pre.len);
+		/* a tag with nothing after it would take in a ',' or ']' that follows */
+		if (where == YP_FLOW && yends_in_tag(pc->raw, pc->rawlen))
+			fr_buf_putc(out, ' ');
 		*block = pc->raw_block;
 		if (pc->raw_block)
 			*bcol = pc->raw_col + col - pc->raw_base;
