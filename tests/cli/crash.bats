@@ -234,3 +234,12 @@ crash_then_recover() {
 	[ "$status" -eq 0 ]
 	[[ "$output" != *"rolling"* ]]
 }
+
+@test "the crash campaign on PostgreSQL, short: step mode, every tenth boundary, a crash between two ops, a delay, no violation" {
+	command -v psql >/dev/null && [ -x "${FERRY_PG_BIN:-/usr/lib/postgresql/15/bin}/initdb" ]
+	run env DB=postgres ROWS=100 MODES=step HOWS=up \
+		bash "$BATS_TEST_DIRNAME/../crash/campaign.sh" "$FERRY" 1 30 10
+	echo "$output" | grep -v Killed
+	[ "$status" -eq 0 ]
+	[[ "$output" =~ postgres:\ cases:\ [1-9][0-9]*,\ violations:\ 0\; ]]
+}
