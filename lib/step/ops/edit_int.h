@@ -41,6 +41,7 @@ struct tnode {
 	int anchor;         /* YAML: it, or a node inside it, has an anchor (&name) */
 	int tagged;         /* YAML: it, or a node inside it, has a tag (!t) */
 	int keyprops;       /* YAML: the key it is the value of has an anchor or a tag */
+	int props;          /* YAML: it has an anchor or a tag of its own */
 	size_t start, end;  /* the node's text; a block collection ends with its last child */
 	size_t open, close; /* flow collections: the brackets */
 	char *scalar;       /* YAML scalar: its value */

@@ -483,6 +483,10 @@ static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_b
 		/* the last item of a top-level block list: the list stays, "[]" (not no document) */
 		return fr_text_splice(out, d->t, d->len, n->start, n->end, "[]", 2);
 	}
+	if (n->n == 1 && n->kind == T_MAP && n->props) {
+		/* the last key of a top-level mapping with an anchor or tag: "&a !t {}" stays */
+		return fr_text_splice(out, d->t, d->len, n->kstart[0], entry_vend(d, n, 0), "{}", 2);
+	}
 	a = entry_start(d, n, i);
 	if (fr_blank_between(d->t, fr_line_start(d->t, a), a)) {
 		a = fr_line_start(d->t, a);
@@ -630,13 +634,18 @@ static int tag_refused(const tdoc *d, const tnode *parent, size_t i, const tnode
 {
 	piece pc;
 	char *p;
+	/*
+	 * the last entry of a top-level block list, or of a top-level block
+	 * mapping with an anchor or tag, leaves "[]" or "{}": it would go back
+	 * into that (ed_remove())
+	 */
+	int to_flow = parent == d->root && !parent->flow && parent->n == 1 &&
+	              (parent->kind == T_SEQ || parent->props);
 	memset(&pc, 0, sizeof pc);
-	/* the last item of a top-level block list leaves "[]": it would go back into that */
 	if (!node->tagged || (raw_of(d, parent, i, node, &pc) &&
 	                      fr_yraw_fits(&pc, parent->flow ? YP_FLOW :
 	                                   parent->kind == T_MAP ? YP_MAP : YP_SEQ) &&
-	                      (parent != d->root || parent->kind != T_SEQ || parent->flow ||
-	                       parent->n != 1 || fr_yraw_fits(&pc, YP_FLOW))))
+	                      (!to_flow || fr_yraw_fits(&pc, YP_FLOW))))
 		return 0;
 	p = join_comps(comps, nc);
 	fr_buf_printf(err, "'%s' in '%s' holds a YAML tag (!name) that its undo could not put "

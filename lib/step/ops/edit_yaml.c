@@ -303,6 +303,7 @@ static tnode *ynode_read(yscan *y, yaml_event_t *ev)
 	default:
 		break;
 	}
+	n->props = n->anchor || n->tagged;
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT: {
 		const char *tag = (const char *)ev->data.scalar.tag;
