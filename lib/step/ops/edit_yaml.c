@@ -204,7 +204,9 @@ static tnode *ycollection(yscan *y, yaml_event_t *ev, tnode *n)
 	n->flow = map ? ev->data.mapping_start.style == YAML_FLOW_MAPPING_STYLE
 	              : ev->data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE;
 	if (n->flow) {
-		size_t o = n->start;
+		/* the bracket ends the event (a search from its start could meet a '#{' comment) */
+		size_t o = ybyte(y, ev->end_mark.index);
+		o = o > n->start ? o - 1 : n->start;
 		while (o < y->len && y->t[o] != (map ? '{' : '['))
 			o++;
 		n->open = o;
