@@ -938,7 +938,8 @@ static int tree_rename_comps(int fmt, const char *t, size_t len, const char *fil
 			         fr_text_splice(out, t, len, parent->kstart[i], parent->kend[i], key.ptr,
 			                        key.len);
 			fr_buf_release(&key);
-			if (rc || sem_add(sem, from, nf, pc.v, 0) || sem_add(sem, to, nt, NULL, 0)) {
+			if (rc || sem_add(sem, from, nf, pc.v, 0) || sem_src(sem, &d, parent, i, node) ||
+			    sem_add(sem, to, nt, NULL, 0)) {
 				fr_buf_printf(err, "cannot edit '%s': out of memory", file);
 				goto done;
 			}
