@@ -273,11 +273,20 @@ static int ed_replace(const tdoc *d, const tnode *parent, size_t i, const tnode 
 			goto done;
 		fr_buf_add(&ins, txt.ptr, txt.len);
 	} else if (!parent) {
-		/* a block value's later lines at the column its first starts at */
+		/*
+		 * a block value's later lines at the column its first starts at; on
+		 * a line of its own when text stands before it ("--- ", properties)
+		 */
 		fr_buf pre = FR_BUF_INIT;
-		fr_add_spaces(&pre, fr_col_of(d->t, node->start));
-		int bad = fr_render_yaml(&txt, pc->v, !fr_yinline_value(pc->v) ? 0 : 1,
-		                         strlen(d->unit));
+		size_t col = fr_col_of(d->t, node->start);
+		int bad;
+		if (!fr_yinline_value(pc->v) &&
+		    !fr_blank_between(d->t, fr_line_start(d->t, node->start), node->start)) {
+			fr_buf_putc(&ins, '\n');
+			col = 0;
+		}
+		fr_add_spaces(&pre, col);
+		bad = fr_render_yaml(&txt, pc->v, !fr_yinline_value(pc->v) ? 0 : 1, strlen(d->unit));
 		if (!bad)
 			fr_add_indented(&ins, txt.ptr, txt.len, 0, pre.ptr, pre.len);
 		fr_buf_release(&pre);
