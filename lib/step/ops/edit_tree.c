@@ -459,6 +459,27 @@ done:
 	return rc;
 }
 
+/*
+ * 1 when removing the last entry of the top-level block collection n
+ * leaves it as "[]" or "{}" rather than no document: a list; a mapping
+ * with an anchor or tag of its own ("&a !t {}" keeps them); or one a
+ * document end marker ("...") follows, which libyaml refuses after nothing.
+ */
+static int yleaves_flow(const tdoc *d, const tnode *n)
+{
+	size_t p;
+	if (n != d->root || n->flow || n->n != 1 || d->fmt != FMT_YAML)
+		return 0;
+	if (n->kind == T_SEQ || n->props)
+		return 1;
+	for (p = fr_line_end(d->t, d->len, n->end); p < d->len; p = fr_line_end(d->t, d->len, p)) {
+		p++;
+		if (d->len - p >= 3 && !memcmp(d->t + p, "...", 3))
+			return 1;
+	}
+	return 0;
+}
+
 /* Removes the node at depth k of chain c (k >= 1). */
 static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_buf *err)
 {
@@ -492,8 +513,8 @@ static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_b
 		/* the last item of a top-level block list: the list stays, "[]" (not no document) */
 		return fr_text_splice(out, d->t, d->len, n->start, n->end, "[]", 2);
 	}
-	if (n->n == 1 && n->kind == T_MAP && n->props) {
-		/* the last key of a top-level mapping with an anchor or tag: "&a !t {}" stays */
+	if (n->n == 1 && n->kind == T_MAP && yleaves_flow(d, n)) {
+		/* the last key of a top-level mapping (an anchor or tag, a "..."): "{}" stays */
 		return fr_text_splice(out, d->t, d->len, n->kstart[0], entry_vend(d, n, 0), "{}", 2);
 	}
 	a = entry_start(d, n, i);
@@ -648,8 +669,7 @@ static int tag_refused(const tdoc *d, const tnode *parent, size_t i, const tnode
 	 * mapping with an anchor or tag, leaves "[]" or "{}": it would go back
 	 * into that (ed_remove())
 	 */
-	int to_flow = parent == d->root && !parent->flow && parent->n == 1 &&
-	              (parent->kind == T_SEQ || parent->props);
+	int to_flow = yleaves_flow(d, parent);
 	memset(&pc, 0, sizeof pc);
 	if (!node->tagged || (raw_of(d, parent, i, node, &pc) &&
 	                      fr_yraw_fits(&pc, parent->flow ? YP_FLOW :
