@@ -1080,20 +1080,22 @@ static void warn_missing_restarts(ferry *f, const ferry_plan *p)
 }
 
 /*
- * 1 when a run was interrupted (its row still says running): even an up
- * with nothing to do then takes the lock, which rolls it back first (or
- * refuses with --no-recover) and plans again. 0 when none, or state cannot
- * be read (the locked pass says so).
+ * 1 when a run was interrupted (its row still says running and nobody
+ * holds the lock: not a run going on now): even an up with nothing to do
+ * then takes the lock, which rolls it back first (or refuses with
+ * --no-recover) and plans again. 0 when none, or state cannot be read
+ * (the locked pass says so).
  */
 static int run_interrupted(ferry *f)
 {
 	fr_run_row r;
+	fr_lock_holder h;
 	int found = 0;
 	if (fr_state_running(f->state, &r, &found))
 		return 0;
 	if (found)
 		fr_run_row_clear(&r);
-	return found;
+	return found && fr_lock_probe(f->ferry_dir, &h) == 0;
 }
 
 /*
