@@ -320,6 +320,11 @@ static int ed_replace(const tdoc *d, const tnode *parent, size_t i, const tnode 
 			a = dash + 1;
 			b = a;
 			fr_buf_putc(&ins, ' ');
+		} else if (block && dash != (size_t)-1 && fr_has_newline(d->t, dash, node->start) &&
+		           fr_col_of(d->t, node->start) != bcol) {
+			/* below its dash at another column than the block's lines: after the dash */
+			a = dash + 1;
+			fr_buf_putc(&ins, ' ');
 		}
 		fr_buf_add(&ins, txt.ptr, txt.len);
 	}
