@@ -637,11 +637,22 @@ int fr_yinline_value(const json_t *v)
 /*
  * 1 when raw text of a node can stand inside a flow collection as it is:
  * quoted, a flow collection, or a plain scalar without the indicators
- * that end one there (a plain "a, b" from a block would become two items).
+ * that end one there (a plain "a, b" from a block would become two items),
+ * and not a block scalar ("!!str >" is the text ">" there).
  */
 static int yflow_safe(const char *raw, size_t n)
 {
-	size_t i;
+	size_t i = 0;
+	/* after its properties (&a !t), no block scalar (| >) nor another indicator */
+	while (i < n && (raw[i] == '!' || raw[i] == '&')) {
+		while (i < n && raw[i] != ' ' && raw[i] != '\t')
+			i++;
+		while (i < n && (raw[i] == ' ' || raw[i] == '\t'))
+			i++;
+	}
+	if (i < n && (strchr("|>@`%", raw[i]) ||
+	              (strchr("-?", raw[i]) && (i + 1 == n || raw[i + 1] == ' '))))
+		return 0;
 	if (n && strchr("'\"[{", raw[0]))
 		return 1;
 	/* ':' in any place: libyaml reads ":x" in a flow collection otherwise than in a block */
