@@ -164,9 +164,26 @@ static int yexplicit(const yscan *y, size_t ks)
 {
 	size_t p = ks;
 	int nl = 0;
-	while (p > 0 && (y->t[p - 1] == ' ' || y->t[p - 1] == '\t' || y->t[p - 1] == '\r' ||
-	                 y->t[p - 1] == '\n'))
-		nl |= y->t[--p] == '\n';
+	for (;;) {
+		size_t ls, q, c;
+		while (p > 0 && (y->t[p - 1] == ' ' || y->t[p - 1] == '\t' || y->t[p - 1] == '\r' ||
+		                 y->t[p - 1] == '\n'))
+			nl |= y->t[--p] == '\n';
+		if (!nl || p == 0)
+			break;
+		/* a line above: its comment ("? # c", "# c") is not what stands before the key */
+		ls = fr_line_start(y->t, p - 1);
+		for (c = ls; c < p && !(y->t[c] == '#' && (c == ls || y->t[c - 1] == ' ' ||
+		                                           y->t[c - 1] == '\t')); c++)
+			;
+		if (c == p)
+			break;
+		for (q = c; q > ls && (y->t[q - 1] == ' ' || y->t[q - 1] == '\t'); q--)
+			;
+		p = q;
+		if (q > ls)
+			break;
+	}
 	if (p == 0 || y->t[p - 1] != '?')
 		return 0;
 	if (nl) /* "?" alone, the key below it: the '?' opens its line */
