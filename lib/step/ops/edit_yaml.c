@@ -667,8 +667,8 @@ static int yflow_safe(const char *raw, size_t n)
 		while (i < n && (raw[i] == ' ' || raw[i] == '\t'))
 			i++;
 	}
-	if (i < n && (strchr("|>@`%", raw[i]) ||
-	              (strchr("-?", raw[i]) && (i + 1 == n || raw[i + 1] == ' '))))
+	if (i < n && (strchr("|>@`%?", raw[i]) ||
+	              (raw[i] == '-' && (i + 1 == n || raw[i + 1] == ' ' || raw[i + 1] == '\t'))))
 		return 0;
 	if (n && strchr("'\"[{", raw[0]))
 		return 1;
