@@ -39,10 +39,12 @@ test: all
 
 # The crash campaign (issue 10): ferry killed at every boundary between actions
 # and at 300 delays over a mixed run, then at 300 more with its children (a
-# power loss). tests/cli/crash.bats is its short version inside `make test`.
+# power loss), and with the main database on PostgreSQL (a server of its own,
+# tests/pg/pg.sh). tests/cli/crash.bats is its short version inside `make test`.
 crash-test: all
 	@bash tests/crash/campaign.sh $(BUILD)/ferry 50
 	@POWER=1 bash tests/crash/campaign.sh $(BUILD)/ferry 50 0
+	@DB=postgres bash tests/crash/campaign.sh $(BUILD)/ferry 25
 
 sanitize: deps
 	@[ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false $(MESON_ARGS)

@@ -1163,8 +1163,28 @@ static void warn_missing_restarts(ferry *f, const ferry_plan *p)
 }
 
 /*
+ * 1 when a run was interrupted (its row still says running and nobody
+ * holds the lock: not a run going on now): even an up with nothing to do
+ * then takes the lock, which rolls it back first (or refuses with
+ * --no-recover) and plans again. 0 when none, or state cannot be read
+ * (the locked pass says so).
+ */
+static int run_interrupted(ferry *f)
+{
+	fr_run_row r;
+	fr_lock_holder h;
+	int found = 0;
+	if (fr_state_running(f->state, &r, &found))
+		return 0;
+	if (found)
+		fr_run_row_clear(&r);
+	return found && fr_lock_probe(f->ferry_dir, &h) == 0;
+}
+
+/*
  * up: two passes. The first, without the lock, resolves the plan and
- * returns at once when it has no actions (the start-up fast path); the
+ * returns at once when it has no actions (the start-up fast path) and no
+ * run was interrupted (a crash after its last version record); the
  * second, under the lock and after reconciling, resolves it again and
  * walks it. given: a plan read from a file, which must be the plan made
  * now or nothing runs. One function because the two passes are one loop
@@ -1178,7 +1198,7 @@ static int run_up(ferry *f, const ferry_plan *given, const char *target,
 	const ferry_run_options *po = given ? &given->opts : o; /* the options that shape it */
 	fr_reg *regs = NULL, **idx = NULL;
 	size_t nregs = 0;
-	int rc, locked_pass = 0;
+	int rc, locked_pass = 0, crashed;
 	uint64_t fp = 0;
 
 	if ((rc = fr_engine_init(&e, f, o)))
@@ -1213,7 +1233,9 @@ again:
 	 * process wrote state meanwhile.
 	 */
 	fp = 0;
-	if (!locked_pass && !given && !po->only && !po->rerun && !o->dry_run && p->ntrs == 0 &&
+	crashed = !locked_pass && !o->dry_run && run_interrupted(f);
+	if (!locked_pass && !crashed && !given && !po->only && !po->rerun && !o->dry_run &&
+	    p->ntrs == 0 &&
 	    fr_version_cmp(&p->to, &e.from) == 0 && fingerprint_matches(&e, p, &fp)) {
 		fr_state_commit(f->state);
 		fr_ok(f);
@@ -1249,7 +1271,7 @@ again:
 		}
 	}
 	/* The fast path: nothing to do, nothing drifted, nothing passed over; no lock taken. */
-	if (!p->nacts && !p->ndrift && !p->nooo) {
+	if (!p->nacts && !p->ndrift && !p->nooo && !crashed) {
 		if (fp) {
 			fr_state_set_noop_fp(f->state, fp);
 			fr_state_commit(f->state);
@@ -1283,7 +1305,7 @@ again:
 		fr_buf_release(&lines);
 		goto done;
 	}
-	if (!p->nacts) {
+	if (!p->nacts && !crashed) {
 		/* --force over drift with nothing to do: nothing happens, and no run is recorded. */
 		fr_ok(f);
 		fr_set_result(&e, "noop", NULL, NULL);

@@ -121,3 +121,125 @@ YAML
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"violations: 0;"* ]]
 }
+
+# one_op OP: an ops step of the one op OP (YAML flow) after the SQL step.
+one_op() {
+	printf 'description: one op\nops:\n  - %s\n' "$1" \
+		>"$ROOT/migrations/v0.1.0_to_v0.2.0/002_op.yaml"
+}
+
+# crash_then_recover EVENT: up killed at the first EVENT, then recover; both as asked.
+crash_then_recover() {
+	run env FERRY_CRASH_AT="$1:1" "$FERRY" -C "$ROOT" up
+	[ "$status" -ne 0 ]
+	run ferry status
+	[[ "$output" == *interrupted* ]]
+	run ferry recover
+	[ "$status" -eq 0 ]
+	[ "$(ferry version)" = 0.1.0 ]
+	run ferry verify
+	[ "$status" -eq 0 ]
+}
+
+@test "mkdir is write-ahead: a kill after the folders are made and before the record, recover removes them" {
+	one_op 'mkdir: {path: data/new/sub, mode: "0700"}'
+	run env FERRY_CRASH_AT=op-acted:1 "$FERRY" -C "$ROOT" up
+	[ "$status" -ne 0 ]
+	[ -d "$ROOT/data/new/sub" ]
+	run ferry recover
+	[ "$status" -eq 0 ]
+	[ ! -e "$ROOT/data/new" ]
+	[ "$(ferry version)" = 0.1.0 ]
+	run ferry up
+	[ "$status" -eq 0 ]
+	[ -d "$ROOT/data/new/sub" ]
+}
+
+@test "copy is write-ahead: a kill after the copy and before the record, recover puts back what it replaced" {
+	printf '{"local": true}\n' >"$ROOT/config/local.json"
+	cp "$ROOT/config/local.json" "$BATS_TEST_TMPDIR/local.orig"
+	one_op 'copy: {from: config/app.json, to: config/local.json}'
+	run env FERRY_CRASH_AT=op-acted:1 "$FERRY" -C "$ROOT" up
+	[ "$status" -ne 0 ]
+	cmp "$ROOT/config/app.json" "$ROOT/config/local.json"
+	run ferry recover
+	[ "$status" -eq 0 ]
+	[ "$(ferry version)" = 0.1.0 ]
+	cmp "$BATS_TEST_TMPDIR/local.orig" "$ROOT/config/local.json"
+	run ferry verify
+	[ "$status" -eq 0 ]
+}
+
+@test "copy is write-ahead: a kill after the journal and before the move aside leaves the target as it was" {
+	printf '{"local": true}\n' >"$ROOT/config/local.json"
+	cp "$ROOT/config/local.json" "$BATS_TEST_TMPDIR/local.orig"
+	one_op 'copy: {from: config/app.json, to: config/local.json}'
+	crash_then_recover op-ahead
+	cmp "$BATS_TEST_TMPDIR/local.orig" "$ROOT/config/local.json"
+	run ferry up
+	[ "$status" -eq 0 ]
+	cmp "$ROOT/config/app.json" "$ROOT/config/local.json"
+	run ferry down 0.1.0
+	[ "$status" -eq 0 ]
+	cmp "$BATS_TEST_TMPDIR/local.orig" "$ROOT/config/local.json"
+}
+
+@test "copy is write-ahead: a kill after a copy into new folders, recover removes the copy and the folders" {
+	one_op 'copy: {from: config/app.json, to: data/c/d/app.json}'
+	crash_then_recover op-acted
+	[ ! -e "$ROOT/data/c" ]
+}
+
+@test "chmod is write-ahead: a kill after the modes change and before the record, recover gives them back" {
+	mkdir -p "$ROOT/data/tree/in"
+	: >"$ROOT/data/tree/in/f"
+	chmod 0644 "$ROOT/data/tree/in/f"
+	chmod 0755 "$ROOT/data/tree" "$ROOT/data/tree/in"
+	one_op 'chmod: {path: data/tree, mode: "0750", recursive: true}'
+	run env FERRY_CRASH_AT=op-acted:1 "$FERRY" -C "$ROOT" up
+	[ "$status" -ne 0 ]
+	[ "$(stat -c %a "$ROOT/data/tree/in/f")" = 750 ]
+	run ferry recover
+	[ "$status" -eq 0 ]
+	[ "$(stat -c %a "$ROOT/data/tree/in/f")" = 644 ]
+	[ "$(stat -c %a "$ROOT/data/tree/in")" = 755 ]
+	[ "$(stat -c %a "$ROOT/data/tree")" = 755 ]
+}
+
+@test "a kill after the run's last version record: the next up, with nothing to do, closes the run as recover does" {
+	local n
+	n=$(ferry plan | grep -cE '^ *[0-9]+\. ')
+	[ "$n" -ge 3 ]
+	run env FERRY_CRASH_AT="action:$n" "$FERRY" -C "$ROOT" up
+	[ "$status" -ne 0 ]
+	# the last action is done: the installation is at the target, its run still open
+	[ "$(ferry version)" = 0.2.0 ]
+	run ferry status
+	[[ "$output" == *interrupted* ]]
+	run ferry up --no-recover
+	[ "$status" -eq 5 ]
+	run ferry up
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"rolling it back first"* ]]
+	[[ "$output" == *"going on with 'up'"* ]]
+	[ "$(ferry version)" = 0.2.0 ]
+	grep -q '"0.2.0"' "$ROOT/config/version.json"
+	run ferry status
+	[[ "$output" != *interrupted* ]]
+	run ferry verify
+	[ "$status" -eq 0 ]
+	grep -q 'rolling it back first' "$ROOT/.ferry/log/"*
+	# and the next up is a plain no-op again
+	run ferry up
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"rolling"* ]]
+}
+
+@test "the crash campaign on PostgreSQL, short: step mode, every tenth boundary, a crash between two ops, a delay, no violation" {
+	command -v psql >/dev/null && [ -x "${FERRY_PG_BIN:-/usr/lib/postgresql/15/bin}/initdb" ]
+	run env DB=postgres ROWS=100 MODES=step HOWS=up \
+		bash "$BATS_TEST_DIRNAME/../crash/campaign.sh" "$FERRY" 1 30 10
+	echo "$output" | grep -v Killed
+	[ "$status" -eq 0 ]
+	[[ "$output" =~ postgres:\ cases:\ [1-9][0-9]*,\ violations:\ 0\; ]]
+}

@@ -15,6 +15,16 @@
 # (children too) instead of ferry alone. BOUNDARY_LIMIT: how many action
 # boundaries (0: none); STRIDE: every how many'th (1: all). Prints one line of counts, and each
 # violation; exit 1 when there is one.
+#
+# DB=postgres: the main database is PostgreSQL (tests/pg/pg.sh; a server of
+# its own unless FERRY_TEST_PG_ADMIN names one), made afresh for each case
+# from a template database; aux stays SQLite. It checks besides that the
+# steps in ferry.ferry_steps are exactly those whose changes are in the
+# data, that ferry.version is the recorded version, and that no connection
+# to the case's database is left after the recovery. In both modes no
+# process of the case (ferry, a script) may be left once the recovery ended.
+# HOWS: the recoveries to try, comma-separated (default: recover,recover
+# --resume,up); MODES: the transaction modes (default: "group step").
 set -u
 FERRY=$(readlink -f "$1")
 DELAYS=${2:-50}
@@ -23,27 +33,74 @@ STRIDE=${4:-1}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-crash.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 ROWS=${ROWS:-2000}
+DB=${DB:-sqlite}
+IFS=, read -r -a HOWS <<<"${HOWS:-recover,recover --resume,up}"
+MODES=${MODES:-group step}
 cases=0 bad=0
 declare -A per
+
+if [ "$DB" = postgres ]; then
+	if [ -z "${FERRY_TEST_PG_ADMIN:-}" ]; then
+		PG_SH=$(dirname "$(readlink -f "$0")")/../pg/pg.sh
+		chmod 755 "$WORK" # the server's own user (when we are root) reaches its folder
+		pgenv=$("$PG_SH" start "$WORK/pg") || { echo "campaign: no PostgreSQL server"; exit 2; }
+		eval "$pgenv"
+		trap '"$PG_SH" stop "$WORK/pg" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+	else
+		trap 'cleanup_dbs; rm -rf "$WORK"' EXIT
+	fi
+	trap 'exit 3' TERM INT
+	admin() { PGOPTIONS='-c client_min_messages=warning' psql "$FERRY_TEST_PG_ADMIN" -X -q -A -t \
+		-v ON_ERROR_STOP=1 -c "$1"; }
+	pg_url() { echo "postgresql://app:$FERRY_TEST_PG_PASSWORD@/$1?host=$FERRY_PG_DIR&port=$FERRY_PG_PORT"; }
+	# the case's database: what ${CRASH_PGURL} in ferry.yaml names
+	CASE_DB=crash_case_$$
+	export CRASH_PGURL
+	CRASH_PGURL=$(pg_url "$CASE_DB")
+	pg() { psql "$CRASH_PGURL" -X -q -A -t -c "$1" 2>&1; }
+	# fresh_db MODE: the case's database made again from the mode's template (1.0.0)
+	fresh_db() {
+		admin "DROP DATABASE IF EXISTS $CASE_DB WITH (FORCE)" >/dev/null &&
+			admin "CREATE DATABASE $CASE_DB TEMPLATE crash_base_$1_$$ OWNER app" >/dev/null
+	}
+	cleanup_dbs() {
+		local m
+		admin "DROP DATABASE IF EXISTS $CASE_DB WITH (FORCE)" >/dev/null 2>&1
+		for m in group step; do
+			admin "DROP DATABASE IF EXISTS crash_base_${m}_$$ WITH (FORCE)" >/dev/null 2>&1
+		done
+	}
+else
+	fresh_db() { :; }
+	cleanup_dbs() { :; }
+fi
 
 # make_fixture DIR MODE: an installation at 1.0.0 and five transitions to 1.5.0.
 make_fixture() {
 	local d=$1 mode=$2 v
+	local main='sqlite:data/app.db'
 	mkdir -p "$d/migrations" "$d/data" "$d/config"
+	[ "$DB" = postgres ] && main='${CRASH_PGURL}'
 	cat >"$d/ferry.yaml" <<YAML
 app: crashapp
 migrations: migrations
 transaction: $mode
 version_file: config/version.json
 databases:
-  main: sqlite:data/app.db
+  main: $main
   aux: sqlite:data/aux.db
 YAML
 	printf '{\n  "name": "crashapp"\n}\n' >"$d/config/app.json"
-	sqlite3 "$d/data/app.db" "CREATE TABLE items(id INTEGER PRIMARY KEY, v TEXT);
-		CREATE TABLE markers(name TEXT);
-		WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < $ROWS)
-		INSERT INTO items SELECT x, 'row ' || x FROM c;"
+	if [ "$DB" = postgres ]; then
+		pg "CREATE TABLE items(id INTEGER PRIMARY KEY, v TEXT);
+			CREATE TABLE markers(name TEXT);
+			INSERT INTO items SELECT x, 'row ' || x FROM generate_series(1, $ROWS) x;" >/dev/null
+	else
+		sqlite3 "$d/data/app.db" "CREATE TABLE items(id INTEGER PRIMARY KEY, v TEXT);
+			CREATE TABLE markers(name TEXT);
+			WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < $ROWS)
+			INSERT INTO items SELECT x, 'row ' || x FROM c;"
+	fi
 	sqlite3 "$d/data/aux.db" "CREATE TABLE amarkers(name TEXT);"
 	for v in 1 2 3 4 5; do
 		local t="$d/migrations/v1.$((v - 1)).0_to_v1.$v.0"
@@ -68,15 +125,22 @@ check) [ -e data/script.out ] && exit 1; exit 0 ;;
 esac
 SH
 	chmod +x "$d/migrations/v1.2.0_to_v1.3.0/003_script.sh"
-	"$FERRY" -C "$d" version --set 1.0.0 >/dev/null
+	"$FERRY" -C "$d" version --set 1.0.0 >/dev/null 2>&1
 }
 
 # The observable state of an installation: schema, rows, files (not ferry's own).
 snapshot() {
 	local d=$1
 	{
+		if [ "$DB" = postgres ]; then
+			pg "SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position)
+				FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'items';"
+			pg "SELECT name FROM markers ORDER BY name;"
+			pg "SELECT count(*), sum(length(i::text)) FROM items i;"
+		else
 		sqlite3 "$d/data/app.db" ".schema items" "SELECT name FROM markers ORDER BY name;" \
 			"SELECT count(*), sum(length(coalesce(c1,'')||coalesce(c2,'')||coalesce(c3,'')||coalesce(c4,'')||coalesce(c5,''))) FROM items;" 2>&1
+		fi
 		sqlite3 "$d/data/aux.db" "SELECT name FROM amarkers ORDER BY name;" 2>&1
 		cat "$d/config/app.json"
 		echo "script.out: $(cat "$d/data/script.out" 2>/dev/null || echo none)"
@@ -85,22 +149,39 @@ snapshot() {
 
 # The reference snapshot of each version: 1.0.0 .. 1.5.0.
 REF="$WORK/ref"
-for mode in group step; do
-	make_fixture "$REF/$mode" "$mode"
+for mode in $MODES; do
+	if [ "$DB" = postgres ]; then
+		# the template of the mode's cases: the tables at 1.0.0, made once
+		admin "DROP DATABASE IF EXISTS crash_base_${mode}_$$ WITH (FORCE)" >/dev/null
+		admin "CREATE DATABASE crash_base_${mode}_$$ OWNER app" >/dev/null || exit 2
+		CRASH_PGURL=$(pg_url "crash_base_${mode}_$$")
+		make_fixture "$WORK/base-$mode" "$mode"
+		CRASH_PGURL=$(pg_url "$CASE_DB")
+		cp -a "$WORK/base-$mode" "$REF/$mode" 2>/dev/null || { mkdir -p "$REF" && cp -a "$WORK/base-$mode" "$REF/$mode"; }
+		fresh_db "$mode" || exit 2
+	else
+		make_fixture "$REF/$mode" "$mode"
+	fi
 	snapshot "$REF/$mode" >"$REF/$mode.1.0.0"
 	for v in 1 2 3 4 5; do
-		"$FERRY" -C "$REF/$mode" up "1.$v.0" >/dev/null 2>&1 || { echo "reference up 1.$v.0 failed"; exit 2; }
+		"$FERRY" -C "$REF/$mode" up "1.$v.0" >"$WORK/ref.out" 2>&1 ||
+			{ echo "reference up 1.$v.0 failed: $(tail -3 "$WORK/ref.out")"; exit 2; }
 		snapshot "$REF/$mode" >"$REF/$mode.1.$v.0"
 	done
 done
-cp -a "$REF/group" "$WORK/base-group-done" 2>/dev/null
 
 # prefix_of DIR: one letter per step of the plan, in its order: 1 done, 0 not, ? half.
 prefix_of() {
 	local d=$1 v col mk am out=""
 	for v in 1 2 3 4 5; do
+		if [ "$DB" = postgres ]; then
+			col=$(pg "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public'
+				AND table_name = 'items' AND column_name = 'c$v';")
+			mk=$(pg "SELECT count(*) FROM markers WHERE name = 'm$v';")
+		else
 		col=$(sqlite3 "$d/data/app.db" "SELECT count(*) FROM pragma_table_info('items') WHERE name = 'c$v';")
 		mk=$(sqlite3 "$d/data/app.db" "SELECT count(*) FROM markers WHERE name = 'm$v';")
+		fi
 		am=$(sqlite3 "$d/data/aux.db" "SELECT count(*) FROM amarkers WHERE name = 'a$v';")
 		if [ "$col" = 1 ] && [ "$mk" = 1 ]; then out="${out}1"
 		elif [ "$col" = 0 ] && [ "$mk" = 0 ]; then out="${out}0"
@@ -148,6 +229,22 @@ check() {
 		violation "$label" "the state is no whole version: $(diff <(echo "$s") "$REF/$mode.1.0.0" | head -5 | tr '\n' ' ')"
 	fi
 	[ "$filev" = "$recorded" ] || violation "$label" "version file $filev, recorded $recorded"
+	if [ "$DB" = postgres ]; then
+		local pgv steps want=""
+		pgv=$(pg "SELECT version FROM ferry.version;")
+		[ "$pgv" = "$recorded" ] || violation "$label" "ferry.version $pgv, recorded $recorded"
+		# the steps ferry.ferry_steps holds applied are those whose column is there
+		steps=""
+		[ "$(pg "SELECT to_regclass('ferry.ferry_steps') IS NULL")" = t ] ||
+			steps=$(pg "SELECT string_agg(id, ' ' ORDER BY id) FROM ferry.ferry_steps
+				WHERE status = 'applied';")
+		for v in 1 2 3 4 5; do
+			[ "$(pg "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public'
+				AND table_name = 'items' AND column_name = 'c$v';")" = 1 ] &&
+				want="$want${want:+ }1.$v.0/001_col.sql"
+		done
+		[ "$steps" = "$want" ] || violation "$label" "ferry.ferry_steps: '$steps', the data: '$want'"
+	fi
 	if find "$d" -name '*ferry-tmp*' | grep -q .; then
 		violation "$label" "temporary files left: $(find "$d" -name '*ferry-tmp*' | tr '\n' ' ')"
 	fi
@@ -162,6 +259,7 @@ one_case() {
 	local mode=$1 how=$2 label=$3 kind=$4 arg=$5 d="$WORK/case" pid
 	rm -rf "$d"
 	cp -a "$WORK/base-$mode" "$d"
+	fresh_db "$mode" || { violation "$label" "cannot make the case's database"; return; }
 	if [ "$kind" = at ]; then
 		(FERRY_CRASH_AT=$arg exec "$FERRY" -C "$d" up >/dev/null 2>&1)
 	else
@@ -192,38 +290,52 @@ one_case() {
 		violation "$label" "recover --resume exit $?" ;;
 	up) "$FERRY" -C "$d" up >/dev/null 2>&1 || violation "$label" "up exit $?" ;; # recovers by itself
 	esac
+	# nothing of the killed run is left: no process of the case, no connection to its database
+	if pgrep -f -- "$d/" >/dev/null; then
+		violation "$label" "processes left: $(pgrep -a -f -- "$d/" | head -3 | tr '\n' ' ')"
+	fi
+	if [ "$DB" = postgres ]; then
+		local left
+		left=$(admin "SELECT count(*) FROM pg_stat_activity WHERE datname = '$CASE_DB'")
+		[ "$left" = 0 ] || violation "$label" "$left connection(s) to the database left"
+	fi
 	check "$d" "$mode" "$how" "$label"
 }
 
-for mode in group step; do
-	make_fixture "$WORK/base-$mode" "$mode"
-done
+if [ "$DB" != postgres ]; then
+	for mode in $MODES; do
+		make_fixture "$WORK/base-$mode" "$mode"
+	done
+fi
 
 # (i) every boundary between actions, and between the two ops of the ops step
-for mode in group step; do
+for mode in $MODES; do
+	fresh_db "$mode"
 	n=$(FERRY_CRASH_AT=100000 "$FERRY" -C "$WORK/base-$mode" plan --json 2>/dev/null | grep -o '"kind"' | wc -l)
 	[ "$n" -gt "$BOUNDARY_LIMIT" ] && n=$BOUNDARY_LIMIT
 	i=1
 	while [ "$i" -le "$n" ]; do
-		for how in recover "recover --resume" up; do
+		for how in "${HOWS[@]}"; do
 			one_case "$mode" "$how" "$mode action:$i $how" at "action:$i"
 		done
 		i=$((i + STRIDE))
 	done
 	if [ "$BOUNDARY_LIMIT" -gt 0 ]; then
-		one_case "$mode" recover "$mode op:1 recover" at "op:1"
-		one_case "$mode" up "$mode op:1 up" at "op:1"
+		for how in "${HOWS[@]}"; do
+			[ "$how" = "recover --resume" ] && continue
+			one_case "$mode" "$how" "$mode op:1 $how" at "op:1"
+		done
 	fi
 done
 
 # (ii) kills at delays spread over the run (its length measured once)
 if [ "$DELAYS" -gt 0 ]; then
-	for mode in group step; do
-		rm -rf "$WORK/t" && cp -a "$WORK/base-$mode" "$WORK/t"
+	for mode in $MODES; do
+		rm -rf "$WORK/t" && cp -a "$WORK/base-$mode" "$WORK/t" && fresh_db "$mode"
 		t0=$(date +%s%N)
 		"$FERRY" -C "$WORK/t" up >/dev/null 2>&1
 		span=$(( ($(date +%s%N) - t0) / 1000 ))
-		for how in recover "recover --resume" up; do
+		for how in "${HOWS[@]}"; do
 			k=0
 			while [ "$k" -lt "$DELAYS" ]; do
 				us=$(( span * k / DELAYS + span / (2 * DELAYS) ))
@@ -234,7 +346,8 @@ if [ "$DELAYS" -gt 0 ]; then
 	done
 fi
 
-line="cases: $cases, violations: $bad;"
+cleanup_dbs
+line="$DB: cases: $cases, violations: $bad;"
 for k in "${!per[@]}"; do line="$line $k: ${per[$k]};"; done
 echo "$line"
 [ "$bad" = 0 ]

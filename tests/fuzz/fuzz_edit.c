@@ -8,20 +8,23 @@
  * rename if_missing. Keys and values are held to what an ops file can
  * give (parse.c's checks). What must hold when the edit changes the
  * document (a failure aborts: a finding):
- *  - the result parses again (JSON: jansson; YAML: lib/util/yaml.c, when
- *    the document did) and holds the edit: the same set again, or remove
- *    again, has nothing to do; a renamed key is gone and its new name is
- *    there;
+ *  - the result parses again (JSON: jansson; YAML: lib/util/yaml.c, or
+ *    for anchors and aliases, which it does not read, libyaml with every
+ *    alias after its anchor; when the document did) and holds the edit:
+ *    the same set again, or remove again, has nothing to do; a renamed key
+ *    is gone and its new name is there;
  *  - the undo entries, restored newest first on the result, give back the
  *    document: its bytes for .env (but for a final newline the document
- *    lacked and an appended line brought: the undo entries do not say it
- *    was missing); for JSON and YAML its bytes or, when the restore writes
- *    a value in the file's style rather than its old spelling ("a: []" to
- *    "a: [1]" for a block list emptied) or puts a removed or renamed key
- *    back at the end of its mapping, the same value: the same keys, the
- *    same scalars as the editor reads them (YAML 1.2's core schema). A
+ *    lacked and an appended line brought, and blanks between an empty
+ *    value and its comment); for JSON and YAML its bytes or, when the
+ *    restore writes a value in the file's style rather than its old
+ *    spelling ("a: []" to "a: [1]" for a block list emptied) or puts a
+ *    removed or renamed key back at the end of its mapping, the same
+ *    value: the same keys, the same scalars as the editor reads them
+ *    (YAML 1.2's core schema), the same tags, aliases followed. A
  *    document of only blanks is none yet; a null YAML document comes back
- *    empty, a null JSON one as {} (known, reported).
+ *    empty, a null JSON one null. (The editors refuse to replace, remove
+ *    or move a YAML node that holds an anchor: edit.h.)
  */
 #include "fuzz.h"
 #include "step/ops/edit.h"
@@ -46,6 +49,8 @@ static int key_ok(const fr_editor *ed, const char *key)
 	return ed != &fr_ed_env || fr_ed_env_name_ok(key);
 }
 
+static json_t *yaml_events_value(const char *t, size_t len);
+
 /* Whether text parses as the editor's format (2: not told for .env). */
 static int parses(const fr_editor *ed, const char *t, size_t len)
 {
@@ -60,6 +65,11 @@ static int parses(const fr_editor *ed, const char *t, size_t len)
 		int ok = fr_yaml_parse(&y, "settings.yaml", t, len, &err) == 0;
 		fr_yaml_free(y);
 		fr_buf_release(&err);
+		if (!ok) { /* anchors, aliases: libyaml reads it and every alias has its anchor */
+			json_t *v = yaml_events_value(t, len);
+			ok = v != NULL;
+			json_decref(v);
+		}
 		return ok;
 	}
 	return 2;
@@ -93,17 +103,6 @@ static int yaml_null_doc(const char *t, size_t len)
 	}
 	yaml_parser_delete(&p);
 	return ok && scalars == 1 && !others;
-}
-
-/* 1 when JSON text a is null and b is an empty object. */
-static int json_null_to_empty(const char *a, size_t al, const char *b, size_t bl)
-{
-	json_t *x = json_loadb(a, al, JSON_DECODE_ANY, NULL);
-	json_t *y = json_loadb(b, bl, JSON_DECODE_ANY, NULL);
-	int yes = json_is_null(x) && json_is_object(y) && !json_object_size(y);
-	json_decref(x);
-	json_decref(y);
-	return yes;
 }
 
 /* Two YAML trees hold the same: kinds, keys (in any order), the values of scalars. */
@@ -147,65 +146,138 @@ static int same_but_blanks(const char *a, size_t al, const char *b, size_t bl)
 	}
 }
 
-static int cmp_line(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
+/* The value of the YAML node that starts with ev (aliases followed), or NULL. */
+static json_t *yev_node(yaml_parser_t *p, yaml_event_t *ev, json_t *anchors, int depth);
 
-/* The lines of t (a copy, cut), sorted; *n of them. */
-static char **sorted_lines(const char *t, size_t len, char **copy, size_t *n)
+/* The next event's node (NULL at the end of a collection: *end set, or on an error). */
+static json_t *yev_next(yaml_parser_t *p, json_t *anchors, int depth, int *end)
 {
-	char **v, *p;
-	size_t k = 0, i;
-	*copy = fz_str((const uint8_t *)t, len);
-	for (i = 0, *n = 1; i < len; i++)
-		*n += t[i] == '\n';
-	v = fr_calloc(*n, sizeof *v);
-	check(v != NULL);
-	for (p = *copy; p; k++) {
-		char *nl = strchr(p, '\n');
-		v[k] = p;
-		if (nl)
-			*nl = '\0';
-		p = nl ? nl + 1 : NULL;
+	yaml_event_t ev;
+	json_t *v;
+	*end = 0;
+	if (!yaml_parser_parse(p, &ev))
+		return NULL;
+	if (ev.type == YAML_MAPPING_END_EVENT || ev.type == YAML_SEQUENCE_END_EVENT) {
+		*end = 1;
+		yaml_event_delete(&ev);
+		return NULL;
 	}
-	*n = k;
-	qsort(v, k, sizeof *v, cmp_line);
+	v = yev_node(p, &ev, anchors, depth);
+	yaml_event_delete(&ev);
 	return v;
 }
 
-/* 1 when a and b hold the same lines (blank ones aside), in any order. */
-static int same_lines(const char *a, size_t al, const char *b, size_t bl)
+static json_t *yev_node(yaml_parser_t *p, yaml_event_t *ev, json_t *anchors, int depth)
 {
-	char *ca, *cb, **la = sorted_lines(a, al, &ca, &al), **lb = sorted_lines(b, bl, &cb, &bl);
-	size_t i = 0, j = 0;
-	int same = 1;
-	for (;;) {
-		while (i < al && !la[i][strspn(la[i], " \t\r")])
-			i++;
-		while (j < bl && !lb[j][strspn(lb[j], " \t\r")])
-			j++;
-		if (i == al || j == bl)
-			break;
-		if (strcmp(la[i++], lb[j++]))
-			same = 0;
+	json_t *v = NULL;
+	const char *anchor = NULL, *tag = NULL;
+	int end;
+	if (depth > 300)
+		return NULL;
+	if (ev->type == YAML_ALIAS_EVENT) {
+		v = json_object_get(anchors, (const char *)ev->data.alias.anchor);
+		return v ? json_deep_copy(v) : NULL;
 	}
-	same = same && i == al && j == bl;
-	fr_free(la);
-	fr_free(lb);
-	fr_free(ca);
-	fr_free(cb);
-	return same;
+	if (ev->type == YAML_SCALAR_EVENT) {
+		anchor = (const char *)ev->data.scalar.anchor;
+		tag = (const char *)ev->data.scalar.tag;
+		v = fr_ed_yaml_value((const char *)ev->data.scalar.value,
+		                     ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !tag);
+		if (!v) /* a value JSON cannot hold: its text */
+			v = json_stringn((const char *)ev->data.scalar.value, ev->data.scalar.length);
+	} else if (ev->type == YAML_SEQUENCE_START_EVENT) {
+		json_t *x;
+		anchor = (const char *)ev->data.sequence_start.anchor;
+		tag = (const char *)ev->data.sequence_start.tag;
+		v = json_array();
+		while (v && (x = yev_next(p, anchors, depth + 1, &end)) != NULL)
+			json_array_append_new(v, x);
+		if (!end) {
+			json_decref(v);
+			return NULL;
+		}
+	} else if (ev->type == YAML_MAPPING_START_EVENT) {
+		json_t *k, *x;
+		anchor = (const char *)ev->data.mapping_start.anchor;
+		tag = (const char *)ev->data.mapping_start.tag;
+		v = json_object();
+		while (v && (k = yev_next(p, anchors, depth + 1, &end)) != NULL) {
+			char *ks = json_dumps(k, JSON_ENCODE_ANY);
+			json_decref(k);
+			x = yev_next(p, anchors, depth + 1, &end);
+			if (!ks || !x) {
+				free(ks);
+				json_decref(x);
+				json_decref(v);
+				return NULL;
+			}
+			json_object_set_new(v, ks, x);
+			free(ks);
+		}
+		if (!end) {
+			json_decref(v);
+			return NULL;
+		}
+	}
+	if (v && tag) { /* a tag is part of the value: it must come back */
+		json_t *w = json_pack("[s,s,o]", "!", tag, v);
+		v = w;
+	}
+	if (v && anchor)
+		json_object_set(anchors, anchor, v);
+	return v;
+}
+
+/* The documents of a YAML text as values, aliases followed, tags kept; NULL when it fails. */
+static json_t *yaml_events_value(const char *t, size_t len)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	json_t *docs = json_array(), *anchors = json_object();
+	int ok = 1;
+	if (!docs || !anchors || !yaml_parser_initialize(&p)) {
+		json_decref(docs);
+		json_decref(anchors);
+		return NULL;
+	}
+	yaml_parser_set_input_string(&p, (const unsigned char *)t, len);
+	while (ok) {
+		json_t *v;
+		if (!yaml_parser_parse(&p, &ev)) {
+			ok = 0;
+			break;
+		}
+		if (ev.type == YAML_STREAM_END_EVENT) {
+			yaml_event_delete(&ev);
+			break;
+		}
+		if (ev.type == YAML_STREAM_START_EVENT || ev.type == YAML_DOCUMENT_START_EVENT ||
+		    ev.type == YAML_DOCUMENT_END_EVENT) {
+			yaml_event_delete(&ev);
+			continue;
+		}
+		v = yev_node(&p, &ev, anchors, 0);
+		yaml_event_delete(&ev);
+		if (!v)
+			ok = 0;
+		else
+			json_array_append_new(docs, v);
+	}
+	yaml_parser_delete(&p);
+	json_decref(anchors);
+	if (!ok) {
+		json_decref(docs);
+		return NULL;
+	}
+	return docs;
 }
 
 /*
  * 1 when a and b are the same document to the editor's format (YAML, JSON:
- * as values). move_back: a removed or renamed key was put back, at the end
- * and without its comment; in YAML that yaml.c cannot read (anchors,
- * aliases) that is all that is held.
+ * as values; YAML that yaml.c does not read, anchors and aliases, as
+ * libyaml's events give it, aliases followed and tags kept).
  */
-static int same_value(const fr_editor *ed, const char *a, size_t al, const char *b, size_t bl,
-                      int move_back)
+static int same_value(const fr_editor *ed, const char *a, size_t al, const char *b, size_t bl)
 {
 	int same = 0;
 	if (ed == &fr_ed_json) {
@@ -220,8 +292,13 @@ static int same_value(const fr_editor *ed, const char *a, size_t al, const char 
 		if (fr_yaml_parse(&x, "a.yaml", a, al, &err) == 0 &&
 		    fr_yaml_parse(&y, "b.yaml", b, bl, &err) == 0)
 			same = yaml_same(x, y);
-		else /* anchors, aliases: yaml.c does not read them; the same lines moved */
-			same = same_lines(a, al, b, bl) || move_back;
+		else { /* anchors, aliases: yaml.c does not read them */
+			json_t *x2 = yaml_events_value(a, al), *y2 = yaml_events_value(b, bl);
+			/* an alias to no anchor is not YAML: only that the restore ran is held */
+			same = !y2 || (x2 && json_equal(x2, y2));
+			json_decref(x2);
+			json_decref(y2);
+		}
 		fr_yaml_free(x);
 		fr_yaml_free(y);
 		fr_buf_release(&err);
@@ -269,17 +346,14 @@ static void nothing_to_do(const fr_editor *ed, const char *file, const fr_buf *t
 	fr_buf_release(&err);
 }
 
-/* Restores the undo entries newest first on t; the bytes must be doc's (NULL: any). */
+/* Restores the undo entries newest first on t; the bytes (or the value) must be doc's. */
 static void restores(const fr_editor *ed, const char *file, const fr_buf *t, json_t *undo,
-                     const char *doc, size_t dlen, int move_back)
+                     const char *doc, size_t dlen)
 {
 	fr_buf cur = FR_BUF_INIT, next = FR_BUF_INIT, err = FR_BUF_INIT;
 	json_t *sem = json_array();
 	size_t i = json_array_size(undo);
-	int restore_only = 0;
 	fr_buf_add(&cur, t->ptr, t->len);
-	if (!doc)
-		restore_only = 1;
 	while (i--) {
 		fr_edit e = { file, cur.ptr, cur.len, &next, 0, sem, &err };
 		int rc = ed->restore(&e, json_array_get(undo, i));
@@ -293,25 +367,17 @@ static void restores(const fr_editor *ed, const char *file, const fr_buf *t, jso
 			next = x;
 		}
 	}
-	if (restore_only)
-		goto done;
 	/* the final newline a document lacked, added for an appended line, stays */
 	if (dlen && doc[dlen - 1] != '\n' && cur.len == dlen + 1 && cur.ptr[dlen] == '\n')
 		cur.len--;
 	/* a null YAML document the edit made a mapping of comes back empty: null too */
 	if (ed == &fr_ed_yaml && strspn(cur.ptr, " \t\r\n") == cur.len && yaml_null_doc(doc, dlen))
 		goto done;
-	/* known, reported (docs/fuzzing.md): a JSON document that is null comes back {} */
-	if (ed == &fr_ed_json && json_null_to_empty(doc, dlen, cur.ptr, cur.len))
-		goto done;
 	/* .env: a blank kept between a value that was empty and its comment */
 	if (ed == &fr_ed_env && same_but_blanks(cur.ptr, cur.len, doc, dlen))
 		goto done;
-	/* known, reported (docs/fuzzing.md): a value put back loses its anchor or tag */
-	if (ed == &fr_ed_yaml && (memchr(doc, '&', dlen) || memchr(doc, '!', dlen)))
-		goto done;
 	/* a JSON or YAML value comes back as a value: in the file's style, not its spelling */
-	if (same_value(ed, cur.ptr, cur.len, doc, dlen, move_back))
+	if (same_value(ed, cur.ptr, cur.len, doc, dlen))
 		goto done;
 	if (cur.len != dlen || memcmp(cur.ptr, doc, dlen))
 		fprintf(stderr, "restored (%zu bytes):\n---\n%.*s\n---\noriginal (%zu bytes):\n"
@@ -390,17 +456,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			json_decref(probe);
 		}
 	}
-	/*
-	 * Blanks are no document yet: the edit made one, its undo leaves an
-	 * empty one. Known, reported (docs/fuzzing.md): a removed or renamed
-	 * .env variable comes back as NAME=value at the end, without its
-	 * 'export', comment, spacing and place, so only that it comes back is
-	 * held.
-	 */
-	if (ed == &fr_ed_env && op >= E_REMOVE)
-		restores(ed, file, &out, undo, NULL, 0, 0);
-	else if (strspn(part[3], " \t\r\n") < len[3])
-		restores(ed, file, &out, undo, part[3], len[3], op >= E_REMOVE);
+	/* Blanks are no document yet: the edit made one, its undo leaves an empty one. */
+	if (strspn(part[3], " \t\r\n") < len[3])
+		restores(ed, file, &out, undo, part[3], len[3]);
 done:
 	json_decref(value);
 	json_decref(undo);

@@ -694,6 +694,47 @@ static void test_undo_after_later_change(void **state)
 	free(u);
 }
 
+/* The editors' undo after later changes keeps what the fuzz target found lost (docs/fuzzing.md). */
+static void test_undo_after_later_change_whole(void **state)
+{
+	env *e = *state;
+	char *u;
+	/* a removed .env variable comes back as its whole line, at its place */
+	t_write(e->root, ".env", "X=1\nexport  A=2 # c\nY=3\n");
+	load_ok(e, "ops:\n  - delete: {file: .env, path: A}\n");
+	forward_ok(e);
+	assert_file(e, ".env", "X=1\nY=3\n");
+	u = take_undo(e);
+	t_write(e->root, ".env", "X=1\nY=3\nZ=4\n");
+	undo_ok(e, u);
+	assert_file(e, ".env", "X=1\nexport  A=2 # c\nY=3\nZ=4\n");
+	free(u);
+	/* a null JSON document comes back null */
+	t_write(e->root, "n.json", "null\n");
+	load_ok(e, "ops:\n  - set: {file: n.json, path: a.b, value: 1}\n");
+	forward_ok(e);
+	u = take_undo(e);
+	t_write(e->root, "n.json", "{\"a\": {\"b\": 1}}\n");
+	undo_ok(e, u);
+	assert_file(e, "n.json", "null\n");
+	free(u);
+	/* a YAML value comes back with its tag */
+	t_write(e->root, "t.yaml", "a: !t 1\nb: 2\n");
+	load_ok(e, "ops:\n  - set: {file: t.yaml, path: a, value: 2}\n");
+	forward_ok(e);
+	assert_file(e, "t.yaml", "a: 2\nb: 2\n");
+	u = take_undo(e);
+	t_write(e->root, "t.yaml", "a: 2\nb: 3\n");
+	undo_ok(e, u);
+	assert_file(e, "t.yaml", "a: !t 1\nb: 3\n");
+	free(u);
+	/* a node with an anchor is not replaced: its aliases would point at nothing */
+	t_write(e->root, "t.yaml", "a: &x 1\nb: *x\n");
+	load_ok(e, "ops:\n  - set: {file: t.yaml, path: a, value: 2}\n");
+	forward_fails(e, "holds a YAML anchor");
+	assert_file(e, "t.yaml", "a: &x 1\nb: *x\n");
+}
+
 static void test_mode_kept(void **state)
 {
 	env *e = *state;
@@ -1193,6 +1234,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_env_new_file_is_private, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_not_utf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_undo_after_later_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_undo_after_later_change_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mode_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mkdir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_move, setup, teardown),

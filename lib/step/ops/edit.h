@@ -26,7 +26,22 @@
  *    The entries are each editor's own (they are kept in the ops undo
  *    record, format 1: {"path", "old"|"absent", "insert"} for JSON and
  *    YAML, {"key", "raw"|"raw_base64"|"absent"} for .env, raw_base64 for bytes
- *    that are not UTF-8).
+ *    that are not UTF-8). Optional members, which older records lack: .env
+ *    "lines" ({"at", "text"|"text_base64"}: the whole lines a remove or
+ *    rename took, put back at their line numbers, 'export', spacing and
+ *    comment included); YAML "src" (and "src_base", "src_col",
+ *    "src_block": the old text of a value with a tag, written back as it
+ *    was); "null_root" (a null document a set made a mapping: it becomes
+ *    null again, its old text "src");
+ *  - what restore() gives back, restored newest first right after the
+ *    edits: the bytes, or where it writes a value in the file's style, or
+ *    puts a removed or renamed key back at the end of its mapping, the same
+ *    value (keys, scalars, YAML tags). YAML anchors (&name) are not put
+ *    back: aliases elsewhere may refer to them, so set, remove and rename
+ *    refuse to replace, remove or move a node that holds one (or whose key
+ *    has an anchor or a tag), and a node with a tag whose text could not
+ *    go back in its place as it is. Comments inside a removed YAML or JSON
+ *    value, and on the lines of a removed key, are not put back.
  */
 #ifndef FR_OPS_EDIT_H
 #define FR_OPS_EDIT_H

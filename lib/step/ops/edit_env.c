@@ -3,7 +3,11 @@
  * lines edited one at a time. The last assignment of a name is the one
  * that counts, as in a shell; a value is written bare when it can be,
  * else quoted in the style the old one had. Every other line, comments
- * and blank lines included, stays as it is.
+ * and blank lines included, stays as it is. The undo of a remove or a
+ * rename keeps the whole lines it took away and their line numbers, so
+ * that a restore puts them back as they were ('export', spacing, comment)
+ * at their place, even after later changes (then at the same line number,
+ * or at the end of a file that has fewer lines now).
  */
 #include "edit_int.h"
 #include "../../util/alloc.h"
@@ -147,6 +151,90 @@ static json_t *env_sem(const char *key, const char *raw, size_t rawlen)
 	return e;
 }
 
+/* A text as a JSON string when it is UTF-8, else its bytes in base64 (NULL: no memory). */
+static int env_put_text(json_t *o, const char *name, const char *t, size_t n)
+{
+	json_t *s = json_stringn(t, n);
+	fr_buf k = FR_BUF_INIT, b = FR_BUF_INIT;
+	int rc;
+	if (s)
+		return json_object_set_new(o, name, s);
+	fr_buf_printf(&k, "%s_base64", name);
+	fr_base64_encode(&b, t, n);
+	rc = k.oom || b.oom ? -1 : json_object_set_new(o, k.ptr, json_stringn(b.ptr, b.len));
+	fr_buf_release(&k);
+	fr_buf_release(&b);
+	return rc;
+}
+
+/*
+ * Adds to undo entry se the n assignment lines v of t as they are, each with
+ * its line number: "lines": [{"at": 3, "text": "export A=1 # x"}, ...].
+ */
+static int env_sem_lines(json_t *se, const char *t, const envline *v, size_t n)
+{
+	json_t *arr = json_array();
+	size_t i, line = 0, p = 0;
+	if (!se || !arr || json_object_set_new(se, "lines", arr))
+		return -1;
+	for (i = 0; i < n; i++) {
+		json_t *l = json_object();
+		for (; p < v[i].ls; p++)
+			line += t[p] == '\n';
+		if (!l || json_array_append_new(arr, l) ||
+		    json_object_set_new(l, "at", json_integer((json_int_t)line)) ||
+		    env_put_text(l, "text", t + v[i].ls, v[i].le - v[i].ls))
+			return -1;
+	}
+	return 0;
+}
+
+/* Appends to sem the undo of taking away the assignments v of key (the last one's value). */
+static int env_sem_taken(json_t *sem, const char *t, const char *key, const envline *v, size_t n)
+{
+	json_t *se = env_sem(key, t + v[n - 1].vs, v[n - 1].ve - v[n - 1].vs);
+	if (env_sem_lines(se, t, v, n)) {
+		json_decref(se);
+		return -1;
+	}
+	return json_array_append_new(sem, se);
+}
+
+/*
+ * Puts the lines of an undo entry's "lines" back into t at their line
+ * numbers (past the end: at the end). -1 when the entry is damaged.
+ */
+static int env_put_lines(const char *t, size_t len, const json_t *lines, fr_buf *out)
+{
+	size_t i, pos = 0, at = 0;
+	const json_t *l;
+	fr_buf_reset(out);
+	json_array_foreach(lines, i, l) {
+		const json_t *a = json_object_get(l, "at"), *x = json_object_get(l, "text");
+		const json_t *x64 = json_object_get(l, "text_base64");
+		if (!json_is_integer(a) || json_integer_value(a) < 0 ||
+		    !(json_is_string(x) || json_is_string(x64)))
+			return -1;
+		while (at < (size_t)json_integer_value(a) && pos < len) {
+			size_t le = fr_line_end(t, len, pos);
+			le = le < len ? le + 1 : len;
+			fr_buf_add(out, t + pos, le - pos);
+			pos = le;
+			at++;
+		}
+		if (out->len && out->ptr[out->len - 1] != '\n')
+			fr_buf_putc(out, '\n');
+		if (json_is_string(x))
+			fr_buf_add(out, json_string_value(x), json_string_length(x));
+		else if (fr_base64_decode(out, json_string_value(x64)))
+			return -1;
+		fr_buf_putc(out, '\n');
+		at++;
+	}
+	fr_buf_add(out, t + pos, len - pos);
+	return 0;
+}
+
 /*
  * Sets key to value (raw: value is the text after '=' as it is written).
  * The last assignment is the one that counts, as in a shell.
@@ -224,8 +312,7 @@ static int env_delete(const char *t, size_t len, const char *file, const char *k
 		at = v[i].le < len ? v[i].le + 1 : len;
 	}
 	fr_buf_add(out, t + at, len - at);
-	if (out->oom ||
-	    json_array_append_new(sem, env_sem(key, t + v[n - 1].vs, v[n - 1].ve - v[n - 1].vs)))
+	if (out->oom || env_sem_taken(sem, t, key, v, n))
 		goto oom;
 	*changed = 1;
 	ret = 0;
@@ -267,9 +354,7 @@ static int env_rename(const char *t, size_t len, const char *file, const char *f
 		at = vf[i].ke;
 	}
 	fr_buf_add(out, t + at, len - at);
-	if (out->oom ||
-	    json_array_append_new(sem, env_sem(from, t + vf[nf - 1].vs,
-	                                       vf[nf - 1].ve - vf[nf - 1].vs)) ||
+	if (out->oom || env_sem_taken(sem, t, from, vf, nf) ||
 	    json_array_append_new(sem, env_sem(to, NULL, 0)))
 		goto oom;
 	*changed = 1;
@@ -354,7 +439,20 @@ static int env_rename_key(fr_edit *e, const char *from, const char *to, int if_m
 	                  e->undo, e->err);
 }
 
-/* An entry of env_sem(): the old text after '=' goes back, or the variable away. */
+/*
+ * An entry of env_sem(): the old text after '=' goes back, or the variable
+ * away; a variable that is not there gets its lines back when the entry has
+ * them (a remove, a rename), else "NAME=old" at the end.
+ */
+/* 1 when t has no assignment of key (0 when memory runs out: the set path says so). */
+static int env_absent(const char *t, size_t len, const char *key)
+{
+	size_t n;
+	envline *v = env_find(t, len, key, &n);
+	fr_free(v);
+	return n == 0;
+}
+
 static int env_restore(fr_edit *e, const json_t *entry)
 {
 	const json_t *k = json_object_get(entry, "key"), *r = json_object_get(entry, "raw");
@@ -366,6 +464,17 @@ static int env_restore(fr_edit *e, const json_t *entry)
 		return fr_ed_restore_damaged(e);
 	if (json_is_true(json_object_get(entry, "absent"))) {
 		ret = env_delete(e->t, e->len, e->file, key, e->out, &e->changed, e->undo, &why);
+	} else if (json_is_array(json_object_get(entry, "lines")) && env_absent(e->t, e->len, key)) {
+		if (env_put_lines(e->t, e->len, json_object_get(entry, "lines"), e->out)) {
+			fr_buf_release(&why);
+			return fr_ed_restore_damaged(e);
+		}
+		ret = e->out->oom ? -1 : 0;
+		if (ret)
+			fr_buf_puts(&why, "out of memory");
+		e->changed = !ret;
+		if (!ret && json_array_append_new(e->undo, env_sem(key, NULL, 0)))
+			ret = -1;
 	} else {
 		const json_t *r64 = json_object_get(entry, "raw_base64");
 		fr_buf raw = FR_BUF_INIT;

@@ -38,6 +38,10 @@ struct tnode {
 	int flow;           /* JSON, or a YAML flow collection */
 	int empty;          /* YAML: a plain scalar with no text (null) */
 	int plain;          /* YAML scalar: plain */
+	int anchor;         /* YAML: it, or a node inside it, has an anchor (&name) */
+	int tagged;         /* YAML: it, or a node inside it, has a tag (!t) */
+	int keyprops;       /* YAML: the key it is the value of has an anchor or a tag */
+	int props;          /* YAML: it has an anchor or a tag of its own */
 	size_t start, end;  /* the node's text; a block collection ends with its last child */
 	size_t open, close; /* flow collections: the brackets */
 	char *scalar;       /* YAML scalar: its value */
@@ -123,6 +127,8 @@ int fr_yinline_value(const json_t *v);
  * *block when the text is a block collection: after a key it goes on a
  * line of its own at column *bcol, after "- " it follows the dash.
  */
+/* 1 when pc's old text (pc->raw) is written as it is at a place of kind where (YP_*). */
+int fr_yraw_fits(const piece *pc, int where);
 int fr_ypiece(fr_buf *out, const tdoc *d, const piece *pc, size_t col, int where, int *block,
               size_t *bcol);
 

@@ -186,15 +186,27 @@ static size_t ydash(const tdoc *d, size_t start)
 	while (p > 0 && (d->t[p - 1] == ' ' || d->t[p - 1] == '\t'))
 		p--;
 	if (p > 0 && d->t[p - 1] == '\n' && fr_blank_between(d->t, p, start)) {
-		/* "-" alone on the line before: the value starts below its dash */
-		size_t q = p - 1;
-		if (q > 0 && d->t[q - 1] == '\r')
-			q--;
-		while (q > 0 && (d->t[q - 1] == ' ' || d->t[q - 1] == '\t'))
-			q--;
-		if (q > 0 && d->t[q - 1] == '-' &&
-		    fr_blank_between(d->t, fr_line_start(d->t, q - 1), q - 1))
-			return q - 1;
+		/*
+		 * "-" alone on a line above (a comment after it, blank or comment
+		 * lines between): the value starts below its dash
+		 */
+		size_t le = p - 1;
+		for (;;) {
+			size_t ls = fr_line_start(d->t, le), q = ls;
+			while (q < le && (d->t[q] == ' ' || d->t[q] == '\t'))
+				q++;
+			if (q < le && d->t[q] == '-') {
+				size_t r = q + 1;
+				while (r < le && (d->t[r] == ' ' || d->t[r] == '\t' || d->t[r] == '\r'))
+					r++;
+				if (r == le || (d->t[r] == '#' && r > q + 1))
+					return q;
+				break;
+			}
+			if (!(q == le || d->t[q] == '#' || (d->t[q] == '\r' && q + 1 == le)) || ls == 0)
+				break;
+			le = ls - 1; /* a blank or comment line: the one above */
+		}
 	}
 	return p > 0 && d->t[p - 1] == '-' ? p - 1 : (size_t)-1;
 }
@@ -261,7 +273,24 @@ static int ed_replace(const tdoc *d, const tnode *parent, size_t i, const tnode 
 			goto done;
 		fr_buf_add(&ins, txt.ptr, txt.len);
 	} else if (!parent) {
-		if (fr_render_yaml(&ins, pc->v, !fr_yinline_value(pc->v) ? 0 : 1, strlen(d->unit)))
+		/*
+		 * a block value's later lines at the column its first starts at; on
+		 * a line of its own when text stands before it ("--- ", properties)
+		 */
+		fr_buf pre = FR_BUF_INIT;
+		size_t col = fr_col_of(d->t, node->start);
+		int bad;
+		if (!fr_yinline_value(pc->v) &&
+		    !fr_blank_between(d->t, fr_line_start(d->t, node->start), node->start)) {
+			fr_buf_putc(&ins, '\n');
+			col = 0;
+		}
+		fr_add_spaces(&pre, col);
+		bad = fr_render_yaml(&txt, pc->v, !fr_yinline_value(pc->v) ? 0 : 1, strlen(d->unit));
+		if (!bad)
+			fr_add_indented(&ins, txt.ptr, txt.len, 0, pre.ptr, pre.len);
+		fr_buf_release(&pre);
+		if (bad)
 			goto done;
 	} else if (parent->flow) {
 		if (fr_ypiece(&ins, d, pc, fr_col_of(d->t, node->start), YP_FLOW, &block, &bcol))
@@ -290,6 +319,15 @@ static int ed_replace(const tdoc *d, const tnode *parent, size_t i, const tnode 
 		if (node->empty && dash != (size_t)-1) {
 			a = dash + 1;
 			b = a;
+			fr_buf_putc(&ins, ' ');
+		} else if (dash != (size_t)-1 && fr_has_newline(d->t, dash, node->start) &&
+		           (block ? fr_col_of(d->t, node->start) != bcol
+		                  : fr_col_of(d->t, node->start) <= dc)) {
+			/*
+			 * below its dash at another column than a block's lines, or not
+			 * right of the dash (a block scalar's text may be): after the dash
+			 */
+			a = dash + 1;
 			fr_buf_putc(&ins, ' ');
 		}
 		fr_buf_add(&ins, txt.ptr, txt.len);
@@ -430,6 +468,27 @@ done:
 	return rc;
 }
 
+/*
+ * 1 when removing the last entry of the top-level block collection n
+ * leaves it as "[]" or "{}" rather than no document: a list; a mapping
+ * with an anchor or tag of its own ("&a !t {}" keeps them); or one a
+ * document end marker ("...") follows, which libyaml refuses after nothing.
+ */
+static int yleaves_flow(const tdoc *d, const tnode *n)
+{
+	size_t p;
+	if (n != d->root || n->flow || n->n != 1 || d->fmt != FMT_YAML)
+		return 0;
+	if (n->kind == T_SEQ || n->props)
+		return 1;
+	for (p = fr_line_end(d->t, d->len, n->end); p < d->len; p = fr_line_end(d->t, d->len, p)) {
+		p++;
+		if (d->len - p >= 3 && !memcmp(d->t + p, "...", 3))
+			return 1;
+	}
+	return 0;
+}
+
 /* Removes the node at depth k of chain c (k >= 1). */
 static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_buf *err)
 {
@@ -462,6 +521,10 @@ static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_b
 	if (n->n == 1 && n->kind == T_SEQ) {
 		/* the last item of a top-level block list: the list stays, "[]" (not no document) */
 		return fr_text_splice(out, d->t, d->len, n->start, n->end, "[]", 2);
+	}
+	if (n->n == 1 && n->kind == T_MAP && yleaves_flow(d, n)) {
+		/* the last key of a top-level mapping (an anchor or tag, a "..."): "{}" stays */
+		return fr_text_splice(out, d->t, d->len, n->kstart[0], entry_vend(d, n, 0), "{}", 2);
 	}
 	a = entry_start(d, n, i);
 	if (fr_blank_between(d->t, fr_line_start(d->t, a), a)) {
@@ -550,6 +613,122 @@ static const char *tnode_kind_name(const tnode *n)
 }
 
 /*
+ * 0, or -1 with a message when node (at the first nc components) holds a
+ * YAML anchor: aliases elsewhere may refer to it, so replacing, removing or
+ * moving it would leave them pointing at nothing (or past their anchor).
+ */
+static int anchor_refused(const tnode *node, char **comps, size_t nc, const char *file,
+                          fr_buf *err)
+{
+	char *p;
+	if (!node->anchor)
+		return 0;
+	p = join_comps(comps, nc);
+	fr_buf_printf(err, "'%s' in '%s' holds a YAML anchor (&name) that aliases may refer to; "
+	              "ops do not replace, remove or move it", nc && p ? p : "the document",
+	              file);
+	fr_free(p);
+	return -1;
+}
+
+/*
+ * 0, or -1 with a message when the key of node has an anchor or a tag
+ * (&k a:, !!str a:): removing or renaming the entry would lose it.
+ */
+static int keyprops_refused(const tnode *node, char **comps, size_t nc, const char *file,
+                            fr_buf *err)
+{
+	char *p;
+	if (!node->keyprops)
+		return 0;
+	p = join_comps(comps, nc);
+	fr_buf_printf(err, "the key '%s' in '%s' has a YAML anchor or tag (&name, !name); ops do "
+	              "not remove or rename it", p ? p : "?", file);
+	fr_free(p);
+	return -1;
+}
+
+/* The text of node (child i of parent) as a piece can carry it (pc->raw), or 0 when none. */
+static int raw_of(const tdoc *d, const tnode *parent, size_t i, const tnode *node, piece *pc)
+{
+	size_t at;
+	if (node->empty || !(d->fmt == FMT_JSON || parent->kind == T_MAP || yinline_node(node)))
+		return 0;
+	at = parent->kind == T_MAP ? parent->kstart[i] : node->start;
+	pc->raw = d->t + node->start;
+	pc->rawlen = node->end - node->start;
+	pc->raw_base = d->fmt == FMT_JSON ? fr_indent_len(d->t, d->len, at) : fr_col_of(d->t, at);
+	pc->raw_col = fr_col_of(d->t, node->start);
+	pc->raw_block = d->fmt == FMT_YAML && !yinline_node(node);
+	return 1;
+}
+
+/*
+ * 0, or -1 with a message when node (child i of parent, at the first nc
+ * components) holds a YAML tag (!t) and its old text could not go back in
+ * its place as it is: the undo would put back the value without its tag.
+ */
+static int tag_refused(const tdoc *d, const tnode *parent, size_t i, const tnode *node,
+                       char **comps, size_t nc, const char *file, fr_buf *err)
+{
+	piece pc;
+	char *p;
+	/*
+	 * the last entry of a top-level block list, or of a top-level block
+	 * mapping with an anchor or tag, leaves "[]" or "{}": it would go back
+	 * into that (ed_remove())
+	 */
+	int to_flow = yleaves_flow(d, parent);
+	memset(&pc, 0, sizeof pc);
+	if (!node->tagged || (raw_of(d, parent, i, node, &pc) &&
+	                      fr_yraw_fits(&pc, parent->flow ? YP_FLOW :
+	                                   parent->kind == T_MAP ? YP_MAP : YP_SEQ) &&
+	                      (!to_flow || fr_yraw_fits(&pc, YP_FLOW))))
+		return 0;
+	p = join_comps(comps, nc);
+	fr_buf_printf(err, "'%s' in '%s' holds a YAML tag (!name) that its undo could not put "
+	              "back; ops do not replace or remove it", p ? p : "?", file);
+	fr_free(p);
+	return -1;
+}
+
+/*
+ * For a YAML value with a tag (!t), which its value alone does not say:
+ * the last undo entry of sem gets the old text, so that a restore writes it
+ * back as it was ("src", "src_base", "src_col", "src_block": raw_of()).
+ */
+static int sem_src(json_t *sem, const tdoc *d, const tnode *parent, size_t i,
+                   const tnode *node)
+{
+	json_t *e = json_array_get(sem, json_array_size(sem) - 1), *txt;
+	piece pc;
+	memset(&pc, 0, sizeof pc);
+	if (!node->tagged || !raw_of(d, parent, i, node, &pc))
+		return 0;
+	if (!(txt = json_stringn(pc.raw, pc.rawlen)))
+		return 0; /* not UTF-8: libyaml did not read it either */
+	return json_object_set_new(e, "src", txt) ||
+	       json_object_set_new(e, "src_base", json_integer((json_int_t)pc.raw_base)) ||
+	       json_object_set_new(e, "src_col", json_integer((json_int_t)pc.raw_col)) ||
+	       json_object_set_new(e, "src_block", json_boolean(pc.raw_block)) ? -1 : 0;
+}
+
+/*
+ * The last undo entry of sem is the set that made a null document (root) a
+ * mapping: "null_root" and the root's old text ("src": "null", "~", "!t"),
+ * which the restore puts back once the mapping is gone.
+ */
+static int sem_null_root(json_t *sem, const tdoc *d, const tnode *root)
+{
+	json_t *e = json_array_get(sem, json_array_size(sem) - 1);
+	json_t *txt = json_stringn(d->t + root->start, root->end - root->start);
+	if (!txt)
+		return -1;
+	return json_object_set_new(e, "null_root", json_true()) ||
+	       json_object_set_new(e, "src", txt) ? -1 : 0;
+}
+
+/*
  * Puts pc at the key path into the text t of a JSON or YAML file. Creates
  * the mappings on the way; insert: put it before list item at the last
  * index rather than in its place. *changed is 0 when nothing had to change
@@ -590,7 +769,11 @@ static int tree_put(int fmt, const char *t, size_t len, const char *file, char *
 			ret = 0;
 			goto done;
 		}
-		if (ed_replace(&d, parent, i, node, pc, out) || sem_add(sem, comps, nc, old, 0))
+		if (anchor_refused(node, comps, nc, file, err) ||
+		    tag_refused(&d, parent, i, node, comps, nc, file, err))
+			goto fail;
+		if (ed_replace(&d, parent, i, node, pc, out) || sem_add(sem, comps, nc, old, 0) ||
+		    sem_src(sem, &d, parent, i, node))
 			goto oom;
 	} else {
 		size_t k = c.depth;
@@ -608,8 +791,26 @@ static int tree_put(int fmt, const char *t, size_t len, const char *file, char *
 				fr_buf_add(out, t, len);
 				if (len && t[len - 1] != '\n')
 					fr_buf_putc(out, '\n');
-				if (fr_render_yaml(out, whole, 0, strlen(d.unit)))
+				if (nc == 1 && pc->raw) {
+					/* a value put back with its old text (its tag): "key: <text>" */
+					fr_buf txt = FR_BUF_INIT;
+					size_t bcol = 0;
+					int block = 0, bad = render_key(out, &d, comps[0]) ||
+					                 fr_ypiece(&txt, &d, pc, 0, YP_MAP, &block, &bcol);
+					fr_buf_putc(out, ':');
+					if (block) {
+						fr_buf_putc(out, '\n');
+						fr_add_spaces(out, bcol);
+					} else {
+						fr_buf_putc(out, ' ');
+					}
+					fr_buf_add(out, txt.ptr, txt.len);
+					fr_buf_release(&txt);
+					if (bad)
+						goto oom;
+				} else if (fr_render_yaml(out, whole, 0, strlen(d.unit))) {
 					goto oom;
+				}
 			}
 			fr_buf_putc(out, '\n');
 			if (out->oom || sem_add(sem, comps, 1, NULL, 0))
@@ -640,12 +841,20 @@ static int tree_put(int fmt, const char *t, size_t len, const char *file, char *
 				goto oom;
 		} else if (tnode_is_null(&d, cur) || cur->empty) {
 			/* a null on the way becomes the mapping */
+			if (anchor_refused(cur, comps, k, file, err) ||
+			    (k && tag_refused(&d, c.node[k - 1], c.idx[k - 1], cur, comps, k, file, err)))
+				goto fail;
 			if (!(sub.v = whole = nest(comps + k, nc - k, pc->v)))
 				goto oom;
 			if (ed_replace(&d, k ? c.node[k - 1] : NULL, k ? c.idx[k - 1] : 0, cur, &sub, out))
 				goto oom;
 			old = json_null();
-			if (k ? sem_add(sem, comps, k, old, 0) : sem_add(sem, comps, 1, NULL, 0))
+			if (k ? sem_add(sem, comps, k, old, 0) ||
+			        sem_src(sem, &d, c.node[k - 1], c.idx[k - 1], cur)
+			      : sem_add(sem, comps, 1, NULL, 0))
+				goto oom;
+			/* a document that was null: its undo makes it null again, not {} */
+			if (!k && sem_null_root(sem, &d, cur))
 				goto oom;
 		} else {
 			where = join_comps(comps, k);
@@ -688,9 +897,13 @@ static int tree_delete(int fmt, const char *t, size_t len, const char *file, cha
 	}
 	if (!(old = node_value(&d, c.node[nc], comps, nc, file, err)))
 		goto done;
-	if (ed_remove(&d, &c, nc, out, err))
+	if (anchor_refused(c.node[nc], comps, nc, file, err) ||
+	    keyprops_refused(c.node[nc], comps, nc, file, err) ||
+	    tag_refused(&d, c.node[nc - 1], c.idx[nc - 1], c.node[nc], comps, nc, file, err) ||
+	    ed_remove(&d, &c, nc, out, err))
 		goto done;
-	if (sem_add(sem, comps, nc, old, c.node[nc - 1]->kind == T_SEQ)) {
+	if (sem_add(sem, comps, nc, old, c.node[nc - 1]->kind == T_SEQ) ||
+	    sem_src(sem, &d, c.node[nc - 1], c.idx[nc - 1], c.node[nc])) {
 		fr_buf_printf(err, "cannot edit '%s': out of memory", file);
 		goto done;
 	}
@@ -751,7 +964,10 @@ static int tree_rename_comps(int fmt, const char *t, size_t len, const char *fil
 	{
 		tnode *node = cf.node[nf], *parent = cf.node[nf - 1];
 		size_t i = cf.idx[nf - 1];
-		if (!(pc.v = node_value(&d, node, from, nf, file, err)))
+		if (!(pc.v = node_value(&d, node, from, nf, file, err)) ||
+		    anchor_refused(node, from, nf, file, err) ||
+		    keyprops_refused(node, from, nf, file, err) ||
+		    tag_refused(&d, parent, i, node, from, nf, file, err))
 			goto done;
 		if (nf == nt && parent->kind == T_MAP && comps_within(to, nt - 1, from, nf - 1)) {
 			/* a new name in the same mapping: only the key's text changes */
@@ -760,7 +976,8 @@ static int tree_rename_comps(int fmt, const char *t, size_t len, const char *fil
 			         fr_text_splice(out, t, len, parent->kstart[i], parent->kend[i], key.ptr,
 			                        key.len);
 			fr_buf_release(&key);
-			if (rc || sem_add(sem, from, nf, pc.v, 0) || sem_add(sem, to, nt, NULL, 0)) {
+			if (rc || sem_add(sem, from, nf, pc.v, 0) || sem_src(sem, &d, parent, i, node) ||
+			    sem_add(sem, to, nt, NULL, 0)) {
 				fr_buf_printf(err, "cannot edit '%s': out of memory", file);
 				goto done;
 			}
@@ -768,17 +985,11 @@ static int tree_rename_comps(int fmt, const char *t, size_t len, const char *fil
 			ret = 0;
 			goto done;
 		}
-		if (!node->empty && (fmt == FMT_JSON || parent->kind == T_MAP || yinline_node(node))) {
-			size_t at = parent->kind == T_MAP ? parent->kstart[i] : node->start;
-			pc.raw = t + node->start;
-			pc.rawlen = node->end - node->start;
-			pc.raw_base = fmt == FMT_JSON ? fr_indent_len(t, len, at) : fr_col_of(t, at);
-			pc.raw_col = fr_col_of(t, node->start);
-			pc.raw_block = fmt == FMT_YAML && !yinline_node(node);
-		}
+		raw_of(&d, parent, i, node, &pc);
 		if (ed_remove(&d, &cf, nf, &mid, err))
 			goto done;
-		if (sem_add(sem, from, nf, pc.v, parent->kind == T_SEQ))
+		if (sem_add(sem, from, nf, pc.v, parent->kind == T_SEQ) ||
+		    sem_src(sem, &d, parent, i, node))
 			goto done;
 	}
 	if (tree_put(fmt, mid.ptr, mid.len, file, to, nt, &pc, 0, 0, out, &ch, sem, err))
@@ -846,25 +1057,34 @@ static int ykeys_check(int fmt, fr_edit *e, char **comps, size_t n, const json_t
 	return -1;
 }
 
-/* set; insert: put the value before the list item at key rather than in its place. */
-static int tree_set_at(int fmt, fr_edit *e, const char *key, json_t *value, int if_missing,
-                       int insert)
+/*
+ * set of pc (pc->raw: its text as it was, when it fits where it goes);
+ * insert: put the value before the list item at key rather than in its place.
+ */
+static int tree_set_piece(int fmt, fr_edit *e, const char *key, const piece *pc,
+                          int if_missing, int insert)
 {
 	char **a;
 	size_t na;
-	piece pc;
 	int ret;
 
 	if (fr_split_keypath(key, &a, &na)) {
 		fr_buf_printf(e->err, "not a key path: '%s'", key);
 		return -1;
 	}
-	memset(&pc, 0, sizeof pc);
-	pc.v = value;
-	ret = tree_put(fmt, e->t, e->len, e->file, a, na, &pc, if_missing, insert, e->out,
+	ret = tree_put(fmt, e->t, e->len, e->file, a, na, pc, if_missing, insert, e->out,
 	               &e->changed, e->undo, e->err);
 	fr_free_comps(a, na);
 	return ret;
+}
+
+static int tree_set_at(int fmt, fr_edit *e, const char *key, json_t *value, int if_missing,
+                       int insert)
+{
+	piece pc;
+	memset(&pc, 0, sizeof pc);
+	pc.v = value;
+	return tree_set_piece(fmt, e, key, &pc, if_missing, insert);
 }
 
 int fr_tree_set(int fmt, fr_edit *e, const char *key, json_t *value, int if_missing)
@@ -912,7 +1132,71 @@ int fr_tree_rename(int fmt, fr_edit *e, const char *from, const char *to, int if
 	return ret;
 }
 
-/* An entry of sem_add(): the old value goes back (into its list, when insert), or away. */
+/*
+ * After the restore of an entry with "null_root" (a document that was null
+ * until a set made it a mapping): the document, e->out when changed, gets
+ * its old text back ("src") once its mapping is empty or gone. 0 or -1.
+ */
+static int tree_null_root(int fmt, fr_edit *e, const json_t *entry)
+{
+	tdoc d;
+	fr_buf err = FR_BUF_INIT, tmp = FR_BUF_INIT;
+	const json_t *src = json_object_get(entry, "src");
+	const char *t = e->changed ? e->out->ptr : e->t, *old = "null";
+	size_t len = e->changed ? e->out->len : e->len, olen = 4;
+	int rc = 0, parsed;
+	if (json_is_string(src)) {
+		old = json_string_value(src);
+		olen = json_string_length(src);
+	}
+	parsed = tdoc_parse(&d, fmt, t, len, e->file, &err) == 0;
+	if (parsed && !d.root && fmt == FMT_YAML) {
+		/* after what is left (comments): on a line of its own, but right after a BOM */
+		fr_buf_add(&tmp, t, len);
+		if (len && t[len - 1] != '\n' && !(len == 3 && !memcmp(t, "\xEF\xBB\xBF", 3)))
+			fr_buf_putc(&tmp, '\n');
+		fr_buf_add(&tmp, old, olen);
+		rc = tmp.oom ? -1 : 0;
+	}
+	if (parsed && d.root && d.root->kind == T_MAP && !d.root->n && d.root->flow)
+		rc = fr_text_splice(&tmp, t, len, d.root->start, d.root->end, old, olen);
+	if (parsed && tmp.len) {
+		if (!rc) {
+			fr_buf_reset(e->out);
+			fr_buf_add(e->out, tmp.ptr, tmp.len);
+			rc = e->out->oom ? -1 : 0;
+			e->changed = !rc;
+		}
+	}
+	fr_tdoc_free(&d);
+	fr_buf_release(&err);
+	fr_buf_release(&tmp);
+	return rc;
+}
+
+/* The piece an undo entry puts back: its old value, and its old text when sem_src() kept it. */
+static const piece *entry_piece(const json_t *entry, json_t *old, piece *pc)
+{
+	const json_t *src = json_object_get(entry, "src");
+	const json_t *base = json_object_get(entry, "src_base");
+	const json_t *col = json_object_get(entry, "src_col");
+	memset(pc, 0, sizeof *pc);
+	pc->v = old;
+	if (json_is_string(src) && json_is_integer(base) && json_is_integer(col) &&
+	    json_integer_value(base) >= 0 && json_integer_value(col) >= 0) {
+		pc->raw = json_string_value(src);
+		pc->rawlen = json_string_length(src);
+		pc->raw_base = (size_t)json_integer_value(base);
+		pc->raw_col = (size_t)json_integer_value(col);
+		pc->raw_block = json_is_true(json_object_get(entry, "src_block"));
+	}
+	return pc;
+}
+
+/*
+ * An entry of sem_add(): the old value goes back (into its list, when
+ * insert), or away (and with "null_root" the document is null again).
+ */
 int fr_tree_restore(int fmt, fr_edit *e, const json_t *entry)
 {
 	const json_t *p = json_object_get(entry, "path");
@@ -920,6 +1204,7 @@ int fr_tree_restore(int fmt, fr_edit *e, const json_t *entry)
 	json_t *old = json_object_get(entry, "old");
 	fr_buf why = FR_BUF_INIT;
 	fr_edit sub = *e;
+	piece pc;
 	int ret;
 
 	if (!key)
@@ -930,8 +1215,14 @@ int fr_tree_restore(int fmt, fr_edit *e, const json_t *entry)
 	else if (!old)
 		return fr_ed_restore_damaged(e);
 	else
-		ret = tree_set_at(fmt, &sub, key, old, 0, json_is_true(json_object_get(entry, "insert")));
+		ret = tree_set_piece(fmt, &sub, key, entry_piece(entry, old, &pc), 0,
+		                     json_is_true(json_object_get(entry, "insert")));
 	e->changed = sub.changed;
+	if (!ret && json_is_true(json_object_get(entry, "null_root")) &&
+	    tree_null_root(fmt, e, entry)) {
+		fr_buf_puts(&why, "out of memory");
+		ret = -1;
+	}
 	if (ret)
 		fr_ed_restore_failed(e, key, why.ptr);
 	fr_buf_release(&why);

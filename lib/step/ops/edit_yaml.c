@@ -164,9 +164,26 @@ static int yexplicit(const yscan *y, size_t ks)
 {
 	size_t p = ks;
 	int nl = 0;
-	while (p > 0 && (y->t[p - 1] == ' ' || y->t[p - 1] == '\t' || y->t[p - 1] == '\r' ||
-	                 y->t[p - 1] == '\n'))
-		nl |= y->t[--p] == '\n';
+	for (;;) {
+		size_t ls, q, c;
+		while (p > 0 && (y->t[p - 1] == ' ' || y->t[p - 1] == '\t' || y->t[p - 1] == '\r' ||
+		                 y->t[p - 1] == '\n'))
+			nl |= y->t[--p] == '\n';
+		if (!nl || p == 0)
+			break;
+		/* a line above: its comment ("? # c", "# c") is not what stands before the key */
+		ls = fr_line_start(y->t, p - 1);
+		for (c = ls; c < p && !(y->t[c] == '#' && (c == ls || y->t[c - 1] == ' ' ||
+		                                           y->t[c - 1] == '\t')); c++)
+			;
+		if (c == p)
+			break;
+		for (q = c; q > ls && (y->t[q - 1] == ' ' || y->t[q - 1] == '\t'); q--)
+			;
+		p = q;
+		if (q > ls)
+			break;
+	}
 	if (p == 0 || y->t[p - 1] != '?')
 		return 0;
 	if (nl) /* "?" alone, the key below it: the '?' opens its line */
@@ -204,7 +221,9 @@ static tnode *ycollection(yscan *y, yaml_event_t *ev, tnode *n)
 	n->flow = map ? ev->data.mapping_start.style == YAML_FLOW_MAPPING_STYLE
 	              : ev->data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE;
 	if (n->flow) {
-		size_t o = n->start;
+		/* the bracket ends the event (a search from its start could meet a '#{' comment) */
+		size_t o = ybyte(y, ev->end_mark.index);
+		o = o > n->start ? o - 1 : n->start;
 		while (o < y->len && y->t[o] != (map ? '{' : '['))
 			o++;
 		n->open = o;
@@ -212,6 +231,7 @@ static tnode *ycollection(yscan *y, yaml_event_t *ev, tnode *n)
 	for (;;) {
 		char *key = NULL;
 		size_t ks = 0, ke = 0;
+		int kprops = 0;
 		tnode *kid;
 		if (ynext(y, &k))
 			return NULL;
@@ -231,6 +251,10 @@ static tnode *ycollection(yscan *y, yaml_event_t *ev, tnode *n)
 				yaml_event_delete(&k);
 				return NULL;
 			}
+			/* a key's anchor or tag is its mapping's: a value put back has neither */
+			kprops = k.data.scalar.anchor != NULL || k.data.scalar.tag != NULL;
+			n->anchor |= k.data.scalar.anchor != NULL;
+			n->tagged |= k.data.scalar.tag != NULL;
 			ks = ybyte(y, k.start_mark.index);
 			ke = ytrim(y, ks, ybyte(y, k.end_mark.index));
 			if (yexplicit(y, ks)) {
@@ -258,6 +282,11 @@ static tnode *ycollection(yscan *y, yaml_event_t *ev, tnode *n)
 		}
 		kid = ynode_read(y, &e);
 		yaml_event_delete(&e);
+		if (kid) {
+			n->anchor |= kid->anchor;
+			n->tagged |= kid->tagged;
+			kid->keyprops = kprops;
+		}
 		if (!kid || fr_tnode_add(n, kid, key, ks, ke)) {
 			fr_tnode_free(kid);
 			fr_free(key);
@@ -277,6 +306,23 @@ static tnode *ynode_read(yscan *y, yaml_event_t *ev)
 		goto fail;
 	}
 	n->start = ybyte(y, ev->start_mark.index);
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		n->anchor = ev->data.scalar.anchor != NULL;
+		n->tagged = ev->data.scalar.tag != NULL; /* "!" too, which libyaml calls implicit */
+		break;
+	case YAML_MAPPING_START_EVENT:
+		n->anchor = ev->data.mapping_start.anchor != NULL;
+		n->tagged = ev->data.mapping_start.tag != NULL;
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+		n->anchor = ev->data.sequence_start.anchor != NULL;
+		n->tagged = ev->data.sequence_start.tag != NULL;
+		break;
+	default:
+		break;
+	}
+	n->props = n->anchor || n->tagged;
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT: {
 		const char *tag = (const char *)ev->data.scalar.tag;
@@ -608,15 +654,27 @@ int fr_yinline_value(const json_t *v)
 /*
  * 1 when raw text of a node can stand inside a flow collection as it is:
  * quoted, a flow collection, or a plain scalar without the indicators
- * that end one there (a plain "a, b" from a block would become two items).
+ * that end one there (a plain "a, b" from a block would become two items),
+ * and not a block scalar ("!!str >" is the text ">" there).
  */
 static int yflow_safe(const char *raw, size_t n)
 {
-	size_t i;
+	size_t i = 0;
+	/* after its properties (&a !t), no block scalar (| >) nor another indicator */
+	while (i < n && (raw[i] == '!' || raw[i] == '&')) {
+		while (i < n && raw[i] != ' ' && raw[i] != '\t')
+			i++;
+		while (i < n && (raw[i] == ' ' || raw[i] == '\t'))
+			i++;
+	}
+	if (i < n && (strchr("|>@`%?", raw[i]) ||
+	              (raw[i] == '-' && (i + 1 == n || raw[i + 1] == ' ' || raw[i + 1] == '\t'))))
+		return 0;
 	if (n && strchr("'\"[{", raw[0]))
 		return 1;
+	/* ':' in any place: libyaml reads ":x" in a flow collection otherwise than in a block */
 	for (i = 0; i < n; i++)
-		if (strchr(",[]{}#", raw[i]) || (raw[i] == ':' && (i + 1 == n || raw[i + 1] == ' ')))
+		if (strchr(",[]{}#:", raw[i]))
 			return 0;
 	return 1;
 }
@@ -635,6 +693,22 @@ int fr_render_yaml_flow(fr_buf *out, json_t *v, size_t unit)
 	return rc;
 }
 
+/* 1 when the last word of raw text is a tag ("!t", "!!str"): an empty value with a tag. */
+static int yends_in_tag(const char *raw, size_t n)
+{
+	size_t i = n;
+	while (i > 0 && raw[i - 1] != ' ' && raw[i - 1] != '\t')
+		i--;
+	return i < n && raw[i] == '!';
+}
+
+int fr_yraw_fits(const piece *pc, int where)
+{
+	return pc->raw && (where == YP_MAP ? 1 : !pc->raw_block) &&
+	       (where != YP_FLOW || (!fr_has_newline(pc->raw, 0, pc->rawlen) &&
+	                             yflow_safe(pc->raw, pc->rawlen)));
+}
+
 int fr_ypiece(fr_buf *out, const tdoc *d, const piece *pc, size_t col, int where, int *block,
               size_t *bcol)
 {
@@ -643,13 +717,14 @@ int fr_ypiece(fr_buf *out, const tdoc *d, const piece *pc, size_t col, int where
 	int rc = 0;
 	*block = 0;
 	*bcol = where == YP_SEQ ? col + 2 : col + unit;
-	if (pc->raw && (where == YP_MAP ? 1 : !pc->raw_block) &&
-	    (where != YP_FLOW || (!fr_has_newline(pc->raw, 0, pc->rawlen) &&
-	                          yflow_safe(pc->raw, pc->rawlen)))) {
+	if (fr_yraw_fits(pc, where)) {
 		/* later lines move by as much as the key moved */
 		size_t strip = col < pc->raw_base ? pc->raw_base - col : 0;
 		fr_add_spaces(&pre, col > pc->raw_base ? col - pc->raw_base : 0);
 		fr_add_indented(out, pc->raw, pc->rawlen, strip, pre.ptr, pre.len);
+		/* a tag with nothing after it would take in a ',' or ']' that follows */
+		if (where == YP_FLOW && yends_in_tag(pc->raw, pc->rawlen))
+			fr_buf_putc(out, ' ');
 		*block = pc->raw_block;
 		if (pc->raw_block)
 			*bcol = pc->raw_col + col - pc->raw_base;

@@ -4,13 +4,17 @@
  * systems). Trees are walked without following symlinks. Nothing is
  * deleted: what remove takes away, and what copy replaces, is moved to the
  * step's stash in the scratch folder, for undo to bring back. Each op
- * records what it did (undo.c) even when it fails half-way, so that what
- * it did is undone with the rest.
+ * is write-ahead: the undo of what it is about to do (the folders it will
+ * make, the modes it will change, where it will move things) is in the
+ * crash journal before it changes anything, and its undo copes with an op
+ * cut short anywhere; it then records what it did (undo.c), even when it
+ * fails half-way, so that what it did is undone with the rest.
  */
 #include "ops_int.h"
 #include "text.h"
 #include "../../util/alloc.h"
 #include "../../util/fs.h"
+#include "../../util/proc.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -218,6 +222,53 @@ done:
 	return rc;
 }
 
+/*
+ * The folders mkdir -p of abs (inside the root) would make, appended
+ * (relative) to plan: those of its path that are not there yet.
+ */
+static int plan_dirs(orun *R, const char *abs, json_t *plan)
+{
+	fr_buf p = FR_BUF_INIT;
+	const char *c = abs + R->rootlen;
+	struct stat st;
+	int rc = 0, missing = 0;
+	fr_buf_puts(&p, R->root);
+	while (*c && !rc) {
+		const char *e;
+		while (*c == '/')
+			c++;
+		e = c + strcspn(c, "/");
+		if (e == c)
+			break;
+		fr_buf_putc(&p, '/');
+		fr_buf_add(&p, c, (size_t)(e - c));
+		c = e;
+		if (p.oom)
+			rc = -1;
+		else if (missing || (lstat(p.ptr, &st) && errno == ENOENT))
+			missing = 1;
+		if (!rc && missing && json_array_append_new(plan, json_string(fr_ops_rel_of(R, p.ptr))))
+			rc = -1;
+	}
+	fr_buf_release(&p);
+	return rc;
+}
+
+/* The folders make_parent() of abs would make, appended to plan. */
+static int plan_parent(orun *R, const char *abs, json_t *plan)
+{
+	char *dir = fr_strdup(abs), *slash;
+	int rc;
+	if (!dir)
+		return -1;
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	rc = strlen(dir) > R->rootlen ? plan_dirs(R, dir, plan) : 0;
+	fr_free(dir);
+	return rc;
+}
+
 /* The folder holding abs, made if missing (folders made are appended to created). */
 static int make_parent(orun *R, const char *abs, json_t *created)
 {
@@ -318,10 +369,24 @@ int fr_ops_mkdir(orun *R, const op *o)
 			fr_ops_err(R, o, "'%s' exists and is not a folder", o->path);
 		goto done;
 	}
+	/* write-ahead: the folders it will make; their undo passes over those not made */
+	if (!(a = fr_ops_action(o)) || plan_dirs(R, abs, created) ||
+	    json_object_set(a, "created", created)) {
+		json_decref(a);
+		fr_ops_err(R, o, "out of memory");
+		goto done;
+	}
+	if (fr_ops_journal_ahead(R, o, a)) {
+		json_decref(a);
+		goto done;
+	}
+	json_decref(a);
+	json_array_clear(created);
 	if (make_dirs(R, abs, 0755, created) || (o->has_mode && chmod(abs, o->mode))) {
 		fr_ops_err(R, o, "cannot create '%s': %s", o->path, strerror(errno));
 		failed = 1;
 	}
+	fr_crash_point("op-acted"); /* the crash tests' cut between the act and its record */
 	if (json_array_size(created)) {
 		/* recorded even after a failure: what was made is undone with the rest */
 		a = fr_ops_action(o);
@@ -429,13 +494,26 @@ int fr_ops_copy(orun *R, const op *o)
 		/* what it replaces is kept, for undo */
 		if (!(stash = stash_path(R, o, dst)))
 			goto done;
-		if (fr_ops_move_path(dst, stash)) {
-			fr_ops_err(R, o, "cannot move '%s' aside to '%s': %s", o->to, stash, strerror(errno));
-			goto done;
-		}
 		json_object_set_new(a, "stash", stash_json(R, stash));
 	}
-	json_object_set(a, "created", created);
+	/*
+	 * Write-ahead: where what it replaces goes and the folders it will make.
+	 * The undo of a copy cut short finds the target still in place (no
+	 * stash yet: it is left) or moved aside (the copy is removed, it comes
+	 * back).
+	 */
+	if (plan_parent(R, dst, created) || json_object_set(a, "created", created) ||
+	    json_object_set_new(a, "ahead", json_true()))
+		goto oom;
+	if (fr_ops_journal_ahead(R, o, a))
+		goto done;
+	json_object_del(a, "ahead");
+	json_array_clear(created);
+	fr_crash_point("op-ahead"); /* the crash tests' cut between the journal and the act */
+	if (stash && fr_ops_move_path(dst, stash)) {
+		fr_ops_err(R, o, "cannot move '%s' aside to '%s': %s", o->to, stash, strerror(errno));
+		goto done;
+	}
 	if (make_parent(R, dst, created) || copy_tree(src, dst)) {
 		int e = errno;
 		fr_ops_remove_tree(dst);
@@ -444,6 +522,7 @@ int fr_ops_copy(orun *R, const op *o)
 		a = NULL;
 		goto done;
 	}
+	fr_crash_point("op-acted");
 	ret = fr_ops_record(R, o, a);
 	a = NULL;
 	goto done;
@@ -458,7 +537,11 @@ done:
 	return ret;
 }
 
-/* chmod of abs, and of everything under it when recursive (symlinks left alone). */
+/*
+ * The modes chmod of abs would change, and of everything under it when
+ * recursive (symlinks left alone): [relative path, old mode] appended to
+ * modes. Nothing is changed yet.
+ */
 static int chmod_walk(orun *R, const op *o, const char *abs, int recursive, json_t *modes)
 {
 	struct stat st;
@@ -477,10 +560,6 @@ static int chmod_walk(orun *R, const op *o, const char *abs, int recursive, json
 		json_t *pair = json_pack("[s,i]", fr_ops_rel_of(R, abs), (int)(st.st_mode & 07777));
 		if (!pair || json_array_append_new(modes, pair)) {
 			fr_ops_err(R, o, "out of memory");
-			return -1;
-		}
-		if (chmod(abs, o->mode)) {
-			fr_ops_err(R, o, "cannot change the mode of '%s': %s", fr_ops_rel_of(R, abs), strerror(errno));
 			return -1;
 		}
 	}
@@ -508,8 +587,10 @@ static int chmod_walk(orun *R, const op *o, const char *abs, int recursive, json
 
 int fr_ops_chmod(orun *R, const op *o)
 {
-	json_t *modes = json_array(), *a;
+	json_t *modes = json_array(), *a, *m;
 	char *abs = fr_ops_resolve(R, o, o->path, 1);
+	fr_buf p = FR_BUF_INIT;
+	size_t i;
 	int ret = -1, rc;
 
 	if (!abs || !modes)
@@ -518,18 +599,41 @@ int fr_ops_chmod(orun *R, const op *o)
 		fr_ops_err(R, o, "'%s' does not exist", o->path);
 		goto done;
 	}
-	rc = chmod_walk(R, o, abs, o->recursive, modes);
-	if (json_array_size(modes)) {
-		/* recorded even after a failure, so that the modes changed so far are undone */
-		a = fr_ops_action(o);
-		if (a)
-			json_object_set(a, "modes", modes);
-		if (fr_ops_record(R, o, a))
-			goto done;
+	if (chmod_walk(R, o, abs, o->recursive, modes))
+		goto done;
+	if (!json_array_size(modes)) {
+		ret = 0;
+		goto done;
 	}
+	/* write-ahead: the old modes are in the journal before the first one changes */
+	a = fr_ops_action(o);
+	if (a)
+		json_object_set(a, "modes", modes);
+	if (!a || fr_ops_journal_ahead(R, o, a)) {
+		if (!a)
+			fr_ops_err(R, o, "out of memory");
+		json_decref(a);
+		goto done;
+	}
+	rc = 0;
+	json_array_foreach(modes, i, m) {
+		fr_buf_setf(&p, "%s/%s", R->root, json_string_value(json_array_get(m, 0)));
+		if (p.oom || chmod(p.ptr, o->mode)) {
+			fr_ops_err(R, o, "cannot change the mode of '%s': %s",
+			           json_string_value(json_array_get(m, 0)),
+			           strerror(p.oom ? ENOMEM : errno));
+			rc = -1;
+			break;
+		}
+	}
+	fr_crash_point("op-acted");
+	/* recorded even after a failure, so that the modes changed so far are undone */
+	if (fr_ops_record(R, o, a))
+		goto done;
 	ret = rc;
 done:
 	json_decref(modes);
+	fr_buf_release(&p);
 	fr_free(abs);
 	return ret;
 }

@@ -290,13 +290,20 @@ static int undo_action(orun *R, const json_t *all, size_t self)
 		const char *st = jstr(a, "stash");
 		if (!path || !(x = fr_ops_resolve(R, NULL, path, 0)))
 			goto damaged;
+		if (st && !(y = fr_ops_stash_abs(R, st)))
+			goto damaged;
+		if (y && json_is_true(json_object_get(a, "ahead")) && !fr_ops_exists(y) &&
+		    fr_ops_exists(x)) {
+			/* cut short before it moved the target aside (write-ahead): it is still there */
+			ret = strcmp(opn, "copy") ? 0 : undo_created(R, json_object_get(a, "created"),
+			                                             opn, 0);
+			goto done;
+		}
 		if (!strcmp(opn, "copy") && fr_ops_remove_tree(x)) {
 			fr_ops_err(R, NULL, "cannot remove the copy '%s': %s", path, strerror(errno));
 			goto done;
 		}
 		if (st) {
-			if (!(y = fr_ops_stash_abs(R, st)))
-				goto damaged;
 			if (!fr_ops_exists(x) && fr_ops_exists(y)) {
 				if (fr_ops_move_path(y, x)) {
 					fr_ops_err(R, NULL, "cannot put '%s' back from '%s': %s", path, y,
