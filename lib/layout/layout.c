@@ -283,6 +283,61 @@ int fr_split_whole(const fr_split_in *in, fr_split_out *out, int no_tx, fr_buf *
 	return 0;
 }
 
+/* One function: one pass over the lines keeps the two sections and their lines. */
+int fr_split_sections(const fr_split_in *in, fr_split_out *out, const fr_sections *s,
+                      fr_buf *err)
+{
+	const char *p = in->up, *end = in->up + in->up_len, *first = NULL;
+	const char *start[2] = { NULL, NULL }, *stop[2] = { NULL, NULL };
+	int line = 1, cur = -1, lines[2] = { 0, 0 };
+
+	memset(out, 0, sizeof *out);
+	while (p < end) {
+		const char *le = memchr(p, '\n', (size_t)(end - p)), *o = NULL;
+		int d;
+		if (!le)
+			le = end;
+		if ((d = s->section(p, le, &o, out)) >= 0) {
+			if (start[d]) {
+				fr_buf_printf(err, "%s:%d: a second %s", in->rel, line, s->second[d]);
+				return -1;
+			}
+			if (!first)
+				first = p;
+			if (cur >= 0)
+				stop[cur] = p;
+			cur = d;
+			start[d] = le < end ? le + 1 : end;
+			lines[d] = line + 1;
+			if (s->options && s->options(o, le, d, line, in, out, err))
+				return -1;
+		}
+		p = le + 1;
+		line++;
+	}
+	if (cur >= 0)
+		stop[cur] = end;
+	if (!start[0]) {
+		fr_buf_printf(err, "%s: %s", in->rel, s->no_up);
+		return -1;
+	}
+	if (!fr_sql_blank(in->up, (size_t)(first - in->up))) {
+		fr_buf_printf(err, "%s:%d: %s", in->rel,
+		              1 + fr_count_lines(in->up, fr_sql_code(in->up, (size_t)(first - in->up))),
+		              s->before);
+		return -1;
+	}
+	out->up = fr_strndup(start[0], (size_t)(stop[0] - start[0]));
+	out->up_line = lines[0];
+	if (start[1])
+		out->down = fr_strndup(start[1], (size_t)(stop[1] - start[1]));
+	if (!out->up || (start[1] && !out->down)) {
+		fr_buf_printf(err, "%s: out of memory", in->rel);
+		return -1;
+	}
+	return 0;
+}
+
 int fr_lay_suffix(const char *name, const char *suffix)
 {
 	size_t n = strlen(name), k = strlen(suffix);

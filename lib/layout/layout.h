@@ -122,6 +122,29 @@ int fr_parse_i64(const char *s, size_t n, int64_t *out);
  * first line, down the down file's text (when there is one); -1 out of memory.
  */
 int fr_split_whole(const fr_split_in *in, fr_split_out *out, int no_tx, fr_buf *err);
+/*
+ * A file cut at its tool's section markers (dbmate's -- migrate:up, goose's
+ * -- +goose Up): the tool's own rules, for fr_split_sections.
+ */
+typedef struct {
+	/*
+	 * The section the line [p, le) opens: 0 up, 1 down, -1 none; *opts: the
+	 * rest of its line. It may set out->no_tx (goose's NO TRANSACTION).
+	 */
+	int (*section)(const char *p, const char *le, const char **opts, fr_split_out *out);
+	/* Optional: reads the options [o, le) of section d's marker; -1 with a message. */
+	int (*options)(const char *o, const char *le, int d, int line, const fr_split_in *in,
+	               fr_split_out *out, fr_buf *err);
+	const char *second[2]; /* a marker met twice: "<rel>:<line>: a second <second[d]>" */
+	const char *no_up;     /* "<rel>: <no_up>" */
+	const char *before;    /* "<rel>:<line>: <before>": code before the first marker */
+} fr_sections;
+/*
+ * The split of a file of sections: up from the line after its up marker to
+ * the next marker, down likewise; only comments may come before the first.
+ */
+int fr_split_sections(const fr_split_in *in, fr_split_out *out, const fr_sections *s,
+                      fr_buf *err);
 /* 1 when name ends with suffix. */
 int fr_lay_suffix(const char *name, const char *suffix);
 /* The leading decimal digits of s: their number. */
