@@ -14,9 +14,6 @@
 #include "layout.h"
 #include "../util/alloc.h"
 
-#include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -69,21 +66,10 @@ static int goose_marks(const char *text, size_t len)
 	return 0;
 }
 
-typedef struct {
-	int64_t v;
-	const char *name;
-} gmig;
-
-static int cmp_gmig(const void *a, const void *b)
-{
-	const gmig *x = a, *y = b;
-	return x->v < y->v ? -1 : x->v > y->v;
-}
-
 static int goose_scan(const char *dir, const char *rel, const fr_layout_entry *ents, size_t n,
                       fr_layout_chain *out, fr_buf *err)
 {
-	gmig *m = fr_calloc(n ? n : 1, sizeof *m);
+	fr_num_mig *m = fr_calloc(n ? n : 1, sizeof *m);
 	size_t i, k = 0, bad = 0;
 	(void)dir;
 	if (!m) {
@@ -106,29 +92,12 @@ static int goose_scan(const char *dir, const char *rel, const fr_layout_entry *e
 			              "fits 64 bits", bad++ ? "\n" : "", rel, name);
 		} else {
 			m[k].v = v;
-			m[k++].name = name;
+			m[k++].up = name;
 		}
 	}
-	qsort(m, k, sizeof *m, cmp_gmig);
-	for (i = 0; i < k && !bad; i++) {
-		char ver[24];
-		char *title;
-		const char *t = strchr(m[i].name, '_') + 1;
-		if (i && m[i].v == m[i - 1].v) {
-			fr_buf_printf(err, "%s%s/%s: a second migration of version %" PRId64
-			              " (also '%s')", bad++ ? "\n" : "", rel, m[i].name, m[i].v,
-			              m[i - 1].name);
-			break;
-		}
-		snprintf(ver, sizeof ver, "%" PRId64, m[i].v);
-		title = fr_strndup(t, strlen(t) - 4);
-		if (!title || fr_chain_add(out, m[i].name, NULL, NULL, m[i].name, ver, title, 0)) {
-			fr_free(title);
-			fr_buf_printf(err, "%s%s: out of memory", bad++ ? "\n" : "", rel);
-			break;
-		}
-		fr_free(title);
-	}
+	/* a second of a version is refused in numeric order, as goose does */
+	if (!bad && fr_num_chain(m, k, 0, rel, out, err))
+		bad++;
 	fr_free(m);
 	return bad ? -1 : 0;
 }

@@ -8,6 +8,8 @@
 #include "../util/alloc.h"
 #include "../util/fs.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -334,6 +336,84 @@ int fr_split_sections(const fr_split_in *in, fr_split_out *out, const fr_section
 	if (!out->up || (start[1] && !out->down)) {
 		fr_buf_printf(err, "%s: out of memory", in->rel);
 		return -1;
+	}
+	return 0;
+}
+
+size_t fr_num_slot(fr_num_mig *m, size_t *k, int64_t v, int pair)
+{
+	size_t j;
+	for (j = 0; j < *k && m[j].v != v; j++)
+		;
+	if (j == *k) {
+		m[j].pair = pair;
+		m[(*k)++].v = v;
+	}
+	return j;
+}
+
+static int cmp_num(const void *a, const void *b)
+{
+	const fr_num_mig *x = a, *y = b;
+	return x->v < y->v ? -1 : x->v > y->v;
+}
+
+int fr_num_chain(fr_num_mig *m, size_t k, int spaces, const char *rel, fr_layout_chain *out,
+                 fr_buf *err)
+{
+	size_t i;
+	qsort(m, k, sizeof *m, cmp_num);
+	for (i = 0; i < k; i++) {
+		char ver[24];
+		char *title;
+		const char *t;
+		size_t n;
+		if (i && m[i].v == m[i - 1].v) {
+			fr_buf_printf(err, "%s/%s: a second migration of version %" PRId64 " (also '%s')",
+			              rel, m[i].up, m[i].v, m[i - 1].up);
+			return -1;
+		}
+		if (!m[i].up) {
+			fr_buf_printf(err, "%s/%s: a down file without its up file", rel, m[i].down);
+			return -1;
+		}
+		t = strchr(m[i].up, '_') + 1;
+		n = strlen(t) - strlen(fr_lay_suffix(t, ".up.sql") ? ".up.sql" : ".sql");
+		snprintf(ver, sizeof ver, "%" PRId64, m[i].v);
+		title = spaces ? fr_underscores_to_spaces(t, n) : fr_strndup(t, n);
+		if (!title || fr_chain_add(out, m[i].up, m[i].down, NULL, m[i].up, ver, title, 0)) {
+			fr_free(title);
+			fr_buf_printf(err, "%s: out of memory", rel);
+			return -1;
+		}
+		fr_free(title);
+	}
+	return 0;
+}
+
+int fr_key_false(const char *p, size_t n, const char *key)
+{
+	const char *end = p + n;
+	size_t kl = strlen(key);
+	while (p < end) {
+		const char *le = memchr(p, '\n', (size_t)(end - p)), *q;
+		if (!le)
+			le = end;
+		while (p < le && (*p == ' ' || *p == '\t'))
+			p++;
+		if ((size_t)(le - p) > kl && !memcmp(p, key, kl)) {
+			q = p + kl;
+			while (q < le && (*q == ' ' || *q == '\t'))
+				q++;
+			if (q < le && *q == '=') {
+				q++;
+				while (q < le && (*q == ' ' || *q == '\t'))
+					q++;
+				if (le - q >= 5 && !memcmp(q, "false", 5))
+					return 1;
+			}
+		}
+		p = le + 1;
 	}
 	return 0;
 }

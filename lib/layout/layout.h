@@ -145,6 +145,27 @@ typedef struct {
  */
 int fr_split_sections(const fr_split_in *in, fr_split_out *out, const fr_sections *s,
                       fr_buf *err);
+/* A migration of a numbered folder (goose, golang-migrate, sqlx): its version, its files. */
+typedef struct {
+	int64_t v;
+	const char *up, *down;
+	int pair;          /* sqlx: an .up.sql/.down.sql pair, not a lone .sql */
+} fr_num_mig;
+/* The index of version v in m[0, *k); a new one (with pair) is appended when none is. */
+size_t fr_num_slot(fr_num_mig *m, size_t *k, int64_t v, int pair);
+/*
+ * Sorts m[0, k) by version and appends each to out: its version the number
+ * in decimal, its name the up file's text between the first '_' and .up.sql
+ * (or .sql), each '_' made a space when spaces. A second of a version, or a
+ * down without its up, is one line in err ("<rel>/<file>: ...") and -1.
+ */
+int fr_num_chain(fr_num_mig *m, size_t k, int spaces, const char *rel, fr_layout_chain *out,
+                 fr_buf *err);
+/*
+ * 1 when a line of [p, p+n) says `key = false` (blanks before key and
+ * around '='): Flyway's .conf and diesel's metadata.toml.
+ */
+int fr_key_false(const char *p, size_t n, const char *key);
 /* 1 when name ends with suffix. */
 int fr_lay_suffix(const char *name, const char *suffix);
 /* The leading decimal digits of s: their number. */
