@@ -150,5 +150,25 @@ char *fr_history_text(const fr_val *v);
 int fr_history_bool(const fr_val *v);
 /* Runs sql with params, ignoring any rows. */
 int fr_history_run(fr_db *db, const char *sql, const fr_val *params, size_t n, fr_buf *err);
+/*
+ * *yes = 1 when table exists and has (has = 1) or has not (has = 0) the
+ * column: how dbmate's schema_migrations and golang-migrate's tell apart.
+ */
+int fr_history_table_with(fr_db *db, const char *table, const char *column, int has, int *yes,
+                          fr_buf *err);
+/*
+ * The read of a table of one version column (dbmate's, diesel's): out is
+ * cleared, then, when present says the table is there, holds the first
+ * column of each row of sql (NULL rows left out) in its order.
+ */
+int fr_history_read_versions(fr_db *db, int (*present)(fr_db *db, int *yes, fr_buf *err),
+                             const char *sql, fr_history *out, fr_buf *err);
+/* A text parameter of s (not copied), an integer parameter of i. */
+fr_val fr_history_val_text(const char *s);
+fr_val fr_history_val_int(int64_t i);
+/* A version that the tool keeps as an integer, as a parameter; -1 with "<tool> version '...'". */
+int fr_history_int_version(const char *tool, const char *s, fr_val *v, fr_buf *err);
+/* The checksum of a tool that keeps none: out stays empty. */
+int fr_history_no_checksum(const char *text, size_t len, fr_buf *out, fr_buf *err);
 
 #endif
