@@ -177,19 +177,12 @@ done:
 static int fw_read(fr_db *db, fr_history *out, fr_buf *err)
 {
 	reader r = { out, err, FR_HISTORY_INIT };
-	int yes, rc;
-	fr_history_clear(out);
-	if (fw_present(db, &yes, err))
-		return -1;
-	if (!yes)
-		return 0;
-	rc = fr_db_query(db, "SELECT \"version\", \"description\", \"type\", \"checksum\", "
-	                 "\"success\" FROM \"flyway_schema_history\" "
-	                 "ORDER BY \"installed_rank\" DESC", NULL, 0, fw_row, &r, err);
+	int rc = fr_history_read_rows(db, fw_present, "SELECT \"version\", \"description\", "
+	                              "\"type\", \"checksum\", \"success\" FROM "
+	                              "\"flyway_schema_history\" ORDER BY \"installed_rank\" DESC",
+	                              fw_row, &r, out, err);
 	fr_history_clear(&r.seen);
-	if (rc)
-		fr_history_clear(out);
-	return rc ? -1 : 0;
+	return rc;
 }
 
 /* ---- writing ---- */

@@ -31,11 +31,6 @@
 #define DDL_PG "CREATE TABLE IF NOT EXISTS \"schema_migrations\" " \
 	"(version bigint not null primary key, dirty boolean not null)"
 
-typedef struct {
-	fr_history *h;
-	fr_buf *err;
-} reader;
-
 /* golang-migrate's schema_migrations has a `dirty` column; dbmate's has not. */
 static int gm_present(fr_db *db, int *yes, fr_buf *err)
 {
@@ -44,7 +39,7 @@ static int gm_present(fr_db *db, int *yes, fr_buf *err)
 
 static int gm_row(void *arg, const fr_val *cols, size_t n)
 {
-	reader *r = arg;
+	fr_history_reader *r = arg;
 	if (n < 2 || cols[0].type == FR_VAL_NULL || r->h->upto)
 		return 0;
 	if (!(r->h->upto = fr_history_text(&cols[0]))) {
@@ -57,19 +52,11 @@ static int gm_row(void *arg, const fr_val *cols, size_t n)
 
 static int gm_read(fr_db *db, fr_history *out, fr_buf *err)
 {
-	reader r = { out, err };
-	int yes;
-	fr_history_clear(out);
-	if (gm_present(db, &yes, err))
-		return -1;
-	if (!yes)
-		return 0;
+	fr_history_reader r = { out, err };
 	/* database/postgres/postgres.go, Version. */
-	if (fr_db_query(db, "SELECT version, dirty FROM \"schema_migrations\" LIMIT 1", NULL, 0,
-	                gm_row, &r, err)) {
-		fr_history_clear(out);
+	if (fr_history_read_rows(db, gm_present, "SELECT version, dirty FROM "
+	                         "\"schema_migrations\" LIMIT 1", gm_row, &r, out, err))
 		return -1;
-	}
 	/*
 	 * The nil version (-1) kept dirty: a down of the first migration failed
 	 * half way. No version is applied, and the table stays dirty.

@@ -75,19 +75,12 @@ static int gs_row(void *arg, const fr_val *cols, size_t n)
 static int gs_read(fr_db *db, fr_history *out, fr_buf *err)
 {
 	reader r = { out, err, NULL, 0, 0 };
-	int yes, rc;
-	fr_history_clear(out);
-	if (gs_present(db, &yes, err))
-		return -1;
-	if (!yes)
-		return 0;
+	int rc;
 	/* internal/dialects/sqlite3.go and postgres.go, ListMigrations. */
-	rc = fr_db_query(db, "SELECT version_id, is_applied from goose_db_version ORDER BY id DESC",
-	                 NULL, 0, gs_row, &r, err);
+	rc = fr_history_read_rows(db, gs_present, "SELECT version_id, is_applied from "
+	                          "goose_db_version ORDER BY id DESC", gs_row, &r, out, err);
 	fr_free(r.seen);
-	if (rc)
-		fr_history_clear(out);
-	return rc ? -1 : 0;
+	return rc;
 }
 
 static int gs_record(fr_db *db, const fr_history_entry *e, fr_buf *err)

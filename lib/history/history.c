@@ -208,14 +208,9 @@ int fr_history_table_with(fr_db *db, const char *table, const char *column, int 
 	return 0;
 }
 
-typedef struct {
-	fr_history *h;
-	fr_buf *err;
-} version_reader;
-
 static int version_row(void *arg, const fr_val *cols, size_t n)
 {
-	version_reader *r = arg;
+	fr_history_reader *r = arg;
 	char *v = fr_history_text(&cols[0]);
 	int rc;
 	(void)n;
@@ -230,21 +225,28 @@ static int version_row(void *arg, const fr_val *cols, size_t n)
 	return rc;
 }
 
-int fr_history_read_versions(fr_db *db, int (*present)(fr_db *db, int *yes, fr_buf *err),
-                             const char *sql, fr_history *out, fr_buf *err)
+int fr_history_read_rows(fr_db *db, int (*present)(fr_db *db, int *yes, fr_buf *err),
+                         const char *sql, fr_db_row_fn row, void *arg, fr_history *out,
+                         fr_buf *err)
 {
-	version_reader r = { out, err };
 	int yes;
 	fr_history_clear(out);
 	if (present(db, &yes, err))
 		return -1;
 	if (!yes)
 		return 0;
-	if (fr_db_query(db, sql, NULL, 0, version_row, &r, err)) {
+	if (fr_db_query(db, sql, NULL, 0, row, arg, err)) {
 		fr_history_clear(out);
 		return -1;
 	}
 	return 0;
+}
+
+int fr_history_read_versions(fr_db *db, int (*present)(fr_db *db, int *yes, fr_buf *err),
+                             const char *sql, fr_history *out, fr_buf *err)
+{
+	fr_history_reader r = { out, err };
+	return fr_history_read_rows(db, present, sql, version_row, &r, out, err);
 }
 
 fr_val fr_history_val_text(const char *s)

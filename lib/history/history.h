@@ -156,6 +156,18 @@ int fr_history_run(fr_db *db, const char *sql, const fr_val *params, size_t n, f
  */
 int fr_history_table_with(fr_db *db, const char *table, const char *column, int has, int *yes,
                           fr_buf *err);
+/* What a tool's row function adds to: the rows into h, out of memory into err. */
+typedef struct {
+	fr_history *h;
+	fr_buf *err;
+} fr_history_reader;
+/*
+ * A tool's read: out is cleared, then, when present says the table is
+ * there, each row of sql goes to row(arg, ...); a failure clears out again.
+ */
+int fr_history_read_rows(fr_db *db, int (*present)(fr_db *db, int *yes, fr_buf *err),
+                         const char *sql, fr_db_row_fn row, void *arg, fr_history *out,
+                         fr_buf *err);
 /*
  * The read of a table of one version column (dbmate's, diesel's): out is
  * cleared, then, when present says the table is there, holds the first

@@ -38,11 +38,6 @@
 	"    execution_time BIGINT NOT NULL\n" \
 	");\n                "
 
-typedef struct {
-	fr_history *h;
-	fr_buf *err;
-} reader;
-
 /* The SHA-384 sqlx keeps as a checksum (migration.rs: Sha384::digest of the sql). */
 static int sha384(const char *text, size_t len, unsigned char md[48], fr_buf *err)
 {
@@ -61,7 +56,7 @@ static int sx_present(fr_db *db, int *yes, fr_buf *err)
 
 static int sx_row(void *arg, const fr_val *cols, size_t n)
 {
-	reader *r = arg;
+	fr_history_reader *r = arg;
 	char *version, *desc, *sum = NULL;
 	int rc = -1;
 	if (n < 4 || cols[0].type == FR_VAL_NULL)
@@ -83,20 +78,11 @@ static int sx_row(void *arg, const fr_val *cols, size_t n)
 
 static int sx_read(fr_db *db, fr_history *out, fr_buf *err)
 {
-	reader r = { out, err };
-	int yes;
-	fr_history_clear(out);
-	if (sx_present(db, &yes, err))
-		return -1;
-	if (!yes)
-		return 0;
+	fr_history_reader r = { out, err };
 	/* migrate.rs, list_applied_migrations (and dirty_version's success). */
-	if (fr_db_query(db, "SELECT version, description, checksum, success "
-	                "FROM _sqlx_migrations ORDER BY version", NULL, 0, sx_row, &r, err)) {
-		fr_history_clear(out);
-		return -1;
-	}
-	return 0;
+	return fr_history_read_rows(db, sx_present, "SELECT version, description, checksum, "
+	                            "success FROM _sqlx_migrations ORDER BY version", sx_row, &r,
+	                            out, err);
 }
 
 static int sx_record(fr_db *db, const fr_history_entry *e, fr_buf *err)
