@@ -10,70 +10,28 @@
  */
 #include "history.h"
 
-#include "../util/alloc.h"
-
-#include <string.h>
-
 /* pkg/driver/sqlite/sqlite.go, CreateMigrationsTable (the name quoted by quoteIdentifier). */
 #define DDL_SQLITE "create table if not exists \"schema_migrations\" " \
 	"(version varchar(128) primary key)"
 /* pkg/driver/postgres/postgres.go, CreateMigrationsTable: in current_schema(). */
 #define DDL_PG "create table if not exists schema_migrations (version varchar primary key)"
 
-typedef struct {
-	fr_history *h;
-	fr_buf *err;
-} reader;
-
 /* dbmate's schema_migrations has no `dirty` column; golang-migrate's has. */
 static int dm_present(fr_db *db, int *yes, fr_buf *err)
 {
-	int dirty = 0;
-	if (fr_history_table_exists(db, "schema_migrations", yes, err))
-		return -1;
-	if (*yes && fr_history_has_column(db, "schema_migrations", "dirty", &dirty, err))
-		return -1;
-	*yes = *yes && !dirty;
-	return 0;
-}
-
-static int dm_row(void *arg, const fr_val *cols, size_t n)
-{
-	reader *r = arg;
-	char *v = fr_history_text(&cols[0]);
-	int rc;
-	if (!v) {
-		if (cols[0].type == FR_VAL_NULL)
-			return 0;
-		r->err->oom = 1;
-		return -1;
-	}
-	rc = fr_history_add(r->h, v, NULL, NULL, 0, r->err);
-	fr_free(v);
-	return rc;
+	return fr_history_table_with(db, "schema_migrations", "dirty", 0, yes, err);
 }
 
 static int dm_read(fr_db *db, fr_history *out, fr_buf *err)
 {
-	reader r = { out, err };
-	int yes;
-	fr_history_clear(out);
-	if (dm_present(db, &yes, err))
-		return -1;
-	if (!yes)
-		return 0;
 	/* pkg/driver/sqlite/sqlite.go, SelectMigrations. */
-	if (fr_db_query(db, "select version from schema_migrations order by version desc",
-	                NULL, 0, dm_row, &r, err)) {
-		fr_history_clear(out);
-		return -1;
-	}
-	return 0;
+	return fr_history_read_versions(db, dm_present, "select version from schema_migrations "
+	                                "order by version desc", out, err);
 }
 
 static int dm_record(fr_db *db, const fr_history_entry *e, fr_buf *err)
 {
-	fr_val v = { .type = FR_VAL_TEXT, .p = e->version, .len = strlen(e->version) };
+	fr_val v = fr_history_val_text(e->version);
 	if (fr_history_run(db, fr_history_is_pg(db) ? DDL_PG : DDL_SQLITE, NULL, 0, err))
 		return -1;
 	return fr_history_run(db, "insert into schema_migrations (version) values ($1)", &v, 1,
@@ -82,13 +40,8 @@ static int dm_record(fr_db *db, const fr_history_entry *e, fr_buf *err)
 
 static int dm_unrecord(fr_db *db, const fr_history_entry *e, fr_buf *err)
 {
-	fr_val v = { .type = FR_VAL_TEXT, .p = e->version, .len = strlen(e->version) };
+	fr_val v = fr_history_val_text(e->version);
 	return fr_history_run(db, "delete from schema_migrations where version = $1", &v, 1, err);
-}
-
-static int dm_checksum(const char *text, size_t len, fr_buf *out, fr_buf *err)
-{
-	return 0;
 }
 
 const fr_history_tool fr_history_dbmate = {
@@ -98,5 +51,5 @@ const fr_history_tool fr_history_dbmate = {
 	.read = dm_read,
 	.record = dm_record,
 	.unrecord = dm_unrecord,
-	.checksum = dm_checksum,
+	.checksum = fr_history_no_checksum,
 };

@@ -13,9 +13,6 @@
  */
 #include "history.h"
 
-#include "../util/alloc.h"
-
-#include <string.h>
 
 /* diesel/src/migration/setup_migration_table.sql, as it is (SQLite and PostgreSQL). */
 #define DDL "CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (\n" \
@@ -23,53 +20,22 @@
 	"       run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP\n" \
 	");\n"
 
-typedef struct {
-	fr_history *h;
-	fr_buf *err;
-} reader;
-
 static int ds_present(fr_db *db, int *yes, fr_buf *err)
 {
 	return fr_history_table_exists(db, "__diesel_schema_migrations", yes, err);
 }
 
-static int ds_row(void *arg, const fr_val *cols, size_t n)
-{
-	reader *r = arg;
-	char *v = fr_history_text(&cols[0]);
-	int rc;
-	if (!v) {
-		if (cols[0].type == FR_VAL_NULL)
-			return 0;
-		r->err->oom = 1;
-		return -1;
-	}
-	rc = fr_history_add(r->h, v, NULL, NULL, 0, r->err);
-	fr_free(v);
-	return rc;
-}
-
 static int ds_read(fr_db *db, fr_history *out, fr_buf *err)
 {
-	reader r = { out, err };
-	int yes;
-	fr_history_clear(out);
-	if (ds_present(db, &yes, err))
-		return -1;
-	if (!yes)
-		return 0;
 	/* migration_harness.rs, applied_migrations: the versions, newest first. */
-	if (fr_db_query(db, "SELECT version FROM __diesel_schema_migrations "
-	                "ORDER BY version DESC", NULL, 0, ds_row, &r, err)) {
-		fr_history_clear(out);
-		return -1;
-	}
-	return 0;
+	return fr_history_read_versions(db, ds_present, "SELECT version FROM "
+	                                "__diesel_schema_migrations ORDER BY version DESC", out,
+	                                err);
 }
 
 static int ds_record(fr_db *db, const fr_history_entry *e, fr_buf *err)
 {
-	fr_val v = { .type = FR_VAL_TEXT, .p = e->version, .len = strlen(e->version) };
+	fr_val v = fr_history_val_text(e->version);
 	if (fr_history_run(db, DDL, NULL, 0, err))
 		return -1;
 	return fr_history_run(db, "INSERT INTO __diesel_schema_migrations (version) VALUES ($1)",
@@ -78,14 +44,9 @@ static int ds_record(fr_db *db, const fr_history_entry *e, fr_buf *err)
 
 static int ds_unrecord(fr_db *db, const fr_history_entry *e, fr_buf *err)
 {
-	fr_val v = { .type = FR_VAL_TEXT, .p = e->version, .len = strlen(e->version) };
+	fr_val v = fr_history_val_text(e->version);
 	return fr_history_run(db, "DELETE FROM __diesel_schema_migrations WHERE version = $1",
 	                      &v, 1, err);
-}
-
-static int ds_checksum(const char *text, size_t len, fr_buf *out, fr_buf *err)
-{
-	return 0;
 }
 
 const fr_history_tool fr_history_diesel = {
@@ -95,5 +56,5 @@ const fr_history_tool fr_history_diesel = {
 	.read = ds_read,
 	.record = ds_record,
 	.unrecord = ds_unrecord,
-	.checksum = ds_checksum,
+	.checksum = fr_history_no_checksum,
 };

@@ -177,19 +177,12 @@ done:
 static int fw_read(fr_db *db, fr_history *out, fr_buf *err)
 {
 	reader r = { out, err, FR_HISTORY_INIT };
-	int yes, rc;
-	fr_history_clear(out);
-	if (fw_present(db, &yes, err))
-		return -1;
-	if (!yes)
-		return 0;
-	rc = fr_db_query(db, "SELECT \"version\", \"description\", \"type\", \"checksum\", "
-	                 "\"success\" FROM \"flyway_schema_history\" "
-	                 "ORDER BY \"installed_rank\" DESC", NULL, 0, fw_row, &r, err);
+	int rc = fr_history_read_rows(db, fw_present, "SELECT \"version\", \"description\", "
+	                              "\"type\", \"checksum\", \"success\" FROM "
+	                              "\"flyway_schema_history\" ORDER BY \"installed_rank\" DESC",
+	                              fw_row, &r, out, err);
 	fr_history_clear(&r.seen);
-	if (rc)
-		fr_history_clear(out);
-	return rc ? -1 : 0;
+	return rc;
 }
 
 /* ---- writing ---- */
@@ -212,6 +205,13 @@ static int abbreviate(fr_buf *b, const char *s, size_t max, int tail)
 	}
 	fr_buf_add(b, s, max - 3);
 	return fr_buf_puts(b, "...");
+}
+
+/* A text parameter of b's bytes (not copied). */
+static fr_val buf_val(const fr_buf *b)
+{
+	fr_val v = { .type = FR_VAL_TEXT, .p = b->ptr, .len = b->len };
+	return v;
 }
 
 /* addAppliedMigration: one row at the next rank, creating the table when missing. */
@@ -237,28 +237,15 @@ static int add_row(fr_db *db, const char *version, const char *desc, const char 
 		goto done;
 	}
 	memset(p, 0, sizeof p);
-	p[0].type = FR_VAL_INT;
-	p[0].i = rank;
-	if (version) {
-		p[1].type = FR_VAL_TEXT;
-		p[1].p = version;
-		p[1].len = strlen(version);
-	}
-	p[2].type = FR_VAL_TEXT;
-	p[2].p = d.ptr;
-	p[2].len = d.len;
-	p[3].type = FR_VAL_TEXT;
-	p[3].p = type;
-	p[3].len = strlen(type);
-	p[4].type = FR_VAL_TEXT;
-	p[4].p = s.ptr;
-	p[4].len = s.len;
-	p[5].type = FR_VAL_INT;
-	p[5].i = flyway_crc(text ? text : "", text ? len : 0);
-	p[6].type = FR_VAL_INT;
-	p[6].i = ns / 1000000;
-	p[7].type = FR_VAL_INT;
-	p[7].i = 1;
+	p[0] = fr_history_val_int(rank);
+	if (version)
+		p[1] = fr_history_val_text(version);
+	p[2] = buf_val(&d);
+	p[3] = fr_history_val_text(type);
+	p[4] = buf_val(&s);
+	p[5] = fr_history_val_int(flyway_crc(text ? text : "", text ? len : 0));
+	p[6] = fr_history_val_int(ns / 1000000);
+	p[7] = fr_history_val_int(1);
 	rc = fr_history_run(db, pg ? INSERT_PG : INSERT_SQLITE, p, 8, err);
 done:
 	fr_buf_release(&d);

@@ -21,7 +21,6 @@
 
 #include "../util/alloc.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 /* database/sqlite3/sqlite3.go, ensureVersionTable. */
@@ -32,26 +31,15 @@
 #define DDL_PG "CREATE TABLE IF NOT EXISTS \"schema_migrations\" " \
 	"(version bigint not null primary key, dirty boolean not null)"
 
-typedef struct {
-	fr_history *h;
-	fr_buf *err;
-} reader;
-
 /* golang-migrate's schema_migrations has a `dirty` column; dbmate's has not. */
 static int gm_present(fr_db *db, int *yes, fr_buf *err)
 {
-	int dirty = 0;
-	if (fr_history_table_exists(db, "schema_migrations", yes, err))
-		return -1;
-	if (*yes && fr_history_has_column(db, "schema_migrations", "dirty", &dirty, err))
-		return -1;
-	*yes = *yes && dirty;
-	return 0;
+	return fr_history_table_with(db, "schema_migrations", "dirty", 1, yes, err);
 }
 
 static int gm_row(void *arg, const fr_val *cols, size_t n)
 {
-	reader *r = arg;
+	fr_history_reader *r = arg;
 	if (n < 2 || cols[0].type == FR_VAL_NULL || r->h->upto)
 		return 0;
 	if (!(r->h->upto = fr_history_text(&cols[0]))) {
@@ -64,19 +52,11 @@ static int gm_row(void *arg, const fr_val *cols, size_t n)
 
 static int gm_read(fr_db *db, fr_history *out, fr_buf *err)
 {
-	reader r = { out, err };
-	int yes;
-	fr_history_clear(out);
-	if (gm_present(db, &yes, err))
-		return -1;
-	if (!yes)
-		return 0;
+	fr_history_reader r = { out, err };
 	/* database/postgres/postgres.go, Version. */
-	if (fr_db_query(db, "SELECT version, dirty FROM \"schema_migrations\" LIMIT 1", NULL, 0,
-	                gm_row, &r, err)) {
-		fr_history_clear(out);
+	if (fr_history_read_rows(db, gm_present, "SELECT version, dirty FROM "
+	                         "\"schema_migrations\" LIMIT 1", gm_row, &r, out, err))
 		return -1;
-	}
 	/*
 	 * The nil version (-1) kept dirty: a down of the first migration failed
 	 * half way. No version is applied, and the table stays dirty.
@@ -90,15 +70,9 @@ static int gm_read(fr_db *db, fr_history *out, fr_buf *err)
 static int set_version(fr_db *db, const char *version, fr_buf *err)
 {
 	fr_val p[2] = { { .type = FR_VAL_INT }, { .type = FR_VAL_INT, .i = 0 } };
-	char *end;
 	int pg = fr_history_is_pg(db);
-	if (version) {
-		p[0].i = strtoll(version, &end, 10);
-		if (!*version || *end) {
-			fr_buf_printf(err, "golang-migrate version '%s' is not an integer", version);
-			return -1;
-		}
-	}
+	if (version && fr_history_int_version("golang-migrate", version, &p[0], err))
+		return -1;
 	if (db->drv->exec(db, pg ? DDL_PG : DDL_SQLITE, NULL, err))
 		return -1;
 	if (fr_history_run(db, pg ? "TRUNCATE \"schema_migrations\""
@@ -120,11 +94,6 @@ static int gm_unrecord(fr_db *db, const fr_history_entry *e, fr_buf *err)
 	return set_version(db, e->prev_version, err);
 }
 
-static int gm_checksum(const char *text, size_t len, fr_buf *out, fr_buf *err)
-{
-	return 0;
-}
-
 const fr_history_tool fr_history_golang_migrate = {
 	.name = "golang-migrate",
 	.table = "schema_migrations",
@@ -132,5 +101,5 @@ const fr_history_tool fr_history_golang_migrate = {
 	.read = gm_read,
 	.record = gm_record,
 	.unrecord = gm_unrecord,
-	.checksum = gm_checksum,
+	.checksum = fr_history_no_checksum,
 };

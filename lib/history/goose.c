@@ -19,7 +19,6 @@
 
 #include "../util/alloc.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 /* internal/dialects/sqlite3.go, CreateTable. */
@@ -76,32 +75,12 @@ static int gs_row(void *arg, const fr_val *cols, size_t n)
 static int gs_read(fr_db *db, fr_history *out, fr_buf *err)
 {
 	reader r = { out, err, NULL, 0, 0 };
-	int yes, rc;
-	fr_history_clear(out);
-	if (gs_present(db, &yes, err))
-		return -1;
-	if (!yes)
-		return 0;
+	int rc;
 	/* internal/dialects/sqlite3.go and postgres.go, ListMigrations. */
-	rc = fr_db_query(db, "SELECT version_id, is_applied from goose_db_version ORDER BY id DESC",
-	                 NULL, 0, gs_row, &r, err);
+	rc = fr_history_read_rows(db, gs_present, "SELECT version_id, is_applied from "
+	                          "goose_db_version ORDER BY id DESC", gs_row, &r, out, err);
 	fr_free(r.seen);
-	if (rc)
-		fr_history_clear(out);
-	return rc ? -1 : 0;
-}
-
-static int version_val(const char *s, fr_val *v, fr_buf *err)
-{
-	char *end;
-	long long x = strtoll(s, &end, 10);
-	if (!*s || *end) {
-		fr_buf_printf(err, "goose version '%s' is not an integer", s);
-		return -1;
-	}
-	v->type = FR_VAL_INT;
-	v->i = x;
-	return 0;
+	return rc;
 }
 
 static int gs_record(fr_db *db, const fr_history_entry *e, fr_buf *err)
@@ -117,7 +96,7 @@ static int gs_record(fr_db *db, const fr_history_entry *e, fr_buf *err)
 		                   "VALUES ($1, $2)", p, 2, err))
 			return -1;
 	}
-	if (version_val(e->version, &p[0], err))
+	if (fr_history_int_version("goose", e->version, &p[0], err))
 		return -1;
 	return fr_history_run(db, "INSERT INTO goose_db_version (version_id, is_applied) "
 	                      "VALUES ($1, $2)", p, 2, err);
@@ -126,14 +105,9 @@ static int gs_record(fr_db *db, const fr_history_entry *e, fr_buf *err)
 static int gs_unrecord(fr_db *db, const fr_history_entry *e, fr_buf *err)
 {
 	fr_val v;
-	if (version_val(e->version, &v, err))
+	if (fr_history_int_version("goose", e->version, &v, err))
 		return -1;
 	return fr_history_run(db, "DELETE FROM goose_db_version WHERE version_id=$1", &v, 1, err);
-}
-
-static int gs_checksum(const char *text, size_t len, fr_buf *out, fr_buf *err)
-{
-	return 0;
 }
 
 const fr_history_tool fr_history_goose = {
@@ -143,5 +117,5 @@ const fr_history_tool fr_history_goose = {
 	.read = gs_read,
 	.record = gs_record,
 	.unrecord = gs_unrecord,
-	.checksum = gs_checksum,
+	.checksum = fr_history_no_checksum,
 };

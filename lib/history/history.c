@@ -2,7 +2,8 @@
  * history.c - the table of tools' history tables, what a table says of one
  * migration (fr_history_state), the order of tool versions, and the few
  * queries every tool's file shares (does a table or a column exist, a
- * value as text or as a boolean).
+ * value as text or as a boolean, a table of one version column read, a
+ * version as a parameter).
  *
  * Adding a tool: one file beside this one with its fr_history_tool, a line
  * in tools[] below, and its cases in tests/unit/test_history.c.
@@ -11,6 +12,7 @@
 
 #include "../util/alloc.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const fr_history_tool *const tools[] = {
@@ -247,6 +249,92 @@ int fr_history_has_column(fr_db *db, const char *table, const char *column, int 
 		: "SELECT count(*) FROM pragma_table_info($1) WHERE name = $2";
 	*yes = 0;
 	return fr_db_query(db, sql, p, 2, count_row, yes, err) ? -1 : 0;
+}
+
+int fr_history_table_with(fr_db *db, const char *table, const char *column, int has, int *yes,
+                          fr_buf *err)
+{
+	int col = 0;
+	if (fr_history_table_exists(db, table, yes, err))
+		return -1;
+	if (*yes && fr_history_has_column(db, table, column, &col, err))
+		return -1;
+	*yes = *yes && col == has;
+	return 0;
+}
+
+static int version_row(void *arg, const fr_val *cols, size_t n)
+{
+	fr_history_reader *r = arg;
+	char *v = fr_history_text(&cols[0]);
+	int rc;
+	(void)n;
+	if (!v) {
+		if (cols[0].type == FR_VAL_NULL)
+			return 0;
+		r->err->oom = 1;
+		return -1;
+	}
+	rc = fr_history_add(r->h, v, NULL, NULL, 0, r->err);
+	fr_free(v);
+	return rc;
+}
+
+int fr_history_read_rows(fr_db *db, int (*present)(fr_db *db, int *yes, fr_buf *err),
+                         const char *sql, fr_db_row_fn row, void *arg, fr_history *out,
+                         fr_buf *err)
+{
+	int yes;
+	fr_history_clear(out);
+	if (present(db, &yes, err))
+		return -1;
+	if (!yes)
+		return 0;
+	if (fr_db_query(db, sql, NULL, 0, row, arg, err)) {
+		fr_history_clear(out);
+		return -1;
+	}
+	return 0;
+}
+
+int fr_history_read_versions(fr_db *db, int (*present)(fr_db *db, int *yes, fr_buf *err),
+                             const char *sql, fr_history *out, fr_buf *err)
+{
+	fr_history_reader r = { out, err };
+	return fr_history_read_rows(db, present, sql, version_row, &r, out, err);
+}
+
+fr_val fr_history_val_text(const char *s)
+{
+	fr_val v = { .type = FR_VAL_TEXT, .p = s, .len = strlen(s) };
+	return v;
+}
+
+fr_val fr_history_val_int(int64_t i)
+{
+	fr_val v = { .type = FR_VAL_INT, .i = i };
+	return v;
+}
+
+int fr_history_int_version(const char *tool, const char *s, fr_val *v, fr_buf *err)
+{
+	char *end;
+	long long x = strtoll(s, &end, 10);
+	if (!*s || *end) {
+		fr_buf_printf(err, "%s version '%s' is not an integer", tool, s);
+		return -1;
+	}
+	*v = fr_history_val_int(x);
+	return 0;
+}
+
+int fr_history_no_checksum(const char *text, size_t len, fr_buf *out, fr_buf *err)
+{
+	(void)text;
+	(void)len;
+	(void)out;
+	(void)err;
+	return 0;
 }
 
 char *fr_history_text(const fr_val *v)

@@ -158,5 +158,37 @@ char *fr_history_text(const fr_val *v);
 int fr_history_bool(const fr_val *v);
 /* Runs sql with params, ignoring any rows. */
 int fr_history_run(fr_db *db, const char *sql, const fr_val *params, size_t n, fr_buf *err);
+/*
+ * *yes = 1 when table exists and has (has = 1) or has not (has = 0) the
+ * column: how dbmate's schema_migrations and golang-migrate's tell apart.
+ */
+int fr_history_table_with(fr_db *db, const char *table, const char *column, int has, int *yes,
+                          fr_buf *err);
+/* What a tool's row function adds to: the rows into h, out of memory into err. */
+typedef struct {
+	fr_history *h;
+	fr_buf *err;
+} fr_history_reader;
+/*
+ * A tool's read: out is cleared, then, when present says the table is
+ * there, each row of sql goes to row(arg, ...); a failure clears out again.
+ */
+int fr_history_read_rows(fr_db *db, int (*present)(fr_db *db, int *yes, fr_buf *err),
+                         const char *sql, fr_db_row_fn row, void *arg, fr_history *out,
+                         fr_buf *err);
+/*
+ * The read of a table of one version column (dbmate's, diesel's): out is
+ * cleared, then, when present says the table is there, holds the first
+ * column of each row of sql (NULL rows left out) in its order.
+ */
+int fr_history_read_versions(fr_db *db, int (*present)(fr_db *db, int *yes, fr_buf *err),
+                             const char *sql, fr_history *out, fr_buf *err);
+/* A text parameter of s (not copied), an integer parameter of i. */
+fr_val fr_history_val_text(const char *s);
+fr_val fr_history_val_int(int64_t i);
+/* A version that the tool keeps as an integer, as a parameter; -1 with "<tool> version '...'". */
+int fr_history_int_version(const char *tool, const char *s, fr_val *v, fr_buf *err);
+/* The checksum of a tool that keeps none: out stays empty. */
+int fr_history_no_checksum(const char *text, size_t len, fr_buf *out, fr_buf *err);
 
 #endif

@@ -17,7 +17,6 @@
 #include "../util/alloc.h"
 #include "../util/hash.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 /* sqlx-sqlite/src/migrate.rs, ensure_migrations_table. */
@@ -39,20 +38,15 @@
 	"    execution_time BIGINT NOT NULL\n" \
 	");\n                "
 
-typedef struct {
-	fr_history *h;
-	fr_buf *err;
-} reader;
-
-static void hex(const unsigned char *d, size_t n, char *out)
+/* The SHA-384 sqlx keeps as a checksum (migration.rs: Sha384::digest of the sql). */
+static int sha384(const char *text, size_t len, unsigned char md[48], fr_buf *err)
 {
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[d[i] >> 4];
-		out[2 * i + 1] = digits[d[i] & 15];
+	if (fr_sha384(text, len, md)) {
+		fr_buf_printf(err, "cannot compute sqlx's SHA-384: %s",
+		              fr_crypto_error() ? fr_crypto_error() : "libcrypto failed");
+		return -1;
 	}
-	out[2 * n] = '\0';
+	return 0;
 }
 
 static int sx_present(fr_db *db, int *yes, fr_buf *err)
@@ -62,7 +56,7 @@ static int sx_present(fr_db *db, int *yes, fr_buf *err)
 
 static int sx_row(void *arg, const fr_val *cols, size_t n)
 {
-	reader *r = arg;
+	fr_history_reader *r = arg;
 	char *version, *desc, *sum = NULL;
 	int rc = -1;
 	if (n < 4 || cols[0].type == FR_VAL_NULL)
@@ -70,7 +64,7 @@ static int sx_row(void *arg, const fr_val *cols, size_t n)
 	version = fr_history_text(&cols[0]);
 	desc = fr_history_text(&cols[1]);
 	if (cols[2].type == FR_VAL_BLOB && (sum = fr_malloc(2 * cols[2].len + 1)) != NULL)
-		hex((const unsigned char *)cols[2].p, cols[2].len, sum);
+		fr_hex((const unsigned char *)cols[2].p, cols[2].len, sum);
 	if (!version || (!desc && cols[1].type != FR_VAL_NULL) ||
 	    (!sum && cols[2].type == FR_VAL_BLOB))
 		r->err->oom = 1;
@@ -84,33 +78,11 @@ static int sx_row(void *arg, const fr_val *cols, size_t n)
 
 static int sx_read(fr_db *db, fr_history *out, fr_buf *err)
 {
-	reader r = { out, err };
-	int yes;
-	fr_history_clear(out);
-	if (sx_present(db, &yes, err))
-		return -1;
-	if (!yes)
-		return 0;
+	fr_history_reader r = { out, err };
 	/* migrate.rs, list_applied_migrations (and dirty_version's success). */
-	if (fr_db_query(db, "SELECT version, description, checksum, success "
-	                "FROM _sqlx_migrations ORDER BY version", NULL, 0, sx_row, &r, err)) {
-		fr_history_clear(out);
-		return -1;
-	}
-	return 0;
-}
-
-static int version_val(const char *s, fr_val *v, fr_buf *err)
-{
-	char *end;
-	long long x = strtoll(s, &end, 10);
-	if (!*s || *end) {
-		fr_buf_printf(err, "sqlx version '%s' is not an integer", s);
-		return -1;
-	}
-	v->type = FR_VAL_INT;
-	v->i = x;
-	return 0;
+	return fr_history_read_rows(db, sx_present, "SELECT version, description, checksum, "
+	                            "success FROM _sqlx_migrations ORDER BY version", sx_row, &r,
+	                            out, err);
 }
 
 static int sx_record(fr_db *db, const fr_history_entry *e, fr_buf *err)
@@ -119,22 +91,16 @@ static int sx_record(fr_db *db, const fr_history_entry *e, fr_buf *err)
 	fr_val p[3], u[2];
 	const char *desc = e->name ? e->name : "";
 
-	if (fr_sha384(e->text ? e->text : "", e->text ? e->len : 0, md)) {
-		fr_buf_printf(err, "cannot compute sqlx's SHA-384: %s",
-		              fr_crypto_error() ? fr_crypto_error() : "libcrypto failed");
+	if (sha384(e->text ? e->text : "", e->text ? e->len : 0, md, err))
 		return -1;
-	}
 	memset(p, 0, sizeof p);
-	if (version_val(e->version, &p[0], err))
+	if (fr_history_int_version("sqlx", e->version, &p[0], err))
 		return -1;
-	p[1].type = FR_VAL_TEXT;
-	p[1].p = desc;
-	p[1].len = strlen(desc);
+	p[1] = fr_history_val_text(desc);
 	p[2].type = FR_VAL_BLOB;
 	p[2].p = (const char *)md;
 	p[2].len = sizeof md;
-	u[0].type = FR_VAL_INT;
-	u[0].i = e->duration_ns;
+	u[0] = fr_history_val_int(e->duration_ns);
 	u[1] = p[0];
 	if (fr_history_run(db, fr_history_is_pg(db) ? DDL_PG : DDL_SQLITE, NULL, 0, err))
 		return -1;
@@ -150,7 +116,7 @@ static int sx_record(fr_db *db, const fr_history_entry *e, fr_buf *err)
 static int sx_unrecord(fr_db *db, const fr_history_entry *e, fr_buf *err)
 {
 	fr_val v;
-	if (version_val(e->version, &v, err))
+	if (fr_history_int_version("sqlx", e->version, &v, err))
 		return -1;
 	return fr_history_run(db, "\n    DELETE FROM _sqlx_migrations\n    WHERE version = $1\n",
 	                      &v, 1, err);
@@ -160,12 +126,9 @@ static int sx_checksum(const char *text, size_t len, fr_buf *out, fr_buf *err)
 {
 	unsigned char md[48];
 	char h[97];
-	if (fr_sha384(text, len, md)) {
-		fr_buf_printf(err, "cannot compute sqlx's SHA-384: %s",
-		              fr_crypto_error() ? fr_crypto_error() : "libcrypto failed");
+	if (sha384(text, len, md, err))
 		return -1;
-	}
-	hex(md, sizeof md, h);
+	fr_hex(md, sizeof md, h);
 	if (fr_buf_puts(out, h) < 0 || out->oom) {
 		err->oom = 1;
 		return -1;

@@ -26,38 +26,36 @@ static int dbmate_claims(const fr_layout_entry *e)
 	return fr_lay_suffix(e->name, ".up.sql") || fr_lay_suffix(e->name, ".down.sql") ? 0 : 1;
 }
 
-/* A marker line: "--" then blanks then "migrate:up" or "migrate:down"; *opts: the rest. */
-static int dbmate_marker(const char *p, const char *end, int *down, const char **opts)
+/* A marker line: "--" then blanks then "migrate:up" (0) or "migrate:down" (1); *opts: the rest. */
+static int dbmate_section(const char *p, const char *end, const char **opts, fr_split_out *out)
 {
+	(void)out;
 	if (end - p < 2 || p[0] != '-' || p[1] != '-')
-		return 0;
+		return -1;
 	p += 2;
 	while (p < end && (*p == ' ' || *p == '\t'))
 		p++;
 	if (end - p >= 10 && memcmp(p, "migrate:up", 10) == 0 &&
 	    (end - p == 10 || p[10] == ' ' || p[10] == '\t' || p[10] == '\r')) {
-		*down = 0;
 		*opts = p + 10;
-		return 1;
+		return 0;
 	}
 	if (end - p >= 12 && memcmp(p, "migrate:down", 12) == 0 &&
 	    (end - p == 12 || p[12] == ' ' || p[12] == '\t' || p[12] == '\r')) {
-		*down = 1;
 		*opts = p + 12;
 		return 1;
 	}
-	return 0;
+	return -1;
 }
 
 static int dbmate_marks(const char *text, size_t len)
 {
 	const char *p = text, *end = text + len, *o;
-	int d;
 	while (p < end) {
 		const char *le = memchr(p, '\n', (size_t)(end - p));
 		if (!le)
 			le = end;
-		if (dbmate_marker(p, le, &d, &o) && !d)
+		if (dbmate_section(p, le, &o, NULL) == 0)
 			return 1;
 		p = le + 1;
 	}
@@ -102,72 +100,40 @@ static int dbmate_scan(const char *dir, const char *rel, const fr_layout_entry *
 	return bad ? -1 : 0;
 }
 
-static int dbmate_split(const fr_split_in *in, fr_split_out *out, fr_buf *err)
+/* A marker's options: transaction:false (dbmate's only one) runs up outside a transaction. */
+static int dbmate_options(const char *o, const char *le, int d, int line, const fr_split_in *in,
+                          fr_split_out *out, fr_buf *err)
 {
-	const char *p = in->up, *end = in->up + in->up_len, *first = NULL;
-	const char *start[2] = { NULL, NULL }, *stop[2] = { NULL, NULL };
-	int line = 1, cur = -1, lines[2] = { 0, 0 };
-
-	memset(out, 0, sizeof *out);
-	while (p < end) {
-		const char *le = memchr(p, '\n', (size_t)(end - p)), *o;
-		int d;
-		if (!le)
-			le = end;
-		if (dbmate_marker(p, le, &d, &o)) {
-			if (start[d]) {
-				fr_buf_printf(err, "%s:%d: a second '-- migrate:%s' block", in->rel, line,
-				              d ? "down" : "up");
-				return -1;
-			}
-			if (!first)
-				first = p;
-			if (cur >= 0)
-				stop[cur] = p;
-			cur = d;
-			start[d] = le < end ? le + 1 : end;
-			lines[d] = line + 1;
-			/* options: transaction:false (dbmate's only one) */
-			while (o < le) {
-				const char *w;
-				while (o < le && (*o == ' ' || *o == '\t' || *o == '\r'))
-					o++;
-				w = o;
-				while (o < le && *o != ' ' && *o != '\t' && *o != '\r')
-					o++;
-				if (o - w == 17 && memcmp(w, "transaction:false", 17) == 0)
-					out->no_tx |= !d;
-				else if (o > w && !(o - w == 16 && memcmp(w, "transaction:true", 16) == 0)) {
-					fr_buf_printf(err, "%s:%d: unknown option '%.*s' of '-- migrate:%s'",
-					              in->rel, line, (int)(o - w), w, d ? "down" : "up");
-					return -1;
-				}
-			}
+	while (o < le) {
+		const char *w;
+		while (o < le && (*o == ' ' || *o == '\t' || *o == '\r'))
+			o++;
+		w = o;
+		while (o < le && *o != ' ' && *o != '\t' && *o != '\r')
+			o++;
+		if (o - w == 17 && memcmp(w, "transaction:false", 17) == 0)
+			out->no_tx |= !d;
+		else if (o > w && !(o - w == 16 && memcmp(w, "transaction:true", 16) == 0)) {
+			fr_buf_printf(err, "%s:%d: unknown option '%.*s' of '-- migrate:%s'",
+			              in->rel, line, (int)(o - w), w, d ? "down" : "up");
+			return -1;
 		}
-		p = le + 1;
-		line++;
-	}
-	if (cur >= 0)
-		stop[cur] = end;
-	if (!start[0]) {
-		fr_buf_printf(err, "%s: no '-- migrate:up' block (dbmate needs one)", in->rel);
-		return -1;
-	}
-	if (!fr_sql_blank(in->up, (size_t)(first - in->up))) {
-		fr_buf_printf(err, "%s:%d: statements before the first '-- migrate:' block (dbmate "
-		              "runs only what is inside the blocks)", in->rel,
-		              1 + fr_count_lines(in->up, fr_sql_code(in->up, (size_t)(first - in->up))));
-		return -1;
-	}
-	out->up = fr_strndup(start[0], (size_t)(stop[0] - start[0]));
-	out->up_line = lines[0];
-	if (start[1])
-		out->down = fr_strndup(start[1], (size_t)(stop[1] - start[1]));
-	if (!out->up || (start[1] && !out->down)) {
-		fr_buf_printf(err, "%s: out of memory", in->rel);
-		return -1;
 	}
 	return 0;
+}
+
+static const fr_sections dbmate_sections = {
+	.section = dbmate_section,
+	.options = dbmate_options,
+	.second = { "'-- migrate:up' block", "'-- migrate:down' block" },
+	.no_up = "no '-- migrate:up' block (dbmate needs one)",
+	.before = "statements before the first '-- migrate:' block (dbmate runs only what is "
+	          "inside the blocks)",
+};
+
+static int dbmate_split(const fr_split_in *in, fr_split_out *out, fr_buf *err)
+{
+	return fr_split_sections(in, out, &dbmate_sections, err);
 }
 
 const fr_layout fr_layout_dbmate = {

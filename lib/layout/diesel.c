@@ -137,35 +137,10 @@ static int diesel_scan(const char *dir, const char *rel, const fr_layout_entry *
 }
 
 /* run_in_transaction = false in metadata.toml (a top-level key; # comments). */
-static int diesel_no_tx(const char *p, size_t n)
-{
-	static const char key[] = "run_in_transaction";
-	const char *end = p + n;
-	while (p < end) {
-		const char *le = memchr(p, '\n', (size_t)(end - p)), *q;
-		if (!le)
-			le = end;
-		while (p < le && (*p == ' ' || *p == '\t'))
-			p++;
-		if ((size_t)(le - p) > sizeof key - 1 && !memcmp(p, key, sizeof key - 1)) {
-			q = p + sizeof key - 1;
-			while (q < le && (*q == ' ' || *q == '\t'))
-				q++;
-			if (q < le && *q == '=') {
-				for (q++; q < le && (*q == ' ' || *q == '\t'); q++)
-					;
-				if (le - q >= 5 && !memcmp(q, "false", 5))
-					return 1;
-			}
-		}
-		p = le + 1;
-	}
-	return 0;
-}
-
 static int diesel_split(const fr_split_in *in, fr_split_out *out, fr_buf *err)
 {
-	return fr_split_whole(in, out, in->meta ? diesel_no_tx(in->meta, in->meta_len) : 0, err);
+	int no_tx = in->meta && fr_key_false(in->meta, in->meta_len, "run_in_transaction");
+	return fr_split_whole(in, out, no_tx, err);
 }
 
 const fr_layout fr_layout_diesel = {

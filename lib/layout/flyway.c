@@ -202,36 +202,10 @@ static int fw_scan(const char *dir, const char *rel, const fr_layout_entry *ents
 }
 
 /* executeInTransaction=false in a script configuration (key=value lines, # comments). */
-static int fw_no_tx(const char *p, size_t n)
-{
-	const char *end = p + n;
-	static const char key[] = "executeInTransaction";
-	while (p < end) {
-		const char *le = memchr(p, '\n', (size_t)(end - p)), *q;
-		if (!le)
-			le = end;
-		while (p < le && (*p == ' ' || *p == '\t'))
-			p++;
-		if ((size_t)(le - p) > sizeof key - 1 && !memcmp(p, key, sizeof key - 1)) {
-			q = p + sizeof key - 1;
-			while (q < le && (*q == ' ' || *q == '\t'))
-				q++;
-			if (q < le && *q == '=') {
-				q++;
-				while (q < le && (*q == ' ' || *q == '\t'))
-					q++;
-				if (le - q >= 5 && !memcmp(q, "false", 5))
-					return 1;
-			}
-		}
-		p = le + 1;
-	}
-	return 0;
-}
-
 static int fw_split(const fr_split_in *in, fr_split_out *out, fr_buf *err)
 {
-	return fr_split_whole(in, out, in->meta ? fw_no_tx(in->meta, in->meta_len) : 0, err);
+	int no_tx = in->meta && fr_key_false(in->meta, in->meta_len, "executeInTransaction");
+	return fr_split_whole(in, out, no_tx, err);
 }
 
 const fr_layout fr_layout_flyway = {

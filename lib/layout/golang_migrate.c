@@ -12,8 +12,6 @@
 #include "../util/alloc.h"
 
 #include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static int gm_claims(const fr_layout_entry *e)
@@ -24,21 +22,10 @@ static int gm_claims(const fr_layout_entry *e)
 	return fr_lay_suffix(e->name, ".up.sql") || fr_lay_suffix(e->name, ".down.sql") ? 2 : 0;
 }
 
-typedef struct {
-	int64_t v;
-	const char *up, *down;
-} gm_mig;
-
-static int cmp_gm(const void *a, const void *b)
-{
-	const gm_mig *x = a, *y = b;
-	return x->v < y->v ? -1 : x->v > y->v;
-}
-
 static int gm_scan(const char *dir, const char *rel, const fr_layout_entry *ents, size_t n,
                    fr_layout_chain *out, fr_buf *err)
 {
-	gm_mig *m = fr_calloc(n ? n : 1, sizeof *m);
+	fr_num_mig *m = fr_calloc(n ? n : 1, sizeof *m);
 	size_t i, j, k = 0, bad = 0;
 	(void)dir;
 	if (!m) {
@@ -61,10 +48,7 @@ static int gm_scan(const char *dir, const char *rel, const fr_layout_entry *ents
 			continue;
 		}
 		up = fr_lay_suffix(name, ".up.sql");
-		for (j = 0; j < k && m[j].v != v; j++)
-			;
-		if (j == k)
-			m[k++].v = v;
+		j = fr_num_slot(m, &k, v, 0);
 		if ((up ? m[j].up : m[j].down) != NULL) {
 			fr_buf_printf(err, "%s%s/%s: a second %s file of version %" PRId64 " (also '%s')",
 			              bad++ ? "\n" : "", rel, name, up ? "up" : "down", v,
@@ -76,26 +60,8 @@ static int gm_scan(const char *dir, const char *rel, const fr_layout_entry *ents
 		else
 			m[j].down = name;
 	}
-	qsort(m, k, sizeof *m, cmp_gm);
-	for (i = 0; i < k && !bad; i++) {
-		char ver[24];
-		char *title;
-		const char *t;
-		if (!m[i].up) {
-			fr_buf_printf(err, "%s%s/%s: a down file without its up file", bad++ ? "\n" : "",
-			              rel, m[i].down);
-			continue;
-		}
-		t = strchr(m[i].up, '_') + 1;
-		snprintf(ver, sizeof ver, "%" PRId64, m[i].v);
-		title = fr_strndup(t, strlen(t) - strlen(".up.sql"));
-		if (!title || fr_chain_add(out, m[i].up, m[i].down, NULL, m[i].up, ver, title, 0)) {
-			fr_free(title);
-			fr_buf_printf(err, "%s%s: out of memory", bad++ ? "\n" : "", rel);
-			break;
-		}
-		fr_free(title);
-	}
+	if (!bad && fr_num_chain(m, k, 0, rel, out, err))
+		bad++;
 	fr_free(m);
 	return bad ? -1 : 0;
 }

@@ -14,9 +14,6 @@
 #include "layout.h"
 #include "../util/alloc.h"
 
-#include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -69,21 +66,10 @@ static int goose_marks(const char *text, size_t len)
 	return 0;
 }
 
-typedef struct {
-	int64_t v;
-	const char *name;
-} gmig;
-
-static int cmp_gmig(const void *a, const void *b)
-{
-	const gmig *x = a, *y = b;
-	return x->v < y->v ? -1 : x->v > y->v;
-}
-
 static int goose_scan(const char *dir, const char *rel, const fr_layout_entry *ents, size_t n,
                       fr_layout_chain *out, fr_buf *err)
 {
-	gmig *m = fr_calloc(n ? n : 1, sizeof *m);
+	fr_num_mig *m = fr_calloc(n ? n : 1, sizeof *m);
 	size_t i, k = 0, bad = 0;
 	(void)dir;
 	if (!m) {
@@ -106,92 +92,43 @@ static int goose_scan(const char *dir, const char *rel, const fr_layout_entry *e
 			              "fits 64 bits", bad++ ? "\n" : "", rel, name);
 		} else {
 			m[k].v = v;
-			m[k++].name = name;
+			m[k++].up = name;
 		}
 	}
-	qsort(m, k, sizeof *m, cmp_gmig);
-	for (i = 0; i < k && !bad; i++) {
-		char ver[24];
-		char *title;
-		const char *t = strchr(m[i].name, '_') + 1;
-		if (i && m[i].v == m[i - 1].v) {
-			fr_buf_printf(err, "%s%s/%s: a second migration of version %" PRId64
-			              " (also '%s')", bad++ ? "\n" : "", rel, m[i].name, m[i].v,
-			              m[i - 1].name);
-			break;
-		}
-		snprintf(ver, sizeof ver, "%" PRId64, m[i].v);
-		title = fr_strndup(t, strlen(t) - 4);
-		if (!title || fr_chain_add(out, m[i].name, NULL, NULL, m[i].name, ver, title, 0)) {
-			fr_free(title);
-			fr_buf_printf(err, "%s%s: out of memory", bad++ ? "\n" : "", rel);
-			break;
-		}
-		fr_free(title);
-	}
+	/* a second of a version is refused in numeric order, as goose does */
+	if (!bad && fr_num_chain(m, k, 0, rel, out, err))
+		bad++;
 	fr_free(m);
 	return bad ? -1 : 0;
 }
 
-/* One function: one pass over the lines keeps the two sections and their lines. */
+/* The section a line opens: Up 0, Down 1; NO TRANSACTION (anywhere) sets no_tx. */
+static int goose_section(const char *p, const char *le, const char **opts, fr_split_out *out)
+{
+	size_t n;
+	const char *a = goose_annotation(p, le, &n);
+	*opts = le;
+	if (!a)
+		return -1;
+	if (is(a, n, "up"))
+		return 0;
+	if (is(a, n, "down"))
+		return 1;
+	if (is(a, n, "no transaction"))
+		out->no_tx = 1;
+	return -1;
+}
+
+static const fr_sections goose_sections = {
+	.section = goose_section,
+	.second = { "'-- +goose Up'", "'-- +goose Down'" },
+	.no_up = "no '-- +goose Up' annotation (goose needs one)",
+	.before = "statements before the first '-- +goose' section",
+};
+
 static int goose_split(const fr_split_in *in, fr_split_out *out, fr_buf *err)
 {
-	const char *p = in->up, *end = in->up + in->up_len, *first = NULL;
-	const char *start[2] = { NULL, NULL }, *stop[2] = { NULL, NULL };
-	int line = 1, cur = -1, lines[2] = { 0, 0 };
-
-	memset(out, 0, sizeof *out);
-	while (p < end) {
-		const char *le = memchr(p, '\n', (size_t)(end - p)), *a;
-		size_t n;
-		if (!le)
-			le = end;
-		if ((a = goose_annotation(p, le, &n)) != NULL) {
-			int d = -1;
-			if (is(a, n, "up"))
-				d = 0;
-			else if (is(a, n, "down"))
-				d = 1;
-			else if (is(a, n, "no transaction"))
-				out->no_tx = 1;
-			if (d >= 0) {
-				if (start[d]) {
-					fr_buf_printf(err, "%s:%d: a second '-- +goose %s'", in->rel, line,
-					              d ? "Down" : "Up");
-					return -1;
-				}
-				if (!first)
-					first = p;
-				if (cur >= 0)
-					stop[cur] = p;
-				cur = d;
-				start[d] = le < end ? le + 1 : end;
-				lines[d] = line + 1;
-			}
-		}
-		p = le + 1;
-		line++;
-	}
-	if (cur >= 0)
-		stop[cur] = end;
-	if (!start[0]) {
-		fr_buf_printf(err, "%s: no '-- +goose Up' annotation (goose needs one)", in->rel);
-		return -1;
-	}
-	if (!fr_sql_blank(in->up, (size_t)(first - in->up))) {
-		fr_buf_printf(err, "%s:%d: statements before the first '-- +goose' section", in->rel,
-		              1 + fr_count_lines(in->up, fr_sql_code(in->up, (size_t)(first - in->up))));
-		return -1;
-	}
-	out->up = fr_strndup(start[0], (size_t)(stop[0] - start[0]));
-	out->up_line = lines[0];
-	if (start[1])
-		out->down = fr_strndup(start[1], (size_t)(stop[1] - start[1]));
-	if (!out->up || (start[1] && !out->down)) {
-		fr_buf_printf(err, "%s: out of memory", in->rel);
-		return -1;
-	}
-	return 0;
+	return fr_split_sections(in, out, &goose_sections, err);
 }
 
 const fr_layout fr_layout_goose = {

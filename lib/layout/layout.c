@@ -8,6 +8,8 @@
 #include "../util/alloc.h"
 #include "../util/fs.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -279,6 +281,139 @@ int fr_split_whole(const fr_split_in *in, fr_split_out *out, int no_tx, fr_buf *
 	if (!out->up || (in->down && !out->down)) {
 		fr_buf_printf(err, "%s: out of memory", in->rel);
 		return -1;
+	}
+	return 0;
+}
+
+/* One function: one pass over the lines keeps the two sections and their lines. */
+int fr_split_sections(const fr_split_in *in, fr_split_out *out, const fr_sections *s,
+                      fr_buf *err)
+{
+	const char *p = in->up, *end = in->up + in->up_len, *first = NULL;
+	const char *start[2] = { NULL, NULL }, *stop[2] = { NULL, NULL };
+	int line = 1, cur = -1, lines[2] = { 0, 0 };
+
+	memset(out, 0, sizeof *out);
+	while (p < end) {
+		const char *le = memchr(p, '\n', (size_t)(end - p)), *o = NULL;
+		int d;
+		if (!le)
+			le = end;
+		if ((d = s->section(p, le, &o, out)) >= 0) {
+			if (start[d]) {
+				fr_buf_printf(err, "%s:%d: a second %s", in->rel, line, s->second[d]);
+				return -1;
+			}
+			if (!first)
+				first = p;
+			if (cur >= 0)
+				stop[cur] = p;
+			cur = d;
+			start[d] = le < end ? le + 1 : end;
+			lines[d] = line + 1;
+			if (s->options && s->options(o, le, d, line, in, out, err))
+				return -1;
+		}
+		p = le + 1;
+		line++;
+	}
+	if (cur >= 0)
+		stop[cur] = end;
+	if (!start[0]) {
+		fr_buf_printf(err, "%s: %s", in->rel, s->no_up);
+		return -1;
+	}
+	if (!fr_sql_blank(in->up, (size_t)(first - in->up))) {
+		fr_buf_printf(err, "%s:%d: %s", in->rel,
+		              1 + fr_count_lines(in->up, fr_sql_code(in->up, (size_t)(first - in->up))),
+		              s->before);
+		return -1;
+	}
+	out->up = fr_strndup(start[0], (size_t)(stop[0] - start[0]));
+	out->up_line = lines[0];
+	if (start[1])
+		out->down = fr_strndup(start[1], (size_t)(stop[1] - start[1]));
+	if (!out->up || (start[1] && !out->down)) {
+		fr_buf_printf(err, "%s: out of memory", in->rel);
+		return -1;
+	}
+	return 0;
+}
+
+size_t fr_num_slot(fr_num_mig *m, size_t *k, int64_t v, int pair)
+{
+	size_t j;
+	for (j = 0; j < *k && m[j].v != v; j++)
+		;
+	if (j == *k) {
+		m[j].pair = pair;
+		m[(*k)++].v = v;
+	}
+	return j;
+}
+
+static int cmp_num(const void *a, const void *b)
+{
+	const fr_num_mig *x = a, *y = b;
+	return x->v < y->v ? -1 : x->v > y->v;
+}
+
+int fr_num_chain(fr_num_mig *m, size_t k, int spaces, const char *rel, fr_layout_chain *out,
+                 fr_buf *err)
+{
+	size_t i;
+	qsort(m, k, sizeof *m, cmp_num);
+	for (i = 0; i < k; i++) {
+		char ver[24];
+		char *title;
+		const char *t;
+		size_t n;
+		if (i && m[i].v == m[i - 1].v) {
+			fr_buf_printf(err, "%s/%s: a second migration of version %" PRId64 " (also '%s')",
+			              rel, m[i].up, m[i].v, m[i - 1].up);
+			return -1;
+		}
+		if (!m[i].up) {
+			fr_buf_printf(err, "%s/%s: a down file without its up file", rel, m[i].down);
+			return -1;
+		}
+		t = strchr(m[i].up, '_') + 1;
+		n = strlen(t) - strlen(fr_lay_suffix(t, ".up.sql") ? ".up.sql" : ".sql");
+		snprintf(ver, sizeof ver, "%" PRId64, m[i].v);
+		title = spaces ? fr_underscores_to_spaces(t, n) : fr_strndup(t, n);
+		if (!title || fr_chain_add(out, m[i].up, m[i].down, NULL, m[i].up, ver, title, 0)) {
+			fr_free(title);
+			fr_buf_printf(err, "%s: out of memory", rel);
+			return -1;
+		}
+		fr_free(title);
+	}
+	return 0;
+}
+
+int fr_key_false(const char *p, size_t n, const char *key)
+{
+	const char *end = p + n;
+	size_t kl = strlen(key);
+	while (p < end) {
+		const char *le = memchr(p, '\n', (size_t)(end - p)), *q;
+		if (!le)
+			le = end;
+		while (p < le && (*p == ' ' || *p == '\t'))
+			p++;
+		if ((size_t)(le - p) > kl && !memcmp(p, key, kl)) {
+			q = p + kl;
+			while (q < le && (*q == ' ' || *q == '\t'))
+				q++;
+			if (q < le && *q == '=') {
+				q++;
+				while (q < le && (*q == ' ' || *q == '\t'))
+					q++;
+				if (le - q >= 5 && !memcmp(q, "false", 5))
+					return 1;
+			}
+		}
+		p = le + 1;
 	}
 	return 0;
 }

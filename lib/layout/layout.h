@@ -122,6 +122,50 @@ int fr_parse_i64(const char *s, size_t n, int64_t *out);
  * first line, down the down file's text (when there is one); -1 out of memory.
  */
 int fr_split_whole(const fr_split_in *in, fr_split_out *out, int no_tx, fr_buf *err);
+/*
+ * A file cut at its tool's section markers (dbmate's -- migrate:up, goose's
+ * -- +goose Up): the tool's own rules, for fr_split_sections.
+ */
+typedef struct {
+	/*
+	 * The section the line [p, le) opens: 0 up, 1 down, -1 none; *opts: the
+	 * rest of its line. It may set out->no_tx (goose's NO TRANSACTION).
+	 */
+	int (*section)(const char *p, const char *le, const char **opts, fr_split_out *out);
+	/* Optional: reads the options [o, le) of section d's marker; -1 with a message. */
+	int (*options)(const char *o, const char *le, int d, int line, const fr_split_in *in,
+	               fr_split_out *out, fr_buf *err);
+	const char *second[2]; /* a marker met twice: "<rel>:<line>: a second <second[d]>" */
+	const char *no_up;     /* "<rel>: <no_up>" */
+	const char *before;    /* "<rel>:<line>: <before>": code before the first marker */
+} fr_sections;
+/*
+ * The split of a file of sections: up from the line after its up marker to
+ * the next marker, down likewise; only comments may come before the first.
+ */
+int fr_split_sections(const fr_split_in *in, fr_split_out *out, const fr_sections *s,
+                      fr_buf *err);
+/* A migration of a numbered folder (goose, golang-migrate, sqlx): its version, its files. */
+typedef struct {
+	int64_t v;
+	const char *up, *down;
+	int pair;          /* sqlx: an .up.sql/.down.sql pair, not a lone .sql */
+} fr_num_mig;
+/* The index of version v in m[0, *k); a new one (with pair) is appended when none is. */
+size_t fr_num_slot(fr_num_mig *m, size_t *k, int64_t v, int pair);
+/*
+ * Sorts m[0, k) by version and appends each to out: its version the number
+ * in decimal, its name the up file's text between the first '_' and .up.sql
+ * (or .sql), each '_' made a space when spaces. A second of a version, or a
+ * down without its up, is one line in err ("<rel>/<file>: ...") and -1.
+ */
+int fr_num_chain(fr_num_mig *m, size_t k, int spaces, const char *rel, fr_layout_chain *out,
+                 fr_buf *err);
+/*
+ * 1 when a line of [p, p+n) says `key = false` (blanks before key and
+ * around '='): Flyway's .conf and diesel's metadata.toml.
+ */
+int fr_key_false(const char *p, size_t n, const char *key);
 /* 1 when name ends with suffix. */
 int fr_lay_suffix(const char *name, const char *suffix);
 /* The leading decimal digits of s: their number. */

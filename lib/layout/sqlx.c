@@ -12,8 +12,6 @@
 #include "../util/alloc.h"
 
 #include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static int sqlx_claims(const fr_layout_entry *e)
@@ -24,22 +22,10 @@ static int sqlx_claims(const fr_layout_entry *e)
 	return fr_lay_suffix(e->name, ".sql");
 }
 
-typedef struct {
-	int64_t v;
-	const char *up, *down;
-	int pair;  /* .up.sql/.down.sql */
-} sx_mig;
-
-static int cmp_sx(const void *a, const void *b)
-{
-	const sx_mig *x = a, *y = b;
-	return x->v < y->v ? -1 : x->v > y->v;
-}
-
 static int sqlx_scan(const char *dir, const char *rel, const fr_layout_entry *ents, size_t n,
                      fr_layout_chain *out, fr_buf *err)
 {
-	sx_mig *m = fr_calloc(n ? n : 1, sizeof *m);
+	fr_num_mig *m = fr_calloc(n ? n : 1, sizeof *m);
 	size_t i, j, k = 0, bad = 0;
 	(void)dir;
 	if (!m) {
@@ -61,12 +47,7 @@ static int sqlx_scan(const char *dir, const char *rel, const fr_layout_entry *en
 			              rel, name);
 			continue;
 		}
-		for (j = 0; j < k && m[j].v != v; j++)
-			;
-		if (j == k) {
-			m[k].pair = pair;
-			m[k++].v = v;
-		}
+		j = fr_num_slot(m, &k, v, pair);
 		if ((down ? m[j].down : m[j].up) != NULL || m[j].pair != pair) {
 			fr_buf_printf(err, "%s%s/%s: a second migration of version %" PRId64 " (also '%s')",
 			              bad++ ? "\n" : "", rel, name, v, m[j].up ? m[j].up : m[j].down);
@@ -77,26 +58,8 @@ static int sqlx_scan(const char *dir, const char *rel, const fr_layout_entry *en
 		else
 			m[j].up = name;
 	}
-	qsort(m, k, sizeof *m, cmp_sx);
-	for (i = 0; i < k && !bad; i++) {
-		char ver[24];
-		char *desc;
-		const char *t;
-		if (!m[i].up) {
-			fr_buf_printf(err, "%s%s/%s: a down file without its up file", bad++ ? "\n" : "",
-			              rel, m[i].down);
-			continue;
-		}
-		t = strchr(m[i].up, '_') + 1;
-		snprintf(ver, sizeof ver, "%" PRId64, m[i].v);
-		desc = fr_underscores_to_spaces(t, strlen(t) - strlen(m[i].pair ? ".up.sql" : ".sql"));
-		if (!desc || fr_chain_add(out, m[i].up, m[i].down, NULL, m[i].up, ver, desc, 0)) {
-			fr_free(desc);
-			fr_buf_printf(err, "%s%s: out of memory", bad++ ? "\n" : "", rel);
-			break;
-		}
-		fr_free(desc);
-	}
+	if (!bad && fr_num_chain(m, k, 1, rel, out, err))
+		bad++;
 	fr_free(m);
 	return bad ? -1 : 0;
 }

@@ -49,10 +49,11 @@ static int ready(void)
 	return 0;
 }
 
-static void hex(const unsigned char *d, unsigned n, char *out)
+void fr_hex(const void *data, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
-	unsigned i;
+	const unsigned char *d = data;
+	size_t i;
 	for (i = 0; i < n; i++) {
 		out[2 * i] = digits[d[i] >> 4];
 		out[2 * i + 1] = digits[d[i] & 15];
@@ -89,7 +90,7 @@ int fr_checksum(const void *data, size_t len, char out[FR_CHECKSUM_LEN + 1])
 	if (!ok)
 		return -1;
 	memcpy(out, FR_CHECKSUM_PREFIX, 7);
-	hex(md, mdlen, out + 7);
+	fr_hex(md, mdlen, out + 7);
 	return 0;
 }
 
@@ -114,7 +115,7 @@ int fr_sha256_hex(const void *data, size_t len, char out[65])
 	unsigned mdlen = 0;
 	if (!ready() || !C.EVP_Digest(data, len, md, &mdlen, C.EVP_sha256(), NULL))
 		return -1;
-	hex(md, mdlen, out);
+	fr_hex(md, mdlen, out);
 	return 0;
 }
 
@@ -164,7 +165,7 @@ int fr_sha256_hex_reset(fr_sha256 *h, char out[65])
 	unsigned n = 0;
 	if (!C.EVP_DigestFinal_ex(ctx, md, &n) || n != 32)
 		return -1;
-	hex(md, n, out);
+	fr_hex(md, n, out);
 	return C.EVP_DigestInit_ex(ctx, C.EVP_sha256(), NULL) ? 0 : -1;
 }
 

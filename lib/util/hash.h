@@ -19,6 +19,9 @@ int fr_checksum_file(const char *path, char out[FR_CHECKSUM_LEN + 1]);
 /* Plain hex SHA-256 of data, no normalisation (for backups and manifests). */
 int fr_sha256_hex(const void *data, size_t len, char out[65]);
 
+/* Writes the n bytes of d as 2n lowercase hex digits and a NUL into out. */
+void fr_hex(const void *d, size_t n, char *out);
+
 /* The SHA-384 of data, 48 bytes (sqlx's migration checksum, lib/history/sqlx.c). 0 or -1. */
 int fr_sha384(const void *data, size_t len, unsigned char out[48]);
 
