@@ -29,6 +29,30 @@ const char *bk_disk_error(struct archive *a, char *buf, size_t n)
 	return buf;
 }
 
+/*
+ * s as a JSON string. Text JSON cannot hold (bytes that are not UTF-8 by
+ * jansson's rules: overlong forms, surrogates, above U+10FFFF) has each
+ * byte above 0x7f written as \xNN, so a finding about a hostile name
+ * still says what it is about.
+ */
+static json_t *json_text(const char *s)
+{
+	json_t *j = json_string(s);
+	fr_buf b = FR_BUF_INIT;
+	const unsigned char *p;
+	if (j)
+		return j;
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x80)
+			fr_buf_putc(&b, (char)*p);
+		else
+			fr_buf_printf(&b, "\\x%02x", *p);
+	}
+	j = b.oom ? NULL : json_string(b.ptr ? b.ptr : "");
+	fr_buf_release(&b);
+	return j ? j : json_string("(text that is not UTF-8)");
+}
+
 void bk_finding(fr_reader *r, const char *kind, const char *subject, const char *fmt, ...)
 {
 	fr_buf m = FR_BUF_INIT;
@@ -38,9 +62,8 @@ void bk_finding(fr_reader *r, const char *kind, const char *subject, const char 
 	fr_buf_vprintf(&m, fmt, ap);
 	va_end(ap);
 	json_object_set_new(o, "kind", json_string(kind));
-	json_object_set_new(o, "subject", json_string(subject && bk_valid_utf8(subject) ? subject :
-	                                              "(a name that is not UTF-8)"));
-	json_object_set_new(o, "message", json_string(m.ptr));
+	json_object_set_new(o, "subject", json_text(subject ? subject : "(no name)"));
+	json_object_set_new(o, "message", json_text(m.ptr ? m.ptr : ""));
 	json_array_append_new(r->findings, o);
 	r->nfind++;
 	fr_buf_release(&m);

@@ -52,13 +52,11 @@ static void add_rec(fr_reader *r, char *line)
 	if (arrow)
 		*arrow = '\0';
 	/*
-	 * A SHA-256 is hex. Names and link targets that are not UTF-8 are a
-	 * known finding, reported (docs/fuzzing.md): a finding quoting such a
-	 * target has no message, and valid_utf8() lets through what JSON
-	 * refuses (overlong forms, surrogates, above U+10FFFF), so a finding
-	 * about such a name has no subject.
+	 * Names and link targets that are not UTF-8 are read as they come: a
+	 * finding about one still has its subject and message (the bytes JSON
+	 * cannot hold written as \xNN). Only the checksum is kept to text.
 	 */
-	if (!utf8_ok(f[3]) || !utf8_ok(p) || (arrow && !utf8_ok(arrow + 4)))
+	if (!utf8_ok(f[3]))
 		return;
 	/* the reader records a link with its target (check_link() has read it) */
 	if (strchr("lh", f[0][0]) && !arrow)
