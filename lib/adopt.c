@@ -30,6 +30,26 @@ static const char *foreign_db(const ferry *f, const fr_step *s)
 	return f->cfg->ndbs ? f->cfg->dbs[0].name : NULL;
 }
 
+/*
+ * The tool of foreign step i when it is the first step of its (tool,
+ * database) pair, with that database in *db; NULL for every later step of
+ * the pair: each tool's table of each database is read once.
+ */
+static const fr_history_tool *first_of_pair(const ferry *f, const fr_catalog *c, size_t i,
+                                            const char **db)
+{
+	const fr_step *s = c->foreign[i];
+	size_t j;
+	*db = foreign_db(f, s);
+	if (!*db)
+		return NULL;
+	for (j = 0; j < i; j++)
+		if (!strcmp(c->foreign[j]->layout, s->layout) &&
+		    !strcmp(foreign_db(f, c->foreign[j]), *db))
+			return NULL;
+	return fr_history_tool_find(s->layout);
+}
+
 static const char *base_name(const char *path)
 {
 	const char *b = path ? strrchr(path, '/') : NULL;
@@ -205,10 +225,10 @@ static int adopt_one(engine *e, run_db *r, const char *db, const fr_history_tool
 			/* Under the lock, ferry's own record follows the tool's table. */
 			if (locked && r->db->drv->record_delete(r->db, s->id, &e->err))
 				goto done;
-			/* Said by the run that acts on it; a look (status, list) shows it as a state. */
+			/* Said by the run that finds it; a look (status, list) shows it as a state. */
 			if (locked)
-				fr_log(f, FERRY_LOG_WARN, s->id, "%s no longer lists it: pending again",
-				       t->table);
+				fr_log(f, FERRY_LOG_WARN, s->id, "%s no longer lists %s: pending again",
+				       t->table, s->id);
 			*changed = 1;
 		}
 	}
@@ -226,7 +246,7 @@ int fr_engine_adopt(engine *e, fr_reg **regs, size_t *nregs, int locked)
 	const fr_catalog *c = catalog_of(e);
 	fr_buf failed = FR_BUF_INIT;
 	fr_reg **idx;
-	size_t i, j;
+	size_t i;
 	int rc = 0, changed = 0;
 
 	if (!c || !c->nforeign)
@@ -236,16 +256,10 @@ int fr_engine_adopt(engine *e, fr_reg **regs, size_t *nregs, int locked)
 	fr_buf_reset(&e->err);
 	fr_state_begin(f->state);
 	for (i = 0; i < c->nforeign && !rc; i++) {
-		const fr_step *s = c->foreign[i];
-		const char *db = foreign_db(f, s);
-		const fr_history_tool *t = fr_history_tool_find(s->layout);
+		const char *db;
+		const fr_history_tool *t = first_of_pair(f, c, i, &db);
 		run_db *r;
-		int seen = 0;
-		/* Each (database, tool) once: at its first step. */
-		for (j = 0; j < i && !seen; j++)
-			seen = !strcmp(c->foreign[j]->layout, s->layout) &&
-			       !strcmp(foreign_db(f, c->foreign[j]), db);
-		if (seen || !t || !db)
+		if (!t)
 			continue;
 		if (!(r = fr_engine_db(e, db)) || !fr_db_exists(r->conf))
 			continue; /* a database not made yet holds no table */
@@ -305,7 +319,10 @@ static int entry_of(engine *e, const fr_step *s, int64_t ms, fr_buf *up, fr_buf 
 static int history_write(engine *e, const char *id, fr_db *db, int64_t ms, int apply)
 {
 	const fr_catalog *c = catalog_of(e);
-	fr_step *s = fr_catalog_step(c, id);
+	fr_step *s;
+	if (!c)
+		return 0; /* catalog_of said once why the tools' tables are left */
+	s = fr_catalog_step(c, id);
 	const fr_history_tool *t;
 	fr_buf up = FR_BUF_INIT, down = FR_BUF_INIT;
 	fr_history_entry en;
@@ -318,8 +335,8 @@ static int history_write(engine *e, const char *id, fr_db *db, int64_t ms, int a
 			memcpy(tool, id, (size_t)(colon - id));
 			tool[colon - id] = '\0';
 			if (fr_history_tool_find(tool))
-				fr_log(e->f, FERRY_LOG_WARN, id, "its file is gone: %s's history table "
-				       "is left as it is", tool);
+				fr_log(e->f, FERRY_LOG_WARN, id, "%s: its file is gone: %s's history "
+				       "table is left as it is", id, tool);
 		}
 		return 0;
 	}
@@ -353,24 +370,18 @@ int fr_adopt_tables_text(ferry *f, fr_buf *out)
 {
 	const fr_catalog *c = f->cat;
 	fr_buf err = FR_BUF_INIT;
-	size_t i, j, k;
+	size_t i, k;
 	int rc = 0;
 	for (i = 0; c && i < c->nforeign && !rc; i++) {
-		const fr_step *s = c->foreign[i];
-		const char *db = foreign_db(f, s);
-		const fr_history_tool *t = fr_history_tool_find(s->layout);
-		const fr_dbconf *conf = NULL;
+		const char *db;
+		const fr_history_tool *t = first_of_pair(f, c, i, &db);
+		const fr_dbconf *conf;
 		fr_history h = FR_HISTORY_INIT;
 		fr_db *d = NULL;
-		int seen = 0, yes = 0;
-		for (j = 0; j < i && !seen; j++)
-			seen = !strcmp(c->foreign[j]->layout, s->layout) &&
-			       !strcmp(foreign_db(f, c->foreign[j]), db);
-		if (seen || !t || !db)
+		int yes = 0;
+		if (!t)
 			continue;
-		for (j = 0; j < f->cfg->ndbs && !conf; j++)
-			if (!strcmp(f->cfg->dbs[j].name, db))
-				conf = &f->cfg->dbs[j];
+		conf = fr_config_db(f->cfg, db);
 		fr_buf_printf(out, "%s\t%s\n", t->name, db);
 		if (!conf) {
 			rc = -1;

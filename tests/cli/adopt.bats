@@ -256,6 +256,21 @@ other_tool() {
 	run -0 dbmate rollback
 	run -0 ferry up
 	[[ "$output" == *"1 step"* ]]
+	[[ "$output" == *"schema_migrations no longer lists dbmate:db/20240105000000_create_tags.sql: pending again"* ]]
 	[ "$(db "SELECT count(*) FROM schema_migrations")" = 5 ]
 	[ "$(db "SELECT count(*) FROM sqlite_master WHERE name = 'tags'")" = 1 ]
+}
+
+@test "a foreign step whose file is gone is undone from its record; the tool's row is left, and ferry says so" {
+	install dbmate dbmate sqlite:data/app.db 20240102000000 20240105000000
+	URL="sqlite:$ROOT/data/app.db"
+	run -0 ferry up
+	rm "$ROOT/db/20240104000000_create_audit.sql"
+	run -0 ferry down 1.0.0
+	[[ "$output" == *"dbmate:db/20240104000000_create_audit.sql: its file is gone: dbmate's history table is left as it is"* ]]
+	[ "$(grep -c "its file is gone" <<<"$output")" = 1 ]
+	# all three undone from their records; only the one whose file is gone keeps its row
+	[ "$(db "SELECT count(*) FROM sqlite_master WHERE name IN ('posts', 'audit', 'tags')")" = 0 ]
+	[ "$(db "SELECT group_concat(version, ' ') FROM (SELECT version FROM schema_migrations ORDER BY version)")" = \
+	  "20240101000000 20240102000000 20240104000000" ]
 }
