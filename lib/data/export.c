@@ -59,10 +59,23 @@ static int put_row(void *arg, const fr_val *cols, size_t n)
 	return flush(x, 0);
 }
 
+/* Appends o as one line of the file and takes it (a JSON object, compact, in its order). */
+static void put_line(fr_buf *b, json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (!s) {
+		b->oom = 1;
+		return;
+	}
+	fr_buf_puts(b, s);
+	fr_buf_putc(b, '\n');
+	free(s);
+}
+
 static void put_table_line(fr_buf *b, const fr_db_table *t)
 {
 	json_t *o = json_object(), *cols = json_array();
-	char *s;
 	size_t i;
 	json_object_set_new(o, "$table", json_string(t->name));
 	for (i = 0; i < t->ncols; i++) {
@@ -74,22 +87,14 @@ static void put_table_line(fr_buf *b, const fr_db_table *t)
 		json_array_append_new(cols, c);
 	}
 	json_object_set_new(o, "columns", cols);
-	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	if (!s) {
-		b->oom = 1;
-		return;
-	}
-	fr_buf_puts(b, s);
-	fr_buf_putc(b, '\n');
-	free(s);
+	put_line(b, o);
 }
 
 static void put_header(ferry *f, fr_buf *b, const fr_dbconf *c)
 {
 	json_t *o = json_object();
 	fr_version v;
-	char ver[FR_VERSION_STR_MAX], ts[32], *s;
+	char ver[FR_VERSION_STR_MAX], ts[32];
 	if (fr_current(f, &v))
 		memset(&v, 0, sizeof v);
 	fr_version_format(&v, ver, sizeof ver);
@@ -102,34 +107,17 @@ static void put_header(ferry *f, fr_buf *b, const fr_dbconf *c)
 	json_object_set_new(o, "driver", json_string(c->driver));
 	json_object_set_new(o, "exported_at", json_string(ts));
 	json_object_set_new(o, "ferry_version", json_string(FERRY_VERSION_STRING));
-	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	if (!s) {
-		b->oom = 1;
-		return;
-	}
-	fr_buf_puts(b, s);
-	fr_buf_putc(b, '\n');
-	free(s);
+	put_line(b, o);
 }
 
 /* The last line: each table's row count and the sum; a file without it was cut short. */
 static void put_end(fr_buf *b, json_t *counts, long long total)
 {
 	json_t *end = json_object();
-	char *s;
 	json_object_set_new(end, "$end", json_true());
 	json_object_set(end, "tables", counts);
 	json_object_set_new(end, "rows", json_integer(total));
-	s = json_dumps(end, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(end);
-	if (!s) {
-		b->oom = 1;
-		return;
-	}
-	fr_buf_puts(b, s);
-	fr_buf_putc(b, '\n');
-	free(s);
+	put_line(b, end);
 }
 
 /* Marks in keep[] the tables opts names; FERRY_EINVALID naming one the database lacks. */
