@@ -7,8 +7,14 @@
  *
  *   floor          list and stat the migrations folder, read one SQLite row
  *   cycle          ferry_open + ferry_up + ferry_close, nothing to do
- *   second         the second ferry_up on a handle (the first is the open's)
+ *   second         the second ferry_up on a handle (the first is the open's):
+ *                  answered by the handle's watch (lib/noop.c)
  *   again          each later ferry_up on the same open handle
+ *   second_stat    the second ferry_up on a handle opened FERRY_OPEN_ONE_SHOT
+ *                  (no watch): the listing and a stat of every file again
+ *
+ * Each second call's document must say what decided it ("watch", and
+ * "listing" without one); the program fails when it does not.
  *
  * Usage: bench-inproc ROOT FLOOR_DB REPS
  */
@@ -16,6 +22,7 @@
 #include "ferry.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static double now_ms(void)
@@ -29,6 +36,20 @@ static int cmp_d(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
+}
+
+/* 0 when the last run's document says the no-op was decided by how. */
+static int decided_by(ferry *f, const char *how)
+{
+	char *doc = NULL, want[64];
+	int ok;
+	snprintf(want, sizeof want, "\"noop_check\": \"%s\"", how);
+	ok = ferry_last_run(&doc, f) == 0 && doc && strstr(doc, want);
+	if (!ok)
+		fprintf(stderr, "bench-inproc: expected a no-op decided by %s, got: %s\n", how,
+		        doc ? doc : "(none)");
+	ferry_free(doc);
+	return ok ? 0 : 1;
 }
 
 static double median(double *v, int n)
@@ -49,6 +70,17 @@ static int up(ferry *f)
 static int open_f(ferry **f, const char *root)
 {
 	int rc = ferry_open(f, root, NULL);
+	if (rc)
+		fprintf(stderr, "bench-inproc: ferry_open: %d %s\n", rc, ferry_errmsg(*f));
+	return rc;
+}
+
+static int open_once(ferry **f, const char *root)
+{
+	ferry_open_options oo = FERRY_OPEN_OPTIONS_INIT;
+	int rc;
+	oo.flags = FERRY_OPEN_ONE_SHOT;
+	rc = ferry_open(f, root, &oo);
 	if (rc)
 		fprintf(stderr, "bench-inproc: ferry_open: %d %s\n", rc, ferry_errmsg(*f));
 	return rc;
@@ -102,10 +134,27 @@ int main(int argc, char **argv)
 			return 1;
 		if (i >= 0)
 			t[i] = now_ms() - t0;
+		if (decided_by(f, "watch"))
+			return 1;
 		ferry_close(f);
 		f = NULL;
 	}
 	printf("second %.4f\n", median(t, reps));
+
+	for (i = -warm; i < reps; i++) {
+		if (open_once(&f, root) || up(f))
+			return 1;
+		t0 = now_ms();
+		if (up(f))
+			return 1;
+		if (i >= 0)
+			t[i] = now_ms() - t0;
+		if (decided_by(f, "listing"))
+			return 1;
+		ferry_close(f);
+		f = NULL;
+	}
+	printf("second_stat %.4f\n", median(t, reps));
 
 	if (open_f(&f, root) || up(f) || up(f))
 		return 1;

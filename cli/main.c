@@ -67,6 +67,7 @@ static int open_installation(void)
 {
 	ferry_open_options o = FERRY_OPEN_OPTIONS_INIT;
 	int rc;
+	o.flags = FERRY_OPEN_ONE_SHOT; /* one command a process: no change watch to pay for */
 	if (cli.dir) {
 		if (access(cli.dir, F_OK) != 0)
 			return cli_error(EXIT_USAGE, "no folder '%s'", cli.dir);

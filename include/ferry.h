@@ -86,11 +86,20 @@ typedef struct {
 	void *progress_ctx;
 	ferry_event_fn event; /* version >= 3; may be NULL */
 	void *event_ctx;
+	unsigned int flags;   /* version >= 4; FERRY_OPEN_* */
 } ferry_open_options;
 
-#define FERRY_OPEN_OPTIONS_VERSION 3
+/*
+ * The handle runs one command and closes (the ferry tool): no change watch
+ * is set up. By default a handle's first clean no-op ferry_up() watches the
+ * migrations folders (inotify, docs/design.md), so that later calls on it
+ * know nothing changed without a stat of every file.
+ */
+#define FERRY_OPEN_ONE_SHOT 1u
+
+#define FERRY_OPEN_OPTIONS_VERSION 4
 #define FERRY_OPEN_OPTIONS_INIT \
-	{ FERRY_OPEN_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL }
+	{ FERRY_OPEN_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0 }
 
 /*
  * Opens the installation at root (a folder holding ferry.yaml). opts may be

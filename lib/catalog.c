@@ -213,7 +213,7 @@ void fr_cat_seen_add(loader *ld, const char *a, const char *b, const struct stat
 		memcpy(e->rel + la + 1, b, lb + 1);
 	}
 	e->size = st ? (int64_t)st->st_size : -1;
-	e->mtime_ns = st ? fr_mtime_ns(st) : -1;
+	e->mtime_ns = st ? fr_stamp_ns(st) : -1;
 	e->ino = st ? (int64_t)st->st_ino : -1;
 	c->nseen++;
 }
@@ -303,7 +303,7 @@ static fr_step *new_step(loader *ld, const char *sub, const char *name, const ch
 	put(p, name, lname + 1);
 	s->kind = kind;
 	s->size = (int64_t)st->st_size;
-	s->mtime_ns = fr_mtime_ns(st);
+	s->mtime_ns = fr_stamp_ns(st);
 	s->ino = (int64_t)st->st_ino;
 	s->executable = (st->st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) != 0;
 	ld->c->steps[ld->c->nsteps++] = s;
@@ -1263,7 +1263,7 @@ static int same_file(int64_t size, int64_t mtime_ns, int64_t ino, int64_t truste
                      const struct stat *st)
 {
 	return mtime_ns < trusted_before && size == (int64_t)st->st_size &&
-	       mtime_ns == fr_mtime_ns(st) && ino == (int64_t)st->st_ino;
+	       mtime_ns == fr_stamp_ns(st) && ino == (int64_t)st->st_ino;
 }
 
 /*

@@ -47,7 +47,7 @@ typedef struct {
 /* A folder or a YAML file the catalog was read from, as stat saw it before reading. */
 typedef struct {
 	char *rel;            /* relative to the migrations folder; "" for the folder itself */
-	int64_t size, mtime_ns, ino;
+	int64_t size, mtime_ns, ino; /* mtime_ns: fr_stamp_ns(), mtime or ctime, the later */
 } fr_catalog_seen;
 
 typedef struct fr_catalog fr_catalog;

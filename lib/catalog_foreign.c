@@ -108,7 +108,7 @@ static fr_step *new_foreign_step(loader *ld, size_t si, const fr_layout *lay, co
 		;
 	s->kind = fr_step_kind_for(m->file + i, 0);
 	s->size = (int64_t)st->st_size;
-	s->mtime_ns = fr_mtime_ns(st);
+	s->mtime_ns = fr_stamp_ns(st);
 	s->ino = (int64_t)st->st_ino;
 	ld->c->steps[ld->c->nsteps++] = s;
 	return s;

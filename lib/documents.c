@@ -74,16 +74,30 @@ int ferry_status(char **out, ferry *f)
 	size_t nregs = 0, nruns = 0, i, j, npending = 0, nsteps = 0;
 	fr_step **steps = NULL;
 	char text[FR_VERSION_STR_MAX];
-	int rc, found = 0, held, clean;
+	int rc, found = 0, held, clean, quick = 0;
+	const fr_version *latest;
 	*out = NULL;
-	if ((rc = fr_catalog_and_current(f, &cur)) || (rc = fr_registry_refresh(f, NULL)))
+	/*
+	 * Nothing changed in the folders since a clean no-op at the version
+	 * recorded now (noop.c): no catalog, and the latest is where it is.
+	 * Not with a database other machines share (its record may have moved
+	 * on: the refresh below reads it), nor an interrupted run's.
+	 */
+	if (!fr_shared_record(f)) {
+		fr_vdb_start(f);
+		quick = fr_noop_quick(f, fr_noop_listing(f, NULL), &cur);
+		fr_state_commit(f->state);
+	}
+	if (!quick &&
+	    ((rc = fr_catalog_and_current(f, &cur)) || (rc = fr_registry_refresh(f, NULL))))
 		return rc;
+	latest = quick ? &cur : fr_catalog_latest(f->cat);
 	/*
 	 * The registry, even at the latest version (a step added later to a
 	 * version already passed is pending too, out of order), unless the
 	 * fingerprint of a clean no-op still holds: then nothing can be.
 	 */
-	clean = fr_version_cmp(&cur, fr_catalog_latest(f->cat)) >= 0 && fr_noop_is_clean(f, &cur);
+	clean = quick || (fr_version_cmp(&cur, latest) >= 0 && fr_noop_is_clean(f, &cur));
 	if ((!clean && (fr_state_registry_ex(f->state, 0, &regs, &nregs) ||
 	                !(idx = fr_reg_index(regs, nregs)))) ||
 	    fr_state_runs(f->state, 1, &runs, &nruns) ||
@@ -95,11 +109,11 @@ int ferry_status(char **out, ferry *f)
 	json_object_set_new(doc, "app", json_string(f->cfg->app));
 	fr_version_format(&cur, text, sizeof text);
 	json_object_set_new(doc, "current", json_string(text));
-	fr_version_format(fr_catalog_latest(f->cat), text, sizeof text);
+	fr_version_format(latest, text, sizeof text);
 	json_object_set_new(doc, "latest", json_string(text));
 	pend = json_array();
-	if (fr_version_cmp(&cur, fr_catalog_latest(f->cat)) < 0 &&
-	    fr_plan_compute(&plan, f->cat, &cur, fr_catalog_latest(f->cat), &err) == 0) {
+	if (fr_version_cmp(&cur, latest) < 0 &&
+	    fr_plan_compute(&plan, f->cat, &cur, latest, &err) == 0) {
 		for (i = 0; i < plan->ntrs; i++) {
 			fr_transition *t = plan->trs[i];
 			json_t *o = json_object();

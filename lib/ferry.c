@@ -181,6 +181,8 @@ int ferry_open(ferry **out, const char *root, const ferry_open_options *opts)
 		f->progress = opts->progress;
 		f->progress_ctx = opts->progress_ctx;
 	}
+	if (opts && opts->version >= 4)
+		f->one_shot = (opts->flags & FERRY_OPEN_ONE_SHOT) != 0;
 	if (opts && opts->version >= 3) {
 		f->event = opts->event;
 		f->event_ctx = opts->event_ctx;
@@ -208,6 +210,7 @@ void ferry_close(ferry *f)
 		return;
 	fr_lock_release(&f->lock);
 	fr_vdb_close(f);
+	fr_noop_close(f);
 	fr_free(f->natives);
 	fr_free(f->native_error);
 	fr_catalog_free(f->cat);
@@ -408,6 +411,7 @@ int ferry_register_step(ferry *f, const ferry_native_step *step)
 	f->natives = t;
 	f->natives[f->nnatives++] = *step;
 	/* Catalog pointers into natives moved with the realloc: load it again. */
+	fr_noop_forget(f);
 	fr_catalog_free(f->cat);
 	f->cat = NULL;
 	fr_ok(f);

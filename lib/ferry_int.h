@@ -51,6 +51,8 @@ struct ferry {
 	ferry_native_step *natives;
 	size_t nnatives;
 	char *native_error; /* set by ferry_set_error() from a callback */
+	int one_shot;       /* FERRY_OPEN_ONE_SHOT: no change watch (noop.c) */
+	struct fr_noop *noop; /* the change watch and the clean no-op it vouches for */
 };
 
 /* Sets f's message and code; returns code, so that failing is one line. */
@@ -114,12 +116,41 @@ struct json_t *fr_run_json(const fr_run_row *r);
  */
 int fr_registry_refresh(ferry *f, fr_buf *lost);
 
+/* 1 when a database keeps a record other machines share (PostgreSQL). */
+int fr_shared_record(ferry *f);
+
 /*
  * 1 when the stat fingerprint of a clean no-op at cur (run.c) still holds:
  * nothing can be pending, drifted or out of order, and the registry need
  * not be read.
  */
 int fr_noop_is_clean(ferry *f, const fr_version *cur);
+
+/*
+ * The no-op start before the catalog (noop.c). fr_noop_listing is the
+ * digest of what the catalog is made from (every entry of the migrations
+ * folders with its stat, ferry.yaml's, the native steps, target (NULL: the
+ * latest), this build), 0 when an entry is too fresh to trust or a folder
+ * cannot be read. fr_noop_quick_fp folds the current version into it: what
+ * a clean no-op stores (fr_state_set_quick_fp). fr_noop_quick is 1 when
+ * the stored one matches: *cur is then the current version, and a read
+ * transaction of state.db is open (the caller commits it).
+ */
+uint64_t fr_noop_listing(ferry *f, const char *target);
+/*
+ * The open handle's watch (noop.c): fr_noop_listing arms it unless the
+ * handle is one-shot. fr_noop_remember notes a clean no-op at cur for
+ * target after a listing; fr_noop_again is 1 when nothing the watch sees
+ * moved since, nor state.db, nor a shared version (then *cur is the
+ * version); fr_noop_forget drops what was noted; fr_noop_close gives the
+ * descriptor back to the process's pool (ferry_close).
+ */
+void fr_noop_remember(ferry *f, const char *target, const fr_version *cur);
+int fr_noop_again(ferry *f, const char *target, fr_version *cur);
+void fr_noop_forget(ferry *f);
+void fr_noop_close(ferry *f);
+uint64_t fr_noop_quick_fp(uint64_t listing, const fr_version *cur);
+int fr_noop_quick(ferry *f, uint64_t listing, fr_version *cur);
 
 /* Loads the catalog once (FERRY_EINVALID with every problem in the message). */
 int fr_load_catalog(ferry *f);

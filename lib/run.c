@@ -16,6 +16,7 @@
 #include "run.h"
 #include "util/alloc.h"
 #include "util/fs.h"
+#include "util/hash.h"
 #include "util/proc.h"
 
 #include <errno.h>
@@ -315,16 +316,23 @@ int fr_engine_reconcile(engine *e, fr_reg **regs, size_t *nregs)
 	return 0;
 }
 
+int fr_shared_record(ferry *f)
+{
+	size_t i;
+	for (i = 0; i < f->cfg->ndbs; i++)
+		if (fr_db_can(&f->cfg->dbs[i], FR_DB_CAP_SHARED_VERSION))
+			return 1;
+	return 0;
+}
+
 int fr_registry_refresh(ferry *f, fr_buf *lost)
 {
 	static const ferry_run_options defaults = FERRY_RUN_OPTIONS_INIT;
 	engine e;
 	fr_reg *regs = NULL;
-	size_t nregs = 0, i;
-	int rc, any = 0;
-	for (i = 0; i < f->cfg->ndbs; i++)
-		any |= fr_db_can(&f->cfg->dbs[i], FR_DB_CAP_SHARED_VERSION);
-	if (!any && !(f->cat && f->cat->nforeign))
+	size_t nregs = 0;
+	int rc;
+	if (!fr_shared_record(f) && !(f->cat && f->cat->nforeign))
 		return 0;
 	if ((rc = fr_engine_init(&e, f, &defaults)))
 		return rc;
@@ -342,28 +350,9 @@ int fr_registry_refresh(ferry *f, fr_buf *lost)
 /* ---- the no-op fingerprint ---- */
 
 /*
- * Folds n bytes into h, eight at a time: FNV-1a's byte loop over every
- * step's path was a tenth of a no-op's instructions. Not for adversaries:
- * it tells a stat that changed from one that did not.
- */
-static uint64_t fnv(uint64_t h, const void *data, size_t n)
-{
-	const unsigned char *p = data;
-	uint64_t w;
-	for (; n >= 8; p += 8, n -= 8) {
-		memcpy(&w, p, 8);
-		h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
-		h ^= h >> 29;
-	}
-	w = (uint64_t)n << 56;
-	memcpy(&w, p, n); /* the tail's bytes below its length (n < 8) */
-	h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
-	return h ^ (h >> 29);
-}
-
-/*
  * A digest of everything a clean no-op depends on that a stat can see:
- * ferry.yaml, every step file (path, size, mtime, inode), the current and
+ * ferry.yaml, every step file (path, size, stamp: the later of mtime and
+ * ctime, inode), the current and
  * target versions, and what other tools' history tables list (they
  * change with no file's stat: `dbmate rollback`; one query a table). 0 when
  * a file is too fresh to trust its mtime (the "racy git" rule: changed
@@ -376,32 +365,35 @@ static uint64_t noop_fingerprint(ferry *f, const ferry_plan *p, const fr_version
 	char v[FR_VERSION_STR_MAX];
 	struct stat st;
 	size_t i;
-	if (stat(f->cfg->path, &st) || fr_mtime_ns(&st) > fresh)
+	if (stat(f->cfg->path, &st) || fr_stamp_ns(&st) > fresh)
 		return 0;
 	if (f->cat->nforeign) {
 		fr_buf tables = FR_BUF_INIT;
 		int bad = fr_adopt_tables_text(f, &tables);
 		if (!bad)
-			h = fnv(h, tables.ptr, tables.len);
+			h = fr_mix64(h, tables.ptr, tables.len);
 		fr_buf_release(&tables);
 		if (bad)
 			return 0;
 	}
-	h = fnv(h, &st.st_size, sizeof st.st_size);
-	h = fnv(h, &st.st_mtim, sizeof st.st_mtim);
+	h = fr_mix64(h, &st.st_size, sizeof st.st_size);
+	{
+		int64_t stamp = fr_stamp_ns(&st);
+		h = fr_mix64(h, &stamp, sizeof stamp);
+	}
 	for (i = 0; i < f->cat->nsteps; i++) {
 		const fr_step *s = f->cat->steps[i];
 		if (s->mtime_ns > fresh)
 			return 0;
-		h = fnv(h, s->path, strlen(s->path) + 1);
-		h = fnv(h, &s->size, sizeof s->size);
-		h = fnv(h, &s->mtime_ns, sizeof s->mtime_ns);
-		h = fnv(h, &s->ino, sizeof s->ino);
+		h = fr_mix64(h, s->path, strlen(s->path) + 1);
+		h = fr_mix64(h, &s->size, sizeof s->size);
+		h = fr_mix64(h, &s->mtime_ns, sizeof s->mtime_ns);
+		h = fr_mix64(h, &s->ino, sizeof s->ino);
 	}
 	vfmt(cur, v);
-	h = fnv(h, v, strlen(v) + 1);
+	h = fr_mix64(h, v, strlen(v) + 1);
 	vfmt(&p->to, v);
-	h = fnv(h, v, strlen(v) + 1);
+	h = fr_mix64(h, v, strlen(v) + 1);
 	return h ? h : 1;
 }
 
@@ -995,6 +987,31 @@ static int roll_back(engine *e, const char *why, int hooks_on)
 	return rc;
 }
 
+/*
+ * The no-op's document, with what decided it (`noop_check`): the listing
+ * digest (noop.c), the catalog's stat fingerprint, or the registry read.
+ */
+static void noop_result(engine *e, const char *how)
+{
+	json_t *extra = json_object();
+	json_object_set_new(extra, "noop_check", json_string(how));
+	fr_set_result(e, "noop", NULL, extra);
+	json_decref(extra);
+}
+
+/*
+ * After a clean no-op, the listing digest taken before the catalog was read
+ * (noop.c), but not for other tools' folders: their history tables change
+ * with no file's stat, and only the full check reads them.
+ */
+static int store_quick(ferry *f, uint64_t listing, const fr_version *cur)
+{
+	if (!listing || !f->cat || f->cat->nforeign)
+		return 0;
+	fr_state_set_quick_fp(f->state, fr_noop_quick_fp(listing, cur));
+	return 1;
+}
+
 /* Nothing to plan and nothing changed on disk since the last clean check. */
 static int fingerprint_matches(engine *e, const ferry_plan *p, uint64_t *fp)
 {
@@ -1169,13 +1186,15 @@ static void warn_missing_restarts(ferry *f, const ferry_plan *p)
  * --no-recover) and plans again. 0 when none, or state cannot be read
  * (the locked pass says so).
  */
-static int run_interrupted(ferry *f)
+static int run_interrupted(ferry *f, int *running)
 {
 	fr_run_row r;
 	fr_lock_holder h;
 	int found = 0;
+	*running = 1; /* unknown: as if one were */
 	if (fr_state_running(f->state, &r, &found))
 		return 0;
+	*running = found;
 	if (found)
 		fr_run_row_clear(&r);
 	return found && fr_lock_probe(f->ferry_dir, &h) == 0;
@@ -1198,13 +1217,45 @@ static int run_up(ferry *f, const ferry_plan *given, const char *target,
 	const ferry_run_options *po = given ? &given->opts : o; /* the options that shape it */
 	fr_reg *regs = NULL, **idx = NULL;
 	size_t nregs = 0;
-	int rc, locked_pass = 0, crashed;
-	uint64_t fp = 0;
+	int rc, locked_pass = 0, crashed, running = 0, stored;
+	uint64_t fp = 0, listing = 0;
 
 	if ((rc = fr_engine_init(&e, f, o)))
 		return rc;
 	if (given)
 		target = given->target_text;
+	/*
+	 * The start-up check before the catalog (noop.c): nothing changed in
+	 * the folders since a clean no-op at the version recorded now, and no
+	 * run was interrupted. The listing is taken before the catalog is
+	 * read, so a digest stored below never speaks for files newer than
+	 * what the check saw.
+	 */
+	if (!given && !po->only && !po->rerun && !o->dry_run) {
+		/* On a handle whose watch saw nothing since its last clean no-op: not even a stat. */
+		if (fr_noop_again(f, target, &e.from)) {
+			e.recorded = e.floor_version = e.from;
+			fr_ok(f);
+			noop_result(&e, "watch");
+			rc = 0;
+			goto done;
+		}
+		fr_vdb_start(f);
+		listing = fr_noop_listing(f, target);
+		if (fr_noop_quick(f, listing, &e.from)) {
+			if (!run_interrupted(f, &running)) {
+				fr_state_commit(f->state);
+				if (!running)
+					fr_noop_remember(f, target, &e.from);
+				e.recorded = e.floor_version = e.from;
+				fr_ok(f);
+				noop_result(&e, "listing");
+				rc = 0;
+				goto done;
+			}
+			fr_state_commit(f->state);
+		}
+	}
 again:
 	/* One reading of the version a pass: the plan's (one round trip on PostgreSQL). */
 	ferry_plan_free(p);
@@ -1233,13 +1284,16 @@ again:
 	 * process wrote state meanwhile.
 	 */
 	fp = 0;
-	crashed = !locked_pass && !o->dry_run && run_interrupted(f);
+	running = 1;
+	crashed = !locked_pass && !o->dry_run && run_interrupted(f, &running);
 	if (!locked_pass && !crashed && !given && !po->only && !po->rerun && !o->dry_run &&
 	    p->ntrs == 0 &&
 	    fr_version_cmp(&p->to, &e.from) == 0 && fingerprint_matches(&e, p, &fp)) {
-		fr_state_commit(f->state);
+		stored = store_quick(f, listing, &e.from);
+		if (fr_state_commit(f->state) == 0 && stored && !running)
+			fr_noop_remember(f, target, &e.from);
 		fr_ok(f);
-		fr_set_result(&e, "noop", NULL, NULL);
+		noop_result(&e, "fingerprint");
 		goto done;
 	}
 	if (fr_state_registry_ex(f->state, 0, &regs, &nregs)) {
@@ -1274,10 +1328,12 @@ again:
 	if (!p->nacts && !p->ndrift && !p->nooo && !crashed) {
 		if (fp) {
 			fr_state_set_noop_fp(f->state, fp);
-			fr_state_commit(f->state);
+			stored = store_quick(f, listing, &e.from);
+			if (fr_state_commit(f->state) == 0 && stored && !running)
+				fr_noop_remember(f, target, &e.from);
 		}
 		fr_ok(f);
-		fr_set_result(&e, "noop", NULL, NULL);
+		noop_result(&e, "registry");
 		goto done;
 	}
 	if (p->ndrift && !po->force) {
@@ -1308,7 +1364,7 @@ again:
 	if (!p->nacts && !crashed) {
 		/* --force over drift with nothing to do: nothing happens, and no run is recorded. */
 		fr_ok(f);
-		fr_set_result(&e, "noop", NULL, NULL);
+		noop_result(&e, "registry");
 		goto done;
 	}
 	if (o->dry_run) {

@@ -34,6 +34,7 @@ struct fr_state {
 	char *path;           /* .../state.db */
 	sqlite3_stmt *reg_put;
 	sqlite3_stmt *run_step;
+	sqlite3_stmt *data_version;
 	cache_entry *cache;   /* sorted by path */
 	unsigned char *cache_blob; /* the cache as read; entries' paths point into it */
 	size_t ncache, capcache;
@@ -142,6 +143,7 @@ void fr_state_close(fr_state *s)
 		return;
 	sqlite3_finalize(s->reg_put);
 	sqlite3_finalize(s->run_step);
+	sqlite3_finalize(s->data_version);
 	sqlite3_close(s->db);
 	for (i = 0; i < s->ncache; i++)
 		if (s->cache[i].owned)
@@ -250,30 +252,68 @@ static void forget_fp(fr_state *s)
 {
 	if (s->fp_forgotten)
 		return;
-	if (sqlite3_exec(s->db, "DELETE FROM meta WHERE key = 'noop_fp'", NULL, NULL, NULL) ==
+	if (sqlite3_exec(s->db, "DELETE FROM meta WHERE key IN ('noop_fp', 'quick_fp')", NULL, NULL,
+	                 NULL) ==
 	    SQLITE_OK)
 		s->fp_forgotten = 1;
 }
 
-uint64_t fr_state_noop_fp(fr_state *s)
+static uint64_t meta_u64(fr_state *s, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
 	uint64_t v = 0;
-	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'noop_fp'", -1, &st,
-	                       NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
 		v = strtoull((const char *)sqlite3_column_text(st, 0), NULL, 16);
 	sqlite3_finalize(st);
 	return v;
 }
 
-void fr_state_set_noop_fp(fr_state *s, uint64_t fp)
+static void set_meta_u64(fr_state *s, const char *sql, uint64_t fp)
 {
 	char hexv[24];
 	const char *a[1] = { hexv };
 	snprintf(hexv, sizeof hexv, "%016llx", (unsigned long long)fp);
-	exec_bind(s, "INSERT OR REPLACE INTO meta VALUES('noop_fp', ?1)", 1, a);
+	exec_bind(s, sql, 1, a);
 	s->fp_forgotten = 0;
+}
+
+int64_t fr_state_data_version(fr_state *s)
+{
+	int64_t v = -1;
+	if (!s->data_version &&
+	    sqlite3_prepare_v3(s->db, "PRAGMA data_version", -1, SQLITE_PREPARE_PERSISTENT,
+	                       &s->data_version, NULL))
+		return -1;
+	if (sqlite3_step(s->data_version) == SQLITE_ROW)
+		v = sqlite3_column_int64(s->data_version, 0);
+	sqlite3_reset(s->data_version);
+	return v;
+}
+
+int64_t fr_state_changes(fr_state *s)
+{
+	return (int64_t)sqlite3_total_changes64(s->db);
+}
+
+uint64_t fr_state_noop_fp(fr_state *s)
+{
+	return meta_u64(s, "SELECT value FROM meta WHERE key = 'noop_fp'");
+}
+
+void fr_state_set_noop_fp(fr_state *s, uint64_t fp)
+{
+	set_meta_u64(s, "INSERT OR REPLACE INTO meta VALUES('noop_fp', ?1)", fp);
+}
+
+uint64_t fr_state_quick_fp(fr_state *s)
+{
+	return meta_u64(s, "SELECT value FROM meta WHERE key = 'quick_fp'");
+}
+
+void fr_state_set_quick_fp(fr_state *s, uint64_t fp)
+{
+	set_meta_u64(s, "INSERT OR REPLACE INTO meta VALUES('quick_fp', ?1)", fp);
 }
 
 int fr_state_set_version(fr_state *s, const char *version)

@@ -197,5 +197,18 @@ int fr_state_cache_save(fr_state *s);
  */
 uint64_t fr_state_noop_fp(fr_state *s);
 void fr_state_set_noop_fp(fr_state *s, uint64_t fp);
+/*
+ * The listing fingerprint of the same clean no-op (lib/noop.c), which
+ * decides before the catalog is read; forgotten with noop_fp.
+ */
+uint64_t fr_state_quick_fp(fr_state *s);
+/*
+ * What tells that state.db is as it was: PRAGMA data_version (moves when
+ * another connection commits; -1 on error) and the rows this connection
+ * changed so far.
+ */
+int64_t fr_state_data_version(fr_state *s);
+int64_t fr_state_changes(fr_state *s);
+void fr_state_set_quick_fp(fr_state *s, uint64_t fp);
 
 #endif

@@ -214,7 +214,7 @@ struct fr_step {
 	const fr_vpattern *from; /* the transition's from and to (what --dry-run shows) */
 	const fr_version *to;
 	int64_t size;
-	int64_t mtime_ns;
+	int64_t mtime_ns;  /* fr_stamp_ns(): the later of mtime and ctime */
 	int64_t ino;
 	int executable;
 	char checksum[FR_CHECKSUM_LEN + 1]; /* "" until computed */

@@ -262,6 +262,13 @@ int64_t fr_mtime_ns(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
 }
 
+int64_t fr_stamp_ns(const struct stat *st)
+{
+	int64_t m = fr_mtime_ns(st);
+	int64_t c = (int64_t)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
+	return c > m ? c : m;
+}
+
 int64_t fr_now_ms(void)
 {
 	struct timespec ts;

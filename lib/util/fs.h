@@ -67,6 +67,15 @@ int fr_writable(const char *path);
 struct stat;
 int64_t fr_mtime_ns(const struct stat *st);
 
+/*
+ * The later of the modification and the change time, in nanoseconds: what
+ * the stat checks compare (the catalog, the checksum cache, the no-op
+ * fingerprints). An edit that keeps the size and puts the old mtime back
+ * (touch -d, cp -p, tar) still moves the change time, which no program
+ * can set.
+ */
+int64_t fr_stamp_ns(const struct stat *st);
+
 /* Wall-clock milliseconds since the epoch, and a monotonic clock in ms. */
 int64_t fr_now_ms(void);
 double fr_mono_ms(void);

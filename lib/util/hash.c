@@ -174,3 +174,18 @@ void fr_sha256_free(fr_sha256 *h)
 	if (h && ready())
 		C.EVP_MD_CTX_free((EVP_MD_CTX *)h);
 }
+
+uint64_t fr_mix64(uint64_t h, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	uint64_t w;
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+		h ^= h >> 29;
+	}
+	w = (uint64_t)n << 56;
+	memcpy(&w, p, n); /* the tail's bytes below its length (n < 8) */
+	h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+	return h ^ (h >> 29);
+}

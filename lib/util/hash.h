@@ -6,6 +6,7 @@
 #define FR_HASH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define FR_CHECKSUM_PREFIX "sha256:"
 #define FR_CHECKSUM_LEN (7 + 64)
@@ -18,6 +19,13 @@ int fr_checksum_file(const char *path, char out[FR_CHECKSUM_LEN + 1]);
 
 /* Plain hex SHA-256 of data, no normalisation (for backups and manifests). */
 int fr_sha256_hex(const void *data, size_t len, char out[65]);
+
+/*
+ * Folds n bytes into h, eight at a time (a word-wise FNV-style mix). Not for
+ * adversaries: it tells a stat that changed from one that did not (the
+ * no-op fingerprints, lib/run.c and lib/noop.c).
+ */
+uint64_t fr_mix64(uint64_t h, const void *data, size_t n);
 
 /* Writes the n bytes of d as 2n lowercase hex digits and a NUL into out. */
 void fr_hex(const void *d, size_t n, char *out);

@@ -7,6 +7,13 @@
  * file, a transition.yaml or versions.yaml edit, a file too young to trust.
  * Files are back-dated, as a deployment's are, so that the no-op
  * fingerprint is in play (a young file turns it off).
+ *
+ * The watch (lib/noop.c): once the files have settled (their change time
+ * 2 s old too), a clean no-op arms an inotify watch, and later calls on the
+ * handle are answered by it ("noop_check": "watch"): an edit in place that
+ * keeps size and times, the file put back, a new step, ferry.yaml, the
+ * version moved by another handle, and a step with a second hard link
+ * (never watched) are still seen.
  */
 #include "helpers.h"
 
@@ -63,6 +70,17 @@ static void age(fx *x, const char *rel, int secs)
 	ts[1] = ts[0];
 	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
 	free(p);
+}
+
+/*
+ * Waits until what was just written is old enough to be trusted: its
+ * change time, which no back-dating moves, 2 s old (the racy rule).
+ */
+static void settle(void)
+{
+	struct timespec ts = { 2, 150000000 };
+	while (nanosleep(&ts, &ts) != 0)
+		;
 }
 
 /* Writes rel and back-dates it and its folder secs ago. */
@@ -195,6 +213,133 @@ static void test_second_status_sees_a_removed_step(void **state)
 	ferry_free(doc);
 }
 
+/* ---- the watch ---- */
+
+/* What decided the last no-op ("listing", "watch", ...), or "" when it was not one. */
+static char *noop_check(fx *x)
+{
+	static char out[32];
+	char *doc = NULL, *p;
+	out[0] = '\0';
+	assert_int_equal(ferry_last_run(&doc, x->f), 0);
+	assert_non_null(doc);
+	if ((p = strstr(doc, "\"noop_check\": \"")) != NULL)
+		sscanf(p + strlen("\"noop_check\": \""), "%31[a-z]", out);
+	ferry_free(doc);
+	return out;
+}
+
+/* install(), settled (change times 2 s old), applied; then the watch answers. */
+static void watched(fx *x)
+{
+	install(x);
+	settle();
+	open_f(x);
+	assert_int_equal(up(x), 0);
+	assert_true(has_table(x, "b"));
+	assert_int_equal(up(x), 0); /* the first clean no-op: the digest, the watch armed */
+	assert_int_equal(up(x), 0);
+	assert_string_equal(noop_check(x), "watch");
+	assert_int_equal(up(x), 0);
+	assert_string_equal(noop_check(x), "watch");
+}
+
+/* Writes text over rel in place (same inode) and puts its times back. */
+static void edit_in_place(fx *x, const char *rel, const char *text)
+{
+	char *p = t_path(x->root, rel);
+	struct stat st;
+	struct timespec ts[2];
+	int fd;
+	assert_int_equal(stat(p, &st), 0);
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	fd = open(p, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+	free(p);
+}
+
+#define STEP_A_SAME "-- ferry:up\nCREATE TABLE z (x INTEGER);\n-- ferry:down\nDROP TABLE a;\n"
+
+static void test_watch_sees_an_edit_in_place_and_the_file_put_back(void **state)
+{
+	fx *x = *state;
+	watched(x);
+	assert_int_equal(strlen(STEP_A_SAME), strlen(STEP_A));
+	edit_in_place(x, "migrations/1.0.0_a.sql", STEP_A_SAME);
+	assert_int_equal(up(x), FERRY_EVERIFY);
+	assert_non_null(strstr(ferry_errmsg(x->f), "1.0.0_a.sql"));
+	assert_int_equal(up(x), FERRY_EVERIFY);
+	edit_in_place(x, "migrations/1.0.0_a.sql", STEP_A);
+	assert_int_equal(up(x), 0);
+	assert_string_not_equal(noop_check(x), "watch");
+}
+
+static void test_watch_sees_a_new_pending_step(void **state)
+{
+	fx *x = *state;
+	watched(x);
+	put_aged(x, "migrations/3.0.0_c.sql", STEP_C, 600);
+	assert_int_equal(up(x), 0);
+	assert_true(has_table(x, "c"));
+	assert_string_equal(noop_check(x), "");
+}
+
+static void test_watch_sees_ferry_yaml(void **state)
+{
+	fx *x = *state;
+	char *p;
+	FILE *fp;
+	watched(x);
+	p = t_path(x->root, "ferry.yaml");
+	fp = fopen(p, "a");
+	assert_non_null(fp);
+	fputs("# a comment\n", fp);
+	fclose(fp);
+	free(p);
+	assert_int_equal(up(x), 0);
+	assert_string_not_equal(noop_check(x), "watch");
+}
+
+static void test_watch_sees_the_version_another_handle_moved(void **state)
+{
+	fx *x = *state;
+	ferry *g = NULL;
+	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
+	o.skip_backup = 1;
+	watched(x);
+	assert_int_equal(ferry_open(&g, x->root, NULL), 0);
+	assert_int_equal(ferry_down(g, "1.0.0", &o), 0);
+	ferry_close(g);
+	assert_false(has_table(x, "b"));
+	assert_int_equal(up(x), 0);
+	assert_true(has_table(x, "b"));
+	assert_string_equal(noop_check(x), "");
+}
+
+static void test_watch_not_trusted_for_a_hard_linked_step(void **state)
+{
+	fx *x = *state;
+	char *a, *other;
+	install(x);
+	a = t_path(x->root, "migrations/1.0.0_a.sql");
+	other = t_path(x->root, "other-name.sql");
+	assert_int_equal(link(a, other), 0);
+	settle();
+	open_f(x);
+	assert_int_equal(up(x), 0);
+	assert_int_equal(up(x), 0);
+	assert_int_equal(up(x), 0);
+	assert_string_equal(noop_check(x), "listing"); /* every call lists: no watch */
+	edit_in_place(x, "other-name.sql", STEP_A_SAME);
+	assert_int_equal(up(x), FERRY_EVERIFY);
+	free(a);
+	free(other);
+}
+
 /* ---- the catalog's own check ---- */
 
 static void load(fx *x)
@@ -216,6 +361,7 @@ static void folders(fx *x)
 	put_aged(x, "migrations/versions.yaml", "versions:\n  - 1.0.0\n", 3600);
 	put_aged(x, "migrations/2.0.0_b.sql", STEP_B, 3600);
 	age(x, "migrations", 3600);
+	settle();
 	load(x);
 	assert_true(fr_catalog_current(x->cat));
 	assert_true(fr_catalog_current(x->cat));
@@ -226,6 +372,7 @@ static void test_catalog_current_until_a_step_changes(void **state)
 	fx *x = *state;
 	folders(x);
 	put_aged(x, "migrations/v0.0.0_to_v1.0.0/001_a.sql", STEP_A2, 1800);
+	settle(); /* the change is seen by the stat, not only by the racy rule */
 	assert_false(fr_catalog_current(x->cat));
 	load(x);
 	assert_true(fr_catalog_current(x->cat));
@@ -237,6 +384,7 @@ static void test_catalog_stale_on_an_added_or_removed_file(void **state)
 	char *p;
 	folders(x);
 	put_aged(x, "migrations/v0.0.0_to_v1.0.0/002_more.sql", STEP_C, 1800);
+	settle();
 	assert_false(fr_catalog_current(x->cat));
 	load(x);
 	assert_true(fr_catalog_current(x->cat));
@@ -244,6 +392,7 @@ static void test_catalog_stale_on_an_added_or_removed_file(void **state)
 	assert_int_equal(unlink(p), 0);
 	free(p);
 	age(x, "migrations", 1200);
+	settle();
 	assert_false(fr_catalog_current(x->cat));
 }
 
@@ -252,9 +401,11 @@ static void test_catalog_stale_on_a_yaml_edit(void **state)
 	fx *x = *state;
 	folders(x);
 	put_aged(x, "migrations/v0.0.0_to_v1.0.0/transition.yaml", "description: B\n", 1800);
+	settle();
 	assert_false(fr_catalog_current(x->cat));
 	load(x);
 	put_aged(x, "migrations/versions.yaml", "versions:\n  - 1.0.1\n", 1800);
+	settle();
 	assert_false(fr_catalog_current(x->cat));
 }
 
@@ -268,6 +419,7 @@ static void test_catalog_stale_on_a_renamed_file(void **state)
 	assert_int_equal(rename(a, b), 0);
 	/* The folder's time put back as it was: the file itself is gone from its path. */
 	age(x, "migrations", 3600);
+	settle();
 	assert_false(fr_catalog_current(x->cat));
 	free(a);
 	free(b);
@@ -303,6 +455,11 @@ int main(void)
 		T(test_second_up_applies_a_new_pending_step),
 		T(test_second_up_applies_a_new_transition_folder),
 		T(test_second_status_sees_a_removed_step),
+		T(test_watch_sees_an_edit_in_place_and_the_file_put_back),
+		T(test_watch_sees_a_new_pending_step),
+		T(test_watch_sees_ferry_yaml),
+		T(test_watch_sees_the_version_another_handle_moved),
+		T(test_watch_not_trusted_for_a_hard_linked_step),
 		T(test_catalog_current_until_a_step_changes),
 		T(test_catalog_stale_on_an_added_or_removed_file),
 		T(test_catalog_stale_on_a_yaml_edit),

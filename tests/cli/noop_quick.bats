@@ -1,0 +1,192 @@
+#!/usr/bin/env bats
+# noop_quick.bats - the no-op start decided by the listing alone (lib/noop.c,
+# docs/design.md): after a clean no-op, a digest of every entry of the
+# migrations folder (name, size, mtime, ctime, inode), ferry.yaml's stat and
+# the version. While it holds, `up` and `status` read no catalog; anything
+# that changes must still be seen: an applied step edited in place (its size
+# and mtime put back), a new step, a removed one, ferry.yaml, the version
+# moved by another run, a run killed before it wrote anything.
+#
+# The digest trusts no entry younger than 2 seconds (git's racy rule, on the
+# change time too), so every test waits that long after its last change.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+settle() { sleep 2.2; }
+
+# 0.0.0 -> 0.1.0 (a) -> 0.2.0 (b), applied; files an hour old, then settled.
+installed() {
+	make_install
+	step 0.0.0 0.1.0 001_a "CREATE TABLE a(x);" "DROP TABLE a;"
+	step 0.1.0 0.2.0 001_b "CREATE TABLE b(x);" "DROP TABLE b;"
+	find "$ROOT/migrations" "$ROOT/ferry.yaml" -exec touch -d '-1 hour' {} +
+	ferry -q up
+	settle
+}
+
+check_of() { jq -r '.noop_check // "none"' <<<"$1"; }
+
+# The same command with the listing digest forgotten: what the full check says.
+full_check() {
+	sqlite3 "$ROOT/.ferry/state.db" "DELETE FROM meta WHERE key = 'quick_fp'"
+	run --separate-stderr ferry "$@"
+}
+
+@test "a settled no-op is decided by the listing, writes nothing, and says so" {
+	installed
+	run --separate-stderr ferry --json up
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .status <<<"$output")" = noop ]
+	[ "$(check_of "$output")" != listing ]   # the first clean no-op earns the digest
+	[ -n "$(sqlite3 "$ROOT/.ferry/state.db" "SELECT value FROM meta WHERE key = 'quick_fp'")" ]
+	before=$(stat -c '%s %Y %Z' "$ROOT/.ferry/state.db")
+	run --separate-stderr ferry --json up
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .status <<<"$output")" = noop ]
+	[ "$(check_of "$output")" = listing ]
+	[ "$(jq -r '.from + " " + .to' <<<"$output")" = "0.2.0 0.2.0" ]
+	[ "$(stat -c '%s %Y %Z' "$ROOT/.ferry/state.db")" = "$before" ]
+	[ "$(stat -c %s "$ROOT/.ferry/state.db-wal")" -eq 0 ]
+	run ferry up
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"nothing to do: at 0.2.0"* ]]
+}
+
+@test "status from the listing is the full check's status" {
+	installed
+	ferry -q up
+	ferry -q up
+	run --separate-stderr ferry --json status
+	[ "$status" -eq 0 ]
+	quick=$output
+	[ "$(jq -r '.current + " " + .latest' <<<"$quick")" = "0.2.0 0.2.0" ]
+	[ "$(jq -r .pending_steps <<<"$quick")" -eq 0 ]
+	full_check --json status
+	[ "$status" -eq 0 ]
+	[ "$quick" = "$output" ]
+}
+
+@test "an applied step edited in place, its size, mtime and inode kept, is drift (exit 3)" {
+	installed
+	ferry -q up
+	ferry -q up
+	f="$ROOT/migrations/v0.0.0_to_v0.1.0/001_a.sql"
+	old=$(stat -c '%s %y %i' "$f")   # %y: to the nanosecond
+	touch -r "$f" "$BATS_TEST_TMPDIR/times"
+	new=$(sed 's/TABLE a(x)/TABLE a(y)/' "$f")
+	printf '%s\n' "$new" >"$f"    # in place: the same inode
+	touch -r "$BATS_TEST_TMPDIR/times" "$f"
+	[ "$(stat -c '%s %y %i' "$f")" = "$old" ]
+	# At once (the change time is too young for the digest): the catalog's
+	# stat check, the fingerprint and the checksum cache compare it too.
+	run ferry up
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"drifted"* ]]
+	settle   # the change time is old enough to trust: the digest differs
+	run ferry up
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"drifted"* ]]
+	[[ "$output" == *"001_a.sql"* ]]
+	[ "$(sqlite3 "$ROOT/data/app.db" "SELECT count(*) FROM ferry_steps")" -eq 2 ]
+	run --separate-stderr ferry --json status
+	[ "$status" -eq 0 ]
+	quick=$output
+	full_check --json status
+	[ "$quick" = "$output" ]
+}
+
+@test "a new step, settled, is applied: not a no-op" {
+	installed
+	ferry -q up
+	ferry -q up
+	step 0.2.0 0.3.0 001_c "CREATE TABLE c(x);" "DROP TABLE c;"
+	find "$ROOT/migrations" -exec touch -d '-1 hour' {} +
+	settle
+	run --separate-stderr ferry --json status
+	[ "$(jq -r '.latest + " " + (.pending_steps | tostring)' <<<"$output")" = "0.3.0 1" ]
+	run --separate-stderr ferry --json up
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.status + " " + .to' <<<"$output")" = "success 0.3.0" ]
+	[ "$(main_tables)" = "a b c" ]
+}
+
+@test "a removed applied step is seen as the full check sees it" {
+	installed
+	ferry -q up
+	ferry -q up
+	rm "$ROOT/migrations/v0.1.0_to_v0.2.0/001_b.sql"
+	rmdir "$ROOT/migrations/v0.1.0_to_v0.2.0"
+	settle
+	run --separate-stderr ferry --json up
+	quick_rc=$status quick=$output
+	[ "$(check_of "$quick")" != listing ]
+	full_check --json up
+	[ "$status" -eq "$quick_rc" ]
+	[ "$(jq -S 'del(.noop_check)' <<<"$output")" = "$(jq -S 'del(.noop_check)' <<<"$quick")" ]
+}
+
+@test "ferry.yaml changed: the full check runs" {
+	installed
+	ferry -q up
+	ferry -q up
+	echo "transaction: step" | add_config
+	touch -d '-1 hour' "$ROOT/ferry.yaml"
+	settle
+	run --separate-stderr ferry --json up
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .status <<<"$output")" = noop ]
+	[ "$(check_of "$output")" != listing ]
+}
+
+@test "a young file turns the digest off; it comes back once the file settles" {
+	installed
+	ferry -q up
+	ferry -q up
+	touch "$ROOT/migrations/v0.0.0_to_v0.1.0/001_a.sql"
+	run --separate-stderr ferry --json up
+	[ "$(check_of "$output")" != listing ]
+	settle
+	ferry -q up    # a new digest for the new stat
+	run --separate-stderr ferry --json up
+	[ "$(check_of "$output")" = listing ]
+}
+
+@test "the version moved by another run: up goes where it should" {
+	installed
+	ferry -q up
+	ferry -q up
+	ferry -q down 0.1.0
+	[ "$(main_tables)" = "a" ]
+	run --separate-stderr ferry --json up
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.status + " " + .from + " " + .to' <<<"$output")" = "success 0.1.0 0.2.0" ]
+	[ "$(main_tables)" = "a b" ]
+}
+
+@test "another target than the digest's: not decided by the listing" {
+	installed
+	ferry -q up
+	ferry -q up
+	run --separate-stderr ferry --json up 0.2.0
+	[ "$(jq -r .status <<<"$output")" = noop ]
+	[ "$(check_of "$output")" != listing ]
+}
+
+@test "a run killed before it changed anything is healed, not passed over" {
+	installed
+	ferry -q up
+	ferry -q up
+	before=$(dump)
+	run env FERRY_CRASH_AT=undo:1 "$FERRY" -C "$ROOT" down 0.1.0
+	[ "$status" -eq 137 ]
+	run --separate-stderr ferry --json status
+	[ "$(jq -r .interrupted <<<"$output")" = true ]
+	run --separate-stderr ferry --json up
+	[ "$status" -eq 0 ]
+	[ "$(check_of "$output")" != listing ]
+	run --separate-stderr ferry --json status
+	[ "$(jq -r '.interrupted' <<<"$output")" = false ]
+	[ "$(jq -r '.current' <<<"$output")" = 0.2.0 ]
+	[ "$(dump)" = "$before" ]
+}
