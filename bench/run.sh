@@ -291,6 +291,7 @@ check_tables "$NOOP/data/app.db" "ferry up (no-op set-up)"
 # Files changed within the last 2 s are not trusted by the no-op fingerprint
 # (git's racy rule); an installation's files are older than that.
 find "$NOOP/migrations" "$NOOP/ferry.yaml" -exec touch -d '-1 minute' {} +
+sleep 2.2   # ... nor a change time (which back-dating sets to now) younger than 2 s
 "$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 || true   # settles the cache and the fingerprint
 
 # The record floor: the same statements, each followed in its transaction by
@@ -328,6 +329,7 @@ measure 1 noop_touched "$P_TOUCH" "$(q "$FERRY" -C "$NOOP" up)"
 OPENS_WARM="?" OPENS_TOUCHED="?"
 if command -v strace >/dev/null; then
 	count_opens() { grep -cE '_create_t[0-9]+\.sql"' "$1" || true; }
+	sleep 2.2   # the last touch's change times settle: the next up fills the cache
 	"$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 || true
 	strace -f -e trace=open,openat -o "$WORK/res/strace.warm" "$FERRY" -q -C "$NOOP" up >/dev/null 2>&1 &&
 		OPENS_WARM=$(count_opens "$WORK/res/strace.warm")

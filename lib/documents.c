@@ -85,7 +85,8 @@ int ferry_status(char **out, ferry *f)
 	 */
 	if (!fr_shared_record(f)) {
 		fr_vdb_start(f);
-		quick = fr_noop_quick(f, fr_noop_listing(f, NULL), &cur);
+		int run_row; /* status reports an interrupted run itself, below */
+		quick = fr_noop_quick(f, fr_noop_listing(f, NULL), &cur, &run_row);
 		fr_state_commit(f->state);
 	}
 	if (!quick &&

@@ -133,8 +133,10 @@ int fr_noop_is_clean(ferry *f, const fr_version *cur);
  * latest), this build), 0 when an entry is too fresh to trust or a folder
  * cannot be read. fr_noop_quick_fp folds the current version into it: what
  * a clean no-op stores (fr_state_set_quick_fp). fr_noop_quick is 1 when
- * the stored one matches: *cur is then the current version, and a read
- * transaction of state.db is open (the caller commits it).
+ * the stored one matches: *cur is then the current version, *running says
+ * whether a run row says running (the caller asks whether it was
+ * interrupted), and a read transaction of state.db is open (the caller
+ * commits it).
  */
 uint64_t fr_noop_listing(ferry *f, const char *target);
 /*
@@ -150,7 +152,7 @@ int fr_noop_again(ferry *f, const char *target, fr_version *cur);
 void fr_noop_forget(ferry *f);
 void fr_noop_close(ferry *f);
 uint64_t fr_noop_quick_fp(uint64_t listing, const fr_version *cur);
-int fr_noop_quick(ferry *f, uint64_t listing, fr_version *cur);
+int fr_noop_quick(ferry *f, uint64_t listing, fr_version *cur, int *running);
 
 /* Loads the catalog once (FERRY_EINVALID with every problem in the message). */
 int fr_load_catalog(ferry *f);

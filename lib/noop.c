@@ -408,20 +408,35 @@ uint64_t fr_noop_quick_fp(uint64_t listing, const fr_version *cur)
 	return h ? h : 1;
 }
 
-int fr_noop_quick(ferry *f, uint64_t listing, fr_version *cur)
+int fr_noop_quick(ferry *f, uint64_t listing, fr_version *cur, int *running)
 {
-	uint64_t stored;
+	uint64_t stored = 0;
+	*running = 1;
 	if (!listing)
 		return 0;
 	/* One read transaction: the version (when state.db keeps it) and the digest agree. */
 	fr_state_begin_read(f->state);
-	if (fr_current(f, cur)) {
-		fr_state_commit(f->state);
-		return 0;
+	if (fr_shared_record(f)) {
+		/* The version is the shared database's; the rest is this machine's. */
+		fr_run_row r;
+		int found = 1;
+		if (fr_current(f, cur) || fr_state_running(f->state, &r, &found))
+			goto no;
+		if (found)
+			fr_run_row_clear(&r);
+		*running = found;
+		stored = fr_state_quick_fp(f->state);
+	} else {
+		fr_buf v = FR_BUF_INIT;
+		int bad = fr_state_quick_read(f->state, &v, &stored, running) || !v.len ||
+		          fr_version_parse(cur, v.ptr, NULL);
+		fr_buf_release(&v);
+		if (bad)
+			goto no; /* no version recorded (a version file's, say): the full check */
 	}
-	stored = fr_state_quick_fp(f->state);
 	if (stored && stored == fr_noop_quick_fp(listing, cur))
 		return 1;
+no:
 	fr_state_commit(f->state);
 	return 0;
 }

@@ -1242,8 +1242,8 @@ static int run_up(ferry *f, const ferry_plan *given, const char *target,
 		}
 		fr_vdb_start(f);
 		listing = fr_noop_listing(f, target);
-		if (fr_noop_quick(f, listing, &e.from)) {
-			if (!run_interrupted(f, &running)) {
+		if (fr_noop_quick(f, listing, &e.from, &running)) {
+			if (!running || !run_interrupted(f, &running)) {
 				fr_state_commit(f->state);
 				if (!running)
 					fr_noop_remember(f, target, &e.from);

@@ -278,6 +278,29 @@ static void set_meta_u64(fr_state *s, const char *sql, uint64_t fp)
 	s->fp_forgotten = 0;
 }
 
+int fr_state_quick_read(fr_state *s, fr_buf *version, uint64_t *quick, int *running)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+	*quick = 0;
+	*running = 1;
+	if (sqlite3_prepare_v2(s->db,
+	                       "SELECT (SELECT value FROM meta WHERE key = 'version'),"
+	                       " (SELECT value FROM meta WHERE key = 'quick_fp'),"
+	                       " EXISTS(SELECT 1 FROM runs WHERE status = 'running')",
+	                       -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		if (sqlite3_column_text(st, 0))
+			fr_buf_puts(version, (const char *)sqlite3_column_text(st, 0));
+		if (sqlite3_column_text(st, 1))
+			*quick = strtoull((const char *)sqlite3_column_text(st, 1), NULL, 16);
+		*running = sqlite3_column_int(st, 2);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int64_t fr_state_data_version(fr_state *s)
 {
 	int64_t v = -1;

@@ -203,6 +203,12 @@ void fr_state_set_noop_fp(fr_state *s, uint64_t fp);
  */
 uint64_t fr_state_quick_fp(fr_state *s);
 /*
+ * The start-up check's one query: the recorded version (appended to
+ * version, nothing when none), the listing digest (0 when none) and
+ * whether a run row says running. 0, or -1.
+ */
+int fr_state_quick_read(fr_state *s, fr_buf *version, uint64_t *quick, int *running);
+/*
  * What tells that state.db is as it was: PRAGMA data_version (moves when
  * another connection commits; -1 on error) and the rows this connection
  * changed so far.
