@@ -303,7 +303,7 @@ static void test_group_dies_with_ferry(void **state)
 			_exit(1);
 		if (write(pfd[1], &journaled_pgid, sizeof journaled_pgid) < 0)
 			_exit(1);
-		for (i = 0; i < 200 && !fr_exists(pidfile); i++)
+		for (i = 0; i < 2000 && !fr_exists(pidfile); i++) /* 20 s: a loaded machine */
 			usleep(10000);
 		raise(SIGKILL); /* dies without fr_proc_finish() */
 	}
@@ -317,7 +317,7 @@ static void test_group_dies_with_ferry(void **state)
 	bg = (pid_t)atoi(pidtext);
 	assert_true(bg > 0);
 	/* The group is gone within a moment, without anybody's help. */
-	for (i = 0; i < 300 && kill(-pgid, 0) == 0; i++)
+	for (i = 0; i < 3000 && kill(-pgid, 0) == 0; i++)
 		usleep(10000);
 	assert_int_not_equal(kill(-pgid, 0), 0);
 	assert_int_equal(fr_proc_group_gone(pgid, 100), 0);
