@@ -52,6 +52,41 @@ static int decided_by(ferry *f, const char *how)
 	return ok ? 0 : 1;
 }
 
+static double median(double *v, int n);
+static int up(ferry *f);
+
+/*
+ * The second ferry_up on a fresh handle opened with flags, REPS times after
+ * warm ones, into t; each must be a no-op decided by how.
+ */
+static int second(const char *root, double *t, int reps, int warm, unsigned flags,
+                  const char *how)
+{
+	ferry_open_options oo = FERRY_OPEN_OPTIONS_INIT;
+	ferry *f = NULL;
+	double t0;
+	int i;
+	oo.flags = flags;
+	for (i = -warm; i < reps; i++) {
+		if (ferry_open(&f, root, &oo)) {
+			fprintf(stderr, "bench-inproc: ferry_open: %s\n", ferry_errmsg(f));
+			return 1;
+		}
+		if (up(f))
+			return 1;
+		t0 = now_ms();
+		if (up(f))
+			return 1;
+		if (i >= 0)
+			t[i] = now_ms() - t0;
+		if (decided_by(f, how))
+			return 1;
+		ferry_close(f);
+		f = NULL;
+	}
+	return 0;
+}
+
 static double median(double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof *v, cmp_d);
@@ -75,16 +110,7 @@ static int open_f(ferry **f, const char *root)
 	return rc;
 }
 
-static int open_once(ferry **f, const char *root)
-{
-	ferry_open_options oo = FERRY_OPEN_OPTIONS_INIT;
-	int rc;
-	oo.flags = FERRY_OPEN_ONE_SHOT;
-	rc = ferry_open(f, root, &oo);
-	if (rc)
-		fprintf(stderr, "bench-inproc: ferry_open: %d %s\n", rc, ferry_errmsg(*f));
-	return rc;
-}
+
 
 int main(int argc, char **argv)
 {
@@ -126,34 +152,11 @@ int main(int argc, char **argv)
 	}
 	printf("cycle %.4f\n", median(t, reps));
 
-	for (i = -warm; i < reps; i++) {
-		if (open_f(&f, root) || up(f))
-			return 1;
-		t0 = now_ms();
-		if (up(f))
-			return 1;
-		if (i >= 0)
-			t[i] = now_ms() - t0;
-		if (decided_by(f, "watch"))
-			return 1;
-		ferry_close(f);
-		f = NULL;
-	}
+	if (second(root, t, reps, warm, 0, "watch"))
+		return 1;
 	printf("second %.4f\n", median(t, reps));
-
-	for (i = -warm; i < reps; i++) {
-		if (open_once(&f, root) || up(f))
-			return 1;
-		t0 = now_ms();
-		if (up(f))
-			return 1;
-		if (i >= 0)
-			t[i] = now_ms() - t0;
-		if (decided_by(f, "listing"))
-			return 1;
-		ferry_close(f);
-		f = NULL;
-	}
+	if (second(root, t, reps, warm, FERRY_OPEN_ONE_SHOT, "listing"))
+		return 1;
 	printf("second_stat %.4f\n", median(t, reps));
 
 	if (open_f(&f, root) || up(f) || up(f))

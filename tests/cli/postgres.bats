@@ -854,8 +854,8 @@ SQL
 	[ "$(admin_sql "SELECT count(*) FROM pg_database WHERE datname LIKE 'ferry_rehearsal_%'")" = 0 ]
 }
 
-@test "postgres: a replica sees what another applied: list, status and verify without the lock" {
-	pg_install "$BATS_TEST_TMPDIR/a"
+# t_and_u: 0.0.0 -> 0.1.0 (table t) -> 0.2.0 (table u), in $ROOT.
+t_and_u() {
 	pstep 0.0.0 0.1.0 001_t <<'SQL'
 -- ferry:up
 CREATE TABLE t (x int);
@@ -868,6 +868,11 @@ CREATE TABLE u (x int);
 -- ferry:down
 DROP TABLE u;
 SQL
+}
+
+@test "postgres: a replica sees what another applied: list, status and verify without the lock" {
+	pg_install "$BATS_TEST_TMPDIR/a"
+	t_and_u
 	pg_install "$BATS_TEST_TMPDIR/b"
 	cp -R "$BATS_TEST_TMPDIR/a/migrations" "$BATS_TEST_TMPDIR/b/"
 	"$FERRY" -C "$BATS_TEST_TMPDIR/b" status >/dev/null # b has looked once, before a runs
@@ -887,18 +892,7 @@ SQL
 
 @test "postgres: a settled replica's no-op by the listing still sees the version another moved" {
 	pg_install "$BATS_TEST_TMPDIR/a"
-	pstep 0.0.0 0.1.0 001_t <<'SQL'
--- ferry:up
-CREATE TABLE t (x int);
--- ferry:down
-DROP TABLE t;
-SQL
-	pstep 0.1.0 0.2.0 001_u <<'SQL'
--- ferry:up
-CREATE TABLE u (x int);
--- ferry:down
-DROP TABLE u;
-SQL
+	t_and_u
 	pg_install "$BATS_TEST_TMPDIR/b"
 	cp -R "$BATS_TEST_TMPDIR/a/migrations" "$BATS_TEST_TMPDIR/b/"
 	"$FERRY" -C "$BATS_TEST_TMPDIR/a" up --skip-backup >/dev/null
