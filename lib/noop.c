@@ -289,6 +289,8 @@ static void walk_dir(walk *w, int dfd, uint64_t seed, int depth)
 		}
 		if (e->d_name[0] == '.')
 			continue; /* no layout reads hidden files */
+		if (w->q && e->d_type != DT_REG && e->d_type != DT_DIR)
+			w->q->armed = 0; /* a link's target changes where no watch looks */
 		if (fstatat(dirfd(d), e->d_name, &st, 0)) {
 			w->bad = 1; /* gone meanwhile, or a dangling link: let the catalog say */
 			break;
@@ -315,6 +317,15 @@ static void walk_dir(walk *w, int dfd, uint64_t seed, int depth)
 	closedir(d);
 }
 
+/* 1 when no part of path is a symbolic link: it names the same folder tomorrow. */
+static int real_path(const char *path)
+{
+	char *r = realpath(path, NULL);
+	int same = r && strcmp(r, path) == 0;
+	free(r);
+	return same;
+}
+
 /* A source folder: its own stat, then its entries; a folder that is not there counts as such. */
 static void walk_source(walk *w, const char *path)
 {
@@ -326,8 +337,12 @@ static void walk_source(walk *w, const char *path)
 			w->bad = 1;
 		else
 			w->sum += fr_mix64(0x6e6f6e65, path, strlen(path) + 1); /* "none" */
+		if (w->q)
+			w->q->armed = 0; /* nothing watches for it to appear */
 		return;
 	}
+	if (w->q && w->q->armed && !real_path(path))
+		w->q->armed = 0; /* a link on the way may point elsewhere later */
 	if (fstat(dfd, &st)) {
 		close(dfd);
 		w->bad = 1;
@@ -361,7 +376,8 @@ uint64_t fr_noop_listing(ferry *f, const char *target)
 	/* Armed before anything is read: a change from here on is in its queue. */
 	w.q = arm(f);
 	if (w.q) {
-		if ((cfd = open(f->cfg->path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (!real_path(f->cfg->path) ||
+		    (cfd = open(f->cfg->path, O_RDONLY | O_CLOEXEC)) < 0) {
 			w.q->armed = 0;
 		} else {
 			add_watch(&w, f->cfg->path, FILE_EVENTS, cfd);

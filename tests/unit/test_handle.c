@@ -12,8 +12,8 @@
  * 2 s old too), a clean no-op arms an inotify watch, and later calls on the
  * handle are answered by it ("noop_check": "watch"): an edit in place that
  * keeps size and times, the file put back, a new step, ferry.yaml, the
- * version moved by another handle, and a step with a second hard link
- * (never watched) are still seen.
+ * version moved by another handle, and a step with a second hard link or
+ * behind a symbolic link (never watched) are still seen.
  */
 #include "helpers.h"
 
@@ -340,6 +340,43 @@ static void test_watch_not_trusted_for_a_hard_linked_step(void **state)
 	free(other);
 }
 
+static void test_watch_not_trusted_through_a_symlink(void **state)
+{
+	fx *x = *state;
+	char *a, *target;
+	install(x);
+	a = t_path(x->root, "migrations/1.0.0_a.sql");
+	target = t_path(x->root, "a-elsewhere.sql");
+	assert_int_equal(rename(a, target), 0);
+	assert_int_equal(symlink(target, a), 0);
+	settle();
+	open_f(x);
+	assert_int_equal(up(x), 0);
+	assert_int_equal(up(x), 0);
+	assert_int_equal(up(x), 0);
+	assert_string_equal(noop_check(x), "listing");
+	/* written where the link points: no watched folder hears of it */
+	edit_in_place(x, "a-elsewhere.sql", STEP_A_SAME);
+	assert_int_equal(up(x), FERRY_EVERIFY);
+	free(a);
+	free(target);
+}
+
+static void test_watch_sees_the_migrations_folder_appear(void **state)
+{
+	fx *x = *state;
+	put_aged(x, "ferry.yaml", "app: demo\ndatabases:\n  main: sqlite:data/app.db\n", 3600);
+	settle();
+	open_f(x);
+	assert_int_equal(up(x), 0);
+	assert_int_equal(up(x), 0);
+	assert_int_equal(up(x), 0);
+	assert_string_not_equal(noop_check(x), "watch"); /* a missing folder is not watched */
+	put_aged(x, "migrations/1.0.0_a.sql", STEP_A, 3600);
+	assert_int_equal(up(x), 0);
+	assert_true(has_table(x, "a"));
+}
+
 /* ---- the catalog's own check ---- */
 
 static void load(fx *x)
@@ -460,6 +497,8 @@ int main(void)
 		T(test_watch_sees_ferry_yaml),
 		T(test_watch_sees_the_version_another_handle_moved),
 		T(test_watch_not_trusted_for_a_hard_linked_step),
+		T(test_watch_not_trusted_through_a_symlink),
+		T(test_watch_sees_the_migrations_folder_appear),
 		T(test_catalog_current_until_a_step_changes),
 		T(test_catalog_stale_on_an_added_or_removed_file),
 		T(test_catalog_stale_on_a_yaml_edit),
