@@ -489,14 +489,20 @@ EOF
 @test "restore takes the lock: exit 4 while another run holds it" {
 	ferry backup create
 	id=$(last_id)
+	# The holder keeps the lock until told to let go (a loaded machine may be slow to start it).
 	python3 -c "
-import fcntl, sys, time
-f = open('$ROOT/.ferry/lock', 'a+'); fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(3)" &
+import fcntl, os, time
+f = open('$ROOT/.ferry/lock', 'a+'); fcntl.flock(f, fcntl.LOCK_EX)
+open('$BATS_TEST_TMPDIR/held', 'w').close()
+for _ in range(600):
+    if os.path.exists('$BATS_TEST_TMPDIR/release'): break
+    time.sleep(0.1)" &
 	holder=$!
-	sleep 0.5
+	wait_until 30 test -e "$BATS_TEST_TMPDIR/held"
 	run ferry backup restore "$id"
-	[ "$status" -eq 4 ]
+	touch "$BATS_TEST_TMPDIR/release"
 	wait "$holder"
+	[ "$status" -eq 4 ]
 }
 
 # ---- progress ----
