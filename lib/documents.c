@@ -81,12 +81,13 @@ int ferry_status(char **out, ferry *f)
 	 * Nothing changed in the folders since a clean no-op at the version
 	 * recorded now (noop.c): no catalog, and the latest is where it is.
 	 * Not with a database other machines share (its record may have moved
-	 * on: the refresh below reads it), nor an interrupted run's.
+	 * on: the refresh below reads it). An interrupted run is reported
+	 * below either way. The listing arms no watch: that is up's.
 	 */
 	if (!fr_shared_record(f)) {
+		int run_row;
 		fr_vdb_start(f);
-		int run_row; /* status reports an interrupted run itself, below */
-		quick = fr_noop_quick(f, fr_noop_listing(f, NULL), &cur, &run_row);
+		quick = fr_noop_quick(f, fr_noop_listing(f, NULL, 0), &cur, &run_row);
 		fr_state_commit(f->state);
 	}
 	if (!quick &&

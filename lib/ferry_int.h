@@ -138,10 +138,10 @@ int fr_noop_is_clean(ferry *f, const fr_version *cur);
  * interrupted), and a read transaction of state.db is open (the caller
  * commits it).
  */
-uint64_t fr_noop_listing(ferry *f, const char *target);
+uint64_t fr_noop_listing(ferry *f, const char *target, int watch);
 /*
- * The open handle's watch (noop.c): fr_noop_listing arms it unless the
- * handle is one-shot. fr_noop_remember notes a clean no-op at cur for
+ * The open handle's watch (noop.c): fr_noop_listing arms it when asked
+ * (watch: ferry_up's listing) and the handle is not one-shot. fr_noop_remember notes a clean no-op at cur for
  * target after a listing; fr_noop_again is 1 when nothing the watch sees
  * moved since, nor state.db, nor a shared version (then *cur is the
  * version); fr_noop_forget drops what was noted; fr_noop_close gives the

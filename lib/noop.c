@@ -242,17 +242,12 @@ int fr_noop_again(ferry *f, const char *target, fr_version *cur)
 
 /* ---- the listing ---- */
 
-static int64_t ns(const struct timespec *t)
-{
-	return (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec;
-}
-
 /* An entry's digest under seed (its folder's); 0 with w->bad when too fresh. */
 static uint64_t entry(walk *w, uint64_t seed, const char *name, const struct stat *st)
 {
-	int64_t m = ns(&st->st_mtim), c = ns(&st->st_ctim);
+	int64_t m = fr_mtime_ns(st), c = fr_stamp_ns(st); /* c: the change time when later */
 	uint64_t h;
-	if (m > w->fresh || c > w->fresh) {
+	if (c > w->fresh) {
 		w->bad = 1;
 		return 0;
 	}
@@ -309,9 +304,7 @@ static void walk_dir(walk *w, int dfd, uint64_t seed, int depth)
 				add_watch(w, w->path.ptr, DIR_EVENTS | IN_ONLYDIR, sub);
 			}
 			walk_dir(w, sub, h, depth + 1);
-			w->path.len = len;
-			if (w->path.ptr)
-				w->path.ptr[len] = '\0';
+			fr_buf_truncate(&w->path, len);
 		}
 	}
 	closedir(d);
@@ -366,7 +359,7 @@ static uint64_t mix_str(uint64_t h, const char *s)
 	return s ? fr_mix64(h, s, strlen(s) + 1) : fr_mix64(h, "", 0);
 }
 
-uint64_t fr_noop_listing(ferry *f, const char *target)
+uint64_t fr_noop_listing(ferry *f, const char *target, int watch)
 {
 	walk w = { 0, 0, (fr_now_ms() - 2000) * 1000000LL, 0, NULL, FR_BUF_INIT };
 	struct stat st;
@@ -374,7 +367,7 @@ uint64_t fr_noop_listing(ferry *f, const char *target)
 	size_t i;
 	int cfd;
 	/* Armed before anything is read: a change from here on is in its queue. */
-	w.q = arm(f);
+	w.q = watch ? arm(f) : NULL;
 	if (w.q) {
 		if (!real_path(f->cfg->path) ||
 		    (cfd = open(f->cfg->path, O_RDONLY | O_CLOEXEC)) < 0) {

@@ -994,6 +994,7 @@ static int roll_back(engine *e, const char *why, int hooks_on)
 static void noop_result(engine *e, const char *how)
 {
 	json_t *extra = json_object();
+	fr_ok(e->f);
 	json_object_set_new(extra, "noop_check", json_string(how));
 	fr_set_result(e, "noop", NULL, extra);
 	json_decref(extra);
@@ -1233,27 +1234,25 @@ static int run_up(ferry *f, const ferry_plan *given, const char *target,
 	 */
 	if (!given && !po->only && !po->rerun && !o->dry_run) {
 		/* On a handle whose watch saw nothing since its last clean no-op: not even a stat. */
+		const char *how = NULL;
 		if (fr_noop_again(f, target, &e.from)) {
+			how = "watch";
+		} else {
+			fr_vdb_start(f);
+			listing = fr_noop_listing(f, target, 1);
+			if (fr_noop_quick(f, listing, &e.from, &running)) {
+				if (!running || !run_interrupted(f, &running))
+					how = "listing";
+				fr_state_commit(f->state);
+				if (how && !running)
+					fr_noop_remember(f, target, &e.from);
+			}
+		}
+		if (how) {
 			e.recorded = e.floor_version = e.from;
-			fr_ok(f);
-			noop_result(&e, "watch");
+			noop_result(&e, how);
 			rc = 0;
 			goto done;
-		}
-		fr_vdb_start(f);
-		listing = fr_noop_listing(f, target);
-		if (fr_noop_quick(f, listing, &e.from, &running)) {
-			if (!running || !run_interrupted(f, &running)) {
-				fr_state_commit(f->state);
-				if (!running)
-					fr_noop_remember(f, target, &e.from);
-				e.recorded = e.floor_version = e.from;
-				fr_ok(f);
-				noop_result(&e, "listing");
-				rc = 0;
-				goto done;
-			}
-			fr_state_commit(f->state);
 		}
 	}
 again:
@@ -1292,7 +1291,6 @@ again:
 		stored = store_quick(f, listing, &e.from);
 		if (fr_state_commit(f->state) == 0 && stored && !running)
 			fr_noop_remember(f, target, &e.from);
-		fr_ok(f);
 		noop_result(&e, "fingerprint");
 		goto done;
 	}
@@ -1332,7 +1330,6 @@ again:
 			if (fr_state_commit(f->state) == 0 && stored && !running)
 				fr_noop_remember(f, target, &e.from);
 		}
-		fr_ok(f);
 		noop_result(&e, "registry");
 		goto done;
 	}
@@ -1363,7 +1360,6 @@ again:
 	}
 	if (!p->nacts && !crashed) {
 		/* --force over drift with nothing to do: nothing happens, and no run is recorded. */
-		fr_ok(f);
 		noop_result(&e, "registry");
 		goto done;
 	}
