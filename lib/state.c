@@ -100,8 +100,16 @@ int fr_state_open(fr_state **out, const char *ferry_dir, int create, fr_buf *err
 		goto done;
 	}
 	sqlite3_busy_timeout(s->db, 10000);
-	/* Private: ops steps' undo records keep what files held (a .env's secrets, say). */
-	chmod(path, 0600);
+	/*
+	 * Private: ops steps' undo records keep what files held (a .env's
+	 * secrets, say). Only when it is not yet: chmod sets the change time
+	 * even when the mode stays, and a no-op start writes nothing.
+	 */
+	{
+		struct stat st;
+		if (stat(path, &st) == 0 && (st.st_mode & 07777) != 0600)
+			chmod(path, 0600);
+	}
 	{
 		/*
 		 * Keep the -wal and -shm files between runs (no create and unlink on

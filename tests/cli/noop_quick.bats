@@ -40,13 +40,13 @@ full_check() {
 	[ "$(jq -r .status <<<"$output")" = noop ]
 	[ "$(check_of "$output")" != listing ]   # the first clean no-op earns the digest
 	[ -n "$(sqlite3 "$ROOT/.ferry/state.db" "SELECT value FROM meta WHERE key = 'quick_fp'")" ]
-	before=$(stat -c '%s %Y %Z' "$ROOT/.ferry/state.db")
+	before=$(stat -c '%s %.9Y %.9Z' "$ROOT/.ferry/state.db")
 	run --separate-stderr ferry --json up
 	[ "$status" -eq 0 ]
 	[ "$(jq -r .status <<<"$output")" = noop ]
 	[ "$(check_of "$output")" = listing ]
 	[ "$(jq -r '.from + " " + .to' <<<"$output")" = "0.2.0 0.2.0" ]
-	[ "$(stat -c '%s %Y %Z' "$ROOT/.ferry/state.db")" = "$before" ]
+	[ "$(stat -c '%s %.9Y %.9Z' "$ROOT/.ferry/state.db")" = "$before" ]
 	[ "$(stat -c %s "$ROOT/.ferry/state.db-wal")" -eq 0 ]
 	run ferry up
 	[ "$status" -eq 0 ]
