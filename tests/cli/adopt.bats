@@ -261,6 +261,26 @@ other_tool() {
 	[ "$(db "SELECT count(*) FROM sqlite_master WHERE name = 'tags'")" = 1 ]
 }
 
+@test "a dbmate rollback seen first by status: the next up still says it applies the step again" {
+	install dbmate dbmate sqlite:data/app.db 20240102000000 20240105000000
+	URL="sqlite:$ROOT/data/app.db"
+	DBURL="sqlite:$ROOT/data/app.db"
+	run -0 ferry up
+	run -0 dbmate rollback
+	# a look first: it shows the step pending, and changes nothing in the database
+	dump >"$BATS_TEST_TMPDIR/before"
+	run -0 ferry list --json
+	[ "$(jq -r '.steps[] | select(.id == "dbmate:db/20240105000000_create_tags.sql") | .state' <<<"$output")" = pending ]
+	run -0 ferry status
+	dump | diff "$BATS_TEST_TMPDIR/before" -
+	run -0 ferry up
+	[[ "$output" == *"schema_migrations no longer lists dbmate:db/20240105000000_create_tags.sql: pending again"* ]]
+	[ "$(db "SELECT count(*) FROM schema_migrations")" = 5 ]
+	[ "$(db "SELECT count(*) FROM sqlite_master WHERE name = 'tags'")" = 1 ]
+	[ "$(db "SELECT count(*) FROM ferry_steps WHERE id = 'dbmate:db/20240105000000_create_tags.sql'")" = 1 ]
+	run -0 ferry verify
+}
+
 @test "a foreign step whose file is gone is undone from its record; the tool's row is left, and ferry says so" {
 	install dbmate dbmate sqlite:data/app.db 20240102000000 20240105000000
 	URL="sqlite:$ROOT/data/app.db"
