@@ -99,21 +99,25 @@ void fr_log(ferry *f, ferry_log_level level, const char *step_id, const char *fm
 			fr_free(path);
 		}
 		if (f->log_fd >= 0) {
-			json_t *o = json_object();
-			char ts[32], *line;
+			/*
+			 * The line jansson would write for {time, level, step, message}
+			 * (json_dumps, compact), written straight into the buffer: a
+			 * run of 1,000 steps logs 2,000 lines. A field that is not
+			 * UTF-8 is left out, as json_string() refuses it.
+			 */
+			fr_buf *b = &f->log_buf;
+			char ts[32];
 			fr_time_rfc3339(fr_now_ms(), ts, sizeof ts);
-			json_object_set_new(o, "time", json_string(ts));
-			json_object_set_new(o, "level", json_string(names[level]));
-			if (step_id)
-				json_object_set_new(o, "step", json_string(step_id));
-			json_object_set_new(o, "message", json_string(msg.ptr));
-			line = json_dumps(o, JSON_COMPACT);
-			if (line) {
-				fr_buf_puts(&f->log_buf, line);
-				fr_buf_putc(&f->log_buf, '\n');
-				free(line);
+			fr_buf_printf(b, "{\"time\":\"%s\",\"level\":\"%s\"", ts, names[level]);
+			if (step_id) {
+				fr_buf_puts(b, ",\"step\":");
+				if (fr_buf_json_str(b, step_id) && !b->oom)
+					fr_buf_truncate(b, b->len - 8);
 			}
-			json_decref(o);
+			fr_buf_puts(b, ",\"message\":");
+			if (fr_buf_json_str(b, msg.ptr) && !b->oom)
+				fr_buf_truncate(b, b->len - 11);
+			fr_buf_puts(b, "}\n");
 			/*
 			 * Lines are written in batches (a run of 1,000 steps makes 3,000
 			 * events); warnings and errors at once, and the rest at the end
