@@ -224,7 +224,7 @@ void ferry_close(ferry *f)
 	fr_buf_release(&f->log_buf);
 	if (f->log_fd >= 0)
 		close(f->log_fd);
-	fr_free(f->last_run);
+	fr_last_run_clear(f);
 	fr_free(f->root);
 	fr_free(f->ferry_dir);
 	fr_buf_release(&f->err);

@@ -463,8 +463,7 @@ static int lock_for_up(engine *e, int wait)
 		return fr_fail(f, rc, "the interrupted run could not be rolled back: %s",
 		               ferry_errmsg(f));
 	fr_log(f, FERRY_LOG_WARN, NULL, "the interrupted run was rolled back; going on with 'up'");
-	fr_free(f->last_run);
-	f->last_run = NULL;
+	fr_last_run_clear(f);
 	return fr_engine_lock(e, wait, 0);
 }
 
@@ -1420,8 +1419,7 @@ int ferry_up(ferry *f, const char *target, const ferry_run_options *opts)
 	ferry_run_options oo = fr_run_options_of(opts);
 	const ferry_run_options *o = &oo;
 	int rc;
-	fr_free(f->last_run);
-	f->last_run = NULL;
+	fr_last_run_clear(f);
 	f->interrupted = 0;
 	if (o->rehearse && !o->dry_run)
 		return fr_rehearse(f, target, o);
@@ -1434,8 +1432,7 @@ int ferry_apply(ferry *f, const ferry_plan *p, const ferry_run_options *opts)
 {
 	ferry_run_options o = fr_run_options_of(opts);
 	int rc;
-	fr_free(f->last_run);
-	f->last_run = NULL;
+	fr_last_run_clear(f);
 	f->interrupted = 0;
 	rc = run_up(f, p, NULL, &o);
 	fr_event_finished(f, rc);
