@@ -106,9 +106,16 @@ void fr_log(ferry *f, ferry_log_level level, const char *step_id, const char *fm
 			 * UTF-8 is left out, as json_string() refuses it.
 			 */
 			fr_buf *b = &f->log_buf;
-			char ts[32];
-			fr_time_rfc3339(fr_now_ms(), ts, sizeof ts);
-			fr_buf_printf(b, "{\"time\":\"%s\",\"level\":\"%s\"", ts, names[level]);
+			int64_t sec = fr_now_ms() / 1000;
+			if (sec != f->log_sec) { /* the time's text once a second, not once a line */
+				fr_time_rfc3339(sec * 1000, f->log_time, sizeof f->log_time);
+				f->log_sec = sec;
+			}
+			fr_buf_puts(b, "{\"time\":\"");
+			fr_buf_puts(b, f->log_time);
+			fr_buf_puts(b, "\",\"level\":\"");
+			fr_buf_puts(b, names[level]);
+			fr_buf_putc(b, '"');
 			if (step_id) {
 				fr_buf_puts(b, ",\"step\":");
 				if (fr_buf_json_str(b, step_id) && !b->oom)

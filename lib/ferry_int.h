@@ -38,6 +38,8 @@ struct ferry {
 	char *last_run_text;
 	int log_fd;        /* .ferry/log/ferry.log, opened on the first event; -1 */
 	fr_buf log_buf;    /* log lines not written yet (fr_log_flush) */
+	int64_t log_sec;   /* the second log_time says (fr_log); 0 before the first line */
+	char log_time[32];
 	/*
 	 * The default database, when its driver keeps the version (PostgreSQL:
 	 * every machine sees the version its shared data is at). Opened on

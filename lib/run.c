@@ -821,11 +821,14 @@ static int preflight(engine *e, const ferry_plan *p)
 			rc = FERRY_EINVALID;
 		}
 	}
+	/* Each database once, however many steps name it. */
 	for (i = 0; i < p->nacts && !rc; i++) {
 		const fr_action *a = &p->acts[i];
 		run_db *r = a->kind == FR_ACT_STEP && a->database ? find_db(e, a->database) : NULL;
-		if (r)
+		if (r && !r->checked) {
 			rc = fr_db_writable(r->conf, &err);
+			r->checked = 1;
+		}
 	}
 	if (!rc && f->cfg->version_file)
 		rc = need_writable(f->cfg->version_file, "version file", &err);
@@ -846,9 +849,10 @@ static int begin_run(engine *e, const ferry_plan *p)
 {
 	ferry *f = e->f;
 	char a[FR_VERSION_STR_MAX], b[FR_VERSION_STR_MAX];
-	size_t n = fr_plan_nsteps(p);
+	size_t n;
 	if (e->run_id)
 		return 0;
+	n = fr_plan_nsteps(p); /* here, not before: begin_run is asked before every action */
 	vfmt(&e->from, a);
 	vfmt(&p->to, b);
 	if (fr_state_run_begin(f->state, "up", a, b, &e->run_id))

@@ -102,12 +102,20 @@ int fr_buf_putc(fr_buf *b, char c)
 int fr_buf_vprintf(fr_buf *b, const char *fmt, va_list ap)
 {
 	va_list cp;
+	size_t room;
 	int n;
-	if (b->oom)
+	/* Into the room there is, formatted a second time only when it did not fit. */
+	if (fr_buf_grow(b, 63))
 		return -1;
+	room = b->cap - b->len;
 	va_copy(cp, ap);
-	n = vsnprintf(NULL, 0, fmt, cp);
+	n = vsnprintf(b->ptr + b->len, room, fmt, cp);
 	va_end(cp);
+	if (n >= 0 && (size_t)n < room) {
+		b->len += (size_t)n;
+		return 0;
+	}
+	b->ptr[b->len] = '\0';
 	if (n < 0 || fr_buf_grow(b, (size_t)n))
 		return -1;
 	vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
