@@ -517,8 +517,8 @@ fi
 row "no-op \`ferry up\`, $NS steps in one folder, cache warm" noop_up "$(ms noop_base) (sqlite3 reads \`ferry_steps\`)" noop_base "< 5 ms" "$(v_below noop_up 5)" noop_up
 row "no-op \`ferry status\`, $NS steps in one folder" noop_status "$(ms noop_base) (same)" noop_base "< 5 ms" "$(v_below noop_status 5)" noop_status
 row "no-op \`ferry up\` after \`touch\` of all $NS files (re-hash)" noop_touched "$(ms noop_up) (cache warm)" noop_up "– (shows the cache)" "–" noop_touched
-row "apply $NS steps, \`transaction: group\`" apply_group "$(ms base_group) (sqlite3, BEGIN … COMMIT)" base_group "≤ 2.0" "$(v_ratio apply_group base_group 2.0)" apply_group
-row "apply $NS steps, \`transaction: step\`" apply_step "$(ms base_step) (sqlite3, $NS commits)" base_step "≤ 1.2" "$(v_ratio apply_step base_step 1.2)" apply_step
+row "apply $NS steps, \`transaction: group\`" apply_group "$(ms base_group) (sqlite3, BEGIN … COMMIT)" base_group "≤ 1.5" "$(v_ratio apply_group base_group 1.5)" apply_group
+row "apply $NS steps, \`transaction: step\`" apply_step "$(ms base_step) (sqlite3, $NS commits)" base_step "≤ 1.1" "$(v_ratio apply_step base_step 1.1)" apply_step
 if [[ -n $HAVE_FLOOR ]]; then
 	row "apply $NS, \`group\`, vs sqlite3 writing the same \`ferry_steps\` rows (record floor)" apply_group "$(ms floor_group) (sqlite3, statements + record)" floor_group "– (ferry's own overhead)" "–" apply_group
 	row "apply $NS, \`step\`, vs sqlite3 writing the same \`ferry_steps\` rows (record floor)" apply_step "$(ms floor_step) (sqlite3, $NS commits + record)" floor_step "– (ferry's own overhead)" "–" apply_step

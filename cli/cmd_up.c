@@ -63,58 +63,60 @@ static void print_dry_run(json_t *j)
 	}
 }
 
+/*
+ * The line after a run, from the run's summary (its whole document only
+ * for --json and a dry run, which print their lists).
+ */
 static int report(int rc)
 {
 	char *doc = NULL;
 	json_t *j;
-	if (ferry_last_run(&doc, cli.f) == 0) {
-		if (cli.json) {
+	if (cli.json) {
+		if (ferry_last_run(&doc, cli.f) == 0)
 			cli_print_json(doc);
-		} else {
-			const char *st;
-			j = json_loads(doc, 0, NULL);
-			st = json_string_value(json_object_get(j, "status"));
-			if (st && !strcmp(st, "dry_run"))
-				print_dry_run(j);
-			else if (st && !strcmp(st, "noop"))
-				cli_say("nothing to do: at %s\n", json_string_value(json_object_get(j, "from")));
-			else if (st && !strcmp(st, "success")) {
-				size_t n = 0, i;
-				json_t *s;
-				json_array_foreach(json_object_get(j, "steps"), i, s)
-					n += !strcmp(json_string_value(json_object_get(s, "status")), "applied") ||
-					     !strcmp(json_string_value(json_object_get(s, "status")),
-					             "rolled_back");
-				json_t *b = json_object_get(j, "backup_id");
-				const char *from = json_string_value(json_object_get(j, "from"));
-				const char *to = json_string_value(json_object_get(j, "to"));
-				if (from && to && !strcmp(from, to) && n)
-					/* steps at the version reached (another tool's, or --only): it stays */
-					cli_say("%s%s%s at %s, the version stays (%zu step%s)%s%s\n",
-					        C_GREEN, json_is_true(json_object_get(j, "rehearsal")) ?
-					                "rehearsed" : "done", C_RESET, from, n,
-					        n == 1 ? "" : "s", json_is_string(b) ? "; backup " : "",
-					        json_is_string(b) ? json_string_value(b) : "");
-				else
-					cli_say("%s%s%s %s -> %s (%zu step%s)%s%s\n", C_GREEN,
-					        json_is_true(json_object_get(j, "rehearsal")) ?
-					                "rehearsed" : "done", C_RESET,
-					        json_string_value(json_object_get(j, "from")),
-					        json_string_value(json_object_get(j, "to")), n, n == 1 ? "" : "s",
-					        json_is_string(b) ? "; backup " : "",
-					        json_is_string(b) ? json_string_value(b) : "");
-				if (json_is_true(json_object_get(j, "rehearsal")))
-					cli_say("the copy was discarded; the installation is unchanged\n");
-				if (json_is_string(json_object_get(j, "required_stop")))
-					cli_say("%sstopped at %s, a required stop:%s start the application at this "
-					        "version once, then run 'ferry up' again to reach %s\n", C_YELLOW,
-					        json_string_value(json_object_get(j, "required_stop")), C_RESET,
-					        json_string_value(json_object_get(j, "requested")));
-			}
+	} else if (ferry_last_run_summary(&doc, cli.f) == 0) {
+		const char *st;
+		j = json_loads(doc, 0, NULL);
+		st = json_string_value(json_object_get(j, "status"));
+		if (st && !strcmp(st, "dry_run")) {
 			json_decref(j);
+			ferry_free(doc);
+			doc = NULL;
+			j = ferry_last_run(&doc, cli.f) == 0 ? json_loads(doc, 0, NULL) : NULL;
+			print_dry_run(j);
+		} else if (st && !strcmp(st, "noop"))
+			cli_say("nothing to do: at %s\n", json_string_value(json_object_get(j, "from")));
+		else if (st && !strcmp(st, "success")) {
+			size_t n = (size_t)json_integer_value(json_object_get(j, "changed"));
+			json_t *b = json_object_get(j, "backup_id");
+			const char *from = json_string_value(json_object_get(j, "from"));
+			const char *to = json_string_value(json_object_get(j, "to"));
+			if (from && to && !strcmp(from, to) && n)
+				/* steps at the version reached (another tool's, or --only): it stays */
+				cli_say("%s%s%s at %s, the version stays (%zu step%s)%s%s\n",
+				        C_GREEN, json_is_true(json_object_get(j, "rehearsal")) ?
+				                "rehearsed" : "done", C_RESET, from, n,
+				        n == 1 ? "" : "s", json_is_string(b) ? "; backup " : "",
+				        json_is_string(b) ? json_string_value(b) : "");
+			else
+				cli_say("%s%s%s %s -> %s (%zu step%s)%s%s\n", C_GREEN,
+				        json_is_true(json_object_get(j, "rehearsal")) ?
+				                "rehearsed" : "done", C_RESET,
+				        json_string_value(json_object_get(j, "from")),
+				        json_string_value(json_object_get(j, "to")), n, n == 1 ? "" : "s",
+				        json_is_string(b) ? "; backup " : "",
+				        json_is_string(b) ? json_string_value(b) : "");
+			if (json_is_true(json_object_get(j, "rehearsal")))
+				cli_say("the copy was discarded; the installation is unchanged\n");
+			if (json_is_string(json_object_get(j, "required_stop")))
+				cli_say("%sstopped at %s, a required stop:%s start the application at this "
+				        "version once, then run 'ferry up' again to reach %s\n", C_YELLOW,
+				        json_string_value(json_object_get(j, "required_stop")), C_RESET,
+				        json_string_value(json_object_get(j, "requested")));
 		}
-		ferry_free(doc);
+		json_decref(j);
 	}
+	ferry_free(doc);
 	return cli_fail(rc);
 }
 

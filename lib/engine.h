@@ -16,6 +16,7 @@ typedef struct {
 	fr_db *db;
 	int reconciled;
 	int locked;          /* holds the driver's session lock (PostgreSQL advisory lock) */
+	int checked;         /* preflight saw it writable (once a run, not once a step) */
 } run_db;
 
 /* A step this run did (or an applied step that down/recover undoes). */

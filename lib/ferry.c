@@ -99,21 +99,32 @@ void fr_log(ferry *f, ferry_log_level level, const char *step_id, const char *fm
 			fr_free(path);
 		}
 		if (f->log_fd >= 0) {
-			json_t *o = json_object();
-			char ts[32], *line;
-			fr_time_rfc3339(fr_now_ms(), ts, sizeof ts);
-			json_object_set_new(o, "time", json_string(ts));
-			json_object_set_new(o, "level", json_string(names[level]));
-			if (step_id)
-				json_object_set_new(o, "step", json_string(step_id));
-			json_object_set_new(o, "message", json_string(msg.ptr));
-			line = json_dumps(o, JSON_COMPACT);
-			if (line) {
-				fr_buf_puts(&f->log_buf, line);
-				fr_buf_putc(&f->log_buf, '\n');
-				free(line);
+			/*
+			 * The line jansson would write for {time, level, step, message}
+			 * (json_dumps, compact), written straight into the buffer: a
+			 * run of 1,000 steps logs 2,000 lines. A field that is not
+			 * UTF-8 is left out, as json_string() refuses it.
+			 */
+			fr_buf *b = &f->log_buf;
+			int64_t sec = fr_now_ms() / 1000;
+			if (sec != f->log_sec) { /* the time's text once a second, not once a line */
+				fr_time_rfc3339(sec * 1000, f->log_time, sizeof f->log_time);
+				f->log_sec = sec;
 			}
-			json_decref(o);
+			fr_buf_puts(b, "{\"time\":\"");
+			fr_buf_puts(b, f->log_time);
+			fr_buf_puts(b, "\",\"level\":\"");
+			fr_buf_puts(b, names[level]);
+			fr_buf_putc(b, '"');
+			if (step_id) {
+				fr_buf_puts(b, ",\"step\":");
+				if (fr_buf_json_str(b, step_id) && !b->oom)
+					fr_buf_truncate(b, b->len - 8);
+			}
+			fr_buf_puts(b, ",\"message\":");
+			if (fr_buf_json_str(b, msg.ptr) && !b->oom)
+				fr_buf_truncate(b, b->len - 11);
+			fr_buf_puts(b, "}\n");
 			/*
 			 * Lines are written in batches (a run of 1,000 steps makes 3,000
 			 * events); warnings and errors at once, and the rest at the end
@@ -220,7 +231,7 @@ void ferry_close(ferry *f)
 	fr_buf_release(&f->log_buf);
 	if (f->log_fd >= 0)
 		close(f->log_fd);
-	fr_free(f->last_run);
+	fr_last_run_clear(f);
 	fr_free(f->root);
 	fr_free(f->ferry_dir);
 	fr_buf_release(&f->err);

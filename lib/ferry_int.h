@@ -14,6 +14,10 @@
 
 #include <signal.h>
 
+struct json_t;
+/* Drops the last run's document (record.c). */
+void fr_last_run_clear(ferry *f);
+
 struct ferry {
 	char *root;        /* absolute */
 	char *ferry_dir;   /* <root>/.ferry */
@@ -26,9 +30,16 @@ struct ferry {
 	ferry_log_fn log;
 	void *log_ctx;
 	volatile sig_atomic_t interrupted;
-	char *last_run;    /* the document of the last up/down */
+	/*
+	 * The document of the last up/down (record.c), kept as it was built;
+	 * its text is made when ferry_last_run() first asks (last_run_text).
+	 */
+	struct json_t *last_run;
+	char *last_run_text;
 	int log_fd;        /* .ferry/log/ferry.log, opened on the first event; -1 */
 	fr_buf log_buf;    /* log lines not written yet (fr_log_flush) */
+	int64_t log_sec;   /* the second log_time says (fr_log); 0 before the first line */
+	char log_time[32];
 	/*
 	 * The default database, when its driver keeps the version (PostgreSQL:
 	 * every machine sees the version its shared data is at). Opened on

@@ -66,7 +66,7 @@ void fr_event_finished(ferry *f, int rc)
 	const char *status = NULL;
 	if (!f->event)
 		return;
-	doc = f->last_run ? json_loads(f->last_run, 0, NULL) : NULL;
+	doc = json_incref(f->last_run);
 	if (doc && json_is_string(json_object_get(doc, "status")))
 		status = json_string_value(json_object_get(doc, "status"));
 	ev = json_object();

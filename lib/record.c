@@ -169,7 +169,6 @@ void fr_set_result(engine *e, const char *status, const char *backup_id, json_t 
 	json_t *doc = json_object(), *steps = json_array();
 	char text[FR_VERSION_STR_MAX];
 	size_t i;
-	char *s;
 	json_object_set_new(doc, "run_id", e->run_id ? json_integer(e->run_id) : json_null());
 	json_object_set_new(doc, "status", json_string(status));
 	vfmt(&e->from, text);
@@ -199,11 +198,17 @@ void fr_set_result(engine *e, const char *status, const char *backup_id, json_t 
 		json_object_set_new(doc, "error", json_string(f->err.ptr));
 	if (extra)
 		json_object_update(doc, extra);
-	s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(doc);
-	fr_free(f->last_run);
-	f->last_run = s ? fr_strdup(s) : NULL;
-	free(s);
+	/* Its text when asked: the tool prints a summary and wants none (a 1,000-step run's is 350 kB). */
+	fr_last_run_clear(f);
+	f->last_run = doc;
+}
+
+void fr_last_run_clear(ferry *f)
+{
+	json_decref(f->last_run);
+	f->last_run = NULL;
+	fr_free(f->last_run_text);
+	f->last_run_text = NULL;
 }
 
 int ferry_last_run(char **out, ferry *f)
@@ -212,7 +217,42 @@ int ferry_last_run(char **out, ferry *f)
 	/* No document: the failure that prevented it keeps its message. */
 	if (!f->last_run)
 		return FERRY_EINVALID;
-	*out = fr_strdup(f->last_run);
+	if (!f->last_run_text) {
+		char *s = json_dumps(f->last_run, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		f->last_run_text = s ? fr_strdup(s) : NULL;
+		free(s);
+		if (!f->last_run_text)
+			return fr_fail(f, FERRY_EFAILED, "out of memory");
+	}
+	*out = fr_strdup(f->last_run_text);
+	return *out ? 0 : fr_fail(f, FERRY_EFAILED, "out of memory");
+}
+
+int ferry_last_run_summary(char **out, ferry *f)
+{
+	json_t *sum, *v, *steps;
+	const char *key;
+	size_t i, n = 0;
+	*out = NULL;
+	if (!f->last_run)
+		return FERRY_EINVALID;
+	if (!(sum = json_object()))
+		return fr_fail(f, FERRY_EFAILED, "out of memory");
+	json_object_foreach(f->last_run, key, v)
+		if (!json_is_array(v) && !json_is_object(v))
+			json_object_set(sum, key, v);
+	steps = json_object_get(f->last_run, "steps");
+	json_array_foreach(steps, i, v) {
+		const char *st = json_string_value(json_object_get(v, "status"));
+		n += st && (!strcmp(st, "applied") || !strcmp(st, "rolled_back"));
+	}
+	json_object_set_new(sum, "changed", json_integer((json_int_t)n));
+	{
+		char *s = json_dumps(sum, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(sum);
+		*out = s ? fr_strdup(s) : NULL;
+		free(s);
+	}
 	return *out ? 0 : fr_fail(f, FERRY_EFAILED, "out of memory");
 }
 

@@ -128,7 +128,7 @@ int fr_rehearse(ferry *f, const char *target, const ferry_run_options *o)
 	rc = ferry_up(g, target, &ro);
 	g->natives = NULL;
 	g->nnatives = 0;
-	doc = g->last_run ? json_loads(g->last_run, 0, NULL) : json_object();
+	doc = g->last_run ? json_deep_copy(g->last_run) : json_object();
 	if (!doc)
 		doc = json_object();
 	json_object_set_new(doc, "rehearsal", json_true());
@@ -139,12 +139,8 @@ int fr_rehearse(ferry *f, const char *target, const ferry_run_options *o)
 		        ferry_errmsg(g));
 	else
 		fr_ok(f);
-	{
-		char *s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		fr_free(f->last_run);
-		f->last_run = s ? fr_strdup(s) : NULL;
-		free(s);
-	}
+	fr_last_run_clear(f);
+	f->last_run = json_incref(doc);
 done:
 	json_decref(doc);
 	for (i = 0; i < f->cfg->ndbs; i++) {

@@ -463,8 +463,7 @@ static int lock_for_up(engine *e, int wait)
 		return fr_fail(f, rc, "the interrupted run could not be rolled back: %s",
 		               ferry_errmsg(f));
 	fr_log(f, FERRY_LOG_WARN, NULL, "the interrupted run was rolled back; going on with 'up'");
-	fr_free(f->last_run);
-	f->last_run = NULL;
+	fr_last_run_clear(f);
 	return fr_engine_lock(e, wait, 0);
 }
 
@@ -822,11 +821,14 @@ static int preflight(engine *e, const ferry_plan *p)
 			rc = FERRY_EINVALID;
 		}
 	}
+	/* Each database once, however many steps name it. */
 	for (i = 0; i < p->nacts && !rc; i++) {
 		const fr_action *a = &p->acts[i];
 		run_db *r = a->kind == FR_ACT_STEP && a->database ? find_db(e, a->database) : NULL;
-		if (r)
+		if (r && !r->checked) {
 			rc = fr_db_writable(r->conf, &err);
+			r->checked = 1;
+		}
 	}
 	if (!rc && f->cfg->version_file)
 		rc = need_writable(f->cfg->version_file, "version file", &err);
@@ -847,9 +849,10 @@ static int begin_run(engine *e, const ferry_plan *p)
 {
 	ferry *f = e->f;
 	char a[FR_VERSION_STR_MAX], b[FR_VERSION_STR_MAX];
-	size_t n = fr_plan_nsteps(p);
+	size_t n;
 	if (e->run_id)
 		return 0;
+	n = fr_plan_nsteps(p); /* here, not before: begin_run is asked before every action */
 	vfmt(&e->from, a);
 	vfmt(&p->to, b);
 	if (fr_state_run_begin(f->state, "up", a, b, &e->run_id))
@@ -1420,8 +1423,7 @@ int ferry_up(ferry *f, const char *target, const ferry_run_options *opts)
 	ferry_run_options oo = fr_run_options_of(opts);
 	const ferry_run_options *o = &oo;
 	int rc;
-	fr_free(f->last_run);
-	f->last_run = NULL;
+	fr_last_run_clear(f);
 	f->interrupted = 0;
 	if (o->rehearse && !o->dry_run)
 		return fr_rehearse(f, target, o);
@@ -1434,8 +1436,7 @@ int ferry_apply(ferry *f, const ferry_plan *p, const ferry_run_options *opts)
 {
 	ferry_run_options o = fr_run_options_of(opts);
 	int rc;
-	fr_free(f->last_run);
-	f->last_run = NULL;
+	fr_last_run_clear(f);
 	f->interrupted = 0;
 	rc = run_up(f, p, NULL, &o);
 	fr_event_finished(f, rc);

@@ -27,6 +27,7 @@ typedef struct {
 	char checksum[FR_CHECKSUM_LEN + 1];
 	int dirty;
 	int owned;            /* path was allocated (else it points into cache_blob) */
+	int seen;             /* its file was listed since the last save: it exists */
 } cache_entry;
 
 struct fr_state {
@@ -824,6 +825,7 @@ static int cache_load(fr_state *s)
 		p += CACHE_FIXED;
 		e->dirty = 0;
 		e->owned = 0;
+		e->seen = 0;
 		s->ncache++;
 	}
 done:
@@ -861,6 +863,7 @@ static int cache_store(fr_state *s, const fr_step *st)
 	e->ino = st->ino;
 	memcpy(e->checksum, st->checksum, FR_CHECKSUM_LEN + 1);
 	e->dirty = 1;
+	e->seen = 1;
 	return 0;
 }
 
@@ -883,6 +886,7 @@ int fr_state_checksum(fr_state *s, fr_step *st)
 	if (cache_load(s) == 0 && (e = cache_find(s, st->path)) && e->size == st->size &&
 	    e->mtime_ns == st->mtime_ns && e->ino == st->ino) {
 		memcpy(st->checksum, e->checksum, FR_CHECKSUM_LEN + 1);
+		e->seen = 1;
 		return 0;
 	}
 	if (fr_checksum_file(st->path, st->checksum))
@@ -921,8 +925,12 @@ int fr_state_cache_save(fr_state *s)
 	for (i = 0; i < s->ncache; i++) {
 		const cache_entry *e = &s->cache[i];
 		uint32_t len = (uint32_t)strlen(e->path);
-		/* Only files that still exist are worth remembering. */
-		if (!fr_exists(e->path))
+		/*
+		 * Only files that still exist are worth remembering: asked of
+		 * those the catalog did not list since the last save (a run of
+		 * 1,000 new steps stats none of them a third time).
+		 */
+		if (!e->seen && !fr_exists(e->path))
 			continue;
 		fr_buf_add(&blob, &len, 4);
 		fr_buf_add(&blob, e->path, len + 1);
@@ -942,7 +950,7 @@ int fr_state_cache_save(fr_state *s)
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto done;
 	for (i = 0; i < s->ncache; i++)
-		s->cache[i].dirty = 0;
+		s->cache[i].dirty = s->cache[i].seen = 0;
 	rc = 0;
 done:
 	sqlite3_finalize(st);

@@ -648,8 +648,7 @@ int ferry_down(ferry *f, const char *target, const ferry_run_options *opts)
 	size_t nregs = 0;
 	char fromtext[FR_VERSION_STR_MAX], totext[FR_VERSION_STR_MAX];
 	int rc, w;
-	fr_free(f->last_run);
-	f->last_run = NULL;
+	fr_last_run_clear(f);
 	f->interrupted = 0;
 	if ((rc = fr_engine_init(&e, f, o)))
 		return rc;
@@ -840,8 +839,7 @@ int ferry_recover(ferry *f, int resume)
 	size_t nregs = 0;
 	int rc, found = 0, w;
 	memset(&run, 0, sizeof run);
-	fr_free(f->last_run);
-	f->last_run = NULL;
+	fr_last_run_clear(f);
 	f->interrupted = 0;
 	if ((rc = fr_engine_init(&e, f, &defaults)))
 		return rc;

@@ -102,12 +102,20 @@ int fr_buf_putc(fr_buf *b, char c)
 int fr_buf_vprintf(fr_buf *b, const char *fmt, va_list ap)
 {
 	va_list cp;
+	size_t room;
 	int n;
-	if (b->oom)
+	/* Into the room there is, formatted a second time only when it did not fit. */
+	if (fr_buf_grow(b, 63))
 		return -1;
+	room = b->cap - b->len;
 	va_copy(cp, ap);
-	n = vsnprintf(NULL, 0, fmt, cp);
+	n = vsnprintf(b->ptr + b->len, room, fmt, cp);
 	va_end(cp);
+	if (n >= 0 && (size_t)n < room) {
+		b->len += (size_t)n;
+		return 0;
+	}
+	b->ptr[b->len] = '\0';
 	if (n < 0 || fr_buf_grow(b, (size_t)n))
 		return -1;
 	vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
@@ -149,4 +157,65 @@ int fr_buf_bytes(fr_buf *b, int64_t n)
 	}
 	/* Two significant digits at least: 1.5 MiB, 12 MiB, never "0 MiB". */
 	return fr_buf_printf(b, v < 10 ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}
+
+/* The length of the UTF-8 sequence at p (as jansson's utf8_check_full accepts it), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned c = p[0], v;
+	size_t n, i;
+	if (c < 0x80)
+		return 1;
+	if (c < 0xC2 || c > 0xF4)
+		return 0; /* a continuation byte, an overlong start, beyond U+10FFFF */
+	n = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+	v = c & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		v = (v << 6) | (p[i] & 0x3F);
+	}
+	if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10FFFF ||
+	    (v >= 0xD800 && v <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+int fr_buf_json_str(fr_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s, *run;
+	size_t start = b->len;
+	if (fr_buf_putc(b, '"'))
+		return -1;
+	run = p;
+	while (*p) {
+		unsigned c = *p;
+		char esc[7];
+		size_t n;
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			if (!(n = utf8_len(p))) {
+				fr_buf_truncate(b, start);
+				return -1;
+			}
+			p += n;
+			continue;
+		}
+		fr_buf_add(b, run, (size_t)(p - run));
+		esc[0] = '\\';
+		esc[1] = c == '"' ? '"' : c == '\\' ? '\\' : c == '\b' ? 'b' : c == '\f' ? 'f' :
+		         c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : 'u';
+		n = 2;
+		if (esc[1] == 'u') {
+			esc[2] = '0';
+			esc[3] = '0';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+		}
+		fr_buf_add(b, esc, n);
+		run = ++p;
+	}
+	fr_buf_add(b, run, (size_t)(p - run));
+	return fr_buf_putc(b, '"');
 }

@@ -40,6 +40,13 @@ int fr_buf_printf(fr_buf *b, const char *fmt, ...) __attribute__((format(printf,
 /* Appends n bytes in the largest unit that keeps it above 1 ("900 bytes", "1.5 MiB"). */
 int fr_buf_bytes(fr_buf *b, int64_t n);
 int fr_buf_vprintf(fr_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/*
+ * Appends s as a quoted JSON string, escaped as jansson's json_dumps writes
+ * it (\" \\ \b \f \n \r \t, other control characters as \u00XX, UTF-8
+ * as it is). -1, with b unchanged, when s is not valid UTF-8 (which jansson
+ * refuses too) or memory runs out.
+ */
+int fr_buf_json_str(fr_buf *b, const char *s);
 /* Replaces the content with a formatted string. */
 int fr_buf_setf(fr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

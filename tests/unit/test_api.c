@@ -770,6 +770,41 @@ static void test_last_run_doc(void **state)
 	json_decref(parse(doc));
 }
 
+/* The summary: the document's scalars, no lists, and how many steps changed. */
+static void test_last_run_summary(void **state)
+{
+	fx *x = *state;
+	char *doc = SENTINEL, *full = NULL;
+	json_t *j, *w, *v;
+	const char *key;
+	install(x);
+	open_f(x);
+	assert_int_equal(ferry_last_run_summary(&doc, x->f), FERRY_EINVALID);
+	assert_null(doc);
+	up_ok(x, NULL);
+	assert_int_equal(ferry_last_run_summary(&doc, x->f), 0);
+	j = parse(doc);
+	assert_int_equal(ferry_last_run(&full, x->f), 0);
+	w = parse(full);
+	assert_int_equal(json_integer_value(json_object_get(j, "changed")), 2);
+	assert_null(json_object_get(j, "steps"));
+	assert_null(json_object_get(j, "actions"));
+	/* every scalar of the whole document, equal */
+	json_object_foreach(w, key, v)
+		if (!json_is_array(v) && !json_is_object(v))
+			assert_true(json_equal(v, json_object_get(j, key)));
+	assert_int_equal(json_object_size(j), json_object_size(w) - 2 + 1);
+	json_decref(j);
+	json_decref(w);
+	/* A second up changes nothing: a no-op, 0 changed. */
+	up_ok(x, NULL);
+	assert_int_equal(ferry_last_run_summary(&doc, x->f), 0);
+	j = parse(doc);
+	assert_string_equal(jstr(j, "status"), "noop");
+	assert_int_equal(json_integer_value(json_object_get(j, "changed")), 0);
+	json_decref(j);
+}
+
 /* ---- out-parameters on failure ---- */
 
 static void test_out_null_on_failure(void **state)
@@ -1039,6 +1074,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_plan_docs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_doc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_doc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_run_summary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_run_doc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_null_on_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_step, setup, teardown),

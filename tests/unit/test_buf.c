@@ -6,7 +6,9 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 
+#include <jansson.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void test_init(void **state)
@@ -253,11 +255,49 @@ static void test_bytes(void **state)
 	}
 }
 
+/*
+ * A JSON string as jansson's json_dumps writes it (the log's lines are made
+ * without it, lib/ferry.c): byte for byte, and refused where jansson
+ * refuses the text (not UTF-8: a stray continuation byte, an overlong
+ * form, a surrogate, a cut sequence, beyond U+10FFFF).
+ */
+static void test_json_str(void **state)
+{
+	static const char *const cases[] = {
+		"", "plain", "a \"quoted\" word", "back\\slash", "tab\there\nnew line\r",
+		"\b\f\x01\x1f\x7f", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\xa2", "/slash/",
+		"\xc3", "\x80", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+		"ok then \xff", "\xe2\x82",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		fr_buf b = FR_BUF_INIT;
+		json_t *j = json_string(cases[i]), *a = json_array();
+		char *want = NULL;
+		fr_buf_puts(&b, "x");
+		if (j) {
+			json_array_append_new(a, j);
+			want = json_dumps(a, JSON_COMPACT);
+			assert_int_equal(fr_buf_json_str(&b, cases[i]), 0);
+			/* "[...]" around jansson's string, "x" before ours */
+			assert_int_equal(b.len - 1, strlen(want) - 2);
+			assert_memory_equal(b.ptr + 1, want + 1, b.len - 1);
+		} else {
+			assert_int_equal(fr_buf_json_str(&b, cases[i]), -1);
+			assert_string_equal(b.ptr, "x");
+		}
+		free(want);
+		json_decref(a);
+		fr_buf_release(&b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_init),
 		cmocka_unit_test(test_bytes),
+		cmocka_unit_test(test_json_str),
 		cmocka_unit_test(test_append),
 		cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_printf),
