@@ -233,6 +233,27 @@ line" | cut -d' ' -f1)" = "$(jq -r '.entries[] | select(.path == "files/data/new
 	[ "$n" = 3 ]
 }
 
+@test "the archive holds the files, then the databases (copied meanwhile), the manifest last" {
+	# 9 MiB: more chunks than the writer's ring holds; the database is copied on a thread.
+	head -c 9437184 /dev/urandom >"$ROOT/data/big.bin"
+	sqlite3 "$ROOT/data/app.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n
+		WHERE i < 20000) INSERT INTO notes (body) SELECT hex(randomblob(50)) FROM n;"
+	ferry backup create
+	path=$(archive "$(last_id)")
+	tar --zstd -tf "$path" >"$BATS_TEST_TMPDIR/list"
+	[ "$(tail -n 1 "$BATS_TEST_TMPDIR/list")" = MANIFEST.json ]
+	db=$(grep -n '^databases/main.sqlite$' "$BATS_TEST_TMPDIR/list" | cut -d: -f1)
+	lastfile=$(grep -n '^files/' "$BATS_TEST_TMPDIR/list" | tail -n 1 | cut -d: -f1)
+	[ -n "$db" ] && [ "$db" -gt "$lastfile" ]
+	x="$BATS_TEST_TMPDIR/x"
+	mkdir "$x"
+	tar --zstd -xf "$path" -C "$x"
+	cmp "$x/files/data/big.bin" "$ROOT/data/big.bin"
+	[ "$(sqlite3 "$x/databases/main.sqlite" 'SELECT count(*) FROM notes')" = 20002 ]
+	[ "$(jq -r '.entries[] | select(.path == "databases/main.sqlite") | .sha256' "$x/MANIFEST.json")" = \
+		"$(sha256sum <"$x/databases/main.sqlite" | cut -d' ' -f1)" ]
+}
+
 # ---- damage ----
 
 @test "a flipped bit is caught by verify (exit 3, naming the entry) and by restore" {
