@@ -296,6 +296,31 @@ EOF
 	[ "$status" -eq 2 ]
 }
 
+@test "each entry's digest reaches its own record: one damaged file among many is the one named" {
+	# More entries than the hashing ring's slots, and a file of several chunks among them.
+	mkdir "$ROOT/data/many"
+	for i in $(seq -w 1 40); do head -c 20000 /dev/urandom >"$ROOT/data/many/f$i.bin"; done
+	head -c 5000000 /dev/urandom >"$ROOT/data/many/f20big.bin"
+	ferry backup create
+	id=$(last_id)
+	path=$(archive "$id")
+	run ferry backup verify "$id"
+	[ "$status" -eq 0 ]
+	python3 - "$path" "$ROOT/data/many/f17.bin" <<'EOF'
+import sys
+arch, blob = sys.argv[1], sys.argv[2]
+data = bytearray(open(arch, 'rb').read())
+probe = open(blob, 'rb').read()[10000:10064]
+at = data.find(probe)
+assert at > 0, 'probe not found'
+data[at + 10] ^= 0x10
+open(arch, 'wb').write(data)
+EOF
+	run --separate-stderr ferry --json backup verify "$id"
+	[ "$status" -eq 3 ]
+	echo "$output" | jq -e '[.findings[].subject] == ["files/data/many/f17.bin"]'
+}
+
 @test "zstd is read on its own thread: several frames pass, a cut-short stream is damaged" {
 	head -c 9000000 /dev/urandom >"$ROOT/data/blob.bin"   # more than the reader's ring holds
 	seq 1 200000 >"$ROOT/data/lines.txt"
