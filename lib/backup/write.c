@@ -143,8 +143,15 @@ static int sink_finish(struct archive *a, fr_sink *k)
 
 static int sink_zstd_init(fr_sink *k)
 {
+	/*
+	 * One worker more than the CPUs (up to the bound): the reading thread
+	 * and the writer wait on the disk and on each other, and a worker with
+	 * a job ready keeps the CPUs busy meanwhile. On 2 CPUs shared with
+	 * other work, 3 workers took 0.93x the time of 2 (median of 12
+	 * interleaved rounds), as fast on a quiet machine.
+	 */
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int workers = cpus > BK_ZSTD_MAX_WORKERS ? BK_ZSTD_MAX_WORKERS : cpus > 1 ? (int)cpus : 0;
+	int workers = cpus < 2 ? 0 : cpus >= BK_ZSTD_MAX_WORKERS ? BK_ZSTD_MAX_WORKERS : (int)cpus + 1;
 	k->z = bk_zs.ZSTD_createCCtx();
 	k->outcap = 512 * 1024;
 	k->out = fr_malloc(k->outcap);
