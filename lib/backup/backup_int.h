@@ -315,9 +315,9 @@ typedef struct {
 	int stop;             /* unsafe or damaged: read no further */
 	int unsafe;
 	int write_failed;     /* staging could not be written: the archive may be fine */
+	unsigned char *zeros;
 	fr_sha256 *md;
 	void *zp;             /* an fr_zpipe when a thread decompresses (zstd) */
-	void *hp;             /* the fr_hpipe that hashes the entries (read.c) */
 } fr_reader;
 
 /*

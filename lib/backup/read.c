@@ -4,8 +4,7 @@
  * both (entry_allowed: names, links, what may be written, once only),
  * hashed in one pass, written into the staging folder when
  * restoring, then the whole held against the manifest. A zstd archive is
- * decompressed on a thread of its own into a ring of chunks, and every
- * entry is hashed on another.
+ * decompressed on a thread of its own into a ring of chunks.
  */
 #include "backup_int.h"
 #include "../util/fs.h"
@@ -212,203 +211,9 @@ static int all_zero(const void *p, size_t n)
 	return n >= 4096 && b[0] == 0 && memcmp(b, b + 1, n - 1) == 0;
 }
 
-/* ---- hashing: SHA-256 on a thread of its own ---- */
-
-/*
- * Hashing every byte costs about as much as writing it to disk: the
- * reader copies each entry's bytes into a ring of HP_SLOTS chunks and a
- * thread hashes them in order. The slot that ends an entry brings back its
- * digest, which goes to the entry's record when the reader takes the slot
- * again, or at the end of the archive. The thread allocates nothing; when
- * none can be had each slot is hashed as it is posted.
- */
-#define HP_SLOTS 4
-
-typedef struct {
-	unsigned char *buf;
-	size_t len;         /* bytes of BK_CHUNK filled */
-	int end;            /* an entry ends here: its digest goes into sha */
-	int bad;            /* libcrypto failed */
-	long rec;           /* the entry's record; -1 for none (a second copy, read past) */
-	char sha[65];
-} hp_slot;
-
-typedef struct {
-	fr_sha256 *md;
-	pthread_t thread;
-	int started;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	hp_slot slot[HP_SLOTS];
-	size_t posted, done;  /* slots handed to the thread / hashed */
-	size_t reaped;        /* hashed slots whose digest went to its record */
-	int quit;
-} fr_hpipe;
-
-static void hp_do(fr_hpipe *p, hp_slot *s)
+static int hash_bytes(fr_reader *r, const void *p, size_t n)
 {
-	if (s->len && fr_sha256_update(p->md, s->buf, s->len))
-		s->bad = 1;
-	if (s->end && fr_sha256_hex_reset(p->md, s->sha))
-		s->bad = 1;
-}
-
-static void *hp_run(void *arg)
-{
-	fr_hpipe *p = arg;
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		hp_slot *s;
-		while (p->done == p->posted && !p->quit)
-			pthread_cond_wait(&p->cv, &p->mu);
-		if (p->quit)
-			break;
-		s = &p->slot[p->done % HP_SLOTS];
-		pthread_mutex_unlock(&p->mu);
-		hp_do(p, s);
-		pthread_mutex_lock(&p->mu);
-		p->done++;
-		pthread_cond_broadcast(&p->cv);
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
-}
-
-/* Gives the digests of the slots hashed to their records (p->mu held, or no thread). */
-static void hp_reap(fr_reader *r)
-{
-	fr_hpipe *p = r->hp;
-	for (; p->reaped < p->done; p->reaped++) {
-		hp_slot *s = &p->slot[p->reaped % HP_SLOTS];
-		if (s->end && s->rec >= 0) {
-			fr_rec *x = &r->recs[s->rec];
-			if (s->bad) {
-				bk_finding(r, "damaged", x->path, "cannot hash: libcrypto failed");
-				r->stop = 1;
-			}
-			memcpy(x->sha, s->sha, sizeof x->sha);
-		}
-		s->len = 0;
-		s->end = s->bad = 0;
-	}
-}
-
-/* The slot being filled: the next one, once it is free. */
-static hp_slot *hp_cur(fr_reader *r)
-{
-	fr_hpipe *p = r->hp;
-	if (p->posted - p->reaped >= HP_SLOTS) {
-		if (p->started) {
-			pthread_mutex_lock(&p->mu);
-			while (p->done == p->reaped)
-				pthread_cond_wait(&p->cv, &p->mu);
-			hp_reap(r);
-			pthread_mutex_unlock(&p->mu);
-		} else {
-			hp_reap(r);
-		}
-	}
-	return &p->slot[p->posted % HP_SLOTS];
-}
-
-/* Hands the slot being filled to the thread (or hashes it now). */
-static void hp_post(fr_reader *r)
-{
-	fr_hpipe *p = r->hp;
-	if (!p->started) {
-		hp_do(p, &p->slot[p->posted % HP_SLOTS]);
-		p->posted++;
-		p->done++;
-		return;
-	}
-	pthread_mutex_lock(&p->mu);
-	p->posted++;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-}
-
-/* n bytes of the current entry (p NULL: zeros, a hole). */
-static void hash_bytes(fr_reader *r, const void *p, size_t n)
-{
-	while (n) {
-		hp_slot *s = hp_cur(r);
-		size_t k = BK_CHUNK - s->len < n ? BK_CHUNK - s->len : n;
-		if (p) {
-			memcpy(s->buf + s->len, p, k);
-			p = (const unsigned char *)p + k;
-		} else {
-			memset(s->buf + s->len, 0, k);
-		}
-		s->len += k;
-		n -= k;
-		if (s->len == BK_CHUNK)
-			hp_post(r);
-	}
-}
-
-/* The current entry ends: its digest goes to record rec (-1: to none). */
-static void hash_end(fr_reader *r, long rec)
-{
-	hp_slot *s = hp_cur(r);
-	s->end = 1;
-	s->rec = rec;
-	hp_post(r);
-}
-
-/* Waits until every slot is hashed and each digest is in its record. */
-static void hp_drain(fr_reader *r)
-{
-	fr_hpipe *p = r->hp;
-	if (!p)
-		return;
-	if (p->started) {
-		pthread_mutex_lock(&p->mu);
-		while (p->done != p->posted)
-			pthread_cond_wait(&p->cv, &p->mu);
-		hp_reap(r);
-		pthread_mutex_unlock(&p->mu);
-	} else {
-		hp_reap(r);
-	}
-}
-
-static void hp_free(fr_reader *r)
-{
-	fr_hpipe *p = r->hp;
-	size_t i;
-	if (!p)
-		return;
-	if (p->started) {
-		pthread_mutex_lock(&p->mu);
-		p->quit = 1;
-		pthread_cond_broadcast(&p->cv);
-		pthread_mutex_unlock(&p->mu);
-		pthread_join(p->thread, NULL);
-	}
-	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->cv);
-	for (i = 0; i < HP_SLOTS; i++)
-		fr_free(p->slot[i].buf);
-	fr_free(p);
-	r->hp = NULL;
-}
-
-/* The ring hashing into r->md, on a thread when one can be had; -1 on OOM. */
-static int hp_start(fr_reader *r)
-{
-	fr_hpipe *p = fr_calloc(1, sizeof *p);
-	size_t i;
-	if (!p)
-		return -1;
-	p->md = r->md;
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	r->hp = p;
-	for (i = 0; i < HP_SLOTS; i++)
-		if (!(p->slot[i].buf = fr_malloc(BK_CHUNK)))
-			return -1;
-	p->started = fr_thread_start(&p->thread, hp_run, p) == 0;
-	return 0;
+	return fr_sha256_update(r->md, p, n);
 }
 
 /*
@@ -627,9 +432,16 @@ static int read_data(fr_reader *r, const char *name, int64_t *size)
 			r->stop = 1;
 			return -1;
 		}
-		if (pos < off)
-			hash_bytes(r, NULL, (size_t)(off - pos));
-		hash_bytes(r, buf, len);
+		while (pos < off) {
+			size_t z = off - pos > BK_CHUNK ? BK_CHUNK : (size_t)(off - pos);
+			hash_bytes(r, r->zeros, z);
+			pos += (la_int64_t)z;
+		}
+		if (hash_bytes(r, buf, len)) {
+			bk_finding(r, "damaged", name, "cannot hash: libcrypto failed");
+			r->stop = 1;
+			return -1;
+		}
 		/*
 		 * Zero blocks are left as holes (write_disk sets the size at the
 		 * end): a sparse file stays sparse. Cheaper than libarchive's
@@ -888,8 +700,8 @@ static int read_entry(fr_reader *r)
 		start_writeback(dest.ptr);
 	if (allowed == 1) {
 		/* A second copy, read past: its finding is made, the first copy is the record. */
-		hash_end(r, -1);
-		rc = 0;
+		char sha[65];
+		rc = fr_sha256_hex_reset(r->md, sha) ? -1 : 0;
 		goto done;
 	}
 	if (!(x = rec_push(r, name, type)) || seen_put(r, x->path)) {
@@ -899,7 +711,11 @@ static int read_entry(fr_reader *r)
 	}
 	x->size = size;
 	x->mode = (unsigned)bk_ar.archive_entry_perm(e) & 07777;
-	hash_end(r, (long)(r->nrecs - 1)); /* the digest comes to x's index: recs may move */
+	if (fr_sha256_hex_reset(r->md, x->sha)) {
+		bk_finding(r, "damaged", name, "cannot hash: libcrypto failed");
+		r->stop = 1;
+		goto done;
+	}
 	if (lnk && !(x->target = fr_strdup(lnk))) {
 		r->stop = 1;
 		goto done;
@@ -923,12 +739,12 @@ void bk_reader_free(fr_reader *r)
 		fr_free(r->recs[i].path);
 		fr_free(r->recs[i].target);
 	}
-	hp_free(r);
 	fr_free(r->recs);
 	fr_free(r->seen);
 	fr_strv_free(r->links, r->nlinks);
 	fr_buf_release(&r->manifest);
 	json_decref(r->findings);
+	fr_free(r->zeros);
 	if (r->md)
 		fr_sha256_free(r->md);
 	if (r->r)
@@ -942,9 +758,10 @@ int bk_read_archive(fr_reader *r, const char *path, const char *what, json_t **m
 	int fd, done = 0;
 	*man = NULL;
 	r->findings = json_array();
+	r->zeros = fr_calloc(1, BK_CHUNK);
 	r->md = fr_sha256_new();
 	fr_buf_init(&r->manifest);
-	if (!r->findings || !r->md || hp_start(r))
+	if (!r->findings || !r->zeros || !r->md)
 		return fr_fail(r->f, FERRY_EFAILED, "out of memory");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
@@ -977,7 +794,6 @@ int bk_read_archive(fr_reader *r, const char *path, const char *what, json_t **m
 	bk_prog_start(&r->prog, r->f, what, (uint64_t)st.st_size);
 	while (!done && !r->stop)
 		done = read_entry(r) == 1;
-	hp_drain(r);
 	bk_ar.archive_read_free(r->r); /* closes the archive; the fd stays ours */
 	r->r = NULL;
 	zp_free(r->zp);
