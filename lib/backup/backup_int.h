@@ -40,6 +40,7 @@
 #define BK_MANIFEST_MAX (256L * 1024 * 1024)
 #define BK_PROGRESS_STEP (4u * 1024 * 1024)
 #define BK_LINK_HOPS 40
+#define BK_WRITEBACK (8u * 1024 * 1024) /* archive bytes between two starts of writeback */
 
 /* ---- libs.c: libraries opened on first use, and the locale libarchive runs in ---- */
 
@@ -244,15 +245,16 @@ typedef struct {
 	long drop_at;     /* test-only: the write to lose (FERRY_DROP_WRITE_AT), 0: none */
 	long nio;         /* I/O calls so far */
 	long nwrites;     /* writes of archive bytes so far */
+	uint64_t written; /* bytes of the file so far */
+	uint64_t flushed; /* bytes whose writeback was started */
 } fr_sink;
 
 typedef struct {
 	ferry *f;
 	struct archive *a;
-	struct archive_entry *e;
 	fr_sink sink;
 	fr_sha256 *md;
-	unsigned char *buf;
+	void *wq;           /* the fr_wq that writes into a (write.c) */
 	FILE *man;          /* the manifest being written */
 	size_t nentries;
 	uint64_t bytes;     /* content bytes so far */

@@ -835,6 +835,14 @@ static int sq_copy_to_file(sqlite3 *from, const char *path, const char *name, in
 		close(fd);
 	}
 	rc = sqlite3_open_v2(path, &to, SQLITE_OPEN_READWRITE, NULL);
+	/*
+	 * The new file needs no journal and no fsync: a failed copy is removed,
+	 * not rolled back, and a backup's copy is made durable once, as part
+	 * of the archive that holds it (a rehearsal's needs not outlive it).
+	 */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(to, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF", NULL, NULL,
+		                  NULL);
 	if (rc == SQLITE_OK)
 		rc = sq_copy_pages(to, from, &errh);
 	else

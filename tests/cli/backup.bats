@@ -233,6 +233,27 @@ line" | cut -d' ' -f1)" = "$(jq -r '.entries[] | select(.path == "files/data/new
 	[ "$n" = 3 ]
 }
 
+@test "the archive holds the files, then the databases (copied meanwhile), the manifest last" {
+	# 9 MiB: more chunks than the writer's ring holds; the database is copied on a thread.
+	head -c 9437184 /dev/urandom >"$ROOT/data/big.bin"
+	sqlite3 "$ROOT/data/app.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n
+		WHERE i < 20000) INSERT INTO notes (body) SELECT hex(randomblob(50)) FROM n;"
+	ferry backup create
+	path=$(archive "$(last_id)")
+	tar --zstd -tf "$path" >"$BATS_TEST_TMPDIR/list"
+	[ "$(tail -n 1 "$BATS_TEST_TMPDIR/list")" = MANIFEST.json ]
+	db=$(grep -n '^databases/main.sqlite$' "$BATS_TEST_TMPDIR/list" | cut -d: -f1)
+	lastfile=$(grep -n '^files/' "$BATS_TEST_TMPDIR/list" | tail -n 1 | cut -d: -f1)
+	[ -n "$db" ] && [ "$db" -gt "$lastfile" ]
+	x="$BATS_TEST_TMPDIR/x"
+	mkdir "$x"
+	tar --zstd -xf "$path" -C "$x"
+	cmp "$x/files/data/big.bin" "$ROOT/data/big.bin"
+	[ "$(sqlite3 "$x/databases/main.sqlite" 'SELECT count(*) FROM notes')" = 20002 ]
+	[ "$(jq -r '.entries[] | select(.path == "databases/main.sqlite") | .sha256' "$x/MANIFEST.json")" = \
+		"$(sha256sum <"$x/databases/main.sqlite" | cut -d' ' -f1)" ]
+}
+
 # ---- damage ----
 
 @test "a flipped bit is caught by verify (exit 3, naming the entry) and by restore" {
@@ -273,6 +294,31 @@ EOF
 	# rollback --last skips it: damaged, and nothing else to go back to.
 	run ferry rollback --last
 	[ "$status" -eq 2 ]
+}
+
+@test "each entry's digest reaches its own record: one damaged file among many is the one named" {
+	# More entries than the hashing ring's slots, and a file of several chunks among them.
+	mkdir "$ROOT/data/many"
+	for i in $(seq -w 1 40); do head -c 20000 /dev/urandom >"$ROOT/data/many/f$i.bin"; done
+	head -c 5000000 /dev/urandom >"$ROOT/data/many/f20big.bin"
+	ferry backup create
+	id=$(last_id)
+	path=$(archive "$id")
+	run ferry backup verify "$id"
+	[ "$status" -eq 0 ]
+	python3 - "$path" "$ROOT/data/many/f17.bin" <<'EOF'
+import sys
+arch, blob = sys.argv[1], sys.argv[2]
+data = bytearray(open(arch, 'rb').read())
+probe = open(blob, 'rb').read()[10000:10064]
+at = data.find(probe)
+assert at > 0, 'probe not found'
+data[at + 10] ^= 0x10
+open(arch, 'wb').write(data)
+EOF
+	run --separate-stderr ferry --json backup verify "$id"
+	[ "$status" -eq 3 ]
+	echo "$output" | jq -e '[.findings[].subject] == ["files/data/many/f17.bin"]'
 }
 
 @test "zstd is read on its own thread: several frames pass, a cut-short stream is damaged" {
