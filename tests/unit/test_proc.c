@@ -293,7 +293,9 @@ static void test_group_dies_with_ferry(void **state)
 		const char *argv[] = { "/bin/sh", "-c", NULL, NULL };
 		fr_proc p;
 		close(pfd[0]);
-		fr_buf_printf(&cmd, "sleep 30 & echo $! >%s; wait", pidfile);
+		/* Written aside, then renamed: the file is whole once it exists. */
+		fr_buf_printf(&cmd, "sleep 30 & echo $! >%s.tmp && mv %s.tmp %s; wait", pidfile,
+		              pidfile, pidfile);
 		argv[2] = cmd.ptr;
 		memset(&p, 0, sizeof p);
 		p.argv = argv;
