@@ -430,6 +430,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!e.changed)
 			goto done;
 	}
+	if (getenv("FUZZ_VERBOSE")) { /* what the edit wrote, for a reproducer */
+		char *u = json_dumps(undo, JSON_COMPACT);
+		fprintf(stderr, "edited (%zu bytes):\n---\n%.*s\n---\nundo: %s\n", out.len,
+		        (int)out.len, out.ptr, u ? u : "?");
+		free(u);
+	}
 	parsed = parses(ed, part[3], len[3]);
 	if (parsed != 2 && (parsed || len[3] == 0) && !parses(ed, out.ptr, out.len)) {
 		fprintf(stderr, "the result does not parse:\n---\n%.*s\n---\n", (int)out.len,

@@ -542,6 +542,9 @@ static void test_yaml_fuzz_findings(void **state)
 	          "\xEF\xBB\xBF" "a:\n  b: 1\n  c: 2\n");
 	/* the last item of a top-level list leaves the list, empty */
 	roundtrip(e, "l.yaml", "- 1\n", "ops:\n  - delete: {file: l.yaml, path: 0}\n", "[]\n");
+	/* after the list's anchor and tag, which stay (corpus/edit/yaml-anchored-root-list-last-item) */
+	roundtrip(e, "l.yaml", "&a !t # c\n\n- 1\n", "ops:\n  - delete: {file: l.yaml, path: 0}\n",
+	          "&a !t # c\n\n[]\n");
 	/* an item whose value starts on the line below its dash goes with its dash */
 	roundtrip(e, "l.yaml", "-\n  a: 1\n- 3\n", "ops:\n  - delete: {file: l.yaml, path: 0}\n",
 	          "- 3\n");

@@ -519,8 +519,12 @@ static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_b
 		return rc;
 	}
 	if (n->n == 1 && n->kind == T_SEQ) {
-		/* the last item of a top-level block list: the list stays, "[]" (not no document) */
-		return fr_text_splice(out, d->t, d->len, n->start, n->end, "[]", 2);
+		/*
+		 * the last item of a top-level block list: the list stays, "[]" (not
+		 * no document), after its anchor and tag ("&a !t" above the dash)
+		 */
+		return fr_text_splice(out, d->t, d->len, entry_start(d, n, 0), entry_vend(d, n, 0),
+		                      "[]", 2);
 	}
 	if (n->n == 1 && n->kind == T_MAP && yleaves_flow(d, n)) {
 		/* the last key of a top-level mapping (an anchor or tag, a "..."): "{}" stays */
