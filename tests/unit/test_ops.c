@@ -566,6 +566,9 @@ static void test_yaml_fuzz_findings(void **state)
 	roundtrip(e, "f.yaml", "m: {a: 1}\n",
 	          "ops:\n  - set: {file: f.yaml, path: \"m.a, b\", value: 2}\n",
 	          "m: {a: 1, 'a, b': 2}\n");
+	/* a quoted key's ':' right before its value gets a blank after a plain new name */
+	roundtrip(e, "f.yaml", "m: {\"a\":1}\n",
+	          "ops:\n  - rename: {file: f.yaml, from: m.a, to: m.b}\n", "m: {b: 1}\n");
 	/* a key given twice is refused, as in JSON (corpus/edit/yaml-duplicate-key) */
 	t_write(e->root, "d.yaml", "port: 1\nport: 2\n");
 	load_ok(e, "ops:\n  - delete: {file: d.yaml, path: port}\n");

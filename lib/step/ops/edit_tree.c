@@ -976,9 +976,21 @@ static int tree_rename_comps(int fmt, const char *t, size_t len, const char *fil
 		if (nf == nt && parent->kind == T_MAP && comps_within(to, nt - 1, from, nf - 1)) {
 			/* a new name in the same mapping: only the key's text changes */
 			fr_buf key = FR_BUF_INIT;
-			int rc = render_key(&key, &d, to[nt - 1]) ||
-			         fr_text_splice(out, t, len, parent->kstart[i], parent->kend[i], key.ptr,
-			                        key.len);
+			size_t kend = parent->kend[i], colon = d.fmt == FMT_YAML ? ycolon(&d, kend) : kend;
+			int rc = render_key(&key, &d, to[nt - 1]);
+			/*
+			 * a ':' right before the value ("port":false) follows a quoted key
+			 * only: after a plain one it is part of the text (seort:false, a key
+			 * without a value), so a blank goes after it
+			 */
+			if (!rc && colon + 1 < len && t[colon] == ':' && !strchr(" \t\r\n", t[colon + 1]) &&
+			    key.len && key.ptr[0] != '"' && key.ptr[0] != '\'') {
+				fr_buf_add(&key, t + kend, colon + 1 - kend);
+				fr_buf_putc(&key, ' ');
+				kend = colon + 1;
+				rc = key.oom ? -1 : 0;
+			}
+			rc = rc || fr_text_splice(out, t, len, parent->kstart[i], kend, key.ptr, key.len);
 			fr_buf_release(&key);
 			if (rc || sem_add(sem, from, nf, pc.v, 0) || sem_src(sem, &d, parent, i, node) ||
 			    sem_add(sem, to, nt, NULL, 0)) {
