@@ -558,6 +558,15 @@ static void test_yaml_fuzz_findings(void **state)
 	forward_fails(e, "cannot write the key 'a\nb' in 'n.yaml': a YAML key of more than 128 "
 	                 "bytes or with a line break");
 	assert_missing(e, "n.yaml");
+	/* nor by a rename that moves a value holding such a key (corpus/edit/yaml-rename-moves-long-key) */
+	{
+		char doc[200];
+		snprintf(doc, sizeof doc, "p:\n  %0130d: 1\n", 0);
+		t_write(e->root, "n.yaml", doc);
+		load_ok(e, "ops:\n  - rename: {file: n.yaml, from: p, to: q.p}\n");
+		forward_fails(e, "cannot write the key '0000000000");
+		assert_file(e, "n.yaml", doc);
+	}
 	/* a value in a flow collection is quoted when it holds its indicators */
 	roundtrip(e, "f.yaml", "tags: [x]\nm: {a: 1}\n",
 	          "ops:\n  - set: {file: f.yaml, path: tags.1, value: \"a, b]\"}\n"

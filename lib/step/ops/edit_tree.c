@@ -931,6 +931,8 @@ static int comps_within(char **a, size_t na, char **b, size_t nb)
 	return 1;
 }
 
+static const char *yvalue_key_refused(const json_t *value);
+
 static int tree_rename_comps(int fmt, const char *t, size_t len, const char *file, char **from,
                        size_t nf, char **to, size_t nt, int if_missing, fr_buf *out,
                        int *changed, json_t *sem, fr_buf *err)
@@ -940,6 +942,7 @@ static int tree_rename_comps(int fmt, const char *t, size_t len, const char *fil
 	fr_buf mid = FR_BUF_INIT;
 	piece pc;
 	char *fs = join_comps(from, nf), *ts = join_comps(to, nt);
+	const char *bad;
 	int ret = -1, ch;
 
 	*changed = 0;
@@ -999,6 +1002,12 @@ static int tree_rename_comps(int fmt, const char *t, size_t len, const char *fil
 			}
 			*changed = 1;
 			ret = 0;
+			goto done;
+		}
+		/* moved, the value is written again: keys libyaml would write as "? key" are not */
+		if (fmt == FMT_YAML && (bad = yvalue_key_refused(pc.v)) != NULL) {
+			fr_buf_printf(err, "cannot write the key '%.40s' in '%s': a YAML key of more "
+			              "than 128 bytes or with a line break", bad, file);
 			goto done;
 		}
 		raw_of(&d, parent, i, node, &pc);
