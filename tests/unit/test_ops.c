@@ -714,6 +714,16 @@ static void test_undo_after_later_change_whole(void **state)
 {
 	env *e = *state;
 	char *u;
+	/* a tagged item's text on two lines goes back as it was (corpus/edit/yaml-tagged-item-two-lines) */
+	t_write(e->root, "t.yaml", "- !t\n   x\n- b\n");
+	load_ok(e, "ops:\n  - set: {file: t.yaml, path: 0, value: z}\n");
+	forward_ok(e);
+	assert_file(e, "t.yaml", "- z\n- b\n");
+	u = take_undo(e);
+	t_write(e->root, "t.yaml", "- z\n- b\n- c\n");
+	undo_ok(e, u);
+	assert_file(e, "t.yaml", "- !t\n   x\n- b\n- c\n");
+	free(u);
 	/* a removed .env variable comes back as its whole line, at its place */
 	t_write(e->root, ".env", "X=1\nexport  A=2 # c\nY=3\n");
 	load_ok(e, "ops:\n  - delete: {file: .env, path: A}\n");

@@ -658,7 +658,8 @@ static int raw_of(const tdoc *d, const tnode *parent, size_t i, const tnode *nod
 	size_t at;
 	if (node->empty || !(d->fmt == FMT_JSON || parent->kind == T_MAP || yinline_node(node)))
 		return 0;
-	at = parent->kind == T_MAP ? parent->kstart[i] : node->start;
+	/* the key's or the dash's place: where the text goes back is told by it */
+	at = entry_start(d, parent, i);
 	pc->raw = d->t + node->start;
 	pc->rawlen = node->end - node->start;
 	pc->raw_base = d->fmt == FMT_JSON ? fr_indent_len(d->t, d->len, at) : fr_col_of(d->t, at);
