@@ -578,6 +578,9 @@ static void test_yaml_fuzz_findings(void **state)
 	/* a quoted key's ':' right before its value gets a blank after a plain new name */
 	roundtrip(e, "f.yaml", "m: {\"a\":1}\n",
 	          "ops:\n  - rename: {file: f.yaml, from: m.a, to: m.b}\n", "m: {b: 1}\n");
+	/* a tag left last in a flow mapping keeps a blank before the '}' (corpus/edit/yaml-remove-after-empty-tag-flow) */
+	roundtrip(e, "f.yaml", "m: {a: !!str, b: 1}\n",
+	          "ops:\n  - delete: {file: f.yaml, path: m.b}\n", "m: {a: !!str }\n");
 	/* a key given twice is refused, as in JSON (corpus/edit/yaml-duplicate-key) */
 	t_write(e->root, "d.yaml", "port: 1\nport: 2\n");
 	load_ok(e, "ops:\n  - delete: {file: d.yaml, path: port}\n");

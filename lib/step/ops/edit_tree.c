@@ -489,6 +489,15 @@ static int yleaves_flow(const tdoc *d, const tnode *n)
 	return 0;
 }
 
+/* 1 when the last word of text t is a tag ("!t", "!!str"): an empty value with a tag. */
+static int ytag_ends(const char *t, size_t n)
+{
+	size_t i = n;
+	while (i > 0 && !strchr(" \t\r\n", t[i - 1]))
+		i--;
+	return i < n && t[i] == '!';
+}
+
 /* Removes the node at depth k of chain c (k >= 1). */
 static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_buf *err)
 {
@@ -505,6 +514,10 @@ static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_b
 		} else {
 			a = n->kids[i - 1]->end;
 			b = n->kids[i]->end;
+			/* a tag with nothing after it ("a: !!str,") would take in the '}' */
+			if (n->kids[i - 1]->tagged && ytag_ends(d->t + n->kids[i - 1]->start,
+			                                        a - n->kids[i - 1]->start))
+				return fr_text_splice(out, d->t, d->len, a, b, " ", 1);
 		}
 		return fr_text_splice(out, d->t, d->len, a, b, "", 0);
 	}
