@@ -293,6 +293,12 @@ static int ed_replace(const tdoc *d, const tnode *parent, size_t i, const tnode 
 		if (bad)
 			goto done;
 	} else if (parent->flow) {
+		size_t colon = parent->kind == T_MAP ? ycolon(d, parent->kend[i]) : 0;
+		if (parent->kind == T_MAP && node->empty && (colon >= d->len || d->t[colon] != ':')) {
+			/* a key without a value ({a, b: 1}): its ':' first, right after the key */
+			a = b = parent->kend[i];
+			fr_buf_puts(&ins, ": ");
+		}
 		if (fr_ypiece(&ins, d, pc, fr_col_of(d->t, node->start), YP_FLOW, &block, &bcol))
 			goto done;
 	} else if (parent->kind == T_MAP) {
