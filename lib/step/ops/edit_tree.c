@@ -518,11 +518,11 @@ static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_b
 			a = entry_start(d, n, i);
 			b = entry_start(d, n, i + 1);
 		} else {
+			/* a tag with nothing after it ("a: !!str,", "!!str,") would take in the '}' */
+			size_t es = entry_start(d, n, i - 1);
 			a = n->kids[i - 1]->end;
 			b = n->kids[i]->end;
-			/* a tag with nothing after it ("a: !!str,") would take in the '}' */
-			if (n->kids[i - 1]->tagged && ytag_ends(d->t + n->kids[i - 1]->start,
-			                                        a - n->kids[i - 1]->start))
+			if (d->fmt == FMT_YAML && es < a && ytag_ends(d->t + es, a - es))
 				return fr_text_splice(out, d->t, d->len, a, b, " ", 1);
 		}
 		return fr_text_splice(out, d->t, d->len, a, b, "", 0);
