@@ -595,6 +595,14 @@ static void test_yaml_fuzz_findings(void **state)
 	                 "\\r\\n (ops cannot edit it))");
 	t_write(e->root, "r.yaml", "x:\n  b: 1\xE2\x80\xA8  c: 2\n");
 	forward_fails(e, "'r.yaml' is not valid YAML (line 2: a line break other than");
+	/* a line indented with a tab after a plain value (corpus/edit/yaml-null-root-tab-line) */
+	t_write(e->root, "r.yaml", "   ~\n\t   \n");
+	forward_fails(e, "'r.yaml' is not valid YAML (line 2: a line indented with a tab");
+	/* a tab inside a value is the value's */
+	roundtrip(e, "q.yaml", "a: \"x\n\ty\"\nb: [1,\n\t2]\n",
+	          "ops:\n  - set: {file: q.yaml, path: c, value: 3}\n",
+	          "a: \"x\n\ty\"\nb: [1,\n\t2]\nc: 3\n");
+	load_ok(e, "ops:\n  - set: {file: r.yaml, path: x.c, value: 2}\n");
 	t_write(e->root, "r.yaml", "\xEF\xBB\xBF\xEF\xBB\xBF" "a: 1\n");
 	forward_fails(e, "'r.yaml' is not valid YAML (line 1: a byte order mark inside the text");
 }

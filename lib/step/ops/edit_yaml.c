@@ -393,6 +393,39 @@ static int yquoted_at(const tdoc *d, const tnode *n, size_t p)
 	return 0;
 }
 
+/* 1 when byte p of d is inside a scalar, alias, key or flow collection of n. */
+static int yin_leaf(const tdoc *d, const tnode *n, size_t p)
+{
+	size_t i;
+	if (n->kind == T_SCALAR || n->kind == T_ALIAS || n->flow)
+		return p >= n->start && p < n->end;
+	for (i = 0; i < n->n; i++)
+		if ((n->kind == T_MAP && p >= n->kstart[i] && p < n->kend[i]) ||
+		    yin_leaf(d, n->kids[i], p))
+			return 1;
+	return 0;
+}
+
+/*
+ * The offset of the first tab among the blanks that start a line of d and
+ * that no scalar, key or flow collection holds, or d->len. libyaml reads
+ * such a line only as the blanks after a plain scalar (its text done): once
+ * an edit puts another value there, the tab no longer parses.
+ */
+static size_t ytab_indent(const tdoc *d)
+{
+	size_t i = 0, k;
+	while (i < d->len) {
+		for (k = i; k < d->len && (d->t[k] == ' ' || d->t[k] == '\t'); k++)
+			if (d->t[k] == '\t' && !(d->root && yin_leaf(d, d->root, k)))
+				return k;
+		while (k < d->len && d->t[k] != '\n')
+			k++;
+		i = k + 1;
+	}
+	return d->len;
+}
+
 static int yparse(tdoc *d, const char *file, fr_buf *err)
 {
 	yscan y;
@@ -449,6 +482,14 @@ static int yparse(tdoc *d, const char *file, fr_buf *err)
 		y.problem = (unsigned char)d->t[i] == 0xEF
 		                    ? "a byte order mark inside the text (ops cannot edit it)"
 		                    : "a line break other than \\n or \\r\\n (ops cannot edit it)";
+		for (y.pline = 1, k = 0; k < i; k++)
+			y.pline += d->t[k] == '\n';
+		fr_tnode_free(d->root);
+		d->root = NULL;
+		goto done;
+	}
+	if ((i = ytab_indent(d)) < d->len) {
+		y.problem = "a line indented with a tab (ops cannot edit it)";
 		for (y.pline = 1, k = 0; k < i; k++)
 			y.pline += d->t[k] == '\n';
 		fr_tnode_free(d->root);
