@@ -581,6 +581,8 @@ static void test_yaml_fuzz_findings(void **state)
 	/* a tag left last in a flow mapping keeps a blank before the '}' (corpus/edit/yaml-remove-after-empty-tag-flow) */
 	roundtrip(e, "f.yaml", "m: {a: !!str, b: 1}\n",
 	          "ops:\n  - delete: {file: f.yaml, path: m.b}\n", "m: {a: !!str }\n");
+	roundtrip(e, "f.yaml", "m: {\"a\":!t, b: 1}\n",
+	          "ops:\n  - delete: {file: f.yaml, path: m.b}\n", "m: {\"a\":!t }\n");
 	/* a flow mapping's key without a value gets its ':' (corpus/edit/yaml-flow-key-without-value-set) */
 	roundtrip(e, "f.yaml", "m: {a, b: 1}\n",
 	          "ops:\n  - set: {file: f.yaml, path: m.a, value: 2}\n", "m: {a: 2, b: 1}\n");

@@ -495,13 +495,17 @@ static int yleaves_flow(const tdoc *d, const tnode *n)
 	return 0;
 }
 
-/* 1 when the last word of text t is a tag ("!t", "!!str"): an empty value with a tag. */
+/*
+ * 1 when the last word of text t may end in a tag ("!t", "a:!!t", "!<x>"):
+ * it holds a '!' (a blank more than needed after a value that only has one).
+ */
 static int ytag_ends(const char *t, size_t n)
 {
 	size_t i = n;
 	while (i > 0 && !strchr(" \t\r\n", t[i - 1]))
-		i--;
-	return i < n && t[i] == '!';
+		if (t[--i] == '!')
+			return 1;
+	return 0;
 }
 
 /* Removes the node at depth k of chain c (k >= 1). */
@@ -518,7 +522,10 @@ static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_b
 			a = entry_start(d, n, i);
 			b = entry_start(d, n, i + 1);
 		} else {
-			/* a tag with nothing after it ("a: !!str,", "!!str,") would take in the '}' */
+			/*
+			 * a tag with nothing after it ("a: !!str,", "a:!!t,", "!!str,") would
+			 * take in the '}': a blank stays
+			 */
 			size_t es = entry_start(d, n, i - 1);
 			a = n->kids[i - 1]->end;
 			b = n->kids[i]->end;
