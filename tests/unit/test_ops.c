@@ -553,6 +553,9 @@ static void test_yaml_fuzz_findings(void **state)
 	t_write(e->root, "x.yaml", "? a\n: 1\n");
 	load_ok(e, "ops:\n  - set: {file: x.yaml, path: b, value: 2}\n");
 	forward_fails(e, "'x.yaml' is not valid YAML (line 1: a key written as '? key'");
+	/* but a '?' that ends the value before is that value's (corpus/edit/yaml-question-mark-in-plain-value) */
+	roundtrip(e, "x.yaml", "a: x\n  ?\nb: 1\n", "ops:\n  - set: {file: x.yaml, path: c, value: 2}\n",
+	          "a: x\n  ?\nb: 1\nc: 2\n");
 	/* and never written */
 	load_ok(e, "ops:\n  - set: {file: n.yaml, path: \"a\\nb\", value: 2}\n");
 	forward_fails(e, "cannot write the key 'a\nb' in 'n.yaml': a YAML key of more than 128 "

@@ -157,10 +157,10 @@ static size_t ytrim(yscan *y, size_t start, size_t end)
 
 /*
  * 1 when the key at ks is an explicit one, "? key" (or a '?' opening the
- * line above it): entries are found, indented and removed by their key's
- * place.
+ * line above it; not one before lo, the end of the entry before): entries
+ * are found, indented and removed by their key's place.
  */
-static int yexplicit(const yscan *y, size_t ks)
+static int yexplicit(const yscan *y, size_t ks, size_t lo)
 {
 	size_t p = ks;
 	int nl = 0;
@@ -184,7 +184,8 @@ static int yexplicit(const yscan *y, size_t ks)
 		if (q > ls)
 			break;
 	}
-	if (p == 0 || y->t[p - 1] != '?')
+	/* a '?' the entry before holds is its value's text ("a: x\n  ?", a plain scalar) */
+	if (p == 0 || y->t[p - 1] != '?' || p - 1 < lo)
 		return 0;
 	if (nl) /* "?" alone, the key below it: the '?' opens its line */
 		return fr_blank_between(y->t, fr_line_start(y->t, p - 1), p - 1);
@@ -257,7 +258,7 @@ static tnode *ycollection(yscan *y, yaml_event_t *ev, tnode *n)
 			n->tagged |= k.data.scalar.tag != NULL;
 			ks = ybyte(y, k.start_mark.index);
 			ke = ytrim(y, ks, ybyte(y, k.end_mark.index));
-			if (yexplicit(y, ks)) {
+			if (yexplicit(y, ks, n->n ? n->kids[n->n - 1]->end : 0)) {
 				y->problem = "a key written as '? key' (ops cannot edit it)";
 				y->pline = k.start_mark.line + 1;
 				yaml_event_delete(&k);
