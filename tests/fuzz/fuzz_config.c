@@ -38,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* no ferry-layout folder only when a list of sources names none (config.h) */
 		check(c->migrations ? c->migrations[0] == '/' : c->nsources > 0);
 		for (i = 0; i < c->nsources; i++)
-			check(c->sources[i].path && c->sources[i].path[0] == '/' && c->sources[i].rel);
+			check(c->sources[i].path && c->sources[i].path[0] == '/' &&
+			      c->sources[i].rel);
 		check(!c->version_file || c->version_file[0] == '/');
 		check(c->ndbs == 0 || fr_config_db(c, NULL) == &c->dbs[0]);
 		for (i = 0; i < c->ndbs; i++) {

@@ -542,7 +542,8 @@ static void test_yaml_fuzz_findings(void **state)
 	          "\xEF\xBB\xBF" "a:\n  b: 1\n  c: 2\n");
 	/* the last item of a top-level list leaves the list, empty */
 	roundtrip(e, "l.yaml", "- 1\n", "ops:\n  - delete: {file: l.yaml, path: 0}\n", "[]\n");
-	/* after the list's anchor and tag, which stay (corpus/edit/yaml-anchored-root-list-last-item) */
+	/* after the list's anchor and tag, which stay
+	 * (corpus/edit/yaml-anchored-root-list-last-item) */
 	roundtrip(e, "l.yaml", "&a !t # c\n\n- 1\n", "ops:\n  - delete: {file: l.yaml, path: 0}\n",
 	          "&a !t # c\n\n[]\n");
 	/* an item whose value starts on the line below its dash goes with its dash */
@@ -553,15 +554,18 @@ static void test_yaml_fuzz_findings(void **state)
 	t_write(e->root, "x.yaml", "? a\n: 1\n");
 	load_ok(e, "ops:\n  - set: {file: x.yaml, path: b, value: 2}\n");
 	forward_fails(e, "'x.yaml' is not valid YAML (line 1: a key written as '? key'");
-	/* but a '?' that ends the value before is that value's (corpus/edit/yaml-question-mark-in-plain-value) */
-	roundtrip(e, "x.yaml", "a: x\n  ?\nb: 1\n", "ops:\n  - set: {file: x.yaml, path: c, value: 2}\n",
+	/* but a '?' that ends the value before is that value's
+	 * (corpus/edit/yaml-question-mark-in-plain-value) */
+	roundtrip(e, "x.yaml", "a: x\n  ?\nb: 1\n",
+	          "ops:\n  - set: {file: x.yaml, path: c, value: 2}\n",
 	          "a: x\n  ?\nb: 1\nc: 2\n");
 	/* and never written */
 	load_ok(e, "ops:\n  - set: {file: n.yaml, path: \"a\\nb\", value: 2}\n");
 	forward_fails(e, "cannot write the key 'a\nb' in 'n.yaml': a YAML key of more than 128 "
 	                 "bytes or with a line break");
 	assert_missing(e, "n.yaml");
-	/* nor by a rename that moves a value holding such a key (corpus/edit/yaml-rename-moves-long-key) */
+	/* nor by a rename that moves a value holding such a key
+	 * (corpus/edit/yaml-rename-moves-long-key) */
 	{
 		char doc[200];
 		snprintf(doc, sizeof doc, "p:\n  %0130d: 1\n", 0);
@@ -581,12 +585,14 @@ static void test_yaml_fuzz_findings(void **state)
 	/* a quoted key's ':' right before its value gets a blank after a plain new name */
 	roundtrip(e, "f.yaml", "m: {\"a\":1}\n",
 	          "ops:\n  - rename: {file: f.yaml, from: m.a, to: m.b}\n", "m: {b: 1}\n");
-	/* a tag left last in a flow mapping keeps a blank before the '}' (corpus/edit/yaml-remove-after-empty-tag-flow) */
+	/* a tag left last in a flow mapping keeps a blank before the '}'
+	 * (corpus/edit/yaml-remove-after-*tag*-flow) */
 	roundtrip(e, "f.yaml", "m: {a: !!str, b: 1}\n",
 	          "ops:\n  - delete: {file: f.yaml, path: m.b}\n", "m: {a: !!str }\n");
 	roundtrip(e, "f.yaml", "m: {\"a\":!t, b: 1}\n",
 	          "ops:\n  - delete: {file: f.yaml, path: m.b}\n", "m: {\"a\":!t }\n");
-	/* a flow mapping's key without a value gets its ':' (corpus/edit/yaml-flow-key-without-value-set) */
+	/* a flow mapping's key without a value gets its ':'
+	 * (corpus/edit/yaml-flow-key-without-value-set) */
 	roundtrip(e, "f.yaml", "m: {a, b: 1}\n",
 	          "ops:\n  - set: {file: f.yaml, path: m.a, value: 2}\n", "m: {a: 2, b: 1}\n");
 	/* a key given twice is refused, as in JSON (corpus/edit/yaml-duplicate-key) */
@@ -733,7 +739,8 @@ static void test_undo_after_later_change_whole(void **state)
 {
 	env *e = *state;
 	char *u;
-	/* a tagged item's text on two lines goes back as it was (corpus/edit/yaml-tagged-item-two-lines) */
+	/* a tagged item's text on two lines goes back as it was
+	 * (corpus/edit/yaml-tagged-item-two-lines) */
 	t_write(e->root, "t.yaml", "- !t\n   x\n- b\n");
 	load_ok(e, "ops:\n  - set: {file: t.yaml, path: 0, value: z}\n");
 	forward_ok(e);

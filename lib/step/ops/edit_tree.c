@@ -294,7 +294,8 @@ static int ed_replace(const tdoc *d, const tnode *parent, size_t i, const tnode 
 			goto done;
 	} else if (parent->flow) {
 		size_t colon = parent->kind == T_MAP ? ycolon(d, parent->kend[i]) : 0;
-		if (parent->kind == T_MAP && node->empty && (colon >= d->len || d->t[colon] != ':')) {
+		if (parent->kind == T_MAP && node->empty &&
+		    (colon >= d->len || d->t[colon] != ':')) {
 			/* a key without a value ({a, b: 1}): its ':' first, right after the key */
 			a = b = parent->kend[i];
 			fr_buf_puts(&ins, ": ");
@@ -1006,21 +1007,24 @@ static int tree_rename_comps(int fmt, const char *t, size_t len, const char *fil
 		if (nf == nt && parent->kind == T_MAP && comps_within(to, nt - 1, from, nf - 1)) {
 			/* a new name in the same mapping: only the key's text changes */
 			fr_buf key = FR_BUF_INIT;
-			size_t kend = parent->kend[i], colon = d.fmt == FMT_YAML ? ycolon(&d, kend) : kend;
+			size_t kend = parent->kend[i];
+			size_t colon = d.fmt == FMT_YAML ? ycolon(&d, kend) : kend;
 			int rc = render_key(&key, &d, to[nt - 1]);
 			/*
 			 * a ':' right before the value ("port":false) follows a quoted key
 			 * only: after a plain one it is part of the text (seort:false, a key
 			 * without a value), so a blank goes after it
 			 */
-			if (!rc && colon + 1 < len && t[colon] == ':' && !strchr(" \t\r\n", t[colon + 1]) &&
-			    key.len && key.ptr[0] != '"' && key.ptr[0] != '\'') {
+			if (!rc && colon + 1 < len && t[colon] == ':' &&
+			    !strchr(" \t\r\n", t[colon + 1]) && key.len && key.ptr[0] != '"' &&
+			    key.ptr[0] != '\'') {
 				fr_buf_add(&key, t + kend, colon + 1 - kend);
 				fr_buf_putc(&key, ' ');
 				kend = colon + 1;
 				rc = key.oom ? -1 : 0;
 			}
-			rc = rc || fr_text_splice(out, t, len, parent->kstart[i], kend, key.ptr, key.len);
+			rc = rc || fr_text_splice(out, t, len, parent->kstart[i], kend, key.ptr,
+			                          key.len);
 			fr_buf_release(&key);
 			if (rc || sem_add(sem, from, nf, pc.v, 0) || sem_src(sem, &d, parent, i, node) ||
 			    sem_add(sem, to, nt, NULL, 0)) {
@@ -1033,8 +1037,8 @@ static int tree_rename_comps(int fmt, const char *t, size_t len, const char *fil
 		}
 		/* moved, the value is written again: keys libyaml would write as "? key" are not */
 		if (fmt == FMT_YAML && (bad = yvalue_key_refused(pc.v)) != NULL) {
-			fr_buf_printf(err, "cannot write the key '%.40s' in '%s': a YAML key of more "
-			              "than 128 bytes or with a line break", bad, file);
+			fr_buf_printf(err, "cannot write the key '%.40s' in '%s': a YAML key of "
+			              "more than 128 bytes or with a line break", bad, file);
 			goto done;
 		}
 		raw_of(&d, parent, i, node, &pc);
