@@ -595,6 +595,9 @@ static void test_yaml_fuzz_findings(void **state)
 	 * (corpus/edit/yaml-flow-key-without-value-set) */
 	roundtrip(e, "f.yaml", "m: {a, b: 1}\n",
 	          "ops:\n  - set: {file: f.yaml, path: m.a, value: 2}\n", "m: {a: 2, b: 1}\n");
+	/* a comment touching the old value stays one (corpus/edit/yaml-set-before-touching-comment) */
+	roundtrip(e, "f.yaml", "a: {}#c\n", "ops:\n  - set: {file: f.yaml, path: a, value: 1}\n",
+	          "a: 1 #c\n");
 	/* a key given twice is refused, as in JSON (corpus/edit/yaml-duplicate-key) */
 	t_write(e->root, "d.yaml", "port: 1\nport: 2\n");
 	load_ok(e, "ops:\n  - delete: {file: d.yaml, path: port}\n");

@@ -339,6 +339,10 @@ static int ed_replace(const tdoc *d, const tnode *parent, size_t i, const tnode 
 		}
 		fr_buf_add(&ins, txt.ptr, txt.len);
 	}
+	/* a comment touching the old value ("{}#", which libyaml allows) would join a plain one */
+	if (d->fmt == FMT_YAML && b < d->len && d->t[b] == '#' && ins.len &&
+	    !strchr(" \t\n", ins.ptr[ins.len - 1]))
+		fr_buf_putc(&ins, ' ');
 	rc = ins.oom ? -1 : fr_text_splice(out, d->t, d->len, a, b, ins.ptr, ins.len);
 done:
 	fr_buf_release(&txt);
