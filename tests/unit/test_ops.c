@@ -598,6 +598,9 @@ static void test_yaml_fuzz_findings(void **state)
 	/* a comment touching the old value stays one (corpus/edit/yaml-set-before-touching-comment) */
 	roundtrip(e, "f.yaml", "a: {}#c\n", "ops:\n  - set: {file: f.yaml, path: a, value: 1}\n",
 	          "a: 1 #c\n");
+	/* no document yet: before its end marker (corpus/edit/yaml-empty-document-end-marker-set) */
+	roundtrip(e, "f.yaml", "---\n...\n", "ops:\n  - set: {file: f.yaml, path: a, value: 1}\n",
+	          "---\na: 1\n...\n");
 	/* a key given twice is refused, as in JSON (corpus/edit/yaml-duplicate-key) */
 	t_write(e->root, "d.yaml", "port: 1\nport: 2\n");
 	load_ok(e, "ops:\n  - delete: {file: d.yaml, path: port}\n");

@@ -513,6 +513,17 @@ static int ytag_ends(const char *t, size_t n)
 	return 0;
 }
 
+/* The start of the first line of t that is a document end marker ("..."), or len. */
+static size_t ydoc_end(const char *t, size_t len)
+{
+	size_t p;
+	for (p = 0; p < len; p = fr_line_end(t, len, p) + 1)
+		if (len - p >= 3 && !memcmp(t + p, "...", 3) &&
+		    (len - p == 3 || strchr(" \t\r\n", t[p + 3])))
+			return p;
+	return len;
+}
+
 /* Removes the node at depth k of chain c (k >= 1). */
 static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_buf *err)
 {
@@ -824,8 +835,10 @@ static int tree_put(int fmt, const char *t, size_t len, const char *file, char *
 			if (fmt == FMT_JSON) {
 				fr_render_json(out, whole, "", d.unit, 1);
 			} else {
-				fr_buf_add(out, t, len);
-				if (len && t[len - 1] != '\n')
+				/* before a document end marker ("..."): after it, it would be another */
+				size_t at = ydoc_end(t, len);
+				fr_buf_add(out, t, at);
+				if (at && t[at - 1] != '\n')
 					fr_buf_putc(out, '\n');
 				if (nc == 1 && pc->raw) {
 					/* a value put back with its old text (its tag): "key: <text>" */
@@ -849,6 +862,8 @@ static int tree_put(int fmt, const char *t, size_t len, const char *file, char *
 				}
 			}
 			fr_buf_putc(out, '\n');
+			if (fmt == FMT_YAML)
+				fr_buf_add(out, t + ydoc_end(t, len), len - ydoc_end(t, len));
 			if (out->oom || sem_add(sem, comps, 1, NULL, 0))
 				goto oom;
 		} else if (cur->kind == T_MAP || cur->kind == T_SEQ) {
