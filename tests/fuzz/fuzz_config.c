@@ -1,9 +1,10 @@
 /*
  * fuzz_config.c - ferry.yaml (lib/config.h). The input is written as
  * <tmp>/ferry.yaml and loaded: a load either succeeds with a complete
- * configuration (absolute paths, a default database when any) or fails
- * with a message. Every database's URL goes through the URL parser on the
- * way; the input's text also goes through ${ENV} expansion.
+ * configuration (absolute paths, a default database when any; no
+ * ferry-layout folder only when a list of sources names none, config.h) or
+ * fails with a message. Every database's URL goes through the URL parser
+ * on the way; the input's text also goes through ${ENV} expansion.
  */
 #include "fuzz.h"
 #include "config.h"
@@ -32,8 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = fr_config_load(&c, dir, &err);
 	if (rc == 0) {
 		check(c != NULL);
-		check(c->root && c->path && c->app && c->migrations && c->backup_dir);
-		check(c->root[0] == '/' && c->migrations[0] == '/' && c->backup_dir[0] == '/');
+		check(c->root && c->path && c->app && c->backup_dir);
+		check(c->root[0] == '/' && c->backup_dir[0] == '/');
+		/* no ferry-layout folder only when a list of sources names none (config.h) */
+		check(c->migrations ? c->migrations[0] == '/' : c->nsources > 0);
+		for (i = 0; i < c->nsources; i++)
+			check(c->sources[i].path && c->sources[i].path[0] == '/' &&
+			      c->sources[i].rel);
 		check(!c->version_file || c->version_file[0] == '/');
 		check(c->ndbs == 0 || fr_config_db(c, NULL) == &c->dbs[0]);
 		for (i = 0; i < c->ndbs; i++) {

@@ -201,8 +201,28 @@ static json_t *yev_node(yaml_parser_t *p, yaml_event_t *ev, json_t *anchors, int
 		anchor = (const char *)ev->data.mapping_start.anchor;
 		tag = (const char *)ev->data.mapping_start.tag;
 		v = json_object();
-		while (v && (k = yev_next(p, anchors, depth + 1, &end)) != NULL) {
-			char *ks = json_dumps(k, JSON_ENCODE_ANY);
+		for (;;) {
+			/* a key as the editor reads it: the text of a scalar (false and 'false' are one) */
+			yaml_event_t kev;
+			json_t *kt = NULL;
+			char *ks;
+			end = 0;
+			if (!v || !yaml_parser_parse(p, &kev))
+				break;
+			if (kev.type == YAML_MAPPING_END_EVENT) {
+				end = 1;
+				yaml_event_delete(&kev);
+				break;
+			}
+			k = yev_node(p, &kev, anchors, depth + 1);
+			if (k && kev.type == YAML_SCALAR_EVENT)
+				kt = json_stringn((const char *)kev.data.scalar.value,
+				                  kev.data.scalar.length);
+			yaml_event_delete(&kev);
+			if (!k)
+				break;
+			ks = json_dumps(kt ? kt : k, JSON_ENCODE_ANY);
+			json_decref(kt);
 			json_decref(k);
 			x = yev_next(p, anchors, depth + 1, &end);
 			if (!ks || !x) {
@@ -429,6 +449,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (!e.changed)
 			goto done;
+	}
+	if (getenv("FUZZ_VERBOSE")) { /* what the edit wrote, for a reproducer */
+		char *u = json_dumps(undo, JSON_COMPACT);
+		fprintf(stderr, "edited (%zu bytes):\n---\n%.*s\n---\nundo: %s\n", out.len,
+		        (int)out.len, out.ptr, u ? u : "?");
+		free(u);
 	}
 	parsed = parses(ed, part[3], len[3]);
 	if (parsed != 2 && (parsed || len[3] == 0) && !parses(ed, out.ptr, out.len)) {

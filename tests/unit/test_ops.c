@@ -542,6 +542,10 @@ static void test_yaml_fuzz_findings(void **state)
 	          "\xEF\xBB\xBF" "a:\n  b: 1\n  c: 2\n");
 	/* the last item of a top-level list leaves the list, empty */
 	roundtrip(e, "l.yaml", "- 1\n", "ops:\n  - delete: {file: l.yaml, path: 0}\n", "[]\n");
+	/* after the list's anchor and tag, which stay
+	 * (corpus/edit/yaml-anchored-root-list-last-item) */
+	roundtrip(e, "l.yaml", "&a !t # c\n\n- 1\n", "ops:\n  - delete: {file: l.yaml, path: 0}\n",
+	          "&a !t # c\n\n[]\n");
 	/* an item whose value starts on the line below its dash goes with its dash */
 	roundtrip(e, "l.yaml", "-\n  a: 1\n- 3\n", "ops:\n  - delete: {file: l.yaml, path: 0}\n",
 	          "- 3\n");
@@ -550,11 +554,26 @@ static void test_yaml_fuzz_findings(void **state)
 	t_write(e->root, "x.yaml", "? a\n: 1\n");
 	load_ok(e, "ops:\n  - set: {file: x.yaml, path: b, value: 2}\n");
 	forward_fails(e, "'x.yaml' is not valid YAML (line 1: a key written as '? key'");
+	/* but a '?' that ends the value before is that value's
+	 * (corpus/edit/yaml-question-mark-in-plain-value) */
+	roundtrip(e, "x.yaml", "a: x\n  ?\nb: 1\n",
+	          "ops:\n  - set: {file: x.yaml, path: c, value: 2}\n",
+	          "a: x\n  ?\nb: 1\nc: 2\n");
 	/* and never written */
 	load_ok(e, "ops:\n  - set: {file: n.yaml, path: \"a\\nb\", value: 2}\n");
 	forward_fails(e, "cannot write the key 'a\nb' in 'n.yaml': a YAML key of more than 128 "
 	                 "bytes or with a line break");
 	assert_missing(e, "n.yaml");
+	/* nor by a rename that moves a value holding such a key
+	 * (corpus/edit/yaml-rename-moves-long-key) */
+	{
+		char doc[200];
+		snprintf(doc, sizeof doc, "p:\n  %0130d: 1\n", 0);
+		t_write(e->root, "n.yaml", doc);
+		load_ok(e, "ops:\n  - rename: {file: n.yaml, from: p, to: q.p}\n");
+		forward_fails(e, "cannot write the key '0000000000");
+		assert_file(e, "n.yaml", doc);
+	}
 	/* a value in a flow collection is quoted when it holds its indicators */
 	roundtrip(e, "f.yaml", "tags: [x]\nm: {a: 1}\n",
 	          "ops:\n  - set: {file: f.yaml, path: tags.1, value: \"a, b]\"}\n"
@@ -563,6 +582,25 @@ static void test_yaml_fuzz_findings(void **state)
 	roundtrip(e, "f.yaml", "m: {a: 1}\n",
 	          "ops:\n  - set: {file: f.yaml, path: \"m.a, b\", value: 2}\n",
 	          "m: {a: 1, 'a, b': 2}\n");
+	/* a quoted key's ':' right before its value gets a blank after a plain new name */
+	roundtrip(e, "f.yaml", "m: {\"a\":1}\n",
+	          "ops:\n  - rename: {file: f.yaml, from: m.a, to: m.b}\n", "m: {b: 1}\n");
+	/* a tag left last in a flow mapping keeps a blank before the '}'
+	 * (corpus/edit/yaml-remove-after-*tag*-flow) */
+	roundtrip(e, "f.yaml", "m: {a: !!str, b: 1}\n",
+	          "ops:\n  - delete: {file: f.yaml, path: m.b}\n", "m: {a: !!str }\n");
+	roundtrip(e, "f.yaml", "m: {\"a\":!t, b: 1}\n",
+	          "ops:\n  - delete: {file: f.yaml, path: m.b}\n", "m: {\"a\":!t }\n");
+	/* a flow mapping's key without a value gets its ':'
+	 * (corpus/edit/yaml-flow-key-without-value-set) */
+	roundtrip(e, "f.yaml", "m: {a, b: 1}\n",
+	          "ops:\n  - set: {file: f.yaml, path: m.a, value: 2}\n", "m: {a: 2, b: 1}\n");
+	/* a comment touching the old value stays one (corpus/edit/yaml-set-before-touching-comment) */
+	roundtrip(e, "f.yaml", "a: {}#c\n", "ops:\n  - set: {file: f.yaml, path: a, value: 1}\n",
+	          "a: 1 #c\n");
+	/* no document yet: before its end marker (corpus/edit/yaml-empty-document-end-marker-set) */
+	roundtrip(e, "f.yaml", "---\n...\n", "ops:\n  - set: {file: f.yaml, path: a, value: 1}\n",
+	          "---\na: 1\n...\n");
 	/* a key given twice is refused, as in JSON (corpus/edit/yaml-duplicate-key) */
 	t_write(e->root, "d.yaml", "port: 1\nport: 2\n");
 	load_ok(e, "ops:\n  - delete: {file: d.yaml, path: port}\n");
@@ -574,6 +612,14 @@ static void test_yaml_fuzz_findings(void **state)
 	                 "\\r\\n (ops cannot edit it))");
 	t_write(e->root, "r.yaml", "x:\n  b: 1\xE2\x80\xA8  c: 2\n");
 	forward_fails(e, "'r.yaml' is not valid YAML (line 2: a line break other than");
+	/* a line indented with a tab after a plain value (corpus/edit/yaml-null-root-tab-line) */
+	t_write(e->root, "r.yaml", "   ~\n\t   \n");
+	forward_fails(e, "'r.yaml' is not valid YAML (line 2: a line indented with a tab");
+	/* a tab inside a value is the value's */
+	roundtrip(e, "q.yaml", "a: \"x\n\ty\"\nb: [1,\n\t2]\n",
+	          "ops:\n  - set: {file: q.yaml, path: c, value: 3}\n",
+	          "a: \"x\n\ty\"\nb: [1,\n\t2]\nc: 3\n");
+	load_ok(e, "ops:\n  - set: {file: r.yaml, path: x.c, value: 2}\n");
 	t_write(e->root, "r.yaml", "\xEF\xBB\xBF\xEF\xBB\xBF" "a: 1\n");
 	forward_fails(e, "'r.yaml' is not valid YAML (line 1: a byte order mark inside the text");
 }
@@ -699,6 +745,17 @@ static void test_undo_after_later_change_whole(void **state)
 {
 	env *e = *state;
 	char *u;
+	/* a tagged item's text on two lines goes back as it was
+	 * (corpus/edit/yaml-tagged-item-two-lines) */
+	t_write(e->root, "t.yaml", "- !t\n   x\n- b\n");
+	load_ok(e, "ops:\n  - set: {file: t.yaml, path: 0, value: z}\n");
+	forward_ok(e);
+	assert_file(e, "t.yaml", "- z\n- b\n");
+	u = take_undo(e);
+	t_write(e->root, "t.yaml", "- z\n- b\n- c\n");
+	undo_ok(e, u);
+	assert_file(e, "t.yaml", "- !t\n   x\n- b\n- c\n");
+	free(u);
 	/* a removed .env variable comes back as its whole line, at its place */
 	t_write(e->root, ".env", "X=1\nexport  A=2 # c\nY=3\n");
 	load_ok(e, "ops:\n  - delete: {file: .env, path: A}\n");

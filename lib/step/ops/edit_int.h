@@ -68,7 +68,7 @@ typedef struct {
 	json_t *v;
 	const char *raw;    /* NULL: render v */
 	size_t rawlen;
-	size_t raw_base;    /* indentation of the line its key was on */
+	size_t raw_base;    /* the column of its key or dash (JSON: that line's indentation) */
 	size_t raw_col;     /* column its text started at */
 	int raw_block;      /* YAML: a block collection (starts on a line of its own) */
 } piece;

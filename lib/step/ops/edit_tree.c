@@ -293,6 +293,13 @@ static int ed_replace(const tdoc *d, const tnode *parent, size_t i, const tnode 
 		if (bad)
 			goto done;
 	} else if (parent->flow) {
+		size_t colon = parent->kind == T_MAP ? ycolon(d, parent->kend[i]) : 0;
+		if (parent->kind == T_MAP && node->empty &&
+		    (colon >= d->len || d->t[colon] != ':')) {
+			/* a key without a value ({a, b: 1}): its ':' first, right after the key */
+			a = b = parent->kend[i];
+			fr_buf_puts(&ins, ": ");
+		}
 		if (fr_ypiece(&ins, d, pc, fr_col_of(d->t, node->start), YP_FLOW, &block, &bcol))
 			goto done;
 	} else if (parent->kind == T_MAP) {
@@ -332,6 +339,10 @@ static int ed_replace(const tdoc *d, const tnode *parent, size_t i, const tnode 
 		}
 		fr_buf_add(&ins, txt.ptr, txt.len);
 	}
+	/* a comment touching the old value ("{}#", which libyaml allows) would join a plain one */
+	if (d->fmt == FMT_YAML && b < d->len && d->t[b] == '#' && ins.len &&
+	    !strchr(" \t\n", ins.ptr[ins.len - 1]))
+		fr_buf_putc(&ins, ' ');
 	rc = ins.oom ? -1 : fr_text_splice(out, d->t, d->len, a, b, ins.ptr, ins.len);
 done:
 	fr_buf_release(&txt);
@@ -489,6 +500,30 @@ static int yleaves_flow(const tdoc *d, const tnode *n)
 	return 0;
 }
 
+/*
+ * 1 when the last word of text t may end in a tag ("!t", "a:!!t", "!<x>"):
+ * it holds a '!' (a blank more than needed after a value that only has one).
+ */
+static int ytag_ends(const char *t, size_t n)
+{
+	size_t i = n;
+	while (i > 0 && !strchr(" \t\r\n", t[i - 1]))
+		if (t[--i] == '!')
+			return 1;
+	return 0;
+}
+
+/* The start of the first line of t that is a document end marker ("..."), or len. */
+static size_t ydoc_end(const char *t, size_t len)
+{
+	size_t p;
+	for (p = 0; p < len; p = fr_line_end(t, len, p) + 1)
+		if (len - p >= 3 && !memcmp(t + p, "...", 3) &&
+		    (len - p == 3 || strchr(" \t\r\n", t[p + 3])))
+			return p;
+	return len;
+}
+
 /* Removes the node at depth k of chain c (k >= 1). */
 static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_buf *err)
 {
@@ -503,8 +538,15 @@ static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_b
 			a = entry_start(d, n, i);
 			b = entry_start(d, n, i + 1);
 		} else {
+			/*
+			 * a tag with nothing after it ("a: !!str,", "a:!!t,", "!!str,") would
+			 * take in the '}': a blank stays
+			 */
+			size_t es = entry_start(d, n, i - 1);
 			a = n->kids[i - 1]->end;
 			b = n->kids[i]->end;
+			if (d->fmt == FMT_YAML && es < a && ytag_ends(d->t + es, a - es))
+				return fr_text_splice(out, d->t, d->len, a, b, " ", 1);
 		}
 		return fr_text_splice(out, d->t, d->len, a, b, "", 0);
 	}
@@ -519,8 +561,12 @@ static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_b
 		return rc;
 	}
 	if (n->n == 1 && n->kind == T_SEQ) {
-		/* the last item of a top-level block list: the list stays, "[]" (not no document) */
-		return fr_text_splice(out, d->t, d->len, n->start, n->end, "[]", 2);
+		/*
+		 * the last item of a top-level block list: the list stays, "[]" (not
+		 * no document), after its anchor and tag ("&a !t" above the dash)
+		 */
+		return fr_text_splice(out, d->t, d->len, entry_start(d, n, 0), entry_vend(d, n, 0),
+		                      "[]", 2);
 	}
 	if (n->n == 1 && n->kind == T_MAP && yleaves_flow(d, n)) {
 		/* the last key of a top-level mapping (an anchor or tag, a "..."): "{}" stays */
@@ -654,7 +700,8 @@ static int raw_of(const tdoc *d, const tnode *parent, size_t i, const tnode *nod
 	size_t at;
 	if (node->empty || !(d->fmt == FMT_JSON || parent->kind == T_MAP || yinline_node(node)))
 		return 0;
-	at = parent->kind == T_MAP ? parent->kstart[i] : node->start;
+	/* the key's or the dash's place: where the text goes back is told by it */
+	at = entry_start(d, parent, i);
 	pc->raw = d->t + node->start;
 	pc->rawlen = node->end - node->start;
 	pc->raw_base = d->fmt == FMT_JSON ? fr_indent_len(d->t, d->len, at) : fr_col_of(d->t, at);
@@ -788,8 +835,10 @@ static int tree_put(int fmt, const char *t, size_t len, const char *file, char *
 			if (fmt == FMT_JSON) {
 				fr_render_json(out, whole, "", d.unit, 1);
 			} else {
-				fr_buf_add(out, t, len);
-				if (len && t[len - 1] != '\n')
+				/* before a document end marker ("..."): after it, it would be another */
+				size_t at = ydoc_end(t, len);
+				fr_buf_add(out, t, at);
+				if (at && t[at - 1] != '\n')
 					fr_buf_putc(out, '\n');
 				if (nc == 1 && pc->raw) {
 					/* a value put back with its old text (its tag): "key: <text>" */
@@ -813,6 +862,8 @@ static int tree_put(int fmt, const char *t, size_t len, const char *file, char *
 				}
 			}
 			fr_buf_putc(out, '\n');
+			if (fmt == FMT_YAML)
+				fr_buf_add(out, t + ydoc_end(t, len), len - ydoc_end(t, len));
 			if (out->oom || sem_add(sem, comps, 1, NULL, 0))
 				goto oom;
 		} else if (cur->kind == T_MAP || cur->kind == T_SEQ) {
@@ -927,6 +978,8 @@ static int comps_within(char **a, size_t na, char **b, size_t nb)
 	return 1;
 }
 
+static const char *yvalue_key_refused(const json_t *value);
+
 static int tree_rename_comps(int fmt, const char *t, size_t len, const char *file, char **from,
                        size_t nf, char **to, size_t nt, int if_missing, fr_buf *out,
                        int *changed, json_t *sem, fr_buf *err)
@@ -936,6 +989,7 @@ static int tree_rename_comps(int fmt, const char *t, size_t len, const char *fil
 	fr_buf mid = FR_BUF_INIT;
 	piece pc;
 	char *fs = join_comps(from, nf), *ts = join_comps(to, nt);
+	const char *bad;
 	int ret = -1, ch;
 
 	*changed = 0;
@@ -972,9 +1026,24 @@ static int tree_rename_comps(int fmt, const char *t, size_t len, const char *fil
 		if (nf == nt && parent->kind == T_MAP && comps_within(to, nt - 1, from, nf - 1)) {
 			/* a new name in the same mapping: only the key's text changes */
 			fr_buf key = FR_BUF_INIT;
-			int rc = render_key(&key, &d, to[nt - 1]) ||
-			         fr_text_splice(out, t, len, parent->kstart[i], parent->kend[i], key.ptr,
-			                        key.len);
+			size_t kend = parent->kend[i];
+			size_t colon = d.fmt == FMT_YAML ? ycolon(&d, kend) : kend;
+			int rc = render_key(&key, &d, to[nt - 1]);
+			/*
+			 * a ':' right before the value ("port":false) follows a quoted key
+			 * only: after a plain one it is part of the text (seort:false, a key
+			 * without a value), so a blank goes after it
+			 */
+			if (!rc && colon + 1 < len && t[colon] == ':' &&
+			    !strchr(" \t\r\n", t[colon + 1]) && key.len && key.ptr[0] != '"' &&
+			    key.ptr[0] != '\'') {
+				fr_buf_add(&key, t + kend, colon + 1 - kend);
+				fr_buf_putc(&key, ' ');
+				kend = colon + 1;
+				rc = key.oom ? -1 : 0;
+			}
+			rc = rc || fr_text_splice(out, t, len, parent->kstart[i], kend, key.ptr,
+			                          key.len);
 			fr_buf_release(&key);
 			if (rc || sem_add(sem, from, nf, pc.v, 0) || sem_src(sem, &d, parent, i, node) ||
 			    sem_add(sem, to, nt, NULL, 0)) {
@@ -983,6 +1052,12 @@ static int tree_rename_comps(int fmt, const char *t, size_t len, const char *fil
 			}
 			*changed = 1;
 			ret = 0;
+			goto done;
+		}
+		/* moved, the value is written again: keys libyaml would write as "? key" are not */
+		if (fmt == FMT_YAML && (bad = yvalue_key_refused(pc.v)) != NULL) {
+			fr_buf_printf(err, "cannot write the key '%.40s' in '%s': a YAML key of "
+			              "more than 128 bytes or with a line break", bad, file);
 			goto done;
 		}
 		raw_of(&d, parent, i, node, &pc);

@@ -157,10 +157,10 @@ static size_t ytrim(yscan *y, size_t start, size_t end)
 
 /*
  * 1 when the key at ks is an explicit one, "? key" (or a '?' opening the
- * line above it): entries are found, indented and removed by their key's
- * place.
+ * line above it; not one before lo, the end of the entry before): entries
+ * are found, indented and removed by their key's place.
  */
-static int yexplicit(const yscan *y, size_t ks)
+static int yexplicit(const yscan *y, size_t ks, size_t lo)
 {
 	size_t p = ks;
 	int nl = 0;
@@ -184,7 +184,8 @@ static int yexplicit(const yscan *y, size_t ks)
 		if (q > ls)
 			break;
 	}
-	if (p == 0 || y->t[p - 1] != '?')
+	/* a '?' the entry before holds is its value's text ("a: x\n  ?", a plain scalar) */
+	if (p == 0 || y->t[p - 1] != '?' || p - 1 < lo)
 		return 0;
 	if (nl) /* "?" alone, the key below it: the '?' opens its line */
 		return fr_blank_between(y->t, fr_line_start(y->t, p - 1), p - 1);
@@ -257,7 +258,7 @@ static tnode *ycollection(yscan *y, yaml_event_t *ev, tnode *n)
 			n->tagged |= k.data.scalar.tag != NULL;
 			ks = ybyte(y, k.start_mark.index);
 			ke = ytrim(y, ks, ybyte(y, k.end_mark.index));
-			if (yexplicit(y, ks)) {
+			if (yexplicit(y, ks, n->n ? n->kids[n->n - 1]->end : 0)) {
 				y->problem = "a key written as '? key' (ops cannot edit it)";
 				y->pline = k.start_mark.line + 1;
 				yaml_event_delete(&k);
@@ -393,6 +394,39 @@ static int yquoted_at(const tdoc *d, const tnode *n, size_t p)
 	return 0;
 }
 
+/* 1 when byte p of d is inside a scalar, alias, key or flow collection of n. */
+static int yin_leaf(const tdoc *d, const tnode *n, size_t p)
+{
+	size_t i;
+	if (n->kind == T_SCALAR || n->kind == T_ALIAS || n->flow)
+		return p >= n->start && p < n->end;
+	for (i = 0; i < n->n; i++)
+		if ((n->kind == T_MAP && p >= n->kstart[i] && p < n->kend[i]) ||
+		    yin_leaf(d, n->kids[i], p))
+			return 1;
+	return 0;
+}
+
+/*
+ * The offset of the first tab among the blanks that start a line of d and
+ * that no scalar, key or flow collection holds, or d->len. libyaml reads
+ * such a line only as the blanks after a plain scalar (its text done): once
+ * an edit puts another value there, the tab no longer parses.
+ */
+static size_t ytab_indent(const tdoc *d)
+{
+	size_t i = 0, k;
+	while (i < d->len) {
+		for (k = i; k < d->len && (d->t[k] == ' ' || d->t[k] == '\t'); k++)
+			if (d->t[k] == '\t' && !(d->root && yin_leaf(d, d->root, k)))
+				return k;
+		while (k < d->len && d->t[k] != '\n')
+			k++;
+		i = k + 1;
+	}
+	return d->len;
+}
+
 static int yparse(tdoc *d, const char *file, fr_buf *err)
 {
 	yscan y;
@@ -449,6 +483,14 @@ static int yparse(tdoc *d, const char *file, fr_buf *err)
 		y.problem = (unsigned char)d->t[i] == 0xEF
 		                    ? "a byte order mark inside the text (ops cannot edit it)"
 		                    : "a line break other than \\n or \\r\\n (ops cannot edit it)";
+		for (y.pline = 1, k = 0; k < i; k++)
+			y.pline += d->t[k] == '\n';
+		fr_tnode_free(d->root);
+		d->root = NULL;
+		goto done;
+	}
+	if ((i = ytab_indent(d)) < d->len) {
+		y.problem = "a line indented with a tab (ops cannot edit it)";
 		for (y.pline = 1, k = 0; k < i; k++)
 			y.pline += d->t[k] == '\n';
 		fr_tnode_free(d->root);
