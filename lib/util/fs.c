@@ -137,6 +137,7 @@ int fr_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	int fd = -1, e, have_old;
 	have_old = stat(path, &st) == 0;
 	if (fr_tmp_path(&tmp, path)) {
+		fr_buf_release(&tmp); /* what the path had before the allocation failed */
 		errno = ENOMEM;
 		return -1;
 	}

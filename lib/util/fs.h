@@ -24,7 +24,8 @@ int fr_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 /*
  * ferry's temporary files (atomic writes, copies) are named so that
  * recovery finds them: ".ferry-tmp.NAME.PID" beside NAME. fr_tmp_path
- * appends that name for path to out (0, or -1 out of memory);
+ * appends that name for path to out (0, or -1 out of memory, when out
+ * may hold a part of it: the caller releases out either way);
  * fr_is_tmp_name says whether a file name is one; fr_sweep_tmp removes
  * every one under dir (depth folders down, symlinks and .git left alone)
  * and returns how many.

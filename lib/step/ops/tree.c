@@ -35,6 +35,7 @@ static int copy_file(const char *src, const char *dst, mode_t mode)
 	ssize_t n;
 
 	if (fr_tmp_path(&tmp, dst)) {
+		fr_buf_release(&tmp); /* what the path had before the allocation failed */
 		errno = ENOMEM;
 		return -1;
 	}
