@@ -107,6 +107,7 @@ void fr_log(ferry *f, ferry_log_level level, const char *step_id, const char *fm
 			 */
 			fr_buf *b = &f->log_buf;
 			int64_t sec = fr_now_ms() / 1000;
+			size_t at;
 			if (sec != f->log_sec) { /* the time's text once a second, not once a line */
 				fr_time_rfc3339(sec * 1000, f->log_time, sizeof f->log_time);
 				f->log_sec = sec;
@@ -116,14 +117,17 @@ void fr_log(ferry *f, ferry_log_level level, const char *step_id, const char *fm
 			fr_buf_puts(b, "\",\"level\":\"");
 			fr_buf_puts(b, names[level]);
 			fr_buf_putc(b, '"');
+			/* A field json_str refuses goes with its key. */
 			if (step_id) {
+				at = b->len;
 				fr_buf_puts(b, ",\"step\":");
 				if (fr_buf_json_str(b, step_id) && !b->oom)
-					fr_buf_truncate(b, b->len - 8);
+					fr_buf_truncate(b, at);
 			}
+			at = b->len;
 			fr_buf_puts(b, ",\"message\":");
 			if (fr_buf_json_str(b, msg.ptr) && !b->oom)
-				fr_buf_truncate(b, b->len - 11);
+				fr_buf_truncate(b, at);
 			fr_buf_puts(b, "}\n");
 			/*
 			 * Lines are written in batches (a run of 1,000 steps makes 3,000

@@ -1055,6 +1055,35 @@ static void test_header_c89_cxx(void **state)
 	free(dir);
 }
 
+/* ferry.log: each line is JSON; a step id or message that is not UTF-8 is left out with its key. */
+static void test_log_line_drops_what_json_refuses(void **state)
+{
+	fx *x = *state;
+	char *text, *line, *save = NULL;
+	json_t *j[3];
+	int n = 0;
+	install(x);
+	open_f(x);
+	fr_log(x->f, FERRY_LOG_WARN, "0.1.0/001_users.sql", "quote \" and tab \t");
+	fr_log(x->f, FERRY_LOG_WARN, "bad\xff", "fine");
+	fr_log(x->f, FERRY_LOG_WARN, NULL, "caf\xc3");
+	fr_log_flush(x->f);
+	text = t_read(x->root, ".ferry/log/ferry.log");
+	assert_non_null(text);
+	for (line = strtok_r(text, "\n", &save); line && n < 3; line = strtok_r(NULL, "\n", &save))
+		assert_non_null(j[n++] = json_loads(line, 0, NULL));
+	assert_int_equal(n, 3);
+	assert_string_equal(json_string_value(json_object_get(j[0], "step")), "0.1.0/001_users.sql");
+	assert_string_equal(json_string_value(json_object_get(j[0], "message")), "quote \" and tab \t");
+	assert_null(json_object_get(j[1], "step"));
+	assert_string_equal(json_string_value(json_object_get(j[1], "message")), "fine");
+	assert_null(json_object_get(j[2], "message"));
+	assert_string_equal(json_string_value(json_object_get(j[2], "level")), "warn");
+	while (n--)
+		json_decref(j[n]);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1081,6 +1110,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_new_step_after_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_step_flat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unlock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_line_drops_what_json_refuses, setup, teardown),
 		cmocka_unit_test(test_header_c89_cxx),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
