@@ -483,6 +483,31 @@ static void test_yaml_delete(void **state)
 static void test_yaml_rename(void **state)
 {
 	env *e = *state;
+	/*
+	 * renamed in its own mapping, the key is renamed back in place: the
+	 * comments between it and its value stay, and so does a block scalar
+	 * that ends the file without a newline (its value has none either)
+	 * (corpus/edit/yaml-rename-back-in-place-tagged-block)
+	 */
+	roundtrip(e, "r.yaml", "a: 1\nport:\n# the port\n  ! >\n  text\nz: 2\nlast: >\n  end",
+	          "ops:\n  - rename: {file: r.yaml, from: port, to: web_port}\n"
+	          "  - rename: {file: r.yaml, from: last, to: final}\n",
+	          "a: 1\nweb_port:\n# the port\n  ! >\n  text\nz: 2\nfinal: >\n  end");
+	/* the application added its own key and moved the renamed one meanwhile */
+	t_write(e->root, "r.yaml", "a: 1\nk: 1\n");
+	load_ok(e, "ops:\n  - rename: {file: r.yaml, from: k, to: key}\n");
+	forward_ok(e);
+	{
+		char *u = take_undo(e);
+		t_write(e->root, "r.yaml", "key: 1  # mine\na: 1\n");
+		undo_ok(e, u);
+		assert_file(e, "r.yaml", "k: 1  # mine\na: 1\n");
+		/* the old name written there again by hand: the new one goes, the old value stays */
+		t_write(e->root, "r.yaml", "a: 1\nkey: 1\nk: 5\n");
+		undo_ok(e, u);
+		assert_file(e, "r.yaml", "a: 1\nk: 1\n");
+		free(u);
+	}
 	roundtrip(e, "config/app.yaml", APP_YAML,
 	          "ops:\n  - rename: {file: config/app.yaml, from: db.path, to: db.url}\n",
 	          "# Application settings\n"
@@ -717,7 +742,8 @@ static void test_undo_after_later_change(void **state)
 	u = take_undo(e);
 	t_write(e->root, "c.yaml", "list:\n  - c\n  - d\nkey: 1\nmine: 2\n");
 	undo_ok(e, u);
-	assert_file(e, "c.yaml", "list:\n  - a\n  - b\n  - c\n  - d\nmine: 2\nk: 1\n");
+	/* a key renamed in its own mapping goes back in place */
+	assert_file(e, "c.yaml", "list:\n  - a\n  - b\n  - c\n  - d\nk: 1\nmine: 2\n");
 	free(u);
 
 	t_write(e->root, ".env", "A=1\n");

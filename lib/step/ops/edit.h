@@ -32,10 +32,12 @@
  *    comment included); YAML "src" (and "src_base", "src_col",
  *    "src_block": the old text of a value with a tag, written back as it
  *    was); "null_root" (a null document a set made a mapping: it becomes
- *    null again, its old text "src");
+ *    null again, its old text "src"); "renamed_from" on the "absent" entry
+ *    of a key renamed in its own mapping (its old name: it is renamed back
+ *    in place, its comments and text kept; where it cannot be, removed);
  *  - what restore() gives back, restored newest first right after the
  *    edits: the bytes, or where it writes a value in the file's style, or
- *    puts a removed or renamed key back at the end of its mapping, the same
+ *    puts a removed or moved key back at the end of its mapping, the same
  *    value (keys, scalars, YAML tags). YAML anchors (&name) are not put
  *    back: aliases elsewhere may refer to them, so set, remove and rename
  *    refuse to replace, remove or move a node that holds one (or whose key

@@ -761,6 +761,22 @@ static int sem_src(json_t *sem, const tdoc *d, const tnode *parent, size_t i,
 }
 
 /*
+ * The last undo entry of sem, the new name of a key renamed in its own
+ * mapping, gets "renamed_from": its restore renames it back in place, so
+ * that its value, its comments and its text stay as they are (an optional
+ * member: without it, or where the rename back cannot be made, the new
+ * name is removed and the older entry writes the old one again).
+ */
+static int sem_renamed_from(json_t *sem, const char *from)
+{
+	json_t *e = json_array_get(sem, json_array_size(sem) - 1);
+	json_t *s = from ? json_string(from) : NULL;
+	if (!s)
+		return from ? 0 : -1; /* not UTF-8: the remove and the set do it */
+	return json_object_set_new(e, "renamed_from", s) ? -1 : 0;
+}
+
+/*
  * The last undo entry of sem is the set that made a null document (root) a
  * mapping: "null_root" and the root's old text ("src": "null", "~", "!t"),
  * which the restore puts back once the mapping is gone.
@@ -1046,7 +1062,7 @@ static int tree_rename_comps(int fmt, const char *t, size_t len, const char *fil
 			                          key.len);
 			fr_buf_release(&key);
 			if (rc || sem_add(sem, from, nf, pc.v, 0) || sem_src(sem, &d, parent, i, node) ||
-			    sem_add(sem, to, nt, NULL, 0)) {
+			    sem_add(sem, to, nt, NULL, 0) || sem_renamed_from(sem, fs)) {
 				fr_buf_printf(err, "cannot edit '%s': out of memory", file);
 				goto done;
 			}
@@ -1269,6 +1285,38 @@ static const piece *entry_piece(const json_t *entry, json_t *old, piece *pc)
 }
 
 /*
+ * 1 when entry (key absent, "renamed_from": its old name) was put back by
+ * renaming key to its old name in place, e->out the text; 0 when that
+ * could not be done (the old name is there again, the key is gone): the
+ * caller removes the key as for any other entry.
+ */
+static int tree_rename_back(int fmt, fr_edit *e, const json_t *entry, const char *key)
+{
+	const json_t *rf = json_object_get(entry, "renamed_from");
+	fr_buf out = FR_BUF_INIT, err = FR_BUF_INIT;
+	json_t *scratch;
+	fr_edit sub = *e;
+	int done = 0;
+	if (!json_is_string(rf) || !(scratch = json_array()))
+		return 0;
+	sub.out = &out;
+	sub.err = &err;
+	sub.undo = scratch;
+	sub.changed = 0;
+	if (fr_tree_rename(fmt, &sub, key, json_string_value(rf), 0) == 0 && sub.changed &&
+	    !out.oom) {
+		fr_buf_reset(e->out);
+		fr_buf_add(e->out, out.ptr, out.len);
+		done = !e->out->oom;
+		e->changed = done;
+	}
+	json_decref(scratch);
+	fr_buf_release(&out);
+	fr_buf_release(&err);
+	return done;
+}
+
+/*
  * An entry of sem_add(): the old value goes back (into its list, when
  * insert), or away (and with "null_root" the document is null again).
  */
@@ -1285,7 +1333,9 @@ int fr_tree_restore(int fmt, fr_edit *e, const json_t *entry)
 	if (!key)
 		return fr_ed_restore_damaged(e);
 	sub.err = &why;
-	if (json_is_true(json_object_get(entry, "absent")))
+	if (json_is_true(json_object_get(entry, "absent")) && tree_rename_back(fmt, &sub, entry, key))
+		ret = 0;
+	else if (json_is_true(json_object_get(entry, "absent")))
 		ret = fr_tree_remove(fmt, &sub, key);
 	else if (!old)
 		return fr_ed_restore_damaged(e);
