@@ -295,6 +295,17 @@ static void test_json_rename(void **state)
 	          "{\n  \"name\": \"demo\",\n  \"ratio\": 0.10,\n  \"big\": 1e3,\n"
 	          "  \"tags\": [\"a\", \"b\"],\n  \"legacy\": {\"flags\": 3, \"x\": 1},\n"
 	          "  \"settings\": {\n    \"privacy\": {\n      \"enabled\": false\n    }\n  }\n}\n");
+	/* changed since: the key is renamed back where it stands, the later keys kept */
+	t_write(e->root, "c.json", "{\"a\": 1, \"k\": {\"x\": 2}}\n");
+	load_ok(e, "ops:\n  - rename: {file: c.json, from: k, to: key}\n");
+	forward_ok(e);
+	{
+		char *u = take_undo(e);
+		t_write(e->root, "c.json", "{\"a\": 1, \"key\": {\"x\": 2}, \"b\": 3}\n");
+		undo_ok(e, u);
+		assert_file(e, "c.json", "{\"a\": 1, \"k\": {\"x\": 2}, \"b\": 3}\n");
+		free(u);
+	}
 }
 
 static void test_json_rename_onto_existing(void **state)
