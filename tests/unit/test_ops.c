@@ -173,6 +173,24 @@ static void roundtrip(env *e, const char *file, const char *orig, const char *op
 	free(u);
 }
 
+/*
+ * Writes orig to file, runs the ops, writes changed (a later change of the
+ * file), undoes, and checks the file is expect. Returns the undo (free()).
+ */
+static char *undo_changed(env *e, const char *file, const char *orig, const char *ops,
+                          const char *changed, const char *expect)
+{
+	char *u;
+	t_write(e->root, file, orig);
+	load_ok(e, ops);
+	forward_ok(e);
+	u = take_undo(e);
+	t_write(e->root, file, changed);
+	undo_ok(e, u);
+	assert_file(e, file, expect);
+	return u;
+}
+
 /* ---- kind basics ---- */
 
 static void test_kind_flags(void **state)
@@ -296,16 +314,10 @@ static void test_json_rename(void **state)
 	          "  \"tags\": [\"a\", \"b\"],\n  \"legacy\": {\"flags\": 3, \"x\": 1},\n"
 	          "  \"settings\": {\n    \"privacy\": {\n      \"enabled\": false\n    }\n  }\n}\n");
 	/* changed since: the key is renamed back where it stands, the later keys kept */
-	t_write(e->root, "c.json", "{\"a\": 1, \"k\": {\"x\": 2}}\n");
-	load_ok(e, "ops:\n  - rename: {file: c.json, from: k, to: key}\n");
-	forward_ok(e);
-	{
-		char *u = take_undo(e);
-		t_write(e->root, "c.json", "{\"a\": 1, \"key\": {\"x\": 2}, \"b\": 3}\n");
-		undo_ok(e, u);
-		assert_file(e, "c.json", "{\"a\": 1, \"k\": {\"x\": 2}, \"b\": 3}\n");
-		free(u);
-	}
+	free(undo_changed(e, "c.json", "{\"a\": 1, \"k\": {\"x\": 2}}\n",
+	                  "ops:\n  - rename: {file: c.json, from: k, to: key}\n",
+	                  "{\"a\": 1, \"key\": {\"x\": 2}, \"b\": 3}\n",
+	                  "{\"a\": 1, \"k\": {\"x\": 2}, \"b\": 3}\n"));
 }
 
 static void test_json_rename_onto_existing(void **state)
@@ -505,14 +517,10 @@ static void test_yaml_rename(void **state)
 	          "  - rename: {file: r.yaml, from: last, to: final}\n",
 	          "a: 1\nweb_port:\n# the port\n  ! >\n  text\nz: 2\nfinal: >\n  end");
 	/* the application added its own key and moved the renamed one meanwhile */
-	t_write(e->root, "r.yaml", "a: 1\nk: 1\n");
-	load_ok(e, "ops:\n  - rename: {file: r.yaml, from: k, to: key}\n");
-	forward_ok(e);
 	{
-		char *u = take_undo(e);
-		t_write(e->root, "r.yaml", "key: 1  # mine\na: 1\n");
-		undo_ok(e, u);
-		assert_file(e, "r.yaml", "k: 1  # mine\na: 1\n");
+		char *u = undo_changed(e, "r.yaml", "a: 1\nk: 1\n",
+		                       "ops:\n  - rename: {file: r.yaml, from: k, to: key}\n",
+		                       "key: 1  # mine\na: 1\n", "k: 1  # mine\na: 1\n");
 		/* the old name written there again by hand: the new one goes, the old value stays */
 		t_write(e->root, "r.yaml", "a: 1\nkey: 1\nk: 5\n");
 		undo_ok(e, u);
