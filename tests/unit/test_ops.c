@@ -174,16 +174,19 @@ static void roundtrip(env *e, const char *file, const char *orig, const char *op
 }
 
 /*
- * Writes orig to file, runs the ops, writes changed (a later change of the
- * file), undoes, and checks the file is expect. Returns the undo (free()).
+ * Writes orig to file, runs the ops (and checks the file is after, unless
+ * NULL), writes changed (a later change of the file), undoes, and checks
+ * the file is expect. Returns the undo (free()).
  */
 static char *undo_changed(env *e, const char *file, const char *orig, const char *ops,
-                          const char *changed, const char *expect)
+                          const char *after, const char *changed, const char *expect)
 {
 	char *u;
 	t_write(e->root, file, orig);
 	load_ok(e, ops);
 	forward_ok(e);
+	if (after)
+		assert_file(e, file, after);
 	u = take_undo(e);
 	t_write(e->root, file, changed);
 	undo_ok(e, u);
@@ -315,7 +318,7 @@ static void test_json_rename(void **state)
 	          "  \"settings\": {\n    \"privacy\": {\n      \"enabled\": false\n    }\n  }\n}\n");
 	/* changed since: the key is renamed back where it stands, the later keys kept */
 	free(undo_changed(e, "c.json", "{\"a\": 1, \"k\": {\"x\": 2}}\n",
-	                  "ops:\n  - rename: {file: c.json, from: k, to: key}\n",
+	                  "ops:\n  - rename: {file: c.json, from: k, to: key}\n", NULL,
 	                  "{\"a\": 1, \"key\": {\"x\": 2}, \"b\": 3}\n",
 	                  "{\"a\": 1, \"k\": {\"x\": 2}, \"b\": 3}\n"));
 }
@@ -519,7 +522,7 @@ static void test_yaml_rename(void **state)
 	/* the application added its own key and moved the renamed one meanwhile */
 	{
 		char *u = undo_changed(e, "r.yaml", "a: 1\nk: 1\n",
-		                       "ops:\n  - rename: {file: r.yaml, from: k, to: key}\n",
+		                       "ops:\n  - rename: {file: r.yaml, from: k, to: key}\n", NULL,
 		                       "key: 1  # mine\na: 1\n", "k: 1  # mine\na: 1\n");
 		/* the old name written there again by hand: the new one goes, the old value stays */
 		t_write(e->root, "r.yaml", "a: 1\nkey: 1\nk: 5\n");
@@ -789,47 +792,22 @@ static void test_undo_after_later_change(void **state)
 static void test_undo_after_later_change_whole(void **state)
 {
 	env *e = *state;
-	char *u;
 	/* a tagged item's text on two lines goes back as it was
 	 * (corpus/edit/yaml-tagged-item-two-lines) */
-	t_write(e->root, "t.yaml", "- !t\n   x\n- b\n");
-	load_ok(e, "ops:\n  - set: {file: t.yaml, path: 0, value: z}\n");
-	forward_ok(e);
-	assert_file(e, "t.yaml", "- z\n- b\n");
-	u = take_undo(e);
-	t_write(e->root, "t.yaml", "- z\n- b\n- c\n");
-	undo_ok(e, u);
-	assert_file(e, "t.yaml", "- !t\n   x\n- b\n- c\n");
-	free(u);
+	free(undo_changed(e, "t.yaml", "- !t\n   x\n- b\n",
+	                  "ops:\n  - set: {file: t.yaml, path: 0, value: z}\n", "- z\n- b\n",
+	                  "- z\n- b\n- c\n", "- !t\n   x\n- b\n- c\n"));
 	/* a removed .env variable comes back as its whole line, at its place */
-	t_write(e->root, ".env", "X=1\nexport  A=2 # c\nY=3\n");
-	load_ok(e, "ops:\n  - delete: {file: .env, path: A}\n");
-	forward_ok(e);
-	assert_file(e, ".env", "X=1\nY=3\n");
-	u = take_undo(e);
-	t_write(e->root, ".env", "X=1\nY=3\nZ=4\n");
-	undo_ok(e, u);
-	assert_file(e, ".env", "X=1\nexport  A=2 # c\nY=3\nZ=4\n");
-	free(u);
+	free(undo_changed(e, ".env", "X=1\nexport  A=2 # c\nY=3\n",
+	                  "ops:\n  - delete: {file: .env, path: A}\n", "X=1\nY=3\n",
+	                  "X=1\nY=3\nZ=4\n", "X=1\nexport  A=2 # c\nY=3\nZ=4\n"));
 	/* a null JSON document comes back null */
-	t_write(e->root, "n.json", "null\n");
-	load_ok(e, "ops:\n  - set: {file: n.json, path: a.b, value: 1}\n");
-	forward_ok(e);
-	u = take_undo(e);
-	t_write(e->root, "n.json", "{\"a\": {\"b\": 1}}\n");
-	undo_ok(e, u);
-	assert_file(e, "n.json", "null\n");
-	free(u);
+	free(undo_changed(e, "n.json", "null\n", "ops:\n  - set: {file: n.json, path: a.b, value: 1}\n",
+	                  NULL, "{\"a\": {\"b\": 1}}\n", "null\n"));
 	/* a YAML value comes back with its tag */
-	t_write(e->root, "t.yaml", "a: !t 1\nb: 2\n");
-	load_ok(e, "ops:\n  - set: {file: t.yaml, path: a, value: 2}\n");
-	forward_ok(e);
-	assert_file(e, "t.yaml", "a: 2\nb: 2\n");
-	u = take_undo(e);
-	t_write(e->root, "t.yaml", "a: 2\nb: 3\n");
-	undo_ok(e, u);
-	assert_file(e, "t.yaml", "a: !t 1\nb: 3\n");
-	free(u);
+	free(undo_changed(e, "t.yaml", "a: !t 1\nb: 2\n",
+	                  "ops:\n  - set: {file: t.yaml, path: a, value: 2}\n", "a: 2\nb: 2\n",
+	                  "a: 2\nb: 3\n", "a: !t 1\nb: 3\n"));
 	/* a node with an anchor is not replaced: its aliases would point at nothing */
 	t_write(e->root, "t.yaml", "a: &x 1\nb: *x\n");
 	load_ok(e, "ops:\n  - set: {file: t.yaml, path: a, value: 2}\n");

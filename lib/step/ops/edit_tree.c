@@ -769,11 +769,14 @@ static int sem_src(json_t *sem, const tdoc *d, const tnode *parent, size_t i,
  */
 static int sem_renamed_from(json_t *sem, const char *from)
 {
-	json_t *e = json_array_get(sem, json_array_size(sem) - 1);
-	json_t *s = from ? json_string(from) : NULL;
-	if (!s)
-		return from ? 0 : -1; /* not UTF-8: the remove and the set do it */
-	return json_object_set_new(e, "renamed_from", s) ? -1 : 0;
+	json_t *s;
+	if (!from)
+		return -1; /* out of memory joining the name */
+	if (!(s = json_string(from)))
+		return 0; /* not UTF-8: the remove and the set do it */
+	return json_object_set_new(json_array_get(sem, json_array_size(sem) - 1), "renamed_from", s)
+	               ? -1
+	               : 0;
 }
 
 /*
@@ -1333,10 +1336,8 @@ int fr_tree_restore(int fmt, fr_edit *e, const json_t *entry)
 	if (!key)
 		return fr_ed_restore_damaged(e);
 	sub.err = &why;
-	if (json_is_true(json_object_get(entry, "absent")) && tree_rename_back(fmt, &sub, entry, key))
-		ret = 0;
-	else if (json_is_true(json_object_get(entry, "absent")))
-		ret = fr_tree_remove(fmt, &sub, key);
+	if (json_is_true(json_object_get(entry, "absent")))
+		ret = tree_rename_back(fmt, &sub, entry, key) ? 0 : fr_tree_remove(fmt, &sub, key);
 	else if (!old)
 		return fr_ed_restore_damaged(e);
 	else
