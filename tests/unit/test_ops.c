@@ -671,6 +671,85 @@ static void test_yaml_fuzz_findings(void **state)
 	forward_fails(e, "'r.yaml' is not valid YAML (line 1: a byte order mark inside the text");
 }
 
+/*
+ * A block scalar (| or >) takes in what follows its last line: a line
+ * break at the end of the file, blanks and a comment on that line. No edit
+ * may write any of them after one (corpus/edit/edit-move-tagged-block-*,
+ * corpus/edit/edit-remove-beside-anchored-key).
+ */
+static void test_yaml_block_scalar_ends(void **state)
+{
+	env *e = *state;
+	char *u;
+	/* "x" with no line break after it: a new entry goes before it, bytes kept */
+	roundtrip(e, "b.yaml", "a: 1\nb: |\n  x", "ops:\n  - set: {file: b.yaml, path: c, value: 2}\n",
+	          "a: 1\nc: 2\nb: |\n  x");
+	roundtrip(e, "b.yaml", "m:\n  b: >\n    x", "ops:\n  - set: {file: b.yaml, path: m.c, value: 2}\n",
+	          "m:\n  c: 2\n  b: >\n    x");
+	/* an anchor beside it: the undo puts the removed key back before it, bytes kept */
+	roundtrip(e, "b.yaml", "&a k: 1\na: x\npr: >\n .",
+	          "ops:\n  - delete: {file: b.yaml, path: a}\n", "&a k: 1\npr: >\n .");
+	/* a list's last item: its header made strip ('-'), the same value, then the item */
+	roundtrip(e, "l.yaml", "k:\n- |\n  x", "ops:\n  - set: {file: l.yaml, path: k.1, value: 1}\n",
+	          "k:\n- |-\n  x\n- 1");
+	/* keep ('+'): its trailing empty lines are its value and stay before a new entry */
+	roundtrip(e, "b.yaml", "a: |+\n  x\n\n", "ops:\n  - set: {file: b.yaml, path: b, value: 1}\n",
+	          "a: |+\n  x\n\nb: 1\n");
+	/* moved to the end of a file without a final line break: one after it ("x\n" stays) */
+	roundtrip(e, "m.yaml", "q:\n  p: |\n    x\nz: 1",
+	          "ops:\n  - rename: {file: m.yaml, from: q.p, to: s}\n", "q: {}\nz: 1\ns: |\n  x\n");
+	/* and back by the editor after a later change: "x\n" again */
+	u = undo_changed(e, "m.yaml", "q:\n  p: |\n    x\nz: 1",
+	                 "ops:\n  - rename: {file: m.yaml, from: q.p, to: s}\n", NULL,
+	                 "q: {}\nz: 1\ns: |\n  x\nw: 1", "q: {p: \"x\\n\"}\nz: 1\nw: 1");
+	free(u);
+	/* an unclosed one moved, tag and all: made strip, the same value "x" */
+	roundtrip(e, "m.yaml", "q:\n  r: !t |\n    x\n  o: 1",
+	          "ops:\n  - rename: {file: m.yaml, from: q.o, to: s}\n",
+	          "q:\n  r: !t |\n    x\ns: 1\n");
+	roundtrip(e, "m.yaml", "q:\n  o: 1\n  r: !t |\n    x",
+	          "ops:\n  - rename: {file: m.yaml, from: q.r, to: s}\n",
+	          "q:\n  o: 1\ns: !t |-\n  x\n");
+	u = undo_changed(e, "m.yaml", "q:\n  o: 1\n  r: !t |\n    x",
+	                 "ops:\n  - rename: {file: m.yaml, from: q.r, to: s}\n", NULL,
+	                 "q:\n  o: 1\ns: !t |-\n  x\nw: 1\n",
+	                 "q:\n  o: 1\n  r: !t |-\n    x\nw: 1\n");
+	free(u);
+	/* the only entry of a mapping, whose undo would go into the "{}" it leaves: refused */
+	t_write(e->root, "m.yaml", "q:\n  r: !t |\n    x\n");
+	load_ok(e, "ops:\n  - rename: {file: m.yaml, from: q.r, to: s}\n");
+	forward_fails(e, "'q.r' in 'm.yaml' holds a YAML tag (!name) that its undo could not put back");
+	load_ok(e, "ops:\n  - delete: {file: m.yaml, path: q.r}\n");
+	forward_fails(e, "'q.r' in 'm.yaml' holds a YAML tag (!name) that its undo could not put back");
+	assert_file(e, "m.yaml", "q:\n  r: !t |\n    x\n");
+	/* a new name in its place needs no undo into "{}" */
+	roundtrip(e, "m.yaml", "q:\n  r: !t |\n    x\n",
+	          "ops:\n  - rename: {file: m.yaml, from: q.r, to: q.s}\n", "q:\n  s: !t |\n    x\n");
+	/* its old text put back beside a comment: the comment goes to a line of its own */
+	u = undo_changed(e, "c.yaml", "a: !t |\n  x\nb: 1\n",
+	                 "ops:\n  - set: {file: c.yaml, path: a, value: 1}\n", "a: 1\nb: 1\n",
+	                 "a: 1   # c\nb: 1\n", "a: !t |\n  x\n# c\nb: 1\n");
+	free(u);
+	/* and at the end of a file without a final line break */
+	u = undo_changed(e, "c.yaml", "a: !t |\n  x\nb: 1\n",
+	                 "ops:\n  - set: {file: c.yaml, path: a, value: 1}\n", "a: 1\nb: 1\n",
+	                 "b: 1\na: 1", "b: 1\na: !t |\n  x\n");
+	free(u);
+	/* a tag a move would write the value without is refused, the file kept */
+	t_write(e->root, "t.yaml", "p: !t x\n");
+	load_ok(e, "ops:\n  - rename: {file: t.yaml, from: p, to: q.r}\n");
+	forward_fails(e, "cannot move 'p' to 'q.r' in 't.yaml': it holds a YAML tag (!name) that "
+	                 "would be lost there");
+	assert_file(e, "t.yaml", "p: !t x\n");
+	t_write(e->root, "t.yaml", "q:\n  - 1\n  - !t |\n    x\nz: [1]\n");
+	load_ok(e, "ops:\n  - rename: {file: t.yaml, from: q.1, to: z.1}\n");
+	forward_fails(e, "cannot move 'q.1' to 'z.1' in 't.yaml': it holds a YAML tag");
+	assert_file(e, "t.yaml", "q:\n  - 1\n  - !t |\n    x\nz: [1]\n");
+	/* where its text goes as it is, the tag moves along */
+	roundtrip(e, "t.yaml", "p: !t x\nq:\n  z: 1\n",
+	          "ops:\n  - rename: {file: t.yaml, from: p, to: q.r}\n", "q:\n  z: 1\n  r: !t x\n");
+}
+
 /* ---- .env ---- */
 
 #define DOTENV "# Settings\nexport DB_PATH=data/app.db   # old name\nNAME=\"my app\"\n\n" \
@@ -1310,6 +1389,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_yaml_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_yaml_fuzz_findings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_yaml_block_scalar_ends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_new_file_is_private, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_not_utf8, setup, teardown),

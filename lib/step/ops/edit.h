@@ -43,7 +43,20 @@
  *    refuse to replace, remove or move a node that holds one (or whose key
  *    has an anchor or a tag), and a node with a tag whose text could not
  *    go back in its place as it is. Comments inside a removed YAML or JSON
- *    value, and on the lines of a removed key, are not put back.
+ *    value, and on the lines of a removed key, are not put back. A tagged
+ *    YAML node is moved with its text; rename refuses where that text
+ *    cannot go as it is (a flow collection, mappings made on the way), and
+ *    remove and rename where the entry is the only one of a block
+ *    collection (its undo would go into the "{}" or "[]" left), rather
+ *    than drop the tag;
+ *  - a YAML block scalar (| or >) takes in what follows its last line (a
+ *    line break at the end of the file, blanks, a comment): none is written
+ *    after one. A file that ends inside a block scalar with no line break
+ *    gets a new entry of that mapping before its last one, a new item of
+ *    that list after the scalar's header made strip ("|-", the same
+ *    value); a block scalar's old text written at the end of a file gets a
+ *    line break after it, and a comment after it goes to a line of its own
+ *    (the undo entry says "src_bend" when its old text ends in one).
  */
 #ifndef FR_OPS_EDIT_H
 #define FR_OPS_EDIT_H

@@ -44,6 +44,20 @@ struct tnode {
 	int props;          /* YAML: it has an anchor or a tag of its own */
 	size_t start, end;  /* the node's text; a block collection ends with its last child */
 	size_t open, close; /* flow collections: the brackets */
+	/*
+	 * YAML: its text ends the file inside a block scalar (| or >, clip or
+	 * keep chomping) with no line break after its last line, so that a line
+	 * break written after it would join that scalar's value. chomp: where
+	 * the scalar's header takes a '-' (strip: the same value with a line
+	 * break after it), or the '+' that '-' replaces.
+	 */
+	int unclosed;
+	size_t chomp;
+	/*
+	 * YAML: its text ends inside a block scalar (any chomping): blanks or
+	 * a comment written after it on its last line would join its value.
+	 */
+	int bend;
 	char *scalar;       /* YAML scalar: its value */
 	size_t n, cap;
 	char **keys;        /* MAP */
@@ -71,6 +85,8 @@ typedef struct {
 	size_t raw_base;    /* the column of its key or dash (JSON: that line's indentation) */
 	size_t raw_col;     /* column its text started at */
 	int raw_block;      /* YAML: a block collection (starts on a line of its own) */
+	size_t raw_chomp;   /* YAML: 1 + the offset in raw of its unclosed scalar's chomp (0: none) */
+	int raw_bend;       /* YAML: raw ends inside a block scalar (tnode.bend) */
 } piece;
 
 /* Where a YAML value goes: after "key:", after "- ", or inside a flow collection. */
@@ -121,14 +137,20 @@ int fr_render_yaml(fr_buf *out, json_t *v, int flow, size_t unit);
 int fr_render_yaml_flow(fr_buf *out, json_t *v, size_t unit);
 /* 1 when a value is written on its key's line in a YAML block context. */
 int fr_yinline_value(const json_t *v);
+/* 1 when pc's old text (pc->raw) is written as it is at a place of kind where (YP_*). */
+int fr_yraw_fits(const piece *pc, int where);
+/*
+ * Appends t[a, b) with the header of node's unclosed block scalar made
+ * strip ('-') when it lies in that span (the same value, and a line
+ * break may follow it now); t[a, b) as it is otherwise.
+ */
+void fr_yclosed_text(fr_buf *out, const char *t, size_t a, size_t b, const tnode *node);
 /*
  * The value's text for a key (or dash) at column col. Lines after the
  * first come indented already; the first is the caller's to place. Sets
  * *block when the text is a block collection: after a key it goes on a
  * line of its own at column *bcol, after "- " it follows the dash.
  */
-/* 1 when pc's old text (pc->raw) is written as it is at a place of kind where (YP_*). */
-int fr_yraw_fits(const piece *pc, int where);
 int fr_ypiece(fr_buf *out, const tdoc *d, const piece *pc, size_t col, int where, int *block,
               size_t *bcol);
 

@@ -257,6 +257,32 @@ static void flow_sep(const tdoc *d, const tnode *n, fr_buf *sep)
 		fr_buf_putc(sep, ' ');
 }
 
+/*
+ * After pc's text written at a place of kind where (YP_*) up to b of d: when
+ * that text is its old one ending inside a block scalar, whatever would
+ * join that scalar's value goes. A line break when the file ends at b (the
+ * scalar's last line break is its value's); the blanks after it on its line
+ * (a block scalar's lines keep theirs); a comment there goes to a line of
+ * its own at column col (its key's or dash's: it ends the scalar). *b moves
+ * past what is taken.
+ */
+static void yafter_raw(fr_buf *ins, const tdoc *d, const piece *pc, int where, size_t *b,
+                       size_t col)
+{
+	size_t p = *b;
+	if (d->fmt != FMT_YAML || !pc->raw_bend || !fr_yraw_fits(pc, where))
+		return;
+	while (p < d->len && (d->t[p] == ' ' || d->t[p] == '\t'))
+		p++;
+	if (p >= d->len) {
+		fr_buf_putc(ins, '\n');
+	} else if (d->t[p] == '#') {
+		fr_buf_putc(ins, '\n');
+		fr_add_spaces(ins, col);
+	}
+	*b = p;
+}
+
 /* Replaces the value node (child i of parent; parent NULL: the root) with pc. */
 static int ed_replace(const tdoc *d, const tnode *parent, size_t i, const tnode *node,
                       const piece *pc, fr_buf *out)
@@ -318,6 +344,7 @@ static int ed_replace(const tdoc *d, const tnode *parent, size_t i, const tnode 
 			b = entry_vend(d, parent, i);
 		}
 		fr_buf_add(&ins, txt.ptr, txt.len);
+		yafter_raw(&ins, d, pc, YP_MAP, &b, kc);
 	} else {
 		size_t dash = ydash(d, node->start);
 		size_t dc = dash != (size_t)-1 ? fr_col_of(d->t, dash) : fr_col_of(d->t, node->start);
@@ -338,6 +365,7 @@ static int ed_replace(const tdoc *d, const tnode *parent, size_t i, const tnode 
 			fr_buf_putc(&ins, ' ');
 		}
 		fr_buf_add(&ins, txt.ptr, txt.len);
+		yafter_raw(&ins, d, pc, YP_SEQ, &b, dc);
 	}
 	/* a comment touching the old value ("{}#", which libyaml allows) would join a plain one */
 	if (d->fmt == FMT_YAML && b < d->len && d->t[b] == '#' && ins.len &&
@@ -432,9 +460,16 @@ flow_done:
 		size_t kc = fr_col_of(d->t, n->kstart[0]);
 		if (fr_ypiece(&txt, d, pc, kc, YP_MAP, &block, &bcol))
 			goto done;
-		pos = fr_line_end(d->t, d->len, entry_vend(d, n, n->n - 1));
-		fr_buf_putc(&ins, '\n');
-		fr_add_spaces(&ins, kc);
+		/*
+		 * at the end; before the last entry when the mapping ends the file
+		 * inside a block scalar a line break after it would join (unclosed)
+		 */
+		pos = n->unclosed ? n->kstart[n->n - 1]
+		                  : fr_line_end(d->t, d->len, entry_vend(d, n, n->n - 1));
+		if (!n->unclosed) {
+			fr_buf_putc(&ins, '\n');
+			fr_add_spaces(&ins, kc);
+		}
 		if (render_key(&ins, d, key))
 			goto done;
 		fr_buf_putc(&ins, ':');
@@ -445,6 +480,12 @@ flow_done:
 			fr_buf_putc(&ins, ' ');
 		}
 		fr_buf_add(&ins, txt.ptr, txt.len);
+		if (!n->unclosed)
+			yafter_raw(&ins, d, pc, YP_MAP, &(size_t){ pos }, kc);
+		if (n->unclosed) {
+			fr_buf_putc(&ins, '\n');
+			fr_add_spaces(&ins, kc);
+		}
 		rc = fr_text_splice(out, d->t, d->len, pos, pos, ins.ptr, ins.len);
 	} else {
 		size_t ref = at < n->n ? at : n->n - 1;
@@ -457,6 +498,19 @@ flow_done:
 			fr_add_spaces(&ins, dc);
 			fr_buf_puts(&ins, "- ");
 			fr_buf_add(&ins, txt.ptr, txt.len);
+			yafter_raw(&ins, d, pc, YP_SEQ, &(size_t){ pos }, dc);
+			if (n->unclosed) {
+				/*
+				 * the list ends the file inside a block scalar a line break
+				 * after it would join: its header made strip, the same value
+				 */
+				fr_buf_reset(out);
+				fr_yclosed_text(out, d->t, 0, pos, n);
+				fr_buf_add(out, ins.ptr, ins.len);
+				fr_buf_add(out, d->t + pos, d->len - pos);
+				rc = out->oom || ins.oom ? -1 : 0;
+				goto done;
+			}
 		} else if (fr_blank_between(d->t, fr_line_start(d->t, dash), dash)) {
 			pos = fr_line_start(d->t, dash);
 			fr_add_spaces(&ins, dc);
@@ -707,6 +761,8 @@ static int raw_of(const tdoc *d, const tnode *parent, size_t i, const tnode *nod
 	pc->raw_base = d->fmt == FMT_JSON ? fr_indent_len(d->t, d->len, at) : fr_col_of(d->t, at);
 	pc->raw_col = fr_col_of(d->t, node->start);
 	pc->raw_block = d->fmt == FMT_YAML && !yinline_node(node);
+	pc->raw_chomp = node->unclosed ? node->chomp - node->start + 1 : 0;
+	pc->raw_bend = node->bend;
 	return 1;
 }
 
@@ -714,9 +770,10 @@ static int raw_of(const tdoc *d, const tnode *parent, size_t i, const tnode *nod
  * 0, or -1 with a message when node (child i of parent, at the first nc
  * components) holds a YAML tag (!t) and its old text could not go back in
  * its place as it is: the undo would put back the value without its tag.
+ * leaves: the entry goes (a remove, a move).
  */
 static int tag_refused(const tdoc *d, const tnode *parent, size_t i, const tnode *node,
-                       char **comps, size_t nc, const char *file, fr_buf *err)
+                       int leaves, char **comps, size_t nc, const char *file, fr_buf *err)
 {
 	piece pc;
 	char *p;
@@ -727,6 +784,9 @@ static int tag_refused(const tdoc *d, const tnode *parent, size_t i, const tnode
 	 */
 	int to_flow = yleaves_flow(d, parent);
 	memset(&pc, 0, sizeof pc);
+	/* a remove or move: a block collection's only entry leaves "{}" or "[]" in a value */
+	if (leaves && parent != d->root && !parent->flow && parent->n == 1)
+		to_flow = 1;
 	if (!node->tagged || (raw_of(d, parent, i, node, &pc) &&
 	                      fr_yraw_fits(&pc, parent->flow ? YP_FLOW :
 	                                   parent->kind == T_MAP ? YP_MAP : YP_SEQ) &&
@@ -748,16 +808,26 @@ static int sem_src(json_t *sem, const tdoc *d, const tnode *parent, size_t i,
                    const tnode *node)
 {
 	json_t *e = json_array_get(sem, json_array_size(sem) - 1), *txt;
+	fr_buf raw = FR_BUF_INIT;
 	piece pc;
 	memset(&pc, 0, sizeof pc);
 	if (!node->tagged || !raw_of(d, parent, i, node, &pc))
 		return 0;
-	if (!(txt = json_stringn(pc.raw, pc.rawlen)))
+	/* an unclosed block scalar's text is kept made strip: it goes back anywhere */
+	fr_yclosed_text(&raw, d->t, node->start, node->end, node);
+	if (raw.oom) {
+		fr_buf_release(&raw);
+		return -1;
+	}
+	txt = json_stringn(raw.ptr ? raw.ptr : "", raw.len);
+	fr_buf_release(&raw);
+	if (!txt)
 		return 0; /* not UTF-8: libyaml did not read it either */
 	return json_object_set_new(e, "src", txt) ||
 	       json_object_set_new(e, "src_base", json_integer((json_int_t)pc.raw_base)) ||
 	       json_object_set_new(e, "src_col", json_integer((json_int_t)pc.raw_col)) ||
-	       json_object_set_new(e, "src_block", json_boolean(pc.raw_block)) ? -1 : 0;
+	       json_object_set_new(e, "src_block", json_boolean(pc.raw_block)) ||
+	       (pc.raw_bend && json_object_set_new(e, "src_bend", json_true())) ? -1 : 0;
 }
 
 /*
@@ -836,7 +906,7 @@ static int tree_put(int fmt, const char *t, size_t len, const char *file, char *
 			goto done;
 		}
 		if (anchor_refused(node, comps, nc, file, err) ||
-		    tag_refused(&d, parent, i, node, comps, nc, file, err))
+		    tag_refused(&d, parent, i, node, 0, comps, nc, file, err))
 			goto fail;
 		if (ed_replace(&d, parent, i, node, pc, out) || sem_add(sem, comps, nc, old, 0) ||
 		    sem_src(sem, &d, parent, i, node))
@@ -912,7 +982,7 @@ static int tree_put(int fmt, const char *t, size_t len, const char *file, char *
 		} else if (tnode_is_null(&d, cur) || cur->empty) {
 			/* a null on the way becomes the mapping */
 			if (anchor_refused(cur, comps, k, file, err) ||
-			    (k && tag_refused(&d, c.node[k - 1], c.idx[k - 1], cur, comps, k, file, err)))
+			    (k && tag_refused(&d, c.node[k - 1], c.idx[k - 1], cur, 0, comps, k, file, err)))
 				goto fail;
 			if (!(sub.v = whole = nest(comps + k, nc - k, pc->v)))
 				goto oom;
@@ -969,7 +1039,7 @@ static int tree_delete(int fmt, const char *t, size_t len, const char *file, cha
 		goto done;
 	if (anchor_refused(c.node[nc], comps, nc, file, err) ||
 	    keyprops_refused(c.node[nc], comps, nc, file, err) ||
-	    tag_refused(&d, c.node[nc - 1], c.idx[nc - 1], c.node[nc], comps, nc, file, err) ||
+	    tag_refused(&d, c.node[nc - 1], c.idx[nc - 1], c.node[nc], 1, comps, nc, file, err) ||
 	    ed_remove(&d, &c, nc, out, err))
 		goto done;
 	if (sem_add(sem, comps, nc, old, c.node[nc - 1]->kind == T_SEQ) ||
@@ -998,6 +1068,36 @@ static int comps_within(char **a, size_t na, char **b, size_t nb)
 }
 
 static const char *yvalue_key_refused(const json_t *value);
+
+/* 1 when a and b have tags (and anchors) at the same nodes. */
+static int tags_same(const tnode *a, const tnode *b)
+{
+	size_t i;
+	if (a->props != b->props || a->tagged != b->tagged || a->kind != b->kind || a->n != b->n)
+		return 0;
+	for (i = 0; a->tagged && i < a->n; i++)
+		if (!tags_same(a->kids[i], b->kids[i]))
+			return 0;
+	return 1;
+}
+
+/*
+ * 1 when node of d, moved to the key path to in the text out, has its tags
+ * there still; 0 when not, -1 with a message (out not valid, out of memory).
+ */
+static int moved_tags_kept(const tnode *node, const fr_buf *out, char **to, size_t nt,
+                           const char *file, fr_buf *err)
+{
+	tdoc e;
+	tchain c;
+	int kept;
+	if (tdoc_parse(&e, FMT_YAML, out->ptr ? out->ptr : "", out->len, file, err))
+		return -1;
+	tchain_walk(&e, to, nt, &c);
+	kept = c.depth == nt && tags_same(node, c.node[nt]);
+	fr_tdoc_free(&e);
+	return kept;
+}
 
 static int tree_rename_comps(int fmt, const char *t, size_t len, const char *file, char **from,
                        size_t nf, char **to, size_t nt, int if_missing, fr_buf *out,
@@ -1037,12 +1137,13 @@ static int tree_rename_comps(int fmt, const char *t, size_t len, const char *fil
 	{
 		tnode *node = cf.node[nf], *parent = cf.node[nf - 1];
 		size_t i = cf.idx[nf - 1];
+		int in_place = nf == nt && parent->kind == T_MAP && comps_within(to, nt - 1, from, nf - 1);
 		if (!(pc.v = node_value(&d, node, from, nf, file, err)) ||
 		    anchor_refused(node, from, nf, file, err) ||
 		    keyprops_refused(node, from, nf, file, err) ||
-		    tag_refused(&d, parent, i, node, from, nf, file, err))
+		    tag_refused(&d, parent, i, node, !in_place, from, nf, file, err))
 			goto done;
-		if (nf == nt && parent->kind == T_MAP && comps_within(to, nt - 1, from, nf - 1)) {
+		if (in_place) {
 			/* a new name in the same mapping: only the key's text changes */
 			fr_buf key = FR_BUF_INIT;
 			size_t kend = parent->kend[i];
@@ -1088,6 +1189,19 @@ static int tree_rename_comps(int fmt, const char *t, size_t len, const char *fil
 	}
 	if (tree_put(fmt, mid.ptr, mid.len, file, to, nt, &pc, 0, 0, out, &ch, sem, err))
 		goto done;
+	if (fmt == FMT_YAML && cf.node[nf]->tagged) {
+		/* where its text could not go as it is, it was written anew: without its tags? */
+		int kept = moved_tags_kept(cf.node[nf], out, to, nt, file, err);
+		if (kept <= 0) {
+			if (!kept)
+				fr_buf_printf(err, "cannot move '%s' to '%s' in '%s': it holds a YAML tag "
+				              "(!name) that would be lost there, where its text cannot go "
+				              "as it is (into a flow collection, or where the mappings on "
+				              "the way are made); move it into a block mapping or list that "
+				              "is there already", fs, ts, file);
+			goto done;
+		}
+	}
 	*changed = 1;
 	ret = 0;
 done:
@@ -1283,6 +1397,7 @@ static const piece *entry_piece(const json_t *entry, json_t *old, piece *pc)
 		pc->raw_base = (size_t)json_integer_value(base);
 		pc->raw_col = (size_t)json_integer_value(col);
 		pc->raw_block = json_is_true(json_object_get(entry, "src_block"));
+		pc->raw_bend = json_is_true(json_object_get(entry, "src_bend"));
 	}
 	return pc;
 }

@@ -238,10 +238,16 @@ static tnode *ycollection(yscan *y, yaml_event_t *ev, tnode *n)
 			return NULL;
 		if (k.type == YAML_MAPPING_END_EVENT || k.type == YAML_SEQUENCE_END_EVENT) {
 			n->close = ybyte(y, k.start_mark.index);
-			if (n->flow)
+			if (n->flow) {
 				n->end = ybyte(y, k.end_mark.index);
-			else
-				n->end = n->n ? n->kids[n->n - 1]->end : n->start;
+			} else if (n->n) { /* it ends as its last entry does */
+				n->end = n->kids[n->n - 1]->end;
+				n->unclosed = n->kids[n->n - 1]->unclosed;
+				n->chomp = n->kids[n->n - 1]->chomp;
+				n->bend = n->kids[n->n - 1]->bend;
+			} else {
+				n->end = n->start;
+			}
 			yaml_event_delete(&k);
 			return n;
 		}
@@ -296,6 +302,51 @@ static tnode *ycollection(yscan *y, yaml_event_t *ev, tnode *n)
 	}
 }
 
+/*
+ * A block scalar (| or >) ending at rawend, libyaml's mark: its header's
+ * chomping. Keep ('+'): it ends at its last line break, not before its
+ * trailing empty lines, which are its value (an entry written after them
+ * keeps them). Clip or keep and no line break after its last line at the
+ * end of the file: unclosed (a line break after it would join its value).
+ */
+static void yblock_scalar(yscan *y, tnode *n, size_t rawend)
+{
+	size_t p = n->start, c;
+	int keep = 0;
+	/* its anchor and tag, and the blanks and comment lines between them and the header */
+	while (p < rawend && y->t[p] != '|' && y->t[p] != '>') {
+		if (y->t[p] == '!' || y->t[p] == '&' || y->t[p] == '#')
+			while (p < rawend && !strchr(y->t[p] == '#' ? "\n" : " \t\r\n", y->t[p]))
+				p++;
+		else
+			p++;
+	}
+	if (p >= rawend)
+		return;
+	n->bend = 1;
+	/* the indicators after it: an indentation digit and a chomping one, in either order */
+	for (c = p + 1; c < rawend && c < p + 3; c++) {
+		if (y->t[c] == '-')
+			return; /* strip: a line break after it is none of its value */
+		if (y->t[c] == '+') {
+			keep = 1;
+			break;
+		}
+		if (y->t[c] < '1' || y->t[c] > '9')
+			break;
+	}
+	if (keep && rawend > n->end && y->t[rawend - 1] == '\n') {
+		size_t e = rawend - 1;
+		if (e > n->end && y->t[e - 1] == '\r')
+			e--;
+		n->end = e;
+	}
+	if (rawend == y->len && !strchr("\r\n", y->t[y->len - 1])) {
+		n->unclosed = 1;
+		n->chomp = keep ? c : p + 1;
+	}
+}
+
 /* The node that starts with event ev (which the caller deletes). */
 static tnode *ynode_read(yscan *y, yaml_event_t *ev)
 {
@@ -336,6 +387,9 @@ static tnode *ynode_read(yscan *y, yaml_event_t *ev)
 		n->end = ytrim(y, n->start, ybyte(y, ev->end_mark.index));
 		if (n->plain && !ev->data.scalar.length && n->end == n->start)
 			n->empty = 1;
+		if (ev->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
+		    ev->data.scalar.style == YAML_FOLDED_SCALAR_STYLE)
+			yblock_scalar(y, n, ybyte(y, ev->end_mark.index));
 		break;
 	}
 	case YAML_ALIAS_EVENT:
@@ -751,6 +805,24 @@ int fr_yraw_fits(const piece *pc, int where)
 	                             yflow_safe(pc->raw, pc->rawlen)));
 }
 
+/* t[a, b) with a '-' at c (in place of a '+' there) when a <= c < b. */
+static void yadd_closed(fr_buf *out, const char *t, size_t a, size_t b, size_t c)
+{
+	if (c < a || c >= b) {
+		fr_buf_add(out, t + a, b - a);
+		return;
+	}
+	fr_buf_add(out, t + a, c - a);
+	fr_buf_putc(out, '-');
+	c += t[c] == '+';
+	fr_buf_add(out, t + c, b - c);
+}
+
+void fr_yclosed_text(fr_buf *out, const char *t, size_t a, size_t b, const tnode *node)
+{
+	yadd_closed(out, t, a, b, node->unclosed ? node->chomp : (size_t)-1);
+}
+
 int fr_ypiece(fr_buf *out, const tdoc *d, const piece *pc, size_t col, int where, int *block,
               size_t *bcol)
 {
@@ -762,8 +834,13 @@ int fr_ypiece(fr_buf *out, const tdoc *d, const piece *pc, size_t col, int where
 	if (fr_yraw_fits(pc, where)) {
 		/* later lines move by as much as the key moved */
 		size_t strip = col < pc->raw_base ? pc->raw_base - col : 0;
+		fr_buf raw = FR_BUF_INIT; /* an unclosed block scalar's text made strip */
 		fr_add_spaces(&pre, col > pc->raw_base ? col - pc->raw_base : 0);
-		fr_add_indented(out, pc->raw, pc->rawlen, strip, pre.ptr, pre.len);
+		yadd_closed(&raw, pc->raw, 0, pc->rawlen, pc->raw_chomp - 1);
+		fr_add_indented(out, raw.ptr, raw.len, strip, pre.ptr, pre.len);
+		if (raw.oom)
+			rc = -1;
+		fr_buf_release(&raw);
 		/* a tag with nothing after it would take in a ',' or ']' that follows */
 		if (where == YP_FLOW && yends_in_tag(pc->raw, pc->rawlen))
 			fr_buf_putc(out, ' ');
