@@ -695,6 +695,11 @@ static void test_yaml_block_scalar_ends(void **state)
 	/* keep ('+'): its trailing empty lines are its value and stay before a new entry */
 	roundtrip(e, "b.yaml", "a: |+\n  x\n\n", "ops:\n  - set: {file: b.yaml, path: b, value: 1}\n",
 	          "a: |+\n  x\n\nb: 1\n");
+	/* a line of only spaces deeper than its content is its value: a new entry goes after it
+	 * (corpus/edit/edit-block-scalar-line-of-spaces) */
+	roundtrip(e, "b.yaml", "b: 1\na: >\n  x\n\n     \n",
+	          "ops:\n  - set: {file: b.yaml, path: c, value: 1}\n",
+	          "b: 1\na: >\n  x\n\n     \nc: 1\n");
 	/* moved to the end of a file without a final line break: one after it ("x\n" stays) */
 	roundtrip(e, "m.yaml", "q:\n  p: |\n    x\nz: 1",
 	          "ops:\n  - rename: {file: m.yaml, from: q.p, to: s}\n", "q: {}\nz: 1\ns: |\n  x\n");

@@ -303,15 +303,18 @@ static tnode *ycollection(yscan *y, yaml_event_t *ev, tnode *n)
 }
 
 /*
- * A block scalar (| or >) ending at rawend, libyaml's mark: its header's
- * chomping. Keep ('+'): it ends at its last line break, not before its
- * trailing empty lines, which are its value (an entry written after them
- * keeps them). Clip or keep and no line break after its last line at the
- * end of the file: unclosed (a line break after it would join its value).
+ * A block scalar (| or >) ending at rawend, libyaml's mark. Its text ends
+ * at its last line break before that mark (past the spaces of the next
+ * line the mark may have taken), not where its last non-blank ends: a line
+ * of only spaces deeper than its content is its value, and so are a keep
+ * ('+') scalar's trailing empty lines (an entry written after them keeps
+ * them). Clip or keep and no line break after its last line at the end of
+ * the file: unclosed (a line break after it would join its value), its
+ * text all the rest.
  */
 static void yblock_scalar(yscan *y, tnode *n, size_t rawend)
 {
-	size_t p = n->start, c;
+	size_t p = n->start, c, e = rawend;
 	int keep = 0;
 	/* its anchor and tag, and the blanks and comment lines between them and the header */
 	while (p < rawend && y->t[p] != '|' && y->t[p] != '>') {
@@ -324,6 +327,15 @@ static void yblock_scalar(yscan *y, tnode *n, size_t rawend)
 	if (p >= rawend)
 		return;
 	n->bend = 1;
+	if (rawend < y->len || strchr("\r\n", y->t[y->len - 1])) {
+		while (e > n->end && y->t[e - 1] == ' ')
+			e--;
+		if (e > n->end && y->t[e - 1] == '\n')
+			e -= e - 1 > n->end && y->t[e - 2] == '\r' ? 2 : 1;
+		else
+			e = n->end;
+	}
+	n->end = e;
 	/* the indicators after it: an indentation digit and a chomping one, in either order */
 	for (c = p + 1; c < rawend && c < p + 3; c++) {
 		if (y->t[c] == '-')
@@ -334,12 +346,6 @@ static void yblock_scalar(yscan *y, tnode *n, size_t rawend)
 		}
 		if (y->t[c] < '1' || y->t[c] > '9')
 			break;
-	}
-	if (keep && rawend > n->end && y->t[rawend - 1] == '\n') {
-		size_t e = rawend - 1;
-		if (e > n->end && y->t[e - 1] == '\r')
-			e--;
-		n->end = e;
 	}
 	if (rawend == y->len && !strchr("\r\n", y->t[y->len - 1])) {
 		n->unclosed = 1;
