@@ -28,6 +28,7 @@
  */
 #include "fuzz.h"
 #include "step/ops/edit.h"
+#include "step/ops/edit_int.h"
 #include "util/yaml.h"
 
 #include <yaml.h>
@@ -351,6 +352,248 @@ static int last_is_index(const char *key)
 	return *c && strspn(c, "0123456789") == strlen(c);
 }
 
+/* ---- the edit on the values: what the document must hold after it ---- */
+
+/* A tagged value of yaml_events_value() (["!", tag, value]) is its value here. */
+static json_t *untag(json_t *v)
+{
+	while (json_is_array(v) && json_array_size(v) == 3 &&
+	       json_is_string(json_array_get(v, 0)) &&
+	       !strcmp(json_string_value(json_array_get(v, 0)), "!"))
+		v = json_array_get(v, 2);
+	return v;
+}
+
+/* A key of a mapping as the values hold it: YAML keys as yaml_events_value() writes them. */
+static char *mkey(int yaml, const char *comp)
+{
+	json_t *s;
+	char *k;
+	if (!yaml)
+		return strdup(comp);
+	s = json_string(comp);
+	k = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+	json_decref(s);
+	return k;
+}
+
+/* The index a key path component gives a list (as edit_tree.c reads it), or -1. */
+static long mindex(const char *c)
+{
+	long v = 0;
+	if (!*c || (c[0] == '0' && c[1]))
+		return -1;
+	for (; *c; c++) {
+		if (*c < '0' || *c > '9' || v > 100000000)
+			return -1;
+		v = v * 10 + (*c - '0');
+	}
+	return v;
+}
+
+/* A JSON value as yaml_events_value() holds it, its keys written (a new reference). */
+static json_t *myaml(json_t *v)
+{
+	json_t *o, *x;
+	const char *k;
+	size_t i;
+	if (json_is_array(v)) {
+		o = json_array();
+		check(o != NULL);
+		json_array_foreach(v, i, x)
+			json_array_append_new(o, myaml(x));
+		return o;
+	}
+	if (!json_is_object(v))
+		return json_incref(v);
+	o = json_object();
+	check(o != NULL);
+	json_object_foreach(v, k, x) {
+		char *mk = mkey(1, k);
+		check(mk != NULL);
+		json_object_set_new(o, mk, myaml(x));
+		free(mk);
+	}
+	return o;
+}
+
+/* {c[0]: {c[1]: ... value}} (a new reference). */
+static json_t *mnest(int yaml, char **c, size_t n, json_t *value)
+{
+	json_t *o, *in;
+	char *k;
+	if (!n)
+		return json_incref(value);
+	o = json_object();
+	in = mnest(yaml, c + 1, n - 1, value);
+	k = mkey(yaml, c[0]);
+	check(o && in && k);
+	json_object_set_new(o, k, in);
+	free(k);
+	return o;
+}
+
+/*
+ * node with the value at c set (set creates the mappings on the way, a
+ * null on the way becomes one, index n of a list of n appends): a new
+ * reference; *bad when the path cannot be set (the editor should refuse).
+ */
+static json_t *mset(int yaml, json_t *node, char **c, size_t n, json_t *value, int *bad)
+{
+	json_t *u = untag(node);
+	if (!n)
+		return json_incref(value);
+	/*
+	 * a null becomes the mapping, and so does a node with a tag whose text
+	 * is empty or spells null ("!t", "! ~", which read as strings here)
+	 */
+	if (!node || json_is_null(u) ||
+	    (u != node && json_is_string(u) &&
+	     (!json_string_length(u) || fr_ed_yaml_null(json_string_value(u)))))
+		return mnest(yaml, c, n, value);
+	if (json_is_object(u)) {
+		char *k = mkey(yaml, c[0]);
+		json_t *child;
+		check(k != NULL);
+		child = json_object_get(u, k);
+		json_object_set_new(u, k, child ? mset(yaml, child, c + 1, n - 1, value, bad)
+		                                : mnest(yaml, c + 1, n - 1, value));
+		free(k);
+	} else if (json_is_array(u)) {
+		long i = mindex(c[0]);
+		if (i < 0 || (size_t)i > json_array_size(u))
+			*bad = 1;
+		else if ((size_t)i == json_array_size(u))
+			json_array_append_new(u, mnest(yaml, c + 1, n - 1, value));
+		else
+			json_array_set_new(u, (size_t)i,
+			                   mset(yaml, json_array_get(u, (size_t)i), c + 1, n - 1, value, bad));
+	} else {
+		*bad = 1;
+	}
+	return json_incref(node);
+}
+
+/* The value at c in node (borrowed), or NULL. */
+static json_t *mget(int yaml, json_t *node, char **c, size_t n)
+{
+	for (; node && n; c++, n--) {
+		json_t *u = untag(node);
+		if (json_is_object(u)) {
+			char *k = mkey(yaml, c[0]);
+			check(k != NULL);
+			node = json_object_get(u, k);
+			free(k);
+		} else if (json_is_array(u) && mindex(c[0]) >= 0) {
+			node = json_array_get(u, (size_t)mindex(c[0]));
+		} else {
+			node = NULL;
+		}
+	}
+	return node;
+}
+
+/* Removes the value at c from node: 1 when it was there. */
+static int mremove(int yaml, json_t *node, char **c, size_t n)
+{
+	json_t *u = untag(mget(yaml, node, c, n - 1));
+	int done = 0;
+	if (json_is_object(u)) {
+		char *k = mkey(yaml, c[n - 1]);
+		check(k != NULL);
+		done = json_object_del(u, k) == 0;
+		free(k);
+	} else if (json_is_array(u) && mindex(c[n - 1]) >= 0) {
+		done = json_array_remove(u, (size_t)mindex(c[n - 1])) == 0;
+	}
+	return done;
+}
+
+/* The first document's value of a JSON or YAML text (a new reference), NULL: none told. */
+static json_t *doc_value(const fr_editor *ed, const char *t, size_t len)
+{
+	json_t *docs, *v;
+	if (ed == &fr_ed_json)
+		return len ? json_loadb(t, len, JSON_DECODE_ANY, NULL) : json_null();
+	if (!(docs = yaml_events_value(t, len)))
+		return NULL;
+	v = json_array_size(docs) ? json_incref(json_array_get(docs, 0)) : json_null();
+	json_decref(docs);
+	/* no document, or a null one: as an empty mapping (what a remove of its last key leaves) */
+	if (json_is_null(v)) {
+		json_decref(v);
+		v = json_object();
+	}
+	return v;
+}
+
+/*
+ * The edit's result holds what the edit does to the values and nothing
+ * else: the values of every other key stay, a renamed value arrives with
+ * its tags. For JSON, and for YAML that yaml.c reads (an anchor's aliases
+ * change with it: not told here).
+ */
+static void values_edited(const fr_editor *ed, const char *doc, size_t dlen, const fr_buf *out,
+                          int op, const char *key, const char *to, json_t *value)
+{
+	int yaml = ed == &fr_ed_yaml, bad = 0;
+	char **kc = NULL, **tc = NULL;
+	size_t nk = 0, nt = 0;
+	json_t *want, *got;
+	if (ed == &fr_ed_env)
+		return;
+	if (yaml) {
+		fr_yaml *y = NULL;
+		fr_buf err = FR_BUF_INIT;
+		int plain = fr_yaml_parse(&y, "settings.yaml", doc, dlen, &err) == 0;
+		fr_yaml_free(y);
+		fr_buf_release(&err);
+		if (!plain)
+			return;
+	}
+	if (!(want = doc_value(ed, doc, dlen)))
+		return;
+	check(fr_split_keypath(key, &kc, &nk) == 0);
+	if (op == E_SET || op == E_SET_IF_MISSING) {
+		json_t *v = yaml ? myaml(value) : json_incref(value);
+		json_t *w = mset(yaml, want, kc, nk, v, &bad);
+		json_decref(v);
+		json_decref(want);
+		want = w;
+	} else {
+		json_t *moved = json_deep_copy(mget(yaml, want, kc, nk));
+		check(moved != NULL);
+		check(mremove(yaml, want, kc, nk));
+		if (op == E_RENAME || op == E_RENAME_IF_MISSING) {
+			json_t *w;
+			check(fr_split_keypath(to, &tc, &nt) == 0);
+			w = mset(yaml, want, tc, nt, moved, &bad);
+			json_decref(want);
+			want = w;
+		}
+		json_decref(moved);
+	}
+	if (yaml && json_is_null(want)) {
+		json_decref(want);
+		want = json_object();
+	}
+	got = doc_value(ed, out->ptr ? out->ptr : "", out->len);
+	if (bad || !got || !json_equal(want, got)) {
+		char *a = json_dumps(want, JSON_ENCODE_ANY), *b = got ? json_dumps(got, JSON_ENCODE_ANY)
+		                                                      : NULL;
+		fprintf(stderr, "the edit's values:\n%s\nwanted%s:\n%s\n", b ? b : "(none)",
+		        bad ? " (a path the model cannot set)" : "", a ? a : "?");
+		free(a);
+		free(b);
+		check(!"the edit changes its key's value and no other");
+	}
+	json_decref(want);
+	json_decref(got);
+	fr_free_comps(kc, nk);
+	if (tc)
+		fr_free_comps(tc, nt);
+}
+
 /* Runs one edit on t: 0 or -1 (e->err), e->changed. */
 static int apply(const fr_editor *ed, int op, fr_edit *e, const char *key, const char *to,
                  json_t *value)
@@ -479,6 +722,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		        out.ptr);
 		check(!"the result parses");
 	}
+	values_edited(ed, part[3], len[3], &out, op, key, to, value);
 	switch (op) {
 	case E_SET:
 	case E_SET_IF_MISSING:

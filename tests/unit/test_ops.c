@@ -642,6 +642,10 @@ static void test_yaml_fuzz_findings(void **state)
 	 * (corpus/edit/yaml-flow-key-without-value-set) */
 	roundtrip(e, "f.yaml", "m: {a, b: 1}\n",
 	          "ops:\n  - set: {file: f.yaml, path: m.a, value: 2}\n", "m: {a: 2, b: 1}\n");
+	/* a ',' in a comment is not the separator copied for a new entry
+	 * (corpus/edit/yaml-flow-set-after-comment-with-comma) */
+	roundtrip(e, "f.yaml", "{a: p #,x\n,b: 1}\n", "ops:\n  - set: {file: f.yaml, path: c, value: 2}\n",
+	          "{a: p #,x\n,b: 1, c: 2}\n");
 	/* a comment touching the old value stays one (corpus/edit/yaml-set-before-touching-comment) */
 	roundtrip(e, "f.yaml", "a: {}#c\n", "ops:\n  - set: {file: f.yaml, path: a, value: 1}\n",
 	          "a: 1 #c\n");
@@ -695,6 +699,10 @@ static void test_yaml_block_scalar_ends(void **state)
 	/* keep ('+'): its trailing empty lines are its value and stay before a new entry */
 	roundtrip(e, "b.yaml", "a: |+\n  x\n\n", "ops:\n  - set: {file: b.yaml, path: b, value: 1}\n",
 	          "a: |+\n  x\n\nb: 1\n");
+	/* a '>' in a comment between its tag and its header is no header
+	 * (corpus/edit/yaml-block-scalar-header-after-comment) */
+	roundtrip(e, "h.yaml", "- !t\n # x >y\n  >\n  z", "ops:\n  - set: {file: h.yaml, path: 1, value: 1}\n",
+	          "- !t\n # x >y\n  >-\n  z\n- 1");
 	/* a line of only spaces deeper than its content is its value: a new entry goes after it
 	 * (corpus/edit/edit-block-scalar-line-of-spaces) */
 	roundtrip(e, "b.yaml", "b: 1\na: >\n  x\n\n     \n",

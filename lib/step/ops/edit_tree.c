@@ -245,8 +245,13 @@ static void flow_sep(const tdoc *d, const tnode *n, fr_buf *sep)
 	size_t a, b = entry_start(d, n, n->n - 1);
 	if (n->n >= 2) {
 		a = n->kids[n->n - 2]->end;
-		while (a < b && d->t[a] != ',')
-			a++;
+		/* the ',' after it, not one in a comment (" #,x") */
+		while (a < b && d->t[a] != ',') {
+			if (d->fmt == FMT_YAML && d->t[a] == '#' && strchr(" \t\r\n", d->t[a - 1]))
+				a = fr_line_end(d->t, d->len, a);
+			else
+				a++;
+		}
 		a++;
 	} else {
 		a = n->open + 1;

@@ -318,11 +318,13 @@ static void yblock_scalar(yscan *y, tnode *n, size_t rawend)
 	int keep = 0;
 	/* its anchor and tag, and the blanks and comment lines between them and the header */
 	while (p < rawend && y->t[p] != '|' && y->t[p] != '>') {
-		if (y->t[p] == '!' || y->t[p] == '&' || y->t[p] == '#')
-			while (p < rawend && !strchr(y->t[p] == '#' ? "\n" : " \t\r\n", y->t[p]))
+		if (y->t[p] == '!' || y->t[p] == '&' || y->t[p] == '#') {
+			const char *stop = y->t[p] == '#' ? "\n" : " \t\r\n";
+			while (p < rawend && !strchr(stop, y->t[p]))
 				p++;
-		else
+		} else {
 			p++;
+		}
 	}
 	if (p >= rawend)
 		return;
