@@ -644,7 +644,8 @@ static void test_yaml_fuzz_findings(void **state)
 	          "ops:\n  - set: {file: f.yaml, path: m.a, value: 2}\n", "m: {a: 2, b: 1}\n");
 	/* a ',' in a comment is not the separator copied for a new entry
 	 * (corpus/edit/yaml-flow-set-after-comment-with-comma) */
-	roundtrip(e, "f.yaml", "{a: p #,x\n,b: 1}\n", "ops:\n  - set: {file: f.yaml, path: c, value: 2}\n",
+	roundtrip(e, "f.yaml", "{a: p #,x\n,b: 1}\n",
+	          "ops:\n  - set: {file: f.yaml, path: c, value: 2}\n",
 	          "{a: p #,x\n,b: 1, c: 2}\n");
 	/* a comment touching the old value stays one (corpus/edit/yaml-set-before-touching-comment) */
 	roundtrip(e, "f.yaml", "a: {}#c\n", "ops:\n  - set: {file: f.yaml, path: a, value: 1}\n",
@@ -686,22 +687,27 @@ static void test_yaml_block_scalar_ends(void **state)
 	env *e = *state;
 	char *u;
 	/* "x" with no line break after it: a new entry goes before it, bytes kept */
-	roundtrip(e, "b.yaml", "a: 1\nb: |\n  x", "ops:\n  - set: {file: b.yaml, path: c, value: 2}\n",
+	roundtrip(e, "b.yaml", "a: 1\nb: |\n  x",
+	          "ops:\n  - set: {file: b.yaml, path: c, value: 2}\n",
 	          "a: 1\nc: 2\nb: |\n  x");
-	roundtrip(e, "b.yaml", "m:\n  b: >\n    x", "ops:\n  - set: {file: b.yaml, path: m.c, value: 2}\n",
+	roundtrip(e, "b.yaml", "m:\n  b: >\n    x",
+	          "ops:\n  - set: {file: b.yaml, path: m.c, value: 2}\n",
 	          "m:\n  c: 2\n  b: >\n    x");
 	/* an anchor beside it: the undo puts the removed key back before it, bytes kept */
 	roundtrip(e, "b.yaml", "&a k: 1\na: x\npr: >\n .",
 	          "ops:\n  - delete: {file: b.yaml, path: a}\n", "&a k: 1\npr: >\n .");
 	/* a list's last item: its header made strip ('-'), the same value, then the item */
-	roundtrip(e, "l.yaml", "k:\n- |\n  x", "ops:\n  - set: {file: l.yaml, path: k.1, value: 1}\n",
+	roundtrip(e, "l.yaml", "k:\n- |\n  x",
+	          "ops:\n  - set: {file: l.yaml, path: k.1, value: 1}\n",
 	          "k:\n- |-\n  x\n- 1");
 	/* keep ('+'): its trailing empty lines are its value and stay before a new entry */
-	roundtrip(e, "b.yaml", "a: |+\n  x\n\n", "ops:\n  - set: {file: b.yaml, path: b, value: 1}\n",
+	roundtrip(e, "b.yaml", "a: |+\n  x\n\n",
+	          "ops:\n  - set: {file: b.yaml, path: b, value: 1}\n",
 	          "a: |+\n  x\n\nb: 1\n");
 	/* a '>' in a comment between its tag and its header is no header
 	 * (corpus/edit/yaml-block-scalar-header-after-comment) */
-	roundtrip(e, "h.yaml", "- !t\n # x >y\n  >\n  z", "ops:\n  - set: {file: h.yaml, path: 1, value: 1}\n",
+	roundtrip(e, "h.yaml", "- !t\n # x >y\n  >\n  z",
+	          "ops:\n  - set: {file: h.yaml, path: 1, value: 1}\n",
 	          "- !t\n # x >y\n  >-\n  z\n- 1");
 	/* a line of only spaces deeper than its content is its value: a new entry goes after it
 	 * (corpus/edit/edit-block-scalar-line-of-spaces) */
