@@ -709,6 +709,10 @@ static void test_yaml_block_scalar_ends(void **state)
 	roundtrip(e, "h.yaml", "- !t\n # x >y\n  >\n  z",
 	          "ops:\n  - set: {file: h.yaml, path: 1, value: 1}\n",
 	          "- !t\n # x >y\n  >-\n  z\n- 1");
+	/* one below its key at the key's column: a new value goes on the key's line
+	 * (corpus/edit/yaml-set-block-scalar-below-key-at-column-0) */
+	roundtrip(e, "h.yaml", "a: # c\n>\n x\nb: 1\n",
+	          "ops:\n  - set: {file: h.yaml, path: a, value: 1}\n", "a: 1\nb: 1\n");
 	/* a line of only spaces deeper than its content is its value: a new entry goes after it
 	 * (corpus/edit/edit-block-scalar-line-of-spaces) */
 	roundtrip(e, "b.yaml", "b: 1\na: >\n  x\n\n     \n",

@@ -336,15 +336,21 @@ static int ed_replace(const tdoc *d, const tnode *parent, size_t i, const tnode 
 	} else if (parent->kind == T_MAP) {
 		size_t kc = fr_col_of(d->t, parent->kstart[i]);
 		size_t colon = ycolon(d, parent->kend[i]);
+		/*
+		 * an old value on a line below its key, not right of it (a block
+		 * scalar's text may be): the new one goes on the key's line
+		 */
+		int low = fr_has_newline(d->t, colon, node->start) &&
+		          fr_col_of(d->t, node->start) <= kc;
 		if (fr_ypiece(&txt, d, pc, kc, YP_MAP, &block, &bcol))
 			goto done;
 		if (block) {
 			fr_buf_putc(&ins, '\n');
 			fr_add_spaces(&ins, bcol);
-		} else if (!yinline_node(node)) {
+		} else if (!yinline_node(node) || low) {
 			fr_buf_putc(&ins, ' ');
 		}
-		if (block || !yinline_node(node)) {
+		if (block || !yinline_node(node) || low) {
 			a = colon + 1;
 			b = entry_vend(d, parent, i);
 		}
