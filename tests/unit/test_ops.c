@@ -713,6 +713,12 @@ static void test_yaml_block_scalar_ends(void **state)
 	 * (corpus/edit/yaml-set-block-scalar-below-key-at-column-0) */
 	roundtrip(e, "h.yaml", "a: # c\n>\n x\nb: 1\n",
 	          "ops:\n  - set: {file: h.yaml, path: a, value: 1}\n", "a: 1\nb: 1\n");
+	/* the blank and comment lines after a removed entry would join the block scalar before
+	 * it: they go (corpus/edit/yaml-remove-after-block-scalar-loose-lines) */
+	roundtrip(e, "r.yaml", "name: >\n x\nport: 1\n # c\n    \nz: 2\n",
+	          "ops:\n  - delete: {file: r.yaml, path: port}\n", "name: >\n x\nz: 2\n");
+	roundtrip(e, "r.yaml", "- |+\n x\n- 1\n\n", "ops:\n  - delete: {file: r.yaml, path: 1}\n",
+	          "- |+\n x\n");
 	/* a line of only spaces deeper than its content is its value: a new entry goes after it
 	 * (corpus/edit/edit-block-scalar-line-of-spaces) */
 	roundtrip(e, "b.yaml", "b: 1\na: >\n  x\n\n     \n",

@@ -56,7 +56,8 @@
  *    that list after the scalar's header made strip ("|-", the same
  *    value); a block scalar's old text written at the end of a file gets a
  *    line break after it, and a comment after it goes to a line of its own
- *    (the undo entry says "src_bend" when its old text ends in one).
+ *    (the undo entry says "src_bend" when its old text ends in one); the
+ *    blank and comment lines after an entry removed behind one go with it.
  */
 #ifndef FR_OPS_EDIT_H
 #define FR_OPS_EDIT_H

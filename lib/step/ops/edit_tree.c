@@ -590,6 +590,20 @@ static size_t ydoc_end(const char *t, size_t len)
 }
 
 /* Removes the node at depth k of chain c (k >= 1). */
+/* Past the lines from p (a line's start) to end that hold only blanks or a comment. */
+static size_t yskip_loose_lines(const tdoc *d, size_t p, size_t end)
+{
+	while (p < end) {
+		size_t q = p, e = fr_line_end(d->t, d->len, p);
+		while (q < e && (d->t[q] == ' ' || d->t[q] == '\t'))
+			q++;
+		if (q < e && d->t[q] != '#' && d->t[q] != '\r')
+			break;
+		p = e < d->len ? e + 1 : e;
+	}
+	return p;
+}
+
 static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_buf *err)
 {
 	const tnode *n = c->node[k - 1];
@@ -643,6 +657,14 @@ static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_b
 		b = fr_line_end(d->t, d->len, entry_vend(d, n, i));
 		if (b < d->len)
 			b++;
+		/*
+		 * after an entry whose value ends in a block scalar, the blank and
+		 * comment lines that follow would join that scalar's value: they go
+		 */
+		if (i && n->kids[i - 1]->bend) {
+			size_t next = i + 1 < n->n ? fr_line_start(d->t, entry_start(d, n, i + 1)) : d->len;
+			b = yskip_loose_lines(d, b, next);
+		}
 	} else if (i + 1 < n->n) {
 		b = entry_start(d, n, i + 1);
 	} else {
