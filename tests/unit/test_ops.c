@@ -719,6 +719,11 @@ static void test_yaml_block_scalar_ends(void **state)
 	          "ops:\n  - delete: {file: r.yaml, path: port}\n", "name: >\n x\nz: 2\n");
 	roundtrip(e, "r.yaml", "- |+\n x\n- 1\n\n", "ops:\n  - delete: {file: r.yaml, path: 1}\n",
 	          "- |+\n x\n");
+	/* a block value for an item written further right than "- " goes right after the dash
+	 * (corpus/edit/yaml-set-list-item-spaced-after-dash) */
+	roundtrip(e, "l.yaml", "-   1\n- 2\n",
+	          "ops:\n  - set: {file: l.yaml, path: 0, value: {a: 1, b: 2}}\n",
+	          "- a: 1\n  b: 2\n- 2\n");
 	/* a line of only spaces deeper than its content is its value: a new entry goes after it
 	 * (corpus/edit/edit-block-scalar-line-of-spaces) */
 	roundtrip(e, "b.yaml", "b: 1\na: >\n  x\n\n     \n",

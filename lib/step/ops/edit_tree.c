@@ -365,12 +365,14 @@ static int ed_replace(const tdoc *d, const tnode *parent, size_t i, const tnode 
 			a = dash + 1;
 			b = a;
 			fr_buf_putc(&ins, ' ');
-		} else if (dash != (size_t)-1 && fr_has_newline(d->t, dash, node->start) &&
+		} else if (dash != (size_t)-1 &&
 		           (block ? fr_col_of(d->t, node->start) != bcol
-		                  : fr_col_of(d->t, node->start) <= dc)) {
+		                  : fr_has_newline(d->t, dash, node->start) &&
+		                    fr_col_of(d->t, node->start) <= dc)) {
 			/*
-			 * below its dash at another column than a block's lines, or not
-			 * right of the dash (a block scalar's text may be): after the dash
+			 * at another column than a block's lines ("-   {a, b}"), or below
+			 * its dash not right of it (a block scalar's text may be): after
+			 * the dash
 			 */
 			a = dash + 1;
 			fr_buf_putc(&ins, ' ');
