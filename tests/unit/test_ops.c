@@ -764,6 +764,12 @@ static void test_yaml_block_scalar_ends(void **state)
 	                 "ops:\n  - set: {file: c.yaml, path: a, value: 1}\n", "a: 1\nb: 1\n",
 	                 "a: 1   # c\nb: 1\n", "a: !t |\n  x\n# c\nb: 1\n");
 	free(u);
+	/* or above comment and blank lines, which it would take in: the comments to its key's
+	 * column, the blank lines gone (corpus/edit/yaml-restore-block-scalar-before-comment-lines) */
+	u = undo_changed(e, "c.yaml", "a: !t |\n  x\nb: 1\n",
+	                 "ops:\n  - set: {file: c.yaml, path: a, value: 1}\n", "a: 1\nb: 1\n",
+	                 "a: 1\n # c\n\n   \nb: 1\n", "a: !t |\n  x\n# c\nb: 1\n");
+	free(u);
 	/* and at the end of a file without a final line break */
 	u = undo_changed(e, "c.yaml", "a: !t |\n  x\nb: 1\n",
 	                 "ops:\n  - set: {file: c.yaml, path: a, value: 1}\n", "a: 1\nb: 1\n",

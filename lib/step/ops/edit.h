@@ -55,7 +55,8 @@
  *    gets a new entry of that mapping before its last one, a new item of
  *    that list after the scalar's header made strip ("|-", the same
  *    value); a block scalar's old text written at the end of a file gets a
- *    line break after it, and a comment after it goes to a line of its own
+ *    line break after it, blank lines below it go, and a comment after it or
+ *    on the lines below goes to a line of its own at its key's column
  *    (the undo entry says "src_bend" when its old text ends in one); the
  *    blank and comment lines after an entry removed behind one go with it.
  */

@@ -265,11 +265,12 @@ static void flow_sep(const tdoc *d, const tnode *n, fr_buf *sep)
 /*
  * After pc's text written at a place of kind where (YP_*) up to b of d: when
  * that text is its old one ending inside a block scalar, whatever would
- * join that scalar's value goes. A line break when the file ends at b (the
- * scalar's last line break is its value's); the blanks after it on its line
- * (a block scalar's lines keep theirs); a comment there goes to a line of
- * its own at column col (its key's or dash's: it ends the scalar). *b moves
- * past what is taken.
+ * join that scalar's value goes. The blanks after it on its line (a block
+ * scalar's lines keep theirs); the blank lines below it (a keep scalar's
+ * value, or a deeper line of spaces); a comment on its line or on the
+ * lines below goes to a line of its own at column col (its key's or dash's,
+ * where it ends the scalar); a line break when the file ends there (the
+ * scalar's last line break is its value's). *b moves past what is taken.
  */
 static void yafter_raw(fr_buf *ins, const tdoc *d, const piece *pc, int where, size_t *b,
                        size_t col)
@@ -277,15 +278,27 @@ static void yafter_raw(fr_buf *ins, const tdoc *d, const piece *pc, int where, s
 	size_t p = *b;
 	if (d->fmt != FMT_YAML || !pc->raw_bend || !fr_yraw_fits(pc, where))
 		return;
-	while (p < d->len && (d->t[p] == ' ' || d->t[p] == '\t'))
-		p++;
-	if (p >= d->len) {
-		fr_buf_putc(ins, '\n');
-	} else if (d->t[p] == '#') {
-		fr_buf_putc(ins, '\n');
-		fr_add_spaces(ins, col);
+	for (;;) {
+		size_t e;
+		while (p < d->len && (d->t[p] == ' ' || d->t[p] == '\t'))
+			p++;
+		e = fr_line_end(d->t, d->len, p);
+		if (p < d->len && d->t[p] == '#') {
+			size_t ce = e > p && d->t[e - 1] == '\r' ? e - 1 : e;
+			fr_buf_putc(ins, '\n');
+			fr_add_spaces(ins, col);
+			fr_buf_add(ins, d->t + p, ce - p);
+		} else if (p < e && d->t[p] != '\r') {
+			break; /* a line of content: it ends the scalar (or is the next entry) */
+		}
+		*b = e;
+		if (e >= d->len) {
+			fr_buf_putc(ins, '\n');
+			*b = d->len;
+			return;
+		}
+		p = e + 1; /* the next line */
 	}
-	*b = p;
 }
 
 /* Replaces the value node (child i of parent; parent NULL: the root) with pc. */
@@ -399,7 +412,7 @@ static int ed_insert(const tdoc *d, const tnode *n, const char *key, size_t at, 
                      fr_buf *out)
 {
 	fr_buf txt = FR_BUF_INIT, ins = FR_BUF_INIT, sep = FR_BUF_INIT;
-	size_t pos, bcol;
+	size_t pos, end, bcol;
 	int block, rc = -1;
 
 	if (n->flow) {
@@ -479,6 +492,7 @@ flow_done:
 		 */
 		pos = n->unclosed ? n->kstart[n->n - 1]
 		                  : fr_line_end(d->t, d->len, entry_vend(d, n, n->n - 1));
+		end = pos;
 		if (!n->unclosed) {
 			fr_buf_putc(&ins, '\n');
 			fr_add_spaces(&ins, kc);
@@ -494,12 +508,12 @@ flow_done:
 		}
 		fr_buf_add(&ins, txt.ptr, txt.len);
 		if (!n->unclosed)
-			yafter_raw(&ins, d, pc, YP_MAP, &(size_t){ pos }, kc);
+			yafter_raw(&ins, d, pc, YP_MAP, &end, kc);
 		if (n->unclosed) {
 			fr_buf_putc(&ins, '\n');
 			fr_add_spaces(&ins, kc);
 		}
-		rc = fr_text_splice(out, d->t, d->len, pos, pos, ins.ptr, ins.len);
+		rc = fr_text_splice(out, d->t, d->len, pos, end, ins.ptr, ins.len);
 	} else {
 		size_t ref = at < n->n ? at : n->n - 1;
 		size_t dash = entry_start(d, n, ref), dc = fr_col_of(d->t, dash);
@@ -507,11 +521,12 @@ flow_done:
 			goto done;
 		if (at >= n->n) {
 			pos = fr_line_end(d->t, d->len, entry_vend(d, n, n->n - 1));
+			end = pos;
 			fr_buf_putc(&ins, '\n');
 			fr_add_spaces(&ins, dc);
 			fr_buf_puts(&ins, "- ");
 			fr_buf_add(&ins, txt.ptr, txt.len);
-			yafter_raw(&ins, d, pc, YP_SEQ, &(size_t){ pos }, dc);
+			yafter_raw(&ins, d, pc, YP_SEQ, &end, dc);
 			if (n->unclosed) {
 				/*
 				 * the list ends the file inside a block scalar a line break
@@ -520,24 +535,26 @@ flow_done:
 				fr_buf_reset(out);
 				fr_yclosed_text(out, d->t, 0, pos, n);
 				fr_buf_add(out, ins.ptr, ins.len);
-				fr_buf_add(out, d->t + pos, d->len - pos);
+				fr_buf_add(out, d->t + end, d->len - end);
 				rc = out->oom || ins.oom ? -1 : 0;
 				goto done;
 			}
 		} else if (fr_blank_between(d->t, fr_line_start(d->t, dash), dash)) {
 			pos = fr_line_start(d->t, dash);
+			end = pos;
 			fr_add_spaces(&ins, dc);
 			fr_buf_puts(&ins, "- ");
 			fr_buf_add(&ins, txt.ptr, txt.len);
 			fr_buf_putc(&ins, '\n');
 		} else {
 			pos = dash;
+			end = pos;
 			fr_buf_puts(&ins, "- ");
 			fr_buf_add(&ins, txt.ptr, txt.len);
 			fr_buf_putc(&ins, '\n');
 			fr_add_spaces(&ins, dc);
 		}
-		rc = fr_text_splice(out, d->t, d->len, pos, pos, ins.ptr, ins.len);
+		rc = fr_text_splice(out, d->t, d->len, pos, end, ins.ptr, ins.len);
 	}
 done:
 	fr_buf_release(&txt);
