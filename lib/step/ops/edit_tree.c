@@ -245,9 +245,12 @@ static void flow_sep(const tdoc *d, const tnode *n, fr_buf *sep)
 	size_t a, b = entry_start(d, n, n->n - 1);
 	if (n->n >= 2) {
 		a = n->kids[n->n - 2]->end;
-		/* the ',' after it, not one in a comment (" #,x") */
+		/*
+		 * the ',' after it, not one in a comment (" #,x", "{}#,x": past a
+		 * node's text a '#' starts one, as libyaml reads it)
+		 */
 		while (a < b && d->t[a] != ',') {
-			if (d->fmt == FMT_YAML && d->t[a] == '#' && strchr(" \t\r\n", d->t[a - 1]))
+			if (d->fmt == FMT_YAML && d->t[a] == '#')
 				a = fr_line_end(d->t, d->len, a);
 			else
 				a++;
