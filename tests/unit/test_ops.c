@@ -647,7 +647,8 @@ static void test_yaml_fuzz_findings(void **state)
 	roundtrip(e, "f.yaml", "{a: p #,x\n,b: 1}\n",
 	          "ops:\n  - set: {file: f.yaml, path: c, value: 2}\n",
 	          "{a: p #,x\n,b: 1, c: 2}\n");
-	/* one touching a '}' is a comment too (corpus/edit/yaml-flow-set-after-comment-touching-brace) */
+	/* one touching a '}' is a comment too
+	 * (corpus/edit/yaml-flow-set-after-comment-touching-brace) */
 	roundtrip(e, "f.yaml", "{a: {}#,x\n,b: 1}\n",
 	          "ops:\n  - set: {file: f.yaml, path: c, value: 2}\n",
 	          "{a: {}#,x\n,b: 1, c: 2}\n");
