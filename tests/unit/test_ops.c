@@ -597,6 +597,12 @@ static void test_yaml_fuzz_findings(void **state)
 	roundtrip(e, "l.yaml", "-\n  a: 1\n- 3\n", "ops:\n  - delete: {file: l.yaml, path: 0}\n",
 	          "- 3\n");
 	roundtrip(e, "l.yaml", "-\n  1\n", "ops:\n  - delete: {file: l.yaml, path: 0}\n", "[]\n");
+	/* the last entry of a nested block collection with a tag: "[]" or "{}" keeps the tag
+	 * (corpus/edit/yaml-remove-last-item-of-tagged-nested-list) */
+	roundtrip(e, "l.yaml", "a: !t # c\n  - 1\nb: 2\n",
+	          "ops:\n  - delete: {file: l.yaml, path: a.0}\n", "a: !t []\nb: 2\n");
+	roundtrip(e, "l.yaml", "- !!map\n  k: 1\n- 2\n", "ops:\n  - delete: {file: l.yaml, path: 0.k}\n",
+	          "- !!map {}\n- 2\n");
 	/* explicit keys are refused, not edited at the wrong place */
 	t_write(e->root, "x.yaml", "? a\n: 1\n");
 	load_ok(e, "ops:\n  - set: {file: x.yaml, path: b, value: 2}\n");

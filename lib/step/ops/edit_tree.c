@@ -612,6 +612,28 @@ static size_t ydoc_end(const char *t, size_t len)
 }
 
 /* Removes the node at depth k of chain c (k >= 1). */
+/* The anchor and tag of block collection n, each followed by a blank ("&a !t "). */
+static void yprops_text(const tdoc *d, const tnode *n, fr_buf *out)
+{
+	size_t p = n->start, end = entry_start(d, n, 0);
+	while (p < end) {
+		size_t q = p;
+		if (d->t[p] == '#') {
+			p = fr_line_end(d->t, d->len, p);
+			continue;
+		}
+		if (d->t[p] != '!' && d->t[p] != '&') {
+			p++;
+			continue;
+		}
+		while (q < end && !strchr(" \t\r\n", d->t[q]))
+			q++;
+		fr_buf_add(out, d->t + p, q - p);
+		fr_buf_putc(out, ' ');
+		p = q;
+	}
+}
+
 /* Past the lines from p (a line's start) to end that hold only blanks or a comment. */
 static size_t yskip_loose_lines(const tdoc *d, size_t p, size_t end)
 {
@@ -652,13 +674,23 @@ static int ed_remove(const tdoc *d, const tchain *c, size_t k, fr_buf *out, fr_b
 		return fr_text_splice(out, d->t, d->len, a, b, "", 0);
 	}
 	if (n->n == 1 && k >= 2) {
-		/* the last entry of a nested block collection: it stays, empty */
+		/* the last entry of a nested block collection: it stays, empty, its tag and anchor too */
 		piece pc;
+		fr_buf props = FR_BUF_INIT;
 		int rc;
 		memset(&pc, 0, sizeof pc);
 		pc.v = n->kind == T_MAP ? json_object() : json_array();
-		rc = pc.v ? ed_replace(d, c->node[k - 2], c->idx[k - 2], n, &pc, out) : -1;
+		if (pc.v && d->fmt == FMT_YAML && n->props) {
+			yprops_text(d, n, &props);
+			fr_buf_puts(&props, n->kind == T_MAP ? "{}" : "[]");
+			pc.raw = props.ptr;
+			pc.rawlen = props.len;
+			pc.raw_base = fr_col_of(d->t, entry_start(d, c->node[k - 2], c->idx[k - 2]));
+			pc.raw_col = fr_col_of(d->t, n->start);
+		}
+		rc = pc.v && !props.oom ? ed_replace(d, c->node[k - 2], c->idx[k - 2], n, &pc, out) : -1;
 		json_decref(pc.v);
+		fr_buf_release(&props);
 		return rc;
 	}
 	if (n->n == 1 && n->kind == T_SEQ) {
