@@ -658,6 +658,13 @@ static void test_yaml_fuzz_findings(void **state)
 	roundtrip(e, "f.yaml", "{a: {}#,x\n,b: 1}\n",
 	          "ops:\n  - set: {file: f.yaml, path: c, value: 2}\n",
 	          "{a: {}#,x\n,b: 1, c: 2}\n");
+	/* a key without a value written over two lines gets none: refused, the file kept
+	 * (corpus/edit/yaml-flow-set-key-split-over-lines) */
+	t_write(e->root, "k.yaml", "{a: 1, !!str\n\"port\"}\n");
+	load_ok(e, "ops:\n  - set: {file: k.yaml, path: port, value: 2}\n");
+	forward_fails(e, "cannot give 'port' in 'k.yaml' a value: its key is written over more "
+	                 "than one line in a flow mapping");
+	assert_file(e, "k.yaml", "{a: 1, !!str\n\"port\"}\n");
 	/* a comment touching the old value stays one (corpus/edit/yaml-set-before-touching-comment) */
 	roundtrip(e, "f.yaml", "a: {}#c\n", "ops:\n  - set: {file: f.yaml, path: a, value: 1}\n",
 	          "a: 1 #c\n");

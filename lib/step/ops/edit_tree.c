@@ -887,6 +887,26 @@ static int tag_refused(const tdoc *d, const tnode *parent, size_t i, const tnode
 }
 
 /*
+ * 0, or -1 with a message when node is the missing value of a key in a YAML
+ * flow mapping ({a, b}) whose text spans lines ("!t" above "b"): a ':'
+ * after it makes it an implicit key, which must stand on one line.
+ */
+static int split_key_refused(const tdoc *d, const tnode *parent, size_t i, const tnode *node,
+                             char **comps, size_t nc, const char *file, fr_buf *err)
+{
+	char *p;
+	if (d->fmt != FMT_YAML || !parent->flow || parent->kind != T_MAP || !node->empty ||
+	    !fr_has_newline(d->t, parent->kstart[i], parent->kend[i]))
+		return 0;
+	p = join_comps(comps, nc);
+	fr_buf_printf(err, "cannot give '%s' in '%s' a value: its key is written over more than "
+	              "one line in a flow mapping ({...}), where a key with a value must stand on "
+	              "one line; write it on one line first", p ? p : "?", file);
+	fr_free(p);
+	return -1;
+}
+
+/*
  * For a YAML value with a tag (!t), which its value alone does not say:
  * the last undo entry of sem gets the old text, so that a restore writes it
  * back as it was ("src", "src_base", "src_col", "src_block": raw_of()).
@@ -993,7 +1013,8 @@ static int tree_put(int fmt, const char *t, size_t len, const char *file, char *
 			goto done;
 		}
 		if (anchor_refused(node, comps, nc, file, err) ||
-		    tag_refused(&d, parent, i, node, 0, comps, nc, file, err))
+		    tag_refused(&d, parent, i, node, 0, comps, nc, file, err) ||
+		    split_key_refused(&d, parent, i, node, comps, nc, file, err))
 			goto fail;
 		if (ed_replace(&d, parent, i, node, pc, out) || sem_add(sem, comps, nc, old, 0) ||
 		    sem_src(sem, &d, parent, i, node))
@@ -1069,7 +1090,9 @@ static int tree_put(int fmt, const char *t, size_t len, const char *file, char *
 		} else if (tnode_is_null(&d, cur) || cur->empty) {
 			/* a null on the way becomes the mapping */
 			if (anchor_refused(cur, comps, k, file, err) ||
-			    (k && tag_refused(&d, c.node[k - 1], c.idx[k - 1], cur, 0, comps, k, file, err)))
+			    (k && tag_refused(&d, c.node[k - 1], c.idx[k - 1], cur, 0, comps, k, file, err)) ||
+			    (k && split_key_refused(&d, c.node[k - 1], c.idx[k - 1], cur, comps, k, file,
+			                            err)))
 				goto fail;
 			if (!(sub.v = whole = nest(comps + k, nc - k, pc->v)))
 				goto oom;
