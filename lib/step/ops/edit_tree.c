@@ -510,9 +510,9 @@ flow_done:
 			fr_buf_putc(&ins, ' ');
 		}
 		fr_buf_add(&ins, txt.ptr, txt.len);
-		if (!n->unclosed)
+		if (!n->unclosed) {
 			yafter_raw(&ins, d, pc, YP_MAP, &end, kc);
-		if (n->unclosed) {
+		} else {
 			fr_buf_putc(&ins, '\n');
 			fr_add_spaces(&ins, kc);
 		}
