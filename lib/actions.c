@@ -178,6 +178,9 @@ static int add_step(layout *L, fr_step *s, int rerun)
 		L->bad = 1;
 		return 0;
 	}
+	/* What the load hashed: the next start need not read the file again. */
+	if (!fr_kind_has(s->kind, FR_KIND_NO_FILE))
+		fr_state_cache_note(f->state, s);
 	db = step_db(f, s);
 	transactional = db && s->kind->transactional(s);
 	if (L->tx && (!transactional || strcmp(L->open_db, db)) && add_commit(L))

@@ -185,8 +185,13 @@ int fr_state_journal(fr_state *s, fr_journal_row **out, size_t *n);
  * Returns 0, or -1 with errno set when the file cannot be read.
  */
 int fr_state_checksum(fr_state *s, fr_step *st);
-/* Fills st->checksum from text already read, and remembers it. */
-int fr_state_checksum_text(fr_state *s, fr_step *st, const char *text, size_t len);
+/*
+ * Remembers st->checksum, computed from the bytes a load read, under the
+ * stat data the catalog took before that read (a file changed in between
+ * has another stat the next time, so the entry is not used). Files changed
+ * in the last 2 s are not remembered (racy); errors only cost a later hash.
+ */
+void fr_state_cache_note(fr_state *s, const fr_step *st);
 /* Writes the cache entries computed since open. */
 int fr_state_cache_save(fr_state *s);
 

@@ -190,3 +190,33 @@ full_check() {
 	[ "$(jq -r '.current' <<<"$output")" = 0.2.0 ]
 	[ "$(dump)" = "$before" ]
 }
+
+# The entries of the checksum cache (the blob's u32 count, little-endian).
+cache_entries() {
+	local hex
+	hex=$(sqlite3 "$ROOT/.ferry/state.db" \
+		"SELECT coalesce((SELECT hex(substr(data, 5, 4)) FROM checksum_cache), '00000000')")
+	echo $(( 16#${hex:6:2}${hex:4:2}${hex:2:2}${hex:0:2} ))
+}
+
+@test "the run that applies steps remembers their checksums for the next full check" {
+	make_install
+	step 0.0.0 0.1.0 001_a "CREATE TABLE a(x);" "DROP TABLE a;"
+	step 0.1.0 0.2.0 001_b "CREATE TABLE b(x);" "DROP TABLE b;"
+	find "$ROOT/migrations" "$ROOT/ferry.yaml" -exec touch -d '-1 hour' {} +
+	settle
+	ferry -q up
+	# What the loads hashed is kept: the next full check reads no step file.
+	[ "$(cache_entries)" -eq 2 ]
+	full_check --json up
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .status <<<"$output")" = noop ]
+	# A step changed after it was applied is not taken from the cache: drift, exit 3.
+	printf -- '-- ferry:up\nCREATE TABLE a(y, z);\n-- ferry:down\nDROP TABLE a;\n' \
+		>"$ROOT/migrations/v0.0.0_to_v0.1.0/001_a.sql"
+	touch -d '-1 hour' "$ROOT/migrations/v0.0.0_to_v0.1.0/001_a.sql"
+	settle
+	full_check up
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"001_a.sql"* ]]
+}

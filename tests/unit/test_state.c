@@ -599,10 +599,13 @@ static void test_cache_save_persists(void **state)
 	assert_int_equal(fr_state_checksum(e->s, &s), 0);
 	assert_string_equal(s.checksum, ck_b); /* from the cache */
 
-	/* fr_state_checksum_text remembers too, and saving inside an open transaction works. */
+	/*
+	 * fr_state_cache_note remembers a checksum a load computed, and saving
+	 * inside an open transaction works.
+	 */
 	s = mkstep(path2);
-	assert_int_equal(fr_state_checksum_text(e->s, &s, "-- ferry:up\nSELECT 2;\n", 22), 0);
-	assert_string_equal(s.checksum, ck_b);
+	memcpy(s.checksum, ck_b, sizeof s.checksum);
+	fr_state_cache_note(e->s, &s);
 	assert_int_equal(fr_state_begin(e->s), 0);
 	assert_int_equal(fr_state_cache_save(e->s), 0);
 	assert_int_equal(fr_state_commit(e->s), 0);
@@ -642,6 +645,92 @@ static void test_cache_missing_file(void **state)
 	assert_int_equal(errno, ENOENT);
 	assert_string_equal(s.checksum, "");
 	free(path);
+}
+
+/* A step whose file does not exist: only the cache can give its checksum. */
+static fr_step fake_step(char *path, size_t cap, size_t i)
+{
+	fr_step s;
+	memset(&s, 0, sizeof s);
+	snprintf(path, cap, "/nonexistent-ferry-test/%05zu_create.sql", i);
+	s.path = path;
+	s.id = "1.0.0/x.sql";
+	s.rel = "x.sql";
+	s.size = (int64_t)i + 40;
+	s.mtime_ns = 1577934245000000000LL + (int64_t)i;
+	s.ino = (int64_t)i + 7;
+	return s;
+}
+
+static void fake_checksum(size_t i, char out[FR_CHECKSUM_LEN + 1])
+{
+	char text[64];
+	snprintf(text, sizeof text, "-- ferry:up\nSELECT %zu;\n", i);
+	checksum_of(text, out);
+}
+
+/* Each of n fake steps gets its checksum from the cache (a miss would read a missing file). */
+static void all_cached(env *e, size_t n)
+{
+	char path[128], ck[FR_CHECKSUM_LEN + 1];
+	size_t i;
+	for (i = 0; i < n; i++) {
+		fr_step s = fake_step(path, sizeof path, i);
+		fake_checksum(i, ck);
+		if (fr_state_checksum(e->s, &s))
+			fail_msg("%s: not found in a cache of %zu entries", path, n);
+		assert_string_equal(s.checksum, ck);
+	}
+}
+
+/*
+ * What a run's loads hashed is remembered (fr_state_cache_note), in any
+ * number: thousands of entries added to a cache, before and after a save,
+ * are each found, and noting one again with other stat data replaces it.
+ */
+static void test_cache_note_many(void **state)
+{
+	env *e = *state;
+	char path[128];
+	size_t i;
+	open_state(e);
+	for (i = 0; i < 3000; i++) {
+		fr_step s = fake_step(path, sizeof path, i);
+		fake_checksum(i, s.checksum);
+		fr_state_cache_note(e->s, &s);
+	}
+	all_cached(e, 3000);
+	assert_int_equal(fr_state_cache_save(e->s), 0);
+	assert_int_equal(cache_rows(e), 3000);
+	all_cached(e, 3000); /* the save sorted the entries: found again after it */
+	open_state(e);
+	all_cached(e, 3000);
+	for (i = 3000; i < 5000; i++) { /* added to the cache as read */
+		fr_step s = fake_step(path, sizeof path, i);
+		fake_checksum(i, s.checksum);
+		fr_state_cache_note(e->s, &s);
+	}
+	{
+		fr_step s = fake_step(path, sizeof path, 17);
+		s.size++; /* the file changed: its entry is replaced, not doubled */
+		fake_checksum(17, s.checksum);
+		fr_state_cache_note(e->s, &s);
+	}
+	all_cached(e, 17);
+	assert_int_equal(fr_state_cache_save(e->s), 0);
+	assert_int_equal(cache_rows(e), 5000);
+	open_state(e);
+	{
+		fr_step s = fake_step(path, sizeof path, 17);
+		assert_int_equal(fr_state_checksum(e->s, &s), -1); /* the old stat: no entry */
+	}
+	for (i = 18; i < 5000; i++) {
+		char ck[FR_CHECKSUM_LEN + 1];
+		fr_step s = fake_step(path, sizeof path, i);
+		fake_checksum(i, ck);
+		assert_int_equal(fr_state_checksum(e->s, &s), 0);
+		assert_string_equal(s.checksum, ck);
+	}
 }
 
 /* ---- allocation failures ---- */
@@ -819,6 +908,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cache_racy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_save_persists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_missing_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_note_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom_registry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom_open_and_cache, setup, teardown),
