@@ -13,6 +13,7 @@ int cmd_status(int argc, char **argv)
 	char *doc = NULL;
 	json_t *j, *v, *lock, *last;
 	size_t i;
+	int missing;
 	int rc = cli_parse("status", "Show the current and latest version, pending transitions and "
 	                             "steps, the last run, the lock holder and any interrupted run.",
 	                   opts, argc, argv);
@@ -25,6 +26,17 @@ int cmd_status(int argc, char **argv)
 	cli_result("%s%s%s at %s%s%s (latest %s)\n", C_BOLD, json_string_value(json_object_get(j, "app")),
 	        C_RESET, C_BOLD, json_string_value(json_object_get(j, "current")), C_RESET,
 	        json_string_value(json_object_get(j, "latest")));
+	v = json_object_get(j, "missing_databases");
+	for (i = 0; i < json_array_size(v); i++) {
+		json_t *d = json_array_get(v, i);
+		json_int_t n = json_integer_value(json_object_get(d, "applied_steps"));
+		cli_result("%sdatabase '%s' is missing:%s '%s' does not exist, but %lld step%s "
+		           "recorded as applied to it ('ferry up' refuses; restore it from a backup)\n",
+		           C_RED, json_string_value(json_object_get(d, "database")), C_RESET,
+		           json_string_value(json_object_get(d, "path")), (long long)n,
+		           n == 1 ? " is" : "s are");
+	}
+	missing = json_array_size(v) > 0;
 	v = json_object_get(j, "pending_transitions");
 	if (json_array_size(v)) {
 		cli_result("pending: %zu transition%s, %lld step%s\n", json_array_size(v),
@@ -45,7 +57,7 @@ int cmd_status(int argc, char **argv)
 	} else if (json_object_get(j, "plan_error")) {
 		cli_result("%spending: no path to the latest version:%s %s\n", C_YELLOW, C_RESET,
 		        json_string_value(json_object_get(j, "plan_error")));
-	} else {
+	} else if (!missing) {
 		cli_result("%sup to date%s\n", C_GREEN, C_RESET);
 	}
 	last = json_object_get(j, "last_run");

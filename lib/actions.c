@@ -304,6 +304,45 @@ size_t fr_find_drift(ferry *f, const fr_reg *regs, size_t n, fr_buf *out)
 	return count;
 }
 
+size_t fr_missing_dbs(ferry *f, const fr_reg *regs, size_t n, fr_buf *out, json_t *arr)
+{
+	size_t d, i, count = 0;
+	for (d = 0; d < f->cfg->ndbs; d++) {
+		const fr_dbconf *c = &f->cfg->dbs[d];
+		size_t applied = 0;
+		if (fr_db_exists(c))
+			continue;
+		for (i = 0; i < n; i++)
+			applied += regs[i].database && !strcmp(regs[i].database, c->name) &&
+			           fr_reg_applied(regs[i].status);
+		if (!applied)
+			continue;
+		fr_buf_printf(out, "database '%s': '%s' does not exist, but %zu step%s recorded as "
+		                   "applied to it\n",
+		              c->name, fr_db_where(c), applied,
+		              applied == 1 ? " is" : "s are");
+		if (arr) {
+			json_t *o = json_object();
+			json_object_set_new(o, "database", json_string(c->name));
+			json_object_set_new(o, "path", json_string(fr_db_where(c)));
+			json_object_set_new(o, "applied_steps", json_integer((json_int_t)applied));
+			json_array_append_new(arr, o);
+		}
+		count++;
+	}
+	return count;
+}
+
+uint64_t fr_dbs_present(ferry *f)
+{
+	uint64_t mask = 0;
+	size_t d;
+	for (d = 0; d < f->cfg->ndbs && d < 64; d++)
+		if (fr_db_exists(&f->cfg->dbs[d]))
+			mask |= (uint64_t)1 << d;
+	return mask;
+}
+
 int fr_baseline(ferry *f, fr_version *out)
 {
 	fr_buf b = FR_BUF_INIT;

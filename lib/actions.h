@@ -67,6 +67,17 @@ fr_drift fr_drift_of(ferry *f, const fr_reg *r, fr_step **s_out, int rehash);
  * ("  ID: what"); returns the count.
  */
 size_t fr_find_drift(ferry *f, const fr_reg *regs, size_t n, fr_buf *out);
+/*
+ * Databases kept in a file (SQLite) that are gone although steps are
+ * recorded as applied to them: one line each to out ("database 'main':
+ * '/path' does not exist, but 12 steps are recorded as applied to it") and,
+ * when arr is not NULL, an object each to arr ({database, path,
+ * applied_steps}); the count returned. A database not made yet with nothing
+ * applied is no finding.
+ */
+size_t fr_missing_dbs(ferry *f, const fr_reg *regs, size_t n, fr_buf *out, json_t *arr);
+/* A bit for each configured database whose file exists (1 for those kept in no file). */
+uint64_t fr_dbs_present(ferry *f);
 
 /* The version last set with `version --set` (1), or none (0). */
 int fr_baseline(ferry *f, fr_version *out);

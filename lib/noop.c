@@ -3,6 +3,7 @@
  * no-op start reads no catalog"). A digest of what the catalog is made
  * from: every entry of every migrations folder, at every depth (name,
  * size, modification and change times, inode, mode), ferry.yaml's stat,
+ * which database files exist,
  * the native steps the application registered, the target asked for and
  * this build's version. A clean no-op (run.c) stores it, folded with the
  * current version, beside its own fingerprint; while it matches, the next
@@ -28,6 +29,7 @@
  * process's next handle instead of being closed.
  */
 #include "ferry_int.h"
+#include "actions.h"
 #include "state.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -57,6 +59,7 @@ struct fr_noop {
 	char *target;        /* what it was for (NULL: the latest) */
 	fr_version cur;
 	int64_t data_version, changes;
+	uint64_t present;    /* fr_dbs_present() then */
 };
 
 typedef struct {
@@ -213,6 +216,7 @@ void fr_noop_remember(ferry *f, const char *target, const fr_version *cur)
 	q->cur = *cur;
 	q->data_version = fr_state_data_version(f->state);
 	q->changes = fr_state_changes(f->state);
+	q->present = fr_dbs_present(f);
 	q->valid = q->data_version >= 0;
 }
 
@@ -226,8 +230,9 @@ int fr_noop_again(ferry *f, const char *target, fr_version *cur)
 		q->armed = 0; /* something changed: list again, with a new watch */
 		return 0;
 	}
+	/* No watch looks at the databases' folders: a stat each (a file database gone). */
 	if (fr_state_data_version(f->state) != q->data_version ||
-	    fr_state_changes(f->state) != q->changes)
+	    fr_state_changes(f->state) != q->changes || fr_dbs_present(f) != q->present)
 		return 0;
 	if (fr_shared_record(f)) {
 		/* Another machine may have moved the shared version: read it again. */
@@ -403,6 +408,10 @@ uint64_t fr_noop_listing(ferry *f, const char *target, int watch)
 		h = mix_str(h, n->description);
 	}
 	h = fr_mix64(h, &f->nnatives, sizeof f->nnatives);
+	{
+		uint64_t present = fr_dbs_present(f); /* a database file gone: the full check */
+		h = fr_mix64(h, &present, sizeof present);
+	}
 	h = mix_str(h, target ? target : "\001latest");
 	h = mix_str(h, FERRY_VERSION_STRING);
 	return h ? h : 1;

@@ -352,7 +352,7 @@ int fr_registry_refresh(ferry *f, fr_buf *lost)
 /*
  * A digest of everything a clean no-op depends on that a stat can see:
  * ferry.yaml, every step file (path, size, stamp: the later of mtime and
- * ctime, inode), the current and
+ * ctime, inode), which database files exist, the current and
  * target versions, and what other tools' history tables list (they
  * change with no file's stat: `dbmate rollback`; one query a table). 0 when
  * a file is too fresh to trust its mtime (the "racy git" rule: changed
@@ -377,6 +377,10 @@ static uint64_t noop_fingerprint(ferry *f, const ferry_plan *p, const fr_version
 			return 0;
 	}
 	h = fr_mix64(h, &st.st_size, sizeof st.st_size);
+	{
+		uint64_t present = fr_dbs_present(f);
+		h = fr_mix64(h, &present, sizeof present);
+	}
 	{
 		int64_t stamp = fr_stamp_ns(&st);
 		h = fr_mix64(h, &stamp, sizeof stamp);
@@ -1324,6 +1328,24 @@ again:
 			             "was changed (make a new plan with 'ferry plan --json')", e.err.ptr);
 			goto done;
 		}
+	}
+	/*
+	 * A database file gone while steps are recorded as applied to it: the
+	 * installation is not where the record says, whatever the files say
+	 * (a volume not mounted, a file deleted). No --force: a no-op stored
+	 * over it would be believed next time.
+	 */
+	{
+		fr_buf gone = FR_BUF_INIT;
+		if (fr_missing_dbs(f, regs, nregs, &gone, NULL)) {
+			rc = fr_fail(f, FERRY_EVERIFY,
+			             "%snothing was changed: restore it ('ferry backup list', then "
+			             "'ferry backup restore ID'), or correct its path in %s",
+			             gone.ptr, f->cfg->path);
+			fr_buf_release(&gone);
+			goto done;
+		}
+		fr_buf_release(&gone);
 	}
 	/* The fast path: nothing to do, nothing drifted, nothing passed over; no lock taken. */
 	if (!p->nacts && !p->ndrift && !p->nooo && !crashed) {

@@ -220,3 +220,51 @@ cache_entries() {
 	[ "$status" -eq 3 ]
 	[[ "$stderr" == *"001_a.sql"* ]]
 }
+
+@test "a database file gone while steps are recorded on it is never up to date" {
+	installed
+	ferry -q up
+	run --separate-stderr ferry --json up
+	[ "$(check_of "$output")" = listing ]
+	mv "$ROOT/data/app.db" "$BATS_TEST_TMPDIR/app.db"   # a volume not mounted, say
+	# Not passed over by the listing digest, nor by the fingerprint, nor by the full check.
+	for how in listing fingerprint full; do
+		case $how in
+		fingerprint) sqlite3 "$ROOT/.ferry/state.db" "DELETE FROM meta WHERE key = 'quick_fp'" ;;
+		full) sqlite3 "$ROOT/.ferry/state.db" "DELETE FROM meta WHERE key IN ('quick_fp', 'noop_fp')" ;;
+		esac
+		run --separate-stderr ferry --json up
+		[ "$status" -eq 3 ]
+		[ "$(jq -r .status <<<"$output")" = refused ]
+		[[ "$stderr" == *"database 'main': '$ROOT/data/app.db' does not exist, but 2 steps are recorded as applied to it"* ]]
+		[[ "$stderr" == *"nothing was changed"* ]]
+		[ ! -e "$ROOT/data/app.db" ]   # not made again, empty
+	done
+	run --separate-stderr ferry --json status
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '.missing_databases' <<<"$output")" = '[{"database":"main","path":"'"$ROOT"'/data/app.db","applied_steps":2}]' ]
+	run ferry status
+	[[ "$output" == *"database 'main' is missing"* ]]
+	[[ "$output" != *"up to date"* ]]
+	# Put back: up to date again, from the full check, then the listing.
+	mv "$BATS_TEST_TMPDIR/app.db" "$ROOT/data/app.db"
+	run --separate-stderr ferry --json up
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .status <<<"$output")" = noop ]
+	run ferry status
+	[[ "$output" == *"up to date"* ]]
+	run --separate-stderr ferry --json status
+	[ "$(jq -c '.missing_databases' <<<"$output")" = '[]' ]
+}
+
+@test "a database not made yet, with nothing applied to it, is no finding" {
+	make_install
+	step 0.0.0 0.1.0 001_a "CREATE TABLE a(x);" "DROP TABLE a;"
+	find "$ROOT/migrations" "$ROOT/ferry.yaml" -exec touch -d '-1 hour' {} +
+	rm -f "$ROOT/data/app.db"
+	run --separate-stderr ferry --json status
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '.missing_databases' <<<"$output")" = '[]' ]
+	ferry -q up
+	[ "$(sqlite3 "$ROOT/data/app.db" "SELECT count(*) FROM sqlite_master WHERE name = 'a'")" -eq 1 ]
+}

@@ -278,6 +278,26 @@ static void test_watch_sees_an_edit_in_place_and_the_file_put_back(void **state)
 	assert_string_not_equal(noop_check(x), "watch");
 }
 
+/* No watch looks at the database's folder: its file gone is seen all the same. */
+static void test_watch_sees_the_database_file_gone(void **state)
+{
+	fx *x = *state;
+	char *db, *aside;
+	watched(x);
+	db = t_path(x->root, "data/app.db");
+	aside = t_path(x->root, "app.db.aside");
+	assert_int_equal(rename(db, aside), 0);
+	assert_int_equal(up(x), FERRY_EVERIFY);
+	assert_non_null(strstr(ferry_errmsg(x->f), "does not exist, but 2 steps are recorded"));
+	assert_int_equal(access(db, F_OK), -1); /* not made again */
+	assert_int_equal(up(x), FERRY_EVERIFY);
+	assert_int_equal(rename(aside, db), 0);
+	assert_int_equal(up(x), 0);
+	assert_true(has_table(x, "b"));
+	free(db);
+	free(aside);
+}
+
 static void test_watch_sees_a_new_pending_step(void **state)
 {
 	fx *x = *state;
@@ -493,6 +513,7 @@ int main(void)
 		T(test_second_up_applies_a_new_transition_folder),
 		T(test_second_status_sees_a_removed_step),
 		T(test_watch_sees_an_edit_in_place_and_the_file_put_back),
+		T(test_watch_sees_the_database_file_gone),
 		T(test_watch_sees_a_new_pending_step),
 		T(test_watch_sees_ferry_yaml),
 		T(test_watch_sees_the_version_another_handle_moved),
