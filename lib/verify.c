@@ -528,6 +528,23 @@ int ferry_check(char **out, ferry *f, const char *target)
 		fr_state_cache_save(f->state);
 		if ((rc = ooo_findings(&c, f, regs, nregs, &cur)))
 			goto done;
+		/* What up refuses first: a database file gone with steps recorded on it. */
+		{
+			fr_buf lines = FR_BUF_INIT;
+			json_t *gone = json_array();
+			fr_missing_dbs(f, regs, nregs, &lines, gone);
+			for (i = 0; i < json_array_size(gone); i++) {
+				json_t *g = json_array_get(gone, i);
+				json_int_t n = json_integer_value(json_object_get(g, "applied_steps"));
+				finding(&c, "database", json_string_value(json_object_get(g, "database")),
+				        "'%s' does not exist, but %lld step%s recorded as applied to it: "
+				        "'ferry up' refuses until it is restored",
+				        json_string_value(json_object_get(g, "path")), (long long)n,
+				        n == 1 ? " is" : "s are");
+			}
+			json_decref(gone);
+			fr_buf_release(&lines);
+		}
 	}
 	rc = finish(&c, out);
 done:

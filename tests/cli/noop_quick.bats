@@ -246,8 +246,15 @@ cache_entries() {
 	run ferry status
 	[[ "$output" == *"database 'main' is missing"* ]]
 	[[ "$output" != *"up to date"* ]]
+	# The pre-flight says what up would refuse.
+	run --separate-stderr ferry --json check
+	[ "$status" -eq 3 ]
+	[ "$(jq -r '.findings[] | select(.kind == "database") | .subject' <<<"$output")" = main ]
+	[ ! -e "$ROOT/data/app.db" ]
 	# Put back: up to date again, from the full check, then the listing.
 	mv "$BATS_TEST_TMPDIR/app.db" "$ROOT/data/app.db"
+	run ferry check
+	[ "$status" -eq 0 ]
 	run --separate-stderr ferry --json up
 	[ "$status" -eq 0 ]
 	[ "$(jq -r .status <<<"$output")" = noop ]
