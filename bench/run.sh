@@ -383,6 +383,22 @@ REPS=$(( REPS * 5 ))
 measure 3 "${FLAT_SET[@]}"
 REPS=$SAVED_REPS
 
+# The full check of a no-op (the registry read, every applied step's checksum
+# looked up), its fingerprints forgotten before each run: with the checksum
+# cache as a run leaves it, and with no cache at all (every file hashed, the
+# cache rebuilt). Measured at STEPS and at BIG applied steps: linear or not.
+full_preps() { # DIR NAME -> the two prepare scripts' paths, warm then cold
+	local db
+	db=$(q "$1/.ferry/state.db")
+	prep "$2_warm" "sqlite3 $db \"DELETE FROM meta WHERE key IN ('noop_fp', 'quick_fp')\""
+	prep "$2_cold" "sqlite3 $db \"DELETE FROM checksum_cache; DELETE FROM meta WHERE key IN ('noop_fp', 'quick_fp')\""
+}
+mapfile -t FULL_P < <(full_preps "$FLAT" flat_full)
+measure 1 flat_full_warm "${FULL_P[0]}" "$(q "$FERRY" -C "$FLAT" up)" \
+	flat_full_cold "${FULL_P[1]}" "$(q "$FERRY" -C "$FLAT" up)"
+"$FERRY" -q -C "$FLAT" up >/dev/null 2>&1 || true   # the fingerprints again
+"$FERRY" -q -C "$FLAT" up >/dev/null 2>&1 || true
+
 # In one process: the floor there, open + up + close, the second ferry_up on a handle.
 INPROC_REPS=$(( REPS * 10 ))
 if "$INPROC" "$FLAT" "$FLOOR_DB" "$INPROC_REPS" >"$WORK/res/inproc.out" 2>"$WORK/res/inproc.err"; then
@@ -401,6 +417,9 @@ if ((BIG > 0)); then
 		big_status "" "$(q "$FERRY" -C "$BIGI" status)" \
 		big_floor "" "$(floor_cmd "$BIGI")"
 	REPS=$SAVED_REPS
+	mapfile -t FULL_P < <(full_preps "$BIGI" big_full)
+	measure 1 big_full_warm "${FULL_P[0]}" "$(q "$FERRY" -C "$BIGI" up)" \
+		big_full_cold "${FULL_P[1]}" "$(q "$FERRY" -C "$BIGI" up)"
 
 	# The planner: a chain of BIG versions and five shortcut folders, not applied.
 	log "the planner over $BIG versions"
@@ -505,6 +524,12 @@ fi
 if ((BIG > 0)); then
 	row "no-op \`ferry up\`, $NB applied flat steps" big_up "$(ms big_floor) (noop-floor, $NB files)" big_floor "≤ 1.3" "$(v_ratio big_up big_floor 1.3)" big_up
 	row "no-op \`ferry status\`, $NB applied flat steps" big_status "$(ms big_floor) (same)" big_floor "≤ 1.3" "$(v_ratio big_status big_floor 1.3)" big_status
+fi
+row "no-op \`ferry up\`, the full check (fingerprints forgotten), $NS applied, checksum cache as a run leaves it" flat_full_warm "$(ms flat_floor) (noop-floor, $NS files)" flat_floor "–" "–" flat_full_warm
+row "the same, no checksum cache (every file hashed, the cache rebuilt)" flat_full_cold "$(ms flat_floor) (same)" flat_floor "–" "–" flat_full_cold
+if ((BIG > 0)); then
+	row "no-op \`ferry up\`, the full check, $NB applied, cache as a run leaves it" big_full_warm "$(ms flat_full_warm) (the same at $NS)" flat_full_warm "≤ $(( BIG / STEPS * 13 / 10 )) (linear)" "$(v_ratio big_full_warm flat_full_warm $(( BIG / STEPS * 13 / 10 )))" big_full_warm
+	row "the same, no checksum cache" big_full_cold "$(ms flat_full_cold) (the same at $NS)" flat_full_cold "≤ $(( BIG / STEPS * 13 / 10 )) (linear)" "$(v_ratio big_full_cold flat_full_cold $(( BIG / STEPS * 13 / 10 )))" big_full_cold
 fi
 row "in one process: ferry_open + ferry_up + ferry_close, nothing to do ($NS)" inproc_cycle "$(ms inproc_floor) (the floor in the same process)" inproc_floor "≤ 1.5" "$(v_ratio inproc_cycle inproc_floor 1.5)" ""
 row "in one process: the second ferry_up() on an open handle (its watch saw nothing change)" inproc_second "–" "" "≤ 0.5 ms" "$(v_below inproc_second 0.5)" ""
