@@ -9,6 +9,9 @@
 #
 #   bash tests/fuzz/run.sh [BUILD]        BUILD: a -Dfuzz=true build (build-fuzz)
 #   FUZZ_SECONDS=600 FUZZ_TARGETS="edit ops" bash tests/fuzz/run.sh
+#   FUZZ_TIMEOUT: libFuzzer's -timeout, seconds an input may take (default 10;
+#   it counts wall time, so a long campaign at nice 19 beside a busy machine
+#   wants more: a starved process is not a slow input)
 #
 # `make fuzz` configures and builds build-fuzz with clang, then calls this.
 set -u
@@ -45,7 +48,7 @@ for t in $targets; do
 	rm -rf "$work/corpus-$t"
 	mkdir -p "$work/corpus-$t"
 	[ -d "$src/corpus/$t" ] && cp -p "$src/corpus/$t"/* "$work/corpus-$t"/ 2>/dev/null
-	args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192
+	args=(-max_total_time="$secs" -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 -max_len=8192
 	      -print_final_stats=1 -artifact_prefix="$crashes/$t-")
 	[ -f "$src/$t.dict" ] && args+=(-dict="$src/$t.dict")
 	# A seeded campaign is the same inputs in the same order: CI repeats one
