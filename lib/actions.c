@@ -317,10 +317,11 @@ size_t fr_missing_dbs(ferry *f, const fr_reg *regs, size_t n, fr_buf *out, json_
 			           fr_reg_applied(regs[i].status);
 		if (!applied)
 			continue;
-		fr_buf_printf(out, "database '%s': '%s' does not exist, but %zu step%s recorded as "
-		                   "applied to it\n",
-		              c->name, fr_db_where(c), applied,
-		              applied == 1 ? " is" : "s are");
+		if (out)
+			fr_buf_printf(out, "database '%s': '%s' does not exist, but %zu step%s recorded "
+			                   "as applied to it\n",
+			              c->name, fr_db_where(c), applied,
+			              applied == 1 ? " is" : "s are");
 		if (arr) {
 			json_t *o = json_object();
 			json_object_set_new(o, "database", json_string(c->name));

@@ -69,7 +69,7 @@ fr_drift fr_drift_of(ferry *f, const fr_reg *r, fr_step **s_out, int rehash);
 size_t fr_find_drift(ferry *f, const fr_reg *regs, size_t n, fr_buf *out);
 /*
  * Databases kept in a file (SQLite) that are gone although steps are
- * recorded as applied to them: one line each to out ("database 'main':
+ * recorded as applied to them: one line each to out (may be NULL; "database 'main':
  * '/path' does not exist, but 12 steps are recorded as applied to it") and,
  * when arr is not NULL, an object each to arr ({database, path,
  * applied_steps}); the count returned. A database not made yet with nothing

@@ -162,10 +162,8 @@ int ferry_status(char **out, ferry *f)
 	{
 		/* A database file gone while steps are recorded on it: not up to date (up exits 3). */
 		json_t *gone = json_array();
-		fr_buf lines = FR_BUF_INIT;
 		if (!clean)
-			fr_missing_dbs(f, regs, nregs, &lines, gone);
-		fr_buf_release(&lines);
+			fr_missing_dbs(f, regs, nregs, NULL, gone);
 		json_object_set_new(doc, "missing_databases", gone);
 	}
 	json_object_set_new(doc, "pending_transitions", pend);

@@ -530,9 +530,8 @@ int ferry_check(char **out, ferry *f, const char *target)
 			goto done;
 		/* What up refuses first: a database file gone with steps recorded on it. */
 		{
-			fr_buf lines = FR_BUF_INIT;
 			json_t *gone = json_array();
-			fr_missing_dbs(f, regs, nregs, &lines, gone);
+			fr_missing_dbs(f, regs, nregs, NULL, gone);
 			for (i = 0; i < json_array_size(gone); i++) {
 				json_t *g = json_array_get(gone, i);
 				json_int_t n = json_integer_value(json_object_get(g, "applied_steps"));
@@ -543,7 +542,6 @@ int ferry_check(char **out, ferry *f, const char *target)
 				        n == 1 ? " is" : "s are");
 			}
 			json_decref(gone);
-			fr_buf_release(&lines);
 		}
 	}
 	rc = finish(&c, out);
