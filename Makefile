@@ -19,7 +19,7 @@ BUILD ?= build
 PACKAGES := meson ninja-build pkg-config gcc g++ jq libsqlite3-dev libyaml-dev libjansson-dev \
             libssl-dev libcmocka-dev libpq-dev libarchive-dev libzstd-dev zstd bats sqlite3 \
             valgrind postgresql-15 libmicrohttpd-dev chromium debhelper dpkg-dev lintian time \
-            pgbouncer groff-base
+            pgbouncer groff-base strace
 .PHONY: all deps demo test crash-test sanitize valgrind bench bench-backup bench-postgres fuzz deb clean
 
 all: $(BUILD)/build.ninja

@@ -246,14 +246,17 @@ void ferry_close(ferry *f)
  * The handle's catalog, read once and kept while fr_catalog_current() says
  * the folder is as it was read (a stat per file, no listing); otherwise
  * read again. A replaced catalog is kept until the handle closes, since a
- * plan made from it (ferry_plan_for) points into it.
+ * plan made from it (ferry_plan_for) points into it. Within one up whose
+ * lock came at once (f->cat_keep), no stat: what runs is what was read,
+ * and its checksums are what the record keeps, so a file edited meanwhile
+ * is drift the next start reports, as after any run.
  */
 int fr_load_catalog(ferry *f)
 {
 	fr_buf err = FR_BUF_INIT;
 	fr_catalog *old = f->cat;
 	int rc;
-	if (old && fr_catalog_current(old))
+	if (old && (f->cat_keep || fr_catalog_current(old)))
 		return 0;
 	f->cat = NULL;
 	if (f->cfg->nsources)

@@ -24,6 +24,11 @@ struct ferry {
 	fr_config *cfg;
 	fr_state *state;
 	fr_catalog *cat;   /* loaded on demand by fr_load_catalog() */
+	/*
+	 * up's locked pass, when the lock came at once: the catalog its first
+	 * pass read a moment ago is used as it is (run.c, lock_for_up).
+	 */
+	int cat_keep;
 	fr_lock lock;
 	fr_buf err;
 	int errcode;

@@ -66,7 +66,9 @@ int fr_lock_acquire(fr_lock *l, const char *ferry_dir, int wait_seconds,
 	}
 	fr_free(path);
 	deadline = fr_mono_ms() + wait_seconds * 1000.0;
+	l->waited = 0;
 	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		l->waited = 1;
 		if (errno != EWOULDBLOCK && errno != EINTR) {
 			fr_buf_printf(err, "cannot lock: %s", strerror(errno));
 			close(fd);

@@ -10,10 +10,11 @@
 #include "util/buf.h"
 
 typedef struct {
-	int fd;  /* -1 when not held */
+	int fd;      /* -1 when not held */
+	int waited;  /* the last acquire found it held and had to wait */
 } fr_lock;
 
-#define FR_LOCK_INIT { -1 }
+#define FR_LOCK_INIT { -1, 0 }
 
 /*
  * Takes the lock, waiting up to wait_seconds (0: not at all). Returns 0,

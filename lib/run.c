@@ -452,8 +452,16 @@ static int lock_for_up(engine *e, int wait)
 		return fr_fail_msg(f, rc, e->err.ptr);
 	if ((rc = lock_databases(e, wait)))
 		return rc;
-	if (!(rc = refuse_interrupted(f, &seen)) || !seen || e->opts->no_recover)
+	if (!(rc = refuse_interrupted(f, &seen)) || !seen || e->opts->no_recover) {
+		/*
+		 * The lock file came at once: the catalog the first pass read a
+		 * moment ago is the locked pass's too, with no stat of every file
+		 * again (fr_load_catalog). After a wait, or a recovery, it is
+		 * checked as usual.
+		 */
+		f->cat_keep = !rc && !f->lock.waited;
 		return rc;
+	}
 	fr_log(f, FERRY_LOG_WARN, NULL, "%s; rolling it back first, as 'ferry recover' does",
 	       ferry_errmsg(f));
 	fr_log_flush(f);
@@ -1421,6 +1429,7 @@ again:
 	}
 	rc = finish_up(&e, p, rc, !po->no_hooks);
 done:
+	f->cat_keep = 0;
 	fr_state_commit(f->state); /* a read transaction left open by an early exit */
 	fr_log_flush(f);
 	if (f->lock.fd >= 0)

@@ -203,3 +203,30 @@ _has_lock_open() {
 	assert_unchanged
 	[ "$(record_count)" = 0 ]
 }
+
+# The locked pass of `up` uses the catalog its first pass read only when the
+# lock came at once (lib/run.c, lock_for_up); after a wait for the lock it
+# looks at the files again, so a step edited meanwhile runs as it is now and
+# is recorded so: no drift on the next start.
+@test "up --wait: a step edited while it waited for the lock runs as edited, recorded with the new checksum" {
+	hold_lock 30
+	bg_ferry waiter up --wait 30
+	local waiter=$BG_PID
+	wait_until 10 _has_lock_open "$waiter"
+	sleep 0.3
+	step 0.1.0 0.2.0 001_nick "ALTER TABLE users ADD COLUMN nick2 TEXT;" "ALTER TABLE users DROP COLUMN nick2;"
+	kill -9 "$HOLD_PID"
+	wait_exit "$HOLD_PID" 5
+	wait_exit "$waiter" 60
+	[ "$WAIT_RC" = 0 ]
+	[ "$(cur_version)" = 0.2.0 ]
+	# The edited statement ran, not the one read before the wait.
+	sqlite3 "$ROOT/data/app.db" "SELECT nick2 FROM users LIMIT 1" >/dev/null
+	! sqlite3 "$ROOT/data/app.db" "SELECT nick FROM users LIMIT 1" 2>/dev/null
+	# Its record holds the file's checksum as it is now: the next start sees no drift.
+	local want
+	want=$(sha256sum "$ROOT/migrations/v0.1.0_to_v0.2.0/001_nick.sql" | cut -d' ' -f1)
+	[ "$(sqlite3 "$ROOT/data/app.db" "SELECT checksum FROM ferry_steps WHERE id = '0.2.0/001_nick.sql'")" = "sha256:$want" ]
+	run ferry verify
+	[ "$status" -eq 0 ]
+}

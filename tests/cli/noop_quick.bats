@@ -275,3 +275,23 @@ cache_entries() {
 	ferry -q up
 	[ "$(sqlite3 "$ROOT/data/app.db" "SELECT count(*) FROM sqlite_master WHERE name = 'a'")" -eq 1 ]
 }
+
+# An up that applies: the listing and the catalog each stat a step file once;
+# the locked pass, its lock taken at once, uses the catalog the first pass
+# read (lib/ferry.c, fr_load_catalog). Each pending file is read once.
+@test "an apply stats each step file twice and reads it once (the locked pass does not look again)" {
+	command -v strace >/dev/null || { echo "strace is needed (apt-get install strace)" >&2; return 1; }
+	make_install
+	step 0.0.0 0.1.0 001_a "CREATE TABLE a(x);" "DROP TABLE a;"
+	step 0.1.0 0.2.0 001_b "CREATE TABLE b(x);" "DROP TABLE b;"
+	find "$ROOT/migrations" "$ROOT/ferry.yaml" -exec touch -d '-1 hour' {} +
+	settle   # so that the listing walks every file (no change time younger than 2 s)
+	strace -f -e trace=stat,lstat,newfstatat,statx,open,openat -o "$BATS_TEST_TMPDIR/st" \
+		"$FERRY" -q -C "$ROOT" up --skip-backup
+	[ "$(sqlite3 "$ROOT/data/app.db" "SELECT count(*) FROM ferry_steps")" = 2 ]
+	local f
+	for f in 001_a.sql 001_b.sql; do
+		[ "$(grep -E 'stat' "$BATS_TEST_TMPDIR/st" | grep -c "/$f\"\|\"$f\"")" = 2 ]
+		[ "$(grep -E 'open' "$BATS_TEST_TMPDIR/st" | grep -c "$f")" = 1 ]
+	done
+}
