@@ -133,13 +133,17 @@ one_run() { # KEY PREP_SCRIPT CMD
 # each running every command once, interleaved, so that a change in the
 # machine's load or in the disk's fsync latency hits ferry and its baseline
 # alike; the first WARMUP rounds are discarded. Writes res/KEY (median wall
-# ms) and res/KEY.cpu (mean user+sys ms, hyperfine only).
+# ms), res/KEY.cpu (mean user+sys ms, hyperfine only) and res/KEY.round (which
+# call of measure timed it: the keys of one call are paired round by round).
+MEASURE_CALL=0
 measure() {
 	local warm=$1 r i key
 	shift
 	local -a spec=("$@")
+	MEASURE_CALL=$((MEASURE_CALL + 1))
 	for ((i = 0; i < ${#spec[@]}; i += 3)); do
 		rm -f "$WORK/res/${spec[i]}".*
+		echo "$MEASURE_CALL" >"$WORK/res/${spec[i]}.round"
 		log "timing ${spec[i]}"
 	done
 	for ((r = 0; r < warm + REPS; r++)); do
@@ -402,7 +406,13 @@ measure 1 flat_full_warm "${FULL_P[0]}" "$(q "$FERRY" -C "$FLAT" up)" \
 # In one process: the floor there, open + up + close, the second ferry_up on a handle.
 INPROC_REPS=$(( REPS * 10 ))
 if "$INPROC" "$FLAT" "$FLOOR_DB" "$INPROC_REPS" >"$WORK/res/inproc.out" 2>"$WORK/res/inproc.err"; then
-	while read -r k v; do echo "$v" >"$WORK/res/inproc_$k"; done <"$WORK/res/inproc.out"
+	rm -f "$WORK/res/inproc_"*
+	while read -r k v; do
+		case $k in
+		*_run) echo "$v" >>"$WORK/res/inproc_${k%_run}.runs"; echo inproc >"$WORK/res/inproc_${k%_run}.round" ;;
+		*) echo "$v" >"$WORK/res/inproc_$k" ;;
+		esac
+	done <"$WORK/res/inproc.out"
 else
 	log "bench-inproc failed: $(cat "$WORK/res/inproc.err")"
 fi
@@ -487,9 +497,20 @@ ms() { # KEY -> "12.3 ms" or the error
 	fi
 }
 cpu() { [[ -f $WORK/res/$1.cpu ]] && awk -v v="$(cat "$WORK/res/$1.cpu")" 'BEGIN { printf "%.1f ms", v }' || printf '–'; }
+# A / B. Timed in the same rounds of one measure call (every run of A beside
+# one of B), it is the median of the rounds' ratios: a change of the machine's
+# speed during the call moves both runs of a round, and cancels out. Else
+# (A and B timed apart) it is the ratio of the medians.
 ratio() { # A B -> A/B
-	local a b
-	a=$(val "$1") && b=$(val "$2") && awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }' || printf '–'
+	local a b ra=$WORK/res/$1 rb=$WORK/res/$2
+	a=$(val "$1") && b=$(val "$2") || { printf '–'; return; }
+	if [[ -f $ra.round && -f $rb.round && -f $ra.runs && -f $rb.runs ]] && cmp -s "$ra.round" "$rb.round" &&
+		[[ $(wc -l <"$ra.runs") == $(wc -l <"$rb.runs") ]]; then
+		paste "$ra.runs" "$rb.runs" | awk '{ printf "%.6f\n", $1 / $2 }' | sort -n |
+			awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	else
+		awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }'
+	fi
 }
 # verdicts
 below() { local v; v=$(val "$1") && awk -v v="$v" -v t="$2" 'BEGIN { exit !(v < t) }'; }
@@ -503,7 +524,7 @@ BUILDTYPE=$(buildtype_of "$BUILD")
 
 echo "## ferry benchmarks"
 echo
-echo "$NS one-statement SQL steps (\`CREATE TABLE tNNNN(x INTEGER)\`), median of $REPS runs; ratio = ferry / floor or peer."
+echo "$NS one-statement SQL steps (\`CREATE TABLE tNNNN(x INTEGER)\`), median of $REPS runs; ratio = ferry / floor or peer, the median of the rounds' ratios where both ran in the same rounds (interleaved), else of the medians."
 echo "The floor (noop-floor) lists and stats the migrations folder and reads one row of a one-table SQLite file: all a no-op must do."
 echo
 row() { # SCENARIO FERRY_KEY BASE_TEXT BASE_KEY TARGET_TEXT VERDICT CPU_KEY
