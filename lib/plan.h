@@ -86,7 +86,7 @@ struct ferry_plan {
 	 */
 	fr_version file_from;
 	char file_catalog[65], file_registry[65];
-	char *file_actions;    /* its actions, as compact JSON */
+	char *file_actions;    /* its actions, as compact JSON; NULL: its own acts (made here) */
 };
 
 /*

@@ -1142,6 +1142,39 @@ static void test_apply_plan(void **state)
 	ferry_plan_free(stale);
 }
 
+/*
+ * A plan made in the process keeps its own actions as what it expects (their
+ * text is made only when it is applied): applied on a handle whose
+ * configuration now plans other actions (a commit per step), it refuses and
+ * changes nothing; on the handle it was made with, it runs.
+ */
+static void test_apply_own_plan_checks_its_actions(void **state)
+{
+	fx *x = *state;
+	ferry_open_options oo = FERRY_OPEN_OPTIONS_INIT;
+	ferry_plan *p = NULL;
+	ferry *g = NULL;
+	standard(x, "group");
+	open_f(x);
+	assert_int_equal(ferry_plan_new(&p, x->f, "0.2.0"), 0);
+	config(x, "step");
+	oo.flags = FERRY_OPEN_ONE_SHOT;
+	assert_int_equal(ferry_open(&g, x->root, &oo), 0);
+	assert_int_equal(ferry_apply(g, p, NULL), FERRY_EINVALID);
+	assert_non_null(strstr(ferry_errmsg(g), "the configuration moved"));
+	ferry_close(g);
+	assert_string_equal(current(x), "0.0.0");
+	{
+		char *db = t_path(x->root, "data/app.db"); /* not even made */
+		assert_int_not_equal(access(db, F_OK), 0);
+		free(db);
+	}
+	assert_int_equal(ferry_apply(x->f, p, NULL), 0);
+	assert_string_equal(current(x), "0.2.0");
+	assert_true(has_table(x, "tags"));
+	ferry_plan_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1166,6 +1199,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keep_going_on_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_plan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_own_plan_checks_its_actions, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
