@@ -295,9 +295,16 @@ one_case() {
 		violation "$label" "processes left: $(pgrep -a -f -- "$d/" | head -3 | tr '\n' ' ')"
 	fi
 	if [ "$DB" = postgres ]; then
-		local left
-		left=$(admin "SELECT count(*) FROM pg_stat_activity WHERE datname = '$CASE_DB'")
-		[ "$left" = 0 ] || violation "$label" "$left connection(s) to the database left"
+		# A backend whose client has exited may take a moment to go (the
+		# server notices the closed socket and cleans up): polled for up to
+		# 2 s. A connection still there then is held by a live client.
+		local left i
+		for ((i = 0; i < 40; i++)); do
+			left=$(admin "SELECT count(*) FROM pg_stat_activity WHERE datname = '$CASE_DB'")
+			[ "$left" != 0 ] || break
+			sleep 0.05
+		done
+		[ "$left" = 0 ] || violation "$label" "$left connection(s) to the database left after 2 s: $(admin "SELECT string_agg(format('pid %s app %L state %s since %s: %s', pid, application_name, state, backend_start, left(query, 60)), '; ') FROM pg_stat_activity WHERE datname = '$CASE_DB'")"
 	fi
 	check "$d" "$mode" "$how" "$label"
 }
