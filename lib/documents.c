@@ -74,7 +74,7 @@ int ferry_status(char **out, ferry *f)
 	size_t nregs = 0, nruns = 0, i, j, npending = 0, nsteps = 0;
 	fr_step **steps = NULL;
 	char text[FR_VERSION_STR_MAX];
-	int rc, found = 0, held, clean, quick = 0;
+	int rc, found = 0, held, clean, quick = 0, have_runs = 0, run_row = 1;
 	const fr_version *latest;
 	*out = NULL;
 	/*
@@ -85,9 +85,13 @@ int ferry_status(char **out, ferry *f)
 	 * below either way. The listing arms no watch: that is up's.
 	 */
 	if (!fr_shared_record(f)) {
-		int run_row;
 		fr_vdb_start(f);
 		quick = fr_noop_quick(f, fr_noop_listing(f, NULL, 0), &cur, &run_row);
+		/*
+		 * The last run, in the same read as the version and whether a run
+		 * is going on: with none going on, no query for it below.
+		 */
+		have_runs = quick && fr_state_runs(f->state, 1, &runs, &nruns) == 0;
 		fr_state_commit(f->state);
 	}
 	if (!quick &&
@@ -102,8 +106,8 @@ int ferry_status(char **out, ferry *f)
 	clean = quick || (fr_version_cmp(&cur, latest) >= 0 && fr_noop_is_clean(f, &cur));
 	if ((!clean && (fr_state_registry_ex(f->state, 0, &regs, &nregs) ||
 	                !(idx = fr_reg_index(regs, nregs)))) ||
-	    fr_state_runs(f->state, 1, &runs, &nruns) ||
-	    fr_state_running(f->state, &running, &found)) {
+	    (!have_runs && fr_state_runs(f->state, 1, &runs, &nruns)) ||
+	    ((!have_runs || run_row) && fr_state_running(f->state, &running, &found))) {
 		rc = fr_fail(f, FERRY_EFAILED, "cannot read state: %s", fr_state_errmsg(f->state));
 		goto done;
 	}
