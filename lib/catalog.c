@@ -49,6 +49,7 @@
  */
 #include "catalog.h"
 #include "catalog_int.h"
+#include "util/statmemo.h"
 #include "ferry.h"
 #include "util/alloc.h"
 #include "util/fs.h"
@@ -708,7 +709,7 @@ static void load_folder(loader *ld, const char *name)
 		const fr_step_kind *k;
 		struct stat st;
 		fr_step *s;
-		if (fstatat(dirfd(l.d), fn, &st, 0)) {
+		if (fr_cat_stat(ld, dirfd(l.d), t->dir, fn, &st)) {
 			lerr_at(ld, name, fn, "%s", strerror(errno));
 		} else if (S_ISDIR(st.st_mode)) {
 			lerr_at(ld, name, fn, "unexpected folder inside a transition folder");
@@ -1119,7 +1120,7 @@ void fr_cat_load_ferry(loader *ld)
 	for (i = 0; i < top.n && !ld->oom; i++) {
 		const char *name = top.names[i];
 		struct stat st;
-		if (fstatat(dirfd(top.d), name, &st, 0)) {
+		if (fr_cat_stat(ld, dirfd(top.d), c->dir, name, &st)) {
 			lerr_at(ld, NULL, name, "%s", strerror(errno));
 		} else if (S_ISDIR(st.st_mode)) {
 			load_folder(ld, name);
@@ -1133,8 +1134,21 @@ done:
 	fr_cat_dirlist_free(&top);
 }
 
+int fr_cat_stat(loader *ld, int dfd, const char *dir, const char *name, struct stat *st)
+{
+	if (dir && fr_statmemo_get(ld->memo, dir, name, st))
+		return 0;
+	return fstatat(dfd, name, st, 0);
+}
+
 int fr_catalog_load_sources(fr_catalog **out, const fr_source *src, size_t nsrc,
                             const char *root, fr_buf *err)
+{
+	return fr_catalog_load_memo(out, src, nsrc, root, NULL, err);
+}
+
+int fr_catalog_load_memo(fr_catalog **out, const fr_source *src, size_t nsrc, const char *root,
+                         struct fr_statmemo *memo, fr_buf *err)
 {
 	fr_buf scratch_err = FR_BUF_INIT;
 	fr_catalog *c = NULL;
@@ -1150,6 +1164,7 @@ int fr_catalog_load_sources(fr_catalog **out, const fr_source *src, size_t nsrc,
 	ld.reldir = "";
 	ld.src = src;
 	ld.nsrc = nsrc;
+	ld.memo = memo;
 	if (!(c = fr_calloc(1, sizeof *c)) ||
 	    (nsrc && (!(ld.lay = fr_calloc(nsrc, sizeof *ld.lay)) ||
 	              !(ld.chains = fr_calloc(nsrc, sizeof *ld.chains)) ||
@@ -1271,7 +1286,7 @@ static int same_file(int64_t size, int64_t mtime_ns, int64_t ino, int64_t truste
  * removed or renamed shows on its folder; an edit shows on the file. Every
  * stat is made relative to the migrations folder, opened once.
  */
-int fr_catalog_current(const fr_catalog *c)
+int fr_catalog_current(const fr_catalog *c, struct fr_statmemo *memo)
 {
 	const int64_t trusted_before = c->loaded_ns - 2000000000LL;
 	size_t i, ldir = c->dir ? strlen(c->dir) : 0;
@@ -1285,7 +1300,10 @@ int fr_catalog_current(const fr_catalog *c)
 		return errno == ENOENT && c->seen[0].ino == -1; /* missing then and now */
 	for (i = 0; ok && i < c->nseen; i++) {
 		const fr_catalog_seen *e = &c->seen[i];
-		ok = e->ino != -1 && (*e->rel ? fstatat(dfd, e->rel, &st, 0) : fstat(dfd, &st)) == 0 &&
+		ok = e->ino != -1 &&
+		     (*e->rel ? (c->dir && fr_statmemo_get(memo, c->dir, e->rel, &st)) ||
+		                    fstatat(dfd, e->rel, &st, 0) == 0
+		              : fstat(dfd, &st) == 0) &&
 		     same_file(e->size, e->mtime_ns, e->ino, trusted_before, &st);
 	}
 	for (i = 0; ok && i < c->nsteps; i++) {
@@ -1296,7 +1314,8 @@ int fr_catalog_current(const fr_catalog *c)
 		/* A file step's path is the folder's, then '/' and its name under it; or absolute. */
 		if (ldir && strncmp(s->path, c->dir, ldir) == 0 && s->path[ldir] == '/')
 			p = s->path + ldir + 1;
-		ok = fstatat(dfd, p, &st, 0) == 0 &&
+		ok = ((p != s->path && fr_statmemo_get(memo, c->dir, p, &st)) ||
+		      fstatat(dfd, p, &st, 0) == 0) &&
 		     same_file(s->size, s->mtime_ns, s->ino, trusted_before, &st);
 	}
 	if (dfd != AT_FDCWD)

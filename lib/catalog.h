@@ -94,6 +94,14 @@ int fr_catalog_load(fr_catalog **out, const char *dir, const char *root, fr_buf 
  */
 int fr_catalog_load_sources(fr_catalog **out, const fr_source *src, size_t nsrc,
                             const char *root, fr_buf *err);
+/*
+ * The same, taking the stat of an entry of ferry's own layout from memo
+ * (the listing the same call just took, lib/util/statmemo.h) when it has
+ * it, instead of a stat of its own. memo may be NULL.
+ */
+struct fr_statmemo;
+int fr_catalog_load_memo(fr_catalog **out, const fr_source *src, size_t nsrc, const char *root,
+                         struct fr_statmemo *memo, fr_buf *err);
 void fr_catalog_free(fr_catalog *c);
 
 /*
@@ -111,10 +119,11 @@ int fr_catalog_add_native(fr_catalog *c, const char *from, const char *to, const
  * as stat saw it then (size, modification time, inode), and each was older
  * than 2 seconds when the load began (git's "racy" rule: a younger one may
  * change again within its timestamp's tick). 0 when the catalog must be
- * read again. Costs one stat per step file, no listing and no reading: an
- * open handle keeps its catalog while this holds.
+ * read again. Costs one stat per step file (none for what memo, the stats
+ * the same call's listing took, holds; memo may be NULL), no listing and no
+ * reading: an open handle keeps its catalog while this holds.
  */
-int fr_catalog_current(const fr_catalog *c);
+int fr_catalog_current(const fr_catalog *c, struct fr_statmemo *memo);
 
 /* The step with that id, or NULL. */
 fr_step *fr_catalog_step(const fr_catalog *c, const char *id);

@@ -62,7 +62,11 @@ typedef struct {
 	const fr_layout **lay; /* each source's layout; NULL: ferry's own or none */
 	fr_step ***chains;   /* each source's steps, in its chain */
 	size_t *nchain;
+	struct fr_statmemo *memo; /* the stats the call's listing took, or NULL */
 } loader;
+
+/* The stat of DIR/NAME (a folder of ferry's own layout, open as dfd): from the memo, or fstatat. */
+int fr_cat_stat(loader *ld, int dfd, const char *dir, const char *name, struct stat *st);
 
 
 /* Lists path into l, sorted, hidden files, README* and *.md left out; *st: its stat first. */

@@ -95,8 +95,10 @@ int ferry_status(char **out, ferry *f)
 		fr_state_commit(f->state);
 	}
 	if (!quick &&
-	    ((rc = fr_catalog_and_current(f, &cur)) || (rc = fr_registry_refresh(f, NULL))))
+	    ((rc = fr_catalog_and_current(f, &cur)) || (rc = fr_registry_refresh(f, NULL)))) {
+		fr_statmemo_end(f);
 		return rc;
+	}
 	latest = quick ? &cur : fr_catalog_latest(f->cat);
 	/*
 	 * The registry, even at the latest version (a step added later to a
@@ -221,6 +223,7 @@ int ferry_status(char **out, ferry *f)
 	rc = fr_publish(f, doc, out);
 	doc = NULL;
 done:
+	fr_statmemo_end(f);
 	if (found)
 		fr_run_row_clear(&running);
 	json_decref(doc);

@@ -10,6 +10,7 @@
 #include "util/alloc.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/statmemo.h"
 #include "util/thread.h"
 
 #include <errno.h>
@@ -236,17 +237,26 @@ void ferry_close(ferry *f)
 	if (f->log_fd >= 0)
 		close(f->log_fd);
 	fr_last_run_clear(f);
+	fr_statmemo_end(f);
 	fr_free(f->root);
 	fr_free(f->ferry_dir);
 	fr_buf_release(&f->err);
 	fr_free(f);
 }
 
+void fr_statmemo_end(ferry *f)
+{
+	fr_statmemo_free(f->statmemo);
+	f->statmemo = NULL;
+}
+
 /*
  * The handle's catalog, read once and kept while fr_catalog_current() says
  * the folder is as it was read (a stat per file, no listing); otherwise
  * read again. A replaced catalog is kept until the handle closes, since a
- * plan made from it (ferry_plan_for) points into it. Within one up whose
+ * plan made from it (ferry_plan_for) points into it. The stats the call's
+ * listing just took (f->statmemo) stand for the catalog's own, once. Within
+ * one up whose
  * lock came at once (f->cat_keep), no stat: what runs is what was read,
  * and its checksums are what the record keeps, so a file edited meanwhile
  * is drift the next start reports, as after any run.
@@ -256,14 +266,22 @@ int fr_load_catalog(ferry *f)
 	fr_buf err = FR_BUF_INIT;
 	fr_catalog *old = f->cat;
 	int rc;
-	if (old && (f->cat_keep || fr_catalog_current(old)))
+	if (old && (f->cat_keep || fr_catalog_current(old, f->statmemo))) {
+		fr_statmemo_end(f);
 		return 0;
+	}
 	f->cat = NULL;
-	if (f->cfg->nsources)
-		rc = fr_catalog_load_sources(&f->cat, f->cfg->sources, f->cfg->nsources, f->root,
-		                             &err);
-	else
-		rc = fr_catalog_load(&f->cat, f->cfg->migrations, f->root, &err);
+	if (f->cfg->nsources) {
+		rc = fr_catalog_load_memo(&f->cat, f->cfg->sources, f->cfg->nsources, f->root,
+		                          f->statmemo, &err);
+	} else {
+		fr_source src;
+		memset(&src, 0, sizeof src);
+		src.path = src.rel = f->cfg->migrations;
+		src.layout = (char *)"ferry";
+		rc = fr_catalog_load_memo(&f->cat, &src, 1, f->root, f->statmemo, &err);
+	}
+	fr_statmemo_end(f); /* it spoke for this load only */
 	/* The application's C steps join the catalog like files. */
 	for (size_t i = 0; rc == 0 && i < f->nnatives; i++) {
 		const ferry_native_step *n = &f->natives[i];

@@ -29,6 +29,12 @@ struct ferry {
 	 * pass read a moment ago is used as it is (run.c, lock_for_up).
 	 */
 	int cat_keep;
+	/*
+	 * The stat of every entry the no-op listing (noop.c) took in this call,
+	 * for the catalog read after it (fr_load_catalog); freed when the call
+	 * ends (fr_statmemo_end).
+	 */
+	struct fr_statmemo *statmemo;
 	fr_lock lock;
 	fr_buf err;
 	int errcode;
@@ -172,6 +178,8 @@ int fr_noop_quick(ferry *f, uint64_t listing, fr_version *cur, int *running);
 
 /* Loads the catalog once (FERRY_EINVALID with every problem in the message). */
 int fr_load_catalog(ferry *f);
+/* Forgets the listing's stats (f->statmemo): at the end of each call that took them. */
+void fr_statmemo_end(ferry *f);
 
 /* The current version from state (0.0.0 when none recorded). */
 int fr_current(ferry *f, fr_version *out);

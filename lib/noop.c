@@ -33,6 +33,7 @@
 #include "state.h"
 #include "util/fs.h"
 #include "util/hash.h"
+#include "util/statmemo.h"
 
 #include "util/alloc.h"
 
@@ -69,6 +70,8 @@ typedef struct {
 	int bad;
 	struct fr_noop *q; /* the watch being armed, or NULL */
 	fr_buf path;       /* the folder being read, for inotify_add_watch */
+	fr_statmemo *memo; /* each entry's stat, for the catalog read next, or NULL */
+	fr_buf dir;        /* the folder being read, as the catalog names it (with memo) */
 } walk;
 
 #define DIR_EVENTS                                                                   \
@@ -295,9 +298,11 @@ static void walk_dir(walk *w, int dfd, uint64_t seed, int depth)
 			w->bad = 1; /* gone meanwhile, or a dangling link: let the catalog say */
 			break;
 		}
+		if (w->memo && fr_statmemo_put(w->memo, w->dir.ptr, e->d_name, &st))
+			w->memo = NULL; /* out of memory: the catalog stats for itself */
 		h = entry(w, seed, e->d_name, &st);
 		if (h && S_ISDIR(st.st_mode)) {
-			size_t len = w->path.len;
+			size_t len = w->path.len, dlen = w->dir.len;
 			int sub;
 			if (depth >= MAX_DEPTH ||
 			    (sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
@@ -308,8 +313,15 @@ static void walk_dir(walk *w, int dfd, uint64_t seed, int depth)
 				fr_buf_printf(&w->path, "/%s", e->d_name);
 				add_watch(w, w->path.ptr, DIR_EVENTS | IN_ONLYDIR, sub);
 			}
+			if (w->memo) {
+				fr_buf_printf(&w->dir, "/%s", e->d_name);
+				if (w->dir.oom)
+					w->memo = NULL;
+			}
 			walk_dir(w, sub, h, depth + 1);
 			fr_buf_truncate(&w->path, len);
+			if (w->memo)
+				fr_buf_truncate(&w->dir, dlen);
 		}
 	}
 	closedir(d);
@@ -356,6 +368,12 @@ static void walk_source(walk *w, const char *path)
 		fr_buf_puts(&w->path, path);
 		add_watch(w, path, DIR_EVENTS | IN_ONLYDIR, dfd);
 	}
+	if (w->memo) {
+		fr_buf_reset(&w->dir);
+		fr_buf_puts(&w->dir, path);
+		if (w->dir.oom)
+			w->memo = NULL;
+	}
 	walk_dir(w, dfd, h, 0);
 }
 
@@ -366,11 +384,14 @@ static uint64_t mix_str(uint64_t h, const char *s)
 
 uint64_t fr_noop_listing(ferry *f, const char *target, int watch)
 {
-	walk w = { 0, 0, (fr_now_ms() - 2000) * 1000000LL, 0, NULL, FR_BUF_INIT };
+	walk w = { 0, 0, (fr_now_ms() - 2000) * 1000000LL, 0, NULL, FR_BUF_INIT, NULL, FR_BUF_INIT };
 	struct stat st;
 	uint64_t h = 14695981039346656037ULL;
 	size_t i;
 	int cfd;
+	/* What it stats, the catalog read next in this call need not stat again (fr_load_catalog). */
+	fr_statmemo_free(f->statmemo);
+	w.memo = f->statmemo = fr_statmemo_new();
 	/* Armed before anything is read: a change from here on is in its queue. */
 	w.q = watch ? arm(f) : NULL;
 	if (w.q) {
@@ -393,6 +414,7 @@ uint64_t fr_noop_listing(ferry *f, const char *target, int watch)
 			walk_source(&w, f->cfg->migrations);
 	}
 	fr_buf_release(&w.path);
+	fr_buf_release(&w.dir);
 	if (!h || w.bad) {
 		if (w.q)
 			w.q->armed = 0;

@@ -1430,6 +1430,7 @@ again:
 	rc = finish_up(&e, p, rc, !po->no_hooks);
 done:
 	f->cat_keep = 0;
+	fr_statmemo_end(f);
 	fr_state_commit(f->state); /* a read transaction left open by an early exit */
 	fr_log_flush(f);
 	if (f->lock.fd >= 0)

@@ -420,8 +420,8 @@ static void folders(fx *x)
 	age(x, "migrations", 3600);
 	settle();
 	load(x);
-	assert_true(fr_catalog_current(x->cat));
-	assert_true(fr_catalog_current(x->cat));
+	assert_true(fr_catalog_current(x->cat, NULL));
+	assert_true(fr_catalog_current(x->cat, NULL));
 }
 
 static void test_catalog_current_until_a_step_changes(void **state)
@@ -430,9 +430,9 @@ static void test_catalog_current_until_a_step_changes(void **state)
 	folders(x);
 	put_aged(x, "migrations/v0.0.0_to_v1.0.0/001_a.sql", STEP_A2, 1800);
 	settle(); /* the change is seen by the stat, not only by the racy rule */
-	assert_false(fr_catalog_current(x->cat));
+	assert_false(fr_catalog_current(x->cat, NULL));
 	load(x);
-	assert_true(fr_catalog_current(x->cat));
+	assert_true(fr_catalog_current(x->cat, NULL));
 }
 
 static void test_catalog_stale_on_an_added_or_removed_file(void **state)
@@ -442,15 +442,15 @@ static void test_catalog_stale_on_an_added_or_removed_file(void **state)
 	folders(x);
 	put_aged(x, "migrations/v0.0.0_to_v1.0.0/002_more.sql", STEP_C, 1800);
 	settle();
-	assert_false(fr_catalog_current(x->cat));
+	assert_false(fr_catalog_current(x->cat, NULL));
 	load(x);
-	assert_true(fr_catalog_current(x->cat));
+	assert_true(fr_catalog_current(x->cat, NULL));
 	p = t_path(x->root, "migrations/2.0.0_b.sql");
 	assert_int_equal(unlink(p), 0);
 	free(p);
 	age(x, "migrations", 1200);
 	settle();
-	assert_false(fr_catalog_current(x->cat));
+	assert_false(fr_catalog_current(x->cat, NULL));
 }
 
 static void test_catalog_stale_on_a_yaml_edit(void **state)
@@ -459,11 +459,11 @@ static void test_catalog_stale_on_a_yaml_edit(void **state)
 	folders(x);
 	put_aged(x, "migrations/v0.0.0_to_v1.0.0/transition.yaml", "description: B\n", 1800);
 	settle();
-	assert_false(fr_catalog_current(x->cat));
+	assert_false(fr_catalog_current(x->cat, NULL));
 	load(x);
 	put_aged(x, "migrations/versions.yaml", "versions:\n  - 1.0.1\n", 1800);
 	settle();
-	assert_false(fr_catalog_current(x->cat));
+	assert_false(fr_catalog_current(x->cat, NULL));
 }
 
 static void test_catalog_stale_on_a_renamed_file(void **state)
@@ -477,7 +477,7 @@ static void test_catalog_stale_on_a_renamed_file(void **state)
 	/* The folder's time put back as it was: the file itself is gone from its path. */
 	age(x, "migrations", 3600);
 	settle();
-	assert_false(fr_catalog_current(x->cat));
+	assert_false(fr_catalog_current(x->cat, NULL));
 	free(a);
 	free(b);
 }
@@ -488,7 +488,7 @@ static void test_catalog_young_files_are_never_trusted(void **state)
 	put_aged(x, "migrations/1.0.0_a.sql", STEP_A, 3600);
 	t_write(x->root, "migrations/2.0.0_b.sql", STEP_B); /* just now */
 	load(x);
-	assert_false(fr_catalog_current(x->cat));
+	assert_false(fr_catalog_current(x->cat, NULL));
 }
 
 static void test_catalog_missing_folder(void **state)
@@ -496,9 +496,9 @@ static void test_catalog_missing_folder(void **state)
 	fx *x = *state;
 	load(x);
 	assert_int_equal(x->cat->nsteps, 0);
-	assert_true(fr_catalog_current(x->cat));
+	assert_true(fr_catalog_current(x->cat, NULL));
 	put_aged(x, "migrations/1.0.0_a.sql", STEP_A, 3600);
-	assert_false(fr_catalog_current(x->cat));
+	assert_false(fr_catalog_current(x->cat, NULL));
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
