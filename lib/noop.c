@@ -72,6 +72,7 @@ typedef struct {
 	fr_buf path;       /* the folder being read, for inotify_add_watch */
 	fr_statmemo *memo; /* each entry's stat, for the catalog read next, or NULL */
 	fr_buf dir;        /* the folder being read, as the catalog names it (with memo) */
+	int dir_id;        /* its number in the memo */
 } walk;
 
 #define DIR_EVENTS                                                                   \
@@ -282,7 +283,7 @@ static void walk_dir(walk *w, int dfd, uint64_t seed, int depth)
 		return;
 	}
 	while (!w->bad) {
-		struct stat st;
+		struct stat own, *stp;
 		uint64_t h;
 		errno = 0;
 		if (!(e = readdir(d))) {
@@ -294,16 +295,21 @@ static void walk_dir(walk *w, int dfd, uint64_t seed, int depth)
 			continue; /* no layout reads hidden files */
 		if (w->q && e->d_type != DT_REG && e->d_type != DT_DIR)
 			w->q->armed = 0; /* a link's target changes where no watch looks */
-		if (fstatat(dirfd(d), e->d_name, &st, 0)) {
+		/* Into the memo's slot (no copy); out of memory, the catalog stats for itself. */
+		if (!w->memo || !(stp = fr_statmemo_slot(w->memo, w->dir_id, e->d_name))) {
+			w->memo = NULL;
+			stp = &own;
+		}
+		if (fstatat(dirfd(d), e->d_name, stp, 0)) {
+			if (w->memo)
+				fr_statmemo_unslot(w->memo);
 			w->bad = 1; /* gone meanwhile, or a dangling link: let the catalog say */
 			break;
 		}
-		if (w->memo && fr_statmemo_put(w->memo, w->dir.ptr, e->d_name, &st))
-			w->memo = NULL; /* out of memory: the catalog stats for itself */
-		h = entry(w, seed, e->d_name, &st);
-		if (h && S_ISDIR(st.st_mode)) {
+		h = entry(w, seed, e->d_name, stp);
+		if (h && S_ISDIR(stp->st_mode)) {
 			size_t len = w->path.len, dlen = w->dir.len;
-			int sub;
+			int sub, parent = w->dir_id;
 			if (depth >= MAX_DEPTH ||
 			    (sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 				w->bad = 1;
@@ -315,13 +321,15 @@ static void walk_dir(walk *w, int dfd, uint64_t seed, int depth)
 			}
 			if (w->memo) {
 				fr_buf_printf(&w->dir, "/%s", e->d_name);
-				if (w->dir.oom)
+				if (w->dir.oom || (w->dir_id = fr_statmemo_dir(w->memo, w->dir.ptr)) < 0)
 					w->memo = NULL;
 			}
 			walk_dir(w, sub, h, depth + 1);
 			fr_buf_truncate(&w->path, len);
-			if (w->memo)
+			if (w->memo) {
 				fr_buf_truncate(&w->dir, dlen);
+				w->dir_id = parent;
+			}
 		}
 	}
 	closedir(d);
@@ -371,7 +379,7 @@ static void walk_source(walk *w, const char *path)
 	if (w->memo) {
 		fr_buf_reset(&w->dir);
 		fr_buf_puts(&w->dir, path);
-		if (w->dir.oom)
+		if (w->dir.oom || (w->dir_id = fr_statmemo_dir(w->memo, path)) < 0)
 			w->memo = NULL;
 	}
 	walk_dir(w, dfd, h, 0);
@@ -384,7 +392,7 @@ static uint64_t mix_str(uint64_t h, const char *s)
 
 uint64_t fr_noop_listing(ferry *f, const char *target, int watch)
 {
-	walk w = { 0, 0, (fr_now_ms() - 2000) * 1000000LL, 0, NULL, FR_BUF_INIT, NULL, FR_BUF_INIT };
+	walk w = { 0, 0, (fr_now_ms() - 2000) * 1000000LL, 0, NULL, FR_BUF_INIT, NULL, FR_BUF_INIT, -1 };
 	struct stat st;
 	uint64_t h = 14695981039346656037ULL;
 	size_t i;

@@ -1,8 +1,10 @@
 /*
- * statmemo.c - stat results by path for one call (statmemo.h): an open
- * addressing table of indices into an array of entries, the paths in one
- * arena. The key is DIR "/" NAME, hashed and compared in two parts, so no
- * path is built for a lookup.
+ * statmemo.c - stat results by path for one call (statmemo.h). Noting is
+ * cheap, for it runs on every listing, also the ones whose digest answers
+ * and never look a stat up: an entry is a folder number, a name copied into
+ * an arena and the stat. The table that finds a path (open addressing over
+ * indices, FNV-1a over DIR "/" NAME, so that any cut of a path into a folder
+ * and a name finds it) is built at the first lookup.
  */
 #include "statmemo.h"
 #include "alloc.h"
@@ -12,42 +14,42 @@
 #include <string.h>
 
 typedef struct {
-	uint64_t hash;
-	size_t key;      /* offset of "dir/name" in the arena */
-	size_t len;
+	uint32_t dir;    /* index into dirs */
+	uint32_t name;   /* offset of the name in the arena */
+	uint32_t len;
+	uint64_t hash;   /* set when the table is built */
 	struct stat st;
 } memo_entry;
 
+/* Entries in chunks that never move: growing copies nothing (a listing notes thousands). */
+#define CHUNK 512
+
 struct fr_statmemo {
-	memo_entry *e;
-	size_t n, cap;
-	uint32_t *slot;  /* index + 1 into e; 0: empty */
-	size_t nslot;    /* a power of two, at least twice n */
+	memo_entry **chunk;
+	size_t n, nchunks, cchunks;
+	uint32_t *dirs;  /* offset of each folder's path in the arena */
+	uint32_t *dlen;
+	size_t ndirs, cdirs, cdlen;
 	fr_buf arena;
+	uint32_t *slot;  /* index + 1 into e; 0: empty; NULL until the first lookup */
+	size_t nslot;
 	int oom;
 	size_t hits;
 };
 
-/* FNV-1a over the bytes of DIR "/" NAME: the same for any cut of one path into the two. */
-static uint64_t fnv(uint64_t h, const char *s)
+#define E(m, i) (&(m)->chunk[(i) / CHUNK][(i) % CHUNK])
+
+static uint64_t fnv(uint64_t h, const char *s, size_t n)
 {
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	size_t i;
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
 	return h;
 }
 
-static uint64_t key_hash(const char *dir, const char *name)
+static uint64_t key_hash(const char *dir, size_t ld, const char *name, size_t ln)
 {
-	return fnv(fnv(fnv(14695981039346656037ULL, dir), "/"), name);
-}
-
-/* The entry's key is DIR "/" NAME, however the path is cut into the two. */
-static int key_is(const fr_statmemo *m, const memo_entry *x, const char *dir, size_t ld,
-                  const char *name, size_t ln)
-{
-	const char *k = m->arena.ptr + x->key;
-	return x->len == ld + 1 + ln && memcmp(k, dir, ld) == 0 && k[ld] == '/' &&
-	       memcmp(k + ld + 1, name, ln) == 0;
+	return fnv(fnv(fnv(14695981039346656037ULL, dir, ld), "/", 1), name, ln);
 }
 
 fr_statmemo *fr_statmemo_new(void)
@@ -59,81 +61,150 @@ void fr_statmemo_free(fr_statmemo *m)
 {
 	if (!m)
 		return;
-	fr_free(m->e);
+	size_t i;
+	for (i = 0; i < m->nchunks; i++)
+		fr_free(m->chunk[i]);
+	fr_free(m->chunk);
+	fr_free(m->dirs);
+	fr_free(m->dlen);
 	fr_free(m->slot);
 	fr_buf_release(&m->arena);
 	fr_free(m);
 }
 
-static int rehash(fr_statmemo *m, size_t nslot)
+int fr_statmemo_dir(fr_statmemo *m, const char *dir)
 {
-	uint32_t *s = fr_calloc(nslot, sizeof *s);
-	size_t i;
-	if (!s)
-		return -1;
-	for (i = 0; i < m->n; i++) {
-		size_t j = (size_t)m->e[i].hash & (nslot - 1);
-		while (s[j])
-			j = (j + 1) & (nslot - 1);
-		s[j] = (uint32_t)(i + 1);
-	}
-	fr_free(m->slot);
-	m->slot = s;
-	m->nslot = nslot;
-	return 0;
-}
-
-int fr_statmemo_put(fr_statmemo *m, const char *dir, const char *name, const struct stat *st)
-{
-	size_t ld = strlen(dir), ln = strlen(name);
-	memo_entry *x;
+	size_t ld = strlen(dir);
 	if (!m || m->oom)
 		return -1;
-	if (m->n >= UINT32_MAX - 1 ||
-	    ((m->n + 1) * 2 > m->nslot && rehash(m, m->nslot ? m->nslot * 2 : 64)) ||
-	    fr_grow(&m->e, &m->cap, m->n + 1, sizeof *m->e))
+	if (m->ndirs >= UINT32_MAX || m->arena.len + ld >= UINT32_MAX ||
+	    fr_grow(&m->dirs, &m->cdirs, m->ndirs + 1, sizeof *m->dirs) ||
+	    fr_grow(&m->dlen, &m->cdlen, m->ndirs + 1, sizeof *m->dlen))
 		goto oom;
-	x = &m->e[m->n];
-	x->hash = key_hash(dir, name);
-	x->key = m->arena.len;
-	x->len = ld + 1 + ln;
+	m->dirs[m->ndirs] = (uint32_t)m->arena.len;
+	m->dlen[m->ndirs] = (uint32_t)ld;
 	fr_buf_add(&m->arena, dir, ld);
-	fr_buf_putc(&m->arena, '/');
-	fr_buf_add(&m->arena, name, ln);
 	if (m->arena.oom)
 		goto oom;
-	x->st = *st;
-	{
-		size_t j = (size_t)x->hash & (m->nslot - 1);
-		while (m->slot[j]) {
-			memo_entry *y = &m->e[m->slot[j] - 1];
-			if (y->hash == x->hash && key_is(m, y, dir, ld, name, ln)) {
-				y->st = *st; /* the same path again: the later stat */
-				m->arena.len = x->key;
-				return 0;
-			}
-			j = (j + 1) & (m->nslot - 1);
-		}
-		m->slot[j] = (uint32_t)(m->n + 1);
-	}
-	m->n++;
-	return 0;
+	return (int)m->ndirs++;
 oom:
 	m->oom = 1;
 	return -1;
+}
+
+static int add_chunk(fr_statmemo *m)
+{
+	if (m->n >= UINT32_MAX - CHUNK ||
+	    fr_grow(&m->chunk, &m->cchunks, m->nchunks + 1, sizeof *m->chunk) ||
+	    !(m->chunk[m->nchunks] = fr_malloc(CHUNK * sizeof(memo_entry))))
+		return -1;
+	m->nchunks++;
+	return 0;
+}
+
+/*
+ * Runs once an entry of every listing, so it copies nothing but the name:
+ * the caller stats straight into the slot it returns.
+ */
+struct stat *fr_statmemo_slot(fr_statmemo *m, int dir, const char *name)
+{
+	size_t ln = strlen(name);
+	memo_entry *x;
+	if (!m || m->oom || dir < 0 || (size_t)dir >= m->ndirs)
+		return NULL;
+	if ((m->n == m->nchunks * CHUNK && add_chunk(m)) ||
+	    (m->arena.len + ln + 1 > m->arena.cap &&
+	     (m->arena.len + ln >= UINT32_MAX ||
+	      fr_buf_grow(&m->arena, ln + 1 > 16384 ? ln + 1 : 16384)))) {
+		m->oom = 1;
+		return NULL;
+	}
+	x = E(m, m->n);
+	m->n++;
+	x->dir = (uint32_t)dir;
+	x->name = (uint32_t)m->arena.len;
+	x->len = (uint32_t)ln;
+	memcpy(m->arena.ptr + m->arena.len, name, ln);
+	m->arena.len += ln;
+	m->arena.ptr[m->arena.len] = '\0'; /* as an fr_buf is kept */
+	if (m->slot)
+		FR_FREE(m->slot); /* built again at the next lookup */
+	return &x->st;
+}
+
+void fr_statmemo_unslot(fr_statmemo *m)
+{
+	if (m && m->n) {
+		m->n--;
+		m->arena.len = E(m, m->n)->name;
+		m->arena.ptr[m->arena.len] = '\0';
+	}
+}
+
+int fr_statmemo_put(fr_statmemo *m, int dir, const char *name, const struct stat *st)
+{
+	struct stat *p = fr_statmemo_slot(m, dir, name);
+	if (!p)
+		return -1;
+	*p = *st;
+	return 0;
+}
+
+/* DIR "/" NAME is the entry's path, however the path is cut into the two. */
+static int key_is(const fr_statmemo *m, const memo_entry *x, const char *dir, size_t ld,
+                  const char *name, size_t ln)
+{
+	const char *a = m->arena.ptr;
+	size_t xd = m->dlen[x->dir], total = xd + 1 + x->len, i;
+	if (total != ld + 1 + ln)
+		return 0;
+	/* Compare byte by byte across the two cuts: (xdir, '/', xname) against (dir, '/', name). */
+	for (i = 0; i < total; i++) {
+		char p = i < xd ? a[m->dirs[x->dir] + i] : i == xd ? '/' : a[x->name + i - xd - 1];
+		char q = i < ld ? dir[i] : i == ld ? '/' : name[i - ld - 1];
+		if (p != q)
+			return 0;
+	}
+	return 1;
+}
+
+static int build(fr_statmemo *m)
+{
+	size_t nslot = 64, i;
+	while (nslot < m->n * 2)
+		nslot *= 2;
+	if (!(m->slot = fr_calloc(nslot, sizeof *m->slot)))
+		return -1;
+	m->nslot = nslot;
+	for (i = 0; i < m->n; i++) {
+		memo_entry *x = E(m, i);
+		size_t j;
+		x->hash = key_hash(m->arena.ptr + m->dirs[x->dir], m->dlen[x->dir],
+		                   m->arena.ptr + x->name, x->len);
+		/* A path noted twice: the later stat, in the earlier's slot. */
+		for (j = (size_t)x->hash & (nslot - 1); m->slot[j]; j = (j + 1) & (nslot - 1)) {
+			memo_entry *y = E(m, m->slot[j] - 1);
+			if (y->hash == x->hash &&
+			    key_is(m, y, m->arena.ptr + m->dirs[x->dir], m->dlen[x->dir],
+			           m->arena.ptr + x->name, x->len))
+				break;
+		}
+		m->slot[j] = (uint32_t)(i + 1);
+	}
+	return 0;
 }
 
 int fr_statmemo_get(fr_statmemo *m, const char *dir, const char *name, struct stat *st)
 {
 	size_t ld, ln, j;
 	uint64_t h;
-	if (!m || !m->n)
+	if (!m || !m->n || m->oom || (!m->slot && build(m)))
 		return 0;
 	ld = strlen(dir);
 	ln = strlen(name);
-	h = key_hash(dir, name);
+	h = key_hash(dir, ld, name, ln);
 	for (j = (size_t)h & (m->nslot - 1); m->slot[j]; j = (j + 1) & (m->nslot - 1)) {
-		const memo_entry *x = &m->e[m->slot[j] - 1];
+		const memo_entry *x = E(m, m->slot[j] - 1);
 		if (x->hash == h && key_is(m, x, dir, ld, name, ln)) {
 			*st = x->st;
 			m->hits++;
