@@ -283,7 +283,7 @@ static void walk_dir(walk *w, int dfd, uint64_t seed, int depth)
 		return;
 	}
 	while (!w->bad) {
-		struct stat own, *stp;
+		struct stat st;
 		uint64_t h;
 		errno = 0;
 		if (!(e = readdir(d))) {
@@ -295,19 +295,14 @@ static void walk_dir(walk *w, int dfd, uint64_t seed, int depth)
 			continue; /* no layout reads hidden files */
 		if (w->q && e->d_type != DT_REG && e->d_type != DT_DIR)
 			w->q->armed = 0; /* a link's target changes where no watch looks */
-		/* Into the memo's slot (no copy); out of memory, the catalog stats for itself. */
-		if (!w->memo || !(stp = fr_statmemo_slot(w->memo, w->dir_id, e->d_name))) {
-			w->memo = NULL;
-			stp = &own;
-		}
-		if (fstatat(dirfd(d), e->d_name, stp, 0)) {
-			if (w->memo)
-				fr_statmemo_unslot(w->memo);
+		if (fstatat(dirfd(d), e->d_name, &st, 0)) {
 			w->bad = 1; /* gone meanwhile, or a dangling link: let the catalog say */
 			break;
 		}
-		h = entry(w, seed, e->d_name, stp);
-		if (h && S_ISDIR(stp->st_mode)) {
+		if (w->memo && fr_statmemo_put(w->memo, w->dir_id, e->d_name, &st))
+			w->memo = NULL; /* out of memory: the catalog stats for itself */
+		h = entry(w, seed, e->d_name, &st);
+		if (h && S_ISDIR(st.st_mode)) {
 			size_t len = w->path.len, dlen = w->dir.len;
 			int sub, parent = w->dir_id;
 			if (depth >= MAX_DEPTH ||

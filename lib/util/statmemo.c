@@ -13,12 +13,15 @@
 #include <stdint.h>
 #include <string.h>
 
+/* What the catalog reads of a stat, and no more: a listing's memo is a few pages. */
 typedef struct {
 	uint32_t dir;    /* index into dirs */
 	uint32_t name;   /* offset of the name in the arena */
 	uint32_t len;
-	uint64_t hash;   /* set when the table is built */
-	struct stat st;
+	uint32_t mode;
+	int64_t size, ino;
+	int64_t mtime_s, ctime_s;
+	uint32_t mtime_ns, ctime_ns;
 } memo_entry;
 
 /* Entries in chunks that never move: growing copies nothing (a listing notes thousands). */
@@ -32,6 +35,7 @@ struct fr_statmemo {
 	size_t ndirs, cdirs, cdlen;
 	fr_buf arena;
 	uint32_t *slot;  /* index + 1 into e; 0: empty; NULL until the first lookup */
+	uint64_t *hash;  /* each entry's, made with the table */
 	size_t nslot;
 	int oom;
 	size_t hits;
@@ -68,6 +72,7 @@ void fr_statmemo_free(fr_statmemo *m)
 	fr_free(m->dirs);
 	fr_free(m->dlen);
 	fr_free(m->slot);
+	fr_free(m->hash);
 	fr_buf_release(&m->arena);
 	fr_free(m);
 }
@@ -102,22 +107,19 @@ static int add_chunk(fr_statmemo *m)
 	return 0;
 }
 
-/*
- * Runs once an entry of every listing, so it copies nothing but the name:
- * the caller stats straight into the slot it returns.
- */
-struct stat *fr_statmemo_slot(fr_statmemo *m, int dir, const char *name)
+/* Runs once an entry of every listing: the growth checks inline, one copy of the name. */
+int fr_statmemo_put(fr_statmemo *m, int dir, const char *name, const struct stat *st)
 {
 	size_t ln = strlen(name);
 	memo_entry *x;
 	if (!m || m->oom || dir < 0 || (size_t)dir >= m->ndirs)
-		return NULL;
+		return -1;
 	if ((m->n == m->nchunks * CHUNK && add_chunk(m)) ||
 	    (m->arena.len + ln + 1 > m->arena.cap &&
 	     (m->arena.len + ln >= UINT32_MAX ||
 	      fr_buf_grow(&m->arena, ln + 1 > 16384 ? ln + 1 : 16384)))) {
 		m->oom = 1;
-		return NULL;
+		return -1;
 	}
 	x = E(m, m->n);
 	m->n++;
@@ -127,26 +129,17 @@ struct stat *fr_statmemo_slot(fr_statmemo *m, int dir, const char *name)
 	memcpy(m->arena.ptr + m->arena.len, name, ln);
 	m->arena.len += ln;
 	m->arena.ptr[m->arena.len] = '\0'; /* as an fr_buf is kept */
-	if (m->slot)
+	x->mode = (uint32_t)st->st_mode;
+	x->size = (int64_t)st->st_size;
+	x->ino = (int64_t)st->st_ino;
+	x->mtime_s = (int64_t)st->st_mtim.tv_sec;
+	x->mtime_ns = (uint32_t)st->st_mtim.tv_nsec;
+	x->ctime_s = (int64_t)st->st_ctim.tv_sec;
+	x->ctime_ns = (uint32_t)st->st_ctim.tv_nsec;
+	if (m->slot) {
 		FR_FREE(m->slot); /* built again at the next lookup */
-	return &x->st;
-}
-
-void fr_statmemo_unslot(fr_statmemo *m)
-{
-	if (m && m->n) {
-		m->n--;
-		m->arena.len = E(m, m->n)->name;
-		m->arena.ptr[m->arena.len] = '\0';
+		FR_FREE(m->hash);
 	}
-}
-
-int fr_statmemo_put(fr_statmemo *m, int dir, const char *name, const struct stat *st)
-{
-	struct stat *p = fr_statmemo_slot(m, dir, name);
-	if (!p)
-		return -1;
-	*p = *st;
 	return 0;
 }
 
@@ -173,18 +166,21 @@ static int build(fr_statmemo *m)
 	size_t nslot = 64, i;
 	while (nslot < m->n * 2)
 		nslot *= 2;
-	if (!(m->slot = fr_calloc(nslot, sizeof *m->slot)))
+	if (!(m->slot = fr_calloc(nslot, sizeof *m->slot)) ||
+	    !(m->hash = fr_calloc(m->n, sizeof *m->hash))) {
+		FR_FREE(m->slot);
 		return -1;
+	}
 	m->nslot = nslot;
 	for (i = 0; i < m->n; i++) {
 		memo_entry *x = E(m, i);
 		size_t j;
-		x->hash = key_hash(m->arena.ptr + m->dirs[x->dir], m->dlen[x->dir],
-		                   m->arena.ptr + x->name, x->len);
+		m->hash[i] = key_hash(m->arena.ptr + m->dirs[x->dir], m->dlen[x->dir],
+		                      m->arena.ptr + x->name, x->len);
 		/* A path noted twice: the later stat, in the earlier's slot. */
-		for (j = (size_t)x->hash & (nslot - 1); m->slot[j]; j = (j + 1) & (nslot - 1)) {
+		for (j = (size_t)m->hash[i] & (nslot - 1); m->slot[j]; j = (j + 1) & (nslot - 1)) {
 			memo_entry *y = E(m, m->slot[j] - 1);
-			if (y->hash == x->hash &&
+			if (m->hash[m->slot[j] - 1] == m->hash[i] &&
 			    key_is(m, y, m->arena.ptr + m->dirs[x->dir], m->dlen[x->dir],
 			           m->arena.ptr + x->name, x->len))
 				break;
@@ -205,8 +201,15 @@ int fr_statmemo_get(fr_statmemo *m, const char *dir, const char *name, struct st
 	h = key_hash(dir, ld, name, ln);
 	for (j = (size_t)h & (m->nslot - 1); m->slot[j]; j = (j + 1) & (m->nslot - 1)) {
 		const memo_entry *x = E(m, m->slot[j] - 1);
-		if (x->hash == h && key_is(m, x, dir, ld, name, ln)) {
-			*st = x->st;
+		if (m->hash[m->slot[j] - 1] == h && key_is(m, x, dir, ld, name, ln)) {
+			memset(st, 0, sizeof *st);
+			st->st_mode = (mode_t)x->mode;
+			st->st_size = (off_t)x->size;
+			st->st_ino = (ino_t)x->ino;
+			st->st_mtim.tv_sec = (time_t)x->mtime_s;
+			st->st_mtim.tv_nsec = (long)x->mtime_ns;
+			st->st_ctim.tv_sec = (time_t)x->ctime_s;
+			st->st_ctim.tv_nsec = (long)x->ctime_ns;
 			m->hits++;
 			return 1;
 		}

@@ -19,16 +19,13 @@ fr_statmemo *fr_statmemo_new(void);
 void fr_statmemo_free(fr_statmemo *m);
 /* A folder the next notes are in: its number, or -1 out of memory (the memo then takes no more). */
 int fr_statmemo_dir(fr_statmemo *m, const char *dir);
-/* Notes the stat of DIR/NAME, DIR a number fr_statmemo_dir gave. -1 out of memory. */
-int fr_statmemo_put(fr_statmemo *m, int dir, const char *name, const struct stat *st);
 /*
- * The same without a copy: the stat of DIR/NAME goes into the slot returned
- * (NULL out of memory), valid until the next note; fr_statmemo_unslot()
- * takes the last note back (its stat failed).
+ * Notes the stat of DIR/NAME, DIR a number fr_statmemo_dir gave. -1 out of
+ * memory. It keeps what the catalog reads: st_mode, st_size, st_ino,
+ * st_mtim and st_ctim.
  */
-struct stat *fr_statmemo_slot(fr_statmemo *m, int dir, const char *name);
-void fr_statmemo_unslot(fr_statmemo *m);
-/* 1 with *st when DIR/NAME was noted, else 0 (m may be NULL). */
+int fr_statmemo_put(fr_statmemo *m, int dir, const char *name, const struct stat *st);
+/* 1 with *st (those fields; the others zero) when DIR/NAME was noted, else 0 (m may be NULL). */
 int fr_statmemo_get(fr_statmemo *m, const char *dir, const char *name, struct stat *st);
 /* How many entries it holds, and how many lookups found one (for the tests). */
 size_t fr_statmemo_count(const fr_statmemo *m);
