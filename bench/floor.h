@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 /* Lists and stats dir and the folders in it. Returns the entries seen, -1 on error. */
-static long floor_list(const char *dir)
+__attribute__((unused)) static long floor_list(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -48,7 +48,7 @@ static long floor_list(const char *dir)
 }
 
 /* Reads the first column of the one row of sql from db (read-only). 0 when read. */
-static int floor_read(const char *db, const char *sql)
+__attribute__((unused)) static int floor_read(const char *db, const char *sql)
 {
 	sqlite3 *h = NULL;
 	sqlite3_stmt *st = NULL;
@@ -64,7 +64,7 @@ static int floor_read(const char *db, const char *sql)
 	return ok ? 0 : -1;
 }
 
-static int floor_work(const char *dir, const char *db, const char *sql)
+__attribute__((unused)) static int floor_work(const char *dir, const char *db, const char *sql)
 {
 	return floor_list(dir) < 0 || floor_read(db, sql) ? -1 : 0;
 }
