@@ -212,13 +212,55 @@ int fr_version_cmp(const fr_version *a, const fr_version *b)
 	return cmp_pre(a->pre, b->pre);
 }
 
+/* x in decimal at p; the end. */
+static char *put_u64(char *p, uint64_t x)
+{
+	char d[20];
+	int k = 0;
+	do
+		d[k++] = (char)('0' + x % 10);
+	while ((x /= 10) != 0);
+	while (k)
+		*p++ = d[--k];
+	return p;
+}
+
+static char *put_text(char *p, char lead, const char *t)
+{
+	if (*t) {
+		*p++ = lead;
+		while (*t)
+			*p++ = *t++;
+	}
+	return p;
+}
+
+/* What buf (of n bytes) takes of text (len bytes), cut as snprintf cuts it. */
+static void put_cut(char *buf, size_t n, const char *text, size_t len)
+{
+	if (len >= n)
+		len = n - 1;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+}
+
+/*
+ * As snprintf("%llu.%llu.%llu-%s+%s") would, without it: a run formats the
+ * versions of every step it takes, and a plan of every action.
+ */
 void fr_version_format(const fr_version *v, char *buf, size_t n)
 {
+	char t[FR_VERSION_STR_MAX], *p = t;
 	if (!n)
 		return;
-	snprintf(buf, n, "%llu.%llu.%llu%s%s%s%s", (unsigned long long)v->major,
-	         (unsigned long long)v->minor, (unsigned long long)v->patch,
-	         v->pre[0] ? "-" : "", v->pre, v->build[0] ? "+" : "", v->build);
+	p = put_u64(p, v->major);
+	*p++ = '.';
+	p = put_u64(p, v->minor);
+	*p++ = '.';
+	p = put_u64(p, v->patch);
+	p = put_text(p, '-', v->pre);
+	p = put_text(p, '+', v->build);
+	put_cut(buf, n, t, (size_t)(p - t));
 }
 
 int fr_version_is_zero(const fr_version *v)
@@ -299,13 +341,18 @@ void fr_vpattern_format(const fr_vpattern *p, char *buf, size_t n)
 {
 	if (!n)
 		return;
-	if (p->fixed >= 3)
+	if (p->fixed >= 3) {
 		fr_version_format(&p->v, buf, n);
-	else if (p->fixed == 2)
-		snprintf(buf, n, "%llu.%llu.x", (unsigned long long)p->v.major,
-		         (unsigned long long)p->v.minor);
-	else
-		snprintf(buf, n, "%llu.x", (unsigned long long)p->v.major);
+	} else {
+		char t[3 * 21 + 4], *q = put_u64(t, p->v.major);
+		*q++ = '.';
+		if (p->fixed == 2) {
+			q = put_u64(q, p->v.minor);
+			*q++ = '.';
+		}
+		*q++ = 'x';
+		put_cut(buf, n, t, (size_t)(q - t));
+	}
 }
 
 void fr_vpattern_floor(const fr_vpattern *p, fr_version *out)

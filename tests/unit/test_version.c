@@ -3,6 +3,7 @@
 
 #include "version.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static fr_version V(const char *s)
@@ -282,6 +283,45 @@ static void test_patterns(void **state)
 	assert_pattern_invalid("1.2.3-01", "leading zeros");
 }
 
+/*
+ * The formatters write what snprintf wrote before them, at every buffer
+ * size: versions with big numbers, pre-releases, builds, and patterns.
+ */
+static void test_format_as_snprintf(void **state)
+{
+	static const char *const texts[] = {
+		"0.0.0", "1.2.3", "10.20.30", "18446744073709551615.0.18446744073709551615",
+		"1.0.0-rc.1", "1.0.0+build.7", "2.0.0-alpha.beta+exp.sha.5114f85", "0.1.0-0",
+	};
+	static const char *const pats[] = { "1.x", "0.3.x", "12.x", "1.2.3", "4.5.x" };
+	char want[FR_VERSION_STR_MAX], got[FR_VERSION_STR_MAX];
+	size_t i, n;
+	for (i = 0; i < sizeof texts / sizeof *texts; i++) {
+		fr_version v;
+		assert_int_equal(fr_version_parse(&v, texts[i], NULL), 0);
+		for (n = 1; n <= strlen(texts[i]) + 2; n++) {
+			memset(got, 'Z', sizeof got);
+			snprintf(want, n, "%llu.%llu.%llu%s%s%s%s", (unsigned long long)v.major,
+			         (unsigned long long)v.minor, (unsigned long long)v.patch,
+			         v.pre[0] ? "-" : "", v.pre, v.build[0] ? "+" : "", v.build);
+			fr_version_format(&v, got, n);
+			assert_string_equal(got, want);
+		}
+		fr_version_format(&v, got, sizeof got);
+		assert_string_equal(got, texts[i]);
+	}
+	for (i = 0; i < sizeof pats / sizeof *pats; i++) {
+		fr_vpattern p;
+		assert_int_equal(fr_vpattern_parse(&p, pats[i], NULL), 0);
+		for (n = 1; n <= strlen(pats[i]) + 2; n++) {
+			memset(got, 'Z', sizeof got);
+			snprintf(want, n, "%s", pats[i]);
+			fr_vpattern_format(&p, got, n);
+			assert_string_equal(got, want);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_precedence_rules),
 		cmocka_unit_test(test_format_small_buffer),
 		cmocka_unit_test(test_patterns),
+		cmocka_unit_test(test_format_as_snprintf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
