@@ -85,8 +85,12 @@ int ferry_status(char **out, ferry *f)
 	 * below either way. The listing arms no watch: that is up's.
 	 */
 	if (!fr_shared_record(f)) {
+		fr_noop_state q;
+		uint64_t listing;
 		fr_vdb_start(f);
-		quick = fr_noop_quick(f, fr_noop_listing(f, NULL, 0), &cur, &run_row);
+		fr_noop_quick_read(f, &q);
+		listing = fr_noop_listing(f, NULL, 0, !q.stored);
+		quick = fr_noop_quick(f, listing, &q, &cur, &run_row);
 		/*
 		 * The last run, in the same read as the version and whether a run
 		 * is going on: with none going on, no query for it below.

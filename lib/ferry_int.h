@@ -154,13 +154,25 @@ int fr_noop_is_clean(ferry *f, const fr_version *cur);
  * folders with its stat, ferry.yaml's, the native steps, target (NULL: the
  * latest), this build), 0 when an entry is too fresh to trust or a folder
  * cannot be read. fr_noop_quick_fp folds the current version into it: what
- * a clean no-op stores (fr_state_set_quick_fp). fr_noop_quick is 1 when
- * the stored one matches: *cur is then the current version, *running says
- * whether a run row says running (the caller asks whether it was
- * interrupted), and a read transaction of state.db is open (the caller
- * commits it).
+ * a clean no-op stores (fr_state_set_quick_fp). fr_noop_quick_read reads,
+ * before the listing, what it is compared with (the stored digest, the
+ * version state.db keeps, whether a run row says running), in a read
+ * transaction of state.db it leaves open; with no digest stored, the
+ * catalog will be read, so the listing notes its stats for it (memo,
+ * f->statmemo). fr_noop_quick is 1 when the stored digest matches: *cur is
+ * then the current version (read from a shared database now), *running
+ * says whether a run row says running (the caller asks whether it was
+ * interrupted), and the read transaction is still open (the caller commits
+ * it); 0 after committing it.
  */
-uint64_t fr_noop_listing(ferry *f, const char *target, int watch);
+typedef struct {
+	int ok;          /* state.db was read */
+	uint64_t stored; /* the digest a clean no-op stored; 0: none */
+	fr_version cur;  /* the version state.db keeps (not with a shared record) */
+	int running;
+} fr_noop_state;
+void fr_noop_quick_read(ferry *f, fr_noop_state *q);
+uint64_t fr_noop_listing(ferry *f, const char *target, int watch, int memo);
 /*
  * The open handle's watch (noop.c): fr_noop_listing arms it when asked
  * (watch: ferry_up's listing) and the handle is not one-shot. fr_noop_remember notes a clean no-op at cur for
@@ -174,7 +186,8 @@ int fr_noop_again(ferry *f, const char *target, fr_version *cur);
 void fr_noop_forget(ferry *f);
 void fr_noop_close(ferry *f);
 uint64_t fr_noop_quick_fp(uint64_t listing, const fr_version *cur);
-int fr_noop_quick(ferry *f, uint64_t listing, fr_version *cur, int *running);
+int fr_noop_quick(ferry *f, uint64_t listing, const fr_noop_state *q, fr_version *cur,
+                  int *running);
 
 /* Loads the catalog once (FERRY_EINVALID with every problem in the message). */
 int fr_load_catalog(ferry *f);

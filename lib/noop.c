@@ -385,16 +385,21 @@ static uint64_t mix_str(uint64_t h, const char *s)
 	return s ? fr_mix64(h, s, strlen(s) + 1) : fr_mix64(h, "", 0);
 }
 
-uint64_t fr_noop_listing(ferry *f, const char *target, int watch)
+uint64_t fr_noop_listing(ferry *f, const char *target, int watch, int memo)
 {
 	walk w = { 0, 0, (fr_now_ms() - 2000) * 1000000LL, 0, NULL, FR_BUF_INIT, NULL, FR_BUF_INIT, -1 };
 	struct stat st;
 	uint64_t h = 14695981039346656037ULL;
 	size_t i;
 	int cfd;
-	/* What it stats, the catalog read next in this call need not stat again (fr_load_catalog). */
-	fr_statmemo_free(f->statmemo);
-	w.memo = f->statmemo = fr_statmemo_new();
+	/*
+	 * What it stats, the catalog read next in this call need not stat
+	 * again (fr_load_catalog): asked for when no digest is stored that
+	 * could answer, so the catalog will be read.
+	 */
+	fr_statmemo_end(f);
+	if (memo)
+		w.memo = f->statmemo = fr_statmemo_new();
 	/* Armed before anything is read: a change from here on is in its queue. */
 	w.q = watch ? arm(f) : NULL;
 	if (w.q) {
@@ -451,33 +456,53 @@ uint64_t fr_noop_quick_fp(uint64_t listing, const fr_version *cur)
 	return h ? h : 1;
 }
 
-int fr_noop_quick(ferry *f, uint64_t listing, fr_version *cur, int *running)
+void fr_noop_quick_read(ferry *f, fr_noop_state *q)
 {
-	uint64_t stored = 0;
-	*running = 1;
-	if (!listing)
-		return 0;
+	memset(q, 0, sizeof *q);
+	q->running = 1;
 	/* One read transaction: the version (when state.db keeps it) and the digest agree. */
 	fr_state_begin_read(f->state);
 	if (fr_shared_record(f)) {
-		/* The version is the shared database's; the rest is this machine's. */
+		/* The version is the shared database's (read after the listing); the rest is this machine's. */
 		fr_run_row r;
 		int found = 1;
-		if (fr_current(f, cur) || fr_state_running(f->state, &r, &found))
+		if (fr_state_running(f->state, &r, &found))
 			goto no;
 		if (found)
 			fr_run_row_clear(&r);
-		*running = found;
-		stored = fr_state_quick_fp(f->state);
+		q->running = found;
+		q->stored = fr_state_quick_fp(f->state);
 	} else {
 		fr_buf v = FR_BUF_INIT;
-		int bad = fr_state_quick_read(f->state, &v, &stored, running) || !v.len ||
-		          fr_version_parse(cur, v.ptr, NULL);
+		int bad = fr_state_quick_read(f->state, &v, &q->stored, &q->running) || !v.len ||
+		          fr_version_parse(&q->cur, v.ptr, NULL);
 		fr_buf_release(&v);
 		if (bad)
 			goto no; /* no version recorded (a version file's, say): the full check */
 	}
-	if (stored && stored == fr_noop_quick_fp(listing, cur))
+	q->ok = 1;
+	return;
+no:
+	q->stored = 0;
+	fr_state_commit(f->state);
+}
+
+int fr_noop_quick(ferry *f, uint64_t listing, const fr_noop_state *q, fr_version *cur,
+                  int *running)
+{
+	*running = 1;
+	if (!q->ok)
+		return 0;
+	*running = q->running;
+	if (!listing || !q->stored)
+		goto no;
+	if (fr_shared_record(f)) {
+		if (fr_current(f, cur))
+			goto no;
+	} else {
+		*cur = q->cur;
+	}
+	if (q->stored == fr_noop_quick_fp(listing, cur))
 		return 1;
 no:
 	fr_state_commit(f->state);

@@ -1253,9 +1253,11 @@ static int run_up(ferry *f, const ferry_plan *given, const char *target,
 		if (fr_noop_again(f, target, &e.from)) {
 			how = "watch";
 		} else {
+			fr_noop_state q;
 			fr_vdb_start(f);
-			listing = fr_noop_listing(f, target, 1);
-			if (fr_noop_quick(f, listing, &e.from, &running)) {
+			fr_noop_quick_read(f, &q);
+			listing = fr_noop_listing(f, target, 1, !q.stored);
+			if (fr_noop_quick(f, listing, &q, &e.from, &running)) {
 				if (!running || !run_interrupted(f, &running))
 					how = "listing";
 				fr_state_commit(f->state);
