@@ -59,11 +59,18 @@ valgrind: all
 bench: all
 	@bash bench/run.sh $(BUILD)
 
-bench-backup: all
-	@bash bench/backup.sh $(BUILD)
+# The published numbers are a release build's (bench/run.sh makes build-rel/
+# itself; these two are given it).
+build-rel/build.ninja: | deps
+	meson setup build-rel --buildtype=release $(MESON_ARGS)
 
-bench-postgres: all
-	@bash bench/postgres.sh $(BUILD)
+bench-backup: build-rel/build.ninja
+	ninja -C build-rel
+	@bash bench/backup.sh build-rel
+
+bench-postgres: build-rel/build.ninja
+	ninja -C build-rel
+	@bash bench/postgres.sh build-rel
 
 # tests/fuzz/run.sh prints each target's executions, coverage and crashes;
 # it fails on a crash (its reproducer is in tests/fuzz/crashes/).
