@@ -846,43 +846,19 @@ static int cmp_ventry(const void *a, const void *b)
 	return x->line < y->line ? -1 : x->line > y->line;
 }
 
-/* u's decimal digits at p; returns the end. */
-static char *put_u64(char *p, uint64_t u)
-{
-	char d[20];
-	size_t n = 0;
-	do
-		d[n++] = (char)('0' + u % 10);
-	while ((u /= 10) != 0);
-	while (n)
-		*p++ = d[--n];
-	return p;
-}
-
 /*
- * "<to> (flat)", the name of a version's flat transition, as
- * fr_version_format would write the version: without printf, since it runs
- * once per version and a chain of flat steps is all versions.
+ * "<to> (flat)", the name of a version's flat transition (it runs once per
+ * version, and a chain of flat steps is all versions: fr_version_format
+ * writes without printf).
  */
 static char *flat_name(const fr_version *v)
 {
-	char buf[FR_VERSION_STR_MAX + 8], *p = buf;
-	size_t lp = strlen(v->pre), lb = strlen(v->build);
-	p = put_u64(p, v->major);
-	*p++ = '.';
-	p = put_u64(p, v->minor);
-	*p++ = '.';
-	p = put_u64(p, v->patch);
-	if (lp) {
-		*p++ = '-';
-		p = put(p, v->pre, lp);
-	}
-	if (lb) {
-		*p++ = '+';
-		p = put(p, v->build, lb);
-	}
-	p = put(p, " (flat)", sizeof " (flat)");
-	return fr_strndup(buf, (size_t)(p - buf - 1));
+	char buf[FR_VERSION_STR_MAX + 8];
+	size_t n;
+	fr_version_format(v, buf, FR_VERSION_STR_MAX);
+	n = strlen(buf);
+	memcpy(buf + n, " (flat)", sizeof " (flat)");
+	return fr_strndup(buf, n + sizeof " (flat)" - 1);
 }
 
 /*
@@ -1072,13 +1048,18 @@ static void make_versions(loader *ld)
 
 /* ---- the entry points ---------------------------------------------------- */
 
+void fr_catalog_own_source(fr_source *src, const char *dir)
+{
+	memset(src, 0, sizeof *src);
+	src->path = (char *)dir;
+	src->rel = (char *)dir;
+	src->layout = (char *)"ferry";
+}
+
 int fr_catalog_load(fr_catalog **out, const char *dir, const char *root, fr_buf *err)
 {
 	fr_source src;
-	memset(&src, 0, sizeof src);
-	src.path = (char *)dir;
-	src.rel = (char *)dir;
-	src.layout = (char *)"ferry";
+	fr_catalog_own_source(&src, dir);
 	return fr_catalog_load_sources(out, &src, 1, root, err);
 }
 

@@ -82,6 +82,8 @@ struct fr_catalog {
  * one line each, "<path>: <what>" (with ":<line>" for YAML files).
  */
 int fr_catalog_load(fr_catalog **out, const char *dir, const char *root, fr_buf *err);
+/* The one source fr_catalog_load reads: dir in ferry's own layout (pointing at dir, not a copy). */
+void fr_catalog_own_source(fr_source *src, const char *dir);
 
 /*
  * Loads every source of ferry.yaml (fr_config.sources): the one of ferry's

@@ -255,11 +255,10 @@ void fr_statmemo_end(ferry *f)
  * the folder is as it was read (a stat per file, no listing); otherwise
  * read again. A replaced catalog is kept until the handle closes, since a
  * plan made from it (ferry_plan_for) points into it. The stats the call's
- * listing just took (f->statmemo) stand for the catalog's own, once. Within
- * one up whose
- * lock came at once (f->cat_keep), no stat: what runs is what was read,
- * and its checksums are what the record keeps, so a file edited meanwhile
- * is drift the next start reports, as after any run.
+ * listing just took (f->statmemo) stand for the catalog's own, once.
+ * Within one up whose lock came at once (f->cat_keep), no stat: what runs
+ * is what was read, and its checksums are what the record keeps, so a file
+ * edited meanwhile is drift the next start reports, as after any run.
  */
 int fr_load_catalog(ferry *f)
 {
@@ -276,9 +275,7 @@ int fr_load_catalog(ferry *f)
 		                          f->statmemo, &err);
 	} else {
 		fr_source src;
-		memset(&src, 0, sizeof src);
-		src.path = src.rel = f->cfg->migrations;
-		src.layout = (char *)"ferry";
+		fr_catalog_own_source(&src, f->cfg->migrations);
 		rc = fr_catalog_load_memo(&f->cat, &src, 1, f->root, f->statmemo, &err);
 	}
 	fr_statmemo_end(f); /* it spoke for this load only */

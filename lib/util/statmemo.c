@@ -1,8 +1,8 @@
 /*
  * statmemo.c - stat results by path for one call (statmemo.h). Noting is
- * cheap, for it runs on every listing, also the ones whose digest answers
- * and never look a stat up: an entry is a folder number, a name copied into
- * an arena and the stat. The table that finds a path (open addressing over
+ * kept cheap, one note an entry of a listing: a folder number, the name
+ * copied into an arena and the fields of the stat the catalog reads, in
+ * chunks that never move. The table that finds a path (open addressing over
  * indices, FNV-1a over DIR "/" NAME, so that any cut of a path into a folder
  * and a name finds it) is built at the first lookup.
  */
@@ -34,7 +34,7 @@ struct fr_statmemo {
 	uint32_t *dlen;
 	size_t ndirs, cdirs, cdlen;
 	fr_buf arena;
-	uint32_t *slot;  /* index + 1 into e; 0: empty; NULL until the first lookup */
+	uint32_t *slot;  /* entry index + 1; 0: empty; NULL until the first lookup */
 	uint64_t *hash;  /* each entry's, made with the table */
 	size_t nslot;
 	int oom;
