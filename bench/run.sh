@@ -449,7 +449,8 @@ if ((BIG > 0)); then
 	else
 		log "bench-plan failed: $(cat "$WORK/res/plan.err")"
 	fi
-	measure 1 plan_cli "" "$(q "$FERRY" -C "$PL" plan)" plan_floor "" "$(floor_cmd "$PL")"
+	measure 1 plan_cli "" "$(q "$FERRY" -C "$PL" plan)" plan_json "" "$(q "$FERRY" -C "$PL" plan --json)" \
+		plan_floor "" "$(q "$FLOOR" --read "$PL/migrations" "$FLOOR_DB" "SELECT v FROM t")"
 fi
 
 # ---- 2./3. apply, group and step ----------------------------------------------
@@ -558,7 +559,8 @@ row "in one process: each later ferry_up() on the same handle" inproc_again "–
 row "in one process: the second ferry_up() on a handle without a watch (FERRY_OPEN_ONE_SHOT: lists and stats again)" inproc_second_stat "–" "" "–" "–" ""
 if ((BIG > 0)); then
 	row "the planner: path over $NB versions and 5 shortcuts ($(cat "$WORK/res/planner_hops" 2>/dev/null || echo ?) hops)" planner_path "$(ms planner_load) (reading that catalog)" planner_load "≤ 20 ms" "$(v_below planner_path 20)" ""
-	row "\`ferry plan\`, the same $NB versions (the whole command)" plan_cli "$(ms plan_floor) (noop-floor, $NB files)" plan_floor "– (≤ 20 ms is the planner's)" "–" plan_cli
+	row "\`ferry plan --json\`, the same $NB versions (the whole command, a 3 MB document)" plan_json "$(ms plan_floor) (noop-floor --read: list and read the $NB files)" plan_floor "– (≤ 20 ms is the planner's)" "–" plan_json
+	row "\`ferry plan\`, the same, as text (the CLI reads that document back)" plan_cli "$(ms plan_floor) (same)" plan_floor "–" "–" plan_cli
 fi
 row "no-op \`ferry up\`, $NS steps in one folder, cache warm" noop_up "$(ms noop_base) (sqlite3 reads \`ferry_steps\`)" noop_base "< 5 ms" "$(v_below noop_up 5)" noop_up
 row "no-op \`ferry status\`, $NS steps in one folder" noop_status "$(ms noop_base) (same)" noop_base "< 5 ms" "$(v_below noop_status 5)" noop_status

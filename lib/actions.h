@@ -94,6 +94,16 @@ int fr_out_of_order(ferry *f, fr_reg **idx, size_t nregs, const fr_version *cur,
 /* The JSON of one action, of a list of them, and the `plan` document. */
 json_t *fr_action_json(const fr_action *a);
 json_t *fr_actions_json(const fr_action *a, size_t n);
+/* The same array, written under key (NULL in an array) of w. */
+struct fr_jw;
+void fr_actions_write(struct fr_jw *w, const char *key, const fr_action *a, size_t n);
+/*
+ * The plan document (`ferry plan --json`), written into out as
+ * json_dumps(JSON_INDENT(2) | JSON_PRESERVE_ORDER) would write it; a step
+ * that cannot be read is a line in err. -1 when memory ran out.
+ * fr_plan_to_json() is the same document read back as jansson's tree.
+ */
+int fr_plan_write_json(const struct ferry_plan *p, fr_buf *out, fr_buf *err);
 json_t *fr_plan_to_json(const struct ferry_plan *p, fr_buf *err);
 
 /* FERRY_EINVALID unless force when p's target is a major version above the catalog's. */
