@@ -103,20 +103,15 @@ static void gen_member(fr_jw *w, json_t *parent, int depth, int *serial)
 		add(parent, k, json_real(rnd() % 2 ? NAN : INFINITY));
 		fr_jw_real(w, k, rnd() % 2 ? NAN : -INFINITY);
 		break;
-	case 7: {
-		json_t *o = json_object();
-		fr_jw_object(w, k);
-		gen(w, o, depth + 1, serial);
-		fr_jw_end(w);
-		add(parent, k, o);
-		break;
-	}
 	default: {
-		json_t *a = json_array();
-		fr_jw_array(w, k);
-		gen(w, a, depth + 1, serial);
+		json_t *c = pick == 7 ? json_object() : json_array();
+		if (pick == 7)
+			fr_jw_object(w, k);
+		else
+			fr_jw_array(w, k);
+		gen(w, c, depth + 1, serial);
 		fr_jw_end(w);
-		add(parent, k, a);
+		add(parent, k, c);
 		break;
 	}
 	}
