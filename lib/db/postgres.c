@@ -26,7 +26,13 @@
  *    blocking pid and query;
  *  - the record lives in ferry.ferry_steps, the shared version in
  *    ferry.version (one row); both are created on first write, never by a
- *    read; the insert is prepared once per connection;
+ *    read; records put in a transaction are sent at its end, all in one
+ *    INSERT, in COMMIT's round trip (an INSERT that fails stops the COMMIT:
+ *    the transaction stays open, failed, for the caller's rollback);
+ *  - a transaction begins with the lock_timeout last asked for (SET LOCAL
+ *    in BEGIN's round trip, on a direct connection as behind a pooler), so
+ *    a step of `transaction: step` costs BEGIN, its SQL and COMMIT, as
+ *    psql's three statements do; a step that asks another sets its own;
  *  - the run lock is a session advisory lock on FR_PG_LOCK_KEY when
  *    connected to the server directly, so it goes away with the connection
  *    when the holder dies; behind a connection pooler (seen in the lock's
@@ -128,11 +134,10 @@
 	"to_version = EXCLUDED.to_version, status = EXCLUDED.status, undo = EXCLUDED.undo, " \
 	"applied_at_ms = EXCLUDED.applied_at_ms, duration_ms = EXCLUDED.duration_ms, " \
 	"run_id = EXCLUDED.run_id"
-#define PG_PUT_MANY \
-	"INSERT INTO ferry.ferry_steps (" PG_COLUMNS ") SELECT * FROM unnest(" \
-	"$1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], " \
-	"$8::text[], $9::bigint[], $10::bigint[], $11::bigint[]) " \
-	"ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, checksum = EXCLUDED.checksum, " \
+/* The records of a transaction, one INSERT: unnest() of one array a column (pg_put_sql). */
+#define PG_PUT_MANY_HEAD "INSERT INTO ferry.ferry_steps (" PG_COLUMNS ") SELECT * FROM unnest("
+#define PG_PUT_MANY_TAIL \
+	") ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, checksum = EXCLUDED.checksum, " \
 	"kind = EXCLUDED.kind, from_version = EXCLUDED.from_version, " \
 	"to_version = EXCLUDED.to_version, status = EXCLUDED.status, undo = EXCLUDED.undo, " \
 	"applied_at_ms = EXCLUDED.applied_at_ms, duration_ms = EXCLUDED.duration_ms, " \
@@ -189,6 +194,7 @@ static struct {
 	__typeof__(PQconninfoParse) *PQconninfoParse;
 	__typeof__(PQconninfoFree) *PQconninfoFree;
 	__typeof__(PQfreemem) *PQfreemem;
+	__typeof__(PQescapeLiteral) *PQescapeLiteral;
 	__typeof__(PQsendQuery) *PQsendQuery;
 	__typeof__(PQgetResult) *PQgetResult;
 	__typeof__(PQconsumeInput) *PQconsumeInput;
@@ -212,7 +218,8 @@ static const fr_dl_sym pq_syms[] = {
 	FR_DL_SYM(P, PQgetvalue), FR_DL_SYM(P, PQgetisnull), FR_DL_SYM(P, PQgetlength),
 	FR_DL_SYM(P, PQntuples), FR_DL_SYM(P, PQnfields), FR_DL_SYM(P, PQfname), FR_DL_SYM(P, PQunescapeBytea), FR_DL_SYM(P, PQftype),
 	FR_DL_SYM(P, PQcmdStatus), FR_DL_SYM(P, PQconninfoParse), FR_DL_SYM(P, PQconninfoFree),
-	FR_DL_SYM(P, PQfreemem), FR_DL_SYM(P, PQsendQuery), FR_DL_SYM(P, PQgetResult),
+	FR_DL_SYM(P, PQfreemem), FR_DL_SYM(P, PQescapeLiteral), FR_DL_SYM(P, PQsendQuery),
+	FR_DL_SYM(P, PQgetResult),
 	FR_DL_SYM(P, PQconsumeInput), FR_DL_SYM(P, PQisBusy), FR_DL_SYM(P, PQsocket),
 	FR_DL_SYM(P, PQbackendPID), FR_DL_SYM(P, PQtransactionStatus),
 	FR_DL_SYM(P, PQserverVersion), FR_DL_SYM(P, PQsetNoticeProcessor),
@@ -264,6 +271,7 @@ typedef struct {
 } pg_db;
 
 static int pg_flush(pg_db *d, fr_buf *err);
+static int pg_put_commit(pg_db *d, PGresult **commit, fr_buf *err);
 static void pg_discard(pg_db *d);
 /* behind a pooler, and the lease: in "the run lock" below */
 static int pg_try_lock(pg_db *d, int *got, fr_buf *err);
@@ -765,6 +773,24 @@ static int pg_begin(fr_db *db, fr_buf *err)
 		return -1;
 	if (pg_per_tx(d) || (d->pooled < 0 && d->settings))
 		return pg_begin_tx(d, err);
+	/*
+	 * The lock_timeout the last step asked for goes in BEGIN's round trip:
+	 * the next step, which asks the same (a group, or `transaction: step`),
+	 * sets nothing of its own; one that asks another sets it.
+	 */
+	if (d->lock_timeout_ms > 0 && d->lt_session != d->lock_timeout_ms) {
+		char sql[64];
+		snprintf(sql, sizeof sql, "BEGIN; SET LOCAL lock_timeout = %d", d->lock_timeout_ms);
+		if (pg_run(d, sql, "cannot begin a transaction", err)) {
+			if (P.PQtransactionStatus(d->c) == PQTRANS_INERROR)
+				P.PQclear(P.PQexec(d->c, "ROLLBACK"));
+			pg_sync_tx(d);
+			return -1;
+		}
+		db->in_tx = 1;
+		d->lt_tx = d->lock_timeout_ms;
+		return 0;
+	}
 	if (pg_run(d, "BEGIN", "cannot begin a transaction", err)) {
 		pg_sync_tx(d);
 		return -1;
@@ -776,17 +802,20 @@ static int pg_begin(fr_db *db, fr_buf *err)
 static int pg_commit(fr_db *db, fr_buf *err)
 {
 	pg_db *d = (pg_db *)db;
-	PGresult *r;
-	int ret = 0;
+	PGresult *r = NULL;
+	int ret = 0, with_records;
 	if (!db->in_tx) {
 		fr_buf_printf(err, "database '%s': no transaction to commit", pg_name(d));
 		return -1;
 	}
-	if (pg_flush(d, err)) {
+	/* Records still to send go with COMMIT, in its round trip. */
+	with_records = d->npend && !d->pend_lost;
+	if (with_records ? pg_put_commit(d, &r, err) : pg_flush(d, err)) {
 		pg_sync_tx(d);
 		return -1; /* the transaction stays open, failed: the caller rolls back */
 	}
-	r = P.PQexec(d->c, "COMMIT");
+	if (!with_records)
+		r = P.PQexec(d->c, "COMMIT");
 	if (!pg_ok(r)) {
 		ret = pg_fail(d, r, err, "cannot commit");
 		if (P.PQstatus(d->c) == CONNECTION_BAD)
@@ -1796,28 +1825,22 @@ static void pg_arr_int(fr_buf *b, int64_t v)
 	fr_buf_printf(b, "%c%lld", b->len ? ',' : '{', (long long)v);
 }
 
-/*
- * Sends the records put in the open transaction as one INSERT (a group of
- * 1,000 steps is recorded in one round trip, as SQLite's driver records it
- * with one prepared statement). Whatever happens, nothing stays pending.
- */
-static int pg_flush(pg_db *d, fr_buf *err)
-{
-	fr_buf col[11];
-	const char *params[11];
-	PGresult *r = NULL;
-	size_t i;
-	int k, ret = -1;
+#define PG_PUT_NCOLS 11
 
-	if (d->pend_lost) {
-		pg_discard(d);
-		fr_buf_printf(err, "database '%s': out of memory recording the steps", pg_name(d));
-		return -1;
-	}
-	if (!d->npend)
-		return 0;
-	for (k = 0; k < 11; k++)
-		fr_buf_init(&col[k]);
+/* Each column's array type, in PG_COLUMNS' order. */
+static const char *const pg_put_types[PG_PUT_NCOLS] = {
+	"text[]", "bigint[]", "text[]", "text[]", "text[]", "text[]", "text[]", "text[]",
+	"bigint[]", "bigint[]", "bigint[]",
+};
+
+/*
+ * The pending records as one array literal a column (col[0..10], each
+ * fr_buf_init()ed by the caller). 0, or -1 with the message in err.
+ */
+static int pg_put_arrays(pg_db *d, fr_buf *col, fr_buf *err)
+{
+	size_t i;
+	int k;
 	for (i = 0; i < d->npend; i++) {
 		const fr_record *rec = &d->pend[i];
 		pg_arr_put(&col[0], rec->id);
@@ -1832,17 +1855,70 @@ static int pg_flush(pg_db *d, fr_buf *err)
 		pg_arr_int(&col[9], rec->duration_ms);
 		pg_arr_int(&col[10], rec->run_id);
 	}
-	for (k = 0; k < 11; k++) {
+	for (k = 0; k < PG_PUT_NCOLS; k++) {
 		fr_buf_putc(&col[k], '}');
 		if (col[k].oom) {
 			fr_buf_printf(err, "database '%s': out of memory recording the steps",
 			              pg_name(d));
-			goto done;
+			return -1;
 		}
-		params[k] = col[k].ptr;
 	}
+	return 0;
+}
+
+/*
+ * The INSERT of the pending records: with lit NULL, of parameters $1..$11;
+ * else of the literals lit[0..10] (PQescapeLiteral's, quoted).
+ */
+static void pg_put_sql(fr_buf *sql, char *const *lit)
+{
+	int k;
+	fr_buf_puts(sql, PG_PUT_MANY_HEAD);
+	for (k = 0; k < PG_PUT_NCOLS; k++) {
+		if (k)
+			fr_buf_puts(sql, ", ");
+		if (lit)
+			fr_buf_puts(sql, lit[k]);
+		else
+			fr_buf_printf(sql, "$%d", k + 1);
+		fr_buf_puts(sql, "::");
+		fr_buf_puts(sql, pg_put_types[k]);
+	}
+	fr_buf_puts(sql, PG_PUT_MANY_TAIL);
+}
+
+/*
+ * Sends the records put in the open transaction as one INSERT (a group of
+ * 1,000 steps is recorded in one round trip, as SQLite's driver records it
+ * with one prepared statement). Whatever happens, nothing stays pending.
+ */
+static int pg_flush(pg_db *d, fr_buf *err)
+{
+	fr_buf col[PG_PUT_NCOLS], sql = FR_BUF_INIT;
+	const char *params[PG_PUT_NCOLS];
+	PGresult *r = NULL;
+	int k, ret = -1;
+
+	if (d->pend_lost) {
+		pg_discard(d);
+		fr_buf_printf(err, "database '%s': out of memory recording the steps", pg_name(d));
+		return -1;
+	}
+	if (!d->npend)
+		return 0;
+	for (k = 0; k < PG_PUT_NCOLS; k++)
+		fr_buf_init(&col[k]);
+	if (pg_put_arrays(d, col, err))
+		goto done;
+	pg_put_sql(&sql, NULL);
+	if (sql.oom) {
+		fr_buf_printf(err, "database '%s': out of memory recording the steps", pg_name(d));
+		goto done;
+	}
+	for (k = 0; k < PG_PUT_NCOLS; k++)
+		params[k] = col[k].ptr;
 	pg_discard(d);
-	r = P.PQexecParams(d->c, PG_PUT_MANY, 11, NULL, params, NULL, NULL, 0);
+	r = P.PQexecParams(d->c, sql.ptr, PG_PUT_NCOLS, NULL, params, NULL, NULL, 0);
 	if (!pg_ok(r)) {
 		pg_fail(d, r, err, "cannot record the steps");
 		goto done;
@@ -1851,8 +1927,67 @@ static int pg_flush(pg_db *d, fr_buf *err)
 done:
 	pg_discard(d);
 	P.PQclear(r);
-	for (k = 0; k < 11; k++)
+	fr_buf_release(&sql);
+	for (k = 0; k < PG_PUT_NCOLS; k++)
 		fr_buf_release(&col[k]);
+	return ret;
+}
+
+/*
+ * The pending records' INSERT and then COMMIT, as one query string: one
+ * round trip where the two took two (a step of `transaction: step` on
+ * PostgreSQL is then BEGIN, its SQL and this, as psql's BEGIN, statement,
+ * COMMIT). On success *commit is COMMIT's result (PQclear it; NULL when
+ * the connection went before it came); when the INSERT fails the server
+ * runs nothing after it, the transaction stays open and failed, and -1
+ * says why.
+ */
+static int pg_put_commit(pg_db *d, PGresult **commit, fr_buf *err)
+{
+	fr_buf col[PG_PUT_NCOLS], sql = FR_BUF_INIT;
+	char *lit[PG_PUT_NCOLS] = { NULL };
+	PGresult *r;
+	int k, ret = -1, sent;
+
+	*commit = NULL;
+	for (k = 0; k < PG_PUT_NCOLS; k++)
+		fr_buf_init(&col[k]);
+	if (pg_put_arrays(d, col, err))
+		goto done;
+	for (k = 0; k < PG_PUT_NCOLS; k++)
+		if (!(lit[k] = P.PQescapeLiteral(d->c, col[k].ptr, col[k].len))) {
+			fr_buf_printf(err, "database '%s': cannot record the steps: ", pg_name(d));
+			pg_put_error(d, NULL, err);
+			goto done;
+		}
+	pg_put_sql(&sql, lit);
+	fr_buf_puts(&sql, "; COMMIT");
+	if (sql.oom) {
+		fr_buf_printf(err, "database '%s': out of memory recording the steps", pg_name(d));
+		goto done;
+	}
+	pg_discard(d);
+	sent = P.PQsendQuery(d->c, sql.ptr);
+	/* The INSERT's result, then COMMIT's (none when the INSERT failed), then NULL. */
+	r = sent ? P.PQgetResult(d->c) : NULL;
+	if (!pg_ok(r)) {
+		pg_fail(d, r, err, "cannot record the steps");
+		P.PQclear(r);
+	} else {
+		P.PQclear(r);
+		*commit = P.PQgetResult(d->c);
+		ret = 0;
+	}
+	while (sent && (r = P.PQgetResult(d->c)) != NULL)
+		P.PQclear(r);
+done:
+	pg_discard(d);
+	for (k = 0; k < PG_PUT_NCOLS; k++) {
+		if (lit[k])
+			P.PQfreemem(lit[k]);
+		fr_buf_release(&col[k]);
+	}
+	fr_buf_release(&sql);
 	return ret;
 }
 

@@ -694,6 +694,15 @@ static int sql_undo(fr_run_ctx *ctx, const char *step_id, const char *db_name, c
 	db = sql_db(ctx, db_name);
 	if (!db)
 		goto done;
+	/*
+	 * A down waits for a lock as long as an up does by default (its step's
+	 * marker is the up's), whatever ran on the connection before it.
+	 */
+	if (db->drv->set_lock_timeout &&
+	    db->drv->set_lock_timeout(db, SQL_LOCK_TIMEOUT_MS, &msg)) {
+		fr_buf_printf(ctx->err, "%s (down): %s", step_id, msg.ptr);
+		goto done;
+	}
 	if (db->drv->exec(db, text, NULL, &msg)) {
 		fr_buf_printf(ctx->err, "%s (down): %s", step_id, msg.ptr);
 		goto done;

@@ -511,6 +511,118 @@ SQL
 
 # ---- lock timeout ----
 
+# The messages one `ferry up` sends the server (a round trip each, as libpq
+# sends a query in one write), counted with strace.
+pg_sends() {
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		strace -f -e trace=sendto -o "$BATS_TEST_TMPDIR/st" "$FERRY" -C "$ROOT" -q up --skip-backup
+	grep -c '^[0-9]* *sendto(' "$BATS_TEST_TMPDIR/st"
+}
+reset_db() {
+	admin_sql "DROP SCHEMA IF EXISTS ferry CASCADE; DROP SCHEMA IF EXISTS public CASCADE;
+		CREATE SCHEMA public AUTHORIZATION pg_database_owner;
+		GRANT USAGE ON SCHEMA public TO PUBLIC;" >/dev/null
+}
+
+@test "postgres: a step of transaction: step is three round trips, as psql's BEGIN, statement, COMMIT" {
+	command -v strace >/dev/null || { echo "strace is needed (apt-get install strace)" >&2; return 1; }
+	local n k
+	for n in 3 6; do
+		reset_db 2>/dev/null
+		pg_install "$BATS_TEST_TMPDIR/inst$n"
+		echo "transaction: step" >>"$ROOT/ferry.yaml"
+		for ((k = 1; k <= n; k++)); do
+			printf -- '-- ferry:up\nCREATE TABLE t%d (x int);\n' "$k" | pstep 0.0.0 0.1.0 "00${k}_t$k"
+		done
+		eval "sends_$n=\$(pg_sends)"
+		# every step applied and recorded, each in its own transaction
+		[ "$(recorded | wc -l)" -eq "$n" ]
+		[ "$(tables | wc -w)" -eq "$n" ]
+		[ "$(app_sql "SELECT count(DISTINCT xmin::text) FROM ferry.ferry_steps")" -eq "$n" ]
+	done
+	echo "sends: $sends_3 for 3 steps, $sends_6 for 6" >&2
+	# BEGIN (with the lock_timeout), the step's SQL, its record with COMMIT
+	[ $((sends_6 - sends_3)) -eq 9 ]
+}
+
+@test "postgres: with transaction: step, each step still runs with its own lock_timeout" {
+	echo "transaction: step" >>"$ROOT/ferry.yaml"
+	pstep 0.0.0 0.1.0 001_default <<'SQL'
+-- ferry:up
+CREATE TABLE a (x int);
+-- ferry:verify
+SELECT current_setting('lock_timeout') = '10s';
+SQL
+	pstep 0.0.0 0.1.0 002_own <<'SQL'
+-- ferry:lock-timeout 2m
+-- ferry:up
+CREATE TABLE b (x int);
+-- ferry:verify
+SELECT current_setting('lock_timeout') = '2min';
+SQL
+	pstep 0.0.0 0.1.0 003_default <<'SQL'
+-- ferry:up
+CREATE TABLE c (x int);
+-- ferry:verify
+SELECT current_setting('lock_timeout') = '10s';
+SQL
+	pstep 0.0.0 0.1.0 004_default <<'SQL'
+-- ferry:up
+CREATE TABLE d (x int);
+-- ferry:verify
+SELECT current_setting('lock_timeout') = '10s';
+SQL
+	run ferry up
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(recorded | paste -sd ' ' -)" = "0.1.0/001_default.sql 0.1.0/002_own.sql 0.1.0/003_default.sql 0.1.0/004_default.sql" ]
+	[ "$(tables)" = "a b c d" ]
+	# and the session's own is the server's again
+	[ "$(app_sql "SHOW lock_timeout")" = "0" ]
+}
+
+@test "postgres: a step's down runs with lock_timeout 10s, in a new process and after other steps alike" {
+	# the down refuses to run under any other lock_timeout
+	local down="DO \$\$ BEGIN IF current_setting('lock_timeout') <> '10s' THEN RAISE EXCEPTION 'lock_timeout is %', current_setting('lock_timeout'); END IF; END \$\$;"
+	pstep 0.0.0 0.1.0 001_a <<SQL
+-- ferry:up
+CREATE TABLE a (x int);
+-- ferry:down
+$down
+DROP TABLE a;
+SQL
+	pstep 0.1.0 0.2.0 001_b <<SQL
+-- ferry:lock-timeout 0
+-- ferry:up
+CREATE TABLE b (x int);
+-- ferry:down
+$down
+DROP TABLE b;
+SQL
+	run ferry up
+	[ "$status" -eq 0 ]
+	[ "$(tables)" = "a b" ]
+	# a new process: nothing set on its connection before the down
+	run ferry down 0.1.0
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(tables)" = "a" ]
+	# in the run of a step with no limit, committed on its own: the rollback undoes it
+	echo "transaction: step" >>"$ROOT/ferry.yaml"
+	pstep 0.1.0 0.2.0 002_fails <<'SQL'
+-- ferry:lock-timeout 0
+-- ferry:up
+SELECT 1 / 0;
+SQL
+	run ferry up
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" != *"lock_timeout is"* ]]
+	[[ "$output" == *"001_b.sql"*"undone"* ]]
+	[ "$(tables)" = "a" ]
+	[ "$(pg_version)" = "0.1.0" ]
+}
+
 @test "postgres: each step runs with lock_timeout 10s by default, or its own" {
 	pstep 0.0.0 0.1.0 001_default <<'SQL'
 -- ferry:up

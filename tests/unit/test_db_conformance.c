@@ -440,6 +440,46 @@ static void test_records(void **state)
 	assert_string_equal(e->err.ptr, "");
 }
 
+/*
+ * Records put in a transaction are written with its commit (PostgreSQL's
+ * driver sends them in COMMIT's round trip), every byte as it was given:
+ * quotes of every kind, backslashes, braces and commas of an array, the
+ * word NULL, newlines and tabs, UTF-8.
+ */
+static void test_records_with_commit(void **state)
+{
+	env *e = *state;
+	fr_db *db = open_db(e);
+	fr_record h = t_record("0.4.0/001_\"odd\" {name}, \\ 'x'.sql",
+	                       "SELECT 'it''s', E'a\\nb', $$x$$, \"q\";\n\t\\ {a,b} \xc3\xa9 E'\\''");
+	fr_record nul = t_record("0.4.0/002_null.sql", "NULL");
+	fr_record none = t_record("0.4.0/003_none.sql", NULL);
+	fr_record *out;
+	size_t n, i;
+
+	assert_int_equal(db->drv->begin(db, &e->err), 0);
+	assert_int_equal(db->drv->record_put(db, &h, &e->err), 0);
+	assert_int_equal(db->drv->record_put(db, &nul, &e->err), 0);
+	assert_int_equal(db->drv->record_put(db, &none, &e->err), 0);
+	assert_int_equal(db->drv->commit(db, &e->err), 0);
+	db = open_db(e);
+	out = read_all(e, &n);
+	assert_int_equal(n, 3);
+	for (i = 0; i < n; i++) {
+		const fr_record *want = i == 0 ? &h : i == 1 ? &nul : &none;
+		assert_string_equal(out[i].id, want->id);
+		assert_string_equal(out[i].checksum, want->checksum);
+		assert_string_equal(out[i].status, want->status);
+		if (want->undo)
+			assert_string_equal(out[i].undo, want->undo);
+		else
+			assert_null(out[i].undo);
+		assert_int_equal(out[i].applied_at_ms, want->applied_at_ms);
+	}
+	fr_records_free(out, n);
+	assert_string_equal(e->err.ptr, "");
+}
+
 /* The record table made in a transaction that rolls back is gone; the next put makes it again. */
 static void test_record_table_rollback(void **state)
 {
@@ -1274,6 +1314,7 @@ static void test_export_members(void **state)
 	CASE(drv, test_transactions), CASE(drv, test_exec_errors),          \
 	CASE(drv, test_query_bool), CASE(drv, test_query), CASE(drv, test_records),  \
 	CASE(drv, test_export_members),                \
+	CASE(drv, test_records_with_commit),                                 \
 	CASE(drv, test_record_table_rollback),                              \
 	CASE(drv, test_caps_and_members), CASE(drv, test_urls),             \
 	CASE(drv, test_location), CASE(drv, test_snapshot), CASE(drv, test_parse)

@@ -531,6 +531,87 @@ static void test_records_in_tx_sent_together(void **state)
 	close_other(other);
 }
 
+/*
+ * The records go in COMMIT's round trip. When their INSERT fails (here a
+ * trigger refuses it), nothing after it runs: commit() says so, the
+ * transaction stays open and failed, and the rollback leaves neither the
+ * step's table nor its record.
+ */
+static void test_record_refused_at_commit(void **state)
+{
+	env *e = *state;
+	fr_db *db = open_db(e), *other = open_other(e, NULL);
+	fr_record a = rec("0.2.0/a.sql", 1), b = rec("0.2.0/b.sql", 2), *out = NULL;
+	size_t n = 0;
+
+	/* a committed record first: the table exists, with a trigger that refuses b */
+	assert_int_equal(db->drv->begin(db, &e->err), 0);
+	assert_int_equal(db->drv->record_put(db, &a, &e->err), 0);
+	assert_int_equal(db->drv->commit(db, &e->err), 0);
+	t_exec_ok(db, "CREATE FUNCTION public.no_b() RETURNS trigger LANGUAGE plpgsql AS "
+	              "$$ BEGIN IF NEW.id = '0.2.0/b.sql' THEN RAISE EXCEPTION 'b is refused'; "
+	              "END IF; RETURN NEW; END $$");
+	t_exec_ok(db, "CREATE TRIGGER no_b BEFORE INSERT OR UPDATE ON ferry.ferry_steps "
+	              "FOR EACH ROW EXECUTE FUNCTION public.no_b()");
+
+	assert_int_equal(db->drv->begin(db, &e->err), 0);
+	t_exec_ok(db, "CREATE TABLE public.step_b (x int)");
+	assert_int_equal(db->drv->record_put(db, &b, &e->err), 0);
+	assert_int_equal(db->drv->commit(db, &e->err), -1);
+	if (!strstr(e->err.ptr, "cannot record the steps") || !strstr(e->err.ptr, "b is refused"))
+		fail_msg("commit: %s", e->err.ptr);
+	assert_true(db->in_tx); /* open and failed: the caller rolls back */
+	fr_buf_reset(&e->err);
+	assert_int_equal(db->drv->rollback(db, &e->err), 0);
+	assert_false(db->in_tx);
+	assert_int_equal(t_qbool(other, "SELECT to_regclass('public.step_b') IS NULL"), 1);
+	assert_int_equal(other->drv->record_read(other, &out, &n, &e->err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].id, "0.2.0/a.sql");
+	fr_records_free(out, n);
+	/* the connection serves the next transaction */
+	t_exec_ok(db, "DROP TRIGGER no_b ON ferry.ferry_steps");
+	assert_int_equal(db->drv->begin(db, &e->err), 0);
+	assert_int_equal(db->drv->record_put(db, &b, &e->err), 0);
+	assert_int_equal(db->drv->commit(db, &e->err), 0);
+	assert_int_equal(other->drv->record_read(other, &out, &n, &e->err), 0);
+	assert_int_equal(n, 2);
+	fr_records_free(out, n);
+	t_exec_ok(db, "DROP FUNCTION public.no_b()");
+	close_other(other);
+	assert_string_equal(e->err.ptr, "");
+}
+
+/*
+ * A transaction begins with the lock_timeout the last step asked for, in
+ * BEGIN's round trip; a step that asks another still gets its own, and the
+ * session's is untouched.
+ */
+static void test_lock_timeout_with_begin(void **state)
+{
+	env *e = *state;
+	fr_db *db = open_db(e);
+	fr_buf err = FR_BUF_INIT;
+	assert_int_equal(db->drv->begin(db, &err), 0);
+	assert_int_equal(db->drv->set_lock_timeout(db, 700, &err), 0);
+	assert_int_equal(db->drv->commit(db, &err), 0);
+	assert_int_equal(t_qbool(db, "SELECT current_setting('lock_timeout') = '0'"), 1);
+	assert_int_equal(db->drv->begin(db, &err), 0);
+	assert_int_equal(t_qbool(db, "SELECT current_setting('lock_timeout') = '700ms'"), 1);
+	assert_int_equal(db->drv->set_lock_timeout(db, 700, &err), 0);
+	assert_int_equal(t_qbool(db, "SELECT current_setting('lock_timeout') = '700ms'"), 1);
+	assert_int_equal(db->drv->set_lock_timeout(db, 3000, &err), 0);
+	assert_int_equal(t_qbool(db, "SELECT current_setting('lock_timeout') = '3s'"), 1);
+	assert_int_equal(db->drv->rollback(db, &err), 0);
+	assert_int_equal(t_qbool(db, "SELECT current_setting('lock_timeout') = '0'"), 1);
+	/* the next begins with 3 s, the last asked for */
+	assert_int_equal(db->drv->begin(db, &err), 0);
+	assert_int_equal(t_qbool(db, "SELECT current_setting('lock_timeout') = '3s'"), 1);
+	assert_int_equal(db->drv->commit(db, &err), 0);
+	assert_string_equal(err.ptr, "");
+	fr_buf_release(&err);
+}
+
 static void test_integrity(void **state)
 {
 	env *e = *state;
@@ -913,6 +994,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_snapshot_without_pg_dump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_password_not_in_argv, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_null, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_record_refused_at_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_timeout_with_begin, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
