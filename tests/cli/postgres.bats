@@ -36,10 +36,8 @@ setup() {
 	BG_PIDS=()
 	[ -n "${FERRY_TEST_PG:-}" ] || { echo "# no server: tests/pg/pg.sh start failed" >&2; return 1; }
 	admin_sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-		WHERE datname = current_database() AND pid <> pg_backend_pid();
-		DROP SCHEMA IF EXISTS ferry CASCADE; DROP SCHEMA IF EXISTS public CASCADE;
-		CREATE SCHEMA public AUTHORIZATION pg_database_owner;
-		GRANT USAGE ON SCHEMA public TO PUBLIC;" >/dev/null
+		WHERE datname = current_database() AND pid <> pg_backend_pid();" >/dev/null
+	reset_db
 	pg_install
 }
 
@@ -54,6 +52,12 @@ teardown() {
 # admin_sql SQL: as the superuser (over the socket); app_sql SQL: as ferry's role.
 admin_sql() { psql "$FERRY_TEST_PG_ADMIN" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
 app_sql() { psql "$FERRY_TEST_PG" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
+# An empty database: no schema of ferry, an empty public one.
+reset_db() {
+	admin_sql "DROP SCHEMA IF EXISTS ferry CASCADE; DROP SCHEMA IF EXISTS public CASCADE;
+		CREATE SCHEMA public AUTHORIZATION pg_database_owner;
+		GRANT USAGE ON SCHEMA public TO PUBLIC;" >/dev/null
+}
 
 # pg_install [ROOT]: an installation whose default database is PostgreSQL,
 # its URL taken from the environment (${PGURL} expansion in ferry.yaml).
@@ -511,6 +515,16 @@ SQL
 
 # ---- lock timeout ----
 
+# lt_step NAME TABLE EXPECTED [MARKER]: a step to 0.1.0 whose verify holds
+# only while lock_timeout reads EXPECTED (the marker's duration, if given).
+lt_step() {
+	{
+		[ -z "${4:-}" ] || echo "-- ferry:lock-timeout $4"
+		printf -- "-- ferry:up\nCREATE TABLE %s (x int);\n-- ferry:verify\n" "$2"
+		printf -- "SELECT current_setting('lock_timeout') = '%s';\n" "$3"
+	} | pstep 0.0.0 0.1.0 "$1"
+}
+
 # The messages one `ferry up` sends the server (a round trip each, as libpq
 # sends a query in one write), counted with strace.
 pg_sends() {
@@ -518,17 +532,12 @@ pg_sends() {
 		strace -f -e trace=sendto -o "$BATS_TEST_TMPDIR/st" "$FERRY" -C "$ROOT" -q up --skip-backup
 	grep -c '^[0-9]* *sendto(' "$BATS_TEST_TMPDIR/st"
 }
-reset_db() {
-	admin_sql "DROP SCHEMA IF EXISTS ferry CASCADE; DROP SCHEMA IF EXISTS public CASCADE;
-		CREATE SCHEMA public AUTHORIZATION pg_database_owner;
-		GRANT USAGE ON SCHEMA public TO PUBLIC;" >/dev/null
-}
 
 @test "postgres: a step of transaction: step is three round trips, as psql's BEGIN, statement, COMMIT" {
 	command -v strace >/dev/null || { echo "strace is needed (apt-get install strace)" >&2; return 1; }
 	local n k
 	for n in 3 6; do
-		reset_db 2>/dev/null
+		reset_db
 		pg_install "$BATS_TEST_TMPDIR/inst$n"
 		echo "transaction: step" >>"$ROOT/ferry.yaml"
 		for ((k = 1; k <= n; k++)); do
@@ -547,31 +556,10 @@ reset_db() {
 
 @test "postgres: with transaction: step, each step still runs with its own lock_timeout" {
 	echo "transaction: step" >>"$ROOT/ferry.yaml"
-	pstep 0.0.0 0.1.0 001_default <<'SQL'
--- ferry:up
-CREATE TABLE a (x int);
--- ferry:verify
-SELECT current_setting('lock_timeout') = '10s';
-SQL
-	pstep 0.0.0 0.1.0 002_own <<'SQL'
--- ferry:lock-timeout 2m
--- ferry:up
-CREATE TABLE b (x int);
--- ferry:verify
-SELECT current_setting('lock_timeout') = '2min';
-SQL
-	pstep 0.0.0 0.1.0 003_default <<'SQL'
--- ferry:up
-CREATE TABLE c (x int);
--- ferry:verify
-SELECT current_setting('lock_timeout') = '10s';
-SQL
-	pstep 0.0.0 0.1.0 004_default <<'SQL'
--- ferry:up
-CREATE TABLE d (x int);
--- ferry:verify
-SELECT current_setting('lock_timeout') = '10s';
-SQL
+	lt_step 001_default a 10s
+	lt_step 002_own b 2min 2m
+	lt_step 003_default c 10s
+	lt_step 004_default d 10s
 	run ferry up
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -624,26 +612,9 @@ SQL
 }
 
 @test "postgres: each step runs with lock_timeout 10s by default, or its own" {
-	pstep 0.0.0 0.1.0 001_default <<'SQL'
--- ferry:up
-CREATE TABLE a (x int);
--- ferry:verify
-SELECT current_setting('lock_timeout') = '10s';
-SQL
-	pstep 0.0.0 0.1.0 002_own <<'SQL'
--- ferry:lock-timeout 2m
--- ferry:up
-CREATE TABLE b (x int);
--- ferry:verify
-SELECT current_setting('lock_timeout') = '2min';
-SQL
-	pstep 0.0.0 0.1.0 003_ms <<'SQL'
--- ferry:lock-timeout 500ms
--- ferry:up
-CREATE TABLE c (x int);
--- ferry:verify
-SELECT current_setting('lock_timeout') = '500ms';
-SQL
+	lt_step 001_default a 10s
+	lt_step 002_own b 2min 2m
+	lt_step 003_ms c 500ms 500ms
 	run ferry up
 	echo "$output"
 	[ "$status" -eq 0 ]
