@@ -1980,6 +1980,9 @@ static int pg_put_commit(pg_db *d, PGresult **commit, fr_buf *err)
 	}
 	while (sent && (r = P.PQgetResult(d->c)) != NULL)
 		P.PQclear(r);
+	/* Gone in the round trip: the COMMIT after the INSERT may have run. */
+	if (ret && P.PQstatus(d->c) == CONNECTION_BAD)
+		fr_buf_puts(err, " (whether the transaction committed is unknown; run 'ferry verify')");
 done:
 	pg_discard(d);
 	for (k = 0; k < PG_PUT_NCOLS; k++) {

@@ -837,6 +837,28 @@ static void test_connection_lost(void **state)
 	assert_int_equal(db->drv->commit(db, &err), 0);
 	assert_int_equal(t_qbool(db, "SELECT count(*) = 1 FROM pg_locks WHERE locktype = "
 	                           "'advisory' AND pid = pg_backend_pid()"), 1);
+	/*
+	 * Gone before the commit, its records still to send: they go with
+	 * COMMIT, so the answer cannot say whether it committed, and says so.
+	 */
+	r.id = "0.2.0/b.sql";
+	assert_int_equal(db->drv->begin(db, &err), 0);
+	t_exec_ok(db, "CREATE TABLE gone2 (x int)");
+	assert_int_equal(db->drv->record_put(db, &r, &err), 0);
+	admin_ok(e, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+	            "application_name LIKE 'ferry %'");
+	assert_int_equal(db->drv->commit(db, &err), -1);
+	if (!strstr(err.ptr, "cannot record the steps") ||
+	    !strstr(err.ptr, "whether the transaction committed is unknown; run 'ferry verify'"))
+		fail_msg("%s", err.ptr);
+	assert_int_equal(db->drv->rollback(db, &err), 0);
+	assert_int_equal(db->in_tx, 0);
+	fr_buf_reset(&err);
+	/* it did not: the server rolled it back with the connection */
+	assert_int_equal(db->drv->begin(db, &err), 0);
+	assert_int_equal(t_qbool(db, "SELECT to_regclass('gone2') IS NULL"), 1);
+	assert_int_equal(t_qbool(db, "SELECT count(*) = 1 FROM ferry.ferry_steps"), 1);
+	assert_int_equal(db->drv->commit(db, &err), 0);
 	db->drv->unlock(db);
 	fr_buf_release(&err);
 }
