@@ -26,9 +26,11 @@
  *    blocking pid and query;
  *  - the record lives in ferry.ferry_steps, the shared version in
  *    ferry.version (one row); both are created on first write, never by a
- *    read; records put in a transaction are sent at its end, all in one
- *    INSERT, in COMMIT's round trip (an INSERT that fails stops the COMMIT:
- *    the transaction stays open, failed, for the caller's rollback);
+ *    read; a record put outside a transaction is written at once (its
+ *    insert prepared once per connection); those put in one are sent at
+ *    its end, all in one INSERT, in COMMIT's round trip (an INSERT that
+ *    fails stops the COMMIT: the transaction stays open, failed, for the
+ *    caller's rollback);
  *  - a transaction begins with the lock_timeout last asked for (SET LOCAL
  *    in BEGIN's round trip, on a direct connection as behind a pooler), so
  *    a step of `transaction: step` costs BEGIN, its SQL and COMMIT, as
