@@ -136,7 +136,7 @@
 	"to_version = EXCLUDED.to_version, status = EXCLUDED.status, undo = EXCLUDED.undo, " \
 	"applied_at_ms = EXCLUDED.applied_at_ms, duration_ms = EXCLUDED.duration_ms, " \
 	"run_id = EXCLUDED.run_id"
-/* The records of a transaction, one INSERT: unnest() of one array a column (pg_put_sql). */
+/* The records of a transaction, one INSERT: unnest() of one array literal a column (pg_put_sql). */
 #define PG_PUT_MANY_HEAD "INSERT INTO ferry.ferry_steps (" PG_COLUMNS ") SELECT * FROM unnest("
 #define PG_PUT_MANY_TAIL \
 	") ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, checksum = EXCLUDED.checksum, " \
@@ -196,7 +196,6 @@ static struct {
 	__typeof__(PQconninfoParse) *PQconninfoParse;
 	__typeof__(PQconninfoFree) *PQconninfoFree;
 	__typeof__(PQfreemem) *PQfreemem;
-	__typeof__(PQescapeLiteral) *PQescapeLiteral;
 	__typeof__(PQsendQuery) *PQsendQuery;
 	__typeof__(PQgetResult) *PQgetResult;
 	__typeof__(PQconsumeInput) *PQconsumeInput;
@@ -220,8 +219,7 @@ static const fr_dl_sym pq_syms[] = {
 	FR_DL_SYM(P, PQgetvalue), FR_DL_SYM(P, PQgetisnull), FR_DL_SYM(P, PQgetlength),
 	FR_DL_SYM(P, PQntuples), FR_DL_SYM(P, PQnfields), FR_DL_SYM(P, PQfname), FR_DL_SYM(P, PQunescapeBytea), FR_DL_SYM(P, PQftype),
 	FR_DL_SYM(P, PQcmdStatus), FR_DL_SYM(P, PQconninfoParse), FR_DL_SYM(P, PQconninfoFree),
-	FR_DL_SYM(P, PQfreemem), FR_DL_SYM(P, PQescapeLiteral), FR_DL_SYM(P, PQsendQuery),
-	FR_DL_SYM(P, PQgetResult),
+	FR_DL_SYM(P, PQfreemem), FR_DL_SYM(P, PQsendQuery), FR_DL_SYM(P, PQgetResult),
 	FR_DL_SYM(P, PQconsumeInput), FR_DL_SYM(P, PQisBusy), FR_DL_SYM(P, PQsocket),
 	FR_DL_SYM(P, PQbackendPID), FR_DL_SYM(P, PQtransactionStatus),
 	FR_DL_SYM(P, PQserverVersion), FR_DL_SYM(P, PQsetNoticeProcessor),
@@ -274,6 +272,7 @@ typedef struct {
 
 static int pg_flush(pg_db *d, fr_buf *err);
 static int pg_put_commit(pg_db *d, PGresult **commit, fr_buf *err);
+static void pg_put_literal(fr_buf *b, const char *s, size_t n);
 static void pg_discard(pg_db *d);
 /* behind a pooler, and the lease: in "the run lock" below */
 static int pg_try_lock(pg_db *d, int *got, fr_buf *err);
@@ -764,6 +763,12 @@ static int pg_ensure(pg_db *d, fr_buf *err)
 	return 0;
 }
 
+/* 1 when a direct connection's BEGIN sets the lock_timeout last asked for (the session has another). */
+static int pg_carry_lock_timeout(const pg_db *d)
+{
+	return !pg_per_tx(d) && d->lock_timeout_ms > 0 && d->lt_session != d->lock_timeout_ms;
+}
+
 static int pg_begin(fr_db *db, fr_buf *err)
 {
 	pg_db *d = (pg_db *)db;
@@ -773,26 +778,14 @@ static int pg_begin(fr_db *db, fr_buf *err)
 	}
 	if (pg_ensure(d, err))
 		return -1;
-	if (pg_per_tx(d) || (d->pooled < 0 && d->settings))
-		return pg_begin_tx(d, err);
 	/*
-	 * The lock_timeout the last step asked for goes in BEGIN's round trip:
-	 * the next step, which asks the same (a group, or `transaction: step`),
-	 * sets nothing of its own; one that asks another sets it.
+	 * Settings go in BEGIN's round trip (pg_begin_tx): behind a pooler all
+	 * of them; on a direct connection the lock_timeout the last step asked
+	 * for, so the next step, which asks the same (a group, or `transaction:
+	 * step`), sets nothing of its own.
 	 */
-	if (d->lock_timeout_ms > 0 && d->lt_session != d->lock_timeout_ms) {
-		char sql[64];
-		snprintf(sql, sizeof sql, "BEGIN; SET LOCAL lock_timeout = %d", d->lock_timeout_ms);
-		if (pg_run(d, sql, "cannot begin a transaction", err)) {
-			if (P.PQtransactionStatus(d->c) == PQTRANS_INERROR)
-				P.PQclear(P.PQexec(d->c, "ROLLBACK"));
-			pg_sync_tx(d);
-			return -1;
-		}
-		db->in_tx = 1;
-		d->lt_tx = d->lock_timeout_ms;
-		return 0;
-	}
+	if (pg_per_tx(d) || (d->pooled < 0 && d->settings) || pg_carry_lock_timeout(d))
+		return pg_begin_tx(d, err);
 	if (pg_run(d, "BEGIN", "cannot begin a transaction", err)) {
 		pg_sync_tx(d);
 		return -1;
@@ -1869,24 +1862,36 @@ static int pg_put_arrays(pg_db *d, fr_buf *col, fr_buf *err)
 }
 
 /*
- * The INSERT of the pending records: with lit NULL, of parameters $1..$11;
- * else of the literals lit[0..10] (PQescapeLiteral's, quoted).
+ * The pending records' INSERT into sql, their values as literals: one
+ * text, sent alone (pg_flush) or with COMMIT (pg_put_commit). 0, or -1
+ * with the message in err.
  */
-static void pg_put_sql(fr_buf *sql, char *const *lit)
+static int pg_put_sql(pg_db *d, fr_buf *sql, fr_buf *err)
 {
-	int k;
-	fr_buf_puts(sql, PG_PUT_MANY_HEAD);
-	for (k = 0; k < PG_PUT_NCOLS; k++) {
-		if (k)
-			fr_buf_puts(sql, ", ");
-		if (lit)
-			fr_buf_puts(sql, lit[k]);
-		else
-			fr_buf_printf(sql, "$%d", k + 1);
-		fr_buf_puts(sql, "::");
-		fr_buf_puts(sql, pg_put_types[k]);
+	fr_buf col[PG_PUT_NCOLS];
+	int k, ret;
+	for (k = 0; k < PG_PUT_NCOLS; k++)
+		fr_buf_init(&col[k]);
+	ret = pg_put_arrays(d, col, err);
+	if (!ret) {
+		fr_buf_puts(sql, PG_PUT_MANY_HEAD);
+		for (k = 0; k < PG_PUT_NCOLS; k++) {
+			if (k)
+				fr_buf_puts(sql, ", ");
+			pg_put_literal(sql, col[k].ptr, col[k].len);
+			fr_buf_puts(sql, "::");
+			fr_buf_puts(sql, pg_put_types[k]);
+		}
+		fr_buf_puts(sql, PG_PUT_MANY_TAIL);
+		if (sql->oom) {
+			fr_buf_printf(err, "database '%s': out of memory recording the steps",
+			              pg_name(d));
+			ret = -1;
+		}
 	}
-	fr_buf_puts(sql, PG_PUT_MANY_TAIL);
+	for (k = 0; k < PG_PUT_NCOLS; k++)
+		fr_buf_release(&col[k]);
+	return ret;
 }
 
 /*
@@ -1896,10 +1901,9 @@ static void pg_put_sql(fr_buf *sql, char *const *lit)
  */
 static int pg_flush(pg_db *d, fr_buf *err)
 {
-	fr_buf col[PG_PUT_NCOLS], sql = FR_BUF_INIT;
-	const char *params[PG_PUT_NCOLS];
+	fr_buf sql = FR_BUF_INIT;
 	PGresult *r = NULL;
-	int k, ret = -1;
+	int ret = -1;
 
 	if (d->pend_lost) {
 		pg_discard(d);
@@ -1908,19 +1912,10 @@ static int pg_flush(pg_db *d, fr_buf *err)
 	}
 	if (!d->npend)
 		return 0;
-	for (k = 0; k < PG_PUT_NCOLS; k++)
-		fr_buf_init(&col[k]);
-	if (pg_put_arrays(d, col, err))
+	if (pg_put_sql(d, &sql, err))
 		goto done;
-	pg_put_sql(&sql, NULL);
-	if (sql.oom) {
-		fr_buf_printf(err, "database '%s': out of memory recording the steps", pg_name(d));
-		goto done;
-	}
-	for (k = 0; k < PG_PUT_NCOLS; k++)
-		params[k] = col[k].ptr;
 	pg_discard(d);
-	r = P.PQexecParams(d->c, sql.ptr, PG_PUT_NCOLS, NULL, params, NULL, NULL, 0);
+	r = P.PQexec(d->c, sql.ptr);
 	if (!pg_ok(r)) {
 		pg_fail(d, r, err, "cannot record the steps");
 		goto done;
@@ -1930,8 +1925,6 @@ done:
 	pg_discard(d);
 	P.PQclear(r);
 	fr_buf_release(&sql);
-	for (k = 0; k < PG_PUT_NCOLS; k++)
-		fr_buf_release(&col[k]);
 	return ret;
 }
 
@@ -1946,23 +1939,13 @@ done:
  */
 static int pg_put_commit(pg_db *d, PGresult **commit, fr_buf *err)
 {
-	fr_buf col[PG_PUT_NCOLS], sql = FR_BUF_INIT;
-	char *lit[PG_PUT_NCOLS] = { NULL };
+	fr_buf sql = FR_BUF_INIT;
 	PGresult *r;
-	int k, ret = -1, sent;
+	int ret = -1, sent;
 
 	*commit = NULL;
-	for (k = 0; k < PG_PUT_NCOLS; k++)
-		fr_buf_init(&col[k]);
-	if (pg_put_arrays(d, col, err))
+	if (pg_put_sql(d, &sql, err))
 		goto done;
-	for (k = 0; k < PG_PUT_NCOLS; k++)
-		if (!(lit[k] = P.PQescapeLiteral(d->c, col[k].ptr, col[k].len))) {
-			fr_buf_printf(err, "database '%s': cannot record the steps: ", pg_name(d));
-			pg_put_error(d, NULL, err);
-			goto done;
-		}
-	pg_put_sql(&sql, lit);
 	fr_buf_puts(&sql, "; COMMIT");
 	if (sql.oom) {
 		fr_buf_printf(err, "database '%s': out of memory recording the steps", pg_name(d));
@@ -1987,11 +1970,6 @@ static int pg_put_commit(pg_db *d, PGresult **commit, fr_buf *err)
 		fr_buf_puts(err, " (whether the transaction committed is unknown; run 'ferry verify')");
 done:
 	pg_discard(d);
-	for (k = 0; k < PG_PUT_NCOLS; k++) {
-		if (lit[k])
-			P.PQfreemem(lit[k]);
-		fr_buf_release(&col[k]);
-	}
 	fr_buf_release(&sql);
 	return ret;
 }
@@ -2437,7 +2415,9 @@ static int pg_fail_lost(pg_db *d, fr_buf *err)
 }
 
 /*
- * BEGIN with what the transaction needs: one round trip. When it is not
+ * BEGIN with what the transaction needs: one round trip. Behind a pooler
+ * that is every setting (pg_tx_prefix); on a direct connection, the
+ * lock_timeout last asked for (pg_carry_lock_timeout). When it is not
  * known yet whether a pooler is in front and the url has settings, BEGIN
  * asks (and a second round trip gives them when one is).
  */
@@ -2446,6 +2426,7 @@ static int pg_begin_tx(pg_db *d, fr_buf *err)
 	fr_buf sql = FR_BUF_INIT;
 	PGresult *r = NULL;
 	int fence = d->lease && d->locked, ret = -1, ask = d->pooled < 0 && d->settings;
+	int carry = !ask && pg_carry_lock_timeout(d);
 	if (fence && pg_lease_lost(d))
 		return pg_fail_lost(d, err);
 	fr_buf_puts(&sql, "BEGIN; ");
@@ -2453,6 +2434,8 @@ static int pg_begin_tx(pg_db *d, fr_buf *err)
 		fr_buf_puts(&sql, "SELECT pg_backend_pid(); ");
 	else if (pg_per_tx(d))
 		pg_tx_prefix(d, &sql, fence);
+	else if (carry)
+		fr_buf_printf(&sql, "SET LOCAL lock_timeout = %d; ", d->lock_timeout_ms);
 	if (sql.oom) {
 		fr_buf_printf(err, "database '%s': out of memory", pg_name(d));
 		goto done;
@@ -2476,7 +2459,7 @@ static int pg_begin_tx(pg_db *d, fr_buf *err)
 			}
 		}
 	}
-	if (pg_per_tx(d) && d->lock_timeout_ms > 0)
+	if ((pg_per_tx(d) && d->lock_timeout_ms > 0) || carry)
 		d->lt_tx = d->lock_timeout_ms;
 	if (fence && P.PQntuples(r) != 1) {
 		pg_fail_lost(d, err);
@@ -2486,7 +2469,8 @@ static int pg_begin_tx(pg_db *d, fr_buf *err)
 done:
 	P.PQclear(r);
 	fr_buf_release(&sql);
-	if (ret && d->base.in_tx) {
+	/* Begun but not given its settings: not a transaction to go on in. */
+	if (ret && (d->base.in_tx || P.PQtransactionStatus(d->c) == PQTRANS_INERROR)) {
 		r = P.PQexec(d->c, "ROLLBACK");
 		P.PQclear(r);
 	}
