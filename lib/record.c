@@ -72,23 +72,29 @@ void fr_exec_add(engine *e, const fr_action *a, const char *status, double t0, c
 	json_array_append_new(e->executed, o);
 }
 
+/* The registry row of a done step, its texts pointing into d. */
+static void reg_of(engine *e, const done_step *d, const char *status, const char *msg, fr_reg *r)
+{
+	memset(r, 0, sizeof *r);
+	r->id = d->id;
+	r->database = d->rdb ? (char *)d->rdb->conf->name : "";
+	r->kind = d->kind;
+	r->from = d->from;
+	r->to = d->to;
+	r->checksum = d->checksum;
+	r->status = (char *)status;
+	r->undo = d->undo;
+	r->message = (char *)msg;
+	r->applied_at_ms = d->applied_at_ms;
+	r->duration_ms = d->duration_ms;
+	r->run_id = e->run_id;
+	r->seq = d->seq;
+}
+
 int fr_reg_write(engine *e, const done_step *d, const char *status, const char *msg)
 {
 	fr_reg r;
-	memset(&r, 0, sizeof r);
-	r.id = d->id;
-	r.database = d->rdb ? (char *)d->rdb->conf->name : "";
-	r.kind = d->kind;
-	r.from = d->from;
-	r.to = d->to;
-	r.checksum = d->checksum;
-	r.status = (char *)status;
-	r.undo = d->undo;
-	r.message = (char *)msg;
-	r.applied_at_ms = d->applied_at_ms;
-	r.duration_ms = d->duration_ms;
-	r.run_id = e->run_id;
-	r.seq = d->seq;
+	reg_of(e, d, status, msg, &r);
 	return fr_state_reg_put(e->f->state, &r);
 }
 
@@ -118,20 +124,33 @@ int fr_record_put(engine *e, done_step *d)
 void fr_mirror(engine *e)
 {
 	ferry *f = e->f;
-	size_t i;
+	fr_reg *rows = NULL;
+	size_t i, n = 0;
+	int bad;
 	e->unmirrored = 0;
-	fr_state_begin(f->state);
+	for (i = 0; i < e->ndone; i++)
+		n += e->done[i].committed && !e->done[i].mirrored && e->done[i].seq >= 0;
+	if (n && !(rows = fr_calloc(n, sizeof *rows))) {
+		fr_log(f, FERRY_LOG_WARN, NULL, "cannot update state.db: out of memory (the "
+		                                "databases' records are authoritative and will be read "
+		                                "again)");
+		return;
+	}
+	n = 0;
 	for (i = 0; i < e->ndone; i++) {
 		done_step *d = &e->done[i];
 		if (!d->committed || d->mirrored || d->seq < 0)
 			continue;
-		fr_reg_write(e, d, d->skipped ? "skipped" : "applied", NULL);
+		reg_of(e, d, d->skipped ? "skipped" : "applied", NULL, &rows[n++]);
 		d->mirrored = 1;
 	}
-	if (fr_state_commit(f->state))
+	fr_state_begin(f->state);
+	bad = fr_state_reg_put_many(f->state, rows, n);
+	if (fr_state_commit(f->state) || bad)
 		fr_log(f, FERRY_LOG_WARN, NULL, "cannot update state.db: %s (the databases' records "
 		                                "are authoritative and will be read again)",
 		       fr_state_errmsg(f->state));
+	fr_free(rows);
 }
 
 int fr_engine_record_version(engine *e, const fr_version *v)
@@ -155,12 +174,24 @@ int fr_engine_record_version(engine *e, const fr_version *v)
 void fr_run_steps_save(engine *e)
 {
 	ferry *f = e->f;
+	fr_run_step_row *rows = e->nout ? fr_calloc(e->nout, sizeof *rows) : NULL;
 	size_t i;
+	if (e->nout && !rows) {
+		fr_log(f, FERRY_LOG_WARN, NULL, "cannot save the run's steps in state.db: out of memory");
+		return;
+	}
+	for (i = 0; i < e->nout; i++) {
+		rows[i].step_id = e->out[i].id;
+		rows[i].status = e->out[i].status;
+		rows[i].message = e->out[i].message;
+		rows[i].duration_ms = e->out[i].duration_ms;
+	}
 	fr_state_begin(f->state);
-	for (i = 0; i < e->nout; i++)
-		fr_state_run_step(f->state, e->run_id, e->out[i].id, e->out[i].status,
-		                  e->out[i].duration_ms, e->out[i].message);
-	fr_state_commit(f->state);
+	if (fr_state_run_steps_add(f->state, e->run_id, rows, e->nout) ||
+	    fr_state_commit(f->state))
+		fr_log(f, FERRY_LOG_WARN, NULL, "cannot save the run's steps in state.db: %s",
+		       fr_state_errmsg(f->state));
+	fr_free(rows);
 }
 
 void fr_set_result(engine *e, const char *status, const char *backup_id, json_t *extra)

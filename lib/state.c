@@ -33,8 +33,8 @@ typedef struct {
 struct fr_state {
 	sqlite3 *db;
 	char *path;           /* .../state.db */
-	sqlite3_stmt *reg_put;
-	sqlite3_stmt *run_step;
+	sqlite3_stmt *reg_put, *reg_put_batch;   /* one row, STATE_BATCH rows */
+	sqlite3_stmt *run_step, *run_step_batch;
 	sqlite3_stmt *data_version;
 	cache_entry *cache;   /* sorted by path as read and as saved; appended to between */
 	unsigned char *cache_blob; /* the cache as read; entries' paths point into it */
@@ -153,7 +153,9 @@ void fr_state_close(fr_state *s)
 	if (!s)
 		return;
 	sqlite3_finalize(s->reg_put);
+	sqlite3_finalize(s->reg_put_batch);
 	sqlite3_finalize(s->run_step);
+	sqlite3_finalize(s->run_step_batch);
 	sqlite3_finalize(s->data_version);
 	sqlite3_close(s->db);
 	for (i = 0; i < s->ncache; i++)
@@ -475,42 +477,104 @@ int fr_state_registry(fr_state *s, fr_reg **out, size_t *n)
 	return fr_state_registry_ex(s, 1, out, n);
 }
 
-int fr_state_reg_put(fr_state *s, const fr_reg *r)
+/*
+ * Rows written by a run go in STATE_BATCH at a time, one INSERT of that many
+ * VALUES, and the rest one by one: the same rows in the same order as an
+ * INSERT each, for a third less of SQLite's time per row (a 1,000-step run
+ * writes 2,000 rows here). Each statement is prepared once per connection.
+ */
+#define STATE_BATCH 32
+
+/* The statement "HEAD (?,...),(?,...)" of rows rows of cols values, prepared into *st once. */
+static sqlite3_stmt *batch_stmt(fr_state *s, sqlite3_stmt **st, const char *head, int cols,
+                                size_t rows)
 {
-	sqlite3_stmt *st;
-	int rc;
-	forget_fp(s);
-	if (!s->reg_put &&
-	    sqlite3_prepare_v3(s->db,
-	                       "INSERT OR REPLACE INTO registry(id, seq, database, kind, from_version,"
-	                       " to_version, checksum, status, undo, message, applied_at_ms,"
-	                       " duration_ms, run_id) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
-	                       -1, SQLITE_PREPARE_PERSISTENT, &s->reg_put, NULL))
-		return -1;
-	st = s->reg_put;
-	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, r->seq);
-	sqlite3_bind_text(st, 3, r->database ? r->database : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, r->kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, r->from, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, r->to, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, r->checksum, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, r->status, -1, SQLITE_STATIC);
-	if (r->undo)
-		sqlite3_bind_text(st, 9, r->undo, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 9);
-	if (r->message)
-		sqlite3_bind_text(st, 10, r->message, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 10);
-	sqlite3_bind_int64(st, 11, r->applied_at_ms);
-	sqlite3_bind_int64(st, 12, r->duration_ms);
-	sqlite3_bind_int64(st, 13, r->run_id);
-	rc = sqlite3_step(st);
+	fr_buf sql = FR_BUF_INIT;
+	size_t i;
+	int c;
+	if (*st)
+		return *st;
+	fr_buf_puts(&sql, head);
+	for (i = 0; i < rows; i++) {
+		fr_buf_puts(&sql, i ? ",(" : " VALUES(");
+		for (c = 0; c < cols; c++)
+			fr_buf_puts(&sql, c ? ",?" : "?");
+		fr_buf_putc(&sql, ')');
+	}
+	if (sql.oom || sqlite3_prepare_v3(s->db, sql.ptr, -1, SQLITE_PREPARE_PERSISTENT, st, NULL))
+		*st = NULL;
+	fr_buf_release(&sql);
+	return *st;
+}
+
+/* Steps st once and makes it ready for the next rows. */
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v, int empty_is_null)
+{
+	if (v && (!empty_is_null || *v))
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+#define REG_COLS 13
+#define REG_INSERT                                                                    \
+	"INSERT OR REPLACE INTO registry(id, seq, database, kind, from_version, to_version," \
+	" checksum, status, undo, message, applied_at_ms, duration_ms, run_id)"
+
+/* r's values as parameters at+1 .. at+REG_COLS. */
+static void reg_bind(sqlite3_stmt *st, int at, const fr_reg *r)
+{
+	sqlite3_bind_text(st, at + 1, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, at + 2, r->seq);
+	sqlite3_bind_text(st, at + 3, r->database ? r->database : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, at + 4, r->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, at + 5, r->from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, at + 6, r->to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, at + 7, r->checksum, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, at + 8, r->status, -1, SQLITE_STATIC);
+	bind_text_or_null(st, at + 9, r->undo, 0);
+	bind_text_or_null(st, at + 10, r->message, 0);
+	sqlite3_bind_int64(st, at + 11, r->applied_at_ms);
+	sqlite3_bind_int64(st, at + 12, r->duration_ms);
+	sqlite3_bind_int64(st, at + 13, r->run_id);
+}
+
+int fr_state_reg_put_many(fr_state *s, const fr_reg *r, size_t n)
+{
+	sqlite3_stmt *st;
+	size_t i, k;
+	if (!n)
+		return 0;
+	forget_fp(s);
+	for (i = 0; n - i >= STATE_BATCH; i += STATE_BATCH) {
+		if (!(st = batch_stmt(s, &s->reg_put_batch, REG_INSERT, REG_COLS, STATE_BATCH)))
+			return -1;
+		for (k = 0; k < STATE_BATCH; k++)
+			reg_bind(st, (int)k * REG_COLS, &r[i + k]);
+		if (step_done(st))
+			return -1;
+	}
+	for (; i < n; i++) {
+		if (!(st = batch_stmt(s, &s->reg_put, REG_INSERT, REG_COLS, 1)))
+			return -1;
+		reg_bind(st, 0, &r[i]);
+		if (step_done(st))
+			return -1;
+	}
+	return 0;
+}
+
+int fr_state_reg_put(fr_state *s, const fr_reg *r)
+{
+	return fr_state_reg_put_many(s, r, 1);
 }
 
 int fr_state_reg_delete(fr_state *s, const char *id)
@@ -679,31 +743,56 @@ int fr_state_running(fr_state *s, fr_run_row *out, int *found)
 	return 0;
 }
 
+#define RUN_STEP_COLS 6
+#define RUN_STEP_INSERT "INSERT INTO run_steps(run_id, n, step_id, status, duration_ms, message)"
+
+int fr_state_run_steps_add(fr_state *s, int64_t run_id, const fr_run_step_row *r, size_t n)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t last = -1;
+	size_t i, k, rows;
+	if (!n)
+		return 0;
+	/* They follow the run's rows already there: numbered from its last one. */
+	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(n), 0) FROM run_steps WHERE run_id = ?",
+	                       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, run_id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			last = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (last < 0)
+		return -1;
+	for (i = 0; i < n; i += rows) {
+		rows = n - i >= STATE_BATCH ? STATE_BATCH : 1;
+		if (!(st = batch_stmt(s, rows > 1 ? &s->run_step_batch : &s->run_step,
+		                      RUN_STEP_INSERT, RUN_STEP_COLS, rows)))
+			return -1;
+		for (k = 0; k < rows; k++) {
+			const fr_run_step_row *x = &r[i + k];
+			int at = (int)k * RUN_STEP_COLS;
+			sqlite3_bind_int64(st, at + 1, run_id);
+			sqlite3_bind_int64(st, at + 2, last + (int64_t)(i + k) + 1);
+			sqlite3_bind_text(st, at + 3, x->step_id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, at + 4, x->status, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, at + 5, x->duration_ms);
+			bind_text_or_null(st, at + 6, x->message, 1);
+		}
+		if (step_done(st))
+			return -1;
+	}
+	return 0;
+}
+
 int fr_state_run_step(fr_state *s, int64_t run_id, const char *step_id, const char *status,
                       int64_t duration_ms, const char *message)
 {
-	sqlite3_stmt *st;
-	int rc;
-	if (!s->run_step &&
-	    sqlite3_prepare_v3(s->db,
-	                       "INSERT INTO run_steps(run_id, n, step_id, status, duration_ms, message)"
-	                       " VALUES(?1, (SELECT coalesce(max(n), 0) + 1 FROM run_steps"
-	                       " WHERE run_id = ?1), ?2, ?3, ?4, ?5)",
-	                       -1, SQLITE_PREPARE_PERSISTENT, &s->run_step, NULL))
-		return -1;
-	st = s->run_step;
-	sqlite3_bind_int64(st, 1, run_id);
-	sqlite3_bind_text(st, 2, step_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, duration_ms);
-	if (message && *message)
-		sqlite3_bind_text(st, 5, message, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 5);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	fr_run_step_row r;
+	r.step_id = (char *)step_id;
+	r.status = (char *)status;
+	r.message = (char *)message;
+	r.duration_ms = duration_ms;
+	return fr_state_run_steps_add(s, run_id, &r, 1);
 }
 
 void fr_run_step_rows_free(fr_run_step_row *r, size_t n)

@@ -68,7 +68,9 @@ int fr_reg_applied(const char *status);
 int fr_state_registry(fr_state *s, fr_reg **out, size_t *n);
 /* The same; without with_text, undo and message are NULL and the order is unset (cheaper). */
 int fr_state_registry_ex(fr_state *s, int with_text, fr_reg **out, size_t *n);
+/* Writes (INSERT OR REPLACE, by id) one row, or n in order as many calls would. */
 int fr_state_reg_put(fr_state *s, const fr_reg *r);
+int fr_state_reg_put_many(fr_state *s, const fr_reg *r, size_t n);
 /* An index of regs sorted by id (fr_free it; regs must outlive it), and a lookup in it. */
 fr_reg **fr_reg_index(fr_reg *regs, size_t n);
 const fr_reg *fr_reg_lookup(fr_reg **idx, size_t n, const char *id);
@@ -101,13 +103,19 @@ int fr_state_runs(fr_state *s, int limit, fr_run_row **out, size_t *n);
 /* The newest run still marked running, if any (*found = 0 otherwise). */
 int fr_state_running(fr_state *s, fr_run_row *out, int *found);
 
-int fr_state_run_step(fr_state *s, int64_t run_id, const char *step_id, const char *status,
-                      int64_t duration_ms, const char *message);
 /* Outcomes of one run's steps in order, as parallel arrays in a JSON-ready form. */
 typedef struct {
 	char *step_id, *status, *message;
 	int64_t duration_ms;
 } fr_run_step_row;
+/*
+ * Appends outcomes to a run's, after those it has (one, or n in order; an
+ * empty message is stored as NULL). The rows go in batches, as the
+ * registry's (fr_state_reg_put_many).
+ */
+int fr_state_run_step(fr_state *s, int64_t run_id, const char *step_id, const char *status,
+                      int64_t duration_ms, const char *message);
+int fr_state_run_steps_add(fr_state *s, int64_t run_id, const fr_run_step_row *r, size_t n);
 int fr_state_run_steps(fr_state *s, int64_t run_id, fr_run_step_row **out, size_t *n);
 void fr_run_step_rows_free(fr_run_step_row *r, size_t n);
 

@@ -384,6 +384,102 @@ static void test_run_steps(void **state)
 	fr_run_step_rows_free(NULL, 0);
 }
 
+/*
+ * Rows written in batches (fr_state_reg_put_many, fr_state_run_steps_add)
+ * read back as the same rows written one call each: at every count around
+ * the batch size, an id repeated inside one batch (the later row wins, as
+ * with INSERT OR REPLACE in turn), NULL texts, and a run's outcomes
+ * numbered after those it already has.
+ */
+static void test_batched_rows(void **state)
+{
+	env *e = *state;
+	static const size_t counts[] = { 0, 1, 31, 32, 33, 64, 70 };
+	size_t c, i;
+	open_state(e);
+	for (c = 0; c < sizeof counts / sizeof *counts; c++) {
+		size_t n = counts[c], got = 0;
+		fr_reg *w = calloc(n + 1, sizeof *w), *r = NULL;
+		fr_run_step_row *o = calloc(n + 1, sizeof *o), *back = NULL;
+		char (*ids)[64] = calloc(n + 1, sizeof *ids), (*undo)[64] = calloc(n + 1, sizeof *undo);
+		int64_t run = 0;
+		assert_non_null(w);
+		assert_non_null(o);
+		assert_int_equal(fr_state_registry(e->s, &r, &got), 0); /* the last count's rows gone */
+		for (i = 0; i < got; i++)
+			assert_int_equal(fr_state_reg_delete(e->s, r[i].id), 0);
+		fr_regs_free(r, got);
+		r = NULL;
+		for (i = 0; i < n; i++) {
+			/* Row 5 repeats row 2's id: the registry keeps row 5's values. */
+			snprintf(ids[i], sizeof ids[i], "0.%u.0/%03u.sql", (unsigned)(i == 5 ? 2 : i), (unsigned)(i == 5 ? 2 : i));
+			snprintf(undo[i], sizeof undo[i], "DROP TABLE t%u;", (unsigned)i);
+			w[i].id = ids[i];
+			w[i].seq = (int64_t)i + 1;
+			w[i].database = i % 3 ? "main" : NULL;
+			w[i].kind = "sql";
+			w[i].from = "0.0.0";
+			w[i].to = "1.0.0";
+			w[i].checksum = "sha256:00";
+			w[i].status = i % 2 ? "applied" : "skipped";
+			w[i].undo = i % 4 ? undo[i] : NULL;
+			w[i].message = i % 5 ? NULL : "note";
+			w[i].applied_at_ms = 1000 + (int64_t)i;
+			w[i].duration_ms = (int64_t)i;
+			w[i].run_id = 7;
+			o[i].step_id = ids[i];
+			o[i].status = i % 2 ? "applied" : "failed";
+			o[i].message = i % 3 == 0 ? NULL : i % 3 == 1 ? "" : undo[i];
+			o[i].duration_ms = (int64_t)i * 2;
+		}
+		assert_int_equal(fr_state_reg_put_many(e->s, w, n), 0);
+		assert_int_equal(fr_state_registry(e->s, &r, &got), 0);
+		assert_int_equal(got, n > 5 ? n - 1 : n);
+		for (i = 0; i < got; i++) {
+			/* By seq: every row but row 2, whose id row 5 took over. */
+			const fr_reg *x = &w[n > 5 && i >= 2 ? i + 1 : i];
+			assert_string_equal(r[i].id, x->id);
+			assert_int_equal(r[i].seq, x->seq);
+			assert_string_equal(r[i].database, x->database ? x->database : "");
+			assert_string_equal(r[i].status, x->status);
+			if (x->undo)
+				assert_string_equal(r[i].undo, x->undo);
+			else
+				assert_null(r[i].undo);
+			if (x->message)
+				assert_string_equal(r[i].message, x->message);
+			else
+				assert_null(r[i].message);
+			assert_int_equal(r[i].applied_at_ms, x->applied_at_ms);
+			assert_int_equal(r[i].duration_ms, x->duration_ms);
+			assert_int_equal(r[i].run_id, 7);
+		}
+		fr_regs_free(r, got);
+
+		/* A run with one outcome already: the batch follows it. */
+		assert_int_equal(fr_state_run_begin(e->s, "up", "0.0.0", "1.0.0", &run), 0);
+		assert_int_equal(fr_state_run_step(e->s, run, "first", "applied", 1, "m"), 0);
+		assert_int_equal(fr_state_run_steps_add(e->s, run, o, n), 0);
+		assert_int_equal(fr_state_run_steps(e->s, run, &back, &got), 0);
+		assert_int_equal(got, n + 1);
+		assert_string_equal(back[0].step_id, "first");
+		for (i = 0; i < n; i++) {
+			assert_string_equal(back[i + 1].step_id, o[i].step_id);
+			assert_string_equal(back[i + 1].status, o[i].status);
+			assert_int_equal(back[i + 1].duration_ms, o[i].duration_ms);
+			if (o[i].message && *o[i].message)
+				assert_string_equal(back[i + 1].message, o[i].message);
+			else
+				assert_null(back[i + 1].message); /* "" is no message */
+		}
+		fr_run_step_rows_free(back, got);
+		free(w);
+		free(o);
+		free(ids);
+		free(undo);
+	}
+}
+
 /* ---- checksum cache ---- */
 
 /* Sets path's mtime to sec seconds (and nsec) since the epoch. */
@@ -903,6 +999,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batched_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_hit_no_rehash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_inode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_racy, setup, teardown),
