@@ -502,21 +502,44 @@ cpu() { [[ -f $WORK/res/$1.cpu ]] && awk -v v="$(cat "$WORK/res/$1.cpu")" 'BEGIN
 # one of B), it is the median of the rounds' ratios: a change of the machine's
 # speed during the call moves both runs of a round, and cancels out. Else
 # (A and B timed apart) it is the ratio of the medians.
+# The rounds' ratios, sorted, one a line; fails unless A and B were paired.
+round_ratios() { # A B
+	local ra=$WORK/res/$1 rb=$WORK/res/$2
+	[[ -f $ra.round && -f $rb.round && -f $ra.runs && -f $rb.runs ]] && cmp -s "$ra.round" "$rb.round" &&
+		[[ $(wc -l <"$ra.runs") == $(wc -l <"$rb.runs") ]] || return 1
+	paste "$ra.runs" "$rb.runs" | awk '{ printf "%.6f\n", $1 / $2 }' | sort -n
+}
 ratio() { # A B -> A/B
-	local a b ra=$WORK/res/$1 rb=$WORK/res/$2
+	local a b rr
 	a=$(val "$1") && b=$(val "$2") || { printf '–'; return; }
-	if [[ -f $ra.round && -f $rb.round && -f $ra.runs && -f $rb.runs ]] && cmp -s "$ra.round" "$rb.round" &&
-		[[ $(wc -l <"$ra.runs") == $(wc -l <"$rb.runs") ]]; then
-		paste "$ra.runs" "$rb.runs" | awk '{ printf "%.6f\n", $1 / $2 }' | sort -n |
-			awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	if rr=$(round_ratios "$1" "$2"); then
+		awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }' <<<"$rr"
 	else
 		awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }'
 	fi
+}
+# The middle half of the rounds' ratios, "Q1 Q3" (the quartiles); fails when
+# A and B were not paired or ran fewer than 4 rounds.
+ratio_iqr() { # A B
+	local rr
+	rr=$(round_ratios "$1" "$2") || return 1
+	awk '{ v[NR] = $1 } END { if (NR < 4) exit 1; q1 = int((NR + 3) / 4); q3 = NR + 1 - q1
+		printf "%.2f %.2f", v[q1], v[q3] }' <<<"$rr"
 }
 # verdicts
 below() { local v; v=$(val "$1") && awk -v v="$v" -v t="$2" 'BEGIN { exit !(v < t) }'; }
 ratio_le() { local r; r=$(ratio "$1" "$2") && [[ $r != – ]] && awk -v r="$r" -v t="$3" 'BEGIN { exit !(r <= t) }'; }
 verdict() { if "$@"; then echo "met"; else echo "**missed**"; fi; }
+# A ratio's verdict; "on the line" when the target falls inside the middle
+# half of the rounds' ratios: another run may well give the other verdict.
+v_ratio() { # A B TARGET
+	local v q
+	v=$(verdict ratio_le "$1" "$2" "$3")
+	if q=$(ratio_iqr "$1" "$2") && awk -v q="$q" -v t="$3" 'BEGIN { split(q, a, " "); exit !(a[1] <= t && t < a[2]) }'; then
+		v="$v (on the line)"
+	fi
+	echo "$v"
+}
 
 SQLITE_V=$(sqlite3 --version | awk '{print $1}')
 FS=$(df -PT "$WORK" | awk 'NR == 2 { print $2 " (" $1 ", mounted on " $7 ")" }')
@@ -525,13 +548,19 @@ BUILDTYPE=$(buildtype_of "$BUILD")
 
 echo "## ferry benchmarks"
 echo
-echo "$NS one-statement SQL steps (\`CREATE TABLE tNNNN(x INTEGER)\`), median of $REPS runs; ratio = ferry / floor or peer, the median of the rounds' ratios where both ran in the same rounds (interleaved), else of the medians."
+echo "$NS one-statement SQL steps (\`CREATE TABLE tNNNN(x INTEGER)\`), median of $REPS runs; ratio = ferry / floor or peer, the median of the rounds' ratios where both ran in the same rounds (interleaved), else of the medians; in brackets, the middle half of the rounds' ratios (quartiles). A verdict is \"on the line\" when its target falls inside that middle half."
 echo "The floor (noop-floor) lists and stats the migrations folder and reads one row of a one-table SQLite file: all a no-op must do."
 echo
-row() { # SCENARIO FERRY_KEY BASE_TEXT BASE_KEY TARGET_TEXT VERDICT CPU_KEY
-	echo "| $1 | $(ms "$2") | $3 | $( [[ -n $4 ]] && ratio "$2" "$4" || echo –) | $5 | $6 | $(cpu "$7") |"
+# The ratio column: the ratio and, for rounds paired, the middle half of the rounds' ratios.
+ratio_cell() { # A B
+	local r q
+	r=$(ratio "$1" "$2")
+	if q=$(ratio_iqr "$1" "$2"); then r="$r (${q% *}–${q#* })"; fi
+	echo "$r"
 }
-v_ratio() { verdict ratio_le "$1" "$2" "$3"; }
+row() { # SCENARIO FERRY_KEY BASE_TEXT BASE_KEY TARGET_TEXT VERDICT CPU_KEY
+	echo "| $1 | $(ms "$2") | $3 | $( [[ -n $4 ]] && ratio_cell "$2" "$4" || echo –) | $5 | $6 | $(cpu "$7") |"
+}
 v_below() { verdict below "$1" "$2"; }
 echo "| scenario | ferry | floor / peer | ratio | target | verdict | ferry user+sys |"
 echo "|---|---:|---|---:|---|---|---:|"
