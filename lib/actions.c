@@ -713,6 +713,50 @@ json_t *fr_actions_json(const fr_action *a, size_t n)
 	return arr;
 }
 
+int fr_taken_add(fr_taken **v, size_t *n, size_t *cap, const fr_action *a, const char *status,
+                 int64_t duration_ms, const char *message)
+{
+	fr_taken *t;
+	if (fr_grow(v, cap, *n + 1, sizeof **v))
+		return -1;
+	t = &(*v)[*n];
+	memset(t, 0, sizeof *t);
+	t->a = *a;
+	t->a.step = NULL;
+	t->a.id = t->a.database = t->a.reuse = NULL;
+	t->duration_ms = duration_ms;
+	if ((a->id && !(t->a.id = fr_strdup(a->id))) ||
+	    (a->database && !(t->a.database = fr_strdup(a->database))) ||
+	    (a->reuse && !(t->a.reuse = fr_strdup(a->reuse))) || !(t->status = fr_strdup(status)) ||
+	    (message && *message && !(t->message = fr_strdup(message)))) {
+		fr_taken_free(t, 1);
+		return -1;
+	}
+	(*n)++;
+	return 0;
+}
+
+json_t *fr_taken_json(const fr_taken *t)
+{
+	json_t *o = fr_action_json(&t->a);
+	json_object_set_new(o, "status", json_string(t->status));
+	json_object_set_new(o, "duration_ms", json_integer((json_int_t)t->duration_ms));
+	json_object_set_new(o, "message", t->message ? json_string(t->message) : json_null());
+	return o;
+}
+
+void fr_taken_free(fr_taken *v, size_t n)
+{
+	size_t i;
+	for (i = 0; v && i < n; i++) {
+		fr_free(v[i].a.id);
+		fr_free(v[i].a.database);
+		fr_free(v[i].a.reuse);
+		fr_free(v[i].status);
+		fr_free(v[i].message);
+	}
+}
+
 static void wstrings(fr_jw *w, const char *key, char **v, size_t n)
 {
 	size_t i;

@@ -94,6 +94,24 @@ int fr_out_of_order(ferry *f, fr_reg **idx, size_t nregs, const fr_version *cur,
 /* The JSON of one action, of a list of them, and the `plan` document. */
 json_t *fr_action_json(const fr_action *a);
 json_t *fr_actions_json(const fr_action *a, size_t n);
+
+/*
+ * An action a run took, with its outcome: what the run document's "actions"
+ * lists, kept as a copy (its strings owned, no step) so that the document is
+ * made only when it is asked for (record.c, fr_last_run_doc), not a JSON
+ * object of a dozen allocations for every step a run takes.
+ */
+typedef struct fr_taken_s {
+	fr_action a;         /* id, database and reuse owned; step NULL */
+	char *status, *message;
+	int64_t duration_ms;
+} fr_taken;
+/* Appends a copy of a with its outcome; -1 out of memory. */
+int fr_taken_add(fr_taken **v, size_t *n, size_t *cap, const fr_action *a, const char *status,
+                 int64_t duration_ms, const char *message);
+/* Its JSON: fr_action_json's with status, duration_ms and message. */
+json_t *fr_taken_json(const fr_taken *t);
+void fr_taken_free(fr_taken *v, size_t n);
 /* The same array, written under key (NULL in an array) of w. */
 struct fr_jw;
 void fr_actions_write(struct fr_jw *w, const char *key, const fr_action *a, size_t n);

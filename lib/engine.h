@@ -8,6 +8,7 @@
 
 #include "ferry_int.h"
 #include "plan.h"
+#include "actions.h"
 
 #include <jansson.h>
 
@@ -53,7 +54,11 @@ typedef struct {
 	size_t ndone, capdone;
 	outcome *out;
 	size_t nout, capout;
-	json_t *executed;    /* the actions taken, in order, each with its outcome */
+	json_t *executed;    /* a dry run's actions, as its document lists them; or NULL */
+	fr_taken *taken;     /* a run's actions taken, in order, each with its outcome */
+	size_t ntaken, captaken;
+	int taken_given;     /* taken is the handle's now (fr_set_result) */
+	int taken_lost;      /* one could not be kept (out of memory): none are listed */
 	json_t *undo_plan;   /* the plan of the rollback, when a run failed */
 	int64_t run_id;
 	int64_t next_seq;
@@ -116,7 +121,7 @@ int fr_outcome_add(engine *e, const char *id, const char *status, int64_t ms, co
 void fr_outcome_set(engine *e, const char *id, const char *status);
 done_step *fr_done_add(engine *e);
 void fr_done_clear(done_step *d);
-/* Appends a to the executed actions with its outcome. */
+/* Appends a to the actions taken, with its outcome. */
 void fr_exec_add(engine *e, const fr_action *a, const char *status, double t0, const char *msg);
 int fr_reg_write(engine *e, const done_step *d, const char *status, const char *msg);
 int fr_record_put(engine *e, done_step *d);

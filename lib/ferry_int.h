@@ -17,6 +17,8 @@
 struct json_t;
 /* Drops the last run's document (record.c). */
 void fr_last_run_clear(ferry *f);
+/* The last up/down document, whole: its actions put in if they are not yet. */
+struct json_t *fr_last_run_doc(ferry *f);
 
 struct ferry {
 	char *root;        /* absolute */
@@ -47,6 +49,14 @@ struct ferry {
 	 */
 	struct json_t *last_run;
 	char *last_run_text;
+	/*
+	 * The run's actions taken, for that document's "actions": put in
+	 * (fr_last_run_doc) only when the document is first read, as most
+	 * runs' documents never are (the tool prints a summary).
+	 */
+	struct fr_taken_s *last_taken;
+	size_t nlast_taken;
+	int last_taken_pending;
 	int log_fd;        /* .ferry/log/ferry.log, opened on the first event; -1 */
 	fr_buf log_buf;    /* log lines not written yet (fr_log_flush) */
 	int64_t log_sec;   /* the second log_time says (fr_log); 0 before the first line */

@@ -47,8 +47,7 @@ void fr_event_action(engine *e, size_t index, const fr_action *a, int end)
 	if (!e->f->event)
 		return;
 	if (end) {
-		act = e->executed ? json_array_get(e->executed, json_array_size(e->executed) - 1) : NULL;
-		act = act ? json_incref(act) : fr_action_json(a);
+		act = e->ntaken ? fr_taken_json(&e->taken[e->ntaken - 1]) : fr_action_json(a);
 	} else {
 		act = fr_action_json(a);
 	}

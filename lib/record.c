@@ -63,13 +63,9 @@ void fr_done_clear(done_step *d)
 
 void fr_exec_add(engine *e, const fr_action *a, const char *status, double t0, const char *msg)
 {
-	json_t *o = fr_action_json(a);
-	if (!e->executed)
-		e->executed = json_array();
-	json_object_set_new(o, "status", json_string(status));
-	json_object_set_new(o, "duration_ms", json_integer((json_int_t)(fr_mono_ms() - t0)));
-	json_object_set_new(o, "message", msg && *msg ? json_string(msg) : json_null());
-	json_array_append_new(e->executed, o);
+	if (fr_taken_add(&e->taken, &e->ntaken, &e->captaken, a, status,
+	                 (int64_t)(fr_mono_ms() - t0), msg))
+		e->taken_lost = 1;
 }
 
 /* The registry row of a done step, its texts pointing into d. */
@@ -219,8 +215,28 @@ void fr_set_result(engine *e, const char *status, const char *backup_id, json_t 
 		json_array_append_new(steps, o);
 	}
 	json_object_set_new(doc, "steps", steps);
+	if (e->taken_given) {
+		/* An earlier result of this run holds them: they are this one's too, first. */
+		fr_taken *later = e->taken;
+		size_t nlater = e->ntaken;
+		e->taken = f->last_taken;
+		e->ntaken = e->captaken = f->nlast_taken;
+		f->last_taken = NULL;
+		f->nlast_taken = 0;
+		e->taken_given = 0;
+		if (nlater && !fr_grow(&e->taken, &e->captaken, e->ntaken + nlater, sizeof *e->taken)) {
+			memcpy(e->taken + e->ntaken, later, nlater * sizeof *later);
+			e->ntaken += nlater;
+		} else if (nlater) {
+			fr_taken_free(later, nlater);
+			e->taken_lost = 1;
+		}
+		fr_free(later);
+	}
 	if (e->executed)
 		json_object_set(doc, "actions", e->executed);
+	else if (e->ntaken && !e->taken_lost)
+		json_object_set_new(doc, "actions", json_null()); /* its place; filled when read */
 	else
 		json_object_set_new(doc, "actions", json_array());
 	if (e->undo_plan)
@@ -232,6 +248,14 @@ void fr_set_result(engine *e, const char *status, const char *backup_id, json_t 
 	/* Its text when asked: the tool prints a summary and wants none (a 1,000-step run's is 350 kB). */
 	fr_last_run_clear(f);
 	f->last_run = doc;
+	if (!e->executed && e->ntaken && !e->taken_lost) {
+		f->last_taken = e->taken;
+		f->nlast_taken = e->ntaken;
+		f->last_taken_pending = 1;
+		e->taken = NULL;
+		e->ntaken = e->captaken = 0;
+		e->taken_given = 1;
+	}
 }
 
 void fr_last_run_clear(ferry *f)
@@ -240,6 +264,29 @@ void fr_last_run_clear(ferry *f)
 	f->last_run = NULL;
 	fr_free(f->last_run_text);
 	f->last_run_text = NULL;
+	fr_taken_free(f->last_taken, f->nlast_taken);
+	fr_free(f->last_taken);
+	f->last_taken = NULL;
+	f->nlast_taken = 0;
+	f->last_taken_pending = 0;
+}
+
+json_t *fr_last_run_doc(ferry *f)
+{
+	if (f->last_run && f->last_taken_pending) {
+		json_t *arr = json_array();
+		size_t i;
+		for (i = 0; arr && i < f->nlast_taken; i++)
+			if (json_array_append_new(arr, fr_taken_json(&f->last_taken[i]))) {
+				json_decref(arr);
+				arr = NULL;
+			}
+		/* Replacing the placeholder keeps the key where it was. */
+		if (!arr || json_object_set_new(f->last_run, "actions", arr))
+			return NULL;
+		f->last_taken_pending = 0; /* the list stays: a later result of the run takes it back */
+	}
+	return f->last_run;
 }
 
 int ferry_last_run(char **out, ferry *f)
@@ -249,7 +296,10 @@ int ferry_last_run(char **out, ferry *f)
 	if (!f->last_run)
 		return FERRY_EINVALID;
 	if (!f->last_run_text) {
-		char *s = json_dumps(f->last_run, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		char *s;
+		if (!fr_last_run_doc(f))
+			return fr_fail(f, FERRY_EFAILED, "out of memory");
+		s = json_dumps(f->last_run, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		f->last_run_text = s ? fr_strdup(s) : NULL;
 		free(s);
 		if (!f->last_run_text)
@@ -270,8 +320,8 @@ int ferry_last_run_summary(char **out, ferry *f)
 	if (!(sum = json_object()))
 		return fr_fail(f, FERRY_EFAILED, "out of memory");
 	json_object_foreach(f->last_run, key, v)
-		if (!json_is_array(v) && !json_is_object(v))
-			json_object_set(sum, key, v);
+		if (!json_is_array(v) && !json_is_object(v) && strcmp(key, "actions"))
+			json_object_set(sum, key, v); /* "actions" may be its placeholder, null */
 	steps = json_object_get(f->last_run, "steps");
 	json_array_foreach(steps, i, v) {
 		const char *st = json_string_value(json_object_get(v, "status"));

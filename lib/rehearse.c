@@ -128,7 +128,7 @@ int fr_rehearse(ferry *f, const char *target, const ferry_run_options *o)
 	rc = ferry_up(g, target, &ro);
 	g->natives = NULL;
 	g->nnatives = 0;
-	doc = g->last_run ? json_deep_copy(g->last_run) : json_object();
+	doc = g->last_run && fr_last_run_doc(g) ? json_deep_copy(g->last_run) : json_object();
 	if (!doc)
 		doc = json_object();
 	json_object_set_new(doc, "rehearsal", json_true());

@@ -181,6 +181,8 @@ void fr_engine_free(engine *e)
 	for (i = 0; i < e->ndone; i++)
 		fr_done_clear(&e->done[i]);
 	json_decref(e->executed);
+	fr_taken_free(e->taken, e->ntaken);
+	fr_free(e->taken);
 	json_decref(e->undo_plan);
 	fr_free(e->done);
 	for (i = 0; i < e->nout; i++) {

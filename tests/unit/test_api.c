@@ -744,14 +744,16 @@ static void test_last_run_doc(void **state)
 	static const char *const keys[] = { "run_id", "status", "from", "to", "backup_id", "steps",
 		                                NULL };
 	static const char *const skeys[] = { "id", "status", "duration_ms", "message", NULL };
-	char *doc = SENTINEL;
-	json_t *j, *s;
+	char *doc = SENTINEL, *first;
+	json_t *j, *s, *a;
+	size_t i, nsteps = 0;
 	install(x);
 	open_f(x);
 	assert_int_equal(ferry_last_run(&doc, x->f), FERRY_EINVALID);
 	assert_null(doc);
 	up_ok(x, NULL);
 	assert_int_equal(ferry_last_run(&doc, x->f), 0);
+	first = strdup(doc);
 	j = parse(doc);
 	has_keys(j, keys);
 	assert_true(json_is_integer(json_object_get(j, "run_id")));
@@ -764,10 +766,33 @@ static void test_last_run_doc(void **state)
 	assert_string_equal(jstr(s, "id"), S_USERS);
 	assert_string_equal(jstr(s, "status"), "applied");
 	assert_true(json_is_integer(json_object_get(s, "duration_ms")));
+	/* Every action taken, each with its outcome. */
+	a = json_object_get(j, "actions");
+	assert_true(json_array_size(a) >= 2);
+	json_array_foreach(a, i, s) {
+		assert_non_null(jstr(s, "kind"));
+		assert_non_null(jstr(s, "status"));
+		assert_true(json_is_integer(json_object_get(s, "duration_ms")));
+		if (!strcmp(jstr(s, "kind"), "step") && nsteps++ == 0) {
+			assert_string_equal(jstr(s, "id"), S_USERS);
+			assert_string_equal(jstr(s, "status"), "applied");
+		}
+	}
+	assert_int_equal(nsteps, 2);
 	json_decref(j);
-	/* The document stays readable, more than once. */
+	/* The document stays readable, more than once, the same. */
 	assert_int_equal(ferry_last_run(&doc, x->f), 0);
+	assert_string_equal(doc, first);
 	json_decref(parse(doc));
+	free(first);
+	/* The next run's document is its own: a no-op took no action. */
+	up_ok(x, NULL);
+	assert_int_equal(ferry_last_run(&doc, x->f), 0);
+	j = parse(doc);
+	assert_string_equal(jstr(j, "status"), "noop");
+	assert_int_equal(json_array_size(json_object_get(j, "actions")), 0);
+	assert_true(json_is_array(json_object_get(j, "actions")));
+	json_decref(j);
 }
 
 /* The summary: the document's scalars, no lists, and how many steps changed. */
