@@ -117,6 +117,24 @@ static void journal_done(engine *e)
 	e->jid = 0;
 }
 
+/*
+ * Out of memory while the engine was set up: what it allocated is freed
+ * and it is left as fr_engine_init's memset left it, so that a caller
+ * that frees it anyway (verify.c's checker) frees nothing twice.
+ */
+static int engine_init_failed(engine *e)
+{
+	ferry *f = e->f;
+	const ferry_run_options *opts = e->opts;
+	e->ndbs = 0; /* no database is open yet, and e->dbs may be NULL */
+	fr_engine_free(e);
+	memset(e, 0, sizeof *e);
+	e->f = f;
+	e->opts = opts;
+	fr_buf_init(&e->err);
+	return fr_fail(f, FERRY_EFAILED, "out of memory");
+}
+
 int fr_engine_init(engine *e, ferry *f, const ferry_run_options *opts)
 {
 	size_t i;
@@ -145,7 +163,7 @@ int fr_engine_init(engine *e, ferry *f, const ferry_run_options *opts)
 		e->db_urls = fr_calloc(e->ndbs, sizeof *e->db_urls);
 		e->db_shown = fr_calloc(e->ndbs, sizeof *e->db_shown);
 		if (!e->dbs || !e->db_names || !e->db_urls || !e->db_shown)
-			return fr_fail(f, FERRY_EFAILED, "out of memory");
+			return engine_init_failed(e);
 		for (i = 0; i < e->ndbs; i++) {
 			e->dbs[i].conf = &f->cfg->dbs[i];
 			e->db_names[i] = f->cfg->dbs[i].name;
@@ -157,7 +175,7 @@ int fr_engine_init(engine *e, ferry *f, const ferry_run_options *opts)
 		e->ctx.db_shown = e->db_shown;
 		e->ctx.ndbs = e->ndbs;
 	}
-	return e->scratch ? 0 : fr_fail(f, FERRY_EFAILED, "out of memory");
+	return e->scratch ? 0 : engine_init_failed(e);
 }
 
 void fr_engine_free(engine *e)

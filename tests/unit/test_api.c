@@ -8,6 +8,7 @@
 
 #include "ferry.h"
 #include "ferry_int.h"
+#include "util/alloc.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -836,6 +837,70 @@ static void test_last_run_summary(void **state)
 	json_decref(j);
 }
 
+/* Whether the database holds n of the two steps' tables (users, tags). */
+static int step_tables_are(fx *x, int n)
+{
+	/* no database file yet: none */
+	if (n == 0 && t_sh("test -e '%s/data/app.db'", x->root) != 0)
+		return 1;
+	return t_sh("test \"$(sqlite3 '%s/data/app.db' \"SELECT count(*) FROM sqlite_master "
+	            "WHERE type = 'table' AND name IN ('users', 'tags')\")\" = %d",
+	            x->root, n) == 0;
+}
+
+/*
+ * An allocation that fails at every point of an up (every one of the first
+ * 16, then every n/16th): the up fails or succeeds, never half-says. What a
+ * fresh handle reads afterwards agrees with the database (0.0.0 and no
+ * table, or 0.2.0 and both); a document, when there is one, is whole, its
+ * actions a list; and the next up, with memory back, reaches 0.2.0.
+ */
+static void test_up_alloc_failures(void **state)
+{
+	fx *x = *state;
+	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
+	long n;
+	int rc = -1, tried = 0;
+	char *doc;
+	o.skip_backup = 1;
+	for (n = 0; n < 200000 && rc; n += 1 + n / 16) {
+		t_rmrf(x->root);
+		assert_int_equal(t_sh("mkdir -p '%s'", x->root), 0);
+		install(x);
+		open_f(x);
+		fr_alloc_fail_after(n);
+		rc = ferry_up(x->f, NULL, &o);
+		fr_alloc_fail_after(-1);
+		tried++;
+		doc = NULL;
+		if (ferry_last_run(&doc, x->f) == 0) {
+			json_t *j = parse(doc);
+			assert_true(json_is_array(json_object_get(j, "actions")));
+			assert_true(json_is_string(json_object_get(j, "status")));
+			if (rc)
+				assert_string_not_equal(jstr(j, "status"), "success");
+			json_decref(j);
+		}
+		if (rc == 0)
+			break;
+		/* What a fresh handle says is what the database holds. */
+		open_f(x);
+		if (!strcmp(current(x), "0.2.0"))
+			assert_true(step_tables_are(x, 2));
+		else if (!strcmp(current(x), "0.0.0"))
+			assert_true(step_tables_are(x, 0));
+		else
+			fail_msg("after %ld allocations: at %s", n, current(x));
+		/* and the next up, with memory back, finishes the job */
+		up_ok(x, NULL);
+		assert_string_equal(current(x), "0.2.0");
+		assert_true(step_tables_are(x, 2));
+	}
+	assert_int_equal(rc, 0);
+	assert_true(tried > 16); /* the campaign reached past the first allocations */
+	assert_string_equal(current(x), "0.2.0");
+}
+
 /* ---- out-parameters on failure ---- */
 
 static void test_out_null_on_failure(void **state)
@@ -1136,6 +1201,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_check_doc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_run_summary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_run_doc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_up_alloc_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_null_on_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_step_after_gap, setup, teardown),
