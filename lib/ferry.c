@@ -41,6 +41,16 @@ int fr_fail(ferry *f, int code, const char *fmt, ...)
 
 int fr_fail_msg(ferry *f, int code, const char *msg)
 {
+	if (!msg || !*msg) {
+		/*
+		 * Every failure has its words; none means the buffer that was to
+		 * hold them ran out of memory (its oom flag stays with it): say so.
+		 */
+		fr_buf_reset(&f->err);
+		f->err.oom = 1;
+		f->errcode = code;
+		return code;
+	}
 	if (msg < f->err.ptr || msg > f->err.ptr + f->err.len) {
 		fr_buf_reset(&f->err);
 		fr_buf_puts(&f->err, msg);

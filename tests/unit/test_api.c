@@ -901,6 +901,104 @@ static void test_up_alloc_failures(void **state)
 	assert_string_equal(current(x), "0.2.0");
 }
 
+/* One document call of the public API, as the campaign below makes it. */
+typedef int (*doc_fn)(char **out, ferry *f);
+static int doc_check(char **out, ferry *f) { return ferry_check(out, f, NULL); }
+
+/*
+ * Each document of an installation at 0.1.0 with an allocation failing at
+ * every point: it fails with no document (out NULL) and a message, or
+ * gives the document it gives with memory; never a crash or a leak (the
+ * suite runs under ASan and valgrind). Then the handle opens so, too.
+ */
+static void test_docs_alloc_failures(void **state)
+{
+	fx *x = *state;
+	static const struct {
+		const char *name;
+		doc_fn fn;
+	} docs[] = { { "status", ferry_status },   { "list", ferry_list },
+		         { "history", ferry_history }, { "versions", ferry_versions },
+		         { "verify", ferry_verify },   { "check", doc_check } };
+	size_t i;
+	long n;
+	int rc;
+	char *out, *want;
+	ferry *g;
+	install(x);
+	open_f(x);
+	up_ok(x, "0.1.0");
+	for (i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+		assert_int_equal(docs[i].fn(&want, x->f), 0);
+		for (rc = -1, n = 0; n < 200000 && rc; n += 1 + n / 16) {
+			out = SENTINEL;
+			fr_alloc_fail_after(n);
+			rc = docs[i].fn(&out, x->f);
+			fr_alloc_fail_after(-1);
+			if (rc) {
+				if (out)
+					fail_msg("%s after %ld allocations: a document and %d", docs[i].name, n, rc);
+				if (!*ferry_errmsg(x->f))
+					fail_msg("%s after %ld allocations: %d and no message", docs[i].name, n, rc);
+			}
+		}
+		assert_int_equal(rc, 0);
+		/* the same document as with memory, times and all (nothing ran between) */
+		if (strcmp(docs[i].name, "verify") && strcmp(docs[i].name, "check"))
+			assert_string_equal(out, want);
+		ferry_free(out);
+		ferry_free(want);
+	}
+	for (rc = -1, n = 0; n < 200000 && rc; n += 1 + n / 16) {
+		g = NULL;
+		fr_alloc_fail_after(n);
+		rc = ferry_open(&g, x->root, NULL);
+		fr_alloc_fail_after(-1);
+		ferry_close(g);
+	}
+	assert_int_equal(rc, 0);
+	assert_string_equal(current(x), "0.1.0");
+}
+
+/*
+ * A down from 0.1.0 with an allocation failing at every point: after each,
+ * a fresh handle's version agrees with the table (users there at 0.1.0,
+ * gone at 0.0.0), and the next down, with memory, reaches 0.0.0.
+ */
+static void test_down_alloc_failures(void **state)
+{
+	fx *x = *state;
+	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
+	long n;
+	int rc = -1;
+	o.skip_backup = 1;
+	for (n = 0; n < 200000 && rc; n += 1 + n / 16) {
+		t_rmrf(x->root);
+		assert_int_equal(t_sh("mkdir -p '%s'", x->root), 0);
+		install(x);
+		open_f(x);
+		up_ok(x, "0.1.0");
+		fr_alloc_fail_after(n);
+		rc = ferry_down(x->f, "0.0.0", &o);
+		fr_alloc_fail_after(-1);
+		open_f(x);
+		if (!strcmp(current(x), "0.1.0"))
+			assert_int_equal(t_sh("sqlite3 '%s/data/app.db' 'SELECT 1 FROM users' >/dev/null",
+			                      x->root), 0);
+		else if (!strcmp(current(x), "0.0.0"))
+			assert_int_not_equal(t_sh("sqlite3 '%s/data/app.db' 'SELECT 1 FROM users' "
+			                          ">/dev/null 2>&1", x->root), 0);
+		else
+			fail_msg("after %ld allocations: at %s", n, current(x));
+		if (rc == 0)
+			break;
+		assert_int_equal(ferry_down(x->f, "0.0.0", &o), 0);
+		assert_string_equal(current(x), "0.0.0");
+	}
+	assert_int_equal(rc, 0);
+	assert_string_equal(current(x), "0.0.0");
+}
+
 /* ---- out-parameters on failure ---- */
 
 static void test_out_null_on_failure(void **state)
@@ -1202,6 +1300,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_last_run_summary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_run_doc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_up_alloc_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_docs_alloc_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_down_alloc_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_null_on_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_step_after_gap, setup, teardown),
