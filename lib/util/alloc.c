@@ -5,13 +5,14 @@
 #include <string.h>
 
 static long fail_countdown = -1;
+static int struck; /* an allocation was refused since the last arming */
 
 static int should_fail(void)
 {
 	if (fail_countdown < 0)
 		return 0;
 	if (fail_countdown == 0)
-		return 1;
+		return struck = 1;
 	fail_countdown--;
 	return 0;
 }
@@ -19,6 +20,13 @@ static int should_fail(void)
 void fr_alloc_fail_after(long n)
 {
 	fail_countdown = n;
+	if (n >= 0)
+		struck = 0;
+}
+
+int fr_alloc_fault_struck(void)
+{
+	return struck;
 }
 
 int fr_alloc_faults_armed(void)

@@ -35,5 +35,7 @@ void fr_strv_free(char **v, size_t n);
 void fr_alloc_fail_after(long n);
 /* Whether a failure is armed: the engine then keeps to one thread, so that the Nth is the Nth. */
 int fr_alloc_faults_armed(void);
+/* Whether an armed failure has struck (an allocation was refused) since it was armed. */
+int fr_alloc_fault_struck(void);
 
 #endif

@@ -999,6 +999,53 @@ static void test_down_alloc_failures(void **state)
 	assert_string_equal(current(x), "0.0.0");
 }
 
+/*
+ * A run that fails (its third step names a table that does not exist) with
+ * an allocation failing at every point besides: after each, the run is
+ * rolled back, or a fresh handle's recover finishes the job; then the
+ * installation is where it began, at 0.0.0 with neither table, and a
+ * document, when there is one, is whole and does not say success.
+ */
+static void test_failing_up_alloc_failures(void **state)
+{
+	fx *x = *state;
+	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
+	long n;
+	int rc, struck = 1, tried = 0;
+	char *doc, msg[1024];
+	o.skip_backup = 1;
+	for (n = 0; n < 200000 && struck; n += 1 + n / 16) {
+		t_rmrf(x->root);
+		assert_int_equal(t_sh("mkdir -p '%s'", x->root), 0);
+		install(x);
+		t_write(x->root, "migrations/v0.2.0_to_v0.3.0/001_bad.sql",
+		        "-- ferry:up\nINSERT INTO nowhere VALUES (1);\n");
+		open_f(x);
+		fr_alloc_fail_after(n);
+		rc = ferry_up(x->f, NULL, &o);
+		struck = fr_alloc_fault_struck();
+		fr_alloc_fail_after(-1);
+		tried++;
+		assert_int_not_equal(rc, 0);
+		snprintf(msg, sizeof msg, "%s", ferry_errmsg(x->f));
+		if (ferry_last_run(&doc, x->f) == 0) {
+			json_t *j = parse(doc);
+			assert_true(json_is_array(json_object_get(j, "actions")));
+			assert_string_not_equal(jstr(j, "status"), "success");
+			json_decref(j);
+		}
+		open_f(x);
+		if ((rc = ferry_recover(x->f, 0)) != 0)
+			fail_msg("after %ld allocations: recover: %d %s", n, rc, ferry_errmsg(x->f));
+		if (strcmp(current(x), "0.0.0") || !step_tables_are(x, 0))
+			fail_msg("after %ld allocations: at %s", n, current(x));
+	}
+	assert_false(struck); /* the last run had all the memory it asked for */
+	assert_true(tried > 16);
+	/* and with memory, it fails for its own reason: the missing table */
+	assert_non_null(strstr(msg, "nowhere"));
+}
+
 /* ---- out-parameters on failure ---- */
 
 static void test_out_null_on_failure(void **state)
@@ -1302,6 +1349,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_up_alloc_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_docs_alloc_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_down_alloc_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failing_up_alloc_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_null_on_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_step_after_gap, setup, teardown),
