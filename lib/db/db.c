@@ -421,6 +421,7 @@ int fr_db_scan(fr_db *db, const fr_db_table *t, fr_db_row_fn row, void *arg, fr_
 	fr_buf_printf(&sql, " FROM %s", t->sql);
 	fr_db_put_order(&sql, t);
 	if (sql.oom) {
+		fr_buf_release(&sql); /* what it held before the append failed */
 		err->oom = 1;
 		return -1;
 	}

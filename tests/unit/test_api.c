@@ -1046,6 +1046,80 @@ static void test_failing_up_alloc_failures(void **state)
 	assert_non_null(strstr(msg, "nowhere"));
 }
 
+/* An export's text, gathered in memory (ferry_write_fn). */
+static int gather(void *ctx, const char *data, size_t len)
+{
+	return fr_buf_add(ctx, data, len);
+}
+
+/* How many rows users holds, as sqlite3 reads it. */
+static int users_rows_are(fx *x, int n)
+{
+	return t_sh("test \"$(sqlite3 '%s/data/app.db' 'SELECT count(*) FROM users')\" = %d",
+	            x->root, n) == 0;
+}
+
+/*
+ * Export and import with an allocation refused at every point: an export
+ * fails with a message, or writes exactly what it writes with memory; an
+ * import leaves every row or none (3 or 0), and then, with memory, imports.
+ */
+static void test_data_alloc_failures(void **state)
+{
+	fx *x = *state;
+	ferry_export_options eo = FERRY_EXPORT_OPTIONS_INIT;
+	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
+	fr_buf want = FR_BUF_INIT, got = FR_BUF_INIT;
+	char *path, *doc = NULL;
+	long n;
+	int rc, struck = 1;
+	install(x);
+	open_f(x);
+	up_ok(x, "0.1.0");
+	assert_int_equal(t_sh("sqlite3 '%s/data/app.db' \"INSERT INTO users (name) VALUES "
+	                      "('ann'), ('bob'), ('cy')\"", x->root), 0);
+	assert_int_equal(ferry_export(NULL, x->f, &eo, gather, &want), 0);
+	assert_non_null(strstr(want.ptr, "bob"));
+	for (n = 0; n < 200000 && struck; n += 1 + n / 16) {
+		fr_buf_reset(&got);
+		fr_alloc_fail_after(n);
+		rc = ferry_export(&doc, x->f, &eo, gather, &got);
+		struck = fr_alloc_fault_struck();
+		fr_alloc_fail_after(-1);
+		if (rc) {
+			assert_null(doc);
+			assert_true(*ferry_errmsg(x->f));
+		} else {
+			assert_string_equal(got.ptr, want.ptr);
+			ferry_free(doc);
+			doc = NULL;
+		}
+	}
+	assert_false(struck);
+	path = t_path(x->root, "users.jsonl");
+	t_write(x->root, "users.jsonl", want.ptr);
+	for (struck = 1, n = 0; n < 200000 && struck; n += 1 + n / 16) {
+		assert_int_equal(t_sh("sqlite3 '%s/data/app.db' 'DELETE FROM users'", x->root), 0);
+		fr_alloc_fail_after(n);
+		rc = ferry_import(NULL, x->f, path, &io);
+		struck = fr_alloc_fault_struck();
+		fr_alloc_fail_after(-1);
+		if (rc) {
+			assert_true(*ferry_errmsg(x->f));
+			if (!users_rows_are(x, 0))
+				fail_msg("after %ld allocations: a failed import left rows", n);
+		} else if (!users_rows_are(x, 3)) {
+			fail_msg("after %ld allocations: an import said done with rows missing", n);
+		}
+	}
+	assert_false(struck);
+	assert_int_equal(rc, 0);
+	assert_true(users_rows_are(x, 3));
+	free(path);
+	fr_buf_release(&want);
+	fr_buf_release(&got);
+}
+
 /* ---- out-parameters on failure ---- */
 
 static void test_out_null_on_failure(void **state)
@@ -1350,6 +1424,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_docs_alloc_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_down_alloc_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_up_alloc_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_alloc_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_null_on_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_step_after_gap, setup, teardown),
