@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int ferry_new_step(char **out, ferry *f, const char *to_version, const char *name,
                    const char *kind, const char *from_version)
@@ -22,7 +23,7 @@ int ferry_new_step(char **out, ferry *f, const char *to_version, const char *nam
 	const fr_step_kind *sk = fr_step_kind_for_new(kind);
 	const char *ext = NULL, *mig;
 	size_t i;
-	int rc = FERRY_EFAILED, have_from = 0;
+	int rc = FERRY_EFAILED, have_from = 0, made = 0;
 	*out = NULL;
 	if (!sk) {
 		fr_step_kinds_new_list(&text);
@@ -99,8 +100,10 @@ int ferry_new_step(char **out, ferry *f, const char *to_version, const char *nam
 		fr_vpattern_format(&from, fv, sizeof fv);
 		fr_buf_printf(&dir, "%s/v%s_to_v%s", mig, fv, tv);
 	}
-	if (fr_mkdir_p(dir.ptr, 0755)) {
-		rc = fr_fail(f, FERRY_EFAILED, "cannot create '%s': %s", dir.ptr, strerror(errno));
+	made = !dir.oom && !fr_exists(dir.ptr);
+	if (dir.oom || fr_mkdir_p(dir.ptr, 0755)) {
+		rc = fr_fail(f, FERRY_EFAILED, "cannot create '%s': %s", dir.oom ? "" : dir.ptr,
+		             dir.oom ? "out of memory" : strerror(errno));
 		goto done;
 	}
 	{
@@ -143,6 +146,12 @@ write:
 	 * and reads it again, keeping this one for the plans that point into it.
 	 */
 done:
+	/*
+	 * A transition folder made for a step that was not written goes again:
+	 * left empty, it would be a version of its own to the next up.
+	 */
+	if (rc && made)
+		rmdir(dir.ptr);
 	fr_buf_release(&dir);
 	fr_buf_release(&file);
 	fr_buf_release(&text);

@@ -1061,7 +1061,8 @@ static int users_rows_are(fx *x, int n)
 
 /*
  * Export and import with an allocation refused at every point: an export
- * fails with a message, or writes exactly what it writes with memory; an
+ * fails with a message, or writes what it writes with memory (the same
+ * lines, the header's time apart); an
  * import leaves every row or none (3 or 0), and then, with memory, imports.
  */
 static void test_data_alloc_failures(void **state)
@@ -1071,6 +1072,7 @@ static void test_data_alloc_failures(void **state)
 	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
 	fr_buf want = FR_BUF_INIT, got = FR_BUF_INIT;
 	char *path, *doc = NULL;
+	size_t at;
 	long n;
 	int rc, struck = 1;
 	install(x);
@@ -1090,7 +1092,11 @@ static void test_data_alloc_failures(void **state)
 			assert_null(doc);
 			assert_true(*ferry_errmsg(x->f));
 		} else {
-			assert_string_equal(got.ptr, want.ptr);
+			/* the same lines; the header's but its exported_at, which is a clock's */
+			assert_non_null(strchr(got.ptr, '\n'));
+			assert_string_equal(strchr(got.ptr, '\n'), strchr(want.ptr, '\n'));
+			at = (size_t)(strstr(want.ptr, "exported_at") - want.ptr);
+			assert_int_equal(strncmp(got.ptr, want.ptr, at), 0);
 			ferry_free(doc);
 			doc = NULL;
 		}
@@ -1118,6 +1124,92 @@ static void test_data_alloc_failures(void **state)
 	free(path);
 	fr_buf_release(&want);
 	fr_buf_release(&got);
+}
+
+/*
+ * A plan (made, as JSON, as Graphviz, applied) and a new step with an
+ * allocation refused at every point: each fails with a message and no
+ * result, or gives what it gives with memory; an apply that fails leaves
+ * the installation at 0.0.0 or 0.2.0 with the tables to match; a new step
+ * that fails leaves no file behind.
+ */
+static void test_plan_alloc_failures(void **state)
+{
+	fx *x = *state;
+	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
+	ferry_plan *p;
+	char *want, *got, *dot, *path;
+	long n;
+	int rc, struck = 1;
+	o.skip_backup = 1;
+	install(x);
+	open_f(x);
+	assert_int_equal(ferry_plan_new(&p, x->f, NULL), 0);
+	assert_int_equal(ferry_plan_json(&want, p), 0);
+	ferry_plan_free(p);
+	for (n = 0; n < 200000 && struck; n += 1 + n / 16) {
+		p = NULL;
+		got = dot = SENTINEL;
+		fr_alloc_fail_after(n);
+		rc = ferry_plan_new(&p, x->f, NULL);
+		if (rc == 0 && (rc = ferry_plan_json(&got, p)) == 0)
+			rc = ferry_plan_dot(&dot, p);
+		struck = fr_alloc_fault_struck();
+		fr_alloc_fail_after(-1);
+		if (rc) {
+			assert_true(*ferry_errmsg(x->f));
+			assert_true(p || got == SENTINEL);
+		} else {
+			assert_string_equal(got, want);
+			assert_non_null(strstr(dot, "digraph"));
+			ferry_free(dot);
+		}
+		if (got != SENTINEL && got)
+			ferry_free(got);
+		ferry_plan_free(p);
+	}
+	assert_false(struck);
+	ferry_free(want);
+	/* applied: all or nothing, whatever fails */
+	for (struck = 1, n = 0; n < 200000 && struck; n += 1 + n / 16) {
+		t_rmrf(x->root);
+		assert_int_equal(t_sh("mkdir -p '%s'", x->root), 0);
+		install(x);
+		open_f(x);
+		assert_int_equal(ferry_plan_for(&p, x->f, NULL, &o), 0);
+		fr_alloc_fail_after(n);
+		rc = ferry_apply(x->f, p, &o);
+		struck = fr_alloc_fault_struck();
+		fr_alloc_fail_after(-1);
+		ferry_plan_free(p);
+		open_f(x);
+		if (!(!strcmp(current(x), "0.0.0") && step_tables_are(x, 0)) &&
+		    !(!strcmp(current(x), "0.2.0") && step_tables_are(x, 2)))
+			fail_msg("after %ld allocations: at %s", n, current(x));
+		if (rc)
+			up_ok(x, NULL);
+		assert_string_equal(current(x), "0.2.0");
+	}
+	assert_false(struck);
+	/* a new step */
+	for (struck = 1, n = 0; n < 200000 && struck; n += 1 + n / 16) {
+		path = SENTINEL;
+		fr_alloc_fail_after(n);
+		rc = ferry_new_step(&path, x->f, "0.3.0", "add_notes", NULL, NULL);
+		struck = fr_alloc_fault_struck();
+		fr_alloc_fail_after(-1);
+		if (rc) {
+			assert_true(*ferry_errmsg(x->f));
+			/* not even the folder: empty, it would be a version 0.3.0 to the next up */
+			if (t_sh("test ! -e '%s/migrations/v0.2.0_to_v0.3.0'", x->root))
+				fail_msg("after %ld allocations: the folder of a step not written is left", n);
+		} else {
+			assert_int_equal(t_sh("test -f '%s'", path), 0);
+			ferry_free(path);
+		}
+	}
+	assert_false(struck);
+	assert_int_equal(rc, 0);
 }
 
 /* ---- out-parameters on failure ---- */
@@ -1425,6 +1517,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_down_alloc_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failing_up_alloc_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_alloc_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_alloc_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_null_on_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_step_after_gap, setup, teardown),
