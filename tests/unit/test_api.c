@@ -1212,6 +1212,81 @@ static void test_plan_alloc_failures(void **state)
 	assert_int_equal(rc, 0);
 }
 
+/* Every backup the handle lists verifies whole (a backup cut short is none). */
+static void backups_whole(fx *x, long n)
+{
+	char *doc = NULL, *v;
+	json_t *j, *b;
+	size_t i;
+	assert_int_equal(ferry_backup_list(&doc, x->f), 0);
+	j = parse(doc);
+	json_array_foreach(json_object_get(j, "backups"), i, b) {
+		v = NULL;
+		if (ferry_backup_verify(&v, x->f, jstr(b, "id")))
+			fail_msg("after %ld allocations: backup %s: %s", n, jstr(b, "id"),
+			         ferry_errmsg(x->f));
+		ferry_free(v);
+	}
+	json_decref(j);
+}
+
+/*
+ * An up rehearsed, an up dry run, and an up with its pre-run backup, each
+ * with an allocation refused at every point: a rehearsal or a dry run
+ * leaves the installation at 0.0.0 with no table and no copy left in
+ * TMPDIR; with its backup, the installation agrees with its version and
+ * every backup listed verifies whole.
+ */
+static void test_modes_alloc_failures(void **state)
+{
+	fx *x = *state;
+	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
+	char *tmp = t_tmpdir(), *old = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+	long n;
+	int rc, struck, mode;
+	setenv("TMPDIR", tmp, 1); /* outside the installation: a copy inside it is refused */
+	for (mode = 0; mode < 3; mode++) {
+		for (struck = 1, n = 0; n < 200000 && struck; n += 1 + n / 16) {
+			t_rmrf(x->root);
+			assert_int_equal(t_sh("mkdir -p '%s'", x->root), 0);
+			install(x);
+			open_f(x);
+			o = (ferry_run_options)FERRY_RUN_OPTIONS_INIT;
+			o.rehearse = mode == 0;
+			o.dry_run = mode == 1;
+			o.skip_backup = mode != 2;
+			fr_alloc_fail_after(n);
+			rc = ferry_up(x->f, NULL, &o);
+			struck = fr_alloc_fault_struck();
+			fr_alloc_fail_after(-1);
+			if (rc && !*ferry_errmsg(x->f))
+				fail_msg("mode %d after %ld allocations: %d and no message", mode, n, rc);
+			if (rc && !struck)
+				fail_msg("mode %d, with memory: %d %s", mode, rc, ferry_errmsg(x->f));
+			open_f(x);
+			if (mode < 2) {
+				if (strcmp(current(x), "0.0.0") || !step_tables_are(x, 0))
+					fail_msg("mode %d after %ld allocations: the installation moved", mode, n);
+				if (t_sh("test -z \"$(ls -A '%s')\"", tmp))
+					fail_msg("mode %d after %ld allocations: a copy is left in TMPDIR", mode, n);
+			} else {
+				if (!(!strcmp(current(x), "0.0.0") && step_tables_are(x, 0)) &&
+				    !(!strcmp(current(x), "0.2.0") && step_tables_are(x, 2)))
+					fail_msg("after %ld allocations: at %s", n, current(x));
+				backups_whole(x, n);
+			}
+		}
+		assert_false(struck);
+	}
+	if (old)
+		setenv("TMPDIR", old, 1);
+	else
+		unsetenv("TMPDIR");
+	free(old);
+	t_rmrf(tmp);
+	free(tmp);
+}
+
 /* ---- out-parameters on failure ---- */
 
 static void test_out_null_on_failure(void **state)
@@ -1518,6 +1593,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failing_up_alloc_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_alloc_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_alloc_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_modes_alloc_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_null_on_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_step_after_gap, setup, teardown),
