@@ -71,6 +71,14 @@ static void install(fx *x)
 	        "backup_required: false\nestimated_duration_seconds: 7\n");
 }
 
+/* The installation of install(), afresh: whatever a campaign's last try left goes. */
+static void reinstall(fx *x)
+{
+	t_rmrf(x->root);
+	assert_int_equal(t_sh("mkdir -p '%s'", x->root), 0);
+	install(x);
+}
+
 static ferry *open_f(fx *x)
 {
 	int rc;
@@ -864,9 +872,7 @@ static void test_up_alloc_failures(void **state)
 	char *doc;
 	o.skip_backup = 1;
 	for (n = 0; n < 200000 && rc; n += 1 + n / 16) {
-		t_rmrf(x->root);
-		assert_int_equal(t_sh("mkdir -p '%s'", x->root), 0);
-		install(x);
+		reinstall(x);
 		open_f(x);
 		fr_alloc_fail_after(n);
 		rc = ferry_up(x->f, NULL, &o);
@@ -973,9 +979,7 @@ static void test_down_alloc_failures(void **state)
 	int rc = -1;
 	o.skip_backup = 1;
 	for (n = 0; n < 200000 && rc; n += 1 + n / 16) {
-		t_rmrf(x->root);
-		assert_int_equal(t_sh("mkdir -p '%s'", x->root), 0);
-		install(x);
+		reinstall(x);
 		open_f(x);
 		up_ok(x, "0.1.0");
 		fr_alloc_fail_after(n);
@@ -1015,9 +1019,7 @@ static void test_failing_up_alloc_failures(void **state)
 	char *doc, msg[1024];
 	o.skip_backup = 1;
 	for (n = 0; n < 200000 && struck; n += 1 + n / 16) {
-		t_rmrf(x->root);
-		assert_int_equal(t_sh("mkdir -p '%s'", x->root), 0);
-		install(x);
+		reinstall(x);
 		t_write(x->root, "migrations/v0.2.0_to_v0.3.0/001_bad.sql",
 		        "-- ferry:up\nINSERT INTO nowhere VALUES (1);\n");
 		open_f(x);
@@ -1172,9 +1174,7 @@ static void test_plan_alloc_failures(void **state)
 	ferry_free(want);
 	/* applied: all or nothing, whatever fails */
 	for (struck = 1, n = 0; n < 200000 && struck; n += 1 + n / 16) {
-		t_rmrf(x->root);
-		assert_int_equal(t_sh("mkdir -p '%s'", x->root), 0);
-		install(x);
+		reinstall(x);
 		open_f(x);
 		assert_int_equal(ferry_plan_for(&p, x->f, NULL, &o), 0);
 		fr_alloc_fail_after(n);
@@ -1247,9 +1247,7 @@ static void test_modes_alloc_failures(void **state)
 	setenv("TMPDIR", tmp, 1); /* outside the installation: a copy inside it is refused */
 	for (mode = 0; mode < 3; mode++) {
 		for (struck = 1, n = 0; n < 200000 && struck; n += 1 + n / 16) {
-			t_rmrf(x->root);
-			assert_int_equal(t_sh("mkdir -p '%s'", x->root), 0);
-			install(x);
+			reinstall(x);
 			open_f(x);
 			o = (ferry_run_options)FERRY_RUN_OPTIONS_INIT;
 			o.rehearse = mode == 0;
