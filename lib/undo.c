@@ -489,7 +489,34 @@ static int finish_undo_run(engine *e, int rc, const fr_version *target, const ch
 	char text[FR_VERSION_STR_MAX];
 	size_t i;
 	int any_done = 0;
-	if (rc) {
+	if (rc && e->keep_target) {
+		/*
+		 * recover: the interrupted run stays interrupted, for the next
+		 * recover to finish; not "rolled back" with its steps applied. Its
+		 * version moves only with what was undone.
+		 */
+		fr_version left;
+		fr_buf why = FR_BUF_INIT;
+		fr_abort_undo(e);
+		for (i = 0; i < e->ndone; i++)
+			any_done |= e->done[i].seq < 0;
+		if (any_done) {
+			version_left(e, target, &left);
+			fr_engine_record_version(e, &left);
+		} else {
+			left = e->recorded;
+		}
+		vfmt(&left, text);
+		fr_buf_puts(&why, rc == FERRY_EINTERRUPTED ? "interrupted by a signal" : e->err.ptr);
+		rc = fr_fail(f, any_done ? FERRY_EUNRECOVERED :
+		                rc == FERRY_EINTERRUPTED ? rc : FERRY_EFAILED,
+		             "%s\n%s; the installation is recorded at '%s' with the steps 'ferry list' "
+		             "shows as applied, and run %lld is still interrupted: fix the cause and "
+		             "run 'ferry recover' again",
+		             why.ptr, any_done ? "the rollback stopped part-way" : "nothing was undone",
+		             text, (long long)e->run_id);
+		fr_buf_release(&why);
+	} else if (rc) {
 		fr_version left;
 		fr_buf why = FR_BUF_INIT;
 		fr_abort_undo(e);

@@ -782,6 +782,98 @@ static void test_recover_after_crash(void **state)
 	free(before);
 }
 
+/*
+ * recover after a crash with an allocation refused at every point: it
+ * fails with a message or succeeds; either way a fresh handle's recover
+ * then succeeds and the database is exactly as before the crashed run,
+ * at 0.1.0 (an undo half done is never called done).
+ */
+static void test_recover_alloc_failures(void **state)
+{
+	fx *x = *state;
+	char *before = NULL;
+	long n;
+	int rc, struck = 1;
+	for (n = 0; n < 200000 && struck; n += 1 + n / 16) {
+		ferry_close(x->f);
+		x->f = NULL;
+		t_rmrf(x->root);
+		assert_int_equal(t_sh("mkdir -p '%s'", x->root), 0);
+		standard(x, "step");
+		step(x, S_MORE, MORE_SQL);
+		open_f(x);
+		up_ok(x, "0.1.0");
+		free(before);
+		before = dump(x, "before.sql");
+		crash_during_up(x, S_MORE, "applied");
+		fr_alloc_fail_after(n);
+		rc = ferry_recover(x->f, 0);
+		struck = fr_alloc_fault_struck();
+		fr_alloc_fail_after(-1);
+		if (rc && !*ferry_errmsg(x->f))
+			fail_msg("after %ld allocations: %d and no message", n, rc);
+		if (rc && !struck)
+			fail_msg("with memory: %d %s", rc, ferry_errmsg(x->f));
+		open_f(x);
+		if ((rc = ferry_recover(x->f, 0)))
+			fail_msg("after %ld allocations: the next recover: %d %s", n, rc, ferry_errmsg(x->f));
+		assert_string_equal(current(x), "0.1.0");
+		assert_same_dump(x, before);
+	}
+	assert_false(struck);
+	free(before);
+}
+
+/*
+ * A recover whose rollback stops part-way (tags' recorded undo fails: the
+ * table went behind ferry's back) says so and leaves the run interrupted,
+ * never "rolled back": status still says interrupted, up still refuses,
+ * the record is at 0.2.0 with tags applied. With the cause fixed, the next
+ * recover finishes: 0.1.0, the database as before the run.
+ */
+static void test_recover_part_way_stays_interrupted(void **state)
+{
+	fx *x = *state;
+	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
+	char *before, *doc = NULL;
+	json_t *j;
+	standard(x, "step");
+	step(x, S_MORE, MORE_SQL);
+	open_f(x);
+	up_ok(x, "0.1.0");
+	before = dump(x, "before.sql");
+	crash_during_up(x, S_MORE, "applied");
+	assert_int_equal(t_sh("sqlite3 '%s/data/app.db' 'DROP TABLE tags'", x->root), 0);
+	assert_int_equal(ferry_recover(x->f, 0), FERRY_EUNRECOVERED);
+	assert_non_null(strstr(ferry_errmsg(x->f), "tags"));
+	assert_non_null(strstr(ferry_errmsg(x->f), "still interrupted"));
+	assert_non_null(strstr(ferry_errmsg(x->f), "'0.2.0'"));
+	/* notes was undone, tags was not: the record says exactly that */
+	assert_false(has_table(x, "notes"));
+	assert_q(x, "SELECT id FROM ferry_steps ORDER BY seq", S_USERS "\n" S_SEED "\n" S_TAGS "\n");
+	open_f(x);
+	assert_string_equal(current(x), "0.2.0");
+	assert_int_equal(ferry_status(&doc, x->f), 0);
+	j = json_loads(doc, 0, NULL);
+	assert_true(json_is_true(json_object_get(j, "interrupted")));
+	json_decref(j);
+	ferry_free(doc);
+	o.no_recover = 1;
+	assert_int_equal(ferry_up(x->f, NULL, &o), FERRY_EUNRECOVERED);
+	/* the cause fixed, recover finishes the job */
+	assert_int_equal(t_sh("sqlite3 '%s/data/app.db' 'CREATE TABLE tags (id INTEGER PRIMARY KEY, "
+	                      "label TEXT)'", x->root), 0);
+	assert_int_equal(ferry_recover(x->f, 0), 0);
+	assert_string_equal(current(x), "0.1.0");
+	assert_same_dump(x, before);
+	assert_int_equal(ferry_status(&doc, x->f), 0);
+	j = json_loads(doc, 0, NULL);
+	assert_true(json_is_false(json_object_get(j, "interrupted")));
+	json_decref(j);
+	ferry_free(doc);
+	free(before);
+}
+
 static void test_recover_resume(void **state)
 {
 	fx *x = *state;
@@ -1188,6 +1280,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_down_irreversible_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_after_crash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_alloc_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_part_way_stays_interrupted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interrupt_group, setup, teardown),
