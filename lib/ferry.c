@@ -33,6 +33,8 @@ int fr_fail(ferry *f, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	fr_buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
+	if (!msg.len)
+		msg.oom = 1; /* no words: what was to fill them (a "%s" of a buffer) ran out of memory */
 	fr_buf_release(&f->err);
 	f->err = msg;
 	f->errcode = code;

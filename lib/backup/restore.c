@@ -287,13 +287,15 @@ static int work_dir(ferry *f, fr_buf *out)
 	if (slash && slash != f->root && slash[1]) {
 		fr_buf_printf(&p, "%.*s/.%s.ferry-restore.%ld", (int)(slash - f->root), f->root,
 		              slash + 1, (long)getpid());
-		fr_rmtree(p.ptr);
+		if (!p.oom)
+			fr_rmtree(p.ptr);
 		if (!p.oom && mkdir(p.ptr, 0700) == 0)
 			goto made;
 	}
 	fr_buf_reset(&p);
 	fr_buf_printf(&p, "%s/restore.%ld", f->ferry_dir, (long)getpid());
-	fr_rmtree(p.ptr);
+	if (!p.oom)
+		fr_rmtree(p.ptr);
 	if (p.oom || mkdir(p.ptr, 0700)) {
 		fr_fail(f, FERRY_EFAILED, "cannot create a staging folder beside '%s': %s",
 		        f->root, strerror(errno));
@@ -307,7 +309,12 @@ made:
 		goto done;
 	}
 	fr_buf_puts(out, real);
-	rc = out->oom ? -1 : 0;
+	if (out->oom) {
+		fr_fail(f, FERRY_EFAILED, "out of memory");
+		fr_rmtree(p.ptr); /* made a moment ago, for nothing */
+		goto done;
+	}
+	rc = 0;
 done:
 	fr_buf_release(&p);
 	return rc;
@@ -559,11 +566,12 @@ static int restore_impl(ferry *f, const char *id, int safety)
 	if (merge(&s, "", 0))
 		goto undo;
 	dirs_apply(&s, 0);
+	/* Before, not after: a recording that fails half-way (state.db, not the version file) is undone too. */
+	recorded = 1;
 	if (fr_record_version(f, &v)) {
 		fr_buf_puts(&s.err, ferry_errmsg(f));
 		goto undo;
 	}
-	recorded = 1;
 	for (i = 0; i + 1 < njobs; i++) {
 		/* All but the last: the last one's restore is one transaction, so it needs none. */
 		fr_db *db = NULL;
@@ -666,10 +674,13 @@ int ferry_rollback(ferry *f, const char *id, const ferry_restore_options *opts)
 	if ((rc = bk_gather(f, &rows, &n, 0)))
 		return rc;
 	/* The newest not known bad; safety backups are a restore's own, named by id to undo one. */
-	for (i = 0; i < n && !pick; i++)
-		if (rows[i].verified >= 0 && strcmp(rows[i].type, "safety"))
-			pick = fr_strdup(rows[i].id);
+	for (i = 0; i < n && !pick && !rc; i++)
+		if (rows[i].verified >= 0 && strcmp(rows[i].type, "safety") &&
+		    !(pick = fr_strdup(rows[i].id)))
+			rc = fr_fail(f, FERRY_EFAILED, "out of memory");
 	bk_rows_free(rows, n);
+	if (rc)
+		return rc;
 	if (!pick)
 		return fr_fail(f, FERRY_EINVALID, "no backup to roll back to (see 'ferry backup "
 		               "list'; a safety backup is restored by its id)");

@@ -1285,6 +1285,75 @@ static void test_modes_alloc_failures(void **state)
 	free(tmp);
 }
 
+/*
+ * Rolling back to the pre-run backup, and pruning backups, with an
+ * allocation refused at every point: a rollback leaves the installation as
+ * it was (0.2.0, both tables) or as the backup has it (0.0.0, none), never
+ * between, and no staging folder behind; every backup still listed
+ * verifies whole; a prune never loses the newest backup.
+ */
+static void test_rollback_alloc_failures(void **state)
+{
+	fx *x = *state;
+	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
+	ferry_restore_options ro = FERRY_RESTORE_OPTIONS_INIT;
+	char *id = NULL, *newest = NULL, *out, msgb[1024];
+	long n;
+	int rc, struck, k;
+	for (struck = 1, n = 0; n < 200000 && struck; n += 1 + n / 16) {
+		reinstall(x);
+		open_f(x);
+		assert_int_equal(ferry_up(x->f, NULL, &o), 0); /* with its pre-run backup, at 0.0.0 */
+		fr_alloc_fail_after(n);
+		rc = ferry_rollback(x->f, NULL, &ro);
+		struck = fr_alloc_fault_struck();
+		fr_alloc_fail_after(-1);
+		snprintf(msgb, sizeof msgb, "%s", ferry_errmsg(x->f));
+		if (rc && !*ferry_errmsg(x->f))
+			fail_msg("after %ld allocations: %d and no message", n, rc);
+		open_f(x);
+		if (!(!strcmp(current(x), "0.0.0") && step_tables_are(x, 0)) &&
+		    !(!strcmp(current(x), "0.2.0") && step_tables_are(x, 2)))
+			fail_msg("after %ld allocations: at %s, the tables another's (%d: %s)", n,
+			         current(x), rc, msgb);
+		backups_whole(x, n);
+		/* no staging folder left, beside the root or in .ferry */
+		if (t_sh("! ls -d \"$(dirname '%s')/.$(basename '%s').ferry-restore.\"* '%s/.ferry/restore.'* "
+		         ">/dev/null 2>&1", x->root, x->root, x->root))
+			fail_msg("after %ld allocations: a staging folder is left", n);
+	}
+	assert_false(struck);
+	assert_int_equal(rc, 0);
+	assert_string_equal(current(x), "0.0.0");
+	for (struck = 1, n = 0; n < 200000 && struck; n += 1 + n / 16) {
+		reinstall(x);
+		open_f(x);
+		for (k = 0; k < 3; k++) {
+			ferry_free(id);
+			assert_int_equal(ferry_backup_create(&id, x->f, NULL), 0);
+		}
+		free(newest);
+		newest = strdup(id);
+		out = NULL;
+		fr_alloc_fail_after(n);
+		rc = ferry_backup_prune(&out, x->f, 1, 0);
+		struck = fr_alloc_fault_struck();
+		fr_alloc_fail_after(-1);
+		if (rc) {
+			assert_null(out);
+			assert_true(*ferry_errmsg(x->f));
+		}
+		ferry_free(out);
+		backups_whole(x, n);
+		if (t_sh("test -f '%s/.ferry/backups/%s.tar.zst'", x->root, newest))
+			fail_msg("after %ld allocations: the newest backup %s is gone", n, newest);
+	}
+	assert_false(struck);
+	assert_int_equal(rc, 0);
+	ferry_free(id);
+	free(newest);
+}
+
 /* ---- out-parameters on failure ---- */
 
 static void test_out_null_on_failure(void **state)
@@ -1592,6 +1661,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_data_alloc_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_alloc_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_modes_alloc_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_alloc_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_null_on_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_step_after_gap, setup, teardown),
