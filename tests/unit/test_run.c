@@ -723,19 +723,30 @@ static void crash_during_up(fx *x, const char *exit_on, const char *exit_msg)
 	open_f(x);
 }
 
-static void test_recover_after_crash(void **state)
+/*
+ * The standard installation (step mode) with 0.3.0/002_more.sql, at 0.1.0,
+ * then an up killed after 'more' ran inside its open transaction: tags and
+ * notes committed. Returns the database's dump from before that up.
+ */
+static char *crashed_run(fx *x)
 {
-	fx *x = *state;
-	char *before, *doc = NULL;
-	json_t *j;
+	char *before;
 	standard(x, "step");
 	step(x, S_MORE, MORE_SQL);
 	open_f(x);
 	up_ok(x, "0.1.0");
 	before = dump(x, "before.sql");
-
-	/* Dies after 'more' ran inside its open transaction; tags and notes are committed. */
 	crash_during_up(x, S_MORE, "applied");
+	return before;
+}
+
+static void test_recover_after_crash(void **state)
+{
+	fx *x = *state;
+	char *before, *doc = NULL;
+	json_t *j;
+	/* Dies after 'more' ran inside its open transaction; tags and notes are committed. */
+	before = crashed_run(x);
 	assert_true(has_table(x, "tags"));
 	assert_true(has_table(x, "notes"));
 	assert_false(has_table(x, "more")); /* the open transaction died with the process */
@@ -799,13 +810,8 @@ static void test_recover_alloc_failures(void **state)
 		x->f = NULL;
 		t_rmrf(x->root);
 		assert_int_equal(t_sh("mkdir -p '%s'", x->root), 0);
-		standard(x, "step");
-		step(x, S_MORE, MORE_SQL);
-		open_f(x);
-		up_ok(x, "0.1.0");
 		free(before);
-		before = dump(x, "before.sql");
-		crash_during_up(x, S_MORE, "applied");
+		before = crashed_run(x);
 		fr_alloc_fail_after(n);
 		rc = ferry_recover(x->f, 0);
 		struck = fr_alloc_fault_struck();
@@ -837,12 +843,7 @@ static void test_recover_part_way_stays_interrupted(void **state)
 	ferry_run_options o = FERRY_RUN_OPTIONS_INIT;
 	char *before, *doc = NULL;
 	json_t *j;
-	standard(x, "step");
-	step(x, S_MORE, MORE_SQL);
-	open_f(x);
-	up_ok(x, "0.1.0");
-	before = dump(x, "before.sql");
-	crash_during_up(x, S_MORE, "applied");
+	before = crashed_run(x);
 	assert_int_equal(t_sh("sqlite3 '%s/data/app.db' 'DROP TABLE tags'", x->root), 0);
 	assert_int_equal(ferry_recover(x->f, 0), FERRY_EUNRECOVERED);
 	assert_non_null(strstr(ferry_errmsg(x->f), "tags"));
