@@ -489,18 +489,15 @@ static int finish_undo_run(engine *e, int rc, const fr_version *target, const ch
 	char text[FR_VERSION_STR_MAX];
 	size_t i;
 	int any_done = 0;
-	if (rc && e->keep_target) {
-		/*
-		 * recover: the interrupted run stays interrupted, for the next
-		 * recover to finish; not "rolled back" with its steps applied. Its
-		 * version moves only with what was undone.
-		 */
+	if (rc) {
 		fr_version left;
 		fr_buf why = FR_BUF_INIT;
+		int code = rc == FERRY_EINTERRUPTED ? rc : FERRY_EFAILED;
 		fr_abort_undo(e);
 		for (i = 0; i < e->ndone; i++)
 			any_done |= e->done[i].seq < 0;
-		if (any_done) {
+		/* recover's version moves only with what was undone (the run stays interrupted) */
+		if (any_done || !e->keep_target) {
 			version_left(e, target, &left);
 			fr_engine_record_version(e, &left);
 		} else {
@@ -508,36 +505,29 @@ static int finish_undo_run(engine *e, int rc, const fr_version *target, const ch
 		}
 		vfmt(&left, text);
 		fr_buf_puts(&why, rc == FERRY_EINTERRUPTED ? "interrupted by a signal" : e->err.ptr);
-		rc = fr_fail(f, any_done ? FERRY_EUNRECOVERED :
-		                rc == FERRY_EINTERRUPTED ? rc : FERRY_EFAILED,
-		             "%s\n%s; the installation is recorded at '%s' with the steps 'ferry list' "
-		             "shows as applied, and run %lld is still interrupted: fix the cause and "
-		             "run 'ferry recover' again",
-		             why.ptr, any_done ? "the rollback stopped part-way" : "nothing was undone",
-		             text, (long long)e->run_id);
-		fr_buf_release(&why);
-	} else if (rc) {
-		fr_version left;
-		fr_buf why = FR_BUF_INIT;
-		fr_abort_undo(e);
-		for (i = 0; i < e->ndone; i++)
-			any_done |= e->done[i].seq < 0;
-		version_left(e, target, &left);
-		fr_engine_record_version(e, &left);
-		vfmt(&left, text);
-		fr_buf_puts(&why, rc == FERRY_EINTERRUPTED ? "interrupted by a signal" : e->err.ptr);
-		if (any_done)
+		if (e->keep_target)
+			/*
+			 * recover: the interrupted run stays interrupted, for the next
+			 * recover to finish; not "rolled back" with its steps applied.
+			 */
+			rc = fr_fail(f, any_done ? FERRY_EUNRECOVERED : code,
+			             "%s\n%s; the installation is recorded at '%s' with the steps 'ferry "
+			             "list' shows as applied, and run %lld is still interrupted: fix the "
+			             "cause and run 'ferry recover' again",
+			             why.ptr, any_done ? "the rollback stopped part-way" : "nothing was undone",
+			             text, (long long)e->run_id);
+		else if (any_done)
 			rc = fr_fail(f, FERRY_EUNRECOVERED,
 			             "%s\nthe down run stopped part-way; the installation is recorded at "
 			             "'%s' with the steps 'ferry list' shows as applied; fix the cause and "
 			             "run 'ferry down' again",
 			             why.ptr, text);
 		else
-			rc = fr_fail(f, rc == FERRY_EINTERRUPTED ? rc : FERRY_EFAILED,
-			             "%s\nnothing was undone; the installation is at '%s' as before",
+			rc = fr_fail(f, code, "%s\nnothing was undone; the installation is at '%s' as before",
 			             why.ptr, text);
-		fr_state_run_end(f->state, e->run_id, any_done ? "failed" : "rolled_back",
-		                 e->keep_target ? NULL : text, why.ptr);
+		if (!e->keep_target)
+			fr_state_run_end(f->state, e->run_id, any_done ? "failed" : "rolled_back", text,
+			                 why.ptr);
 		fr_buf_release(&why);
 	} else {
 		fr_engine_record_version(e, target);
